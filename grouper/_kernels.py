@@ -1,0 +1,344 @@
+"""Numba kernels that group encoded records.  Private: use :class:`grouper.Grouper`.
+
+Inputs are integer arrays only.  Diagnoses of record ``i`` are
+``dx_ids[dx_start[i]:dx_start[i + 1]]`` (principal first, ``-1`` for a code
+the pack cannot map); procedures likewise (principal procedure first).
+``nums`` holds the numeric fields in :data:`icd_tables.compiled.NUMERIC_ORDER`
+rows with :data:`icd_tables.compiled.MISSING` for a missing value.  Pack
+arrays are arguments, never globals.
+
+Per record the kernel (1) rejects unmappable codes, (2) sets one bit per code
+set in four bitsets (principal diagnosis, secondary diagnoses, principal
+procedure, other procedures), (3) evaluates the ``length(...)`` atoms, if the
+pack has any, (4) runs the record checks, (5) finds the first secondary
+diagnosis that counts as MCC and as CC after exclusion, (6) walks the decision
+table, running each row's jump program until one accepts.
+
+Helpers take plain arrays rather than tuples of arrays: passing a large tuple
+to a non-inlined function copies it on every call, which cost 50x here.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from grouper._config import CHUNK, JIT, PARALLEL
+from icd_tables.compiled import (
+    ACCEPT,
+    ATOM_CC,
+    ATOM_CMP,
+    ATOM_COUNT,
+    ATOM_FIELDS,
+    ATOM_IN,
+    ATOM_KIND,
+    ATOM_MCC,
+    ATOM_MCC_OR_CC,
+    ATOM_PRESENT,
+    ATOM_SET,
+    MISSING,
+    OUTCOME_OK,
+    OUTCOME_QY,
+    CompiledPack,
+)
+
+STATUS_OK, STATUS_QY, STATUS_UNGROUPABLE, STATUS_INVALID = range(4)
+#: Columns of the kernel's instruction table (see ``_program_table``).
+P_KIND, P_ARG, P_WORD, P_BIT, P_OP, P_VALUE, P_TRUE, P_FALSE = range(8)
+PROG_WIDTH = 8
+(
+    REASON_NONE,
+    REASON_DX_UNMAPPED,
+    REASON_PROC_UNMAPPED,
+    REASON_CHECK,
+    REASON_NO_MDC,
+    REASON_QY,
+    REASON_MDC_FALLBACK,
+) = range(7)
+
+
+class KernelTables(NamedTuple):
+    """The numeric arrays of a :class:`CompiledPack` the kernels read."""
+
+    dx_member_start: np.ndarray
+    dx_member_set: np.ndarray
+    proc_member_start: np.ndarray
+    proc_member_set: np.ndarray
+    mcc_excl: np.ndarray
+    cc_excl: np.ndarray
+    cce: np.ndarray
+    prog: np.ndarray
+    slot_masks: np.ndarray
+    count_sets: np.ndarray
+    count_masks: np.ndarray
+    check_entry: np.ndarray
+    mdc_entry: np.ndarray
+    mdc_adrg_start: np.ndarray
+    adrg_entry: np.ndarray
+    adrg_outcome: np.ndarray
+    adrg_drg_start: np.ndarray
+    drg_entry: np.ndarray
+    drg_target: np.ndarray
+    n_set_words: int
+
+    @classmethod
+    def from_pack(cls, compiled: CompiledPack) -> "KernelTables":
+        derived = _program_table(compiled.atoms, compiled.ins)
+        values = {name: getattr(compiled, name) for name in cls._fields if name not in derived}
+        return cls(**values, **derived)
+
+
+def _program_table(atoms: np.ndarray, ins: np.ndarray) -> dict:
+    """Denormalise atoms into the instructions, so one row load tests one atom.
+
+    An ``in`` atom over several fields (``{ZYZD, QTZD} in S``) reads one
+    *slot*: a bitset holding the union of those fields' bits, built per record
+    for each field combination the pack uses.
+    """
+    masks = sorted({int(m) for k, m in atoms[:, [ATOM_KIND, ATOM_FIELDS]] if k == ATOM_IN})
+    slot = {m: i for i, m in enumerate(masks)}
+    counts = np.flatnonzero(atoms[:, ATOM_KIND] == ATOM_COUNT)
+    count_index = {int(a): i for i, a in enumerate(counts)}
+    prog = np.zeros((len(ins), PROG_WIDTH), dtype=np.int64)
+    for pc, (a, on_true, on_false) in enumerate(ins):
+        kind, fields, set_id, num, op, value = (int(x) for x in atoms[a])
+        if kind == ATOM_IN:
+            arg = slot[fields]
+        elif kind == ATOM_COUNT:
+            arg = count_index[a]
+        else:
+            arg = num
+        bit = np.uint64(1) << np.uint64(set_id & 63) if set_id >= 0 else np.uint64(0)
+        prog[pc] = (kind, arg, max(set_id, 0) >> 6, bit.view(np.int64), op, value, on_true, on_false)
+    return {
+        "prog": prog,
+        "slot_masks": np.array(masks or [0], dtype=np.int64),
+        "count_sets": atoms[counts, ATOM_SET].astype(np.int64),
+        "count_masks": atoms[counts, ATOM_FIELDS].astype(np.int64),
+        "n_set_words": int(max(1, (int(atoms[:, ATOM_SET].max(initial=0)) >> 6) + 1)),
+    }
+
+
+class Batch(NamedTuple):
+    """One batch of encoded records."""
+
+    dx_start: np.ndarray  # int64, n + 1
+    dx_ids: np.ndarray  # int32
+    proc_start: np.ndarray  # int64, n + 1
+    proc_ids: np.ndarray  # int32
+    nums: np.ndarray  # int32, (5, n)
+
+
+class Outputs(NamedTuple):
+    """Per-record results, written by the kernel."""
+
+    status: np.ndarray  # int8
+    reason: np.ndarray  # int8
+    reason_arg: np.ndarray  # int64: flat code position or check index, -1
+    mdc: np.ndarray  # int32: MDC row, -1
+    adrg_row: np.ndarray  # int32: ADRG row, -1
+    drg: np.ndarray  # int32: index into drg_codes (0 = ungroupable DRG)
+    mcc_pos: np.ndarray  # int64: flat position of the first MCC diagnosis, -1
+    cc_pos: np.ndarray  # int64: flat position of the first CC diagnosis, -1
+
+    @classmethod
+    def empty(cls, n: int) -> "Outputs":
+        return cls(
+            np.empty(n, np.int8), np.empty(n, np.int8), np.empty(n, np.int64),
+            np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.int32),
+            np.empty(n, np.int64), np.empty(n, np.int64),
+        )
+
+
+@njit(**JIT, inline="always")
+def _compare(value, op, ref):
+    if op == 0:
+        return value == ref
+    if op == 1:
+        return value != ref
+    if op == 2:
+        return value < ref
+    if op == 3:
+        return value <= ref
+    if op == 4:
+        return value > ref
+    return value >= ref
+
+
+@njit(**JIT, inline="always")
+def _is_member(code, s, start, members):
+    for j in range(start[code], start[code + 1]):
+        if members[j] == s:
+            return True
+    return False
+
+
+@njit(**JIT, inline="always")
+def _count_in_set(s, mask, ids, lo, hi, start, members, first_bit, seen):
+    """Distinct codes among ``ids[lo:hi]`` (masked by position) that are in set ``s``."""
+    n = 0
+    for k in range(lo, hi):
+        if not (mask & (first_bit if k == lo else first_bit << 1)):
+            continue
+        code = ids[k]
+        if not _is_member(code, s, start, members):
+            continue
+        new = True
+        for j in range(n):
+            if seen[j] == code:
+                new = False
+                break
+        if new:
+            seen[n] = code
+            n += 1
+    return n
+
+
+@njit(**JIT, inline="always")
+def _run(pc, prog, i, nums, slots, has_mcc, has_cc, counts):
+    """Run the jump program at ``pc`` for record ``i``; True when it reaches ACCEPT."""
+    while pc >= 0:
+        kind = prog[pc, P_KIND]
+        if kind == ATOM_IN:
+            hit = (slots[prog[pc, P_ARG], prog[pc, P_WORD]] & np.uint64(prog[pc, P_BIT])) != 0
+        elif kind == ATOM_MCC:
+            hit = has_mcc
+        elif kind == ATOM_CC:
+            hit = has_cc
+        elif kind == ATOM_MCC_OR_CC:
+            hit = has_mcc or has_cc
+        elif kind == ATOM_CMP:
+            value = nums[prog[pc, P_ARG], i]
+            hit = value != MISSING and _compare(np.int64(value), prog[pc, P_OP], prog[pc, P_VALUE])
+        elif kind == ATOM_PRESENT:
+            hit = nums[prog[pc, P_ARG], i] != MISSING
+        else:  # ATOM_COUNT, evaluated per record beforehand
+            hit = _compare(counts[prog[pc, P_ARG]], prog[pc, P_OP], prog[pc, P_VALUE])
+        pc = prog[pc, P_TRUE] if hit else prog[pc, P_FALSE]
+    return pc == ACCEPT
+
+
+@njit(**JIT, inline="always")
+def _set_bits(slots, slot_masks, field_bit, code, start, members):
+    """Set the bits of ``code``'s sets in every slot that reads this field."""
+    for j in range(start[code], start[code + 1]):
+        s = members[j]
+        bit = np.uint64(1) << np.uint64(s & 63)
+        for k in range(slot_masks.shape[0]):
+            if slot_masks[k] & field_bit:
+                slots[k, s >> 6] |= bit
+
+
+@njit(**JIT, inline="always")
+def _first_negative(ids, lo, hi):
+    for k in range(lo, hi):
+        if ids[k] < 0:
+            return k
+    return -1
+
+
+@njit(**PARALLEL)
+def _group_batch(t, b, out, max_codes):
+    n = b.dx_start.shape[0] - 1
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    for c in prange(n_chunks):
+        _group_range(t, b, out, c * CHUNK, min(n, (c + 1) * CHUNK), max_codes)
+
+
+@njit(**JIT)
+def _group_range(t, b, out, lo, hi, max_codes):
+    """Group records ``lo:hi``; scratch buffers are this call's own, so threads share nothing."""
+    slots = np.zeros((t.slot_masks.shape[0], t.n_set_words), dtype=np.uint64)
+    counts = np.zeros(t.count_sets.shape[0], dtype=np.int64)
+    seen = np.empty(max_codes, dtype=np.int32)
+    prog, nums, masks = t.prog, b.nums, t.slot_masks
+    dx_ids, proc_ids = b.dx_ids, b.proc_ids
+    for i in range(lo, hi):
+        out.mdc[i], out.adrg_row[i], out.drg[i] = -1, -1, 0
+        out.reason_arg[i], out.mcc_pos[i], out.cc_pos[i] = -1, -1, -1
+        d0, d1 = b.dx_start[i], b.dx_start[i + 1]
+        p0, p1 = b.proc_start[i], b.proc_start[i + 1]
+
+        bad = _first_negative(dx_ids, d0, d1)
+        if bad >= 0:
+            out.status[i], out.reason[i], out.reason_arg[i] = STATUS_INVALID, REASON_DX_UNMAPPED, bad
+            continue
+        bad = _first_negative(proc_ids, p0, p1)
+        if bad >= 0:
+            out.status[i], out.reason[i], out.reason_arg[i] = STATUS_INVALID, REASON_PROC_UNMAPPED, bad
+            continue
+
+        for k in range(slots.shape[0]):
+            for w in range(slots.shape[1]):
+                slots[k, w] = 0
+        _set_bits(slots, masks, 1, dx_ids[d0], t.dx_member_start, t.dx_member_set)
+        for k in range(d0 + 1, d1):
+            _set_bits(slots, masks, 2, dx_ids[k], t.dx_member_start, t.dx_member_set)
+        for k in range(p0, p1):
+            _set_bits(slots, masks, 4 if k == p0 else 8, proc_ids[k],
+                      t.proc_member_start, t.proc_member_set)
+        for a in range(t.count_sets.shape[0]):
+            mask = t.count_masks[a]
+            if mask & 3:
+                counts[a] = _count_in_set(t.count_sets[a], mask, dx_ids, d0, d1,
+                                          t.dx_member_start, t.dx_member_set, 1, seen)
+            else:
+                counts[a] = _count_in_set(t.count_sets[a], mask, proc_ids, p0, p1,
+                                          t.proc_member_start, t.proc_member_set, 4, seen)
+
+        failed = -1
+        for chk in range(t.check_entry.shape[0]):
+            if not _run(t.check_entry[chk], prog, i, nums, slots, False, False, counts):
+                failed = chk
+                break
+        if failed >= 0:
+            out.status[i], out.reason[i], out.reason_arg[i] = STATUS_INVALID, REASON_CHECK, failed
+            continue
+
+        excl = t.cce[dx_ids[d0]]
+        mcc_pos, cc_pos = -1, -1
+        for k in range(d0 + 1, d1):
+            code = dx_ids[k]
+            if mcc_pos < 0 and t.mcc_excl[code] >= 0 and t.mcc_excl[code] != excl:
+                mcc_pos = k
+            if cc_pos < 0 and t.cc_excl[code] >= 0 and t.cc_excl[code] != excl:
+                cc_pos = k
+        out.mcc_pos[i], out.cc_pos[i] = mcc_pos, cc_pos
+        has_mcc, has_cc = mcc_pos >= 0, cc_pos >= 0
+
+        out.status[i], out.reason[i] = STATUS_UNGROUPABLE, REASON_NO_MDC
+        found = False
+        for m in range(t.mdc_entry.shape[0]):
+            if found:
+                break
+            if not _run(t.mdc_entry[m], prog, i, nums, slots, has_mcc, has_cc, counts):
+                continue
+            for r in range(t.mdc_adrg_start[m], t.mdc_adrg_start[m + 1]):
+                if not _run(t.adrg_entry[r], prog, i, nums, slots, has_mcc, has_cc, counts):
+                    continue
+                for d in range(t.adrg_drg_start[r], t.adrg_drg_start[r + 1]):
+                    if _run(t.drg_entry[d], prog, i, nums, slots, has_mcc, has_cc, counts):
+                        out.drg[i] = t.drg_target[d]
+                        break
+                out.mdc[i], out.adrg_row[i] = m, r
+                outcome = t.adrg_outcome[r]
+                if outcome == OUTCOME_OK:
+                    out.status[i], out.reason[i] = STATUS_OK, REASON_NONE
+                elif outcome == OUTCOME_QY:
+                    out.status[i], out.reason[i] = STATUS_QY, REASON_QY
+                else:
+                    out.reason[i] = REASON_MDC_FALLBACK
+                found = True
+                break
+
+
+def group_encoded(tables: KernelTables, batch: Batch) -> Outputs:
+    """Group an encoded batch; one output row per record."""
+    n = batch.dx_start.shape[0] - 1
+    out = Outputs.empty(n)
+    if n:
+        lengths = max(np.diff(batch.dx_start).max(), np.diff(batch.proc_start).max(), 1)
+        _group_batch(tables, batch, out, int(lengths))
+    return out

@@ -1,0 +1,198 @@
+"""Turn records (pandas, Arrow, list of dicts) into the kernel's integer arrays.
+
+Codes are looked up once per batch with Arrow's hash kernels (``index_in``)
+against the pack's input-code dictionary, then replaced by the grouper code
+the pack maps them to: mapping is one step, exactly as the tables specify.
+Nothing is normalised here: a code the map does not know stays unmapped
+(``-1``) and the record becomes ``invalid`` with that code named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from grouper._kernels import Batch
+from icd_tables.compiled import MISSING, NUMERIC_ORDER, CompiledPack
+from icd_tables.schema import CODE_LIST_SEPARATOR, NUMERIC_COLUMNS, REQUIRED_COLUMNS
+
+SEX_WORDS = {"男": 1, "女": 2}
+
+
+class RecordSchemaError(ValueError):
+    """The input lacks a required column or has a column of an unusable type."""
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A batch ready for the kernel, plus the input codes the results quote."""
+
+    batch: Batch
+    principal_dx: pa.Array  # input codes, string
+    secondary_dx: pa.Array  # flat input codes of all records, string
+    procedures: pa.Array  # flat input codes, string
+
+
+def to_arrow(records) -> pa.Table:
+    """Accept a pandas DataFrame, an Arrow table or record batch, or a list of dicts."""
+    if isinstance(records, pa.Table):
+        return records
+    if isinstance(records, pa.RecordBatch):
+        return pa.Table.from_batches([records])
+    if isinstance(records, pd.DataFrame):
+        frame = records.reset_index(drop=True)
+        object_cols = [c for c in frame.columns if frame[c].dtype == object]
+        if object_cols:  # mixed-type object columns (e.g. codes and NaN): make them text
+            frame = frame.copy()
+            for c in object_cols:
+                frame[c] = frame[c].map(lambda v: None if _is_missing(v) else str(v))
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    if isinstance(records, (list, tuple)):
+        if not records:
+            return pa.table({c: pa.array([], pa.string()) for c in REQUIRED_COLUMNS})
+        rows = [{k: (None if _is_missing(v) else v) for k, v in dict(r).items()} for r in records]
+        columns = {k: [r.get(k) for r in rows] for k in dict.fromkeys(k for r in rows for k in r)}
+        return pa.table({k: _loose_array(v) for k, v in columns.items()})
+    raise TypeError(
+        f"records must be a pandas DataFrame, a pyarrow Table or a list of dicts, not {type(records).__name__}"
+    )
+
+
+def _is_missing(value) -> bool:
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _loose_array(values: list) -> pa.Array:
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def check_columns(table: pa.Table) -> None:
+    """Raise :class:`RecordSchemaError` naming every missing required column."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    if missing:
+        raise RecordSchemaError(
+            f"input lacks required column(s) {', '.join(missing)}; columns found: "
+            f"{', '.join(table.column_names) or 'none'}. See the record schema in the README."
+        )
+
+
+def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int, *, sex: bool = False) -> np.ndarray:
+    """An int32 array with :data:`MISSING` for absent, empty or non-integer values."""
+    if column is None:
+        return np.full(n, MISSING, dtype=np.int32)
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type):
+        values = column.to_numpy(zero_copy_only=False)
+        values = np.asarray(values, dtype=np.float64)
+    else:
+        text = pd.Series(column.cast(pa.string()).to_pandas(), dtype=object).str.strip()
+        if sex:
+            text = text.replace(SEX_WORDS)
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    ok = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) < 2**31 - 1)
+    out = np.full(n, MISSING, dtype=np.int32)
+    out[ok] = values[ok].astype(np.int32)
+    return out
+
+
+def _text(column: pa.ChunkedArray | None, n: int) -> pa.Array:
+    if column is None:
+        return pa.nulls(n, pa.string())
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if pa.types.is_large_string(column.type) or not pa.types.is_string(column.type):
+        column = column.cast(pa.string())
+    return column
+
+
+def _code_lists(column: pa.ChunkedArray | None, n: int) -> tuple[np.ndarray, pa.Array]:
+    """Offsets (int64, n + 1) and flat codes of a list column or a ``|``-joined text column.
+
+    An empty or missing cell is an empty list; otherwise the text is split on
+    ``|`` and every piece, empty ones included, is a code.
+    """
+    if column is not None:
+        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if column is not None and (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
+        lists = column.cast(pa.list_(pa.string()))
+    else:
+        text = _text(column, n)
+        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+        lists = pc.split_pattern(text, CODE_LIST_SEPARATOR)
+    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = pc.list_flatten(lists)
+    if flat.null_count:
+        flat = pc.fill_null(flat, "")
+    return offsets, flat.cast(pa.string())
+
+
+def _lookup(codes: pa.Array, inputs: pa.Array, targets: np.ndarray) -> np.ndarray:
+    """Grouper code id of each input code, -1 where the pack cannot map it."""
+    index = pc.index_in(codes, value_set=inputs)
+    found = pc.fill_null(index, -1).to_numpy(zero_copy_only=False)
+    ids = np.full(len(codes), -1, dtype=np.int32)
+    hit = found >= 0
+    ids[hit] = targets[found[hit]]
+    return ids
+
+
+def encode(table: pa.Table, pack: CompiledPack) -> Encoded:
+    """Encode an Arrow table of records for the kernel.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        Records in the canonical schema; extra columns are ignored.
+    pack : CompiledPack
+
+    Returns
+    -------
+    Encoded
+    """
+    check_columns(table)
+    n = table.num_rows
+    names = table.column_names
+    get = lambda c: table.column(c) if c in names else None  # noqa: E731
+
+    principal = _text(get("principal_dx"), n)
+    sec_offsets, secondary = _code_lists(get("secondary_dx"), n)
+    proc_start, procedures = _code_lists(get("procedures"), n)
+
+    principal_ids = _lookup(principal, pack.dx_inputs, pack.dx_input_target)
+    secondary_ids = _lookup(secondary, pack.dx_inputs, pack.dx_input_target)
+    dx_start = sec_offsets + np.arange(n + 1, dtype=np.int64)
+    dx_ids = np.empty(dx_start[-1], dtype=np.int32)
+    is_principal = np.zeros(dx_start[-1], dtype=bool)
+    is_principal[dx_start[:-1]] = True
+    dx_ids[is_principal] = principal_ids
+    dx_ids[~is_principal] = secondary_ids
+
+    nums = np.empty((len(NUMERIC_ORDER), n), dtype=np.int32)
+    for row, field in enumerate(NUMERIC_ORDER):
+        column = NUMERIC_COLUMNS[field]
+        nums[row] = numeric_column(get(column), n, sex=column == "sex")
+
+    batch = Batch(
+        dx_start=dx_start,
+        dx_ids=dx_ids,
+        proc_start=proc_start,
+        proc_ids=_lookup(procedures, pack.proc_inputs, pack.proc_input_target),
+        nums=nums,
+    )
+    return Encoded(batch, principal, secondary, procedures)

@@ -1,0 +1,42 @@
+"""Vocabulary of grouping results: statuses, Chinese status strings, reason codes.
+
+The integers are the kernel's (:mod:`grouper._kernels`); these tables give
+them the names users see.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from grouper._kernels import STATUS_INVALID
+
+#: Indexed by the kernel's status.
+STATUS_NAMES = pa.array(["ok", "qy", "ungroupable", "invalid"])
+
+#: Chinese status strings (tables README §3.6): the three non-invalid statuses,
+#: then one string per invalid reason (unmappable diagnosis, procedure, failed record check).
+STATUS_ZH_TEXT = pa.array([
+    "分组成功",
+    "歧义病案",
+    "无法入组",
+    "诊断不能转换为分组器支持的编码",
+    "手术操作不能转换为分组器支持的编码",
+    "信息校验不通过",
+])
+
+#: Indexed by the kernel's reason.
+REASON_CODES = pa.array([
+    "",  # grouped
+    "dx_unmapped",  # a diagnosis is not in the pack's diagnosis map
+    "proc_unmapped",  # a procedure is not in the pack's procedure map
+    "record_check",  # a record check (sex, age, newborn fields) failed
+    "no_mdc",  # no MDC took the record, or none of the entered MDCs had a matching ADRG
+    "qy",  # ambiguity group (歧义)
+    "mdc_fallback",  # the MDC's fallback row took the record
+])
+
+
+def status_zh_index(status: np.ndarray, reason: np.ndarray) -> np.ndarray:
+    """Row of :data:`STATUS_ZH_TEXT` for each record."""
+    return np.where(status == STATUS_INVALID, STATUS_INVALID + reason.astype(np.int64) - 1, status)

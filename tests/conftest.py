@@ -1,0 +1,31 @@
+"""Shared fixtures: where the third-party reference data lives, if it is there."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("DRG_SHARED_DIR", REPO.parent / "shared"))
+TABLES = SHARED / "drg-tables"
+GOLDEN = SHARED / "golden"
+VERSIONS_1X = ("chs-drg-1.1", "chs-drg-1.0")
+
+
+def require_shared(path: Path) -> Path:
+    """Return ``path``, or skip the test visibly when ../shared is not beside the checkout."""
+    if not path.exists():
+        pytest.skip(f"reference data not found: {path} (set DRG_SHARED_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tables_dir() -> Path:
+    return require_shared(TABLES)
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    return require_shared(GOLDEN)
