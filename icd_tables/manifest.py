@@ -90,6 +90,11 @@ class Manifest:
             encoding="utf-8",
         )
 
+    def resealed(self, folder: Path, files: list[str] | None = None) -> "Manifest":
+        """A copy whose checksums are those of the files now in ``folder``."""
+        names = files if files is not None else list(self.files)
+        return Manifest(**{**asdict(self), "files": {rel: sha256_file(folder / rel) for rel in sorted(names)}})
+
     @classmethod
     def read(cls, folder: Path) -> "Manifest":
         path = folder / MANIFEST

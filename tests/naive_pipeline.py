@@ -1,0 +1,84 @@
+"""Plain-Python grouping of one record from a :class:`SchemeDefinition`: the kernels' slow twin.
+
+It reads the definition (the IR a pack compiles from), not the compiled
+arrays, so comparing it with :class:`grouper.Grouper` checks the compiler and
+the kernels together.  Written for clarity: dictionaries, lists, loops.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from naive import NaiveRecord, eval_expr, group_rows
+
+from icd_tables.definition import SchemeDefinition
+
+STATUS_ZH = {"ok": "分组成功", "qy": "歧义病案", "ungroupable": "无法入组"}
+DX_UNMAPPED = "诊断不能转换为分组器支持的编码"
+PROC_UNMAPPED = "手术操作不能转换为分组器支持的编码"
+CHECK_FAILED = "信息校验不通过"
+
+
+def _number(value) -> int | None:
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            value = {"男": 1, "女": 2}.get(value.strip(), value.strip())
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(number) or number != int(number):
+        return None
+    return int(number)
+
+
+def _codes(value) -> list[str]:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return str(value).split("|")
+
+
+def naive_group(defn: SchemeDefinition, record: Mapping) -> dict:
+    """Group one record dict; returns mdc, adrg, drg, status, status_zh, mcc_dx, cc_dx."""
+    principal = record.get("principal_dx")
+    principal = "" if principal is None or (isinstance(principal, float) and math.isnan(principal)) else str(principal)
+    dx_in = [principal] + _codes(record.get("secondary_dx"))
+    proc_in = _codes(record.get("procedures"))
+    result = {"mdc": "", "adrg": "", "drg": defn.ungroupable_drg, "mcc_dx": "", "cc_dx": ""}
+    if any(code not in defn.dx_map for code in dx_in):
+        return {**result, "status": "invalid", "status_zh": DX_UNMAPPED}
+    if any(code not in defn.proc_map for code in proc_in):
+        return {**result, "status": "invalid", "status_zh": PROC_UNMAPPED}
+    dx = [defn.dx_map[c] for c in dx_in]
+    procs = [defn.proc_map[c] for c in proc_in]
+    rec = NaiveRecord(
+        principal_dx=dx[0],
+        secondary_dx=dx[1:],
+        procedures=procs,
+        age_years=_number(record.get("age_years")),
+        sex=_number(record.get("sex")),
+        age_days=_number(record.get("age_days")),
+        admission_weight_g=_number(record.get("admission_weight_g")),
+        birth_weight_g=_number(record.get("birth_weight_g")),
+    )
+    if not all(eval_expr(check.rule, rec, defn.sets) for check in defn.checks):
+        return {**result, "status": "invalid", "status_zh": CHECK_FAILED}
+
+    exclusion = defn.cc_exclusion.get(dx[0])
+    mcc = [i for i, s in enumerate(dx[1:], 1) if s in defn.mcc and defn.mcc[s] != exclusion]
+    cc = [i for i, s in enumerate(dx[1:], 1) if s in defn.cc and defn.cc[s] != exclusion]
+    rec.has_mcc, rec.has_cc = bool(mcc), bool(cc)
+    grouped = group_rows(defn.rows, rec, defn.sets, defn.ungroupable_drg)
+    return {
+        "mdc": grouped.mdc,
+        "adrg": grouped.adrg,
+        "drg": grouped.drg,
+        "status": grouped.status,
+        "status_zh": STATUS_ZH[grouped.status],
+        "mcc_dx": dx_in[mcc[0]] if mcc else "",
+        "cc_dx": dx_in[cc[0]] if cc else "",
+    }
