@@ -1,0 +1,140 @@
+"""Grouping benchmarks: prints a table of records/s and peak memory.
+
+Usage: ``python benchmarks/run.py [--rows 10000000] [--batch 1000000]``
+
+Workload: the golden CHS-DRG 1.1 records tiled to ``--rows`` rows (needs
+``../shared``).  Each measurement runs in its own process so that its peak
+memory (max RSS) is its own.  Timings are best of 3; JIT compilation is
+excluded from kernel and encoding figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.workload import GOLDEN_11, TABLES_11, golden_table, have_golden, tiled, write_tiled_parquet  # noqa: E402
+
+
+def _best(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def measure_load(args) -> dict:
+    from icd_tables.pack import Pack
+
+    Pack.load(TABLES_11)  # make sure the compiled form is cached
+    cold = _best(lambda: Pack.load(TABLES_11, rebuild=True), 1)
+    warm = _best(lambda: Pack.load(TABLES_11), 5)
+    return {"pack load (cached), s": warm, "pack compile (cold), s": cold}
+
+
+def measure_kernel(args) -> dict:
+    import numba
+
+    from grouper import Grouper
+    from grouper._kernels import group_encoded
+    from grouper.encode import encode
+
+    grouper = Grouper(TABLES_11)
+    table = tiled(golden_table(), args.batch)
+    enc = encode(table, grouper.pack.compiled)
+    group_encoded(grouper._tables, enc.batch)  # JIT / cache load
+    out = {"encoding records/s": args.batch / _best(lambda: encode(table, grouper.pack.compiled))}
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        seconds = _best(lambda: group_encoded(grouper._tables, enc.batch))
+        out[f"kernel records/s ({threads} thread{'s' if threads > 1 else ''})"] = args.batch / seconds
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    seconds = _best(lambda: grouper.group_arrow(table))
+    out["encode + kernel + results records/s (in memory)"] = args.batch / seconds
+    return out
+
+
+def measure_stream(args) -> dict:
+    import pyarrow.parquet as pq
+
+    from grouper import Grouper
+
+    grouper = Grouper(TABLES_11)
+    grouper.group_arrow(golden_table().slice(0, 100))  # JIT / cache load
+    source = write_tiled_parquet(Path(args.workdir) / f"golden11-x{args.rows}.parquet", args.rows)
+    target = Path(args.workdir) / "results.parquet"
+    start = time.perf_counter()
+    writer = None
+    n = 0
+    for batch in pq.ParquetFile(source).iter_batches(batch_size=args.batch):
+        results = grouper.group_arrow(batch)
+        writer = writer or pq.ParquetWriter(target, results.schema)
+        writer.write_table(results)
+        n += results.num_rows
+    writer.close()
+    seconds = time.perf_counter() - start
+    return {"end-to-end Parquet→Parquet records/s": n / seconds, "end-to-end rows": n, "end-to-end s": seconds}
+
+
+def measure_reference(args) -> dict:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import pandas as pd
+    from reference_chs1x import ReferenceGrouper
+
+    records = pd.read_parquet(GOLDEN_11).to_dict("records")
+    ref = ReferenceGrouper(TABLES_11)
+    seconds = _best(lambda: [ref.group(r) for r in records], 1)
+    return {"reference grouper records/s": len(records) / seconds}
+
+
+MEASURES = {"load": measure_load, "kernel": measure_kernel, "stream": measure_stream, "reference": measure_reference}
+
+
+def _child(name: str, args) -> dict:
+    import resource
+
+    result = MEASURES[name](args)
+    result[f"{name}: peak RSS, MiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--batch", type=int, default=1_000_000)
+    parser.add_argument("--workdir", default=tempfile.gettempdir())
+    parser.add_argument("--only", choices=sorted(MEASURES), action="append")
+    parser.add_argument("--child", choices=sorted(MEASURES), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child, args)))
+        return
+    if not have_golden():
+        sys.exit(f"benchmarks need the golden records: {GOLDEN_11} not found (set DRG_SHARED_DIR)")
+    results: dict[str, float] = {}
+    for name in args.only or list(MEASURES):
+        cmd = [sys.executable, __file__, "--child", name, "--rows", str(args.rows),
+               "--batch", str(args.batch), "--workdir", args.workdir]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        results.update(json.loads(done.stdout.strip().splitlines()[-1]))
+    if "reference grouper records/s" in results and "end-to-end Parquet→Parquet records/s" in results:
+        results["speed-up end-to-end / reference"] = (
+            results["end-to-end Parquet→Parquet records/s"] / results["reference grouper records/s"]
+        )
+    width = max(map(len, results))
+    print(f"{'measure':<{width}}  value")
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value:,.3f}" if value < 100 else f"{key:<{width}}  {value:,.0f}")
+
+
+if __name__ == "__main__":
+    main()

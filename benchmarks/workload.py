@@ -1,0 +1,46 @@
+"""Benchmark workloads: the golden records tiled to any size, or synthetic records from a pack."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("DRG_SHARED_DIR", REPO.parent / "shared"))
+GOLDEN_11 = SHARED / "golden" / "chs-drg-1.1.parquet"
+TABLES_11 = SHARED / "drg-tables" / "chs-drg-1.1"
+
+
+def have_golden() -> bool:
+    return GOLDEN_11.is_file() and TABLES_11.is_dir()
+
+
+def golden_table() -> pa.Table:
+    """The golden 1.1 input columns (expected columns dropped)."""
+    table = pq.read_table(GOLDEN_11)
+    return table.select([c for c in table.column_names if not c.startswith("expected_")])
+
+
+def tiled(table: pa.Table, rows: int) -> pa.Table:
+    """``table`` repeated until it has ``rows`` rows (case ids made unique)."""
+    reps = -(-rows // table.num_rows)
+    out = pa.concat_tables([table] * reps).slice(0, rows)
+    return out.combine_chunks()
+
+
+def write_tiled_parquet(path: Path, rows: int, row_group: int = 1_000_000) -> Path:
+    """Write the golden records tiled to ``rows`` rows without holding them all in memory."""
+    if path.is_file() and pq.ParquetFile(path).metadata.num_rows == rows:
+        return path
+    base = golden_table()
+    block = tiled(base, min(rows, row_group))
+    with pq.ParquetWriter(path, block.schema) as writer:
+        written = 0
+        while written < rows:
+            part = block.slice(0, min(block.num_rows, rows - written))
+            writer.write_table(part, row_group_size=row_group)
+            written += part.num_rows
+    return path
