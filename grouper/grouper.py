@@ -27,11 +27,25 @@ RESULT_COLUMNS = (
 )
 
 
-def _take(table: pa.Array, index: np.ndarray) -> pa.Array:
-    """``table[index]`` with ``""`` where ``index`` is -1."""
-    valid = index >= 0
-    picked = table.take(pa.array(np.where(valid, index, 0)))
-    return pc.if_else(pa.array(valid), picked, "") if not valid.all() else picked
+def _take(table: pa.Array, index: np.ndarray) -> pa.DictionaryArray:
+    """``table[index]`` with ``""`` where ``index`` is -1, as a dictionary array.
+
+    The dictionary holds each distinct string once, so results keep no string
+    copies per row and convert cleanly to pandas categoricals.
+    """
+    pool = pa.concat_arrays([pc.fill_null(table.cast(pa.string()), ""), pa.array([""])]).dictionary_encode()
+    codes = pool.indices.to_numpy(zero_copy_only=False)
+    indices = codes[np.where(index >= 0, index, len(table))]
+    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), pool.dictionary)
+
+
+def _take_codes(codes: pa.Array, index: np.ndarray) -> pa.DictionaryArray:
+    """Input codes at ``index``, ``""`` where ``index`` is -1: only the rows that point somewhere are copied."""
+    hit = np.flatnonzero(index >= 0)
+    picked = codes.take(pa.array(index[hit])) if len(hit) else pa.array([], pa.string())
+    local = np.full(len(index), -1, dtype=np.int64)
+    local[hit] = np.arange(len(hit))
+    return _take(picked, local)
 
 
 class Grouper:
@@ -106,26 +120,35 @@ class Grouper:
             "status_zh": _take(STATUS_ZH_TEXT, status_zh_index(out.status, out.reason)),
             "reason_code": _take(REASON_CODES, out.reason.astype(np.int64)),
             "reason_detail": self._reason_detail(enc, out, rows),
-            "mcc_dx": _take(enc.secondary_dx, sec(out.mcc_pos)),
-            "cc_dx": _take(enc.secondary_dx, sec(out.cc_pos)),
+            "mcc_dx": _take_codes(enc.secondary_dx, sec(out.mcc_pos)),
+            "cc_dx": _take_codes(enc.secondary_dx, sec(out.cc_pos)),
             "pack_version": pa.repeat(pa.scalar(self.pack.version), n).dictionary_encode(),
         })
 
     def _reason_detail(self, enc: Encoded, out: Outputs, rows: np.ndarray) -> pa.Array:
-        """The code that could not be mapped, or the record check that failed."""
+        """The code that could not be mapped, or the record check that failed (dictionary array)."""
         cp = self.pack.compiled
-        detail = np.full(len(rows), None, dtype=object)
-        bad = np.flatnonzero(out.reason != 0)
-        if not len(bad):
-            return pa.array(np.full(len(rows), ""), pa.string())
-        dx_start = enc.batch.dx_start
-        for i in bad:  # invalid records only: rare, and each needs its own wording
-            reason, arg = out.reason[i], out.reason_arg[i]
-            if reason == REASON_DX_UNMAPPED:
-                code = enc.principal_dx[i].as_py() if arg == dx_start[i] else enc.secondary_dx[arg - i - 1].as_py()
-                detail[i] = code if code else "主要诊断为空 (principal diagnosis is empty)"
-            elif reason == REASON_PROC_UNMAPPED:
-                detail[i] = enc.procedures[arg].as_py() or "空手术操作编码 (empty procedure code)"
-            elif reason == REASON_CHECK:
-                detail[i] = f"{cp.check_names[arg].as_py()}: {cp.check_messages_zh[arg].as_py()} ({cp.check_messages_en[arg].as_py()})"
-        return pa.array(np.where(detail == None, "", detail), pa.string())  # noqa: E711
+        checks = pc.binary_join_element_wise(
+            cp.check_names, cp.check_messages_zh, pc.binary_join_element_wise("(", cp.check_messages_en, ")", ""), ": "
+        ) if len(cp.check_names) else pa.array([], pa.string())
+        checks = pc.replace_substring(checks, ": (", " (")  # the join above leaves ": (" before the English text
+        principal_bad = (out.reason == REASON_DX_UNMAPPED) & (out.reason_arg == enc.batch.dx_start[:-1])
+        secondary_bad = (out.reason == REASON_DX_UNMAPPED) & ~principal_bad
+        proc_bad = out.reason == REASON_PROC_UNMAPPED
+        check_bad = out.reason == REASON_CHECK
+        parts = [
+            (principal_bad, enc.principal_dx, rows, "主要诊断为空 (principal diagnosis is empty)"),
+            (secondary_bad, enc.secondary_dx, out.reason_arg - rows - 1, "空诊断编码 (empty diagnosis code)"),
+            (proc_bad, enc.procedures, out.reason_arg, "空手术操作编码 (empty procedure code)"),
+        ]
+        indices = np.full(len(rows), -1, dtype=np.int64)
+        pool, size = [], 0
+        for mask, codes, position, if_empty in parts:
+            hit = np.flatnonzero(mask)
+            picked = pc.fill_null(codes.take(pa.array(position[hit])), "") if len(hit) else pa.array([], pa.string())
+            pool.append(pc.if_else(pc.equal(picked, ""), if_empty, picked) if len(hit) else picked)
+            indices[hit] = size + np.arange(len(hit))
+            size += len(hit)
+        indices[check_bad] = size + out.reason_arg[check_bad]
+        pool.append(checks)
+        return _take(pa.concat_arrays([p.cast(pa.string()) for p in pool]), indices)
