@@ -342,3 +342,43 @@ def group_encoded(tables: KernelTables, batch: Batch) -> Outputs:
         lengths = max(np.diff(batch.dx_start).max(), np.diff(batch.proc_start).max(), 1)
         _group_batch(tables, batch, out, int(lengths))
     return out
+
+
+@njit(**JIT)
+def _split_cells(offsets, data, empty, separator):
+    """Split UTF-8 cells on a one-byte separator; empty cells give no piece.
+
+    Returns the piece count offsets per cell (int64, n + 1), the piece
+    offsets (int32) and the piece bytes without separators: the buffers of an
+    Arrow string array.  The separator is ASCII, so it never occurs inside a
+    multi-byte character.
+    """
+    n = offsets.shape[0] - 1
+    cell_start = np.zeros(n + 1, dtype=np.int64)
+    n_bytes = 0
+    for i in range(n):
+        pieces = 0
+        if not empty[i]:
+            pieces = 1
+            for k in range(offsets[i], offsets[i + 1]):
+                if data[k] == separator:
+                    pieces += 1
+            n_bytes += offsets[i + 1] - offsets[i] - (pieces - 1)
+        cell_start[i + 1] = cell_start[i] + pieces
+    piece_offsets = np.empty(cell_start[n] + 1, dtype=np.int32)
+    out = np.empty(n_bytes, dtype=np.uint8)
+    p, w = 0, 0
+    piece_offsets[0] = 0
+    for i in range(n):
+        if empty[i]:
+            continue
+        for k in range(offsets[i], offsets[i + 1]):
+            if data[k] == separator:
+                p += 1
+                piece_offsets[p] = w
+            else:
+                out[w] = data[k]
+                w += 1
+        p += 1
+        piece_offsets[p] = w
+    return cell_start, piece_offsets, out

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grouper._kernels import Batch
+from grouper._kernels import Batch, _split_cells
 from icd_tables.compiled import MISSING, NUMERIC_ORDER, CompiledPack
 from icd_tables.schema import CODE_LIST_SEPARATOR, NUMERIC_COLUMNS, REQUIRED_COLUMNS
 
@@ -127,19 +127,29 @@ def _code_lists(column: pa.ChunkedArray | None, n: int) -> tuple[np.ndarray, pa.
     """
     if column is not None:
         column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if column is not None and (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
-        lists = column.cast(pa.list_(pa.string()))
-    else:
-        text = _text(column, n)
-        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
-        lists = pc.split_pattern(text, CODE_LIST_SEPARATOR)
+    if column is None or not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
+        return _split_text(_text(column, n))
+    lists = column.cast(pa.list_(pa.string()))
     lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    flat = pc.list_flatten(lists)
-    if flat.null_count:
-        flat = pc.fill_null(flat, "")
-    return offsets, flat.cast(pa.string())
+    return offsets, pc.fill_null(pc.list_flatten(lists), "").cast(pa.string())
+
+
+def _split_text(text: pa.StringArray) -> tuple[np.ndarray, pa.Array]:
+    """Split ``|``-joined cells with the Numba splitter (Arrow buffers in, Arrow buffers out)."""
+    n = len(text)
+    if text.null_count == n:
+        return np.zeros(n + 1, dtype=np.int64), pa.array([], pa.string())
+    _, offsets_buf, data_buf = text.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32, count=n + 1, offset=4 * text.offset)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    empty = pc.fill_null(pc.equal(pc.binary_length(text), 0), True).to_numpy(zero_copy_only=False)
+    cell_start, piece_offsets, piece_bytes = _split_cells(offsets, data, empty, ord(CODE_LIST_SEPARATOR))
+    pieces = pa.StringArray.from_buffers(
+        len(piece_offsets) - 1, pa.py_buffer(piece_offsets), pa.py_buffer(piece_bytes)
+    )
+    return cell_start, pieces
 
 
 def _lookup(codes: pa.Array, inputs: pa.Array, targets: np.ndarray) -> np.ndarray:
