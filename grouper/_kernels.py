@@ -7,9 +7,9 @@ the pack cannot map); procedures likewise (principal procedure first).
 rows with :data:`icd_tables.compiled.MISSING` for a missing value.  Pack
 arrays are arguments, never globals.
 
-Per record the kernel (1) rejects unmappable codes, (2) sets one bit per code
-set in four bitsets (principal diagnosis, secondary diagnoses, principal
-procedure, other procedures), (3) evaluates the ``length(...)`` atoms, if the
+Per record the kernel (1) rejects unmappable codes, (2) builds, for each combination of
+fields the rules read (a *slot*), the OR of the set bitsets of the codes
+in those fields, (3) evaluates the ``length(...)`` atoms, if the
 pack has any, (4) runs the record checks, (5) finds the first secondary
 diagnosis that counts as MCC and as CC after exclusion, (6) walks the decision
 table, running each row's jump program until one accepts.
@@ -28,6 +28,7 @@ from numba import njit, prange
 from grouper._config import CHUNK, JIT, PARALLEL
 from icd_tables.compiled import (
     ACCEPT,
+    REJECT,
     ATOM_CC,
     ATOM_CMP,
     ATOM_COUNT,
@@ -62,10 +63,10 @@ PROG_WIDTH = 8
 class KernelTables(NamedTuple):
     """The numeric arrays of a :class:`CompiledPack` the kernels read."""
 
-    dx_member_start: np.ndarray
-    dx_member_set: np.ndarray
-    proc_member_start: np.ndarray
-    proc_member_set: np.ndarray
+    dx_bits: np.ndarray
+    proc_bits: np.ndarray
+    dx_mdc_start: np.ndarray
+    dx_mdc: np.ndarray
     mcc_excl: np.ndarray
     cc_excl: np.ndarray
     cce: np.ndarray
@@ -86,8 +87,44 @@ class KernelTables(NamedTuple):
     @classmethod
     def from_pack(cls, compiled: CompiledPack) -> "KernelTables":
         derived = _program_table(compiled.atoms, compiled.ins)
+        words = derived["n_set_words"]
+        derived["dx_bits"] = _code_bitsets(compiled.dx_member_start, compiled.dx_member_set, words)
+        derived["proc_bits"] = _code_bitsets(compiled.proc_member_start, compiled.proc_member_set, words)
+        derived["dx_mdc_start"], derived["dx_mdc"] = _candidate_mdcs(
+            derived["prog"], derived["slot_masks"], compiled.mdc_entry, derived["dx_bits"]
+        )
         values = {name: getattr(compiled, name) for name in cls._fields if name not in derived}
         return cls(**values, **derived)
+
+
+def _candidate_mdcs(prog, slot_masks, mdc_entry, dx_bits):
+    """Per principal diagnosis, the MDCs (in order) whose entry rule it does not rule out.
+
+    An entry rule whose first test is "principal diagnosis in S" and which fails
+    when that test fails cannot hold for a principal outside S, so the walk
+    skips it for such records.  Every other MDC stays a candidate for all codes.
+    """
+    n_codes = dx_bits.shape[0]
+    keep = np.ones((n_codes, len(mdc_entry)), dtype=bool)
+    for m, pc in enumerate(mdc_entry):
+        if pc < 0 or prog[pc, P_KIND] != ATOM_IN or prog[pc, P_FALSE] != REJECT:
+            continue
+        if slot_masks[prog[pc, P_ARG]] != 1:  # principal diagnosis only
+            continue
+        bit = np.array(prog[pc, P_BIT], dtype=np.int64).view(np.uint64)
+        keep[:, m] = (dx_bits[:, prog[pc, P_WORD]] & bit) != 0
+    start = np.zeros(n_codes + 1, dtype=np.int64)
+    np.cumsum(keep.sum(axis=1), out=start[1:])
+    return start, np.nonzero(keep)[1].astype(np.int32)
+
+
+def _code_bitsets(start: np.ndarray, members: np.ndarray, words: int) -> np.ndarray:
+    """One row of set bits per code: a record's bitset is then the OR of its codes' rows."""
+    n = len(start) - 1
+    bits = np.zeros((max(n, 1), words), dtype=np.uint64)
+    code = np.repeat(np.arange(n), np.diff(start))
+    np.bitwise_or.at(bits, (code, members >> 6), np.uint64(1) << (members & 63).astype(np.uint64))
+    return bits
 
 
 def _program_table(atoms: np.ndarray, ins: np.ndarray) -> dict:
@@ -168,22 +205,15 @@ def _compare(value, op, ref):
 
 
 @njit(**JIT, inline="always")
-def _is_member(code, s, start, members):
-    for j in range(start[code], start[code + 1]):
-        if members[j] == s:
-            return True
-    return False
-
-
-@njit(**JIT, inline="always")
-def _count_in_set(s, mask, ids, lo, hi, start, members, first_bit, seen):
+def _count_in_set(s, mask, ids, lo, hi, code_bits, first_bit, seen):
     """Distinct codes among ``ids[lo:hi]`` (masked by position) that are in set ``s``."""
+    word, shift = s >> 6, np.uint64(s & 63)
     n = 0
     for k in range(lo, hi):
         if not (mask & (first_bit if k == lo else first_bit << 1)):
             continue
         code = ids[k]
-        if not _is_member(code, s, start, members):
+        if not (code_bits[code, word] >> shift) & np.uint64(1):
             continue
         new = True
         for j in range(n):
@@ -221,14 +251,28 @@ def _run(pc, prog, i, nums, slots, has_mcc, has_cc, counts):
 
 
 @njit(**JIT, inline="always")
-def _set_bits(slots, slot_masks, field_bit, code, start, members):
-    """Set the bits of ``code``'s sets in every slot that reads this field."""
-    for j in range(start[code], start[code + 1]):
-        s = members[j]
-        bit = np.uint64(1) << np.uint64(s & 63)
-        for k in range(slot_masks.shape[0]):
-            if slot_masks[k] & field_bit:
-                slots[k, s >> 6] |= bit
+def _or_rows(slots, slot, code_bits, ids, lo, hi):
+    for k in range(lo, hi):
+        code = ids[k]
+        for w in range(slots.shape[1]):
+            slots[slot, w] |= code_bits[code, w]
+
+
+@njit(**JIT, inline="always")
+def _fill_slots(slots, masks, dx_bits, proc_bits, dx_ids, d0, d1, proc_ids, p0, p1):
+    """Each slot's bitset: the OR of the set rows of the codes its fields hold."""
+    for slot in range(slots.shape[0]):
+        for w in range(slots.shape[1]):
+            slots[slot, w] = 0
+        mask = masks[slot]
+        if mask & 1:
+            _or_rows(slots, slot, dx_bits, dx_ids, d0, d0 + 1)
+        if mask & 2:
+            _or_rows(slots, slot, dx_bits, dx_ids, d0 + 1, d1)
+        if mask & 4:
+            _or_rows(slots, slot, proc_bits, proc_ids, p0, min(p0 + 1, p1))
+        if mask & 8:
+            _or_rows(slots, slot, proc_bits, proc_ids, p0 + 1, p1)
 
 
 @njit(**JIT, inline="always")
@@ -270,23 +314,13 @@ def _group_range(t, b, out, lo, hi, max_codes):
             out.status[i], out.reason[i], out.reason_arg[i] = STATUS_INVALID, REASON_PROC_UNMAPPED, bad
             continue
 
-        for k in range(slots.shape[0]):
-            for w in range(slots.shape[1]):
-                slots[k, w] = 0
-        _set_bits(slots, masks, 1, dx_ids[d0], t.dx_member_start, t.dx_member_set)
-        for k in range(d0 + 1, d1):
-            _set_bits(slots, masks, 2, dx_ids[k], t.dx_member_start, t.dx_member_set)
-        for k in range(p0, p1):
-            _set_bits(slots, masks, 4 if k == p0 else 8, proc_ids[k],
-                      t.proc_member_start, t.proc_member_set)
+        _fill_slots(slots, masks, t.dx_bits, t.proc_bits, dx_ids, d0, d1, proc_ids, p0, p1)
         for a in range(t.count_sets.shape[0]):
             mask = t.count_masks[a]
             if mask & 3:
-                counts[a] = _count_in_set(t.count_sets[a], mask, dx_ids, d0, d1,
-                                          t.dx_member_start, t.dx_member_set, 1, seen)
+                counts[a] = _count_in_set(t.count_sets[a], mask, dx_ids, d0, d1, t.dx_bits, 1, seen)
             else:
-                counts[a] = _count_in_set(t.count_sets[a], mask, proc_ids, p0, p1,
-                                          t.proc_member_start, t.proc_member_set, 4, seen)
+                counts[a] = _count_in_set(t.count_sets[a], mask, proc_ids, p0, p1, t.proc_bits, 4, seen)
 
         failed = -1
         for chk in range(t.check_entry.shape[0]):
@@ -310,7 +344,9 @@ def _group_range(t, b, out, lo, hi, max_codes):
 
         out.status[i], out.reason[i] = STATUS_UNGROUPABLE, REASON_NO_MDC
         found = False
-        for m in range(t.mdc_entry.shape[0]):
+        principal = dx_ids[d0]
+        for j in range(t.dx_mdc_start[principal], t.dx_mdc_start[principal + 1]):
+            m = t.dx_mdc[j]
             if found:
                 break
             if not _run(t.mdc_entry[m], prog, i, nums, slots, has_mcc, has_cc, counts):
