@@ -18,9 +18,11 @@ import pyarrow.compute as pc
 
 from grouper._kernels import Batch, _split_cells
 from icd_tables.compiled import MISSING, NUMERIC_ORDER, CompiledPack
-from icd_tables.schema import CODE_LIST_SEPARATOR, NUMERIC_COLUMNS, REQUIRED_COLUMNS
+from icd_tables.schema import CODE_LIST_COLUMNS, CODE_LIST_SEPARATOR, NUMERIC_COLUMNS, REQUIRED_COLUMNS
 
 SEX_WORDS = {"男": 1, "女": 2}
+#: Numeric fields are integers of at most this magnitude (int32, whose minimum marks "missing").
+NUMERIC_LIMIT = 2**31 - 1
 
 
 class RecordSchemaError(ValueError):
@@ -38,42 +40,72 @@ class Encoded:
 
 
 def to_arrow(records) -> pa.Table:
-    """Accept a pandas DataFrame, an Arrow table or record batch, or a list of dicts."""
+    """Accept a pandas DataFrame, an Arrow table or record batch, or a list of dicts.
+
+    Python-object columns become Arrow columns cell by cell: code-list columns
+    holding list cells become ``list<string>`` (text cells are split on ``|``),
+    other mixed columns become text.
+    """
     if isinstance(records, pa.Table):
         return records
     if isinstance(records, pa.RecordBatch):
         return pa.Table.from_batches([records])
     if isinstance(records, pd.DataFrame):
         frame = records.reset_index(drop=True)
-        object_cols = [c for c in frame.columns if frame[c].dtype == object]
-        if object_cols:  # mixed-type object columns (e.g. codes and NaN): make them text
-            frame = frame.copy()
-            for c in object_cols:
-                frame[c] = frame[c].map(lambda v: None if _is_missing(v) else str(v))
-        return pa.Table.from_pandas(frame, preserve_index=False)
+        columns = {
+            name: _object_column(name, frame[name].tolist()) if frame[name].dtype == object else None
+            for name in frame.columns
+        }
+        plain = frame[[c for c, v in columns.items() if v is None]]
+        table = pa.Table.from_pandas(plain, preserve_index=False)
+        for name, column in columns.items():
+            if column is not None:
+                table = table.append_column(str(name), column)
+        return table.select([str(c) for c in frame.columns])
     if isinstance(records, (list, tuple)):
         if not records:
             return pa.table({c: pa.array([], pa.string()) for c in REQUIRED_COLUMNS})
-        rows = [{k: (None if _is_missing(v) else v) for k, v in dict(r).items()} for r in records]
-        columns = {k: [r.get(k) for r in rows] for k in dict.fromkeys(k for r in rows for k in r)}
-        return pa.table({k: _loose_array(v) for k, v in columns.items()})
+        rows = [dict(r) for r in records]
+        names = dict.fromkeys(k for r in rows for k in r)
+        return pa.table({k: _object_column(k, [r.get(k) for r in rows]) for k in names})
     raise TypeError(
         f"records must be a pandas DataFrame, a pyarrow Table or a list of dicts, not {type(records).__name__}"
     )
 
 
+def _is_list_like(value) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray))
+
+
 def _is_missing(value) -> bool:
+    if _is_list_like(value):
+        return False
     try:
         return value is None or bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
 
 
-def _loose_array(values: list) -> pa.Array:
-    try:
-        return pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+def _object_column(name, values: list) -> pa.Array:
+    """An Arrow column from Python cells: lists stay lists in code-list columns; mixed cells become text."""
+    values = [None if _is_missing(v) else v for v in values]
+    if name in CODE_LIST_COLUMNS and any(_is_list_like(v) for v in values):
+        return pa.array([_as_code_list(v) for v in values], type=pa.list_(pa.string()))
+    if not any(_is_list_like(v) for v in values):
+        try:
+            return pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+    return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def _as_code_list(value) -> list | None:
+    if value is None:
+        return None
+    if _is_list_like(value):
+        return [None if _is_missing(v) else str(v) for v in value]
+    text = str(value)
+    return text.split(CODE_LIST_SEPARATOR) if text else []
 
 
 def check_columns(table: pa.Table) -> None:
@@ -94,15 +126,18 @@ def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int, *, sex: bo
         column = column.combine_chunks()
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
-    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type):
-        values = column.to_numpy(zero_copy_only=False)
-        values = np.asarray(values, dtype=np.float64)
-    else:
-        text = pd.Series(column.cast(pa.string()).to_pandas(), dtype=object).str.strip()
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        values = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    else:  # text such as " 60", "１", "男"; booleans, lists and other types read as missing
+        try:
+            text = column.cast(pa.string()) if not pa.types.is_boolean(column.type) else pa.nulls(n, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            text = pa.nulls(n, pa.string())
+        text = pd.Series(text.to_pandas(), dtype=object).str.normalize("NFKC").str.strip()
         if sex:
             text = text.replace(SEX_WORDS)
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    ok = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) < 2**31 - 1)
+    ok = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) <= NUMERIC_LIMIT)
     out = np.full(n, MISSING, dtype=np.int32)
     out[ok] = values[ok].astype(np.int32)
     return out

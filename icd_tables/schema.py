@@ -50,6 +50,9 @@ COLUMNS = (
 #: Columns without which no record can be grouped; the others may be absent (read as missing).
 REQUIRED_COLUMNS = ("case_id", "sex", "age_years", "principal_dx")
 
+#: Columns holding lists of codes (``|``-joined text in flat files).
+CODE_LIST_COLUMNS = ("secondary_dx", "procedures")
+
 #: Record column each numeric rule field reads.
 NUMERIC_COLUMNS = {
     Field.AGE_YEARS: "age_years",

@@ -8,7 +8,10 @@ the kernels together.  Written for clarity: dictionaries, lists, loops.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping
+
+import numpy as np
 
 from naive import NaiveRecord, eval_expr, group_rows
 
@@ -20,25 +23,35 @@ PROC_UNMAPPED = "手术操作不能转换为分组器支持的编码"
 CHECK_FAILED = "信息校验不通过"
 
 
-def _number(value) -> int | None:
-    if value is None:
+INT_LIMIT = 2**31 - 1  # numeric fields are int32; larger magnitudes read as missing
+
+
+def _number(value, *, sex: bool = False) -> int | None:
+    """An integer field value, or None: whole numbers (text after NFKC), within int32."""
+    if value is None or isinstance(value, (bool, list, tuple, np.ndarray)):
         return None
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value).strip()
+        if sex:
+            text = {"男": "1", "女": "2"}.get(text, text)
+        if "_" in text:
+            return None
+        value = text
     try:
-        if isinstance(value, str):
-            value = {"男": 1, "女": 2}.get(value.strip(), value.strip())
         number = float(value)
     except (TypeError, ValueError):
         return None
-    if math.isnan(number) or number != int(number):
+    if not math.isfinite(number) or number != int(number) or abs(number) > INT_LIMIT:
         return None
     return int(number)
 
 
 def _codes(value) -> list[str]:
+    """A code list: list cells as they are (a missing element is the empty code), text split on ``|``."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return ["" if v is None else str(v) for v in value]
     if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
         return []
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
     return str(value).split("|")
 
 
@@ -60,7 +73,7 @@ def naive_group(defn: SchemeDefinition, record: Mapping) -> dict:
         secondary_dx=dx[1:],
         procedures=procs,
         age_years=_number(record.get("age_years")),
-        sex=_number(record.get("sex")),
+        sex=_number(record.get("sex"), sex=True),
         age_days=_number(record.get("age_days")),
         admission_weight_g=_number(record.get("admission_weight_g")),
         birth_weight_g=_number(record.get("birth_weight_g")),
