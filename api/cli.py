@@ -1,26 +1,46 @@
 """The ``drg`` command line.
 
 Exit codes: 0 every input row got an output row (whatever the statuses);
-2 usage error; 3 unreadable input or pack; 4 ``--fail-on`` statuses present.
+1 an unexpected failure (such as a full disk), with a one-line message;
+2 usage error (bad option, column mapping or output); 3 unreadable input or pack;
+4 ``--fail-on`` statuses present.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import collections
+import os
+import queue
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from api.files import InputError, ResultWriter, count_rows, read_batches
+from api import files, weights_cmd
+from api.columns import ColumnMappingError, plan_columns, read_mapping
+from api.files import InputError, OutputError, ResultWriter, open_input
+from api.grouping import BatchGrouper
 from grouper import Grouper, RecordSchemaError
 from icd_tables.errors import PackError
 from icd_tables.pack import DEFAULT_PACK, Pack, available_packs, import_pack
 from icd_tables.sample import sample_records
+from icd_tables.schema import REQUIRED_COLUMNS
+from weights import WeightTableError
 
-EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_FAIL_ON = 0, 2, 3, 4
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INPUT, EXIT_FAIL_ON = 0, 1, 2, 3, 4
+#: Input columns the grouper reads (others are read only with --keep-input).
+GROUPING_FIELDS = ("case_id", "sex", "age_years", "age_days", "birth_weight_g", "admission_weight_g",
+                   "principal_dx", "secondary_dx", "procedures", "principal_procedure", "other_procedures")
+
+
+class UsageError(Exception):
+    """A command-line option that cannot be used as given (exit 2)."""
 
 
 class Summary:
@@ -38,10 +58,12 @@ class Summary:
         for column, counter in (("status", self.status), ("status_zh", self.status_zh)):
             counts = results.column(column).value_counts()
             counter.update({v["values"].as_py(): v["counts"].as_py() for v in counts})
-        invalid = results.filter(pa.compute.not_equal(results.column("reason_detail"), ""))
-        self.reasons.update(invalid.column("reason_detail").to_pylist())
+        detail = results.column("reason_detail")
+        counts = pc.filter(detail, pc.not_equal(detail, "")).value_counts()
+        self.reasons.update({v["values"].as_py(): v["counts"].as_py() for v in counts})
 
-    def print(self, out=sys.stderr) -> None:
+    def print(self, out=None, warnings: dict | None = None, reformatted: int = 0) -> None:
+        out = out or sys.stderr
         seconds = time.perf_counter() - self.started
         print(f"\n{self.rows:,} records in {seconds:.1f} s ({self.rows / max(seconds, 1e-9):,.0f} records/s)", file=out)
         print("状态 status:", file=out)
@@ -51,43 +73,179 @@ class Summary:
             print("主要原因 top reasons:", file=out)
             for reason, n in self.reasons.most_common(5):
                 print(f"  {n:>8,}  {reason}", file=out)
+        if reformatted:
+            print(f"代码格式已规范 codes reformatted (spaces, full width, separators, case): {reformatted:,} records",
+                  file=out)
+        if warnings:
+            print("提示 warnings (column 'warnings'):", file=out)
+            for text, n in collections.Counter(warnings).most_common():
+                print(f"  {n:>8,}  {text}", file=out)
 
 
-def _progress(done: int, total: int | None, started: float) -> None:
-    if not sys.stderr.isatty():
-        return
-    rate = done / max(time.perf_counter() - started, 1e-9)
-    share = f"{100 * done / total:5.1f}% " if total else ""
-    print(f"\r  {share}{done:,} records  {rate:,.0f}/s", end="", file=sys.stderr, flush=True)
+class _Progress:
+    """A one-line progress display on stderr, only when stderr is a terminal."""
+
+    def __init__(self, total: int | None):
+        self.total = total
+        self.active = sys.stderr.isatty()
+        self.started = time.perf_counter()
+
+    def update(self, done: int) -> None:
+        if not self.active:
+            return
+        rate = done / max(time.perf_counter() - self.started, 1e-9)
+        if self.total:
+            width = 30
+            filled = int(width * done / max(self.total, 1))
+            bar = f"[{'#' * filled}{'.' * (width - filled)}] {100 * done / self.total:5.1f}% "
+        else:
+            bar = ""
+        print(f"\r  {bar}{done:,} records  {rate:,.0f}/s", end="", file=sys.stderr, flush=True)
+
+    def finish(self) -> None:
+        if self.active:
+            print(file=sys.stderr)
+
+
+def _prefetch(items, depth: int = 1):
+    """Iterate ``items`` in a background thread, ``depth`` items ahead (reading overlaps grouping)."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def work():
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        box.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    close = getattr(items, "close", None)
+                    if close is not None:
+                        close()
+                    return
+            box.put((done, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            box.put((done, exc))
+
+    thread = threading.Thread(target=work, name="drg-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = box.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+class _BackgroundWriter:
+    """Writes each batch in a worker thread while the next one is grouped (one batch in flight)."""
+
+    def __init__(self, writer: ResultWriter):
+        self.writer = writer
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="drg-writer")
+        self._pending = None
+
+    def write(self, table: pa.Table) -> None:
+        self.wait()
+        self._pending = self._pool.submit(self.writer.write, table)
+
+    def wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown()
+        self.writer.close()
+
+    def abort(self) -> None:
+        try:
+            self.wait()
+        except BaseException:  # the abort's reason is already being raised
+            pass
+        self._pool.shutdown()
+        self.writer.abort()
 
 
 def cmd_group(args) -> int:
+    if args.encoding:
+        try:
+            codecs.lookup(args.encoding)
+        except LookupError:
+            raise UsageError(f"unknown encoding {args.encoding!r} (try utf-8, gb18030)") from None
+    files.output_format(args.output)
+    if args.output.resolve() == args.input.resolve():
+        raise UsageError("the output would overwrite the input; choose another -o")
+    mapping = read_mapping(args.columns) if args.columns else None
+    source = open_input(args.input, args.encoding)
+    plan = plan_columns(source.names, mapping)
+    missing = plan.missing(REQUIRED_COLUMNS)
+    if missing:
+        raise RecordSchemaError(
+            f"{args.input}: no column found for {', '.join(missing)} "
+            f"({', '.join(_zh(m) for m in missing)}); columns found: {', '.join(source.names[:40]) or 'none'}"
+            f"{' …' if len(source.names) > 40 else ''}. Map them with --columns FILE (see 'drg group --help')."
+        )
+    for note in plan.notes:
+        print(f"drg: note: {note}", file=sys.stderr)
+    if args.verbose:
+        print(f"drg: reading {args.input} ({source.describe()}); columns:\n{plan.describe()}", file=sys.stderr)
+    if files.output_format(args.output) == "xlsx":
+        rows = source.count_rows()
+        if rows is not None and rows > files.XLSX_MAX_ROWS - 1:
+            raise OutputError(
+                f"{args.input} has {rows:,} records; an XLSX sheet holds at most {files.XLSX_MAX_ROWS - 1:,}. "
+                f"Write .parquet or .csv instead."
+            )
     grouper = Grouper(Pack.load(args.pack))
-    total = count_rows(args.input)
+    plan = plan.only(GROUPING_FIELDS)
+    batcher = BatchGrouper(grouper, plan, normalize=not args.no_normalize, keep_input=args.keep_input,
+                           input_as_text=source.format != "parquet")
+    wanted = None if args.keep_input else [source.names[i] for i in plan.used_columns()]
     summary = Summary()
-    writer = ResultWriter(args.output)
+    progress = _Progress(source.known_rows())
+    writer = _BackgroundWriter(ResultWriter(args.output))
     row_no = 1
     try:
-        for table in read_batches(args.input, args.batch_size):
-            results = grouper.group_arrow(table, first_row_no=row_no)
-            if args.keep_input:
-                for name in table.column_names:
-                    if name not in results.column_names:
-                        results = results.append_column(name, table.column(name))
+        for raw in _prefetch(source.batches(args.batch_size, wanted)):
+            results = batcher(raw, row_no)
             writer.write(results)
             summary.add(results)
-            row_no += table.num_rows
-            _progress(summary.rows, total, summary.started)
+            row_no += raw.num_rows
+            progress.update(summary.rows)
         if summary.rows == 0:
-            writer.write(grouper.group_arrow([]))
+            empty = pa.table({name: pa.array([], pa.string()) for name in (wanted or source.names)})
+            writer.write(batcher(empty, 1))
+        writer.close()
     except BaseException:
+        progress.finish()
         writer.abort()
         raise
-    writer.close()
-    summary.print()
+    progress.finish()
+    summary.print(warnings=batcher.warning_counts, reformatted=batcher.reformatted)
     print(f"结果 results: {args.output}  (pack {grouper.pack_version})", file=sys.stderr)
     failing = sum(summary.status[s] for s in args.fail_on or ())
+    if failing:
+        print(f"drg: {failing:,} records with status {', '.join(args.fail_on)} (--fail-on)", file=sys.stderr)
     return EXIT_FAIL_ON if failing else EXIT_OK
+
+
+def _zh(name: str) -> str:
+    from api.columns import ZH_NAMES
+
+    return ZH_NAMES.get(name, name)
 
 
 def cmd_demo(args) -> int:
@@ -103,7 +261,7 @@ def cmd_demo(args) -> int:
                          procedures=records["procedures"])
     print(shown[["case_id", "principal_dx", "secondary_dx", "procedures", "drg", "drg_name", "status_zh"]]
           .head(args.show).to_string(index=False))
-    top = frame[frame.status == "ok"].groupby(["drg", "drg_name"]).size().sort_values(ascending=False)
+    top = frame[frame.status == "ok"].groupby(["drg", "drg_name"], observed=True).size().sort_values(ascending=False)
     print("\n病例数最多的DRG top DRGs:")
     print(top.head(10).to_string())
     summary.print(sys.stdout)
@@ -148,23 +306,53 @@ def cmd_packs_show(args) -> int:
     return EXIT_OK
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+GROUP_EPILOG = """\
+inputs: .parquet, .csv/.tsv/.txt (UTF-8 with or without BOM, GB18030/GBK, UTF-16; detected),
+.xlsx (first sheet, first row the header), .jsonl/.json.  Chinese headers of the 病案首页 and
+医保结算清单 exports are recognised (病案号, 性别, 年龄, 主要诊断编码, 其他诊断编码1…N,
+主要手术操作编码, 其他手术操作编码…); --columns maps others (TOML, JSON or CSV:
+"input header" = "field").  Outputs: .parquet, .csv (UTF-8 with BOM), .xlsx (≤ 1,048,575 rows).
+
+exit codes: 0 every input row got a result row (whatever the statuses); 1 unexpected failure;
+2 usage error; 3 unreadable input or pack; 4 records with a --fail-on status.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drg", description="CHS-DRG 分组与支付引擎 grouping and payment engine")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    group = sub.add_parser("group", help="group a file of records 分组")
-    group.add_argument("input", type=Path, help="records: .parquet, .csv or .jsonl")
-    group.add_argument("-o", "--output", type=Path, required=True, help="results: .parquet or .csv")
+    group = sub.add_parser("group", help="group a file of records 分组", epilog=GROUP_EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    group.add_argument("input", type=Path, help="records: .parquet, .csv, .xlsx or .jsonl")
+    group.add_argument("-o", "--output", type=Path, required=True, help="results: .parquet, .csv or .xlsx")
     group.add_argument("--pack", default=DEFAULT_PACK, help="pack name or folder (default: %(default)s)")
-    group.add_argument("--batch-size", type=int, default=1_000_000, help="records per batch")
+    group.add_argument("--columns", type=Path, metavar="FILE",
+                       help="column mapping: input header → field (TOML, JSON or CSV)")
+    group.add_argument("--encoding", help="text encoding of a CSV/JSON input (default: detected)")
+    group.add_argument("--no-normalize", action="store_true",
+                       help="take codes exactly as written (no fixing of spaces, full width, separators, case)")
+    group.add_argument("--batch-size", type=_positive, default=250_000,
+                       help="records per batch (default %(default)s; memory grows with it)")
     group.add_argument("--keep-input", action="store_true", help="append the input columns to the results")
     group.add_argument("--fail-on", action="append", choices=["invalid", "ungroupable", "qy"],
-                       help="exit 4 when records with this status exist")
+                       help="exit 4 when records with this status exist (repeatable)")
+    group.add_argument("-v", "--verbose", action="store_true", help="show how the input was read and mapped")
     group.set_defaults(func=cmd_group)
 
     demo = sub.add_parser("demo", help="group generated records with the bundled example pack")
     demo.add_argument("--pack", default=DEFAULT_PACK)
-    demo.add_argument("-n", type=int, default=10_000, help="number of records (default %(default)s)")
+    demo.add_argument("-n", type=_positive, default=10_000, help="number of records (default %(default)s)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--show", type=int, default=10, help="result rows to print")
     demo.add_argument("-o", "--output", type=Path)
@@ -182,21 +370,31 @@ def build_parser() -> argparse.ArgumentParser:
     show = packs_sub.add_parser("show", help="describe a pack")
     show.add_argument("pack")
     show.set_defaults(func=cmd_packs_show)
+    weights_cmd.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if getattr(args, "batch_size", 1) < 1:
-        print("drg: --batch-size must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return args.func(args)
-    except (InputError, PackError, RecordSchemaError) as exc:
+    except (UsageError, OutputError, ColumnMappingError) as exc:
+        print(f"drg: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (InputError, PackError, RecordSchemaError, WeightTableError) as exc:
         print(f"drg: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
+        print("\ndrg: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if os.environ.get("DRG_DEBUG"):
+            raise
+        print(f"drg: {type(exc).__name__}: {exc} (set DRG_DEBUG=1 to see where)", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

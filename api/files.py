@@ -1,7 +1,28 @@
-"""Reading record files in batches and writing results, for the command line."""
+"""Reading record files in batches and writing results, for the command line.
+
+Inputs: Parquet, CSV (UTF-8 with or without BOM, GB18030/GBK, UTF-16; comma or
+tab separated), XLSX (first sheet, first row the header), JSON Lines.  Every
+format is read in batches, so memory stays bounded whatever the file's size.
+Outputs: Parquet, CSV (UTF-8 with a BOM, so that Excel shows Chinese text),
+XLSX (at most :data:`XLSX_MAX_ROWS` rows a sheet, the header included).
+
+Text files take a fast Arrow reader; a row it cannot take (a CSV row with more
+or fewer cells than the header, a JSON line that is not an object or whose
+values change type) switches the rest of the file to a plain-Python reader
+that keeps every row: short rows are padded with empty cells and the problem is
+reported in the row's ``warnings`` (column :data:`ROW_WARNING` of the batch).
+"""
 
 from __future__ import annotations
 
+import codecs
+import csv
+import datetime as dt
+import decimal
+import json
+import os
+import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,86 +31,670 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-INPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
-OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+INPUT_FORMATS = {
+    ".parquet": "parquet", ".pq": "parquet",
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv",
+    ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
+    ".xlsx": "xlsx", ".xlsm": "xlsx",
+}
+OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".xlsx": "xlsx"}
+#: Rows of one XLSX sheet, the header row included.
+XLSX_MAX_ROWS = 1_048_576
+#: Batch column holding a reader's remark about a row (a ragged CSV row, a bad JSON line).
+ROW_WARNING = "__row_warning__"
+#: Bytes sampled (at the start, middle and end of a text file) to tell its encoding.
+SAMPLE_BYTES = 1 << 20
+#: Bytes the Arrow CSV and JSON readers parse at a time.
+BLOCK_BYTES = 1 << 24
 
 
 class InputError(Exception):
     """An input file cannot be read (missing, unknown format, undecodable)."""
 
 
-def _format(path: Path, formats: dict[str, str], what: str) -> str:
-    fmt = formats.get(path.suffix.lower())
+class OutputError(Exception):
+    """The output cannot be written as asked (format, size)."""
+
+
+def input_format(path: Path) -> str:
+    fmt = INPUT_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise InputError(f"{path}: unknown {what} format {path.suffix!r}; use one of {', '.join(sorted(formats))}")
+        hint = " (save it as .xlsx or .csv)" if path.suffix.lower() == ".xls" else ""
+        raise InputError(f"{path}: unknown input format {path.suffix or '(no extension)'!r}{hint}; "
+                         f"use one of {', '.join(sorted(INPUT_FORMATS))}")
     return fmt
+
+
+def output_format(path: Path) -> str:
+    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise OutputError(f"{path}: unknown output format {path.suffix or '(no extension)'!r}; "
+                          f"use one of {', '.join(sorted(OUTPUT_FORMATS))}")
+    return fmt
+
+
+def _unique_names(names) -> list[str]:
+    """Header names made unique and non-empty (``备注``, ``备注.2``; an empty one ``列3``)."""
+    out, seen = [], set()
+    for i, name in enumerate(names):
+        name = "" if name is None else str(name).strip()
+        name = name or f"列{i + 1}"
+        candidate, k = name, 2
+        while candidate in seen:
+            candidate, k = f"{name}.{k}", k + 1
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+# --- encodings ---------------------------------------------------------------------------
+
+def detect_encoding(path: Path) -> str:
+    """``utf-8``, ``utf-16`` or ``gb18030``, from the byte order mark or samples of the file.
+
+    UTF-8 is tried first (GB18030 would accept almost any bytes); samples are
+    taken at the start, the middle and the end so that a file whose first
+    megabyte is plain ASCII is still told right.
+
+    Raises
+    ------
+    InputError
+        Binary data, or text in neither encoding.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(SAMPLE_BYTES)
+        if head.startswith(codecs.BOM_UTF8):
+            return "utf-8"
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16"
+        samples = [head]
+        for start in (size // 2, size - SAMPLE_BYTES):
+            if start > len(head):
+                f.seek(start)
+                samples.append(f.read(SAMPLE_BYTES))
+    if any(b"\x00" in s for s in samples):
+        raise InputError(f"{path}: binary data, not a text (CSV) file")
+
+    def decodes(encoding: str) -> bool:
+        # GB18030 characters cannot be told apart mid-stream: only the start is tried for it
+        for k, sample in enumerate(samples if encoding == "utf-8" else samples[:1]):
+            if k:  # a sample cut mid-character: drop the continuation bytes it starts with
+                sample = sample.lstrip(bytes(range(0x80, 0xC0)))
+            try:
+                codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+            except UnicodeDecodeError:
+                return False
+        return True
+
+    for encoding in ("utf-8", "gb18030"):
+        if decodes(encoding):
+            return encoding
+    raise InputError(f"{path}: text is neither UTF-8 nor GB18030; give its encoding with --encoding")
+
+
+def _arrow_encoding(encoding: str) -> str:
+    return "utf8" if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig") else encoding
+
+
+def _python_encoding(encoding: str) -> str:
+    return "utf-8-sig" if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig") else encoding
+
+
+def _sniff_delimiter(path: Path, encoding: str) -> str:
+    with open(path, encoding=_python_encoding(encoding), errors="replace", newline="") as f:
+        line = f.readline()
+    counts = {d: line.count(d) for d in (",", "\t", ";")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > counts[","] else ","
+
+
+# --- sources -----------------------------------------------------------------------------
+
+class Source:
+    """An input file: its header (:attr:`names`) and its records in batches.
+
+    Use :func:`open_input`.
+    """
+
+    format = ""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.names: list[str] = []
+
+    def known_rows(self) -> int | None:
+        """Row count when the file states it (Parquet metadata), else None."""
+        return None
+
+    def count_rows(self) -> int | None:
+        """Exact row count, reading the file if need be; None when only the format's limit bounds it."""
+        return self.known_rows()
+
+    def batches(self, batch_size: int, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """Tables of at most ``batch_size`` rows with (a subset of) :attr:`names` as columns."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return self.format
+
+
+class ParquetSource(Source):
+    format = "parquet"
+
+    def __init__(self, path: Path):
+        super().__init__(path)
+        try:
+            self._file = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"{path}: not a readable Parquet file: {exc}") from exc
+        self._raw_names = self._file.schema_arrow.names
+        self.names = _unique_names(self._raw_names)
+
+    def known_rows(self) -> int:
+        return self._file.metadata.num_rows
+
+    def batches(self, batch_size, columns=None):
+        project = None
+        if columns is not None and self.names == list(self._raw_names):
+            project = [c for c in self.names if c in set(columns)]
+        try:
+            for batch in self._file.iter_batches(batch_size=batch_size, columns=project):
+                table = pa.Table.from_batches([batch])
+                if project is None:
+                    table = table.rename_columns(self.names)
+                yield table
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"{self.path}: cannot read: {exc}") from exc
+
+
+class CsvSource(Source):
+    format = "csv"
+
+    def __init__(self, path: Path, encoding: str | None = None):
+        super().__init__(path)
+        self.encoding = encoding or detect_encoding(path)
+        self.delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(path, self.encoding)
+        try:
+            with open(path, encoding=_python_encoding(self.encoding), newline="") as f:
+                header = next(csv.reader(f, delimiter=self.delimiter), None)
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not {self.encoding} text ({exc.reason} at byte {exc.start}); "
+                             "give the encoding with --encoding") from exc
+        except csv.Error as exc:
+            raise InputError(f"{path}: cannot read the header: {exc}") from exc
+        if not header or not any(h.strip() for h in header):
+            raise InputError(f"{path}: empty file, or no header line")
+        self.names = _unique_names(header)
+
+    def describe(self):
+        delimiter = {"\t": "tab", ",": "comma", ";": "semicolon"}[self.delimiter]
+        return f"csv, {self.encoding}, {delimiter}"
+
+    def _arrow_reader(self, columns=None):
+        read = pacsv.ReadOptions(column_names=self.names, skip_rows=1, block_size=BLOCK_BYTES,
+                                 encoding=_arrow_encoding(self.encoding))
+        parse = pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True)
+        convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in self.names},
+                                       include_columns=columns, quoted_strings_can_be_null=False)
+        return pacsv.open_csv(self.path, read_options=read, parse_options=parse, convert_options=convert)
+
+    def count_rows(self):
+        n = 0
+        try:
+            for batch in self._arrow_reader(self.names[:1]):
+                n += batch.num_rows
+            return n
+        except (pa.ArrowException, UnicodeDecodeError):
+            return sum(1 for _ in self._python_rows(0))
+
+    def batches(self, batch_size, columns=None):
+        columns = self.names if columns is None else [c for c in self.names if c in set(columns)]
+        done = 0
+        try:
+            for batch in _rebatch(self._arrow_reader(columns), batch_size):
+                done += batch.num_rows
+                yield batch
+            return
+        except (pa.ArrowException, UnicodeDecodeError):
+            pass  # a row the Arrow reader cannot take: go on with the Python reader from that point
+        yield from self._python_batches(done, batch_size, columns)
+
+    def _python_rows(self, skip: int) -> Iterator[tuple[list[str], str | None]]:
+        csv.field_size_limit(sys.maxsize)
+        width = len(self.names)
+        try:
+            with open(self.path, encoding=_python_encoding(self.encoding), newline="") as f:
+                reader = csv.reader(f, delimiter=self.delimiter)
+                next(reader, None)  # header
+                k = 0
+                for row in reader:
+                    if not row:
+                        continue  # an empty line is not a record (as for the Arrow reader)
+                    k += 1
+                    if k <= skip:
+                        continue
+                    note = None
+                    if len(row) != width:
+                        note = f"行有{len(row)}个单元格，表头有{width}个 (row has {len(row)} cells, header {width})"
+                        if len(row) > width:
+                            extra = [c for c in row[width:] if c.strip()]
+                            if extra:
+                                note += f"; 多余单元格 extra cells: {'|'.join(extra)[:200]}"
+                        row = (row + [""] * width)[:width]
+                    yield row, note
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{self.path}: not {self.encoding} text ({exc.reason} at byte {exc.start}); "
+                             "give the encoding with --encoding") from exc
+        except csv.Error as exc:
+            raise InputError(f"{self.path}: malformed CSV: {exc}") from exc
+
+    def _python_batches(self, skip, batch_size, columns):
+        positions = [self.names.index(c) for c in columns]
+        rows, notes = [], []
+        for row, note in self._python_rows(skip):
+            rows.append(row)
+            notes.append(note)
+            if len(rows) == batch_size:
+                yield _rows_table(rows, notes, columns, positions)
+                rows, notes = [], []
+        if rows:
+            yield _rows_table(rows, notes, columns, positions)
+
+
+def _rows_table(rows, notes, columns, positions) -> pa.Table:
+    data = {c: pa.array([r[p] for r in rows], pa.string()) for c, p in zip(columns, positions)}
+    if any(notes):
+        data[ROW_WARNING] = pa.array(notes, pa.string())
+    if not data:
+        return pa.table({ROW_WARNING: pa.nulls(len(rows), pa.string())})
+    return pa.table(data)
+
+
+class JsonlSource(Source):
+    format = "jsonl"
+
+    def __init__(self, path: Path, encoding: str | None = None):
+        super().__init__(path)
+        self.encoding = encoding or detect_encoding(path)
+        self._array_file = False
+        keys: dict[str, None] = {}
+        try:
+            with open(path, encoding=_python_encoding(self.encoding)) as f:
+                first = ""
+                for line in f:
+                    if line.strip():
+                        first = line.strip()
+                        break
+                if first.startswith("["):  # a JSON array of objects rather than JSON Lines
+                    self._array_file = True
+                    f.seek(0)
+                    self._records = json.load(f)
+                    if not isinstance(self._records, list):
+                        raise InputError(f"{path}: a JSON file must hold one object a line, or an array of objects")
+                    for r in self._records[:1000]:
+                        if isinstance(r, dict):
+                            keys.update(dict.fromkeys(map(str, r)))
+                else:
+                    f.seek(0)
+                    for k, line in enumerate(f):
+                        if k >= 1000:
+                            break
+                        record = _json_object(line)
+                        if isinstance(record, dict):
+                            keys.update(dict.fromkeys(map(str, record)))
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not {self.encoding} text; give the encoding with --encoding") from exc
+        except ValueError as exc:
+            raise InputError(f"{path}: not JSON: {exc}") from exc
+        if not keys:
+            raise InputError(f"{path}: no JSON objects found (one object a line is expected)")
+        self.names = list(keys)
+
+    def describe(self):
+        return f"{'json array' if self._array_file else 'jsonl'}, {self.encoding}"
+
+    def count_rows(self):
+        if self._array_file:
+            return len(self._records)
+        with open(self.path, encoding=_python_encoding(self.encoding), errors="replace") as f:
+            return sum(1 for line in f if line.strip())
+
+    def batches(self, batch_size, columns=None):
+        columns = self.names if columns is None else [c for c in self.names if c in set(columns)]
+        if self._array_file:
+            yield from self._python_batches(iter(self._records), 0, batch_size, columns)
+            return
+        done = 0
+        if _arrow_encoding(self.encoding) == "utf8":
+            try:
+                reader = pajson.open_json(self.path, read_options=pajson.ReadOptions(block_size=BLOCK_BYTES))
+                if set(reader.schema.names) == set(self.names):
+                    for batch in _rebatch(reader, batch_size):
+                        done += batch.num_rows
+                        yield batch.select(columns) if columns else _rows_table([[]] * batch.num_rows,
+                                                                                [None] * batch.num_rows, [], [])
+                    return
+            except (pa.ArrowException, UnicodeDecodeError):
+                pass  # a line the Arrow reader cannot take: go on with the Python reader from that point
+        yield from self._python_batches(self._lines(), done, batch_size, columns)
+
+    def _lines(self):
+        try:
+            with open(self.path, encoding=_python_encoding(self.encoding)) as f:
+                for line in f:
+                    if line.strip():
+                        yield line
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{self.path}: not {self.encoding} text; give the encoding with --encoding") from exc
+
+    def _python_batches(self, items, skip, batch_size, columns):
+        known = set(self.names)
+        rows, notes = [], []
+        for k, item in enumerate(items):
+            if k < skip:
+                continue
+            record = _json_object(item) if isinstance(item, str) else item
+            note = None
+            if not isinstance(record, dict):
+                note = "不是JSON对象 (not a JSON object): " + (item if isinstance(item, str) else json.dumps(item))[:200]
+                record = {}
+            else:
+                extra = [str(key) for key in record if str(key) not in known]
+                if extra:
+                    note = f"未读取的字段 (fields not read): {', '.join(extra)[:200]}"
+            rows.append([_cell_text(record.get(c)) for c in columns])
+            notes.append(note)
+            if len(rows) == batch_size:
+                yield _rows_table(rows, notes, columns, range(len(columns)))
+                rows, notes = [], []
+        if rows:
+            yield _rows_table(rows, notes, columns, range(len(columns)))
+
+
+def _json_object(line: str):
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+class XlsxSource(Source):
+    format = "xlsx"
+
+    def __init__(self, path: Path):
+        super().__init__(path)
+        rows = self._rows()
+        header = next(rows, None)
+        if header is None:
+            raise InputError(f"{path}: the first sheet is empty")
+        width = len(header)
+        while width and header[width - 1] is None:
+            width -= 1
+        if not width:
+            raise InputError(f"{path}: the first row of the first sheet (the header) is empty")
+        self._width = width
+        self.names = _unique_names(_cell_text(h) for h in header[:width])
+
+    def _rows(self):
+        from openpyxl import load_workbook
+        from openpyxl.utils.exceptions import InvalidFileException
+
+        try:
+            book = load_workbook(self.path, read_only=True, data_only=True)
+        except (InvalidFileException, zipfile.BadZipFile) as exc:
+            raise InputError(f"{self.path}: not a readable XLSX workbook: {exc}") from exc
+        except Exception as exc:  # openpyxl and its XML parser raise many kinds on damaged files
+            raise InputError(f"{self.path}: not a readable XLSX workbook: {type(exc).__name__}: {exc}") from exc
+        try:
+            if not book.worksheets:
+                raise InputError(f"{self.path}: the workbook has no sheet")
+            yield from book.worksheets[0].iter_rows(values_only=True)
+        except InputError:
+            raise
+        except Exception as exc:  # damaged sheet XML
+            raise InputError(f"{self.path}: cannot read the sheet: {type(exc).__name__}: {exc}") from exc
+        finally:
+            book.close()
+
+    def describe(self):
+        return "xlsx, first sheet"
+
+    def batches(self, batch_size, columns=None):
+        columns = self.names if columns is None else [c for c in self.names if c in set(columns)]
+        positions = [self.names.index(c) for c in columns]
+        width = self._width
+        rows, notes = [], []
+        it = self._rows()
+        next(it, None)
+        for raw in it:
+            if raw is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in raw):
+                continue  # an empty row is not a record
+            cells = [_cell_text(v) for v in raw[:width]]
+            cells += [None] * (width - len(cells))
+            extra = [_cell_text(v) for v in raw[width:] if v is not None]
+            rows.append(cells)
+            notes.append(f"表头之外的单元格 (cells beyond the header): {'|'.join(extra)[:200]}" if extra else None)
+            if len(rows) == batch_size:
+                yield _rows_table(rows, notes, columns, positions)
+                rows, notes = [], []
+        if rows:
+            yield _rows_table(rows, notes, columns, positions)
+
+
+def _cell_text(value) -> str | None:
+    """A cell or JSON value as text: numbers without a spurious ``.0``, dates in ISO form, lists joined with ``|``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)) and all(not isinstance(v, (list, dict)) for v in value):
+        return "|".join("" if v is None else _cell_text(v) for v in value)
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _rebatch(batches, batch_size: int) -> Iterator[pa.Table]:
+    """Arrow record batches of any size → tables of exactly ``batch_size`` rows (the last one shorter)."""
+    pending, size = [], 0
+    for batch in batches:
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        while table.num_rows:
+            take = min(batch_size - size, table.num_rows)
+            pending.append(table.slice(0, take))
+            size += take
+            table = table.slice(take)
+            if size == batch_size:
+                yield pa.concat_tables(pending).combine_chunks()
+                pending, size = [], 0
+    if pending:
+        yield pa.concat_tables(pending).combine_chunks()
+
+
+def open_input(path: Path, encoding: str | None = None) -> Source:
+    """Open an input file of any supported format.
+
+    Parameters
+    ----------
+    path : Path
+    encoding : str, optional
+        Text encoding of a CSV or JSON file; detected when not given.
+
+    Raises
+    ------
+    InputError
+        Missing file, unknown format, unreadable or undecodable content.
+    """
+    path = Path(path)
+    fmt = input_format(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: not readable (permission denied)")
+    if fmt == "parquet":
+        return ParquetSource(path)
+    if fmt == "csv":
+        return CsvSource(path, encoding)
+    if fmt == "jsonl":
+        return JsonlSource(path, encoding)
+    return XlsxSource(path)
+
+
+def read_batches(path: Path, batch_size: int, encoding: str | None = None) -> Iterator[pa.Table]:
+    """Yield the records of ``path`` as Arrow tables of at most ``batch_size`` rows."""
+    yield from open_input(path, encoding).batches(batch_size)
 
 
 def count_rows(path: Path) -> int | None:
     """Row count when the format knows it without a scan (Parquet), else None."""
-    if _format(path, INPUT_FORMATS, "input") == "parquet":
-        return pq.ParquetFile(path).metadata.num_rows
-    return None
+    return open_input(path).known_rows()
 
 
-def read_batches(path: Path, batch_size: int) -> Iterator[pa.Table]:
-    """Yield the records of ``path`` as Arrow tables of at most ``batch_size`` rows.
-
-    Text columns are read as text (codes such as ``310`` or ``00.5500`` keep
-    their spelling).
-    """
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    fmt = _format(path, INPUT_FORMATS, "input")
-    try:
-        if fmt == "parquet":
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
-                yield pa.Table.from_batches([batch])
-        elif fmt == "csv":
-            header = pacsv.open_csv(path).schema.names
-            convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in header})
-            reader = pacsv.open_csv(
-                path, read_options=pacsv.ReadOptions(block_size=1 << 24), convert_options=convert
-            )
-            yield from _rebatch((pa.Table.from_batches([b]) for b in reader), batch_size)
-        else:
-            yield from _rebatch([pajson.read_json(path)], batch_size)
-    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from exc
-
-
-def _rebatch(tables, batch_size: int) -> Iterator[pa.Table]:
-    for table in tables:
-        for start in range(0, table.num_rows, batch_size):
-            yield table.slice(start, batch_size)
-
+# --- writing -----------------------------------------------------------------------------
 
 class ResultWriter:
-    """Append Arrow tables to a Parquet or CSV file, written to a temporary name then renamed."""
+    """Append Arrow tables to a Parquet, CSV or XLSX file, written to a temporary name then renamed.
+
+    CSV is written as UTF-8 with a byte order mark (Excel then shows Chinese text);
+    XLSX refuses to go past :data:`XLSX_MAX_ROWS` rows.
+    """
 
     def __init__(self, path: Path):
-        self.path = path
-        self.format = _format(path, OUTPUT_FORMATS, "output")
-        self._tmp = path.with_name(f".{path.name}.partial")
+        self.path = Path(path)
+        self.format = output_format(self.path)
+        self._tmp = self.path.with_name(f".{self.path.name}.partial")
         self._writer = None
+        self._file = None
+        self._rows = 0
+        self._schema = None
 
     def write(self, table: pa.Table) -> None:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.format == "parquet":
-                self._writer = pq.ParquetWriter(self._tmp, table.schema)
-            else:
-                self._writer = pacsv.CSVWriter(self._tmp, table.schema)
+            self._open(table.schema)
+        elif self._schema is not None:
+            table = _conform(table, self._schema)
         if self.format == "parquet":
-            table = table.cast(self._writer.schema)
-        self._writer.write_table(table)
+            self._writer.write_table(table)
+        elif self.format == "csv":
+            self._writer.write_table(_csv_ready(table))
+        else:
+            self._write_xlsx(table)
+        self._rows += table.num_rows
+
+    def _open(self, schema: pa.Schema) -> None:
+        if self.format == "parquet":
+            self._writer = pq.ParquetWriter(self._tmp, schema)
+            self._schema = self._writer.schema
+        elif self.format == "csv":
+            self._file = open(self._tmp, "wb")
+            self._file.write(codecs.BOM_UTF8)
+            self._writer = pacsv.CSVWriter(self._file, _csv_ready(schema.empty_table()).schema)
+            self._schema = schema
+        else:
+            from openpyxl import Workbook
+
+            self._writer = Workbook(write_only=True)
+            self._sheet = self._writer.create_sheet("results")
+            self._sheet.append([_xlsx_text(name, None) for name in schema.names])
+            self._schema = schema
+
+    def _write_xlsx(self, table: pa.Table) -> None:
+        if self._rows + table.num_rows > XLSX_MAX_ROWS - 1:
+            raise OutputError(f"{self.path}: an XLSX sheet holds at most {XLSX_MAX_ROWS - 1:,} records; "
+                              "write .parquet or .csv instead")
+        columns = [_xlsx_values(c, self._sheet) for c in table.columns]
+        for row in zip(*columns):
+            self._sheet.append(row)
 
     def close(self) -> None:
-        if self._writer is not None:
+        if self._writer is None:
+            return
+        if self.format == "xlsx":
+            self._writer.save(self._tmp)
+        else:
             self._writer.close()
-            self._tmp.replace(self.path)
+            if self._file is not None:
+                self._file.close()
+        self._tmp.replace(self.path)
 
     def abort(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
+        try:
+            if self._writer is not None and self.format != "xlsx":
+                self._writer.close()
+            if self._file is not None:
+                self._file.close()
+        except (OSError, pa.ArrowException):
+            pass
         self._tmp.unlink(missing_ok=True)
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` cast to the schema of the first batch written (a column that cannot be cast becomes text)."""
+    if table.schema.equals(schema):
+        return table
+    columns = []
+    for field in schema:
+        column = table.column(field.name) if field.name in table.column_names else pa.nulls(table.num_rows, field.type)
+        try:
+            column = column.cast(field.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            column = pa.nulls(table.num_rows, field.type)
+        columns.append(column)
+    return pa.table(columns, schema=schema)
+
+
+def _csv_ready(table: pa.Table) -> pa.Table:
+    """Nested columns as JSON text (Arrow's CSV writer takes flat types only)."""
+    bad = [i for i, f in enumerate(table.schema)
+           if pa.types.is_nested(f.type) or pa.types.is_null(f.type)]
+    for i in bad:
+        name = table.schema.field(i).name
+        values = [None if v is None else _cell_text(v) for v in table.column(i).to_pylist()]
+        table = table.set_column(i, name, pa.array(values, pa.string()))
+    return table
+
+
+def _xlsx_values(column: pa.ChunkedArray, sheet) -> list:
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    values = column.to_pylist()
+    t = column.type
+    if pa.types.is_nested(t):
+        values = [None if v is None else _cell_text(v) for v in values]
+    elif pa.types.is_timestamp(t) and t.tz is not None:
+        values = [None if v is None else v.replace(tzinfo=None) for v in values]
+    elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        values = [None if v is None else v.decode("utf-8", "replace") for v in values]
+    elif not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        return values
+    return [_xlsx_text(v, sheet) if isinstance(v, str) else v for v in values]
+
+
+def _xlsx_text(value, sheet):
+    """Text for a cell: characters XML cannot hold are dropped; a leading ``=`` stays text, not a formula."""
+    if not value:
+        return value
+    if not value.isprintable():
+        value = "".join(c for c in value if ord(c) >= 32 or c in "\t\n\r")
+    if value.startswith("=") and sheet is not None:
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value

@@ -146,3 +146,27 @@ def test_parse_rates():
         parse_rates("310:12252")
     with pytest.raises(WeightTableError):
         parse_rates("310=-5")
+
+
+def test_cli_import_and_show(tmp_path, capsys):
+    from api.cli import main
+
+    source = _write_csv(tmp_path / "w.csv", ["DRG编码", "权重"], [["FM19", "2.1345"], ["ES35", "0.8"]])
+    target = tmp_path / "w.parquet"
+    code = main(["weights", "import", str(source), "-o", str(target), "--name", "t-2024", "--year", "2024",
+                 "--region", "哈尔滨", "--rates", "310=12252.70,390=9649.24"])
+    assert code == 0
+    table = WeightTable.read(target)
+    assert table.meta.year == 2024 and table.meta.base_rates == {"310": "12252.70", "390": "9649.24"}
+    assert main(["weights", "show", str(target)]) == 0
+    shown = capsys.readouterr().out
+    assert "t-2024" in shown and "12252.70" in shown and "FM19" in shown
+
+
+def test_cli_import_of_a_malformed_table_writes_nothing(tmp_path, capsys):
+    from api.cli import main
+
+    source = _write_csv(tmp_path / "w.csv", ["drg", "rw"], [["FM19", "1.2"], ["FM19", "1.3"]])
+    assert main(["weights", "import", str(source), "-o", str(tmp_path / "w.parquet")]) == 3
+    assert "row 2: DRG FM19 listed twice" in capsys.readouterr().err
+    assert not (tmp_path / "w.parquet").exists()

@@ -1,0 +1,221 @@
+"""Formatting fixes for code cells before grouping: spaces, full width, separators, letter case.
+
+Exports from hospital systems spell the same code in many ways: ``" K35.800X001 "``,
+``"Ｋ３５.８００ｘ００１"``, ``"I10，E11.900；J18.900"``.  :func:`normalize_codes`
+rewrites such cells to the pack's own spelling, vectorised over Arrow arrays:
+
+1. full-width and compatibility characters become their plain forms (Unicode NFKC,
+   only on cells that are not plain ASCII);
+2. code lists (``secondary_dx``, ``procedures``) are split on ``,`` ``;`` ``|`` ``、``
+   (and their full-width forms) with the spaces around them, and re-joined with ``|``;
+   empty pieces are dropped, except a leading one in ``procedures``: the first
+   procedure is the principal one, so an empty first slot stays empty rather than
+   promoting the next code;
+3. surrounding whitespace is removed;
+4. a code the pack does not know as written, whose upper-cased form equals the
+   upper-cased form of exactly one pack input code, is replaced by that code
+   (``K35.800X001`` → ``K35.800x001``).  Where the case-folded form matches no
+   pack code, or several, the code stays as written.
+
+It never guesses: nothing is truncated, completed or looked up by prefix, so a
+bare category such as ``R75`` or a procedure code in a diagnosis field stays
+unmapped and the grouper reports the record ``invalid`` naming that code.  The
+grouper's one-step mapping through the pack's map tables then applies unchanged.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from icd_tables.schema import CODE_LIST_SEPARATOR
+
+#: Code columns the normaliser rewrites, and whether each holds a list of codes.
+CODE_COLUMNS = {"principal_dx": False, "secondary_dx": True, "procedures": True}
+#: Characters that separate codes in one cell (after NFKC, which maps ，；｜ to , ; |).
+SEPARATORS = ",;|、"
+_SEPARATOR_RUN = r"[\s,;|、]*[,;|、][\s,;|、]*"
+_WHITESPACE = " \t\r\n\v\f\u00a0\u3000"
+
+
+@dataclass(frozen=True)
+class _CaseTable:
+    """The pack's input codes, and the unambiguous upper-case key → pack spelling table."""
+
+    inputs: pa.Array
+    keys: pa.Array
+    spellings: pa.Array
+    plain: bool
+
+    @classmethod
+    def build(cls, inputs: pa.Array) -> "_CaseTable":
+        inputs = inputs.cast(pa.string())
+        folded = pc.utf8_upper(inputs)
+        counts = folded.value_counts()
+        unique = counts.field("values").filter(pc.equal(counts.field("counts"), 1))
+        keep = pc.is_in(folded, value_set=unique)
+        odd = pc.or_(pc.invert(pc.string_is_ascii(inputs)),
+                     pc.or_(pc.match_substring_regex(inputs, r"[\s,;|]"), pc.equal(pc.binary_length(inputs), 0)))
+        plain = not pc.any(pc.fill_null(odd, True)).as_py()
+        return cls(inputs, folded.filter(keep), inputs.filter(keep), plain)
+
+    def fix(self, codes: pa.Array) -> pa.Array:
+        """``codes`` with every unknown code whose folded form is unambiguous spelled as the pack does."""
+        if len(codes) == 0 or len(self.keys) == 0:
+            return codes
+        known = pc.is_in(codes, value_set=self.inputs)
+        need = pc.and_(pc.invert(known), pc.greater(pc.binary_length(codes), 0))
+        need = pc.fill_null(need, False)
+        if not pc.any(need).as_py():
+            return codes
+        candidates = codes.filter(need)
+        found = pc.index_in(pc.utf8_upper(candidates), value_set=self.keys)
+        if found.null_count == len(found):
+            return codes
+        replacement = pc.coalesce(self.spellings.take(found), candidates)
+        return pc.replace_with_mask(codes, need, replacement)
+
+
+def _as_text(column) -> pa.Array:
+    """A plain ``string`` array from a text, dictionary, large-string, number or list column."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+        lists = column.cast(pa.list_(pa.string()))
+        values = pc.fill_null(lists.values, "")
+        return pc.binary_join(pa.ListArray.from_arrays(lists.offsets, values, mask=lists.is_null()),
+                              CODE_LIST_SEPARATOR)
+    if not pa.types.is_string(column.type):
+        column = column.cast(pa.string())
+    return column
+
+
+def _unicode_plain(text: pa.Array) -> pa.Array:
+    """NFKC on the cells that are not plain ASCII (full-width digits, letters and punctuation)."""
+    ascii_ = pc.fill_null(pc.string_is_ascii(text), True)
+    if pc.all(ascii_).as_py():
+        return text
+    wide = pc.invert(ascii_)
+    return pc.replace_with_mask(text, wide, pc.utf8_normalize(text.filter(wide), "NFKC"))
+
+
+def _format_cell(text: pa.Array, *, is_list: bool, keep_leading_empty: bool) -> pa.Array:
+    """Whitespace and separators of whole cells (before the per-code case fix)."""
+    text = _unicode_plain(text)
+    if not is_list:
+        return pc.utf8_trim(text, _WHITESPACE)
+    messy = pc.fill_null(pc.match_substring_regex(text, r"[\s,;、]|\|\||^\||\|$"), False)
+    if not pc.any(messy).as_py():
+        return text
+    sub = pc.replace_substring_regex(text.filter(messy), _SEPARATOR_RUN, CODE_LIST_SEPARATOR)
+    if keep_leading_empty:
+        # trailing separators go; a leading one (an empty principal procedure) stays, unless nothing follows
+        sub = pc.utf8_rtrim(pc.utf8_ltrim(sub, _WHITESPACE), _WHITESPACE + CODE_LIST_SEPARATOR)
+    else:
+        sub = pc.utf8_trim(sub, _WHITESPACE + CODE_LIST_SEPARATOR)
+    return pc.replace_with_mask(text, messy, sub)
+
+
+def _fix_list_case(text: pa.Array, table: _CaseTable) -> pa.Array:
+    """Split ``|``-joined cells, fix each code's case, re-join (only when something changed)."""
+    lists = pc.split_pattern(text, CODE_LIST_SEPARATOR)
+    flat = lists.values
+    fixed = table.fix(flat)
+    if fixed is flat:
+        return text
+    rebuilt = pa.ListArray.from_arrays(lists.offsets, fixed, mask=lists.is_null())
+    return pc.binary_join(rebuilt, CODE_LIST_SEPARATOR)
+
+
+class CodeNormalizer:
+    """Formatting fixes for one pack's codes (build once, apply to every batch).
+
+    Parameters
+    ----------
+    pack : Pack or CompiledPack
+        The pack whose input codes define the spelling (``dx_inputs``, ``proc_inputs``).
+    """
+
+    def __init__(self, pack):
+        compiled = getattr(pack, "compiled", pack)
+        self._dx = _CaseTable.build(compiled.dx_inputs)
+        self._proc = _CaseTable.build(compiled.proc_inputs)
+
+    def normalize_column(self, name: str, column) -> pa.Array:
+        """One code column (``principal_dx``, ``secondary_dx`` or ``procedures``) normalised."""
+        is_list = CODE_COLUMNS[name]
+        text = _format_cell(_as_text(column), is_list=is_list, keep_leading_empty=name == "procedures")
+        table = self._proc if name == "procedures" else self._dx
+        return _fix_list_case(text, table) if is_list else table.fix(text)
+
+    @property
+    def plain_pack(self) -> bool:
+        """Every pack input code is already in normal form (ASCII, no spaces or separators, not empty).
+
+        Then a record every code of which the pack knows as written is left unchanged, so
+        only records the grouper reports ``invalid`` can change, and
+        :class:`api.grouping.BatchGrouper` normalises just those.
+        """
+        return self._dx.plain and self._proc.plain
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        return self.normalize(table)[0]
+
+    def normalize(self, table: pa.Table) -> tuple[pa.Table, np.ndarray]:
+        """The normalised table and a boolean mask of the rows whose code columns changed."""
+        changed = np.zeros(table.num_rows, dtype=bool)
+        for name in CODE_COLUMNS:
+            if name in table.column_names:
+                index = table.column_names.index(name)
+                before = _as_text(table.column(index))
+                after = self.normalize_column(name, before)
+                if after is not before:
+                    differs = pc.fill_null(pc.not_equal(before, after), False)
+                    changed |= differs.to_numpy(zero_copy_only=False)
+                table = table.set_column(index, name, after)
+        return table, changed
+
+
+_CACHE: OrderedDict[int, tuple[object, CodeNormalizer]] = OrderedDict()
+
+
+def normalize_codes(table: pa.Table, pack) -> pa.Table:
+    """Fix the formatting of ``principal_dx``, ``secondary_dx`` and ``procedures``.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        Records in the canonical schema; other columns are returned unchanged,
+        and absent code columns stay absent.
+    pack : Pack or CompiledPack
+        The pack the records will be grouped with.
+
+    Returns
+    -------
+    pyarrow.Table
+        The same columns, the code columns as ``string`` arrays in the pack's
+        spelling where formatting alone made the difference.
+
+    Examples
+    --------
+    >>> normalize_codes(pa.table({"principal_dx": [" k35.800X001 "]}), "chs-drg-1.1")  # doctest: +SKIP
+    principal_dx: ["K35.800x001"]
+    """
+    compiled = getattr(pack, "compiled", pack)
+    if isinstance(compiled, (str, bytes)) or hasattr(compiled, "__fspath__"):
+        from icd_tables.pack import Pack
+
+        compiled = Pack.load(compiled).compiled
+    entry = _CACHE.get(id(compiled))
+    if entry is None or entry[0] is not compiled:
+        entry = (compiled, CodeNormalizer(compiled))
+        _CACHE[id(compiled)] = entry
+        while len(_CACHE) > 4:
+            _CACHE.popitem(last=False)
+    return entry[1](table)
