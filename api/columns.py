@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from grouper.encode import plain_array
 from icd_tables.schema import CODE_LIST_SEPARATOR, COLUMNS
 
 #: Pseudo-fields that are joined into ``procedures``.
@@ -255,7 +256,7 @@ class ColumnPlan:
         """
         out: dict[str, pa.Array] = {}
         n = table.num_rows
-        get = lambda i: _plain(table.column(self.names[i]))  # noqa: E731
+        get = lambda i: plain_array(table.column(self.names[i]))  # noqa: E731
         for name, idx in self.sources.items():
             if name in (PRINCIPAL_PROC, OTHER_PROCS, "procedures", "secondary_dx"):
                 continue
@@ -327,14 +328,6 @@ def plan_columns(names: list[str], mapping: dict[str, str] | None = None) -> Col
 
 
 # --- column conversion ---------------------------------------------------------------------
-
-def _plain(column) -> pa.Array:
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
-    return column
-
 
 def as_text(column: pa.Array) -> pa.Array:
     """A ``string`` array whatever the input type (numbers, dates, lists joined with ``|``, nested as JSON)."""

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from grouper._config import JIT
+from grouper.encode import plain_array
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -75,10 +76,7 @@ def _rehash(keys, rows, new_keys, new_rows):  # pragma: no cover - compiled
 
 def hash_strings(column) -> np.ndarray:
     """uint64 FNV-1a hash of each value's text; 0 for null and empty values."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
+    column = plain_array(column)
     if not pa.types.is_string(column.type):
         column = column.cast(pa.string())
     n = len(column)

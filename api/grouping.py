@@ -28,6 +28,7 @@ from api.columns import INTEGER_FIELDS, ColumnPlan, as_text
 from api.duplicates import DuplicateTracker
 from api.files import ROW_WARNING
 from grouper import Grouper
+from grouper.encode import plain_array
 from grouper.normalize import CodeNormalizer
 
 WARNING_SEPARATOR = "; "
@@ -75,7 +76,7 @@ class BatchGrouper:
             for name in raw.column_names:
                 column = raw.column(name)
                 if self.input_as_text and not pa.types.is_string(column.type):
-                    column = as_text(_plain(column))  # the same type in every batch, whichever reader made it
+                    column = as_text(plain_array(column))  # the same type in every batch, whichever reader made it
                 out_name = name if name not in results.column_names else f"{name}_input"
                 results = results.append_column(out_name, column)
         return results
@@ -108,12 +109,12 @@ class BatchGrouper:
     def _warnings(self, records, n, first_row_no, row_warning, bad_numbers) -> pa.DictionaryArray:
         parts: list[pa.Array] = []
         if row_warning is not None:
-            parts.append(_plain(row_warning))
+            parts.append(plain_array(row_warning))
             self.warning_counts["行格式 row repaired by the reader"] += n - row_warning.null_count
         for name, bad in bad_numbers.items():
             zh = INTEGER_FIELDS[name][0]
             expected = "1、2、男或女 (1, 2, 男 or 女)" if name == "sex" else "整数 (a whole number)"
-            message = pc.binary_join_element_wise(f"{zh} {name} 应为{expected}，而不是 '", _plain(bad), "'", "")
+            message = pc.binary_join_element_wise(f"{zh} {name} 应为{expected}，而不是 '", plain_array(bad), "'", "")
             parts.append(message)
             self.warning_counts[f"{zh} {name}: 不是{expected.split(' ')[0]}"] += len(bad) - bad.null_count
         if "case_id" in records.column_names:
@@ -123,21 +124,13 @@ class BatchGrouper:
             if dup.any():
                 parts.append(_duplicate_messages(first, dup))
                 self.warning_counts["病案号重复 duplicate case_id"] += int(dup.sum())
-            text = _plain(case_id)
+            text = plain_array(case_id)
             text = text if pa.types.is_string(text.type) else text.cast(pa.string())
             empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(text), ""), True)
             if pc.any(empty).as_py():
                 parts.append(pc.if_else(empty, "病案号为空 (case_id is empty)", _NULL))
                 self.warning_counts["病案号为空 case_id is empty"] += pc.sum(empty).as_py()
         return _combine(parts, n)
-
-
-def _plain(column) -> pa.Array:
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
-    return column
 
 
 def _duplicate_messages(first: np.ndarray, dup: np.ndarray) -> pa.DictionaryArray:

@@ -108,6 +108,15 @@ def _as_code_list(value) -> list | None:
     return text.split(CODE_LIST_SEPARATOR) if text else []
 
 
+def plain_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One contiguous, non-dictionary Arrow array."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    return column
+
+
 def check_columns(table: pa.Table) -> None:
     """Raise :class:`RecordSchemaError` naming every missing required column."""
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
@@ -122,10 +131,7 @@ def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int, *, sex: bo
     """An int32 array with :data:`MISSING` for absent, empty or non-integer values."""
     if column is None:
         return np.full(n, MISSING, dtype=np.int32)
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
+    column = plain_array(column)
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
         values = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
     else:  # text such as " 60", "１", "男"; booleans, lists and other types read as missing
@@ -146,9 +152,7 @@ def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int, *, sex: bo
 def _text(column: pa.ChunkedArray | None, n: int) -> pa.Array:
     if column is None:
         return pa.nulls(n, pa.string())
-    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
+    column = plain_array(column)
     if pa.types.is_large_string(column.type) or not pa.types.is_string(column.type):
         column = column.cast(pa.string())
     return column
@@ -161,7 +165,7 @@ def _code_lists(column: pa.ChunkedArray | None, n: int) -> tuple[np.ndarray, pa.
     ``|`` and every piece, empty ones included, is a code.
     """
     if column is not None:
-        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        column = plain_array(column)
     if column is None or not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
         return _split_text(_text(column, n))
     lists = column.cast(pa.list_(pa.string()))

@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from grouper.encode import plain_array
 from icd_tables.schema import CODE_LIST_SEPARATOR
 
 #: Code columns the normaliser rewrites, and whether each holds a list of codes.
@@ -82,10 +83,7 @@ class _CaseTable:
 
 def _as_text(column) -> pa.Array:
     """A plain ``string`` array from a text, dictionary, large-string, number or list column."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
+    column = plain_array(column)
     if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
         lists = column.cast(pa.list_(pa.string()))
         values = pc.fill_null(lists.values, "")
