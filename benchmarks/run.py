@@ -81,7 +81,7 @@ def measure_stream(args) -> dict:
     start = time.perf_counter()
     writer = None
     n = 0
-    for batch in pq.ParquetFile(source).iter_batches(batch_size=args.batch):
+    for batch in pq.ParquetFile(source).iter_batches(batch_size=args.stream_batch):
         results = grouper.group_arrow(batch)
         writer = writer or pq.ParquetWriter(target, results.schema)
         writer.write_table(results)
@@ -152,7 +152,8 @@ def _child(name: str, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--batch", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=1_000_000, help="records for the in-memory measures")
+    parser.add_argument("--stream-batch", type=int, default=250_000, help="batch size of the stream measure")
     parser.add_argument("--cli-batch", type=int, help="--batch-size for the cli measure (default: drg's own)")
     parser.add_argument("--workdir", default=tempfile.gettempdir())
     parser.add_argument("--only", choices=sorted(MEASURES), action="append")
@@ -167,7 +168,7 @@ def main() -> None:
     write_tiled_parquet(_tiled_file(args), args.rows)  # here, so no measure's peak memory includes it
     for name in args.only or list(MEASURES):
         cmd = [sys.executable, __file__, "--child", name, "--rows", str(args.rows),
-               "--batch", str(args.batch), "--workdir", args.workdir]
+               "--batch", str(args.batch), "--stream-batch", str(args.stream_batch), "--workdir", args.workdir]
         if args.cli_batch:
             cmd += ["--cli-batch", str(args.cli_batch)]
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
