@@ -1,0 +1,1 @@
+"""Command line (``drg``) and, later, the HTTP service: the top layer."""

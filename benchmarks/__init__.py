@@ -1,0 +1,1 @@
+"""Throughput and memory benchmarks (``python benchmarks/run.py``, ``python -m pytest benchmarks``)."""

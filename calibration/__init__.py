@@ -1,0 +1,1 @@
+"""Relative-weight calibration from historical cases (issue 7; not built yet)."""

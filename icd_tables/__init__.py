@@ -1,0 +1,1 @@
+"""Codes and definition packs: record schema, rule language, pack formats, compiler, cache."""
