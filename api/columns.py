@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from grouper.encode import plain_array
-from icd_tables.schema import CODE_LIST_SEPARATOR, COLUMNS
+from icd_tables.schema import CODE_LIST_SEPARATOR, COLUMNS, SEX_WORDS
 
 #: Pseudo-fields that are joined into ``procedures``.
 PRINCIPAL_PROC = "principal_procedure"
@@ -102,7 +102,6 @@ INTEGER_FIELDS = {
     "birth_weight_g": ("新生儿出生体重", "克|g|G"),
     "admission_weight_g": ("新生儿入院体重", "克|g|G"),
 }
-SEX_WORDS = {"男": "1", "女": "2", "男性": "1", "女性": "2"}
 ZH_NAMES = {c.name: c.name_zh for c in COLUMNS} | {PRINCIPAL_PROC: "主要手术操作编码", OTHER_PROCS: "其他手术操作编码"}
 
 
@@ -402,7 +401,7 @@ def _integers(column: pa.Array, name: str) -> tuple[pa.Array, pa.Array | None]:
     text = pc.utf8_trim_whitespace(pc.utf8_normalize(text, "NFKC") if not _all_ascii(text) else text)
     if name == "sex":
         for word, code in SEX_WORDS.items():
-            text = pc.if_else(pc.fill_null(pc.equal(text, word), False), code, text)
+            text = pc.if_else(pc.fill_null(pc.equal(text, word), False), str(code), text)
     unit = INTEGER_FIELDS[name][1]
     if unit:
         text = pc.replace_substring_regex(text, rf"^([+-]?\d+(?:\.0*)?)\s*(?:{unit})$", r"\1")

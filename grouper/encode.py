@@ -18,9 +18,14 @@ import pyarrow.compute as pc
 
 from grouper._kernels import Batch, _split_cells
 from icd_tables.compiled import MISSING, NUMERIC_ORDER, CompiledPack
-from icd_tables.schema import CODE_LIST_COLUMNS, CODE_LIST_SEPARATOR, NUMERIC_COLUMNS, REQUIRED_COLUMNS
+from icd_tables.schema import (
+    CODE_LIST_COLUMNS,
+    CODE_LIST_SEPARATOR,
+    NUMERIC_COLUMNS,
+    REQUIRED_COLUMNS,
+    SEX_WORDS,
+)
 
-SEX_WORDS = {"男": 1, "女": 2}
 #: Numeric fields are integers of at most this magnitude (int32, whose minimum marks "missing").
 NUMERIC_LIMIT = 2**31 - 1
 

@@ -128,10 +128,11 @@ class Grouper:
     def _reason_detail(self, enc: Encoded, out: Outputs, rows: np.ndarray) -> pa.Array:
         """The code that could not be mapped, or the record check that failed (dictionary array)."""
         cp = self.pack.compiled
-        checks = pc.binary_join_element_wise(
-            cp.check_names, cp.check_messages_zh, pc.binary_join_element_wise("(", cp.check_messages_en, ")", ""), ": "
-        ) if len(cp.check_names) else pa.array([], pa.string())
-        checks = pc.replace_substring(checks, ": (", " (")  # the join above leaves ": (" before the English text
+        checks = pa.array([
+            f"{name}: {zh} ({en})" for name, zh, en in zip(
+                cp.check_names.to_pylist(), cp.check_messages_zh.to_pylist(), cp.check_messages_en.to_pylist()
+            )
+        ], pa.string())
         principal_bad = (out.reason == REASON_DX_UNMAPPED) & (out.reason_arg == enc.batch.dx_start[:-1])
         secondary_bad = (out.reason == REASON_DX_UNMAPPED) & ~principal_bad
         proc_bad = out.reason == REASON_PROC_UNMAPPED

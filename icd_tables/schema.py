@@ -50,6 +50,9 @@ COLUMNS = (
 #: Columns without which no record can be grouped; the others may be absent (read as missing).
 REQUIRED_COLUMNS = ("case_id", "sex", "age_years", "principal_dx")
 
+#: Words accepted for ``sex`` besides 1 and 2.
+SEX_WORDS = {"男": 1, "女": 2, "男性": 1, "女性": 2}
+
 #: Columns holding lists of codes (``|``-joined text in flat files).
 CODE_LIST_COLUMNS = ("secondary_dx", "procedures")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -29,3 +30,12 @@ def tables_dir() -> Path:
 @pytest.fixture(scope="session")
 def golden_dir() -> Path:
     return require_shared(GOLDEN)
+
+
+def write_csv(path: Path, header, rows, encoding: str = "utf-8") -> Path:
+    """Write a small CSV test file (header + rows) and return its path."""
+    with open(path, "w", encoding=encoding, newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path

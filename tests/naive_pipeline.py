@@ -33,7 +33,7 @@ def _number(value, *, sex: bool = False) -> int | None:
     if isinstance(value, str):
         text = unicodedata.normalize("NFKC", value).strip()
         if sex:
-            text = {"男": "1", "女": "2"}.get(text, text)
+            text = {"男": "1", "女": "2", "男性": "1", "女性": "2"}.get(text, text)
         if "_" in text:
             return None
         value = text

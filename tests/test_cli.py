@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 
 from api import files
 from api.cli import EXIT_FAIL_ON, EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
-from conftest import VERSIONS_1X
+from conftest import VERSIONS_1X, write_csv
 from icd_tables.pack import BUNDLED_DIR, DEFAULT_PACK
 
 EXPECTED = ["expected_mdc", "expected_adrg", "expected_drg", "expected_status", "expected_status_zh"]
@@ -33,13 +32,6 @@ def read_results(path) -> pd.DataFrame:
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     return pd.read_excel(path, dtype=str, keep_default_na=False)
 
-
-def write_csv(path, header, rows, encoding="utf-8"):
-    with open(path, "w", encoding=encoding, newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
 
 
 def assert_agrees(golden: pd.DataFrame, results: pd.DataFrame, label: str) -> None:

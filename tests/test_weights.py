@@ -8,7 +8,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from conftest import SHARED
+from conftest import SHARED, write_csv
 from weights import (
     RW_UNITS, WeightMeta, WeightTable, WeightTableError, attach_weights, lookup_units, parse_rates,
     read_published, weight_report,
@@ -16,13 +16,6 @@ from weights import (
 
 HARBIN = ("harbin-2022", "harbin-2023", "harbin-2024")
 
-
-def _write_csv(path, header, rows, encoding="utf-8"):
-    with open(path, "w", encoding=encoding, newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def _published(path):
@@ -85,7 +78,7 @@ def test_lookup_never_gives_zero_for_a_missing_weight(golden_results):
 
 
 def test_chinese_headers_and_gb18030(tmp_path):
-    path = _write_csv(tmp_path / "w.csv", ["病组编码", "病组名称", "相对权重", "例均费用"],
+    path = write_csv(tmp_path / "w.csv", ["病组编码", "病组名称", "相对权重", "例均费用"],
                       [["FM19", "经皮冠状动脉支架植入", "2.1345", "35,210.50"], ["ES35", "肺炎", "0.8", ""]],
                       encoding="gb18030")
     table = read_published(path, WeightMeta("t"))
@@ -114,7 +107,7 @@ def test_xlsx_import(tmp_path):
     ],
 )
 def test_malformed_tables_name_the_row(tmp_path, rows, message):
-    path = _write_csv(tmp_path / "w.csv", ["drg", "rw"], rows)
+    path = write_csv(tmp_path / "w.csv", ["drg", "rw"], rows)
     with pytest.raises(WeightTableError) as error:
         read_published(path, WeightMeta("t"))
     assert str(error.value) == message
@@ -122,7 +115,7 @@ def test_malformed_tables_name_the_row(tmp_path, rows, message):
 
 
 def test_missing_columns_are_named(tmp_path):
-    path = _write_csv(tmp_path / "w.csv", ["code", "weight_x"], [["FM19", "1.2"]])
+    path = write_csv(tmp_path / "w.csv", ["code", "weight_x"], [["FM19", "1.2"]])
     with pytest.raises(WeightTableError, match="no column for drg, rw; headers found: code, weight_x"):
         read_published(path, WeightMeta("t"))
 
@@ -151,7 +144,7 @@ def test_parse_rates():
 def test_cli_import_and_show(tmp_path, capsys):
     from api.cli import main
 
-    source = _write_csv(tmp_path / "w.csv", ["DRG编码", "权重"], [["FM19", "2.1345"], ["ES35", "0.8"]])
+    source = write_csv(tmp_path / "w.csv", ["DRG编码", "权重"], [["FM19", "2.1345"], ["ES35", "0.8"]])
     target = tmp_path / "w.parquet"
     code = main(["weights", "import", str(source), "-o", str(target), "--name", "t-2024", "--year", "2024",
                  "--region", "哈尔滨", "--rates", "310=12252.70,390=9649.24"])
@@ -166,7 +159,7 @@ def test_cli_import_and_show(tmp_path, capsys):
 def test_cli_import_of_a_malformed_table_writes_nothing(tmp_path, capsys):
     from api.cli import main
 
-    source = _write_csv(tmp_path / "w.csv", ["drg", "rw"], [["FM19", "1.2"], ["FM19", "1.3"]])
+    source = write_csv(tmp_path / "w.csv", ["drg", "rw"], [["FM19", "1.2"], ["FM19", "1.3"]])
     assert main(["weights", "import", str(source), "-o", str(tmp_path / "w.parquet")]) == 3
     assert "row 2: DRG FM19 listed twice" in capsys.readouterr().err
     assert not (tmp_path / "w.parquet").exists()
