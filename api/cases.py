@@ -1,0 +1,121 @@
+"""Case files for the commands that read whole files of cases (validate, calibrate, indices, settle).
+
+:func:`read_cases` reads one or more files in any input format ``drg group``
+reads, maps their columns to the record schema (Chinese headers, wide
+layouts, ``--columns``), and, given a pack, groups the records.  Without a
+pack the files must already hold grouping results (``drg`` and ``status``
+columns, as ``drg group --keep-input`` writes them); they are used as they are.
+
+The result is one Arrow table: the record-schema columns, the grouping result
+columns and every other input column under its own name (a name already taken
+gets the suffix ``_input``).  Rows keep file order, files in the order given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import pyarrow as pa
+
+from api.columns import plan_columns, read_mapping
+from api.files import ROW_WARNING, InputError, open_input
+from api.grouping import BatchGrouper
+from grouper import Grouper, RecordSchemaError
+from grouper.encode import plain_array
+from icd_tables.pack import Pack
+from icd_tables.schema import REQUIRED_COLUMNS
+
+#: Columns a file of already grouped cases must have.
+GROUPED_COLUMNS = ("drg", "status")
+
+
+def read_cases(
+    paths: Sequence[Path] | Path,
+    *,
+    pack: Pack | str | None = None,
+    columns: Path | None = None,
+    encoding: str | None = None,
+    batch_size: int = 1_000_000,
+) -> pa.Table:
+    """Read case files into one table, grouping them when a pack is given.
+
+    Parameters
+    ----------
+    paths : path or sequence of paths
+        Input files (``.parquet``, ``.csv``, ``.xlsx``, ``.jsonl``).
+    pack : Pack or str, optional
+        Group the records with this pack (name or folder).  Without it the
+        files must hold ``drg`` and ``status`` columns.
+    columns : Path, optional
+        Column mapping file (``--columns``), input header → field.
+    encoding : str, optional
+        Text encoding of CSV/JSON inputs; detected when not given.
+    batch_size : int
+        Records read and grouped at a time.
+
+    Returns
+    -------
+    pyarrow.Table
+
+    Raises
+    ------
+    InputError
+        A file cannot be read.
+    RecordSchemaError
+        A column needed for grouping, or ``drg``/``status`` without a pack, is missing.
+    """
+    paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    if not paths:
+        raise InputError("no input file given")
+    mapping = read_mapping(columns) if columns else None
+    grouper = None
+    if pack is not None:
+        grouper = Grouper(pack if isinstance(pack, Pack) else Pack.load(pack))
+    parts: list[pa.Table] = []
+    row_no = 1
+    for path in paths:
+        source = open_input(path, encoding)
+        plan = plan_columns(source.names, mapping)
+        if grouper is not None:
+            missing = plan.missing(REQUIRED_COLUMNS)
+            if missing:
+                raise RecordSchemaError(f"{path}: no column found for {', '.join(missing)}; "
+                                        f"columns found: {', '.join(source.names[:40]) or 'none'}")
+            batcher = BatchGrouper(grouper, plan)
+        else:
+            absent = [c for c in GROUPED_COLUMNS if c not in source.names]
+            if absent:
+                raise RecordSchemaError(
+                    f"{path}: not grouped cases (no {', '.join(absent)} column); "
+                    "give --pack to group raw records, or group them first with 'drg group --keep-input'"
+                )
+        for raw in source.batches(batch_size):
+            if ROW_WARNING in raw.column_names:
+                raw = raw.drop_columns([ROW_WARNING])
+            records = plan.apply(raw)
+            records = records.drop_columns([c for c in records.column_names if c.startswith("__bad__")])
+            if grouper is not None:
+                results = batcher(raw, row_no).drop_columns(["warnings"])
+                records = _merge(results, records.drop_columns(["case_id"]))
+            parts.append(_merge(records, raw, mapped={plan.names[i] for i in plan.used_columns()}))
+            row_no += raw.num_rows
+    if not parts:
+        raise InputError(f"{paths[0]}: no records")
+    return pa.concat_tables(parts, promote_options="permissive").combine_chunks()
+
+
+def _merge(first: pa.Table, extra: pa.Table, mapped: set[str] = frozenset()) -> pa.Table:
+    """``first`` plus the columns of ``extra`` it lacks (input columns already mapped to a field are left out)."""
+    out = first
+    for name in extra.column_names:
+        if name in mapped:
+            continue
+        column = plain_array(extra.column(name))
+        target = name if name not in out.column_names else f"{name}_input"
+        if target not in out.column_names:
+            out = out.append_column(target, column)
+    return out
+
+
+__all__ = ["GROUPED_COLUMNS", "read_cases"]

@@ -1,0 +1,195 @@
+"""Printable HTML reports with inline SVG charts, shared by every command that writes one.
+
+One self-contained file: no scripts, no external fonts or assets, so it can be
+mailed to a department or printed.  Output is deterministic: the same calls
+give the same bytes (no timestamps unless the caller passes one).
+
+Examples
+--------
+>>> r = Report("编码质控报告", "Coding validation report")
+>>> r.metrics({"病例数 records": "1,000", "问题数 findings": "37"})
+>>> r.bar_chart(["FM19", "ES31"], [12, 7], title="病例数 cases")
+>>> r.table(frame)                                     # doctest: +SKIP
+>>> r.write("report.html")                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+_CSS = """
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;margin:2em auto;max-width:1100px;
+color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.1em}h2{font-size:1.25em;border-bottom:2px solid #2b6cb0;padding-bottom:.2em;
+margin-top:1.8em}.sub{color:#555;margin-top:0}
+.metrics{display:flex;flex-wrap:wrap;gap:.8em;margin:1em 0}.metric{border:1px solid #cbd5e0;border-radius:6px;
+padding:.5em .9em;min-width:9em}.metric .v{font-size:1.35em;font-weight:600}.metric .k{color:#555;font-size:.85em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.88em}th,td{border:1px solid #cbd5e0;padding:.25em .55em}
+th{background:#edf2f7;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}.note{color:#555;font-size:.85em}
+@media print{body{margin:0;max-width:none}h2{page-break-after:avoid}table,figure{page-break-inside:avoid}}
+"""
+_BAR = "#2b6cb0"
+_BAR_ALT = "#c05621"
+
+
+def _e(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _number(value) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return f"{value:,.4f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.2f}"
+    return str(value)
+
+
+class Report:
+    """An HTML report built section by section.
+
+    Parameters
+    ----------
+    title_zh, title_en : str
+        Title in Chinese and English.
+    subtitle : str, optional
+        A line under the title (pack, period, source file …).
+    """
+
+    def __init__(self, title_zh: str, title_en: str, subtitle: str = ""):
+        self.title = f"{title_zh} {title_en}".strip()
+        self._parts = [f"<h1>{_e(title_zh)}</h1><p class='sub'>{_e(title_en)}</p>"]
+        if subtitle:
+            self._parts.append(f"<p class='sub'>{_e(subtitle)}</p>")
+
+    def heading(self, text: str) -> "Report":
+        self._parts.append(f"<h2>{_e(text)}</h2>")
+        return self
+
+    def paragraph(self, text: str, note: bool = False) -> "Report":
+        self._parts.append(f"<p{' class=note' if note else ''}>{_e(text)}</p>")
+        return self
+
+    def metrics(self, items: dict) -> "Report":
+        """Key figures as cards: label → value."""
+        cards = "".join(f"<div class='metric'><div class='v'>{_e(_number(v))}</div><div class='k'>{_e(k)}</div></div>"
+                        for k, v in items.items())
+        self._parts.append(f"<div class='metrics'>{cards}</div>")
+        return self
+
+    def table(self, frame: pd.DataFrame, max_rows: int = 200, caption: str = "") -> "Report":
+        """A data table; numbers right-aligned; at most ``max_rows`` rows (the rest counted in a note)."""
+        shown = frame.head(max_rows)
+        head = "".join(f"<th>{_e(c)}</th>" for c in shown.columns)
+        rows = []
+        for values in shown.itertuples(index=False):
+            cells = []
+            for v in values:
+                numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
+                cells.append(f"<td class='n'>{_e(_number(v))}</td>" if numeric else f"<td>{_e('' if v is None else v)}</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        cap = f"<caption>{_e(caption)}</caption>" if caption else ""
+        self._parts.append(f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+        if len(frame) > max_rows:
+            self.paragraph(f"… {len(frame) - max_rows:,} more rows (另有 {len(frame) - max_rows:,} 行) in the data files",
+                           note=True)
+        return self
+
+    def bar_chart(self, labels: Sequence, values: Sequence[float], title: str = "",
+                  values2: Sequence[float] | None = None, legend: tuple[str, str] = ("", "")) -> "Report":
+        """Horizontal bars, one per label (a second series side by side when ``values2`` is given)."""
+        labels = [str(x) for x in labels]
+        series = [list(map(float, values))] + ([list(map(float, values2))] if values2 is not None else [])
+        high = max([abs(v) for s in series for v in s] + [1e-12])
+        low = min([v for s in series for v in s] + [0.0])
+        row_h, label_w, width = 16 * len(series) + 6, 170, 760
+        plot_w = width - label_w - 90
+        zero = label_w + (plot_w * (-low) / (high - low) if low < 0 else 0)
+        scale = plot_w / (high - low if low < 0 else high)
+        height = row_h * len(labels) + 24
+        out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' font-size='11'>"]
+        for i, label in enumerate(labels):
+            y = 4 + i * row_h
+            out.append(f"<text x='{label_w - 6}' y='{y + row_h / 2 + 3:.1f}' text-anchor='end'>{_e(label[:28])}</text>")
+            for k, s in enumerate(series):
+                v = s[i]
+                x, w = (zero, v * scale) if v >= 0 else (zero + v * scale, -v * scale)
+                yy = y + k * 16
+                out.append(f"<rect x='{x:.1f}' y='{yy}' width='{max(w, 0.5):.1f}' height='13' "
+                           f"fill='{_BAR if k == 0 else _BAR_ALT}'/>")
+                out.append(f"<text x='{max(x + w, zero) + 4:.1f}' y='{yy + 10}'>{_e(_number(v))}</text>")
+        out.append(f"<line x1='{zero:.1f}' y1='0' x2='{zero:.1f}' y2='{height - 20}' stroke='#444'/>")
+        if values2 is not None and any(legend):
+            out.append(f"<rect x='{label_w}' y='{height - 14}' width='10' height='10' fill='{_BAR}'/>"
+                       f"<text x='{label_w + 14}' y='{height - 5}'>{_e(legend[0])}</text>"
+                       f"<rect x='{label_w + 200}' y='{height - 14}' width='10' height='10' fill='{_BAR_ALT}'/>"
+                       f"<text x='{label_w + 214}' y='{height - 5}'>{_e(legend[1])}</text>")
+        out.append("</svg>")
+        return self._figure(title, "".join(out))
+
+    def histogram(self, values: Sequence[float], bins: int | Sequence[float] = 20, title: str = "",
+                  x_label: str = "") -> "Report":
+        """Counts of ``values`` in ``bins`` (a number of equal bins, or the bin edges)."""
+        import numpy as np
+
+        data = np.asarray(values, dtype=float)
+        data = data[np.isfinite(data)]
+        counts, edges = np.histogram(data, bins=bins) if len(data) else (np.zeros(1, int), np.array([0.0, 1.0]))
+        width, height, left, bottom = 760, 220, 50, 30
+        plot_w, plot_h = width - left - 20, height - bottom - 10
+        top = max(int(counts.max()), 1)
+        bar_w = plot_w / len(counts)
+        out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' font-size='11'>"]
+        for i, c in enumerate(counts):
+            h = plot_h * c / top
+            out.append(f"<rect x='{left + i * bar_w:.1f}' y='{10 + plot_h - h:.1f}' width='{max(bar_w - 1, 0.5):.1f}' "
+                       f"height='{h:.1f}' fill='{_BAR}'><title>{_number(float(edges[i]))}–{_number(float(edges[i + 1]))}: "
+                       f"{int(c)}</title></rect>")
+        for i in range(0, len(edges), max(1, len(edges) // 8)):
+            x = left + i * bar_w
+            out.append(f"<text x='{x:.1f}' y='{height - 14}' text-anchor='middle'>{_e(_number(float(edges[i])))}</text>")
+        out.append(f"<text x='{left - 4}' y='16' text-anchor='end'>{top:,}</text>"
+                   f"<text x='{left - 4}' y='{10 + plot_h}' text-anchor='end'>0</text>"
+                   f"<line x1='{left}' y1='{10 + plot_h}' x2='{left + plot_w}' y2='{10 + plot_h}' stroke='#444'/>")
+        if x_label:
+            out.append(f"<text x='{left + plot_w / 2:.1f}' y='{height - 1}' text-anchor='middle'>{_e(x_label)}</text>")
+        out.append("</svg>")
+        return self._figure(title, "".join(out))
+
+    def _figure(self, title: str, svg: str) -> "Report":
+        cap = f"<figcaption>{_e(title)}</figcaption>" if title else ""
+        self._parts.append(f"<figure>{cap}{svg}</figure>")
+        return self
+
+    def html(self) -> str:
+        body = "\n".join(self._parts)
+        return (f"<!DOCTYPE html>\n<html lang='zh-CN'><head><meta charset='utf-8'><title>{_e(self.title)}</title>"
+                f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n")
+
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write the report atomically (a temporary file renamed at the end)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(self.html())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+
+__all__ = ["Report"]
