@@ -56,6 +56,14 @@ def _number(value) -> str:
     return str(value)
 
 
+def _legend(x: float, y: float, legend: tuple[str, str]) -> str:
+    """Two colour keys side by side, the first series' colour then the second's."""
+    return (f"<rect x='{x}' y='{y}' width='10' height='10' fill='{_BAR}'/>"
+            f"<text x='{x + 14}' y='{y + 9}'>{_e(legend[0])}</text>"
+            f"<rect x='{x + 200}' y='{y}' width='10' height='10' fill='{_BAR_ALT}'/>"
+            f"<text x='{x + 214}' y='{y + 9}'>{_e(legend[1])}</text>")
+
+
 class Report:
     """An HTML report built section by section.
 
@@ -131,10 +139,7 @@ class Report:
                 out.append(f"<text x='{max(x + w, zero) + 4:.1f}' y='{yy + 10}'>{_e(_number(v))}</text>")
         out.append(f"<line x1='{zero:.1f}' y1='0' x2='{zero:.1f}' y2='{height - 20}' stroke='#444'/>")
         if values2 is not None and any(legend):
-            out.append(f"<rect x='{label_w}' y='{height - 14}' width='10' height='10' fill='{_BAR}'/>"
-                       f"<text x='{label_w + 14}' y='{height - 5}'>{_e(legend[0])}</text>"
-                       f"<rect x='{label_w + 200}' y='{height - 14}' width='10' height='10' fill='{_BAR_ALT}'/>"
-                       f"<text x='{label_w + 214}' y='{height - 5}'>{_e(legend[1])}</text>")
+            out.append(_legend(label_w, height - 14, legend))
         out.append("</svg>")
         return self._figure(title, "".join(out))
 
@@ -164,6 +169,56 @@ class Report:
                    f"<line x1='{left}' y1='{10 + plot_h}' x2='{left + plot_w}' y2='{10 + plot_h}' stroke='#444'/>")
         if x_label:
             out.append(f"<text x='{left + plot_w / 2:.1f}' y='{height - 1}' text-anchor='middle'>{_e(x_label)}</text>")
+        out.append("</svg>")
+        return self._figure(title, "".join(out))
+
+    def box_plot(self, labels: Sequence, stats: Sequence[Sequence[float]], title: str = "",
+                 stats2: Sequence[Sequence[float]] | None = None, legend: tuple[str, str] = ("", ""),
+                 log: bool = False, x_label: str = "") -> "Report":
+        """Horizontal box plots, one row per label: each stat is (min, Q1, median, Q3, max).
+
+        A second series (``stats2``, e.g. after a change) is drawn under the first in another colour;
+        ``log`` uses a log10 axis (for values > 0 that span orders of magnitude).
+        """
+        labels = [str(x) for x in labels]
+        series = [list(stats)] + ([list(stats2)] if stats2 is not None else [])
+        values = [float(v) for s in series for box in s for v in box if math.isfinite(float(v))]
+        if log:
+            values = [v for v in values if v > 0]
+        scale_of = (lambda v: math.log10(v)) if log else (lambda v: v)  # noqa: E731
+        low, high = (min(map(scale_of, values)), max(map(scale_of, values))) if values else (0.0, 1.0)
+        high = high if high > low else low + 1
+        row_h, label_w, width = 14 * len(series) + 8, 170, 760
+        plot_w = width - label_w - 20
+        x_of = lambda v: label_w + plot_w * (scale_of(v) - low) / (high - low)  # noqa: E731
+        height = row_h * len(labels) + 40
+        out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' font-size='11'>"]
+        for i, label in enumerate(labels):
+            y = 4 + i * row_h
+            out.append(f"<text x='{label_w - 6}' y='{y + row_h / 2 + 2:.1f}' text-anchor='end'>{_e(label[:28])}</text>")
+            for k, s in enumerate(series):
+                box = [float(v) for v in s[i]]
+                if not all(math.isfinite(v) and (v > 0 or not log) for v in box):
+                    continue
+                lo, q1, med, q3, hi = (x_of(v) for v in box)
+                yy, colour = y + k * 14, _BAR if k == 0 else _BAR_ALT
+                tip = " / ".join(_number(v) for v in box)
+                out.append(f"<g><title>{_e(label)}: {_e(tip)}</title>"
+                           f"<line x1='{lo:.1f}' y1='{yy + 6}' x2='{hi:.1f}' y2='{yy + 6}' stroke='{colour}'/>"
+                           f"<rect x='{q1:.1f}' y='{yy + 1}' width='{max(q3 - q1, 0.5):.1f}' height='10' "
+                           f"fill='{colour}' fill-opacity='0.35' stroke='{colour}'/>"
+                           f"<line x1='{med:.1f}' y1='{yy}' x2='{med:.1f}' y2='{yy + 12}' stroke='{colour}' "
+                           f"stroke-width='2'/></g>")
+        axis_y = height - 34
+        out.append(f"<line x1='{label_w}' y1='{axis_y}' x2='{label_w + plot_w}' y2='{axis_y}' stroke='#444'/>")
+        for j in range(6):
+            t = low + (high - low) * j / 5
+            out.append(f"<text x='{label_w + plot_w * j / 5:.1f}' y='{axis_y + 13}' text-anchor='middle'>"
+                       f"{_e(_number(10 ** t if log else t))}</text>")
+        if x_label:
+            out.append(f"<text x='{label_w + plot_w / 2:.1f}' y='{axis_y + 26}' text-anchor='middle'>{_e(x_label)}</text>")
+        if stats2 is not None and any(legend):
+            out.append(_legend(label_w, height - 10, legend))
         out.append("</svg>")
         return self._figure(title, "".join(out))
 

@@ -96,6 +96,21 @@ class KernelTables(NamedTuple):
         values = {name: getattr(compiled, name) for name in cls._fields if name not in derived}
         return cls(**values, **derived)
 
+    def with_blank_codes(self) -> "KernelTables":
+        """These tables plus one last diagnosis and one last procedure code in no set, neither MCC nor CC."""
+        rows = self.dx_bits.shape[0] + 1
+
+        def blank_last(values: np.ndarray) -> np.ndarray:
+            out = np.full(rows, -1, dtype=values.dtype)
+            out[:len(values)] = values
+            return out
+
+        return self._replace(
+            dx_bits=np.vstack([self.dx_bits, np.zeros((1, self.dx_bits.shape[1]), np.uint64)]),
+            proc_bits=np.vstack([self.proc_bits, np.zeros((1, self.proc_bits.shape[1]), np.uint64)]),
+            mcc_excl=blank_last(self.mcc_excl), cc_excl=blank_last(self.cc_excl), cce=blank_last(self.cce),
+        )
+
 
 def _candidate_mdcs(prog, slot_masks, mdc_entry, dx_bits):
     """Per principal diagnosis, the MDCs (in order) whose entry rule it does not rule out.
@@ -291,13 +306,35 @@ def _group_batch(t, b, out, max_codes):
         _group_range(t, b, out, c * CHUNK, min(n, (c + 1) * CHUNK), max_codes)
 
 
+@njit(**JIT, inline="always")
+def _prepare_record(masks, dx_bits, proc_bits, count_sets, count_masks, cce, mcc_excl, cc_excl,
+                    dx_ids, d0, d1, proc_ids, p0, p1, slots, counts, seen):
+    """Slot bitsets and ``length`` counts of one record; returns the flat positions of its first MCC and CC."""
+    _fill_slots(slots, masks, dx_bits, proc_bits, dx_ids, d0, d1, proc_ids, p0, p1)
+    for a in range(count_sets.shape[0]):
+        mask = count_masks[a]
+        if mask & 3:
+            counts[a] = _count_in_set(count_sets[a], mask, dx_ids, d0, d1, dx_bits, 1, seen)
+        else:
+            counts[a] = _count_in_set(count_sets[a], mask, proc_ids, p0, p1, proc_bits, 4, seen)
+    excl = cce[dx_ids[d0]]
+    mcc_pos, cc_pos = -1, -1
+    for k in range(d0 + 1, d1):
+        code = dx_ids[k]
+        if mcc_pos < 0 and mcc_excl[code] >= 0 and mcc_excl[code] != excl:
+            mcc_pos = k
+        if cc_pos < 0 and cc_excl[code] >= 0 and cc_excl[code] != excl:
+            cc_pos = k
+    return mcc_pos, cc_pos
+
+
 @njit(**JIT)
 def _group_range(t, b, out, lo, hi, max_codes):
     """Group records ``lo:hi``; scratch buffers are this call's own, so threads share nothing."""
     slots = np.zeros((t.slot_masks.shape[0], t.n_set_words), dtype=np.uint64)
     counts = np.zeros(t.count_sets.shape[0], dtype=np.int64)
     seen = np.empty(max_codes, dtype=np.int32)
-    prog, nums, masks = t.prog, b.nums, t.slot_masks
+    prog, nums = t.prog, b.nums
     dx_ids, proc_ids = b.dx_ids, b.proc_ids
     for i in range(lo, hi):
         out.mdc[i], out.adrg_row[i], out.drg[i] = -1, -1, 0
@@ -314,14 +351,8 @@ def _group_range(t, b, out, lo, hi, max_codes):
             out.status[i], out.reason[i], out.reason_arg[i] = STATUS_INVALID, REASON_PROC_UNMAPPED, bad
             continue
 
-        _fill_slots(slots, masks, t.dx_bits, t.proc_bits, dx_ids, d0, d1, proc_ids, p0, p1)
-        for a in range(t.count_sets.shape[0]):
-            mask = t.count_masks[a]
-            if mask & 3:
-                counts[a] = _count_in_set(t.count_sets[a], mask, dx_ids, d0, d1, t.dx_bits, 1, seen)
-            else:
-                counts[a] = _count_in_set(t.count_sets[a], mask, proc_ids, p0, p1, t.proc_bits, 4, seen)
-
+        mcc_pos, cc_pos = _prepare_record(t.slot_masks, t.dx_bits, t.proc_bits, t.count_sets, t.count_masks, t.cce,
+                                          t.mcc_excl, t.cc_excl, dx_ids, d0, d1, proc_ids, p0, p1, slots, counts, seen)
         failed = -1
         for chk in range(t.check_entry.shape[0]):
             if not _run(t.check_entry[chk], prog, i, nums, slots, False, False, counts):
@@ -331,14 +362,6 @@ def _group_range(t, b, out, lo, hi, max_codes):
             out.status[i], out.reason[i], out.reason_arg[i] = STATUS_INVALID, REASON_CHECK, failed
             continue
 
-        excl = t.cce[dx_ids[d0]]
-        mcc_pos, cc_pos = -1, -1
-        for k in range(d0 + 1, d1):
-            code = dx_ids[k]
-            if mcc_pos < 0 and t.mcc_excl[code] >= 0 and t.mcc_excl[code] != excl:
-                mcc_pos = k
-            if cc_pos < 0 and t.cc_excl[code] >= 0 and t.cc_excl[code] != excl:
-                cc_pos = k
         out.mcc_pos[i], out.cc_pos[i] = mcc_pos, cc_pos
         has_mcc, has_cc = mcc_pos >= 0, cc_pos >= 0
 
@@ -370,13 +393,61 @@ def _group_range(t, b, out, lo, hi, max_codes):
                 break
 
 
+@njit(**PARALLEL)
+def _evaluate_batch(t, b, entries, out, max_codes):
+    n = b.dx_start.shape[0] - 1
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    for c in prange(n_chunks):
+        _evaluate_range(t, b, entries, out, c * CHUNK, min(n, (c + 1) * CHUNK), max_codes)
+
+
+@njit(**JIT)
+def _evaluate_range(t, b, entries, out, lo, hi, max_codes):
+    """``out[i, k]``: does rule program ``entries[k]`` hold for record ``i``."""
+    slots = np.zeros((t.slot_masks.shape[0], t.n_set_words), dtype=np.uint64)
+    counts = np.zeros(t.count_sets.shape[0], dtype=np.int64)
+    seen = np.empty(max_codes, dtype=np.int32)
+    for i in range(lo, hi):
+        d0, d1 = b.dx_start[i], b.dx_start[i + 1]
+        p0, p1 = b.proc_start[i], b.proc_start[i + 1]
+        mcc_pos, cc_pos = _prepare_record(t.slot_masks, t.dx_bits, t.proc_bits, t.count_sets, t.count_masks, t.cce,
+                                          t.mcc_excl, t.cc_excl, b.dx_ids, d0, d1, b.proc_ids, p0, p1,
+                                          slots, counts, seen)
+        for k in range(entries.shape[0]):
+            out[i, k] = _run(entries[k], t.prog, i, b.nums, slots, mcc_pos >= 0, cc_pos >= 0, counts)
+
+
+def _longest_list(batch: Batch) -> int:
+    return int(max(np.diff(batch.dx_start).max(), np.diff(batch.proc_start).max(), 1))
+
+
+def evaluate_programs(tables: KernelTables, batch: Batch, entries: np.ndarray) -> np.ndarray:
+    """Truth of each rule program (entry points ``entries``) for each record: bool array (records × programs).
+
+    Unlike grouping, a record with unmapped codes is still evaluated: such a
+    code reads as a code that belongs to no set and is neither MCC nor CC (the
+    row :meth:`KernelTables.with_blank_codes` adds).  MCC/CC atoms see the
+    record's MCC/CC after exclusion.
+    """
+    n = batch.dx_start.shape[0] - 1
+    entries = np.ascontiguousarray(entries, dtype=np.int32)
+    out = np.zeros((n, len(entries)), dtype=np.bool_)
+    if n and len(entries):
+        blank = tables.with_blank_codes()
+        batch = batch._replace(
+            dx_ids=np.where(batch.dx_ids < 0, blank.dx_bits.shape[0] - 1, batch.dx_ids).astype(np.int32),
+            proc_ids=np.where(batch.proc_ids < 0, blank.proc_bits.shape[0] - 1, batch.proc_ids).astype(np.int32),
+        )
+        _evaluate_batch(blank, batch, entries, out, _longest_list(batch))
+    return out
+
+
 def group_encoded(tables: KernelTables, batch: Batch) -> Outputs:
     """Group an encoded batch; one output row per record."""
     n = batch.dx_start.shape[0] - 1
     out = Outputs.empty(n)
     if n:
-        lengths = max(np.diff(batch.dx_start).max(), np.diff(batch.proc_start).max(), 1)
-        _group_batch(tables, batch, out, int(lengths))
+        _group_batch(tables, batch, out, _longest_list(batch))
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -13,8 +14,10 @@ from grouper._kernels import (
     REASON_CHECK,
     REASON_DX_UNMAPPED,
     REASON_PROC_UNMAPPED,
+    Batch,
     KernelTables,
     Outputs,
+    evaluate_programs,
     group_encoded,
 )
 from grouper.encode import Encoded, encode, to_arrow
@@ -46,6 +49,16 @@ def _take_codes(codes: pa.Array, index: np.ndarray) -> pa.DictionaryArray:
     local = np.full(len(index), -1, dtype=np.int64)
     local[hit] = np.arange(len(hit))
     return _take(picked, local)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One grouped batch as the kernel saw it (see :meth:`Grouper.trace`)."""
+
+    records: pa.Table
+    encoded: Encoded
+    outputs: Outputs
+    results: pa.Table
 
 
 class Grouper:
@@ -97,10 +110,33 @@ class Grouper:
 
     def group_arrow(self, records, *, first_row_no: int = 1) -> pa.Table:
         """Like :meth:`group`, returning a :class:`pyarrow.Table`."""
+        return self.trace(records, first_row_no=first_row_no).results
+
+    def trace(self, records, *, first_row_no: int = 1) -> "Trace":
+        """Group records and keep the kernel's own view of them, for explanations and what-if runs.
+
+        Returns
+        -------
+        Trace
+            The records as Arrow, their encoded integer form, the kernel's
+            outputs and the result table of :meth:`group_arrow`.
+        """
         table = to_arrow(records)
         encoded = encode(table, self.pack.compiled)
         out = group_encoded(self._tables, encoded.batch)
-        return self._results(table, encoded, out, first_row_no)
+        return Trace(table, encoded, out, self._results(table, encoded, out, first_row_no))
+
+    def group_batch(self, batch: Batch) -> Outputs:
+        """Group an already encoded batch (codes as the pack's integer ids), such as rearranged what-if records."""
+        return group_encoded(self._tables, batch)
+
+    def evaluate(self, batch: Batch, entries: np.ndarray) -> np.ndarray:
+        """Truth of rule programs for each record of an encoded batch (records × programs, bool).
+
+        ``entries`` are program entry points of the compiled pack, e.g.
+        ``pack.compiled.check_entry`` or ``pack.compiled.mdc_entry``.
+        """
+        return evaluate_programs(self._tables, batch, entries)
 
     def _results(self, table: pa.Table, enc: Encoded, out: Outputs, first_row_no: int) -> pa.Table:
         cp = self.pack.compiled

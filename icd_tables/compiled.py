@@ -95,6 +95,9 @@ class CompiledPack:
         ``adrg_entry``, ``adrg_outcome``, ``adrg_target`` (index into
         ``adrg_codes``), ``adrg_drg_start`` (CSR into DRG rows);
         ``drg_entry``, ``drg_target`` (index into ``drg_codes``).
+    Rule texts
+        ``mdc_rules``, ``adrg_rules``, ``drg_rules``: each row's rule in the
+        rule language (``""`` for an unconditional row), for explanations.
     """
 
     dx_inputs: pa.StringArray
@@ -123,15 +126,18 @@ class CompiledPack:
     mdc_entry: np.ndarray
     mdc_codes: pa.StringArray
     mdc_names: pa.StringArray
+    mdc_rules: pa.StringArray
     mdc_adrg_start: np.ndarray
     adrg_entry: np.ndarray
     adrg_outcome: np.ndarray
     adrg_target: np.ndarray
     adrg_rule_ids: pa.StringArray
+    adrg_rules: pa.StringArray
     adrg_drg_start: np.ndarray
     adrg_codes: pa.StringArray
     drg_entry: np.ndarray
     drg_target: np.ndarray
+    drg_rules: pa.StringArray
     drg_codes: pa.StringArray
     drg_names: pa.StringArray
     ungroupable_drg: pa.StringArray

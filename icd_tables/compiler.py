@@ -57,6 +57,7 @@ from icd_tables.rules.ir import (
     RuleRow,
     TrueExpr,
 )
+from icd_tables.rules.printer import format_rule
 
 _OUTCOMES = {Outcome.OK: OUTCOME_OK, Outcome.QY: OUTCOME_QY, Outcome.UNGROUPABLE: OUTCOME_UNGROUPABLE}
 
@@ -261,7 +262,7 @@ def compile_definition(defn: SchemeDefinition) -> CompiledPack:
     )
     adrg_codes = list(dict.fromkeys(a.target for a in adrgs if a.outcome == Outcome.OK))
     adrg_index = {c: i for i, c in enumerate(adrg_codes)}
-    adrg_entry, adrg_drg_start, drg_entry, drg_target = [], [0], [], []
+    adrg_entry, adrg_drg_start, drg_entry, drg_target, drg_rules = [], [0], [], [], []
     drg_codes = list(dict.fromkeys(
         [defn.ungroupable_drg] + [d.code for a in adrgs for d in children[("adrg", a.code)]]
     ))
@@ -272,6 +273,7 @@ def compile_definition(defn: SchemeDefinition) -> CompiledPack:
         for d in drgs:
             drg_entry.append(program.emit(d.rule, ACCEPT, REJECT))
             drg_target.append(drg_index[d.code])
+            drg_rules.append(format_rule(d.rule))
         adrg_drg_start.append(adrg_drg_start[-1] + len(drgs))
 
     atoms = np.array(list(program.atoms), dtype=np.int64).reshape(-1, 6)
@@ -305,15 +307,18 @@ def compile_definition(defn: SchemeDefinition) -> CompiledPack:
         mdc_entry=i32(mdc_entry),
         mdc_codes=string_table(m.code for m in mdcs),
         mdc_names=string_table(defn.mdc_names.get(m.code, m.name_zh) for m in mdcs),
+        mdc_rules=string_table(format_rule(m.rule) for m in mdcs),
         mdc_adrg_start=mdc_adrg_start,
         adrg_entry=i32(adrg_entry),
         adrg_outcome=np.array([_OUTCOMES[a.outcome] for a in adrgs], dtype=np.int8),
         adrg_target=i32([adrg_index[a.target] if a.outcome == Outcome.OK else -1 for a in adrgs]),
         adrg_rule_ids=string_table(a.code for a in adrgs),
+        adrg_rules=string_table(format_rule(a.rule) for a in adrgs),
         adrg_drg_start=i32(adrg_drg_start),
         adrg_codes=string_table(adrg_codes),
         drg_entry=i32(drg_entry),
         drg_target=i32(drg_target),
+        drg_rules=string_table(drg_rules),
         drg_codes=string_table(drg_codes),
         drg_names=string_table(drg_names.get(c, "") for c in drg_codes),
         ungroupable_drg=string_table([defn.ungroupable_drg]),

@@ -33,7 +33,7 @@ from icd_tables.errors import PackError, PackIntegrityError, PackNotFoundError
 from icd_tables.manifest import FORMAT_CHS1X, FORMAT_DRGPACK, MANIFEST, Manifest, sha256_file
 
 #: Bumped whenever the compiler's output changes meaning, so old caches are not reused.
-COMPILER_VERSION = f"{FORMAT_VERSION}.1"
+COMPILER_VERSION = f"{FORMAT_VERSION}.2"
 BUNDLED_DIR = Path(__file__).parent / "packs"
 DEFAULT_PACK = "example-mini"
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from weights.table import WeightTable
+from weights.table import RW_TYPE, WeightTable
 
 #: RW is stored with 6 decimals; as integers it is counted in these units.
 RW_UNITS = 1_000_000
@@ -38,6 +39,16 @@ def lookup_units(drgs, table: WeightTable) -> np.ndarray:
     known = codes.codes >= 0
     result[known] = per_category[codes.codes[known]]
     return result
+
+
+def units_to_decimal(units: np.ndarray) -> pa.Array:
+    """RW in millionths as an exact Arrow ``decimal128(18, 6)`` column; ``-1`` (no weight) becomes null."""
+    units = np.ascontiguousarray(units, dtype=np.int64)
+    words = np.empty((len(units), 2), dtype=np.int64)  # 128-bit little-endian two's complement
+    words[:, 0] = units
+    words[:, 1] = np.where(units < 0, -1, 0)
+    valid = pa.array(units >= 0).buffers()[1]
+    return pa.Array.from_buffers(RW_TYPE, len(units), [valid, pa.py_buffer(words)], null_count=int((units < 0).sum()))
 
 
 @dataclass(frozen=True)
@@ -104,4 +115,5 @@ def attach_weights(results: pd.DataFrame, table: WeightTable) -> pd.DataFrame:
     return out
 
 
-__all__ = ["RW_UNITS", "WeightReport", "attach_weights", "lookup_units", "rw_units", "weight_report"]
+__all__ = ["RW_UNITS", "WeightReport", "attach_weights", "lookup_units", "rw_units", "units_to_decimal",
+           "weight_report"]

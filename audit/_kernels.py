@@ -1,0 +1,96 @@
+"""Numba kernel that builds what-if records.  Private: use :func:`audit.whatif.what_if`.
+
+Records are encoded as in :mod:`grouper._kernels` (CSR code lists, principal
+first).  For each record whose ``keep`` flag is set, the kernel writes
+
+* one alternative per secondary diagnosis ``j`` whose code differs from the
+  principal: that diagnosis becomes the principal and the old principal the
+  first secondary diagnosis, the others keep their order
+  (``[D[j], D[0], D[1..j-1], D[j+1..]]``), procedures unchanged;
+* one alternative when the principal procedure is not an operating-room
+  procedure but a later one is: the first such procedure moves to the front
+  (``[P[k], P[0..k-1], P[k+1..]]``), diagnoses unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from grouper._config import JIT
+
+KIND_DX_SWAP, KIND_PROC_FIRST = 0, 1
+
+
+@njit(**JIT)
+def _first_or_after_principal(proc_ids, p0, p1, or_proc):
+    """Position of the first OR procedure when the principal procedure is not one, else -1."""
+    if p1 - p0 < 2 or or_proc[proc_ids[p0]]:
+        return -1
+    for k in range(p0 + 1, p1):
+        if or_proc[proc_ids[k]]:
+            return k
+    return -1
+
+
+@njit(**JIT)
+def _alternatives(dx_start, dx_ids, proc_start, proc_ids, keep, or_proc):
+    """Alternative records: parent record, kind, position moved, and their CSR code lists."""
+    n = dx_start.shape[0] - 1
+    n_alt, n_dx, n_proc = 0, 0, 0
+    for i in range(n):
+        if not keep[i]:
+            continue
+        d0, d1, p0, p1 = dx_start[i], dx_start[i + 1], proc_start[i], proc_start[i + 1]
+        for j in range(d0 + 1, d1):
+            if dx_ids[j] != dx_ids[d0]:
+                n_alt += 1
+                n_dx += d1 - d0
+                n_proc += p1 - p0
+        if _first_or_after_principal(proc_ids, p0, p1, or_proc) >= 0:
+            n_alt += 1
+            n_dx += d1 - d0
+            n_proc += p1 - p0
+    parent = np.empty(n_alt, np.int64)
+    kind = np.empty(n_alt, np.int8)
+    moved = np.empty(n_alt, np.int64)
+    out_dx_start = np.zeros(n_alt + 1, np.int64)
+    out_dx = np.empty(n_dx, np.int32)
+    out_proc_start = np.zeros(n_alt + 1, np.int64)
+    out_proc = np.empty(n_proc, np.int32)
+    a, w, v = 0, 0, 0
+    for i in range(n):
+        if not keep[i]:
+            continue
+        d0, d1, p0, p1 = dx_start[i], dx_start[i + 1], proc_start[i], proc_start[i + 1]
+        for j in range(d0 + 1, d1):
+            if dx_ids[j] == dx_ids[d0]:
+                continue
+            out_dx[w] = dx_ids[j]
+            out_dx[w + 1] = dx_ids[d0]
+            w += 2
+            for k in range(d0 + 1, d1):
+                if k != j:
+                    out_dx[w] = dx_ids[k]
+                    w += 1
+            for k in range(p0, p1):
+                out_proc[v] = proc_ids[k]
+                v += 1
+            parent[a], kind[a], moved[a] = i, KIND_DX_SWAP, j
+            a += 1
+            out_dx_start[a], out_proc_start[a] = w, v
+        first = _first_or_after_principal(proc_ids, p0, p1, or_proc)
+        if first >= 0:
+            for k in range(d0, d1):
+                out_dx[w] = dx_ids[k]
+                w += 1
+            out_proc[v] = proc_ids[first]
+            v += 1
+            for k in range(p0, p1):
+                if k != first:
+                    out_proc[v] = proc_ids[k]
+                    v += 1
+            parent[a], kind[a], moved[a] = i, KIND_PROC_FIRST, first
+            a += 1
+            out_dx_start[a], out_proc_start[a] = w, v
+    return parent, kind, moved, out_dx_start, out_dx, out_proc_start, out_proc

@@ -1,0 +1,151 @@
+"""Per-record explanation (分组说明), from the grouper's own trace.
+
+Columns
+-------
+``case_id``, ``row_no``, ``status``, ``drg``;
+``mdc_reason`` (入MDC依据): the MDC and its entry rule;
+``adrg_reason`` (ADRG依据): the ADRG rule that matched;
+``split_reason`` (细分依据): the DRG row's condition and the diagnosis behind it
+(the first MCC or CC after the exclusion table);
+``excluded_dx`` (被排除的并发症): secondary MCC/CC codes cancelled by the principal's exclusion table;
+``mdc_trace`` (未入组原因): for a record no MDC took, which MDCs it entered and left for want of
+a matching ADRG, or that none of their entry rules held; for ``invalid``, the grouper's reason;
+``coded_rw``, ``best_alternative``, ``best_drg``, ``best_rw`` (what-if, see :mod:`audit.whatif`).
+Texts are dictionary columns: one string per distinct rule row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from audit.pack_facts import reachable_atoms
+from audit.trace_rules import TraceView
+from audit.whatif import WhatIf
+from grouper import Grouper
+from grouper.grouper import _take
+from icd_tables.compiled import ATOM_CC, ATOM_KIND, ATOM_MCC, ATOM_MCC_OR_CC, CompiledPack
+from weights.lookup import units_to_decimal
+
+UNCONDITIONAL = "无条件 (unconditional)"
+STATUS_UNGROUPABLE = 2
+
+
+def _rule_text(rule: str) -> str:
+    return rule or UNCONDITIONAL
+
+
+def _drg_rows(cp: CompiledPack, adrg_row: np.ndarray, drg: np.ndarray) -> np.ndarray:
+    """The DRG row of each record's ADRG that gave its DRG (-1 when not grouped)."""
+    row = np.full(len(adrg_row), -1, dtype=np.int64)
+    grouped = np.flatnonzero(adrg_row >= 0)
+    start = cp.adrg_drg_start[adrg_row[grouped]].astype(np.int64)
+    end = cp.adrg_drg_start[adrg_row[grouped] + 1].astype(np.int64)
+    found = np.full(len(grouped), -1, dtype=np.int64)
+    for offset in range(int((end - start).max(initial=0))):
+        d = start + offset
+        hit = (found < 0) & (d < end) & (cp.drg_target[np.minimum(d, len(cp.drg_target) - 1)] == drg[grouped])
+        found[hit] = d[hit]
+    row[grouped] = found
+    return row
+
+
+def _split_texts(cp: CompiledPack) -> tuple[list[str], np.ndarray]:
+    """Per DRG row: its condition in words, and which complication it tests (0 none, 1 MCC, 2 CC, 3 either)."""
+    texts, tests = [], np.zeros(len(cp.drg_entry), dtype=np.int8)
+    rules = cp.drg_rules.to_pylist()
+    codes = cp.drg_codes.to_pylist()
+    for d, entry in enumerate(cp.drg_entry):
+        kinds = set(reachable_atoms(cp, entry)[:, ATOM_KIND].tolist())
+        tests[d] = (1 if kinds & {ATOM_MCC, ATOM_MCC_OR_CC} else 0) | (2 if kinds & {ATOM_CC, ATOM_MCC_OR_CC} else 0)
+        texts.append(f"{codes[cp.drg_target[d]]}：{_rule_text(rules[d])}")
+    return texts, tests
+
+
+def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whatif: WhatIf) -> pa.Table:
+    """One explanation row per record of the traced batch."""
+    cp, trace = grouper.pack.compiled, view.trace
+    o, results = trace.outputs, trace.results
+    mdc_texts = pa.array([f"MDC {c} {name}：{_rule_text(rule)}" for c, name, rule in zip(
+        cp.mdc_codes.to_pylist(), cp.mdc_names.to_pylist(), cp.mdc_rules.to_pylist())], pa.string())
+    adrg_texts = pa.array([f"{rid}：{_rule_text(rule)}" for rid, rule in zip(
+        cp.adrg_rule_ids.to_pylist(), cp.adrg_rules.to_pylist())], pa.string())
+    split_texts, tests = _split_texts(cp)
+    drg_row = _drg_rows(cp, o.adrg_row, o.drg)
+    split = _take(pa.array(split_texts, pa.string()), drg_row).dictionary_decode()
+    test = np.where(drg_row >= 0, tests[np.maximum(drg_row, 0)], 0)
+    mcc, cc = results.column("mcc_dx").combine_chunks().cast(pa.string()), \
+        results.column("cc_dx").combine_chunks().cast(pa.string())
+    use_mcc = ((test & 1) != 0) & pc.not_equal(mcc, "").to_numpy(zero_copy_only=False)
+    use_cc = ((test & 2) != 0) & ~use_mcc & pc.not_equal(cc, "").to_numpy(zero_copy_only=False)
+    behind = pc.if_else(pa.array(use_mcc), pc.binary_join_element_wise("；MCC ", mcc, ""),
+                        pc.if_else(pa.array(use_cc), pc.binary_join_element_wise("；CC ", cc, ""), ""))
+    split = pc.binary_join_element_wise(split, behind, "")
+
+    best = whatif.best
+    pick = pa.array(np.maximum(best, 0))
+    has_best = pa.array(best >= 0)
+    alt = whatif.table
+    empty = pa.scalar("", pa.string())
+    return pa.table({
+        "case_id": view.case_id,
+        "row_no": pa.array(view.row_no),
+        "status": results.column("status"),
+        "drg": results.column("drg"),
+        "mdc_reason": _take(mdc_texts, o.mdc.astype(np.int64)),
+        "adrg_reason": _take(adrg_texts, o.adrg_row.astype(np.int64)),
+        "split_reason": split,
+        "excluded_dx": excluded_dx,
+        "mdc_trace": _mdc_trace(view, grouper),
+        "coded_rw": units_to_decimal(whatif.coded_units),
+        "best_alternative": pc.if_else(has_best, alt.column("alternative").take(pick) if len(alt) else empty, empty)
+        if len(alt) else pa.array([""] * view.n, pa.string()),
+        "best_drg": pc.if_else(has_best, alt.column("drg").take(pick).cast(pa.string()), empty)
+        if len(alt) else pa.array([""] * view.n, pa.string()),
+        "best_rw": units_to_decimal(np.where(best >= 0, whatif.rw_units[np.maximum(best, 0)], -1)
+                                    if len(alt) else np.full(view.n, -1)),
+    })
+
+
+def _mdc_trace(view: TraceView, grouper: Grouper) -> pa.Array:
+    """Why a record was not grouped: the MDCs it entered without a matching ADRG, or none entered."""
+    cp, o = grouper.pack.compiled, view.trace.outputs
+    text = np.full(view.n, "", dtype=object)
+    invalid = np.flatnonzero(o.status == 3)
+    if len(invalid):
+        detail = view.trace.results.column("reason_detail").combine_chunks().cast(pa.string())
+        status_zh = view.trace.results.column("status_zh").combine_chunks().cast(pa.string())
+        joined = pc.binary_join_element_wise(status_zh, detail, "：")
+        text[invalid] = joined.take(pa.array(invalid)).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero((o.status == STATUS_UNGROUPABLE) & (o.mdc < 0))
+    if len(rows):
+        batch = view.trace.encoded.batch
+        sub = _subset(batch, rows)
+        entered = grouper.evaluate(sub, cp.mdc_entry)
+        codes = np.asarray(cp.mdc_codes.to_pylist(), dtype=object)
+        principal, _, _ = view.dx_text(batch.dx_start[:-1][rows])
+        for k, (mask, dx) in enumerate(zip(entered, principal.to_pylist())):
+            if mask.any():
+                text[rows[k]] = (f"进入 MDC {'、'.join(codes[mask])} 但无匹配的ADRG，均未入组 "
+                                 f"(entered MDC {', '.join(codes[mask])}, no ADRG rule held)")
+            else:
+                text[rows[k]] = f"主要诊断 {dx} 不满足任何MDC的入组条件 (no MDC entry rule holds for {dx})"
+    return pa.array(text, pa.string()).dictionary_encode()
+
+
+def _subset(batch, rows: np.ndarray):
+    """The records ``rows`` of an encoded batch, as a batch of their own."""
+    def take(start, ids):
+        lengths = np.diff(start)[rows]
+        new_start = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=new_start[1:])
+        index = np.repeat(start[:-1][rows] - new_start[:-1], lengths) + np.arange(new_start[-1])
+        return new_start, ids[index]
+    dx_start, dx_ids = take(batch.dx_start, batch.dx_ids)
+    proc_start, proc_ids = take(batch.proc_start, batch.proc_ids)
+    return batch._replace(dx_start=dx_start, dx_ids=dx_ids, proc_start=proc_start, proc_ids=proc_ids,
+                          nums=np.ascontiguousarray(batch.nums[:, rows]))
+
+
+__all__ = ["explanations"]

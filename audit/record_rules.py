@@ -1,0 +1,575 @@
+"""Record-level checks of the rule book (病案首页质控): codes, principal diagnosis, sex and age, administration.
+
+Every check is vectorised over a whole batch: the codes of all records are
+dictionary-encoded once, each distinct code is classified once (pack map,
+code ranges, patterns), and the classes are gathered back to the code
+positions with NumPy.  Messages are filled once per distinct combination of
+their values (:meth:`audit.rulebook.Rule.render`).
+
+Conventions
+-----------
+* Codes are compared as written (after :func:`audit.code_sets.clean_codes` for
+  ranges and patterns); an empty code is the fatal rules' business and is
+  skipped here.  A code's pack-derived class is that of the grouper code the
+  pack maps it to.
+* Asterisk codes (``PDX_ASTERISK``): a code holding ``*`` with no dagger part
+  in front of it — no ``†`` or ``+`` before the ``*`` code (``G01*``,
+  ``G63.2*x001``, ``†G01*``).  Combined dagger–asterisk codes such as
+  ``A17.0†G01*`` or ``A02.204+M90.2*`` name the underlying disease first and
+  may be the principal diagnosis.
+* Sex rules run for sex 1 and 2 only (other values are the fatal record check).
+* Newborn weights (``NEWBORN_WEIGHT_RANGE``) are checked for ``age_years == 0``.
+* ``los_days``, ``total_cost`` and ``discharge_method`` are needed for upload:
+  missing or unreadable values are findings (an absent column makes every
+  record one).  Dates are ``YYYY-MM-DD`` (``/`` or ``.`` separators, a time
+  after the date, or ``YYYYMMDD`` are read too); a missing date is not a
+  finding here, an unreadable one is ``DATE_INVALID``.
+* Length of stay: 出院日期 − 入院日期, a same-day stay counting 1 day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from audit.code_sets import clean_codes, in_ranges, matches, pack_sex_diagnoses, set_members
+from audit.findings import empty_findings, findings_table
+from audit.rulebook import Rule, RuleBook
+from grouper.encode import Encoded, encode, numeric_column, plain_array, to_arrow
+from icd_tables.compiled import MISSING, NUMERIC_ORDER, CompiledPack
+from icd_tables.pack import Pack
+from icd_tables.rules.ir import Field
+from icd_tables.schema import CODE_LIST_COLUMNS, REQUIRED_COLUMNS
+
+#: A code with ``*`` and no dagger part before it (see the module docstring).
+ASTERISK_PATTERN = r"^[+†]?[^+†]*\*"
+
+FIELD_ZH = {
+    "principal_dx": "主要诊断", "secondary_dx": "其他诊断", "procedures": "手术操作",
+    "birth_weight_g": "新生儿出生体重", "admission_weight_g": "新生儿入院体重",
+    "admit_date": "入院日期", "discharge_date": "出院日期", "settlement_date": "结算日期",
+}
+FIELD_EN = {
+    "principal_dx": "principal diagnosis", "secondary_dx": "other diagnosis", "procedures": "procedure",
+    "birth_weight_g": "birth weight", "admission_weight_g": "admission weight",
+    "admit_date": "admission date", "discharge_date": "discharge date", "settlement_date": "settlement date",
+}
+SEX_ZH = {1: "男", 2: "女"}
+SEX_EN = {1: "male", 2: "female"}
+_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d")
+
+
+@dataclass(frozen=True)
+class _PackTables:
+    """What the checks read from a pack, computed once per pack."""
+
+    dx_rewritten: np.ndarray  # per input code: maps to a different grouper code
+    proc_rewritten: np.ndarray
+    sex_dx: dict  # sex → bool over dx_codes, restricted to that sex
+
+    @classmethod
+    def of(cls, cp: CompiledPack) -> "_PackTables":
+        def rewritten(inputs: pa.Array, targets: np.ndarray, codes: pa.Array) -> np.ndarray:
+            if not len(inputs):
+                return np.zeros(0, dtype=bool)
+            return pc.not_equal(inputs, codes.take(pa.array(targets))).to_numpy(zero_copy_only=False)
+
+        return cls(rewritten(cp.dx_inputs, cp.dx_input_target, cp.dx_codes),
+                   rewritten(cp.proc_inputs, cp.proc_input_target, cp.proc_codes),
+                   pack_sex_diagnoses(cp))
+
+
+_PACK_CACHE: dict[int, tuple[CompiledPack, _PackTables]] = {}
+
+
+def _pack_tables(cp: CompiledPack) -> _PackTables:
+    hit = _PACK_CACHE.get(id(cp))
+    if hit is None or hit[0] is not cp:
+        if len(_PACK_CACHE) >= 4:
+            _PACK_CACHE.pop(next(iter(_PACK_CACHE)))
+        hit = _PACK_CACHE[id(cp)] = (cp, _PackTables.of(cp))
+    return hit[1]
+
+
+class _Codes:
+    """One kind of codes (diagnoses or procedures) of a batch: every position, and each distinct code once."""
+
+    def __init__(self, codes: pa.Array, record: np.ndarray, inputs: pa.Array, targets: np.ndarray,
+                 grouper_codes: pa.Array, rewritten: np.ndarray):
+        self.codes = codes.cast(pa.string())
+        self.record = record
+        encoded = pc.fill_null(self.codes, "").dictionary_encode()
+        self.index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        self.distinct = encoded.dictionary
+        self.clean = clean_codes(self.distinct)
+        found = pc.fill_null(pc.index_in(self.distinct, value_set=inputs), -1).to_numpy(zero_copy_only=False)
+        self.target = np.where(found >= 0, targets[np.maximum(found, 0)] if len(targets) else -1, -1)
+        self.rewritten = (found >= 0) & (rewritten[np.maximum(found, 0)] if len(rewritten) else False)
+        self._grouper_codes = grouper_codes
+        self.nonempty = pc.not_equal(self.clean, "").to_numpy(zero_copy_only=False)
+
+    def per_position(self, per_code: np.ndarray) -> np.ndarray:
+        """A per-distinct-code array gathered to every position."""
+        return per_code[self.index]
+
+    def target_text(self, positions: np.ndarray) -> pa.Array:
+        """Grouper code each position maps to."""
+        return self._grouper_codes.take(pa.array(self.target[self.index[positions]]))
+
+    def pack_class(self, per_grouper_code: np.ndarray) -> np.ndarray:
+        """Per distinct code: the class of the grouper code it maps to (False when unmapped)."""
+        return (self.target >= 0) & per_grouper_code[np.maximum(self.target, 0)] if len(per_grouper_code) \
+            else np.zeros(len(self.target), dtype=bool)
+
+
+class _Batch:
+    """A batch of records as the checks read it."""
+
+    def __init__(self, table: pa.Table, enc: Encoded, cp: CompiledPack, first_row_no: int):
+        self.table = table
+        self.n = n = table.num_rows
+        self.cp = cp
+        self.case_id = table.column("case_id").combine_chunks().cast(pa.string())
+        self.row_no = np.arange(n, dtype=np.int64) + first_row_no
+        nums = {field: enc.batch.nums[k] for k, field in enumerate(NUMERIC_ORDER)}
+        self.age, self.sex, self.age_days = nums[Field.AGE_YEARS], nums[Field.SEX], nums[Field.AGE_DAYS]
+        self.birth_weight, self.admission_weight = nums[Field.BIRTH_WEIGHT], nums[Field.ADMISSION_WEIGHT]
+        tables = _pack_tables(cp)
+        self.pack_sex_dx = tables.sex_dx
+        rows = np.arange(n, dtype=np.int64)
+        secondary_counts = np.diff(enc.batch.dx_start) - 1
+        self.dx = _Codes(
+            pa.concat_arrays([enc.principal_dx.cast(pa.string()), enc.secondary_dx.cast(pa.string())]),
+            np.concatenate([rows, np.repeat(rows, secondary_counts)]),
+            cp.dx_inputs, cp.dx_input_target, cp.dx_codes, tables.dx_rewritten,
+        )
+        self.dx_is_principal = np.arange(len(self.dx.record)) < n
+        self.proc = _Codes(enc.procedures, np.repeat(rows, np.diff(enc.batch.proc_start)),
+                           cp.proc_inputs, cp.proc_input_target, cp.proc_codes, tables.proc_rewritten)
+
+    def column(self, name: str):
+        return self.table.column(name) if name in self.table.column_names else None
+
+    def numbers(self, name: str) -> np.ndarray:
+        return numeric_column(self.column(name), self.n)
+
+    def cell_text(self, name: str, rows: np.ndarray) -> pa.Array:
+        """The cells of column ``name`` at ``rows`` as text (``""`` for missing)."""
+        column = self.column(name)
+        if column is None:
+            return pa.array([""] * len(rows), pa.string())
+        return pc.fill_null(_as_text(plain_array(column).take(pa.array(rows, pa.int64()))), "")
+
+    @cached_property
+    def principal_index(self) -> np.ndarray:
+        return self.dx.index[: self.n]
+
+    def findings(self, rule: Rule, rows: np.ndarray, field: str, found, **values) -> pa.Table:
+        """Findings of ``rule`` for the records ``rows`` (positions): ``found`` is the value column,
+        ``values`` fill the message placeholders."""
+        rows = np.asarray(rows, dtype=np.int64)
+        values = {"field_zh": FIELD_ZH.get(field, field), "field_en": FIELD_EN.get(field, field), **values}
+        zh, en, suggestion = rule.render(len(rows), **values)
+        return findings_table(self.case_id, self.row_no, rows, rule_id=rule.id, severity=rule.severity,
+                              field=field, value=found, message_zh=zh, message_en=en, suggestion=suggestion)
+
+    def code_findings(self, rule: Rule, kind: str, hit: np.ndarray, **values) -> list[pa.Table]:
+        """Findings at the code positions ``hit`` (bool per position), by field; ``values`` per position."""
+        codes = self.dx if kind == "dx" else self.proc
+        parts = [("principal_dx", self.dx_is_principal), ("secondary_dx", ~self.dx_is_principal)] \
+            if kind == "dx" else [("procedures", np.ones(len(hit), dtype=bool))]
+        out = []
+        for field, where in parts:
+            positions = np.flatnonzero(hit & where)
+            if len(positions):
+                picked = {k: v[positions] if isinstance(v, np.ndarray) else v for k, v in values.items()}
+                text = codes.codes.take(pa.array(positions))
+                out.append(self.findings(rule, codes.record[positions], field, text, code=text,
+                                         **{k: _arrow(v) for k, v in picked.items()}))
+        return out
+
+
+def _arrow(value):
+    return pa.array(value) if isinstance(value, np.ndarray) else value
+
+
+def _as_text(column: pa.Array) -> pa.Array:
+    """Text of any Arrow column; types Arrow cannot cast are written cell by cell."""
+    if pa.types.is_string(column.type):
+        return column
+    try:
+        return column.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
+
+
+def _usable(table: pa.Table) -> pa.Table:
+    """``table`` with the columns :func:`grouper.encode.encode` needs present and readable as text."""
+    n = table.num_rows
+    for name in REQUIRED_COLUMNS:
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(n, pa.string()))
+    for name in ("case_id", "principal_dx", *CODE_LIST_COLUMNS):
+        if name not in table.column_names:
+            continue
+        column = plain_array(table.column(name))
+        if name in CODE_LIST_COLUMNS and (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
+            try:
+                fixed = column.cast(pa.list_(pa.string()))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                fixed = pa.array([None if v is None else [None if c is None else str(c) for c in v]
+                                  for v in column.to_pylist()], pa.list_(pa.string()))
+        else:
+            fixed = _as_text(column)
+        table = table.set_column(table.column_names.index(name), name, fixed)
+    return table
+
+
+def _dates(column, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Day numbers (int64, valid where ``ok``), ``present`` and ``ok`` masks of a date column."""
+    days = np.zeros(n, dtype=np.int64)
+    if column is None:
+        return days, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    column = plain_array(column)
+    if pa.types.is_temporal(column.type) and not pa.types.is_time(column.type) \
+            and not pa.types.is_duration(column.type) and not pa.types.is_interval(column.type):
+        parsed = column.cast(pa.timestamp("s")).cast(pa.date32()) if not pa.types.is_date32(column.type) else column
+        present = np.asarray(column.is_valid())
+        days[present] = parsed.filter(column.is_valid()).cast(pa.int32()).to_numpy(zero_copy_only=False)
+        return days, present, present.copy()
+    text = pc.utf8_trim_whitespace(_as_text(column) if not pa.types.is_boolean(column.type)
+                                   else pa.nulls(n, pa.string()))
+    encoded = pc.fill_null(text, "").dictionary_encode()
+    distinct = pc.replace_substring_regex(pc.utf8_slice_codeunits(encoded.dictionary, 0, 10), r"[/.]", "-")
+    parsed = pa.nulls(len(distinct), pa.timestamp("s"))
+    for fmt in _DATE_FORMATS:
+        parsed = pc.coalesce(parsed, pc.strptime(distinct, format=fmt, unit="s", error_is_null=True))
+    valid = np.asarray(parsed.is_valid())
+    per_distinct = np.zeros(len(distinct), dtype=np.int64)
+    per_distinct[valid] = parsed.filter(parsed.is_valid()).cast(pa.date32()).cast(pa.int32()).to_numpy(
+        zero_copy_only=False)
+    index = encoded.indices.to_numpy(zero_copy_only=False)
+    present = pc.not_equal(encoded.dictionary, "").to_numpy(zero_copy_only=False)[index]
+    return per_distinct[index], present, valid[index] & present
+
+
+def _floats(column, n: int) -> np.ndarray:
+    """Float64 values of a number column, NaN where missing or unreadable."""
+    if column is None:
+        return np.full(n, np.nan)
+    column = plain_array(column)
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_decimal(column.type):
+        return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    if pa.types.is_boolean(column.type):
+        return np.full(n, np.nan)
+    text = pd.Series(_as_text(column).to_pandas(), dtype=object).str.normalize("NFKC").str.strip()
+    return pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+# ------------------------------------------------------------------------------------------ codes
+
+
+def _mapped(b: _Batch, rule: Rule, kind: str) -> list[pa.Table]:
+    codes = b.dx if kind == "dx" else b.proc
+    hit = codes.per_position(codes.rewritten & codes.nonempty)
+    target = np.full(len(hit), None, dtype=object)
+    positions = np.flatnonzero(hit)
+    target[positions] = codes.target_text(positions).to_numpy(zero_copy_only=False)
+    return b.code_findings(rule, kind, hit, target=target)
+
+
+def _duplicates(codes: _Codes, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Records, distinct-code indices and counts of codes entered twice or more (among positions ``keep``)."""
+    per_record = np.bincount(codes.record[keep], minlength=1)
+    keep = keep & (per_record[codes.record] >= 2) if len(per_record) else keep
+    width = np.int64(len(codes.distinct) + 1)
+    keys, counts = np.unique(codes.record[keep] * width + codes.index[keep], return_counts=True)
+    dup = counts >= 2
+    return keys[dup] // width, keys[dup] % width, counts[dup]
+
+
+def _duplicate_findings(b: _Batch, rule: Rule, kind: str) -> list[pa.Table]:
+    codes = b.dx if kind == "dx" else b.proc
+    keep = codes.per_position(codes.nonempty)
+    if kind == "dx":
+        keep = keep & ~b.dx_is_principal & (codes.index != b.principal_index[codes.record])
+    records, index, counts = _duplicates(codes, keep)
+    text = codes.distinct.take(pa.array(index))
+    field = "secondary_dx" if kind == "dx" else "procedures"
+    return [b.findings(rule, records, field, text, code=text, count=pa.array(counts))]
+
+
+def check_dx_mapped(b: _Batch, rule: Rule):
+    return _mapped(b, rule, "dx")
+
+
+def check_proc_mapped(b: _Batch, rule: Rule):
+    return _mapped(b, rule, "proc")
+
+
+def check_dx_duplicate(b: _Batch, rule: Rule):
+    return _duplicate_findings(b, rule, "dx")
+
+
+def check_proc_duplicate(b: _Batch, rule: Rule):
+    return _duplicate_findings(b, rule, "proc")
+
+
+def check_pdx_in_secondary(b: _Batch, rule: Rule):
+    dx = b.dx
+    same = ~b.dx_is_principal & (dx.index == b.principal_index[dx.record]) & dx.per_position(dx.nonempty)
+    records = np.unique(dx.record[same])
+    text = dx.codes.take(pa.array(records))
+    return [b.findings(rule, records, "secondary_dx", text, code=text)]
+
+
+# ------------------------------------------------------------------------------------------ principal diagnosis
+
+
+def _principal(b: _Batch, rule: Rule, per_code: np.ndarray):
+    hit = np.zeros(len(b.dx.record), dtype=bool)
+    hit[: b.n] = b.dx.per_position(per_code & b.dx.nonempty)[: b.n]
+    return b.code_findings(rule, "dx", hit)
+
+
+def check_pdx_sequela(b: _Batch, rule: Rule):
+    per_code = in_ranges(b.dx.clean, rule.params["codes"])
+    if rule.params["pack_sets"]:
+        per_code |= b.dx.pack_class(set_members(b.cp, rule.params["pack_sets"]))
+    return _principal(b, rule, per_code)
+
+
+def check_pdx_external_cause(b: _Batch, rule: Rule):
+    return _principal(b, rule, in_ranges(b.dx.clean, rule.params["codes"]))
+
+
+def check_pdx_morphology(b: _Batch, rule: Rule):
+    return _principal(b, rule, matches(b.dx.clean, rule.params["pattern"]))
+
+
+def check_pdx_asterisk(b: _Batch, rule: Rule):
+    return _principal(b, rule, matches(b.dx.clean, ASTERISK_PATTERN))
+
+
+# ------------------------------------------------------------------------------------------ sex and age
+
+
+def _sex_conflicts(b: _Batch, rule: Rule, kind: str, pack_lists: dict) -> list[pa.Table]:
+    codes = b.dx if kind == "dx" else b.proc
+    male = in_ranges(codes.clean, rule.params["male_codes"])
+    female = in_ranges(codes.clean, rule.params["female_codes"])
+    if pack_lists:
+        male |= codes.pack_class(pack_lists[1])
+        female |= codes.pack_class(pack_lists[2])
+    only = {1: male & ~female & codes.nonempty, 2: female & ~male & codes.nonempty}
+    sex = b.sex[codes.record]
+    allowed = np.where(codes.per_position(only[1]), 1, np.where(codes.per_position(only[2]), 2, 0))
+    hit = (allowed > 0) & np.isin(sex, (1, 2)) & (allowed != sex)
+    words = lambda table, key: np.array([table.get(int(k), "") for k in range(3)], dtype=object)[key]  # noqa: E731
+    return b.code_findings(rule, kind, hit, allowed_zh=words(SEX_ZH, allowed), allowed_en=words(SEX_EN, allowed),
+                           sex_zh=words(SEX_ZH, np.clip(sex, 0, 2) * np.isin(sex, (1, 2))),
+                           sex_en=words(SEX_EN, np.clip(sex, 0, 2) * np.isin(sex, (1, 2))))
+
+
+def check_sex_dx_conflict(b: _Batch, rule: Rule):
+    return _sex_conflicts(b, rule, "dx", b.pack_sex_dx if rule.params["use_pack_lists"] else {})
+
+
+def check_sex_proc_conflict(b: _Batch, rule: Rule):
+    return _sex_conflicts(b, rule, "proc", {})
+
+
+def _age_codes(b: _Batch, rule: Rule, outside) -> list[pa.Table]:
+    dx = b.dx
+    age = b.age[dx.record]
+    hit = dx.per_position(in_ranges(dx.clean, rule.params["codes"]) & dx.nonempty) & (age != MISSING) & outside(age)
+    return b.code_findings(rule, "dx", hit, age=age.astype(np.int64))
+
+
+def check_age_pregnancy(b: _Batch, rule: Rule):
+    low, high = rule.params["min_age_years"], rule.params["max_age_years"]
+    return _age_codes(b, rule, lambda age: (age < low) | (age > high))
+
+
+def check_age_perinatal(b: _Batch, rule: Rule):
+    return _age_codes(b, rule, lambda age: age > rule.params["max_age_years"])
+
+
+def _outside(values: np.ndarray, low, high) -> np.ndarray:
+    return (values != MISSING) & ((values < low) | (values > high))
+
+
+def check_age_range(b: _Batch, rule: Rule):
+    rows = np.flatnonzero(_outside(b.age, rule.params["min_age_years"], rule.params["max_age_years"]))
+    return [b.findings(rule, rows, "age_years", b.cell_text("age_years", rows), age=pa.array(b.age[rows]))]
+
+
+def check_age_days_missing(b: _Batch, rule: Rule):
+    rows = np.flatnonzero((b.age == 0) & (b.age_days == MISSING))
+    return [b.findings(rule, rows, "age_days", b.cell_text("age_days", rows))]
+
+
+def check_age_days_range(b: _Batch, rule: Rule):
+    rows = np.flatnonzero(_outside(b.age_days, rule.params["min_age_days"], rule.params["max_age_days"]))
+    return [b.findings(rule, rows, "age_days", b.cell_text("age_days", rows), age_days=pa.array(b.age_days[rows]))]
+
+
+def check_newborn_weight_missing(b: _Batch, rule: Rule):
+    newborn = (b.age == 0) & (b.age_days != MISSING) & (b.age_days <= rule.params["max_age_days"])
+    rows = np.flatnonzero(newborn & (b.birth_weight == MISSING))
+    return [b.findings(rule, rows, "birth_weight_g", b.cell_text("birth_weight_g", rows),
+                       age_days=pa.array(b.age_days[rows]))]
+
+
+def check_newborn_weight_range(b: _Batch, rule: Rule):
+    out = []
+    for field, weight in (("birth_weight_g", b.birth_weight), ("admission_weight_g", b.admission_weight)):
+        rows = np.flatnonzero((b.age == 0) & _outside(weight, rule.params["min_g"], rule.params["max_g"]))
+        out.append(b.findings(rule, rows, field, b.cell_text(field, rows), weight=pa.array(weight[rows])))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ administration
+
+
+def check_los_invalid(b: _Batch, rule: Rule):
+    los = b.numbers("los_days")
+    rows = np.flatnonzero((los == MISSING) | (los <= 0))
+    text = b.cell_text("los_days", rows)
+    return [b.findings(rule, rows, "los_days", text, value=text)]
+
+
+def _stay(b: _Batch):
+    admit, admit_present, admit_ok = _dates(b.column("admit_date"), b.n)
+    discharge, discharge_present, discharge_ok = _dates(b.column("discharge_date"), b.n)
+    return admit, discharge, admit_ok & discharge_ok
+
+
+def check_los_dates_mismatch(b: _Batch, rule: Rule):
+    admit, discharge, ok = _stay(b)
+    los = b.numbers("los_days")
+    expected = np.maximum(discharge - admit, 1)
+    bad = ok & (discharge >= admit) & (los != MISSING) & (los > 0) \
+        & (np.abs(los - expected) > rule.params["tolerance_days"])
+    rows = np.flatnonzero(bad)
+    return [b.findings(rule, rows, "los_days", b.cell_text("los_days", rows), los=b.cell_text("los_days", rows),
+                       expected=pa.array(expected[rows]), admit=b.cell_text("admit_date", rows),
+                       discharge=b.cell_text("discharge_date", rows))]
+
+
+def check_discharge_before_admission(b: _Batch, rule: Rule):
+    admit, discharge, ok = _stay(b)
+    rows = np.flatnonzero(ok & (discharge < admit))
+    text = b.cell_text("discharge_date", rows)
+    return [b.findings(rule, rows, "discharge_date", text, discharge=text, admit=b.cell_text("admit_date", rows))]
+
+
+def check_date_invalid(b: _Batch, rule: Rule):
+    out = []
+    for field in rule.fields:
+        _, present, ok = _dates(b.column(field), b.n)
+        rows = np.flatnonzero(present & ~ok)
+        text = b.cell_text(field, rows)
+        out.append(b.findings(rule, rows, field, text, value=text))
+    return out
+
+
+def check_cost_invalid(b: _Batch, rule: Rule):
+    cost = _floats(b.column("total_cost"), b.n)
+    rows = np.flatnonzero(~(cost > 0) | ~np.isfinite(cost))
+    text = b.cell_text("total_cost", rows)
+    return [b.findings(rule, rows, "total_cost", text, value=text)]
+
+
+def check_discharge_method_unknown(b: _Batch, rule: Rule):
+    method = b.numbers("discharge_method")
+    rows = np.flatnonzero(~np.isin(method, np.asarray(rule.params["allowed"], dtype=np.int64)))
+    text = b.cell_text("discharge_method", rows)
+    return [b.findings(rule, rows, "discharge_method", text, value=text)]
+
+
+#: The record rules in the order their findings are listed for a record.
+CHECKS = {
+    "DX_MAPPED": check_dx_mapped,
+    "PROC_MAPPED": check_proc_mapped,
+    "DX_DUPLICATE": check_dx_duplicate,
+    "PDX_IN_SECONDARY": check_pdx_in_secondary,
+    "PROC_DUPLICATE": check_proc_duplicate,
+    "PDX_SEQUELA": check_pdx_sequela,
+    "PDX_EXTERNAL_CAUSE": check_pdx_external_cause,
+    "PDX_MORPHOLOGY": check_pdx_morphology,
+    "PDX_ASTERISK": check_pdx_asterisk,
+    "SEX_DX_CONFLICT": check_sex_dx_conflict,
+    "SEX_PROC_CONFLICT": check_sex_proc_conflict,
+    "AGE_PREGNANCY": check_age_pregnancy,
+    "AGE_PERINATAL": check_age_perinatal,
+    "AGE_RANGE": check_age_range,
+    "AGE_DAYS_MISSING": check_age_days_missing,
+    "AGE_DAYS_RANGE": check_age_days_range,
+    "NEWBORN_WEIGHT_MISSING": check_newborn_weight_missing,
+    "NEWBORN_WEIGHT_RANGE": check_newborn_weight_range,
+    "LOS_INVALID": check_los_invalid,
+    "LOS_DATES_MISMATCH": check_los_dates_mismatch,
+    "DISCHARGE_BEFORE_ADMISSION": check_discharge_before_admission,
+    "DATE_INVALID": check_date_invalid,
+    "COST_INVALID": check_cost_invalid,
+    "DISCHARGE_METHOD_UNKNOWN": check_discharge_method_unknown,
+}
+RECORD_RULES = tuple(CHECKS)
+
+
+def _compiled(pack) -> CompiledPack:
+    if isinstance(pack, CompiledPack):
+        return pack
+    if isinstance(pack, Pack):
+        return pack.compiled
+    if hasattr(pack, "pack") and isinstance(pack.pack, Pack):  # a Grouper
+        return pack.pack.compiled
+    return Pack.load(pack).compiled
+
+
+def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
+                    encoded: Encoded | None = None) -> pa.Table:
+    """Findings of the record rules (codes, principal diagnosis, sex and age, administration).
+
+    Parameters
+    ----------
+    records : pyarrow.Table, pandas.DataFrame or list of dict
+        Records in the canonical schema; absent columns read as missing, code
+        lists may be ``|``-joined text or list columns.
+    pack : Pack, Grouper, CompiledPack, str or path-like
+        The definition pack whose code map and MDC lists the rules read.
+    book : RuleBook
+        Rule book; disabled rules do not run.
+    first_row_no : int
+        ``row_no`` of the first record.
+    encoded : grouper.encode.Encoded, optional
+        The batch already encoded for grouping (saves encoding it again);
+        must come from the same records and pack.
+
+    Returns
+    -------
+    pyarrow.Table
+        :data:`audit.findings.FINDING_SCHEMA`, sorted by ``row_no`` and, within a
+        record, in the order of :data:`RECORD_RULES`.  Never raises on odd
+        values: a value that cannot be read is a finding or is skipped.
+    """
+    table = _usable(to_arrow(records))
+    cp = _compiled(pack)
+    if table.num_rows == 0:
+        return empty_findings()
+    batch = _Batch(table, encoded if encoded is not None else encode(table, cp), cp, first_row_no)
+    parts = [part for rule_id, check in CHECKS.items() if book.enabled(rule_id)
+             for part in check(batch, book.rule(rule_id)) if part.num_rows]
+    if not parts:
+        return empty_findings()
+    found = pa.concat_tables(parts)
+    return found.take(pc.sort_indices(found, [("row_no", "ascending")]))
+
+
+__all__ = ["ASTERISK_PATTERN", "RECORD_RULES", "record_findings"]

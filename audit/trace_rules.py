@@ -1,0 +1,187 @@
+"""Findings read from the grouper's own trace: why a record cannot be grouped, and what its codes did.
+
+Fatal findings come from the same encoded records and rule programs the
+grouper used, so the records with a fatal finding are exactly the ``invalid``
+ones: every unmappable code is one finding (``FATAL_DX_UNMAPPED``,
+``FATAL_PROC_UNMAPPED``) and every failing record check another
+(``FATAL_RECORD_CHECK``), where the grouper stops at the first.
+
+DRG-relevant findings (for grouped records): an operating-room procedure that
+no surgical ADRG of the record's MDC takes (``DRG_OR_PROC_NOT_TAKEN``), and a
+secondary diagnosis that is an MCC or CC but is cancelled by the principal
+diagnosis's exclusion table (``DRG_CC_EXCLUDED``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from audit.findings import findings_table
+from audit.pack_facts import PackFacts
+from audit.rulebook import RuleBook
+from grouper import Grouper
+from grouper.grouper import Trace
+from grouper.results import STATUS_NAMES
+
+STATUS_OK, STATUS_INVALID = 0, STATUS_NAMES.to_pylist().index("invalid")
+_DX_FIELD = {True: ("principal_dx", "主要诊断", "principal diagnosis"),
+             False: ("secondary_dx", "其他诊断", "other diagnosis")}
+
+
+@dataclass(frozen=True)
+class TraceView:
+    """A traced batch with the per-record facts the rules share."""
+
+    trace: Trace
+    row_no: np.ndarray
+    case_id: pa.Array
+
+    @classmethod
+    def of(cls, trace: Trace) -> "TraceView":
+        results = trace.results
+        case_id = pc.fill_null(results.column("case_id").combine_chunks().cast(pa.string()), "")
+        return cls(trace, results.column("row_no").to_numpy(), case_id)
+
+    @property
+    def n(self) -> int:
+        return len(self.row_no)
+
+    def dx_text(self, positions: np.ndarray) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+        """Input text of flat diagnosis positions, their records, and whether each is the principal."""
+        enc = self.trace.encoded
+        records = np.searchsorted(enc.batch.dx_start, positions, side="right") - 1
+        principal = positions == enc.batch.dx_start[records]
+        pool = pa.concat_arrays([enc.principal_dx.cast(pa.string()), enc.secondary_dx.cast(pa.string())])
+        index = np.where(principal, records, self.n + positions - records - 1)
+        return pc.fill_null(pool.take(pa.array(index)), ""), records, principal
+
+    def proc_text(self, positions: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+        """Input text of flat procedure positions and their records."""
+        enc = self.trace.encoded
+        records = np.searchsorted(enc.batch.proc_start, positions, side="right") - 1
+        return pc.fill_null(enc.procedures.cast(pa.string()).take(pa.array(positions)), ""), records
+
+
+def _shown(codes: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(codes, ""), "（空）(empty)", codes)
+
+
+def _unique_pairs(records: np.ndarray, codes: pa.Array) -> np.ndarray:
+    """Indices of the first occurrence of each (record, code) pair, in order."""
+    ids = pc.dictionary_encode(codes).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    key = records.astype(np.int64) * (int(ids.max(initial=0)) + 1) + ids
+    _, first = np.unique(key, return_index=True)
+    return np.sort(first)
+
+
+def fatal_findings(view: TraceView, grouper: Grouper, book: RuleBook) -> list[pa.Table]:
+    """One fatal finding per unmappable code and per failing record check."""
+    enc, cp = view.trace.encoded, grouper.pack.compiled
+    out = []
+    rule = book.rule("FATAL_DX_UNMAPPED")
+    bad = np.flatnonzero(enc.batch.dx_ids < 0)
+    if len(bad):
+        codes, records, principal = view.dx_text(bad)
+        keep = _unique_pairs(records, codes)
+        codes, records, principal = codes.take(pa.array(keep)), records[keep], principal[keep]
+        field = pa.array(np.where(principal, "principal_dx", "secondary_dx"))
+        texts = rule.render(len(keep), code=_shown(codes), field_zh=pa.array(np.where(principal, "主要诊断", "其他诊断")),
+                            field_en=pa.array(np.where(principal, "principal diagnosis", "other diagnosis")))
+        out.append(findings_table(view.case_id, view.row_no, records, rule_id=rule.id, severity="fatal",
+                                  field=field, value=codes, message_zh=texts[0], message_en=texts[1],
+                                  suggestion=texts[2]))
+    rule = book.rule("FATAL_PROC_UNMAPPED")
+    bad = np.flatnonzero(enc.batch.proc_ids < 0)
+    if len(bad):
+        codes, records = view.proc_text(bad)
+        keep = _unique_pairs(records, codes)
+        codes, records = codes.take(pa.array(keep)), records[keep]
+        texts = rule.render(len(keep), code=_shown(codes))
+        out.append(findings_table(view.case_id, view.row_no, records, rule_id=rule.id, severity="fatal",
+                                  field="procedures", value=codes, message_zh=texts[0], message_en=texts[1],
+                                  suggestion=texts[2]))
+    if len(cp.check_entry):
+        rule = book.rule("FATAL_RECORD_CHECK")
+        passed = grouper.evaluate(enc.batch, cp.check_entry)
+        records, checks = np.nonzero(~passed)
+        if len(records):
+            names = cp.check_names.take(pa.array(checks))
+            values = _field_values(view.trace.records, names, records)
+            texts = rule.render(len(records), check_zh=cp.check_messages_zh.take(pa.array(checks)),
+                                check_en=cp.check_messages_en.take(pa.array(checks)), field=names, value=values)
+            out.append(findings_table(view.case_id, view.row_no, records, rule_id=rule.id, severity="fatal",
+                                      field=names, value=values, message_zh=texts[0], message_en=texts[1],
+                                      suggestion=texts[2]))
+    return out
+
+
+def _field_values(records: pa.Table, names: pa.Array, rows: np.ndarray) -> pa.Array:
+    """The text of column ``names[k]`` at record ``rows[k]`` (``""`` when absent or empty)."""
+    values = np.full(len(rows), "", dtype=object)
+    names_np = np.asarray(names.to_pylist(), dtype=object)
+    for name in np.unique(names_np):
+        hit = np.flatnonzero(names_np == name)
+        if name in records.column_names:
+            column = records.column(name).take(pa.array(rows[hit]))
+            text = pc.fill_null(column.cast(pa.string()), "") if not pa.types.is_list(column.type) else None
+            if text is not None:
+                values[hit] = text.to_numpy(zero_copy_only=False)
+    return pa.array(values, pa.string())
+
+
+def drg_findings(view: TraceView, grouper: Grouper, facts: PackFacts, book: RuleBook) -> tuple[list[pa.Table], pa.Array]:
+    """DRG-relevant findings of grouped records, and each record's cancelled complications (``|``-joined)."""
+    out = []
+    cp, trace = grouper.pack.compiled, view.trace
+    b, o = trace.encoded.batch, trace.outputs
+    grouped = o.mdc >= 0
+    drg_text = trace.results.column("drg").combine_chunks().cast(pa.string())
+
+    rule = book.rule("DRG_OR_PROC_NOT_TAKEN")
+    if rule.enabled and len(b.proc_ids):
+        records = np.repeat(np.arange(view.n), np.diff(b.proc_start))
+        ids = b.proc_ids
+        hit = grouped[records] & (ids >= 0)
+        safe = np.maximum(ids, 0)
+        hit &= facts.or_proc[safe] & ~facts.surgical_takes[np.maximum(o.mdc[records], 0), safe]
+        pos = np.flatnonzero(hit)
+        if len(pos):
+            codes, rec = view.proc_text(pos)
+            drgs = drg_text.take(pa.array(rec))
+            texts = rule.render(len(pos), code=codes, drg=drgs)
+            out.append(findings_table(view.case_id, view.row_no, rec, rule_id=rule.id, severity=rule.severity,
+                                      field="procedures", value=codes, message_zh=texts[0], message_en=texts[1],
+                                      suggestion=texts[2]))
+
+    # complications cancelled by the principal's exclusion table (a cancelled MCC does not become a CC)
+    records = np.repeat(np.arange(view.n), np.diff(b.dx_start))
+    secondary = np.ones(len(b.dx_ids), dtype=bool)
+    secondary[b.dx_start[:-1][np.diff(b.dx_start) > 0]] = False
+    ids = np.maximum(b.dx_ids, 0)
+    excl = cp.cce[np.maximum(b.dx_ids[b.dx_start[:-1][records]], 0)]
+    candidate = secondary & grouped[records] & (b.dx_ids >= 0) & (excl >= 0)
+    mcc = candidate & (cp.mcc_excl[ids] == excl)
+    cc = candidate & (cp.cc_excl[ids] == excl)
+    pos = np.flatnonzero(mcc | cc)
+    codes, rec, _ = view.dx_text(pos) if len(pos) else (pa.array([], pa.string()), np.zeros(0, np.int64), None)
+    rule = book.rule("DRG_CC_EXCLUDED")
+    if rule.enabled and len(pos):
+        is_mcc = mcc[pos]
+        principal, _, _ = view.dx_text(b.dx_start[:-1][rec])
+        texts = rule.render(len(pos), code=codes, principal=principal,
+                            level_zh=pa.array(np.where(is_mcc, "严重并发症或合并症（MCC）", "并发症或合并症（CC）")),
+                            level_en=pa.array(np.where(is_mcc, "MCC", "CC")))
+        out.append(findings_table(view.case_id, view.row_no, rec, rule_id=rule.id, severity=rule.severity,
+                                  field="secondary_dx", value=codes, message_zh=texts[0], message_en=texts[1],
+                                  suggestion=texts[2]))
+    offsets = np.zeros(view.n + 1, dtype=np.int32)
+    np.cumsum(np.bincount(rec, minlength=view.n), out=offsets[1:])
+    excluded = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), codes), "|")
+    return out, excluded
+
+
+__all__ = ["TraceView", "drg_findings", "fatal_findings"]

@@ -1,0 +1,142 @@
+"""Coding validation of front pages (病案首页质控): findings, explanation and what-if in one pass.
+
+>>> v = Validator("chs-drg-1.1", weights=WeightTable.read("w.parquet"))   # doctest: +SKIP
+>>> result = v.validate(records)                                           # doctest: +SKIP
+>>> result.findings.to_pandas()                                            # doctest: +SKIP
+
+Validation never changes grouping: ``result.results`` is exactly what
+:meth:`grouper.Grouper.group_arrow` gives for the same records.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from audit.explain import explanations
+from audit.findings import FINDING_SCHEMA, SEVERITIES, empty_findings
+from audit.pack_facts import pack_facts
+from audit.record_rules import record_findings
+from audit.rulebook import RuleBook
+from audit.summary import summarize
+from audit.trace_rules import TraceView, drg_findings, fatal_findings
+from audit.whatif import what_if, whatif_findings
+from grouper import Grouper
+from icd_tables.pack import DEFAULT_PACK, Pack
+from weights import WeightTable
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What :meth:`Validator.validate` found.
+
+    Attributes
+    ----------
+    results : pyarrow.Table
+        Grouping results, one row per record (as ``Grouper.group_arrow``).
+    findings : pyarrow.Table
+        One row per finding (:data:`audit.findings.FINDING_SCHEMA`), by row, then severity.
+    explanations : pyarrow.Table
+        One row per record (:mod:`audit.explain`).
+    alternatives : pyarrow.Table
+        One row per what-if alternative (:mod:`audit.whatif`).
+    records : pyarrow.Table
+        The records as read.
+    """
+
+    results: pa.Table
+    findings: pa.Table
+    explanations: pa.Table
+    alternatives: pa.Table
+    records: pa.Table
+
+    def summary(self) -> pd.DataFrame:
+        """Findings per hospital and department (see :func:`audit.summary.summarize`)."""
+        return summarize(self.findings, self.records)
+
+
+class Validator:
+    """Checks records against a rule book with one pack and, optionally, a weight table.
+
+    Parameters
+    ----------
+    pack : Grouper, Pack, str or path-like
+        The pack (or a grouper already built on it); default the bundled example pack.
+    weights : WeightTable, optional
+        Gives the what-if alternatives their RW and enables the under-/upcoding rules.
+    rules : RuleBook or path-like, optional
+        Rule book; default the bundled ``audit/rules.toml``.
+    """
+
+    def __init__(self, pack: Grouper | Pack | str | os.PathLike = DEFAULT_PACK, *,
+                 weights: WeightTable | None = None, rules: RuleBook | str | os.PathLike | None = None):
+        self.grouper = pack if isinstance(pack, Grouper) else Grouper(pack)
+        self.weights = weights
+        self.rules = rules if isinstance(rules, RuleBook) else RuleBook.load(rules)
+        self.facts = pack_facts(self.grouper.pack.compiled)
+
+    @property
+    def pack(self) -> Pack:
+        return self.grouper.pack
+
+    def validate(self, records, *, first_row_no: int = 1) -> Validation:
+        """Group, check, explain and regroup alternatives for a batch of records.
+
+        Parameters
+        ----------
+        records : pandas.DataFrame, pyarrow.Table or list of dict
+            Records in the canonical schema.
+        first_row_no : int
+            ``row_no`` of the first record.
+
+        Returns
+        -------
+        Validation
+        """
+        trace = self.grouper.trace(records, first_row_no=first_row_no)
+        view = TraceView.of(trace)
+        parts = fatal_findings(view, self.grouper, self.rules)
+        drg_parts, excluded = drg_findings(view, self.grouper, self.facts, self.rules)
+        whatif = what_if(view, self.grouper, self.facts, self.weights)
+        parts += drg_parts + whatif_findings(view, whatif, self.facts, self.rules)
+        parts.append(record_findings(trace.records, self.pack, self.rules, first_row_no=first_row_no))
+        findings = _ordered(_without_shadowed(pa.concat_tables([empty_findings(), *parts]).cast(FINDING_SCHEMA)))
+        return Validation(trace.results, findings, explanations(view, self.grouper, excluded, whatif),
+                          whatif.table, trace.records)
+
+
+def _codes(column: pa.ChunkedArray | pa.Array, order=None) -> np.ndarray:
+    """Integer code of each value; with ``order``, a value's rank in it, else its rank in sorted order."""
+    encoded = pc.dictionary_encode(column)
+    encoded = encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded
+    values = encoded.dictionary.to_pylist()
+    ranks = np.array([order.index(v) for v in values] if order else np.argsort(np.argsort(values, kind="stable")),
+                     dtype=np.int64)
+    return ranks[encoded.indices.to_numpy(zero_copy_only=False)] if len(values) else np.zeros(len(column), np.int64)
+
+
+def _without_shadowed(findings: pa.Table) -> pa.Table:
+    """Drop non-fatal findings on a field of a record that already has a fatal finding on that field."""
+    fatal = pc.equal(findings.column("severity"), "fatal").to_numpy(zero_copy_only=False)
+    if not fatal.any():
+        return findings
+    key = findings.column("row_no").to_numpy() * 1024 + _codes(findings.column("field"))
+    drop = ~fatal & np.isin(key, key[fatal])
+    return findings.filter(pa.array(~drop)) if drop.any() else findings
+
+
+def _ordered(findings: pa.Table) -> pa.Table:
+    """By row, then severity (fatal first), then rule id; stable."""
+    if not findings.num_rows:
+        return findings
+    order = np.lexsort((np.arange(findings.num_rows), _codes(findings.column("rule_id")),
+                        _codes(findings.column("severity"), list(SEVERITIES)), findings.column("row_no").to_numpy()))
+    return findings.take(pa.array(order))
+
+
+__all__ = ["Validation", "Validator"]

@@ -1,0 +1,126 @@
+"""Case columns (Arrow or pandas) as NumPy arrays: category codes, numbers, years, months, decimals.
+
+Every conversion is vectorised: a text column is dictionary-encoded once and
+only its distinct values are looked at in Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: A plain decimal number as text (``12``, ``-3.5``, ``.25``); anything else reads as missing.
+_NUMBER = r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)\s*$"
+
+
+def as_table(cases) -> pa.Table:
+    """Cases as one Arrow table (from an Arrow table, a pandas DataFrame or a list of dicts)."""
+    if isinstance(cases, pa.Table):
+        return cases
+    if isinstance(cases, pd.DataFrame):
+        return pa.Table.from_pandas(cases, preserve_index=False)
+    if isinstance(cases, list):
+        return pa.Table.from_pylist(cases)
+    raise TypeError(f"cases must be a pyarrow Table, a pandas DataFrame or a list of dicts, not {type(cases).__name__}")
+
+
+def _plain(column) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    return column
+
+
+def categories(column) -> tuple[np.ndarray, list[str]]:
+    """Codes into the sorted distinct values of a text column (``-1`` for missing or empty).
+
+    Returns
+    -------
+    codes : numpy.ndarray of int32
+    values : list of str
+        Sorted distinct non-empty values; ``values[codes[i]]`` is row i's value.
+    """
+    column = _plain(column)
+    if not pa.types.is_dictionary(column.type):
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            column = pc.cast(column, pa.string())
+        column = pc.dictionary_encode(column)
+    dictionary = column.dictionary.cast(pa.string()).to_pylist()
+    indices = column.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    valid = column.is_valid().to_numpy(zero_copy_only=False)
+    values = sorted({v for v in dictionary if v})
+    position = {v: i for i, v in enumerate(values)}
+    remap = np.array([position.get(v, -1) if v else -1 for v in dictionary] + [-1], dtype=np.int32)
+    codes = remap[np.where(valid, indices, len(dictionary))]
+    return codes, values
+
+
+def numbers(column) -> np.ndarray:
+    """A numeric or text column as float64, NaN where missing or not a number."""
+    column = _plain(column)
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        ok = pc.match_substring_regex(column, _NUMBER)
+        column = pc.if_else(ok, pc.utf8_trim_whitespace(column), pa.scalar(None, column.type))
+    elif not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+              or pa.types.is_decimal(column.type)):
+        raise TypeError(f"column of type {column.type} is not numeric")
+    values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    return np.asarray(values, dtype=np.float64)
+
+
+def column_or_none(table: pa.Table, name: str):
+    return table.column(name) if name in table.column_names else None
+
+
+def text_prefix(column, width: int) -> tuple[np.ndarray, list[str]]:
+    """Codes into the sorted distinct first ``width`` characters of a text column (dates → year or month)."""
+    column = _plain(column)
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        column = pc.cast(column, pa.string())
+    codes, values = categories(pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(column), 0, width))
+    return codes, values
+
+
+def years(table: pa.Table) -> np.ndarray:
+    """Year of each case: the ``year`` column when present, else the first four digits of ``discharge_date``.
+
+    Returns int64 with ``-1`` where there is none.
+    """
+    if "year" in table.column_names:
+        values = numbers(table.column("year"))
+        whole = np.isfinite(values) & (values == np.floor(values)) & (values > 0)
+        return np.where(whole, values, -1).astype(np.int64)
+    if "discharge_date" not in table.column_names:
+        return np.full(table.num_rows, -1, dtype=np.int64)
+    codes, prefixes = text_prefix(table.column("discharge_date"), 4)
+    per_value = np.array([int(p) if len(p) == 4 and p.isdigit() else -1 for p in prefixes] + [-1], dtype=np.int64)
+    return per_value[np.where(codes >= 0, codes, len(prefixes))]
+
+
+def months(table: pa.Table) -> tuple[np.ndarray, list[str]]:
+    """Month (``YYYY-MM``) of ``discharge_date`` as codes into the sorted months; ``-1`` where unreadable."""
+    if "discharge_date" not in table.column_names:
+        return np.full(table.num_rows, -1, dtype=np.int32), []
+    codes, prefixes = text_prefix(table.column("discharge_date"), 7)
+    good = [p for p in prefixes if len(p) == 7 and p[:4].isdigit() and p[4] == "-" and p[5:].isdigit()
+            and 1 <= int(p[5:]) <= 12]
+    position = {p: i for i, p in enumerate(good)}
+    remap = np.array([position.get(p, -1) for p in prefixes] + [-1], dtype=np.int32)
+    return remap[np.where(codes >= 0, codes, len(prefixes))], good
+
+
+def decimal_array(units: np.ndarray, scale: int, valid: np.ndarray | None = None) -> pa.Array:
+    """Integer ``units`` (value × 10^scale) as an exact decimal128(18, scale) Arrow array, null where not ``valid``."""
+    units = np.ascontiguousarray(units, dtype=np.int64)
+    words = np.empty(2 * len(units), dtype=np.int64)
+    words[0::2] = units
+    words[1::2] = np.where(units < 0, -1, 0)  # two's-complement high word
+    buffers = [None, pa.py_buffer(words.tobytes())]
+    if valid is not None and not valid.all():
+        buffers[0] = pa.py_buffer(np.packbits(valid.astype(np.uint8), bitorder="little").tobytes())
+    return pa.Array.from_buffers(pa.decimal128(18, scale), len(units), buffers)

@@ -1,0 +1,78 @@
+"""Patient share (个人负担) when a case has no ``patient_paid``: the benefit calculator of ``[benefits]``.
+
+For a case at a hospital of level ℓ under insurance type t, with rule (起付线 D, 报销比例 r,
+年度最高支付限额 cap) for (t, ℓ) — or for (``all``, ℓ):
+
+* eligible = total_cost − self_pay_cost (自费部分);
+* ratio = r − ``unreferred_ratio_cut`` for out-of-area cases without referral (异地未转诊备案,
+  column ``out_of_area_unreferred`` true/1), never below 0;
+* fund part = ⌊max(0, eligible − D) × ratio⌋ fen, then limited so that a patient's fund parts in
+  the year (cases in month order, then input order; by ``patient_id`` when present, else per case)
+  do not exceed the cap;
+* patient share = total_cost − fund part.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from payment.money import RATIO_UNITS
+from payment.policy import Policy
+
+TRUE_WORDS = ("1", "true", "yes", "y", "是", "t")
+
+
+def _flags(column, n: int) -> np.ndarray:
+    if column is None:
+        return np.zeros(n, bool)
+    values = pd.Series(column.cast(pa.string()).to_numpy(zero_copy_only=False)).fillna("")
+    return values.str.strip().str.lower().isin(TRUE_WORDS).to_numpy()
+
+
+def patient_shares(policy: Policy, cost, self_pay, insurance_codes, insurance, levels, patient_id, yyyymm,
+                   unreferred) -> tuple[np.ndarray, np.ndarray]:
+    """Patient share in fen of each case, and whether a benefit rule applied to it."""
+    n = len(cost)
+    rules = {(r.insurance_type, r.level): r for r in policy.benefits}
+    n_ins = len(insurance_codes)
+    table = np.full((n_ins, 4, 3), -1, np.int64)  # insurance × level → deductible, ratio, cap
+    for i, code in enumerate(insurance_codes):
+        for level in (1, 2, 3):
+            rule = rules.get((code, level)) or rules.get(("all", level))
+            if rule is not None:
+                table[i, level] = (rule.deductible_fen, rule.ratio_u, rule.annual_cap_fen)
+    chosen = table[insurance, levels]
+    ok = chosen[:, 0] >= 0
+    ratio = np.maximum(chosen[:, 1] - np.where(_flags(unreferred, n), policy.unreferred_cut_u, 0), 0)
+    eligible = np.maximum(cost - np.minimum(self_pay, cost) - chosen[:, 0], 0)
+    fund = np.where(ok, eligible * ratio // RATIO_UNITS, 0)
+    cap = chosen[:, 2]
+    if patient_id is None:
+        fund = np.minimum(fund, np.maximum(cap, 0))
+    else:
+        fund = _annual_cap(fund, cap, patient_id, yyyymm, ok)
+    return cost - fund, ok
+
+
+def _annual_cap(fund, cap, patient_id, yyyymm, ok) -> np.ndarray:
+    """Limit each patient's fund parts in the year to the cap, cases in (month, input) order."""
+    ids = pd.Series(patient_id.cast(pa.string()).to_numpy(zero_copy_only=False)).fillna("")
+    frame = pd.DataFrame({"p": ids, "m": yyyymm, "f": fund, "c": cap, "k": np.arange(len(fund))})
+    frame = frame[ok & (ids != "").to_numpy()]
+    frame = frame.sort_values(["p", "m", "k"], kind="stable")
+    totals = frame.groupby("p", sort=False)["f"].transform("sum")
+    lowest = frame.groupby("p", sort=False)["c"].transform("min")
+    out = np.minimum(fund, np.maximum(cap, 0))
+    over = frame[totals > lowest]
+    for _, group in over.groupby("p", sort=False):
+        spent = 0
+        for f, c, k in zip(group["f"], group["c"], group["k"]):
+            take = min(int(f), max(int(c) - spent, 0))
+            out[k] = take
+            spent += take
+    return out
+
+
+__all__ = ["patient_shares"]

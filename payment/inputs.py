@@ -1,0 +1,491 @@
+"""Inputs of a settlement run: the hospital table, assessment scores, case lists, and the cases as arrays.
+
+:func:`prepare_cases` turns a table of grouped cases (Arrow or pandas, as
+``api.cases.read_cases`` returns it) into integer NumPy arrays once: hospitals,
+DRGs, insurance types and departments factorised, costs in fen, RW in millionths,
+months as ``YYYYMM``.  A case whose values cannot be settled (no cost, a negative
+cost, no discharge date, no hospital) is kept with a rejection reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from payment.money import decimal_units, yuan_to_fen
+from payment.policy import LEVELS, Policy
+from weights import WeightTable, lookup_units
+
+LEVEL_WORDS = {"1": 1, "2": 2, "3": 3, "一级": 1, "二级": 2, "三级": 3}
+HOSPITAL_HEADERS = {
+    "hospital_id": ("hospital_id", "医疗机构编码", "机构编码", "医院编码", "定点医疗机构编码"),
+    "level": ("level", "hospital_level", "医院等级", "等级", "医疗机构等级"),
+    "coefficient": ("coefficient", "医院系数", "系数", "机构系数"),
+    "name": ("name", "hospital_name", "医疗机构名称", "医院名称", "机构名称"),
+    "region": ("region", "统筹区", "统筹地区"),
+    "score": ("score", "考核得分", "得分", "考核分数"),
+    "case_id": ("case_id", "病案号", "结算ID", "结算id", "setl_id"),
+    "event": ("event", "事件", "突发事件", "除外事件"),
+}
+#: Status codes of a case, from the grouping result's ``status``.
+STATUS_CODES = {"ok": 0, "qy": 1, "ungroupable": 2, "invalid": 3}
+#: Why a case cannot be settled (reject_reason codes) → message.
+REJECT_REASONS = {
+    1: "分组结果无效，请修正病案后重新分组 (grouping invalid: fix the record and group it again)",
+    2: "总费用缺失、非数字或为负 (total_cost missing, not a number or negative)",
+    3: "出院/结算日期缺失或无效 (discharge/settlement date missing or invalid)",
+    4: "医疗机构编码为空 (hospital_id empty)",
+    5: "个人支付缺失且政策未设待遇计算 (patient_paid missing and the policy has no [benefits] rule for it)",
+    6: "个人支付为负或大于总费用 (patient_paid negative or above total_cost)",
+    7: "床日付费病例缺少住院天数 (per-diem case without los_days)",
+    8: "险种类型为空 (insurance_type empty)",
+}
+
+
+class PaymentInputError(ValueError):
+    """A hospital table, score file, case list or case table cannot be used; the message names the item."""
+
+
+def _read_frame(path: Path, what: str) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise PaymentInputError(f"{path}: no such {what} file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path).astype(str)
+        if suffix in (".xlsx", ".xlsm"):
+            return pd.read_excel(path, dtype=str).fillna("")
+        if suffix in (".csv", ".txt", ".tsv"):
+            raw = path.read_bytes()
+            encoding = "utf-8-sig"
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError:
+                encoding = "gb18030"
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding,
+                               sep="\t" if suffix == ".tsv" else ",")
+    except Exception as exc:  # pandas/openpyxl raise many kinds on damaged files
+        raise PaymentInputError(f"{path}: cannot read the {what} file: {exc}") from None
+    raise PaymentInputError(f"{path}: unknown {what} file format {suffix!r}; use .csv, .xlsx or .parquet")
+
+
+def _columns(frame: pd.DataFrame, path, what: str, required: tuple[str, ...]) -> dict[str, str]:
+    found = {}
+    for header in frame.columns:
+        key = str(header).strip().lower()
+        for canonical, aliases in HOSPITAL_HEADERS.items():
+            if key in aliases and canonical not in found:
+                found[canonical] = header
+    missing = [c for c in required if c not in found]
+    if missing:
+        names = " / ".join(HOSPITAL_HEADERS[missing[0]][:3])
+        raise PaymentInputError(f"{path}: the {what} file has no {missing[0]} column ({names}); "
+                                f"headers found: {', '.join(map(str, frame.columns))}")
+    return found
+
+
+@dataclass(frozen=True)
+class Hospitals:
+    """The hospital table (定点医疗机构): id, level, coefficient (1/10,000), name, region; sorted by id."""
+
+    ids: tuple[str, ...]
+    level: np.ndarray
+    coef_u: np.ndarray
+    names: tuple[str, ...]
+    regions: tuple[str, ...]
+    sha256: str = ""
+
+    def index(self) -> dict[str, int]:
+        return {h: i for i, h in enumerate(self.ids)}
+
+
+def read_hospitals(source, policy: Policy) -> Hospitals:
+    """Read a hospital table (CSV/XLSX/Parquet file or a DataFrame) and give each hospital its coefficient.
+
+    Columns: ``hospital_id`` (医疗机构编码), ``level`` (医院等级: 1/2/3 or 一级/二级/三级), optional
+    ``coefficient`` (医院系数, overrides the level's), ``name`` (医疗机构名称), ``region`` (统筹区).
+    The policy's ``[coefficients] hospitals`` override both.
+
+    Raises
+    ------
+    PaymentInputError
+        Naming the row of an unknown level, a duplicate id, a bad coefficient, or a missing column.
+    """
+    origin = "hospital table" if isinstance(source, pd.DataFrame) else str(source)
+    frame = source.astype(str) if isinstance(source, pd.DataFrame) else _read_frame(source, "hospital table")
+    cols = _columns(frame, origin, "hospital table", ("hospital_id", "level"))
+    ids, levels, coefs, names, regions, seen = [], [], [], [], [], {}
+    for row_no, row in enumerate(frame.to_dict("records"), start=2):
+        hid = str(row[cols["hospital_id"]]).strip()
+        if not hid:
+            raise PaymentInputError(f"{origin}: row {row_no}: empty hospital_id (医疗机构编码)")
+        if hid in seen:
+            raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid} listed twice (first at row {seen[hid]})")
+        seen[hid] = row_no
+        level = LEVEL_WORDS.get(str(row[cols["level"]]).strip().removesuffix(".0"))
+        if level not in LEVELS:
+            raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid}: unknown hospital level "
+                                    f"{row[cols['level']]!r} (医院等级); use 1, 2 or 3 (一级/二级/三级)")
+        coef = policy.hospital_coef_u.get(hid)
+        text = str(row.get(cols.get("coefficient"), "")).strip() if "coefficient" in cols else ""
+        if coef is None and text and text.lower() not in ("nan", "none"):
+            try:
+                coef = decimal_units(text, 4, "coefficient")
+            except ValueError as exc:
+                raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid}: {exc} (医院系数)") from None
+            if coef <= 0:
+                raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid}: coefficient {text} must be positive")
+        if coef is None:
+            coef = policy.level_coef_u.get(level)
+            if coef is None:
+                raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid}: the policy has no coefficient "
+                                        f"for level {level} ([coefficients] levels)")
+        ids.append(hid)
+        levels.append(level)
+        coefs.append(coef)
+        names.append(str(row.get(cols["name"], "")) if "name" in cols else "")
+        region = str(row.get(cols["region"], "")).strip() if "region" in cols else ""
+        regions.append(region or policy.region)
+    order = np.argsort(np.array(ids, dtype=object), kind="stable")
+    digest = hashlib.sha256(repr([ids, levels, coefs, names, regions]).encode()).hexdigest()
+    return Hospitals(tuple(ids[i] for i in order), np.array(levels, np.int64)[order],
+                     np.array(coefs, np.int64)[order], tuple(names[i] for i in order),
+                     tuple(regions[i] for i in order), digest)
+
+
+def read_scores(source, hospitals: Hospitals) -> dict[str, int]:
+    """Assessment scores (考核得分, 0–100, whole or with decimals: kept in 1/100 points) per hospital."""
+    origin = str(source)
+    frame = _read_frame(source, "assessment score")
+    cols = _columns(frame, origin, "assessment score", ("hospital_id", "score"))
+    known = set(hospitals.ids)
+    scores = {}
+    for row_no, row in enumerate(frame.to_dict("records"), start=2):
+        hid = str(row[cols["hospital_id"]]).strip()
+        if hid not in known:
+            raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid!r} is not in the hospital table")
+        try:
+            score = decimal_units(row[cols["score"]], 2, "score")
+        except ValueError as exc:
+            raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid}: {exc} (考核得分)") from None
+        if not 0 <= score <= 100_00:
+            raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid}: score {row[cols['score']]} "
+                                    "must be between 0 and 100")
+        scores[hid] = score
+    return scores
+
+
+def read_case_list(source, what: str) -> dict[str, str]:
+    """A list of case ids (特病单议 approvals or 突发事件 exclusions) → its note (the ``event`` column), in file order."""
+    origin = str(source)
+    frame = _read_frame(source, what)
+    cols = _columns(frame, origin, what, ("case_id",))
+    out: dict[str, str] = {}
+    for row_no, row in enumerate(frame.to_dict("records"), start=2):
+        cid = str(row[cols["case_id"]]).strip()
+        if not cid:
+            raise PaymentInputError(f"{origin}: row {row_no}: empty case_id (病案号)")
+        out.setdefault(cid, str(row[cols["event"]]).strip() if "event" in cols else "")
+    return out
+
+
+@dataclass(frozen=True)
+class Period:
+    """A settlement period: a year, or one month of it (``2024`` or ``2024-03``)."""
+
+    year: int
+    month: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "Period":
+        text = str(text).strip()
+        try:
+            if len(text) == 4:
+                return cls(int(text))
+            year, month = text.split("-")
+            if len(year) == 4 and 1 <= int(month) <= 12:
+                return cls(int(year), int(month))
+        except ValueError:
+            pass
+        raise PaymentInputError(f"period {text!r}: expected a year (2024) or a month (2024-03)")
+
+    def __str__(self) -> str:
+        return f"{self.year}" if self.month is None else f"{self.year}-{self.month:02d}"
+
+    def contains(self, yyyymm: np.ndarray) -> np.ndarray:
+        if self.month is None:
+            return yyyymm // 100 == self.year
+        return yyyymm == self.year * 100 + self.month
+
+
+@dataclass
+class Cases:
+    """The cases of one period as arrays (one entry per case, in input order)."""
+
+    case_id: pa.Array
+    row_no: np.ndarray
+    hosp: np.ndarray          # index into Hospitals.ids
+    drg: np.ndarray           # index into drg_codes
+    drg_codes: list[str]
+    status: np.ndarray        # STATUS_CODES
+    rw_u: np.ndarray          # millionths; -1 = no weight
+    mean_fen: np.ndarray      # the DRG's mean cost per case (0 without a weight)
+    cost_fen: np.ndarray
+    patient_fen: np.ndarray
+    patient_source: np.ndarray  # 0 patient_paid, 1 benefit calculator, 2 unknown
+    los: np.ndarray           # -1 unknown
+    yyyymm: np.ndarray
+    insurance: np.ndarray     # index into insurance_codes
+    insurance_codes: list[str]
+    dept: np.ndarray
+    dept_codes: list[str]
+    fund: np.ndarray          # index into funds
+    funds: list[tuple[str, str]]
+    reject: np.ndarray        # REJECT_REASONS code, 0 = none
+    special: np.ndarray       # bool: on the 特病单议 list
+    special_rank: np.ndarray  # position in the 特病单议 list (-1 when not on it)
+    event: np.ndarray         # bool: on the 突发事件 list
+    event_notes: dict[str, str] = field(default_factory=dict)
+    fingerprint: str = ""
+    pack_version: str = ""
+    outside_period: int = 0
+
+    @property
+    def n(self) -> int:
+        return len(self.row_no)
+
+
+def _column(table: pa.Table, name: str):
+    return table.column(name) if name in table.column_names else None
+
+
+def _factorize(column, n: int) -> tuple[np.ndarray, list[str]]:
+    """Strings → (codes, sorted unique values); missing → ``""``."""
+    if column is None:
+        return np.zeros(n, np.int64), [""]
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    encoded = pc.dictionary_encode(pc.fill_null(column.cast(pa.string()), "")).combine_chunks()
+    values = encoded.dictionary.to_pylist()
+    order = np.argsort(np.array(values, dtype=object), kind="stable")
+    rank = np.empty(len(values), np.int64)
+    rank[order] = np.arange(len(values))
+    codes = rank[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+    return codes, [values[i] for i in order]
+
+
+def _money(column, n: int) -> tuple[np.ndarray, np.ndarray]:
+    if column is None:
+        return np.zeros(n, np.int64), np.zeros(n, bool)
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        values = pd.to_numeric(pd.Series(column.to_numpy(zero_copy_only=False)).str.replace(",", ""),
+                               errors="coerce").to_numpy(np.float64)
+    else:
+        values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    return yuan_to_fen(values)
+
+
+def _integers(column, n: int) -> np.ndarray:
+    if column is None:
+        return np.full(n, -1, np.int64)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        values = pd.to_numeric(pd.Series(column.to_numpy(zero_copy_only=False)), errors="coerce")
+    else:
+        values = pd.Series(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False))
+    values = values.to_numpy(np.float64)
+    ok = np.isfinite(values) & (values >= 0) & (values == np.floor(values))
+    return np.where(ok, values, -1).astype(np.int64)
+
+
+def _months(column, n: int) -> np.ndarray:
+    """ISO dates (text, date or timestamp) → YYYYMM; 0 where missing or invalid."""
+    if column is None:
+        return np.zeros(n, np.int64)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+            or pa.types.is_dictionary(column.type)):
+        column = pc.strftime(column, "%Y-%m-%d") if pa.types.is_timestamp(column.type) else column.cast(pa.string())
+    codes, values = _factorize(column, n)
+    months = np.zeros(len(values), np.int64)
+    for k, text in enumerate(values):
+        try:
+            day = dt.date.fromisoformat(str(text).strip()[:10])
+            months[k] = day.year * 100 + day.month
+        except ValueError:
+            pass
+    return months[codes]
+
+
+def _hash_arrays(parts) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            digest.update(np.ascontiguousarray(part).tobytes())
+        elif isinstance(part, pa.Array):
+            for buf in part.buffers():
+                if buf is not None:
+                    digest.update(buf)
+        else:
+            digest.update(repr(part).encode())
+    return digest.hexdigest()
+
+
+def _listed(case_id: pa.Array, listed: dict[str, str] | None) -> np.ndarray:
+    if not listed:
+        return np.zeros(len(case_id), bool)
+    return pc.is_in(case_id, value_set=pa.array(list(listed), pa.string())).to_numpy(zero_copy_only=False)
+
+
+def _funds(policy: Policy, hospitals: Hospitals, hosp, insurance, insurance_codes):
+    """Each case's fund (region × insurance type with a budget), sorted; -1 for an empty insurance type."""
+    n_ins = len(insurance_codes)
+    pair = np.where(hosp >= 0, hosp * n_ins + insurance, -1)
+    present = np.flatnonzero(np.bincount(pair[pair >= 0], minlength=len(hospitals.ids) * n_ins))
+    keys = {}
+    for p in present:
+        h, i = divmod(int(p), n_ins)
+        key = policy.fund_key(hospitals.regions[h], insurance_codes[i])
+        if key is None and insurance_codes[i]:
+            raise PaymentInputError(f"insurance type {insurance_codes[i]!r} of region {hospitals.regions[h]!r} "
+                                    f"(hospital {hospitals.ids[h]}) has no [[budget]] in the policy")
+        keys[int(p)] = key
+    funds = sorted({k for k in keys.values() if k is not None})
+    number = {k: i for i, k in enumerate(funds)}
+    lookup = np.full(len(hospitals.ids) * n_ins + 1, -1, np.int64)
+    for p, key in keys.items():
+        if key is not None:
+            lookup[p] = number[key]
+    return lookup[pair], funds
+
+
+def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospitals, period: Period,
+                  special: dict[str, str] | None = None, events: dict[str, str] | None = None) -> Cases:
+    """The cases of ``period`` as arrays ready to settle.
+
+    Parameters
+    ----------
+    cases : pyarrow.Table or pandas.DataFrame
+        Grouped cases: ``case_id``, ``hospital_id``, ``drg``, ``status``, ``total_cost``, the period's
+        date column, ``insurance_type``; optional ``patient_paid``, ``self_pay_cost``, ``los_days``,
+        ``dept``, ``patient_id``, ``out_of_area_unreferred``, ``pack_version``.
+    weights : WeightTable
+    policy : Policy
+    hospitals : Hospitals
+    period : Period
+    special, events : dict, optional
+        Case ids on the 特病单议 list and the 突发事件 list (→ event name).
+
+    Raises
+    ------
+    PaymentInputError
+        A required column is missing, a hospital is not in the hospital table, an insurance type
+        has no budget, or the period has no cases.
+    """
+    table = cases if isinstance(cases, pa.Table) else pa.Table.from_pandas(cases, preserve_index=False)
+    for name in ("case_id", "drg", "status", "total_cost", "hospital_id", policy.period_by):
+        if name not in table.column_names:
+            raise PaymentInputError(f"the cases have no {name!r} column; give grouped cases "
+                                    "(drg group --keep-input) or raw records with --pack")
+    yyyymm_all = _months(_column(table, policy.period_by), table.num_rows)
+    inside = period.contains(yyyymm_all) | (yyyymm_all == 0)
+    outside = int((~inside).sum())
+    if not (inside & (yyyymm_all > 0)).any():
+        found = sorted({int(m) // (100 if period.month is None else 1) for m in np.unique(yyyymm_all) if m})
+        raise PaymentInputError(f"period {period}: no cases with a {policy.period_by} in it "
+                                f"(periods found: {', '.join(map(str, found[:12])) or 'none'})")
+    selected = np.flatnonzero(inside)
+    if outside:
+        table = table.take(pa.array(selected))
+    n = table.num_rows
+    yyyymm = yyyymm_all[selected]
+    row_no = selected.astype(np.int64) + 1
+
+    hosp_codes, hosp_values = _factorize(_column(table, "hospital_id"), n)
+    index = hospitals.index()
+    unknown = [h for h in hosp_values if h and h not in index]
+    if unknown:
+        raise PaymentInputError(f"hospital {unknown[0]} is not in the hospital table"
+                                f"{f' (and {len(unknown) - 1} more)' if len(unknown) > 1 else ''}; "
+                                "add it with its level (医院等级)")
+    hosp_map = np.array([index.get(h, -1) for h in hosp_values], np.int64)
+    hosp = hosp_map[hosp_codes]
+
+    drg, drg_codes = _factorize(_column(table, "drg"), n)
+    per_drg_rw = lookup_units(np.array(drg_codes, dtype=object), weights) if drg_codes else np.zeros(0, np.int64)
+    mean_table = dict(zip(weights.frame["drg"], weights.frame["mean_cost"])) if "mean_cost" in weights.frame else {}
+    per_drg_mean = np.zeros(len(drg_codes), np.int64)
+    for k, code in enumerate(drg_codes):
+        mean = mean_table.get(code)
+        if mean is not None and mean > 0:
+            per_drg_mean[k] = int(mean * 100)
+        elif per_drg_rw[k] > 0:
+            if policy.average_cost_fen is None:
+                raise PaymentInputError(f"DRG {code} has no mean_cost (例均费用) in weight table {weights.meta.name}; "
+                                        "set average_cost (全部病例例均费用) in the policy")
+            per_drg_mean[k] = max(int(per_drg_rw[k]) * policy.average_cost_fen // 1_000_000, 1)
+    status_codes, status_values = _factorize(_column(table, "status"), n)
+    bad_status = [s for s in status_values if s not in STATUS_CODES]
+    if bad_status:
+        raise PaymentInputError(f"unknown grouping status {bad_status[0]!r}; expected ok, qy, ungroupable, invalid")
+    status = np.array([STATUS_CODES[s] for s in status_values], np.int64)[status_codes]
+
+    cost, cost_ok = _money(_column(table, "total_cost"), n)
+    paid, paid_ok = _money(_column(table, "patient_paid"), n)
+    self_pay, _ = _money(_column(table, "self_pay_cost"), n)
+    los = _integers(_column(table, "los_days"), n)
+    insurance, insurance_codes = _factorize(_column(table, "insurance_type"), n)
+    dept, dept_codes = _factorize(_column(table, "dept"), n)
+
+    levels = hospitals.level[np.maximum(hosp, 0)]
+    fund, funds = _funds(policy, hospitals, hosp, insurance, insurance_codes)
+
+    reject = np.zeros(n, np.int64)
+    patient_source = np.where(paid_ok, 0, 2)
+    if not paid_ok.all() and policy.benefits:
+        from payment.benefits import patient_shares
+
+        calc, calc_ok = patient_shares(policy, cost, self_pay, insurance_codes, insurance, levels,
+                                       _column(table, "patient_id"), yyyymm, _column(table, "out_of_area_unreferred"))
+        use = ~paid_ok & calc_ok
+        paid = np.where(use, calc, paid)
+        patient_source = np.where(use, 1, patient_source)
+    reject[patient_source == 2] = 5
+    reject[(patient_source == 0) & (paid > cost)] = 6
+    per_diem_drgs = np.array([code in policy.per_diem_fen for code in drg_codes], bool)
+    reject[(status == 0) & per_diem_drgs[drg] & (los < 0)] = 7
+    reject[fund < 0] = 8
+    reject[hosp < 0] = 4
+    reject[yyyymm == 0] = 3
+    reject[~cost_ok] = 2
+    reject[status == STATUS_CODES["invalid"]] = 1
+
+    case_id = pc.cast(table.column("case_id"), pa.string()).combine_chunks()
+    special_mask = _listed(case_id, special)
+    special_rank = (pc.index_in(case_id, value_set=pa.array(list(special), pa.string())).fill_null(-1)
+                    .to_numpy(zero_copy_only=False).astype(np.int64) if special else np.full(n, -1, np.int64))
+    event_mask = _listed(case_id, events)
+    pack = _column(table, "pack_version")
+    pack_version = ""
+    if pack is not None and len(pack):
+        versions = pc.unique(pack.cast(pa.string())).to_pylist()
+        pack_version = ", ".join(sorted(str(v) for v in versions if v))
+    fingerprint = _hash_arrays([case_id, row_no, hosp, drg, drg_codes, status, cost, paid, patient_source, los,
+                                yyyymm, insurance, insurance_codes, dept, dept_codes, special_mask, event_mask,
+                                reject])
+    return Cases(case_id, row_no, hosp, drg, drg_codes, status, per_drg_rw[drg] if len(drg_codes) else drg,
+                 per_drg_mean[drg] if len(drg_codes) else drg, cost, paid, patient_source, los, yyyymm, insurance,
+                 insurance_codes, dept, dept_codes, fund, funds, reject, special_mask, special_rank,
+                 event_mask, dict(events or {}), fingerprint, pack_version, outside)
+
+
+__all__ = ["Cases", "Hospitals", "PaymentInputError", "Period", "REJECT_REASONS", "prepare_cases",
+           "read_case_list", "read_hospitals", "read_scores"]

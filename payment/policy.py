@@ -1,0 +1,397 @@
+"""The payment policy file (付费政策文件, TOML): read, validate, fingerprint.
+
+Every key is documented in ``payment/policies/example.toml`` and the README.  Numbers are
+written as strings or TOML numbers; money in 元 with at most 2 decimals, coefficients, shares
+and multipliers with at most 4 decimals (they become integer units, see :mod:`payment.money`).
+An unknown key, a missing required key or a value out of range is a :class:`PolicyError`
+naming the key, e.g. ``policy.toml: [reserve] share: -0.05 must be between 0 and 1``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from payment.money import decimal_units
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+METHODS = {"point": "点数法", "rate": "费率法"}
+MISSING_WEIGHT = ("hold", "fee_for_service", "error")
+PERIOD_COLUMNS = ("discharge_date", "settlement_date")
+#: Hospital levels (医院等级) a policy and a hospital table may name.
+LEVELS = (1, 2, 3)
+#: Default RW tiers for the high-cost multiple K (高倍率判定倍数).
+DEFAULT_RW_TIERS = (("1", "3"), ("2", "2.5"), ("3", "2"), ("5", "1.5"), (None, "1.3"))
+
+
+class PolicyError(ValueError):
+    """A policy file is malformed; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One fund's annual DRG budget (统筹基金预算): pooling region × insurance type (``all`` = every type)."""
+
+    region: str
+    insurance_type: str
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class BenefitRule:
+    """起付线, reimbursement ratio and annual cap for an insurance type at a hospital level."""
+
+    insurance_type: str
+    level: int
+    deductible_fen: int
+    ratio_u: int
+    annual_cap_fen: int
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated payment policy; amounts in fen, ratios in 1/10,000 (see :mod:`payment.money`)."""
+
+    version: str
+    name: str
+    region: str
+    method: str
+    period_by: str
+    budgets: tuple[Budget, ...]
+    reserve_u: int
+    level_coef_u: dict[int, int]
+    hospital_coef_u: dict[str, int]
+    average_cost_fen: int | None
+    high_by: str
+    rw_tiers: tuple[tuple[int | None, int], ...]  # (RW below, in millionths; None = the rest) → K
+    level_k_u: dict[int, int]
+    low_u: int
+    missing_weight: str
+    ungroupable_pay: str
+    ungroupable_ratio_u: int
+    long_stay_days: int | None
+    long_stay_ratio_u: int
+    special_ratio_u: int
+    special_max_share_u: int
+    event_ratio_u: int
+    per_diem_fen: dict[str, int]
+    provisional: tuple[int, int] | None  # fen per point unit as N/D; None = distributable ÷ 12 ÷ month's points
+    withhold_u: int
+    release_bands: tuple[tuple[int, int], ...] | None  # (min score, share released); None = score / 100
+    default_score: int | None
+    corridor: tuple[tuple[int | None, int], ...] | None  # (ratio up to; None = above) → fund share
+    carry_balance: bool
+    benefits: tuple[BenefitRule, ...]
+    unreferred_cut_u: int
+    far_below_u: int
+    far_above_u: int
+    files: dict[str, Path] = field(default_factory=dict)
+    path: str = ""
+    sha256: str = ""
+
+    def fund_key(self, region: str, insurance_type: str) -> tuple[str, str] | None:
+        """The budget a case of ``region`` and ``insurance_type`` is paid from, or None."""
+        for b in self.budgets:
+            if b.region == region and b.insurance_type in (insurance_type, "all"):
+                return (b.region, b.insurance_type)
+        return None
+
+
+class _Table:
+    """One TOML table: typed getters naming the key in errors, and a check for unknown keys."""
+
+    def __init__(self, data, where: str, origin: str):
+        if not isinstance(data, dict):
+            raise PolicyError(f"{origin}: {where} must be a table")
+        self.data, self.where, self.origin, self.used = data, where, origin, set()
+
+    def fail(self, key: str, message: str):
+        raise PolicyError(f"{self.origin}: {self.where}{' ' if self.where else ''}{key}: {message}")
+
+    def get(self, key, default=None):
+        self.used.add(key)
+        return self.data.get(key, default)
+
+    def table(self, key) -> "_Table":
+        return _Table(self.get(key, {}), f"[{key}]" if not self.where else f"{self.where[:-1]}.{key}]", self.origin)
+
+    def units(self, key, places: int, default=None, low=None, high=None, required=False, value=None):
+        raw = self.get(key, default) if value is None else value
+        if raw is None:
+            if required:
+                self.fail(key, "missing")
+            return None
+        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+            self.fail(key, f"{raw!r} is not a number")
+        if isinstance(raw, float):
+            raw = repr(raw)
+        try:
+            units = decimal_units(raw, places, "value")
+        except ValueError as exc:
+            self.fail(key, str(exc).removeprefix("value: "))
+        scale = 10**places
+        if low is not None and units < low * scale or high is not None and units > high * scale:
+            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+            self.fail(key, f"{raw} must be {bounds}")
+        return units
+
+    def choice(self, key, options, default):
+        value = self.get(key, default)
+        if value not in options:
+            self.fail(key, f"{value!r} is not one of {', '.join(map(str, options))}")
+        return value
+
+    def close(self):
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            self.fail(unknown[0], "unknown key (check the spelling; keys are listed in payment/policies/example.toml)")
+
+
+def _level(table: _Table, key) -> int:
+    try:
+        level = int(str(key))
+    except ValueError:
+        level = None
+    if level not in LEVELS:
+        table.fail(str(key), "unknown hospital level; use 1, 2 or 3 (一级/二级/三级)")
+    return level
+
+
+def _per_level(table: _Table, key, places: int, default) -> dict[int, int]:
+    raw = table.get(key, default)
+    if not isinstance(raw, dict):
+        table.fail(key, "must be a table of level = value, e.g. { 1 = \"0.5\", 2 = \"0.75\", 3 = \"1.15\" }")
+    sub = _Table(raw, f"{table.where} {key}".strip(), table.origin)
+    return {_level(sub, k): sub.units(k, places, low=0, value=v) for k, v in raw.items()}
+
+
+def _ratio(table: _Table, key, default, high=1):
+    return table.units(key, 4, default, low=0, high=high)
+
+
+def load_policy(path) -> Policy:
+    """Read and validate a policy TOML file.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    Policy
+        With ``sha256`` of the file's bytes and the referenced files resolved against its folder.
+
+    Raises
+    ------
+    PolicyError
+        Unreadable TOML, an unknown or missing key, a value out of range; naming the key.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the policy file ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"{path}: not a valid TOML file: {exc}") from None
+    return parse_policy(data, str(path), hashlib.sha256(raw).hexdigest(), path.parent)
+
+
+def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: Path | None = None) -> Policy:
+    """Validate a policy already parsed from TOML (see :func:`load_policy`)."""
+    top = _Table(data, "", origin)
+    version = top.get("version")
+    if not isinstance(version, str) or not version.strip():
+        top.fail("version", "missing; every policy names its version, e.g. version = \"2024.1\"")
+    region = str(top.get("region", ""))
+    method = top.choice("method", tuple(METHODS), "point")
+    period_by = top.choice("period_by", PERIOD_COLUMNS, "discharge_date")
+    missing_weight = top.choice("missing_weight", MISSING_WEIGHT, "hold")
+    average_cost = top.units("average_cost", 2, low=0)
+    if average_cost == 0:
+        top.fail("average_cost", "must be positive")
+
+    raw_budgets = top.get("budget")
+    if not isinstance(raw_budgets, list) or not raw_budgets:
+        top.fail("[[budget]]", "missing; give at least one [[budget]] with insurance_type and amount")
+    budgets, seen = [], set()
+    for k, item in enumerate(raw_budgets, start=1):
+        t = _Table(item, f"[[budget]] #{k}", origin)
+        amount = t.units("amount", 2, required=True)
+        if amount <= 0:
+            t.fail("amount", f"{t.get('amount')} must be positive (统筹基金预算)")
+        b = Budget(str(t.get("region", region)), str(t.get("insurance_type", "all")), amount)
+        if (b.region, b.insurance_type) in seen:
+            t.fail("insurance_type", f"{b.insurance_type} of region {b.region!r} has two budgets")
+        seen.add((b.region, b.insurance_type))
+        t.close()
+        budgets.append(b)
+
+    reserve = top.table("reserve")
+    reserve_u = _ratio(reserve, "share", "0.05")
+    reserve.close()
+
+    coef = top.table("coefficients")
+    level_coef = _per_level(coef, "levels", 4, {"1": "0.5", "2": "0.75", "3": "1.15"})
+    hosp_raw = coef.get("hospitals", {})
+    if not isinstance(hosp_raw, dict):
+        coef.fail("hospitals", "must be a table of hospital id = coefficient")
+    hosp_table = _Table(hosp_raw, "[coefficients] hospitals", origin)
+    hospital_coef = {str(k): hosp_table.units(k, 4, low=0, value=v) for k, v in hosp_raw.items()}
+    coef.close()
+
+    high = top.table("high_cost")
+    high_by = high.choice("by", ("rw_tier", "hospital_level"), "rw_tier")
+    tiers_raw = high.get("rw_tiers")
+    tiers = []
+    if tiers_raw is None:
+        tiers_raw = [{"below": b, "k": k} if b else {"k": k} for b, k in DEFAULT_RW_TIERS]
+    if not isinstance(tiers_raw, list) or not tiers_raw:
+        high.fail("rw_tiers", "must be a list of { below = RW, k = multiple }, the last without 'below'")
+    for k, item in enumerate(tiers_raw, start=1):
+        t = _Table(item, f"[high_cost] rw_tiers #{k}", origin)
+        below = t.units("below", 6, low=0)
+        tiers.append((below, t.units("k", 4, required=True, low=1)))
+        t.close()
+    bounds = [b for b, _ in tiers]
+    if bounds[-1] is not None or any(b is None for b in bounds[:-1]) or bounds[:-1] != sorted(set(bounds[:-1])):
+        high.fail("rw_tiers", "tiers must rise ('below' increasing) and the last one has no 'below'")
+    level_k = _per_level(high, "levels", 4, {}) if high_by == "hospital_level" else {}
+    if high_by == "hospital_level" and set(level_k) != set(LEVELS):
+        high.fail("levels", "give K for every hospital level 1, 2 and 3 when by = \"hospital_level\"")
+    high.close()
+
+    low = top.table("low_cost")
+    low_u = _ratio(low, "l", "0.4")
+    low.close()
+
+    tracks = top.table("tracks")
+    ungroupable = tracks.table("ungroupable")
+    ungroupable_pay = ungroupable.choice("pay", ("fee_for_service", "hold"), "fee_for_service")
+    ungroupable_ratio = _ratio(ungroupable, "ratio", "1", high=10)
+    ungroupable.close()
+    long_stay = tracks.table("long_stay")
+    long_days = long_stay.get("days")
+    if long_days is not None and (isinstance(long_days, bool) or not isinstance(long_days, int) or long_days < 1):
+        long_stay.fail("days", f"{long_days!r} must be a whole number of days ≥ 1")
+    long_ratio = _ratio(long_stay, "ratio", "1", high=10)
+    long_stay.close()
+    special = tracks.table("special")
+    special_ratio = _ratio(special, "ratio", "1", high=10)
+    special_share = _ratio(special, "max_share", "0.05")
+    special_file = special.get("file")
+    special.close()
+    event = tracks.table("event")
+    event_ratio = _ratio(event, "ratio", "1", high=10)
+    events_file = event.get("file")
+    event.close()
+    per_diem = tracks.table("per_diem")
+    rates_raw = per_diem.get("rates", {})
+    if not isinstance(rates_raw, dict):
+        per_diem.fail("rates", "must be a table of DRG = daily rate in 元")
+    rates_table = _Table(rates_raw, "[tracks.per_diem] rates", origin)
+    per_diem_fen = {str(k): rates_table.units(k, 2, low=0, value=v) for k, v in rates_raw.items()}
+    per_diem.close()
+    tracks.close()
+
+    monthly = top.table("monthly")
+    provisional_raw = monthly.get("provisional", "budget")
+    provisional = None
+    if provisional_raw != "budget":
+        value = monthly.units("provisional", 6, low=0)
+        # yuan per point (point method) or per RW (rate method) → fen per 1/10,000 point
+        provisional = (value, 10**8 if method == "point" else 10**10)
+    withhold_u = _ratio(monthly, "withhold", "0.10")
+    monthly.close()
+
+    assessment = top.table("assessment")
+    bands_raw = assessment.get("release")
+    release = None
+    if bands_raw is not None:
+        if not isinstance(bands_raw, list) or not bands_raw:
+            assessment.fail("release", "must be a list of { min_score = S, share = released share }")
+        release = []
+        for k, item in enumerate(bands_raw, start=1):
+            t = _Table(item, f"[assessment] release #{k}", origin)
+            release.append((t.units("min_score", 0, required=True, low=0, high=100), _ratio(t, "share", None)))
+            if release[-1][1] is None:
+                t.fail("share", "missing")
+            t.close()
+        release.sort(reverse=True)
+        if release[-1][0] != 0:
+            assessment.fail("release", "the lowest band must start at min_score = 0")
+    default_score = assessment.units("default_score", 0, low=0, high=100)
+    scores_file = assessment.get("scores")
+    assessment.close()
+
+    corridor = top.table("corridor")
+    bands = corridor.get("bands")
+    corridor_bands = None
+    if bands is not None:
+        if not isinstance(bands, list) or not bands:
+            corridor.fail("bands", "must be a list of { upto = ratio, fund_share = share }, the last without 'upto'")
+        corridor_bands = []
+        for k, item in enumerate(bands, start=1):
+            t = _Table(item, f"[corridor] bands #{k}", origin)
+            corridor_bands.append((t.units("upto", 4, low=0), _ratio(t, "fund_share", None)))
+            if corridor_bands[-1][1] is None:
+                t.fail("fund_share", "missing")
+            t.close()
+        uptos = [u for u, _ in corridor_bands]
+        if uptos[-1] is not None or any(u is None for u in uptos[:-1]) or uptos[:-1] != sorted(set(uptos[:-1])):
+            corridor.fail("bands", "bands must rise ('upto' increasing) and the last one has no 'upto'")
+    carry = corridor.get("carry_balance", False)
+    if not isinstance(carry, bool):
+        corridor.fail("carry_balance", "must be true or false")
+    corridor.close()
+
+    benefits_t = top.table("benefits")
+    rules = []
+    rules_raw = benefits_t.get("rules", [])
+    if not isinstance(rules_raw, list):
+        benefits_t.fail("rules", "must be a list of [[benefits.rules]] tables")
+    for k, item in enumerate(rules_raw, start=1):
+        t = _Table(item, f"[[benefits.rules]] #{k}", origin)
+        levels = t.get("level", list(LEVELS))
+        deductible = t.units("deductible", 2, "0", low=0)
+        ratio = t.units("ratio", 4, low=0, high=1, required=True)
+        cap = t.units("annual_cap", 2, low=0, required=True)
+        for level in levels if isinstance(levels, list) else [levels]:
+            rules.append(BenefitRule(str(t.get("insurance_type", "all")), _level(t, level), deductible, ratio, cap))
+        t.close()
+    unreferred = _ratio(benefits_t, "unreferred_ratio_cut", "0")
+    benefits_t.close()
+
+    shadow = top.table("shadow")
+    far_below = _ratio(shadow, "far_below", "0.5")
+    far_above = _ratio(shadow, "far_above", "2", high=100)
+    shadow.close()
+
+    hospitals_file = top.get("hospitals")
+    name = str(top.get("name", ""))
+    top.close()
+    folder = folder or Path(".")
+    files = {key: (folder / value) for key, value in (("hospitals", hospitals_file), ("special", special_file),
+                                                      ("events", events_file), ("scores", scores_file)) if value}
+    return Policy(
+        version=version.strip(), name=name, region=region, method=method, period_by=period_by,
+        budgets=tuple(budgets), reserve_u=reserve_u, level_coef_u=level_coef, hospital_coef_u=hospital_coef,
+        average_cost_fen=average_cost, high_by=high_by, rw_tiers=tuple(tiers), level_k_u=level_k, low_u=low_u,
+        missing_weight=missing_weight, ungroupable_pay=ungroupable_pay, ungroupable_ratio_u=ungroupable_ratio,
+        long_stay_days=long_days, long_stay_ratio_u=long_ratio, special_ratio_u=special_ratio,
+        special_max_share_u=special_share, event_ratio_u=event_ratio, per_diem_fen=per_diem_fen,
+        provisional=provisional, withhold_u=withhold_u, release_bands=tuple(release) if release else None,
+        default_score=default_score, corridor=tuple(corridor_bands) if corridor_bands else None,
+        carry_balance=carry, benefits=tuple(rules), unreferred_cut_u=unreferred, far_below_u=far_below,
+        far_above_u=far_above, files=files, path=origin, sha256=sha256,
+    )
+
+
+__all__ = ["BenefitRule", "Budget", "LEVELS", "METHODS", "Policy", "PolicyError", "load_policy", "parse_policy"]
