@@ -37,6 +37,7 @@ def read_cases(
     columns: Path | None = None,
     encoding: str | None = None,
     batch_size: int = 1_000_000,
+    raw: bool = False,
 ) -> pa.Table:
     """Read case files into one table, grouping them when a pack is given.
 
@@ -53,6 +54,9 @@ def read_cases(
         Text encoding of CSV/JSON inputs; detected when not given.
     batch_size : int
         Records read and grouped at a time.
+    raw : bool
+        Return the records as mapped to the schema, neither grouped nor
+        checked for grouping columns (for commands that group themselves).
 
     Returns
     -------
@@ -77,12 +81,12 @@ def read_cases(
     for path in paths:
         source = open_input(path, encoding)
         plan = plan_columns(source.names, mapping)
-        if grouper is not None:
+        if grouper is not None or raw:
             missing = plan.missing(REQUIRED_COLUMNS)
             if missing:
                 raise RecordSchemaError(f"{path}: no column found for {', '.join(missing)}; "
                                         f"columns found: {', '.join(source.names[:40]) or 'none'}")
-            batcher = BatchGrouper(grouper, plan)
+            batcher = BatchGrouper(grouper, plan) if grouper is not None else None
         else:
             absent = [c for c in GROUPED_COLUMNS if c not in source.names]
             if absent:
@@ -90,16 +94,16 @@ def read_cases(
                     f"{path}: not grouped cases (no {', '.join(absent)} column); "
                     "give --pack to group raw records, or group them first with 'drg group --keep-input'"
                 )
-        for raw in source.batches(batch_size):
-            if ROW_WARNING in raw.column_names:
-                raw = raw.drop_columns([ROW_WARNING])
-            records = plan.apply(raw)
+        for batch in source.batches(batch_size):
+            if ROW_WARNING in batch.column_names:
+                batch = batch.drop_columns([ROW_WARNING])
+            records = plan.apply(batch)
             records = records.drop_columns([c for c in records.column_names if c.startswith("__bad__")])
             if grouper is not None:
-                results = batcher(raw, row_no).drop_columns(["warnings"])
+                results = batcher(batch, row_no).drop_columns(["warnings"])
                 records = _merge(results, records.drop_columns(["case_id"]))
-            parts.append(_merge(records, raw, mapped={plan.names[i] for i in plan.used_columns()}))
-            row_no += raw.num_rows
+            parts.append(_merge(records, batch, mapped={plan.names[i] for i in plan.used_columns()}))
+            row_no += batch.num_rows
     if not parts:
         raise InputError(f"{paths[0]}: no records")
     return pa.concat_tables(parts, promote_options="permissive").combine_chunks()

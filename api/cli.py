@@ -22,10 +22,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from api import files, weights_cmd
+from api import files, validate_cmd, weights_cmd
+from api import calibrate_cmd
 from api.columns import ColumnMappingError, plan_columns, read_mapping
 from api.files import InputError, OutputError, ResultWriter, open_input
 from api.grouping import BatchGrouper
+from audit.rulebook import RuleBookError
 from grouper import Grouper, RecordSchemaError
 from icd_tables.errors import PackError
 from icd_tables.pack import DEFAULT_PACK, Pack, available_packs, import_pack
@@ -371,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("pack")
     show.set_defaults(func=cmd_packs_show)
     weights_cmd.add_parser(sub)
+    calibrate_cmd.add_parser(sub)
+    validate_cmd.add_parser(sub)
     return parser
 
 
@@ -384,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, OutputError, ColumnMappingError) as exc:
         print(f"drg: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (InputError, PackError, RecordSchemaError, WeightTableError) as exc:
+    except (InputError, PackError, RecordSchemaError, WeightTableError, RuleBookError,
+            calibrate_cmd.CalibrationError) as exc:
         print(f"drg: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:

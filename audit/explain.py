@@ -83,11 +83,6 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
                         pc.if_else(pa.array(use_cc), pc.binary_join_element_wise("；CC ", cc, ""), ""))
     split = pc.binary_join_element_wise(split, behind, "")
 
-    best = whatif.best
-    pick = pa.array(np.maximum(best, 0))
-    has_best = pa.array(best >= 0)
-    alt = whatif.table
-    empty = pa.scalar("", pa.string())
     return pa.table({
         "case_id": view.case_id,
         "row_no": pa.array(view.row_no),
@@ -99,12 +94,9 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
         "excluded_dx": excluded_dx,
         "mdc_trace": _mdc_trace(view, grouper),
         "coded_rw": units_to_decimal(whatif.coded_units),
-        "best_alternative": pc.if_else(has_best, alt.column("alternative").take(pick) if len(alt) else empty, empty)
-        if len(alt) else pa.array([""] * view.n, pa.string()),
-        "best_drg": pc.if_else(has_best, alt.column("drg").take(pick).cast(pa.string()), empty)
-        if len(alt) else pa.array([""] * view.n, pa.string()),
-        "best_rw": units_to_decimal(np.where(best >= 0, whatif.rw_units[np.maximum(best, 0)], -1)
-                                    if len(alt) else np.full(view.n, -1)),
+        "best_alternative": whatif.best_column("alternative"),
+        "best_drg": whatif.best_column("drg"),
+        "best_rw": units_to_decimal(whatif.best_units()),
     })
 
 

@@ -22,8 +22,8 @@ Conventions
 * ``los_days``, ``total_cost`` and ``discharge_method`` are needed for upload:
   missing or unreadable values are findings (an absent column makes every
   record one).  Dates are ``YYYY-MM-DD`` (``/`` or ``.`` separators, a time
-  after the date, or ``YYYYMMDD`` are read too); a missing date is not a
-  finding here, an unreadable one is ``DATE_INVALID``.
+  after the date, or ``YYYYMMDD`` are read too; 2024-02-30 is not a date); a
+  missing date is not a finding here, an unreadable one is ``DATE_INVALID``.
 * Length of stay: 出院日期 − 入院日期, a same-day stay counting 1 day.
 """
 
@@ -61,7 +61,8 @@ FIELD_EN = {
 }
 SEX_ZH = {1: "男", 2: "女"}
 SEX_EN = {1: "male", 2: "female"}
-_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d")
+_DATE_PATTERNS = (r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:$|[ T])",
+                  r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:$|[ T])")
 
 
 @dataclass(frozen=True)
@@ -245,17 +246,29 @@ def _dates(column, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     text = pc.utf8_trim_whitespace(_as_text(column) if not pa.types.is_boolean(column.type)
                                    else pa.nulls(n, pa.string()))
     encoded = pc.fill_null(text, "").dictionary_encode()
-    distinct = pc.replace_substring_regex(pc.utf8_slice_codeunits(encoded.dictionary, 0, 10), r"[/.]", "-")
-    parsed = pa.nulls(len(distinct), pa.timestamp("s"))
-    for fmt in _DATE_FORMATS:
-        parsed = pc.coalesce(parsed, pc.strptime(distinct, format=fmt, unit="s", error_is_null=True))
-    valid = np.asarray(parsed.is_valid())
-    per_distinct = np.zeros(len(distinct), dtype=np.int64)
-    per_distinct[valid] = parsed.filter(parsed.is_valid()).cast(pa.date32()).cast(pa.int32()).to_numpy(
-        zero_copy_only=False)
+    per_distinct, valid = _parse_dates(encoded.dictionary)
     index = encoded.indices.to_numpy(zero_copy_only=False)
     present = pc.not_equal(encoded.dictionary, "").to_numpy(zero_copy_only=False)[index]
     return per_distinct[index], present, valid[index] & present
+
+
+def _parse_dates(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Day numbers and validity of distinct date texts: ``Y-M-D`` (``-``, ``/`` or ``.``; a time may
+    follow) or ``YYYYMMDD``; a day the month does not have (2024-02-30) is invalid."""
+    parts = None
+    for pattern in _DATE_PATTERNS:
+        found = pc.extract_regex(text, pattern)
+        parts = found if parts is None else pc.if_else(found.is_valid(), found, parts)
+    canonical = pc.binary_join_element_wise(
+        pc.struct_field(parts, "y"), pc.utf8_lpad(pc.struct_field(parts, "m"), 2, "0"),
+        pc.utf8_lpad(pc.struct_field(parts, "d"), 2, "0"), "-")
+    parsed = pc.strptime(canonical, format="%Y-%m-%d", unit="s", error_is_null=True)
+    # Arrow rolls 2024-02-30 over to 1 March: keep only dates that print back as written
+    same = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), canonical)
+    valid = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
+    days = np.zeros(len(text), dtype=np.int64)
+    days[valid] = parsed.filter(pa.array(valid)).cast(pa.date32()).cast(pa.int32()).to_numpy(zero_copy_only=False)
+    return days, valid
 
 
 def _floats(column, n: int) -> np.ndarray:
@@ -283,10 +296,9 @@ def _mapped(b: _Batch, rule: Rule, kind: str) -> list[pa.Table]:
     return b.code_findings(rule, kind, hit, target=target)
 
 
-def _duplicates(codes: _Codes, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _duplicates(codes: _Codes, keep: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Records, distinct-code indices and counts of codes entered twice or more (among positions ``keep``)."""
-    per_record = np.bincount(codes.record[keep], minlength=1)
-    keep = keep & (per_record[codes.record] >= 2) if len(per_record) else keep
+    keep = keep & (np.bincount(codes.record[keep], minlength=n)[codes.record] >= 2)  # only records with 2+
     width = np.int64(len(codes.distinct) + 1)
     keys, counts = np.unique(codes.record[keep] * width + codes.index[keep], return_counts=True)
     dup = counts >= 2
@@ -298,7 +310,7 @@ def _duplicate_findings(b: _Batch, rule: Rule, kind: str) -> list[pa.Table]:
     keep = codes.per_position(codes.nonempty)
     if kind == "dx":
         keep = keep & ~b.dx_is_principal & (codes.index != b.principal_index[codes.record])
-    records, index, counts = _duplicates(codes, keep)
+    records, index, counts = _duplicates(codes, keep, b.n)
     text = codes.distinct.take(pa.array(index))
     field = "secondary_dx" if kind == "dx" else "procedures"
     return [b.findings(rule, records, field, text, code=text, count=pa.array(counts))]

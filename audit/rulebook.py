@@ -360,8 +360,10 @@ def _check_param(key: str, value, default, where: str) -> None:
     def kind(v) -> str:
         if isinstance(v, bool):
             return "true or false"
-        if isinstance(v, (int, float)):
-            return "a number" if isinstance(default, float) else "a whole number"
+        if isinstance(v, int):
+            return "a whole number"
+        if isinstance(v, float):
+            return "a number"
         if isinstance(v, str):
             return "text"
         if isinstance(v, list):

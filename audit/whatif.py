@@ -67,6 +67,17 @@ class WhatIf:
     coded_units: np.ndarray
     best: np.ndarray
 
+    def best_units(self) -> np.ndarray:
+        """Per record, the best alternative's RW in millionths, -1 when none."""
+        padded = np.append(self.rw_units, -1)  # best == -1 reads the last, -1
+        return padded[self.best]
+
+    def best_column(self, name: str) -> pa.Array:
+        """Per record, column ``name`` of the best alternative (``""`` when none), as text."""
+        column = self.table.column(name).combine_chunks().cast(pa.string())
+        return pc.fill_null(pa.concat_arrays([column, pa.array([None], pa.string())]).take(
+            pa.array(np.where(self.best >= 0, self.best, len(column)))), "")
+
 
 def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: WeightTable | None) -> WhatIf:
     """Regroup every alternative of the traced batch (one kernel call)."""
@@ -134,7 +145,7 @@ def whatif_findings(view: TraceView, whatif: WhatIf, facts: PackFacts, book: Rul
     drg = view.trace.results.column("drg").combine_chunks().cast(pa.string())
     best, coded = whatif.best, whatif.coded_units
     has = (best >= 0) & (coded > 0)
-    alt_units = np.where(has, whatif.rw_units[np.maximum(best, 0)], 0)
+    alt_units = np.where(has, whatif.best_units(), 0)
     for rule_id, fires, top, bottom in (
         ("WHATIF_UNDERCODING", lambda r: has & (alt_units * r.denominator >= coded * r.numerator), alt_units, coded),
         ("WHATIF_UPCODING", lambda r: has & (alt_units > 0) & (coded * r.denominator >= alt_units * r.numerator),
@@ -147,13 +158,17 @@ def whatif_findings(view: TraceView, whatif: WhatIf, facts: PackFacts, book: Rul
         if not len(rows):
             continue
         pick = pa.array(best[rows])
-        texts = rule.render(len(rows), alternative=whatif.table.column("alternative").take(pick),
+        code = whatif.table.column("code").take(pick)
+        is_dx = np.asarray(whatif.table.column("change").take(pick).cast(pa.string())) == "principal_dx"
+        change_zh = pc.binary_join_element_wise(pa.array(np.where(is_dx, "主要诊断改为 ", "主要手术改为 ")), code, "")
+        change_en = pc.binary_join_element_wise(
+            pa.array(np.where(is_dx, "with principal diagnosis ", "with principal procedure ")), code, "")
+        texts = rule.render(len(rows), change_zh=change_zh, change_en=change_en,
                             alt_drg=whatif.table.column("drg").take(pick).cast(pa.string()),
                             alt_ratio=_ratio_text(top[rows], bottom[rows]), drg=drg.take(pa.array(rows)))
-        field = pa.array(np.where(np.asarray(whatif.table.column("change").take(pick).cast(pa.string())) == "principal_dx",
-                                  "principal_dx", "procedures"))
         out.append(findings_table(view.case_id, view.row_no, rows, rule_id=rule.id, severity=rule.severity,
-                                  field=field, value=whatif.table.column("code").take(pick), message_zh=texts[0],
+                                  field=pa.array(np.where(is_dx, "principal_dx", "procedures")), value=code,
+                                  message_zh=texts[0],
                                   message_en=texts[1], suggestion=texts[2]))
     rule = book.rule("DRG_PRINCIPAL_PROC_ORDER")
     proc_alt = np.flatnonzero(np.asarray(whatif.table.column("change").cast(pa.string())) == "principal_proc")

@@ -74,12 +74,14 @@ def synthetic_history(n: int, *, n_drgs: int = 60, sigma: float = 0.5, years=(20
         return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), pa.array(values, pa.string()))
 
     zeros = np.zeros(n, np.int32)
+    adrg_codes, adrg_of = np.unique([c[:3] for c in codes], return_inverse=True)
+    adrg_codes = adrg_codes.tolist()
     table = pa.table({
         "case_id": pa.array(np.char.add("C", np.arange(n).astype(str))) if n <= 2_000_000
         else pa.array(np.arange(n)).cast(pa.string()),
         "hospital_id": dictionary(rng.integers(0, n_hospitals, n), hospitals),
         "dept": dictionary(rng.integers(0, len(depts), n), depts),
-        "adrg": dictionary(drg, [c[:3] for c in codes]),
+        "adrg": dictionary(adrg_of[drg], adrg_codes),
         "drg": dictionary(drg, codes),
         "drg_name": dictionary(drg, [f"病组{c}" for c in codes]),
         "status": dictionary(zeros, ["ok"]),

@@ -1,0 +1,205 @@
+"""``drg validate`` (病案首页质控) and ``drg explain`` (one record's grouping, step by step)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from api.cases import read_cases
+from api.files import ResultWriter, output_format
+from api.report import Report
+from audit.findings import SEVERITIES, SEVERITY_ZH
+from audit.validate import Validation, Validator
+from icd_tables.pack import DEFAULT_PACK
+from weights import WeightTable
+
+SUMMARY_SUFFIX = "-summary"
+REPORT_SUFFIX = "-report.html"
+
+
+def _validator(args) -> Validator:
+    weights = WeightTable.read(args.weights) if args.weights else None
+    return Validator(args.pack, weights=weights, rules=args.rules)
+
+
+def _records(args) -> pa.Table:
+    return read_cases([args.input], columns=args.columns, encoding=args.encoding, raw=True)
+
+
+def _write(table: pa.Table, path: Path) -> None:
+    writer = ResultWriter(path)
+    try:
+        writer.write(table)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+
+
+def cmd_validate(args) -> int:
+    output_format(args.output)
+    validator = _validator(args)
+    records = _records(args)
+    result = validator.validate(records)
+    summary = result.summary()
+    stem = args.output.with_suffix("")
+    summary_path = args.summary or stem.with_name(stem.name + SUMMARY_SUFFIX + ".csv")
+    report_path = args.report or stem.with_name(stem.name + REPORT_SUFFIX)
+    _write(result.findings, args.output)
+    _write(pa.Table.from_pandas(summary, preserve_index=False), summary_path)
+    if args.explain:
+        _write(result.explanations, args.explain)
+    if args.whatif:
+        _write(result.alternatives, args.whatif)
+    _report(result, summary, validator, args.input).write(report_path)
+    _print_summary(result, sys.stderr)
+    print(f"问题清单 findings: {args.output}\n汇总 summary: {summary_path}\n报告 report: {report_path}"
+          f"{chr(10) + '分组说明 explanations: ' + str(args.explain) if args.explain else ''}"
+          f"{chr(10) + '替代方案 what-if: ' + str(args.whatif) if args.whatif else ''}", file=sys.stderr)
+    return 0
+
+
+def _counts(result: Validation) -> pd.DataFrame:
+    f = result.findings.select(["rule_id", "severity"]).to_pandas()
+    counts = f.groupby(["rule_id", "severity"], observed=True).size().rename("findings").reset_index()
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    counts["_rank"] = counts["severity"].map(rank)
+    return counts.sort_values(["_rank", "findings", "rule_id"], ascending=[True, False, True]).drop(columns="_rank")
+
+
+def _print_summary(result: Validation, out) -> None:
+    n = result.results.num_rows
+    counts = _counts(result)
+    flagged = len(set(result.findings.column("row_no").to_pylist()))
+    print(f"\n{n:,} records, {result.findings.num_rows:,} findings on {flagged:,} records", file=out)
+    for sev in SEVERITIES:
+        k = int(counts.loc[counts.severity == sev, "findings"].sum())
+        print(f"  {SEVERITY_ZH[sev]} {sev:<8} {k:>10,}", file=out)
+    print("最常见的问题 top rules:", file=out)
+    for row in counts.head(10).itertuples():
+        print(f"  {row.findings:>8,}  {row.rule_id} ({row.severity})", file=out)
+
+
+def _report(result: Validation, summary: pd.DataFrame, validator: Validator, source: Path) -> Report:
+    n = result.results.num_rows
+    counts = _counts(result)
+    titles = {r.id: r.title_zh for r in validator.rules}
+    counts.insert(1, "title_zh", counts["rule_id"].map(titles))
+    report = Report("病案首页质控报告", "Front-page coding validation report",
+                    f"{source.name} · 分组方案 pack {validator.pack.version}")
+    by_sev = {f"{SEVERITY_ZH[s]} {s}": int(counts.loc[counts.severity == s, "findings"].sum()) for s in SEVERITIES}
+    report.metrics({"病例数 records": n, "问题数 findings": result.findings.num_rows,
+                    "每百份问题数 per 100 records": round(100 * result.findings.num_rows / max(n, 1), 1), **by_sev})
+    report.heading("问题分布 Findings by rule")
+    top = counts.head(20)
+    report.bar_chart([f"{r} {t}" for r, t in zip(top.rule_id, top.title_zh)], top.findings.tolist(), title="问题数 findings")
+    report.table(counts.rename(columns={"rule_id": "规则 rule", "title_zh": "名称", "severity": "严重程度 severity",
+                                        "findings": "问题数 findings"}))
+    report.heading("科室汇总 By hospital and department")
+    report.table(summary)
+    status = result.results.column("status").to_pandas().value_counts()
+    report.heading("分组结果 Grouping status")
+    report.bar_chart(status.index.astype(str).tolist(), status.tolist(), title="病例数 records")
+    report.paragraph("致命问题的病例无法分组；错误须在上传前更正；警告与提示供编码员核对。"
+                     "Fatal findings stop grouping; errors must be fixed before upload; warnings and notes are "
+                     "for the coder to check.", note=True)
+    return report
+
+
+def cmd_explain(args) -> int:
+    validator = _validator(args)
+    records = _records(args)
+    ids = pc.cast(records.column("case_id"), pa.string()).to_pylist()
+    if args.case_id not in ids:
+        print(f"drg: case_id {args.case_id!r} not found in {args.input} ({len(ids):,} records)", file=sys.stderr)
+        return 3
+    i = ids.index(args.case_id)
+    record = records.slice(i, 1)
+    result = validator.validate(record, first_row_no=i + 1)
+    print(explain_text(result, validator))
+    return 0
+
+
+def explain_text(result: Validation, validator: Validator) -> str:
+    """One record's explanation as terminal text (Chinese and English)."""
+    rec = result.records.to_pylist()[0]
+    res = result.results.to_pylist()[0]
+    exp = result.explanations.to_pylist()[0]
+    lines = [f"病案 case {res['case_id']} (row {res['row_no']}) · 分组方案 pack {res['pack_version']}",
+             f"  主要诊断 principal dx  {rec.get('principal_dx')}",
+             f"  其他诊断 secondary dx  {rec.get('secondary_dx') or '-'}",
+             f"  手术操作 procedures    {rec.get('procedures') or '-'}",
+             f"  性别/年龄 sex/age      {rec.get('sex')} / {rec.get('age_years')} 岁"
+             f"{'' if rec.get('age_days') is None else ' / ' + str(rec.get('age_days')) + ' 天'}",
+             "",
+             f"结果 result: {res['drg']} {res['drg_name']} — {res['status_zh']} ({res['status']})"]
+    if exp["mdc_reason"]:
+        lines.append(f"  1 入MDC  {exp['mdc_reason']}")
+        lines.append(f"  2 ADRG   {exp['adrg_reason']}")
+        lines.append(f"  3 细分   {exp['split_reason']}")
+    if exp["excluded_dx"]:
+        lines.append(f"  被排除表排除的并发症 cancelled by the exclusion table: {exp['excluded_dx']}")
+    if exp["mdc_trace"]:
+        lines.append(f"  未入组原因 why not grouped: {exp['mdc_trace']}")
+    lines += ["", "各MDC入组条件 MDC entry rules (✓ holds):"]
+    cp = validator.pack.compiled
+    trace = validator.grouper.trace(result.records)
+    entered = validator.grouper.evaluate(trace.encoded.batch, cp.mdc_entry)[0]
+    adrg_hold = validator.grouper.evaluate(trace.encoded.batch, cp.adrg_entry)[0]
+    for m, (code, name) in enumerate(zip(cp.mdc_codes.to_pylist(), cp.mdc_names.to_pylist())):
+        if not entered[m]:
+            continue
+        lines.append(f"  ✓ MDC {code} {name}")
+        for r in range(cp.mdc_adrg_start[m], cp.mdc_adrg_start[m + 1]):
+            mark = "✓" if adrg_hold[r] else "·"
+            lines.append(f"      {mark} {cp.adrg_rule_ids[r].as_py():<6} {cp.adrg_rules[r].as_py() or '(无条件)'}"[:160])
+    if not entered.any():
+        lines.append("  （无）none")
+    alt = result.alternatives.to_pandas()
+    if len(alt):
+        lines += ["", "替代方案 what-if:"]
+        for row in alt.itertuples():
+            rw = "-" if row.rw is None or (isinstance(row.rw, float) and np.isnan(row.rw)) else row.rw
+            lines.append(f"  {row.alternative:<48} → {row.drg} {row.drg_name} (RW {rw})")
+        if exp["coded_rw"] is not None:
+            lines.append(f"  现编码 coded: {res['drg']} RW {exp['coded_rw']}")
+    findings = result.findings.to_pylist()
+    lines += ["", f"质控问题 findings ({len(findings)}):"]
+    for f in findings:
+        lines.append(f"  [{SEVERITY_ZH[f['severity']]}] {f['rule_id']}: {f['message_zh']}")
+        lines.append(f"      {f['message_en']} — {f['suggestion']}")
+    return "\n".join(lines)
+
+
+def _common(parser) -> None:
+    parser.add_argument("--pack", default=DEFAULT_PACK, help="pack name or folder (default: %(default)s)")
+    parser.add_argument("--weights", type=Path, help="weight table (.parquet): what-if RW and under/upcoding rules")
+    parser.add_argument("--rules", type=Path, help="rule book (TOML) merged onto the bundled one")
+    parser.add_argument("--columns", type=Path, metavar="FILE", help="column mapping (as for drg group)")
+    parser.add_argument("--encoding", help="text encoding of a CSV/JSON input (default: detected)")
+
+
+def add_parser(sub) -> None:
+    """Register ``drg validate`` and ``drg explain``."""
+    validate = sub.add_parser("validate", help="check front pages before upload 病案首页质控")
+    validate.add_argument("input", type=Path, help="records: .parquet, .csv, .xlsx or .jsonl")
+    validate.add_argument("-o", "--output", type=Path, required=True, help="findings: .parquet, .csv or .xlsx")
+    validate.add_argument("--summary", type=Path, help=f"per hospital/department summary (default: OUTPUT{SUMMARY_SUFFIX}.csv)")
+    validate.add_argument("--report", type=Path, help=f"HTML report (default: OUTPUT{REPORT_SUFFIX})")
+    validate.add_argument("--explain", type=Path, help="also write one explanation row per record here")
+    validate.add_argument("--whatif", type=Path, help="also write the what-if alternatives here")
+    _common(validate)
+    validate.set_defaults(func=cmd_validate)
+    explain = sub.add_parser("explain", help="explain one record's grouping 分组过程说明")
+    explain.add_argument("input", type=Path, help="records file")
+    explain.add_argument("case_id", help="the record's case_id")
+    _common(explain)
+    explain.set_defaults(func=cmd_explain)
+
+
+__all__ = ["add_parser", "explain_text"]

@@ -1,0 +1,117 @@
+"""Findings per hospital and department (质控汇总): counts, findings per 100 records, top rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from audit.findings import SEVERITIES
+from grouper.encode import plain_array, to_arrow
+
+#: Label of the total row.
+TOTAL = "合计 (total)"
+
+SUMMARY_COLUMNS_ZH = {
+    "hospital_id": "医疗机构编码",
+    "dept": "科室",
+    "records": "病案数",
+    "records_flagged": "有问题病案数",
+    "findings": "问题数",
+    "per_100": "每百份病案问题数",
+    **{s: {"fatal": "致命", "error": "错误", "warning": "警告", "info": "提示"}[s] for s in SEVERITIES},
+    "top_rules": "主要问题规则",
+}
+
+
+def _group_labels(records: pa.Table, name: str) -> np.ndarray:
+    if name not in records.column_names:
+        return np.full(records.num_rows, "", dtype=object)
+    column = plain_array(records.column(name))
+    try:
+        text = column.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        text = pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
+    return np.asarray(pc.fill_null(text, "").to_numpy(zero_copy_only=False), dtype=object)
+
+
+def summarize(findings: pa.Table | pd.DataFrame, records, *, first_row_no: int = 1, top: int = 3,
+              total: bool = True) -> pd.DataFrame:
+    """Findings per ``hospital_id`` × ``dept``.
+
+    Parameters
+    ----------
+    findings : pyarrow.Table or pandas.DataFrame
+        Findings (:data:`audit.findings.FINDING_SCHEMA`) of ``records``.
+    records : pyarrow.Table, pandas.DataFrame or list of dict
+        The records the findings were made from; ``row_no`` of record ``i`` is
+        ``first_row_no + i``.  Absent ``hospital_id``/``dept`` read as ``""``.
+    first_row_no : int
+    top : int
+        How many rules ``top_rules`` lists.
+    total : bool
+        Append a row :data:`TOTAL` over all records.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per hospital and department, sorted by both: ``hospital_id``,
+        ``dept``, ``records``, ``records_flagged`` (records with a finding),
+        ``findings``, ``per_100`` (findings × 100 / records, 2 decimals),
+        ``fatal``, ``error``, ``warning``, ``info`` (findings by severity) and
+        ``top_rules`` (``"RULE_ID n; …"``, most frequent first, ties by id).
+        Chinese headers: :data:`SUMMARY_COLUMNS_ZH`.
+
+    Raises
+    ------
+    ValueError
+        When a finding's ``row_no`` is not a row of ``records``.
+    """
+    records = to_arrow(records)
+    frame = findings.to_pandas() if isinstance(findings, pa.Table) else pd.DataFrame(findings)
+    n = records.num_rows
+    position = frame["row_no"].to_numpy(dtype=np.int64) - first_row_no if len(frame) else np.zeros(0, np.int64)
+    outside = (position < 0) | (position >= n)
+    if outside.any():
+        raise ValueError(
+            f"finding row_no {int(frame['row_no'].to_numpy()[outside][0])} is not a row of the "
+            f"{n:,} records (row numbers {first_row_no}–{first_row_no + n - 1})"
+        )
+    hospital, dept = _group_labels(records, "hospital_id"), _group_labels(records, "dept")
+    base = pd.DataFrame({"hospital_id": hospital, "dept": dept})
+    found = pd.DataFrame({
+        "hospital_id": hospital[position], "dept": dept[position], "row": position,
+        "rule_id": frame["rule_id"].to_numpy(dtype=object), "severity": frame["severity"].to_numpy(dtype=object),
+    })
+    keys = ["hospital_id", "dept"]
+    out = _rows(base, found, keys, top)
+    if total:
+        everything = _rows(base.assign(hospital_id=TOTAL, dept=""), found.assign(hospital_id=TOTAL, dept=""),
+                           keys, top)
+        out = pd.concat([out, everything], ignore_index=True)
+    return out
+
+
+def _rows(base: pd.DataFrame, found: pd.DataFrame, keys: list[str], top: int) -> pd.DataFrame:
+    out = base.groupby(keys, sort=True).size().rename("records").reset_index()
+    counts = found.groupby(keys).agg(records_flagged=("row", "nunique"), findings=("row", "size"))
+    severity = pd.crosstab([found[k] for k in keys], found["severity"]).reindex(columns=list(SEVERITIES), fill_value=0)
+    severity.columns = list(SEVERITIES)
+    by_rule = found.groupby([*keys, "rule_id"]).size().rename("n").reset_index()
+    by_rule = by_rule.sort_values([*keys, "n", "rule_id"], ascending=[True] * len(keys) + [False, True])
+    tops: dict[tuple, list[str]] = {}
+    for hospital, dept, rule_id, n in by_rule.itertuples(index=False):  # one row per group and rule
+        listed = tops.setdefault((hospital, dept), [])
+        if len(listed) < top:
+            listed.append(f"{rule_id} {n}")
+    out = out.merge(counts, left_on=keys, right_index=True, how="left") \
+        .merge(severity, left_on=keys, right_index=True, how="left")
+    out["top_rules"] = ["; ".join(tops.get(key, ())) for key in zip(out["hospital_id"], out["dept"])]
+    for column in ("records_flagged", "findings", *SEVERITIES):
+        out[column] = out[column].fillna(0).astype(np.int64)
+    out["per_100"] = (out["findings"] * 100 / out["records"]).round(2)
+    return out[[*keys, "records", "records_flagged", "findings", "per_100", *SEVERITIES, "top_rules"]]
+
+
+__all__ = ["SUMMARY_COLUMNS_ZH", "TOTAL", "summarize"]

@@ -1,0 +1,69 @@
+"""One settlement run end to end, in memory: inputs → :class:`Run` (tables and metadata, ready to write)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from payment.engine import Settlement, settle
+from payment.inputs import Hospitals, Period, prepare_cases
+from payment.policy import Policy
+from payment.tables import (case_lines, group_table, hospital_table, month_table, reconciliation_table,
+                            run_metadata, with_metadata)
+from weights import WeightTable
+
+KINDS = ("year", "month", "shadow")
+
+
+@dataclass
+class Run:
+    """A settled period: the output tables by name (each carrying the metadata) and the metadata itself."""
+
+    settlement: Settlement
+    tables: dict[str, pa.Table]
+    meta: dict
+
+
+def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospitals, kind: str, period,
+                   scores: dict[str, int] | None = None, special: dict[str, str] | None = None,
+                   events: dict[str, str] | None = None, files_sha256: dict[str, str] | None = None) -> Run:
+    """Settle a period of grouped cases.
+
+    Parameters
+    ----------
+    cases : pyarrow.Table or pandas.DataFrame
+        Grouped cases (see :func:`payment.inputs.prepare_cases`).
+    weights : WeightTable
+    policy : Policy
+    hospitals : Hospitals
+    kind : {"year", "month", "shadow"}
+    period : Period or str
+        ``2024`` or ``2024-03``.
+    scores, special, events : dict, optional
+        Assessment scores, 特病单议 approvals, 突发事件 exclusions.
+    files_sha256 : dict, optional
+        SHA-256 of the score and case-list files, recorded in the metadata.
+
+    Returns
+    -------
+    Run
+        Tables ``case_lines``, ``hospitals``, ``drgs``, ``reconciliation`` (and ``hospital_months`` for a
+        year, ``departments`` for a shadow run).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
+    period = period if isinstance(period, Period) else Period.parse(period)
+    prepared = prepare_cases(cases, weights, policy, hospitals, period, special=special, events=events)
+    settlement = settle(prepared, policy, hospitals, kind, period, scores)
+    meta = run_metadata(settlement, weights.meta, files_sha256 or {})
+    tables = {"case_lines": case_lines(settlement), "hospitals": hospital_table(settlement),
+              "drgs": group_table(settlement, "drg"), "reconciliation": reconciliation_table(settlement)}
+    if kind == "year":
+        tables["hospital_months"] = month_table(settlement)
+    if kind == "shadow":
+        tables["departments"] = group_table(settlement, "dept")
+    return Run(settlement, {name: with_metadata(t, meta) for name, t in tables.items()}, meta)
+
+
+__all__ = ["KINDS", "Run", "run_settlement"]

@@ -1,0 +1,231 @@
+"""Validation from the grouper's trace: fatal and DRG-relevant findings, explanation, what-if, CLI."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api.cli import main
+from audit._kernels import _alternatives
+from audit.validate import Validator
+from conftest import GOLDEN, TABLES, require_shared
+from grouper import Grouper
+from strategies import record_batches
+from weights import WeightMeta, WeightTable
+
+
+def record(case_id="c1", sex=1, age=60, principal="J18.900", secondary="", procedures="", **extra):
+    return {"case_id": case_id, "sex": sex, "age_years": age, "age_days": None, "birth_weight_g": None,
+            "principal_dx": principal, "secondary_dx": secondary, "procedures": procedures, **extra}
+
+
+@pytest.fixture(scope="module")
+def mini():
+    return Validator()
+
+
+def weights(rws: dict) -> WeightTable:
+    frame = pd.DataFrame({"drg": list(rws), "rw": [Decimal(v) for v in rws.values()]})
+    return WeightTable(WeightMeta(name="test"), frame)
+
+
+def findings_of(validator, records, rule_id):
+    f = validator.validate(records).findings.to_pandas()
+    return f[f.rule_id == rule_id].reset_index(drop=True)
+
+
+# --- fatal findings: exactly the invalid records, one per cause ----------------------------------
+
+def test_fatal_unmapped_diagnosis_each_code(mini):
+    f = findings_of(mini, [record(principal="X99.999", secondary="J96.000|Q11.111")], "FATAL_DX_UNMAPPED")
+    assert f.value.tolist() == ["X99.999", "Q11.111"]
+    assert f.field.tolist() == ["principal_dx", "secondary_dx"]
+    assert f.message_zh[0] == "主要诊断 X99.999 不在分组方案的编码映射表中，诊断不能转换为分组器支持的编码"
+    assert f.message_en[1] == "other diagnosis Q11.111 is not in the pack's code map, so the record cannot be grouped"
+    assert (f.severity == "fatal").all()
+    assert findings_of(mini, [record()], "FATAL_DX_UNMAPPED").empty
+
+
+def test_fatal_unmapped_procedure(mini):
+    f = findings_of(mini, [record(procedures="99.9999")], "FATAL_PROC_UNMAPPED")
+    assert f.message_zh.tolist() == ["手术操作编码 99.9999 不在分组方案的编码映射表中，手术操作不能转换为分组器支持的编码"]
+    assert findings_of(mini, [record(procedures="36.0700")], "FATAL_PROC_UNMAPPED").empty
+
+
+def test_fatal_record_checks_all_failing_ones(mini):
+    f = findings_of(mini, [record(sex=9, age=0)], "FATAL_RECORD_CHECK")  # sex and age in days both fail
+    assert f.field.tolist() == ["sex", "age_days"]
+    assert f.message_zh.tolist() == ["信息校验不通过：性别必须为1（男）或2（女）", "信息校验不通过：年龄为0岁时须填写年龄不足1周岁的天数"]
+    assert f.value.tolist() == ["9", ""]
+    assert findings_of(mini, [record()], "FATAL_RECORD_CHECK").empty
+
+
+@pytest.mark.golden
+@pytest.mark.parametrize("version", ["chs-drg-1.1", "chs-drg-1.0"])
+def test_golden_fatal_findings_are_exactly_the_invalid_records(version):
+    golden = pd.read_parquet(require_shared(GOLDEN / f"{version}.parquet"))
+    pack = require_shared(TABLES / version)
+    validator = Validator(pack)
+    result = validator.validate(golden.drop(columns=[c for c in golden if c.startswith("expected_")]))
+    fatal = result.findings.to_pandas().query("severity == 'fatal'")
+    invalid = golden.expected_status == "invalid"
+    assert set(fatal.row_no - 1) == set(np.flatnonzero(invalid))
+    for row, status_zh in zip(np.flatnonzero(invalid), golden.expected_status_zh[invalid]):
+        assert fatal[fatal.row_no == row + 1].message_zh.str.contains(status_zh, regex=False).any(), row
+    # validation never changes grouping
+    assert result.results.equals(Grouper(pack).group_arrow(golden))
+
+
+# --- DRG-relevant findings ------------------------------------------------------------------------
+
+def test_or_procedure_not_taken(mini):
+    # K35.900 enters MDC G; 32.2901 (lung) is an OR procedure no surgical ADRG of MDC G takes
+    f = findings_of(mini, [record(principal="K35.900", procedures="32.2901")], "DRG_OR_PROC_NOT_TAKEN")
+    assert f.value.tolist() == ["32.2901"]
+    assert f.message_zh[0] == "手术室手术 32.2901 未被任何外科ADRG采用，病例入组 G000"
+    assert findings_of(mini, [record(principal="K35.900", procedures="47.0100")], "DRG_OR_PROC_NOT_TAKEN").empty
+
+
+def test_principal_procedure_order(mini):
+    # 88.7201 (echocardiography) is not an OR procedure, so FM1 (ZYSS in OP_FM1) fails and the case falls to
+    # FQY ({ZYSS, QTSS} in OP_ALL); with 36.0700 (stent) first FM1 holds and, without MCC, gives FM15
+    f = findings_of(mini, [record(principal="I21.900", procedures="88.7201|36.0700")], "DRG_PRINCIPAL_PROC_ORDER")
+    assert f.message_zh.tolist() == ["主要手术 88.7201 排序可能有误：以 36.0700 为主要手术时入组 FM15（现为 FQY）"]
+    assert findings_of(mini, [record(principal="I21.900", procedures="36.0700|88.7201")],
+                       "DRG_PRINCIPAL_PROC_ORDER").empty
+
+
+def test_cc_cancelled_by_exclusion_table(mini):
+    # J96.000 is an MCC of exclusion id 1, and id 1 is the exclusion table of the principal J18.900
+    result = mini.validate([record(secondary="J96.000|E87.600"), record("c2", principal="J15.900", secondary="J96.000")])
+    f = result.findings.to_pandas().query("rule_id == 'DRG_CC_EXCLUDED'")
+    assert f.case_id.tolist() == ["c1"]
+    assert f.message_zh.tolist() == ["其他诊断 J96.000 为严重并发症或合并症（MCC），但被主要诊断 J18.900 的排除表排除"]
+    explained = result.explanations.to_pandas()
+    assert explained.excluded_dx.tolist() == ["J96.000", ""]
+    assert explained.drg.astype(str).tolist() == ["ES33", "ES31"]  # E87.600 is a CC that counts; J96.000 counts for J15.900
+    assert explained.split_reason.tolist() == ["ES33：QTZD in CC；CC E87.600", "ES31：QTZD in MCC；MCC J96.000"]
+
+
+# --- what-if ----------------------------------------------------------------------------------------
+
+def test_whatif_flags_under_and_upcoding():
+    # coded FR15 (I21.900 + no CC); swapping in I50.900 as principal gives FT19
+    w = weights({"FR15": "1.0", "FR13": "1.3", "FT19": "1.25", "ES35": "0.5"})
+    v = Validator(weights=w)
+    f = findings_of(v, [record(principal="I21.900", secondary="K29.700|I50.900")], "WHATIF_UNDERCODING")
+    assert f.message_zh.tolist() == [
+        "主要诊断改为 I50.900时入组 FT19，权重为现 FR13 的 0.96 倍（阈值 1.2），可能漏编或主要诊断选择不当"] or f.empty
+    # FR13 (I50.900 is a CC) 1.3 vs FT19 1.25: neither rule fires
+    assert f.empty
+    assert findings_of(v, [record(principal="I21.900", secondary="K29.700|I50.900")], "WHATIF_UPCODING").empty
+    # J18.900 coded ES35 (0.5); I21.900 as principal gives FR15 (1.0): 2.00 ≥ 1.2
+    f = findings_of(v, [record(principal="J18.900", secondary="I21.900")], "WHATIF_UNDERCODING")
+    assert f.message_zh.tolist() == [
+        "主要诊断改为 I21.900时入组 FR15，权重为现 ES35 的 2.00 倍（阈值 1.2），可能漏编或主要诊断选择不当"]
+    f = findings_of(v, [record(principal="I21.900", secondary="J18.900")], "WHATIF_UPCODING")
+    assert f.message_zh.tolist() == [
+        "现 FR15 的权重为最高替代方案（主要诊断改为 J18.900，入组 ES35）的 2.00 倍（阈值 1.2），存在高套风险"]
+
+
+def alternatives_naive(dx_lists, proc_lists, keep, or_proc):
+    """Plain-Python twin of audit._kernels._alternatives: (parent, kind, dx list, proc list) per alternative."""
+    out = []
+    for i, (dx, procs) in enumerate(zip(dx_lists, proc_lists)):
+        if not keep[i]:
+            continue
+        for j in range(1, len(dx)):
+            if dx[j] != dx[0]:
+                out.append((i, 0, [dx[j], dx[0]] + [c for k, c in enumerate(dx[1:], 1) if k != j], list(procs)))
+        if len(procs) >= 2 and not or_proc[procs[0]]:
+            first = next((k for k in range(1, len(procs)) if or_proc[procs[k]]), None)
+            if first is not None:
+                out.append((i, 1, list(dx), [procs[first]] + [p for k, p in enumerate(procs) if k != first]))
+    return out
+
+
+code_lists = st.lists(st.lists(st.integers(0, 5), min_size=1, max_size=6), min_size=0, max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(dx_lists=code_lists, data=st.data())
+def test_alternatives_kernel_matches_naive(dx_lists, data):
+    n = len(dx_lists)
+    proc_lists = data.draw(st.lists(st.lists(st.integers(0, 4), max_size=5), min_size=n, max_size=n))
+    keep = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    or_proc = np.array(data.draw(st.lists(st.booleans(), min_size=5, max_size=5)), dtype=bool)
+
+    def csr(lists):
+        start = np.zeros(len(lists) + 1, np.int64)
+        np.cumsum([len(x) for x in lists], out=start[1:])
+        return start, np.array([c for x in lists for c in x], dtype=np.int32)
+
+    (ds, di), (ps, pi) = csr(dx_lists), csr(proc_lists)
+    parent, kind, moved, ads, adi, aps, api = _alternatives(ds, di, ps, pi, keep, or_proc)
+    got = [(int(parent[a]), int(kind[a]), adi[ads[a]:ads[a + 1]].tolist(), api[aps[a]:aps[a + 1]].tolist())
+           for a in range(len(parent))]
+    assert got == alternatives_naive(dx_lists, proc_lists, keep, or_proc)
+
+
+@pytest.mark.golden
+def test_whatif_regrouping_equals_grouping_the_rearranged_records():
+    golden = pd.read_parquet(require_shared(GOLDEN / "chs-drg-1.1.parquet")).head(3000)
+    grouper = Grouper(require_shared(TABLES / "chs-drg-1.1"))
+    alt = Validator(grouper).validate(golden).alternatives.to_pandas()
+    rebuilt = []
+    for row in alt.itertuples():
+        rec = golden.iloc[row.row_no - 1].to_dict()
+        dx = [rec["principal_dx"]] + (rec["secondary_dx"].split("|") if rec["secondary_dx"] else [])
+        procs = rec["procedures"].split("|") if rec["procedures"] else []
+        if row.change == "principal_dx":
+            j = dx.index(row.code, 1)
+            dx = [dx[j], dx[0]] + dx[1:j] + dx[j + 1:]
+        else:
+            k = procs.index(row.code, 1)
+            procs = [procs[k]] + procs[:k] + procs[k + 1:]
+        rebuilt.append({**rec, "principal_dx": dx[0], "secondary_dx": "|".join(dx[1:]), "procedures": "|".join(procs)})
+    expected = grouper.group(rebuilt)
+    assert len(alt) > 3000
+    assert alt.drg.astype(str).tolist() == expected.drg.astype(str).tolist()
+    assert alt.status.astype(str).tolist() == expected.status.astype(str).tolist()
+
+
+# --- robustness and the command line ----------------------------------------------------------------
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(batch=record_batches(Grouper().pack.definition))
+def test_fuzzed_records_give_findings_never_exceptions(batch):
+    v = Validator()
+    result = v.validate(batch)
+    assert result.results.num_rows == len(batch) == result.explanations.num_rows
+    invalid = {i + 1 for i, s in enumerate(result.results.column("status").to_pylist()) if s == "invalid"}
+    fatal = set(result.findings.filter(pa.compute.equal(result.findings.column("severity"), "fatal"))
+                .column("row_no").to_pylist())
+    assert fatal == invalid
+
+
+def test_cli_validate_and_explain(tmp_path, capsys):
+    from icd_tables.sample import sample_records
+
+    records = sample_records(Grouper().pack.compiled, 500, seed=3)
+    source = tmp_path / "records.parquet"
+    records.to_parquet(source)
+    out = tmp_path / "findings.csv"
+    assert main(["validate", str(source), "-o", str(out), "--explain", str(tmp_path / "e.parquet")]) == 0
+    findings = pd.read_csv(out, encoding="utf-8-sig", dtype=str)
+    assert set(findings.columns) == {"case_id", "row_no", "rule_id", "severity", "field", "value", "message_zh",
+                                     "message_en", "suggestion"}
+    assert (tmp_path / "findings-summary.csv").is_file()
+    html = (tmp_path / "findings-report.html").read_text(encoding="utf-8")
+    assert "病案首页质控报告" in html and "<svg" in html
+    first = records.case_id[0]
+    assert main(["explain", str(source), first]) == 0
+    text = capsys.readouterr().out
+    assert f"病案 case {first}" in text and "质控问题 findings" in text
+    assert main(["explain", str(source), "no-such-case"]) == 3
