@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.workload import GOLDEN_11, TABLES_11, golden_table, have_golden, tiled, write_tiled_parquet  # noqa: E402
+from benchmarks.workload import GOLDEN_11, SHARED, TABLES_11, golden_table, have_golden, tiled, write_tiled_parquet  # noqa: E402
 
 
 def _best(fn, repeat: int = 3) -> float:
@@ -126,6 +126,23 @@ def measure_cli(args) -> dict:
     }
 
 
+def measure_validate(args) -> dict:
+    """``Validator.validate`` (findings, explanation, what-if regrouping) on ``--batch`` records, in memory."""
+    from audit.validate import Validator
+    from weights import read_published
+    from weights.table import WeightMeta
+
+    weights = read_published(SHARED / "weights" / "harbin-2024.csv", WeightMeta(name="harbin-2024"))
+    validator = Validator(TABLES_11, weights=weights)
+    validator.validate(golden_table().slice(0, 1000))  # JIT / cache load
+    table = tiled(golden_table(), args.batch)
+    start = time.perf_counter()
+    result = validator.validate(table)
+    seconds = time.perf_counter() - start
+    return {"validate+explain+what-if records/s": args.batch / seconds, "validate s": seconds,
+            "validate findings": result.findings.num_rows, "what-if alternatives": result.alternatives.num_rows}
+
+
 def measure_reference(args) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     import pandas as pd
@@ -138,6 +155,7 @@ def measure_reference(args) -> dict:
 
 
 MEASURES = {"load": measure_load, "kernel": measure_kernel, "stream": measure_stream, "cli": measure_cli,
+            "validate": measure_validate,
             "reference": measure_reference}
 
 

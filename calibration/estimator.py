@@ -174,6 +174,10 @@ class RelativeWeightCalibrator(BaseEstimator):
         base = np.arange(n_groups, dtype=np.int64) << _DRG_SHIFT
         left = np.maximum(np.searchsorted(keys, base | (low_fen << YEAR_BITS)), start)
         right = np.maximum(np.searchsorted(keys, base + ((high_fen + 1) << YEAR_BITS)), left)
+        # bounds between two neighbouring values (percentiles of very small DRGs) would keep nothing: keep all
+        empty = (right == left) & (count > 0)
+        left, right = np.where(empty, start, left), np.where(empty, start + count, right)
+        low_fen, high_fen = np.where(empty, 0, low_fen), np.where(empty, FEN_LIMIT - 1, high_fen)
         used = right - left
         # Three segments per DRG tile the sorted array: trimmed below, kept, trimmed above.
         seg_start = np.stack([start, left, right], axis=1).ravel()

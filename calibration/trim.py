@@ -12,6 +12,9 @@ the bounds [low, high] of the costs it keeps (both inclusive):
 ``percentile`` [P_a, P_b], (a, b) = ``tails`` in percent (2.5, 97.5)
 ========== ============================================================
 
+A DRG whose bounds fall between two neighbouring costs, so that they would keep no
+case (percentiles of a DRG of two or three cases), keeps all its cases.
+
 Quantiles are by linear interpolation between order statistics, as
 ``numpy.quantile(..., method="linear")``: for p in [0, 1] and n sorted values
 x₀ ≤ … ≤ xₙ₋₁, h = (n − 1)·p and Q(p) = x⌊h⌋ + (h − ⌊h⌋)·(x⌊h⌋₊₁ − x⌊h⌋).

@@ -53,7 +53,7 @@ def reference(rows, method, min_cases, tails, weights, index):
     for drg, items in by_drg.items():
         values = sorted(f for f, _ in items)
         low, high = keep_bounds(values, method, tails)
-        kept[drg] = [(f, w) for f, w in items if low <= f <= high]
+        kept[drg] = [(f, w) for f, w in items if low <= f <= high] or items  # nothing kept: keep all
     total = sum(w * f for items in kept.values() for f, w in items)
     overall = total / sum(w for items in kept.values() for _, w in items)
     out = {}

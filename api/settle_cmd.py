@@ -1,0 +1,380 @@
+"""``drg settle month|year|shadow``: DRG payment against the fund budget, written as one run folder.
+
+A run folder holds the tables (``case_lines``, ``hospitals``, ``drgs``, ``reconciliation``, and
+``hospital_months`` for a year or ``departments`` for a shadow run) in the formats asked for,
+``run.json`` (inputs, their checksums, the run version, point values, counts), a printable HTML
+statement per hospital (``statements/<hospital>.html``; ``shadow.html`` for a shadow run) and,
+with ``--previous``, ``diff`` against the previous run's case lines.  Everything is written into
+a temporary folder beside the target and renamed at the end, so a failed run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from api.cases import read_cases
+from api.files import XLSX_MAX_ROWS, ResultWriter
+from api.report import Report
+from payment import (CASE_TYPES, KINDS, PaymentInputError, Period, load_policy, read_case_list, read_hospitals,
+                     read_scores, run_settlement)
+from payment.engine import DRG_TRACK, point_value_text
+from payment.money import fen_text
+from payment.tables import LABELS_ZH, diff_case_lines
+from weights import WeightMeta, WeightTable, read_published
+
+FORMATS = ("parquet", "csv", "xlsx")
+KIND_ZH = {"year": "年度清算", "month": "按月预结", "shadow": "空转试运行"}
+#: Statement lines of a hospital (column → label), in the order printed.
+STATEMENT_LINES = {
+    "year": ("n_cases", "n_drg", "n_unpaid", "drg_points", "point_value", "drg_standard", "drg_patient_share",
+             "drg_fund", "drg_cost", "cost_ratio", "other_tracks_fund", "event_fund", "corridor", "provisional",
+             "withheld", "score", "release_share", "released", "annual_due", "monthly_paid", "balance"),
+    "month": ("n_cases", "n_drg", "n_unpaid", "drg_points", "point_value", "drg_standard", "drg_patient_share",
+              "drg_fund", "other_tracks_fund", "event_fund", "provisional", "withheld", "paid"),
+}
+STATEMENT_ZH = {
+    "n_cases": "病例数 cases", "n_drg": "DRG病例数 DRG-track cases", "n_unpaid": "暂缓/不予支付病例 unpaid cases",
+    "drg_points": "总点数 points", "point_value": "点值/费率 point value or base rate (元)",
+    "drg_standard": "DRG支付标准合计 standard", "drg_patient_share": "个人负担 patient shares",
+    "drg_fund": "DRG基金支付 DRG fund payment", "drg_cost": "DRG病例实际费用 actual cost",
+    "cost_ratio": "费用/支付标准 cost ÷ standard", "other_tracks_fund": "其他付费方式基金支付 other tracks",
+    "event_fund": "突发事件除外 event exclusions", "corridor": "结余留用/超支分担 corridor",
+    "provisional": "月度预结金额 provisional amount", "withheld": "预留金 withheld",
+    "score": "考核得分 assessment score", "release_share": "预留金返还比例 release share",
+    "released": "返还预留金 released", "annual_due": "年度应付 annual amount due",
+    "monthly_paid": "月度已拨付 paid monthly", "balance": "清算差额 balance due", "paid": "本月拨付 paid this month",
+}
+
+
+class SettleUsageError(Exception):
+    """An option of ``drg settle`` that cannot be used as given (exit 2)."""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _weights(path: Path) -> WeightTable:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return WeightTable.read(path)
+    return read_published(path, WeightMeta(path.stem))
+
+
+def _formats(text: str) -> list[str]:
+    chosen = [f.strip().lower() for f in text.split(",") if f.strip()]
+    bad = [f for f in chosen if f not in FORMATS]
+    if bad or not chosen:
+        raise SettleUsageError(f"--formats {text!r}: choose from {', '.join(FORMATS)} (comma separated)")
+    return chosen
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value:,}"
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def _worked_example(line: dict, method: str) -> str:
+    """A case's payment with its own numbers, for the statement (exact decimals from the case line)."""
+    ct = line["case_type"]
+    base = (f"{line['case_id']} {line['drg']} ({line['case_type_zh']}): ")
+    if ct in ("normal", "high", "low"):
+        unit = "费率" if method == "rate" else "点值"
+        head = {"normal": f"RW {line['rw']} × 100 × 系数 {line['coefficient']}",
+                "high": f"RW {line['rw']} × 100 × 系数 {line['coefficient']} + (费用 {line['total_cost']} ÷ 例均 "
+                        f"{line['mean_cost']} − K) × RW {line['rw']} × 100",
+                "low": f"费用 {line['total_cost']} ÷ 例均 {line['mean_cost']} × RW {line['rw']} × 100"}[ct]
+        return (base + f"{head} = {line['points']} 点；× {unit} {line['point_value']} → 支付标准 {line['standard']} 元；"
+                f"基金支付 = {line['standard']} − 个人负担 {line['patient_share']} = {line['fund_payment']} 元")
+    return base + f"支付标准 {line['standard']} 元；基金支付 {line['fund_payment']} 元。{line['formula']} {line['note']}"
+
+
+def _statement(run, hospital: str, rows: list[dict], lines: pa.Table, months: list[dict] | None) -> Report:
+    meta, policy = run.meta, run.settlement.policy
+    kind = run.settlement.kind
+    report = Report(f"DRG付费{KIND_ZH[kind]}结算单", f"DRG payment statement ({kind} {meta['period']})",
+                    f"{hospital} {rows[0]['hospital_name']} · 期间 {meta['period']} · 政策 {policy.version} · "
+                    f"权重 {meta['weights']['name']} · 运行版本 run {meta['run_version']}")
+    total = lambda key: sum((r[key] for r in rows if r.get(key) is not None), Decimal(0))  # noqa: E731
+    key = "balance" if kind == "year" else "paid"
+    report.metrics({"病例数 cases": f"{sum(r['n_cases'] for r in rows):,}",
+                    "DRG基金支付 DRG fund (元)": _cell(total("drg_fund")),
+                    ("清算差额 balance due (元)" if kind == "year" else "本月拨付 paid (元)"): _cell(total(key))})
+    report.heading("结算明细 Statement (按险种 by insurance type)")
+    import pandas as pd
+
+    frame = pd.DataFrame({"项目 item": [STATEMENT_ZH[k] for k in STATEMENT_LINES[kind]]})
+    for r in rows:
+        frame[f"{r['region']} {r['insurance_type']}"] = [_cell(r.get(k)) for k in STATEMENT_LINES[kind]]
+    report.table(frame)
+    if months:
+        report.heading("按月预结 Monthly pre-settlement")
+        report.table(pd.DataFrame([{"月份 month": m["month"], "险种 insurance": m["insurance_type"],
+                                    "病例数 cases": m["n_cases"], "点值 point value": _cell(m["point_value"]),
+                                    "预结金额 provisional": _cell(m["provisional"]),
+                                    "预留金 withheld": _cell(m["withheld"]), "拨付 paid": _cell(m["paid"])}
+                                   for m in months]))
+    types = pd.Series(lines.column("case_type_zh").to_pylist()).value_counts()
+    report.heading("病例类型 Case types")
+    report.table(pd.DataFrame({"病例类型 case type": types.index, "病例数 cases": types.to_numpy().tolist()}))
+    report.heading("计算示例 How cases were paid (one per case type)")
+    shown = set()
+    for line in lines.to_pylist():
+        if line["case_type"] not in shown:
+            shown.add(line["case_type"])
+            report.paragraph(_worked_example(line, policy.method))
+    unpaid = lines.filter(pa.array(np.isin(np.asarray(lines.column("case_type").to_pylist(), dtype=object),
+                                           ["held", "rejected", "ungroupable_held"])))
+    if unpaid.num_rows:
+        report.heading("暂缓或不予支付病例 Cases not paid (fix and re-run)")
+        report.table(unpaid.select(["case_id", "drg", "case_type_zh", "total_cost", "note"]).to_pandas()
+                     .astype(str).rename(columns=LABELS_ZH), max_rows=100)
+    report.paragraph(f"金额单位：元。{meta['rounding']}", note=True)
+    return report
+
+
+def _shadow_report(run) -> Report:
+    import pandas as pd
+
+    meta = run.meta
+    report = Report("DRG付费空转试运行报告", "DRG shadow run: DRG payment vs. actual cost",
+                    f"期间 {meta['period']} · 政策 {run.settlement.policy.version} · 权重 {meta['weights']['name']} · "
+                    f"运行版本 run {meta['run_version']}")
+    hospitals = run.tables["hospitals"].to_pandas()
+    drgs = run.tables["drgs"].to_pandas()
+    standard, cost = hospitals["drg_standard"].sum(), hospitals["drg_cost"].sum()
+    report.metrics({"DRG病例数 DRG-track cases": f"{int(hospitals['n_drg'].sum()):,}",
+                    "支付标准合计 standard (元)": _cell(standard), "实际费用 cost (元)": _cell(cost),
+                    "盈亏 gain (元)": _cell(standard - cost)})
+    report.heading("医疗机构盈亏 Gain/loss by hospital")
+    top = hospitals.sort_values(["gain", "hospital_id"]).head(40)
+    report.bar_chart(top["hospital_id"] + " " + top["insurance_type"], [int(v) for v in top["gain"]],
+                     title="盈亏（元）gain = standard − cost, 元 (most loss first)")
+    report.table(hospitals[["hospital_id", "insurance_type", "n_drg", "drg_standard", "drg_cost", "gain",
+                            "cost_ratio", "far_from_cost_share"]].astype(str).rename(columns=LABELS_ZH))
+    report.heading("亏损病组 DRGs that lose money")
+    losing = drgs[drgs["gain"] < 0].sort_values(["gain", "drg"]).head(30)
+    report.table(losing[["drg", "rw", "n_cases", "standard", "total_cost", "gain", "far_from_cost"]].astype(str)
+                 .rename(columns=LABELS_ZH))
+    report.heading("科室盈亏 Gain/loss by department")
+    depts = run.tables["departments"].to_pandas().sort_values(["gain", "dept"])
+    report.table(depts[["dept", "n_cases", "standard", "total_cost", "gain", "cost_ratio"]].astype(str)
+                 .rename(columns=LABELS_ZH))
+    ratio = run.tables["case_lines"].column("payment_ratio").drop_null().cast(pa.float64()).to_numpy()
+    report.histogram(np.minimum(ratio, 4.0), bins=[i / 4 for i in range(17)],
+                     title="支付标准/费用 分布 standard ÷ cost per case (4 = 4 or more)", x_label="standard ÷ cost")
+    report.paragraph(f"金额单位：元。偏离费用: 支付标准低于费用×{run.settlement.policy.far_below_u / 10000:g} "
+                     f"或高于费用×{run.settlement.policy.far_above_u / 10000:g}。{meta['rounding']}", note=True)
+    return report
+
+
+def _write_table(table: pa.Table, folder: Path, name: str, formats: list[str]) -> list[str]:
+    written = []
+    for fmt in formats:
+        if fmt == "xlsx" and table.num_rows > XLSX_MAX_ROWS - 1:
+            continue  # checked before anything is written; see _check_xlsx
+        path = folder / f"{name}.{fmt}"
+        if fmt == "parquet":
+            pq.write_table(table, path, compression="zstd", use_dictionary=True, write_statistics=True)
+        else:
+            writer = ResultWriter(path)
+            writer.write(table)
+            writer.close()
+        written.append(path.name)
+    return written
+
+
+def _statements(run, folder: Path, which: str) -> int:
+    if which == "none":
+        return 0
+    hospitals = run.tables["hospitals"].to_pylist()
+    lines = run.tables["case_lines"]
+    months = run.tables.get("hospital_months")
+    month_rows = months.to_pylist() if months is not None else []
+    wanted = None if which == "all" else set(which.split(","))
+    ids = np.asarray(lines.column("hospital_id").cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    folder.mkdir()
+    count = 0
+    for hospital in sorted({r["hospital_id"] for r in hospitals}):
+        if wanted is not None and hospital not in wanted:
+            continue
+        lo, hi = np.searchsorted(sorted_ids, hospital, "left"), np.searchsorted(sorted_ids, hospital, "right")
+        own = lines.take(pa.array(np.sort(order[lo:hi])))
+        rows = [r for r in hospitals if r["hospital_id"] == hospital]
+        own_months = [m for m in month_rows if m["hospital_id"] == hospital] or None
+        _statement(run, hospital, rows, own, own_months).write(folder / f"{hospital}.html")
+        count += 1
+    if wanted:
+        missing = sorted(wanted - {r["hospital_id"] for r in hospitals})
+        if missing:
+            raise SettleUsageError(f"--statements: hospital {missing[0]} has no cases in {run.meta['period']}")
+    return count
+
+
+def _replace_folder(tmp: Path, target: Path, force: bool) -> None:
+    if target.exists():
+        if not force and any(target.iterdir()):
+            raise SettleUsageError(f"{target} exists and is not empty; choose another -o or give --force")
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        target.rename(old)
+        tmp.rename(target)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(target)
+
+
+def _summary(run, seconds: float, out) -> None:
+    meta = run.meta
+    print(f"\n{KIND_ZH[run.settlement.kind]} {run.settlement.kind} {meta['period']}: "
+          f"{meta['cases']['settled']:,} cases in {seconds:.1f} s (run {meta['run_version']})", file=out)
+    for name, n in meta["cases"]["by_case_type"].items():
+        code = next(k for k, v in CASE_TYPES.items() if v[0] == name)
+        print(f"  {CASE_TYPES[code][1]:<14} {name:<16} {n:>10,}", file=out)
+    if meta["cases"]["outside_period"]:
+        print(f"  (另有 {meta['cases']['outside_period']:,} cases outside {meta['period']}, not in this run)", file=out)
+    unit = "元/RW 费率" if run.settlement.policy.method == "rate" else "元/点 点值"
+    for f in meta["funds"]:
+        check = ""
+        if run.settlement.kind == "year":
+            ok = f["drg_fund_fen"] == f["distributable_fen"]
+            check = f"; Σ DRG fund {fen_text(f['drg_fund_fen'])} {'=' if ok else '≠'} distributable"
+        print(f"  {f['region']} {f['insurance_type']}: budget {fen_text(f['budget_fen'])}, distributable "
+              f"{fen_text(f['distributable_fen'])}, {unit} {f['point_value']}{check}", file=out)
+    held = run.tables["drgs"].to_pandas()
+    held = held[held["n_held"] > 0].sort_values(["n_held", "drg"], ascending=[False, True])
+    if len(held):
+        print(f"  无权重病组 DRGs without a weight (held, paid 0): {len(held)}, {int(held['n_held'].sum()):,} cases; "
+              f"most: {', '.join(f'{d} ({n})' for d, n in zip(held['drg'][:8], held['n_held'][:8]))}", file=out)
+
+
+def cmd_settle(args) -> int:
+    started = time.perf_counter()
+    formats = _formats(args.formats)
+    if args.kind == "year" and Period.parse(args.period).month is not None or \
+            args.kind == "month" and Period.parse(args.period).month is None:
+        raise SettleUsageError(f"drg settle {args.kind} --period: give a {'year, e.g. 2024' if args.kind == 'year' else 'month, e.g. 2024-03'}")
+    policy = load_policy(args.policy)
+    hospitals_path = args.hospitals or policy.files.get("hospitals")
+    if hospitals_path is None:
+        raise SettleUsageError("no hospital table: give --hospitals FILE or set hospitals = \"...\" in the policy")
+    hospitals = read_hospitals(hospitals_path, policy)
+    files = {"hospitals": _sha256(hospitals_path)}
+    extra = {}
+    for name in ("scores", "special", "events"):
+        path = getattr(args, name) or policy.files.get(name)
+        if path is not None:
+            extra[name] = path
+            files[name] = _sha256(path) if Path(path).is_file() else ""
+    scores = read_scores(extra["scores"], hospitals) if "scores" in extra else None
+    special = read_case_list(extra["special"], "特病单议 special-case list") if "special" in extra else None
+    events = read_case_list(extra["events"], "突发事件 event list") if "events" in extra else None
+    weights = _weights(args.weights)
+    previous = None
+    if args.previous is not None:
+        lines = args.previous / "case_lines.parquet"
+        if not lines.is_file():
+            raise SettleUsageError(f"--previous {args.previous}: no case_lines.parquet there (a run folder written "
+                                   "with --formats including parquet)")
+        previous = (pq.read_table(lines), json.loads((args.previous / "run.json").read_text(encoding="utf-8")))
+    cases = read_cases(args.cases, pack=args.pack, columns=args.columns, encoding=args.encoding)
+    run = run_settlement(cases, weights, policy, hospitals, args.kind, args.period, scores=scores, special=special,
+                         events=events, files_sha256=files)
+    if "xlsx" in formats and run.tables["case_lines"].num_rows > XLSX_MAX_ROWS - 1:
+        raise SettleUsageError(f"{run.tables['case_lines'].num_rows:,} case lines do not fit an XLSX sheet; "
+                               "use --formats parquet,csv")
+    target = args.output
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        written = []
+        for name, table in run.tables.items():
+            written += _write_table(table, tmp, name, formats)
+        meta = dict(run.meta)
+        if previous is not None:
+            diff = diff_case_lines(previous[0], run.tables["case_lines"])
+            written += _write_table(diff, tmp, "diff", formats)
+            changes = diff.column("change").to_pylist()
+            meta["previous"] = {"run_version": previous[1].get("run_version"),
+                                **{k: changes.count(k) for k in ("added", "removed", "changed")}}
+        if run.settlement.kind == "shadow":
+            _shadow_report(run).write(tmp / "shadow.html")
+            written.append("shadow.html")
+        else:
+            n = _statements(run, tmp / "statements", args.statements)
+            if n:
+                written.append(f"statements/ ({n} hospitals)")
+        meta["files"] = written
+        (tmp / "run.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+                                      encoding="utf-8")
+        _replace_folder(tmp, target, args.force)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _summary(run, time.perf_counter() - started, sys.stderr)
+    if "previous" in meta:
+        p = meta["previous"]
+        print(f"  against run {p['run_version']}: {p['changed']:,} changed, {p['added']:,} added, "
+              f"{p['removed']:,} removed (diff.*)", file=sys.stderr)
+    print(f"结果 results: {target}/ ({', '.join(written)})", file=sys.stderr)
+    return 0
+
+
+SETTLE_EPILOG = """\
+examples:
+  drg settle year cases.parquet --weights harbin-2024.parquet --policy policy.toml --period 2024 -o runs/2024
+  drg settle month 病案首页.csv --pack chs-drg-1.1 --weights w.parquet --policy p.toml --period 2024-03 -o runs/2024-03
+  drg settle shadow cases.parquet --weights w.parquet --policy p.toml --period 2024 -o runs/shadow-2024
+
+inputs: grouped cases (drg group --keep-input) or raw records with --pack; a weight table (.parquet from
+'drg weights import', or a published .csv/.xlsx); the policy TOML (payment/policies/example.toml documents
+every key); the hospital table (hospital_id, level, optional coefficient, name, region).
+exit codes: 0 written; 2 usage error; 3 bad policy, input, hospital table or a period without cases.
+"""
+
+
+def add_parser(sub) -> None:
+    """Register ``drg settle month|year|shadow`` on the main parser's subcommands."""
+    settle = sub.add_parser("settle", help="DRG payment against the budget 按月预结、年度清算、空转试运行")
+    kinds = settle.add_subparsers(dest="kind", required=True)
+    helps = {"year": "year-end clearing 年度清算", "month": "monthly pre-settlement 按月预结",
+             "shadow": "shadow run: DRG payment vs. actual cost 空转试运行"}
+    for kind in KINDS:
+        p = kinds.add_parser(kind, help=helps[kind], epilog=SETTLE_EPILOG,
+                             formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+        p.add_argument("cases", type=Path, nargs="+", help="case files: .parquet, .csv, .xlsx, .jsonl")
+        p.add_argument("--weights", type=Path, required=True, help="weight table (.parquet, or a published .csv)")
+        p.add_argument("--policy", type=Path, required=True, help="policy file (.toml)")
+        p.add_argument("--period", required=True, help="2024 (year, shadow) or 2024-03 (month, shadow)")
+        p.add_argument("-o", "--output", type=Path, required=True, help="run folder to write")
+        p.add_argument("--pack", help="group raw records with this pack (name or folder)")
+        p.add_argument("--hospitals", type=Path, help="hospital table (overrides the policy's)")
+        p.add_argument("--scores", type=Path, help="assessment scores 考核得分: hospital_id, score")
+        p.add_argument("--special", type=Path, help="特病单议 approved cases: case_id")
+        p.add_argument("--events", type=Path, help="突发事件 exclusions: case_id, event")
+        p.add_argument("--previous", type=Path, metavar="RUN_DIR", help="write a diff against this earlier run")
+        p.add_argument("--formats", default="parquet,csv", help="table formats: parquet,csv,xlsx (default %(default)s)")
+        p.add_argument("--statements", default="all", help="HTML statements: all, none, or hospital ids H001,H002")
+        p.add_argument("--columns", type=Path, metavar="FILE", help="column mapping of the case files")
+        p.add_argument("--encoding", help="text encoding of CSV/JSON case files (default: detected)")
+        p.add_argument("--force", action="store_true", help="replace an existing run folder")
+        p.set_defaults(func=cmd_settle)
+
+
+__all__ = ["SettleUsageError", "add_parser", "PaymentInputError"]
