@@ -10,6 +10,7 @@ a temporary folder beside the target and renamed at the end, so a failed run lea
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -26,9 +27,8 @@ import pyarrow.parquet as pq
 from api.cases import read_cases
 from api.files import XLSX_MAX_ROWS, ResultWriter
 from api.report import Report
-from payment import (CASE_TYPES, KINDS, PaymentInputError, Period, load_policy, read_case_list, read_hospitals,
-                     read_scores, run_settlement)
-from payment.engine import DRG_TRACK, point_value_text
+from payment import (CASE_TYPES, KINDS, MoneyRangeError, PaymentInputError, Period, PolicyError, load_policy,
+                     read_case_list, read_hospitals, read_scores, run_settlement)
 from payment.money import fen_text
 from payment.tables import LABELS_ZH, diff_case_lines
 from weights import WeightMeta, WeightTable, read_published
@@ -59,6 +59,10 @@ STATEMENT_ZH = {
 
 class SettleUsageError(Exception):
     """An option of ``drg settle`` that cannot be used as given (exit 2)."""
+
+
+#: Errors of the payment layer that mean bad input (exit 3).
+INPUT_ERRORS = (PolicyError, PaymentInputError, MoneyRangeError)
 
 
 def _sha256(path: Path) -> str:
@@ -184,16 +188,10 @@ def _shadow_report(run) -> Report:
 def _write_table(table: pa.Table, folder: Path, name: str, formats: list[str]) -> list[str]:
     written = []
     for fmt in formats:
-        if fmt == "xlsx" and table.num_rows > XLSX_MAX_ROWS - 1:
-            continue  # checked before anything is written; see _check_xlsx
-        path = folder / f"{name}.{fmt}"
-        if fmt == "parquet":
-            pq.write_table(table, path, compression="zstd", use_dictionary=True, write_statistics=True)
-        else:
-            writer = ResultWriter(path)
-            writer.write(table)
-            writer.close()
-        written.append(path.name)
+        writer = ResultWriter(folder / f"{name}.{fmt}")
+        writer.write(table)
+        writer.close()
+        written.append(f"{name}.{fmt}")
     return written
 
 
@@ -357,7 +355,7 @@ def add_parser(sub) -> None:
              "shadow": "shadow run: DRG payment vs. actual cost 空转试运行"}
     for kind in KINDS:
         p = kinds.add_parser(kind, help=helps[kind], epilog=SETTLE_EPILOG,
-                             formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("cases", type=Path, nargs="+", help="case files: .parquet, .csv, .xlsx, .jsonl")
         p.add_argument("--weights", type=Path, required=True, help="weight table (.parquet, or a published .csv)")
         p.add_argument("--policy", type=Path, required=True, help="policy file (.toml)")
@@ -377,4 +375,4 @@ def add_parser(sub) -> None:
         p.set_defaults(func=cmd_settle)
 
 
-__all__ = ["SettleUsageError", "add_parser", "PaymentInputError"]
+__all__ = ["INPUT_ERRORS", "SettleUsageError", "add_parser"]

@@ -113,16 +113,18 @@ def _mdc_trace(view: TraceView, grouper: Grouper) -> pa.Array:
     rows = np.flatnonzero((o.status == STATUS_UNGROUPABLE) & (o.mdc < 0))
     if len(rows):
         batch = view.trace.encoded.batch
-        sub = _subset(batch, rows)
-        entered = grouper.evaluate(sub, cp.mdc_entry)
+        entered = grouper.evaluate(_subset(batch, rows), cp.mdc_entry)
+        masks, which = np.unique(entered, axis=0, return_inverse=True)
         codes = np.asarray(cp.mdc_codes.to_pylist(), dtype=object)
-        principal, _, _ = view.dx_text(batch.dx_start[:-1][rows])
-        for k, (mask, dx) in enumerate(zip(entered, principal.to_pylist())):
-            if mask.any():
-                text[rows[k]] = (f"进入 MDC {'、'.join(codes[mask])} 但无匹配的ADRG，均未入组 "
-                                 f"(entered MDC {', '.join(codes[mask])}, no ADRG rule held)")
-            else:
-                text[rows[k]] = f"主要诊断 {dx} 不满足任何MDC的入组条件 (no MDC entry rule holds for {dx})"
+        per_mask = np.array([f"进入 MDC {'、'.join(codes[m])} 但无匹配的ADRG，均未入组 "
+                             f"(entered MDC {', '.join(codes[m])}, no ADRG rule held)" for m in masks], dtype=object)
+        text[rows] = per_mask[which.ravel()]
+        none = rows[~masks.any(axis=1)[which.ravel()]]
+        if len(none):
+            principal, _, _ = view.dx_text(batch.dx_start[:-1][none])
+            text[none] = pc.binary_join_element_wise(
+                "主要诊断 ", principal, " 不满足任何MDC的入组条件 (no MDC entry rule holds for ", principal, ")", ""
+            ).to_numpy(zero_copy_only=False)
     return pa.array(text, pa.string()).dictionary_encode()
 
 

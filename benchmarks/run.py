@@ -143,6 +143,19 @@ def measure_validate(args) -> dict:
             "validate findings": result.findings.num_rows, "what-if alternatives": result.alternatives.num_rows}
 
 
+def measure_audit(args) -> dict:
+    """The record rules of the validation (``audit.record_rules``) alone on ``--batch`` records."""
+    from audit.record_rules import record_findings
+    from audit.rulebook import RuleBook
+    from icd_tables.pack import Pack
+
+    pack, book = Pack.load(TABLES_11), RuleBook.load()
+    record_findings(golden_table().slice(0, 1000), pack, book)  # warm: pack tables, splitter JIT
+    table = tiled(golden_table(), args.batch)
+    seconds = _best(lambda: record_findings(table, pack, book))
+    return {"record rules (质控) records/s": args.batch / seconds, "record rules s": seconds}
+
+
 def measure_reference(args) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     import pandas as pd
@@ -155,7 +168,7 @@ def measure_reference(args) -> dict:
 
 
 MEASURES = {"load": measure_load, "kernel": measure_kernel, "stream": measure_stream, "cli": measure_cli,
-            "validate": measure_validate,
+            "validate": measure_validate, "audit": measure_audit,
             "reference": measure_reference}
 
 

@@ -61,6 +61,8 @@ def numbers(column) -> np.ndarray:
     column = _plain(column)
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
+    if pa.types.is_null(column.type):
+        return np.full(len(column), np.nan)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         ok = pc.match_substring_regex(column, _NUMBER)
         column = pc.if_else(ok, pc.utf8_trim_whitespace(column), pa.scalar(None, column.type))

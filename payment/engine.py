@@ -198,7 +198,13 @@ def _point_values(points, patient, group, n_groups, numerators, scale: int) -> t
 
 
 def _sum(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """Exact int64 sums of ``values`` per group (np.bincount works in float64; this does not)."""
+    """Exact int64 sums of ``values`` per group.
+
+    ``np.bincount`` adds in float64, which is exact for integers while every partial sum stays below
+    2**53 — guaranteed when Σ|values| does; otherwise the sums are taken in int64 after a sort.
+    """
+    if np.abs(values).sum() < 2**53:
+        return np.bincount(group, weights=values, minlength=n_groups).astype(np.int64)
     order = np.argsort(group, kind="stable")
     counts = np.bincount(group, minlength=n_groups)
     ends = np.cumsum(counts)
