@@ -24,12 +24,11 @@ from audit.pack_facts import reachable_atoms
 from audit.trace_rules import TraceView
 from audit.whatif import WhatIf
 from grouper import Grouper
-from grouper.grouper import _take
+from grouper.results import STATUS_INVALID, STATUS_UNGROUPABLE, take_text
 from icd_tables.compiled import ATOM_CC, ATOM_KIND, ATOM_MCC, ATOM_MCC_OR_CC, CompiledPack
 from weights.lookup import units_to_decimal
 
 UNCONDITIONAL = "无条件 (unconditional)"
-STATUS_UNGROUPABLE = 2
 
 
 def _rule_text(rule: str) -> str:
@@ -73,7 +72,7 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
         cp.adrg_rule_ids.to_pylist(), cp.adrg_rules.to_pylist())], pa.string())
     split_texts, tests = _split_texts(cp)
     drg_row = _drg_rows(cp, o.adrg_row, o.drg)
-    split = _take(pa.array(split_texts, pa.string()), drg_row).dictionary_decode()
+    split = take_text(pa.array(split_texts, pa.string()), drg_row).dictionary_decode()
     test = np.where(drg_row >= 0, tests[np.maximum(drg_row, 0)], 0)
     mcc, cc = results.column("mcc_dx").combine_chunks().cast(pa.string()), \
         results.column("cc_dx").combine_chunks().cast(pa.string())
@@ -88,8 +87,8 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
         "row_no": pa.array(view.row_no),
         "status": results.column("status"),
         "drg": results.column("drg"),
-        "mdc_reason": _take(mdc_texts, o.mdc.astype(np.int64)),
-        "adrg_reason": _take(adrg_texts, o.adrg_row.astype(np.int64)),
+        "mdc_reason": take_text(mdc_texts, o.mdc.astype(np.int64)),
+        "adrg_reason": take_text(adrg_texts, o.adrg_row.astype(np.int64)),
         "split_reason": split,
         "excluded_dx": excluded_dx,
         "mdc_trace": _mdc_trace(view, grouper),
@@ -104,7 +103,7 @@ def _mdc_trace(view: TraceView, grouper: Grouper) -> pa.Array:
     """Why a record was not grouped: the MDCs it entered without a matching ADRG, or none entered."""
     cp, o = grouper.pack.compiled, view.trace.outputs
     text = np.full(view.n, "", dtype=object)
-    invalid = np.flatnonzero(o.status == 3)
+    invalid = np.flatnonzero(o.status == STATUS_INVALID)
     if len(invalid):
         detail = view.trace.results.column("reason_detail").combine_chunks().cast(pa.string())
         status_zh = view.trace.results.column("status_zh").combine_chunks().cast(pa.string())

@@ -25,11 +25,6 @@ from audit.pack_facts import PackFacts
 from audit.rulebook import RuleBook
 from grouper import Grouper
 from grouper.grouper import Trace
-from grouper.results import STATUS_NAMES
-
-STATUS_OK, STATUS_INVALID = 0, STATUS_NAMES.to_pylist().index("invalid")
-_DX_FIELD = {True: ("principal_dx", "主要诊断", "principal diagnosis"),
-             False: ("secondary_dx", "其他诊断", "other diagnosis")}
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,9 @@ from audit._kernels import KIND_DX_SWAP, KIND_PROC_FIRST, _alternatives
 from audit.findings import findings_table
 from audit.pack_facts import PackFacts
 from audit.rulebook import RuleBook
-from audit.trace_rules import STATUS_INVALID, STATUS_OK, TraceView
-from grouper import Grouper
-from grouper._kernels import Batch
-from grouper.grouper import _take
-from grouper.results import STATUS_NAMES
+from audit.trace_rules import TraceView
+from grouper import Batch, Grouper
+from grouper.results import STATUS_INVALID, STATUS_NAMES, STATUS_OK, take_text
 from weights import WeightTable, lookup_units
 from weights.lookup import units_to_decimal
 
@@ -97,7 +95,7 @@ def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: Weight
     words = pc.binary_join_element_wise(
         pa.array(np.where(is_dx, "主要诊断改为 ", "主要手术改为 ")), code,
         pa.array(np.where(is_dx, " (principal diagnosis ", " (principal procedure ")), code, ")", "")
-    drg_codes = _take(cp.drg_codes, out.drg.astype(np.int64))
+    drg_codes = take_text(cp.drg_codes, out.drg.astype(np.int64))
     rw_units = np.full(len(parent), -1, dtype=np.int64)
     coded_units = np.full(view.n, -1, dtype=np.int64)
     if weights is not None:
@@ -114,8 +112,8 @@ def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: Weight
         "code": code,
         "alternative": words,
         "drg": drg_codes,
-        "drg_name": _take(cp.drg_names, out.drg.astype(np.int64)),
-        "status": _take(STATUS_NAMES, out.status.astype(np.int64)),
+        "drg_name": take_text(cp.drg_names, out.drg.astype(np.int64)),
+        "status": take_text(STATUS_NAMES, out.status.astype(np.int64)),
         "rw": units_to_decimal(rw_units),
     })
     return WhatIf(table, parent, rw_units, coded_units, best)

@@ -78,14 +78,18 @@ def column_or_none(table: pa.Table, name: str):
 
 
 def text_prefix(column, width: int) -> tuple[np.ndarray, list[str]]:
-    """Codes into the sorted distinct first ``width`` characters of a text column (dates → year or month)."""
+    """Codes into the sorted distinct first ``width`` characters of a text column (dates → year or month).
+
+    Only the distinct values are sliced (the column is dictionary-encoded first).
+    """
     column = _plain(column)
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        column = pc.cast(column, pa.string())
-    codes, values = categories(pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(column), 0, width))
-    return codes, values
+    if not pa.types.is_dictionary(column.type):
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            column = pc.cast(column, pa.string())
+        column = pc.dictionary_encode(column)
+    dictionary = column.dictionary.cast(pa.string())
+    short = pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(dictionary), 0, width)
+    return categories(pa.DictionaryArray.from_arrays(column.indices, short))
 
 
 def years(table: pa.Table) -> np.ndarray:

@@ -33,7 +33,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from calibration import trim
 from calibration._columns import as_table, categories, column_or_none, decimal_array
-from calibration.history import EXCLUSIONS, FEN_BITS, FEN_LIMIT, YEAR_BITS, CalibrationError, first_values, prepare
+from calibration.history import (
+    EXCLUSIONS, FEN_BITS, FEN_LIMIT, YEAR_BITS, CalibrationError, most_common_values, prepare,
+)
 from weights import RW_UNITS, WeightMeta, WeightTable
 
 _DRG_SHIFT = FEN_BITS + YEAR_BITS
@@ -202,8 +204,9 @@ class RelativeWeightCalibrator(BaseEstimator):
         codes = history.drg[kept_original]
         los_sum = np.bincount(codes, weights=history.los[kept_original], minlength=n_groups)
 
-        names = first_values(history.drg, n_groups, column_or_none(table, "drg_name"), valid)
-        adrgs = first_values(history.drg, n_groups, column_or_none(table, "adrg"), valid)
+        grouped = history.reason != 1
+        names = most_common_values(history.drg, n_groups, column_or_none(table, "drg_name"), grouped)
+        adrgs = most_common_values(history.drg, n_groups, column_or_none(table, "adrg"), valid)
         adrgs = [a or code[:3] for a, code in zip(adrgs, history.drg_codes)]
         weights = history.year_weights
         numerator = [sum((w * int(s[g]) for w, s in zip(weights, year_sums)), Fraction(0)) for g in range(n_groups)]
@@ -256,7 +259,7 @@ class RelativeWeightCalibrator(BaseEstimator):
         self.year_weights_ = [str(w) for w in history.year_weights] if history.years else []
         self.inflation_factors_ = [str(f) for f in history.factors] if history.years else []
         self.pack_version_ = _pack_version(table)
-        self.missing_drgs_ = self._missing(table, history, set(stats["drg"]))
+        self.missing_drgs_ = self._missing(history, names, set(stats["drg"]))
         self.split_advice_ = None
         if self.split_advice:
             from calibration.advice import split_advice
@@ -274,10 +277,9 @@ class RelativeWeightCalibrator(BaseEstimator):
             raise CalibrationError(f"tails {self.tails!r}: need 0 ≤ low < high ≤ 100 (percent)")
         return low, high
 
-    def _missing(self, table, history, calibrated: set[str]) -> pd.DataFrame:
+    def _missing(self, history, names: list[str], calibrated: set[str]) -> pd.DataFrame:
         ok = history.reason != 1
         grouped = np.bincount(history.drg[ok & (history.drg >= 0)], minlength=len(history.drg_codes))
-        names = first_values(history.drg, len(history.drg_codes), column_or_none(table, "drg_name"), ok)
         scheme = self.all_drgs if isinstance(self.all_drgs, dict) else dict.fromkeys(self.all_drgs or (), "")
         rows = {code: (names[g], int(grouped[g])) for g, code in enumerate(history.drg_codes)
                 if grouped[g] and code not in calibrated}

@@ -164,18 +164,26 @@ def prepare(table: pa.Table, *, min_cost: float, min_los: int, max_los: int | No
     return History(drg, drg_codes, reason, fen, los, year_index, used, weights, factors)
 
 
-def first_values(codes: np.ndarray, n_codes: int, column, mask: np.ndarray) -> list[str]:
-    """For each code, the value of ``column`` at its first row where ``mask`` holds ("" when none)."""
+def most_common_values(codes: np.ndarray, n_codes: int, column, mask: np.ndarray) -> list[str]:
+    """For each code, the most frequent non-empty value of ``column`` over the rows where ``mask`` holds.
+
+    Ties go to the smaller value; "" when none (e.g. the DRG name of each DRG code).
+    """
     if column is None:
         return [""] * n_codes
-    rows = np.flatnonzero(mask & (codes >= 0))
-    seen, first = np.unique(codes[rows], return_index=True)
-    values, names = categories(column.take(pa.array(rows[first])))
-    out = [""] * n_codes
-    for code, value in zip(seen, values):
-        out[code] = names[value] if value >= 0 else ""
-    return out
+    values, names = categories(column)
+    rows = mask & (codes >= 0) & (values >= 0)
+    width = max(len(names), 1)
+    pairs = codes[rows].astype(np.int64) * width + values[rows]
+    if n_codes * width <= 1 << 24:
+        counts = np.bincount(pairs, minlength=n_codes * width).reshape(n_codes, width)
+    else:
+        present, tally = np.unique(pairs, return_counts=True)
+        counts = np.zeros((n_codes, width), dtype=np.int64)
+        counts[present // width, present % width] = tally
+    best = counts.argmax(axis=1)
+    return [names[b] if counts[g, b] else "" for g, b in enumerate(best)]
 
 
-__all__ = ["EXCLUSIONS", "CalibrationError", "History", "column_or_none", "first_values", "prepare",
+__all__ = ["EXCLUSIONS", "CalibrationError", "History", "column_or_none", "most_common_values", "prepare",
            "require_columns"]

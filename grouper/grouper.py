@@ -21,7 +21,7 @@ from grouper._kernels import (
     group_encoded,
 )
 from grouper.encode import Encoded, encode, to_arrow
-from grouper.results import REASON_CODES, STATUS_NAMES, STATUS_ZH_TEXT, status_zh_index
+from grouper.results import REASON_CODES, STATUS_NAMES, STATUS_ZH_TEXT, status_zh_index, take_text
 from icd_tables.pack import DEFAULT_PACK, Pack
 
 RESULT_COLUMNS = (
@@ -30,25 +30,13 @@ RESULT_COLUMNS = (
 )
 
 
-def _take(table: pa.Array, index: np.ndarray) -> pa.DictionaryArray:
-    """``table[index]`` with ``""`` where ``index`` is -1, as a dictionary array.
-
-    The dictionary holds each distinct string once, so results keep no string
-    copies per row and convert cleanly to pandas categoricals.
-    """
-    pool = pa.concat_arrays([pc.fill_null(table.cast(pa.string()), ""), pa.array([""])]).dictionary_encode()
-    codes = pool.indices.to_numpy(zero_copy_only=False)
-    indices = codes[np.where(index >= 0, index, len(table))]
-    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), pool.dictionary)
-
-
 def _take_codes(codes: pa.Array, index: np.ndarray) -> pa.DictionaryArray:
     """Input codes at ``index``, ``""`` where ``index`` is -1: only the rows that point somewhere are copied."""
     hit = np.flatnonzero(index >= 0)
     picked = codes.take(pa.array(index[hit])) if len(hit) else pa.array([], pa.string())
     local = np.full(len(index), -1, dtype=np.int64)
     local[hit] = np.arange(len(hit))
-    return _take(picked, local)
+    return take_text(picked, local)
 
 
 @dataclass(frozen=True)
@@ -148,13 +136,13 @@ class Grouper:
         return pa.table({
             "case_id": table.column("case_id"),
             "row_no": pa.array(rows + first_row_no),
-            "mdc": _take(cp.mdc_codes, out.mdc),
-            "adrg": _take(cp.adrg_codes, adrg),
-            "drg": _take(cp.drg_codes, out.drg),
-            "drg_name": _take(cp.drg_names, out.drg),
-            "status": _take(STATUS_NAMES, out.status.astype(np.int64)),
-            "status_zh": _take(STATUS_ZH_TEXT, status_zh_index(out.status, out.reason)),
-            "reason_code": _take(REASON_CODES, out.reason.astype(np.int64)),
+            "mdc": take_text(cp.mdc_codes, out.mdc),
+            "adrg": take_text(cp.adrg_codes, adrg),
+            "drg": take_text(cp.drg_codes, out.drg),
+            "drg_name": take_text(cp.drg_names, out.drg),
+            "status": take_text(STATUS_NAMES, out.status.astype(np.int64)),
+            "status_zh": take_text(STATUS_ZH_TEXT, status_zh_index(out.status, out.reason)),
+            "reason_code": take_text(REASON_CODES, out.reason.astype(np.int64)),
             "reason_detail": self._reason_detail(enc, out, rows),
             "mcc_dx": _take_codes(enc.secondary_dx, sec(out.mcc_pos)),
             "cc_dx": _take_codes(enc.secondary_dx, sec(out.cc_pos)),
@@ -188,4 +176,4 @@ class Grouper:
             size += len(hit)
         indices[check_bad] = size + out.reason_arg[check_bad]
         pool.append(checks)
-        return _take(pa.concat_arrays([p.cast(pa.string()) for p in pool]), indices)
+        return take_text(pa.concat_arrays([p.cast(pa.string()) for p in pool]), indices)

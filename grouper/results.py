@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from grouper._kernels import STATUS_INVALID
+from grouper._kernels import STATUS_INVALID, STATUS_OK, STATUS_QY, STATUS_UNGROUPABLE
+
+__all__ = [
+    "REASON_CODES", "STATUS_INVALID", "STATUS_NAMES", "STATUS_OK", "STATUS_QY", "STATUS_UNGROUPABLE",
+    "STATUS_ZH_TEXT", "status_zh_index", "take_text",
+]
 
 #: Indexed by the kernel's status.
 STATUS_NAMES = pa.array(["ok", "qy", "ungroupable", "invalid"])
@@ -40,3 +46,15 @@ REASON_CODES = pa.array([
 def status_zh_index(status: np.ndarray, reason: np.ndarray) -> np.ndarray:
     """Row of :data:`STATUS_ZH_TEXT` for each record."""
     return np.where(status == STATUS_INVALID, STATUS_INVALID + reason.astype(np.int64) - 1, status)
+
+
+def take_text(table: pa.Array, index: np.ndarray) -> pa.DictionaryArray:
+    """``table[index]`` with ``""`` where ``index`` is -1, as a dictionary array.
+
+    The dictionary holds each distinct string once, so results keep no string
+    copies per row and convert cleanly to pandas categoricals.
+    """
+    pool = pa.concat_arrays([pc.fill_null(table.cast(pa.string()), ""), pa.array([""])]).dictionary_encode()
+    codes = pool.indices.to_numpy(zero_copy_only=False)
+    indices = codes[np.where(index >= 0, index, len(table))]
+    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), pool.dictionary)
