@@ -14,11 +14,11 @@ gets the suffix ``_input``).  Rows keep file order, files in the order given.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import pyarrow as pa
 
-from api.columns import plan_columns, read_mapping
+from api.columns import ColumnPlan, plan_columns, read_mapping
 from api.files import ROW_WARNING, InputError, open_input
 from api.grouping import BatchGrouper
 from grouper import Grouper, RecordSchemaError
@@ -65,48 +65,68 @@ def read_cases(
     Raises
     ------
     InputError
-        A file cannot be read.
+        A file cannot be read, or holds no records.
     RecordSchemaError
         A column needed for grouping, or ``drg``/``status`` without a pack, is missing.
+    """
+    parts = [table for _, table in iter_cases(paths, pack=pack, columns=columns, encoding=encoding,
+                                              batch_size=batch_size, raw=raw)]
+    if not parts:
+        raise InputError(f"{paths if isinstance(paths, (str, Path)) else paths[0]}: no records")
+    return pa.concat_tables(parts, promote_options="permissive").combine_chunks()
+
+
+def iter_cases(
+    paths: Sequence[Path] | Path,
+    *,
+    pack: Pack | str | None = None,
+    columns: Path | None = None,
+    encoding: str | None = None,
+    batch_size: int = 1_000_000,
+    raw: bool = False,
+) -> Iterator[tuple[int, pa.Table]]:
+    """Like :func:`read_cases`, one batch at a time: yields ``(row_no of its first record, table)``.
+
+    Every file is opened and its columns checked before the first batch is read.
     """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     if not paths:
         raise InputError("no input file given")
     mapping = read_mapping(columns) if columns else None
-    grouper = None
-    if pack is not None:
-        grouper = Grouper(pack if isinstance(pack, Pack) else Pack.load(pack))
-    parts: list[pa.Table] = []
+    grouper = Grouper(pack if isinstance(pack, Pack) else Pack.load(pack)) if pack is not None else None
+    sources = [(path, open_input(path, encoding)) for path in paths]
+    plans = [_plan(path, source, mapping, grouped=grouper is None and not raw) for path, source in sources]
     row_no = 1
-    for path in paths:
-        source = open_input(path, encoding)
-        plan = plan_columns(source.names, mapping)
-        if grouper is not None or raw:
-            missing = plan.missing(REQUIRED_COLUMNS)
-            if missing:
-                raise RecordSchemaError(f"{path}: no column found for {', '.join(missing)}; "
-                                        f"columns found: {', '.join(source.names[:40]) or 'none'}")
-            batcher = BatchGrouper(grouper, plan) if grouper is not None else None
-        else:
-            absent = [c for c in GROUPED_COLUMNS if c not in source.names]
-            if absent:
-                raise RecordSchemaError(
-                    f"{path}: not grouped cases (no {', '.join(absent)} column); "
-                    "give --pack to group raw records, or group them first with 'drg group --keep-input'"
-                )
+    for (path, source), plan in zip(sources, plans):
+        batcher = BatchGrouper(grouper, plan) if grouper is not None else None
         for batch in source.batches(batch_size):
             if ROW_WARNING in batch.column_names:
                 batch = batch.drop_columns([ROW_WARNING])
             records = plan.apply(batch)
             records = records.drop_columns([c for c in records.column_names if c.startswith("__bad__")])
-            if grouper is not None:
+            if batcher is not None:
                 results = batcher(batch, row_no).drop_columns(["warnings"])
                 records = _merge(results, records.drop_columns(["case_id"]))
-            parts.append(_merge(records, batch, mapped={plan.names[i] for i in plan.used_columns()}))
+            yield row_no, _merge(records, batch, mapped={plan.names[i] for i in plan.used_columns()})
             row_no += batch.num_rows
-    if not parts:
-        raise InputError(f"{paths[0]}: no records")
-    return pa.concat_tables(parts, promote_options="permissive").combine_chunks()
+
+
+def _plan(path: Path, source, mapping, *, grouped: bool) -> ColumnPlan:
+    """The column plan of one file, after checking it has what the caller needs."""
+    plan = plan_columns(source.names, mapping)
+    if grouped:
+        absent = [c for c in GROUPED_COLUMNS if c not in source.names]
+        if absent:
+            raise RecordSchemaError(
+                f"{path}: not grouped cases (no {', '.join(absent)} column); "
+                "give --pack to group raw records, or group them first with 'drg group --keep-input'"
+            )
+    else:
+        missing = plan.missing(REQUIRED_COLUMNS)
+        if missing:
+            raise RecordSchemaError(f"{path}: no column found for {', '.join(missing)}; "
+                                    f"columns found: {', '.join(source.names[:40]) or 'none'}")
+    return plan
 
 
 def _merge(first: pa.Table, extra: pa.Table, mapped: set[str] = frozenset()) -> pa.Table:
@@ -122,4 +142,4 @@ def _merge(first: pa.Table, extra: pa.Table, mapped: set[str] = frozenset()) -> 
     return out
 
 
-__all__ = ["GROUPED_COLUMNS", "read_cases"]
+__all__ = ["GROUPED_COLUMNS", "iter_cases", "read_cases"]

@@ -28,6 +28,7 @@ from api import settle_cmd
 from api.columns import ColumnMappingError, plan_columns, read_mapping
 from api.files import InputError, OutputError, ResultWriter, open_input
 from api.grouping import BatchGrouper
+from api.progress import Progress
 from audit.rulebook import RuleBookError
 from grouper import Grouper, RecordSchemaError
 from icd_tables.errors import PackError
@@ -83,31 +84,6 @@ class Summary:
             print("提示 warnings (column 'warnings'):", file=out)
             for text, n in collections.Counter(warnings).most_common():
                 print(f"  {n:>8,}  {text}", file=out)
-
-
-class _Progress:
-    """A one-line progress display on stderr, only when stderr is a terminal."""
-
-    def __init__(self, total: int | None):
-        self.total = total
-        self.active = sys.stderr.isatty()
-        self.started = time.perf_counter()
-
-    def update(self, done: int) -> None:
-        if not self.active:
-            return
-        rate = done / max(time.perf_counter() - self.started, 1e-9)
-        if self.total:
-            width = 30
-            filled = int(width * done / max(self.total, 1))
-            bar = f"[{'#' * filled}{'.' * (width - filled)}] {100 * done / self.total:5.1f}% "
-        else:
-            bar = ""
-        print(f"\r  {bar}{done:,} records  {rate:,.0f}/s", end="", file=sys.stderr, flush=True)
-
-    def finish(self) -> None:
-        if self.active:
-            print(file=sys.stderr)
 
 
 def _prefetch(items, depth: int = 1):
@@ -218,7 +194,7 @@ def cmd_group(args) -> int:
                            input_as_text=source.format != "parquet")
     wanted = None if args.keep_input else [source.names[i] for i in plan.used_columns()]
     summary = Summary()
-    progress = _Progress(source.known_rows())
+    progress = Progress(source.known_rows())
     writer = _BackgroundWriter(ResultWriter(args.output))
     row_no = 1
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import sys
 from pathlib import Path
 
@@ -10,10 +11,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from api.cases import read_cases
-from api.files import ResultWriter, output_format
+from api.cases import iter_cases, read_cases
+from api.files import InputError, ResultWriter, output_format
+from api.progress import Progress
 from api.report import Report
 from audit.findings import SEVERITIES, SEVERITY_ZH
+from audit.summary import summarize
 from audit.validate import Validation, Validator
 from icd_tables.pack import DEFAULT_PACK
 from weights import WeightTable
@@ -41,42 +44,88 @@ def _write(table: pa.Table, path: Path) -> None:
     writer.close()
 
 
+class _Writers:
+    """The per-row output files of one run, written batch by batch, all removed if the run fails."""
+
+    def __init__(self, paths: list[Path | None]):
+        self.writers = [ResultWriter(p) if p else None for p in paths]
+
+    def write(self, tables: list[pa.Table]) -> None:
+        for writer, table in zip(self.writers, tables):
+            if writer is not None:
+                writer.write(table)
+
+    def close(self) -> None:
+        for writer in self.writers:
+            if writer is not None:
+                writer.close()
+
+    def abort(self) -> None:
+        for writer in self.writers:
+            if writer is not None:
+                writer.abort()
+
+
 def cmd_validate(args) -> int:
-    output_format(args.output)
+    for path in (args.output, args.explain, args.whatif):
+        if path is not None:
+            output_format(path)
     validator = _validator(args)
-    records = _records(args)
-    result = validator.validate(records)
-    summary = result.summary()
     stem = args.output.with_suffix("")
     summary_path = args.summary or stem.with_name(stem.name + SUMMARY_SUFFIX + ".csv")
     report_path = args.report or stem.with_name(stem.name + REPORT_SUFFIX)
-    _write(result.findings, args.output)
+    batches = iter_cases([args.input], columns=args.columns, encoding=args.encoding, raw=True,
+                         batch_size=args.batch_size)
+    writers = _Writers([args.output, args.explain, args.whatif])
+    progress = Progress(None)
+    kept_findings, kept_records, statuses = [], [], collections.Counter()
+    try:
+        for first_row_no, records in batches:
+            result = validator.validate(records, first_row_no=first_row_no)
+            writers.write([result.findings, result.explanations, result.alternatives])
+            kept_findings.append(result.findings.select(["row_no", "rule_id", "severity"]))
+            kept_records.append(_slim(records))
+            statuses.update(result.results.column("status").to_pylist())
+            progress.update(first_row_no - 1 + records.num_rows)
+        if not kept_records:
+            raise InputError(f"{args.input}: no records")
+        writers.close()
+    except BaseException:
+        progress.finish()
+        writers.abort()
+        raise
+    progress.finish()
+    findings = pa.concat_tables(kept_findings)
+    records = pa.concat_tables(kept_records, promote_options="permissive")
+    summary = summarize(findings, records)
     _write(pa.Table.from_pandas(summary, preserve_index=False), summary_path)
-    if args.explain:
-        _write(result.explanations, args.explain)
-    if args.whatif:
-        _write(result.alternatives, args.whatif)
-    _report(result, summary, validator, args.input).write(report_path)
-    _print_summary(result, sys.stderr)
+    counts = _counts(findings)
+    _report(counts, summary, statuses, records.num_rows, findings.num_rows, validator, args.input).write(report_path)
+    _print_summary(counts, records.num_rows, findings, sys.stderr)
     print(f"问题清单 findings: {args.output}\n汇总 summary: {summary_path}\n报告 report: {report_path}"
           f"{chr(10) + '分组说明 explanations: ' + str(args.explain) if args.explain else ''}"
           f"{chr(10) + '替代方案 what-if: ' + str(args.whatif) if args.whatif else ''}", file=sys.stderr)
     return 0
 
 
-def _counts(result: Validation) -> pd.DataFrame:
-    f = result.findings.select(["rule_id", "severity"]).to_pandas()
+def _slim(records: pa.Table) -> pa.Table:
+    """The columns the summary groups by (text), for every record."""
+    n = records.num_rows
+    return pa.table({name: (pc.cast(records.column(name), pa.string()) if name in records.column_names
+                            else pa.nulls(n, pa.string())) for name in ("hospital_id", "dept")})
+
+
+def _counts(findings: pa.Table) -> pd.DataFrame:
+    f = findings.select(["rule_id", "severity"]).to_pandas()
     counts = f.groupby(["rule_id", "severity"], observed=True).size().rename("findings").reset_index()
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     counts["_rank"] = counts["severity"].map(rank)
     return counts.sort_values(["_rank", "findings", "rule_id"], ascending=[True, False, True]).drop(columns="_rank")
 
 
-def _print_summary(result: Validation, out) -> None:
-    n = result.results.num_rows
-    counts = _counts(result)
-    flagged = len(set(result.findings.column("row_no").to_pylist()))
-    print(f"\n{n:,} records, {result.findings.num_rows:,} findings on {flagged:,} records", file=out)
+def _print_summary(counts: pd.DataFrame, n: int, findings: pa.Table, out) -> None:
+    flagged = len(pc.unique(findings.column("row_no")))
+    print(f"\n{n:,} records, {findings.num_rows:,} findings on {flagged:,} records", file=out)
     for sev in SEVERITIES:
         k = int(counts.loc[counts.severity == sev, "findings"].sum())
         print(f"  {SEVERITY_ZH[sev]} {sev:<8} {k:>10,}", file=out)
@@ -85,16 +134,15 @@ def _print_summary(result: Validation, out) -> None:
         print(f"  {row.findings:>8,}  {row.rule_id} ({row.severity})", file=out)
 
 
-def _report(result: Validation, summary: pd.DataFrame, validator: Validator, source: Path) -> Report:
-    n = result.results.num_rows
-    counts = _counts(result)
+def _report(counts: pd.DataFrame, summary: pd.DataFrame, statuses: collections.Counter, n: int, n_findings: int,
+            validator: Validator, source: Path) -> Report:
     titles = {r.id: r.title_zh for r in validator.rules}
     counts.insert(1, "title_zh", counts["rule_id"].map(titles))
     report = Report("病案首页质控报告", "Front-page coding validation report",
                     f"{source.name} · 分组方案 pack {validator.pack.version}")
     by_sev = {f"{SEVERITY_ZH[s]} {s}": int(counts.loc[counts.severity == s, "findings"].sum()) for s in SEVERITIES}
-    report.metrics({"病例数 records": n, "问题数 findings": result.findings.num_rows,
-                    "每百份问题数 per 100 records": round(100 * result.findings.num_rows / max(n, 1), 1), **by_sev})
+    report.metrics({"病例数 records": n, "问题数 findings": n_findings,
+                    "每百份问题数 per 100 records": round(100 * n_findings / max(n, 1), 1), **by_sev})
     report.heading("问题分布 Findings by rule")
     top = counts.head(20)
     report.bar_chart([f"{r} {t}" for r, t in zip(top.rule_id, top.title_zh)], top.findings.tolist(), title="问题数 findings")
@@ -102,9 +150,9 @@ def _report(result: Validation, summary: pd.DataFrame, validator: Validator, sou
                                         "findings": "问题数 findings"}))
     report.heading("科室汇总 By hospital and department")
     report.table(summary)
-    status = result.results.column("status").to_pandas().value_counts()
     report.heading("分组结果 Grouping status")
-    report.bar_chart(status.index.astype(str).tolist(), status.tolist(), title="病例数 records")
+    shown = statuses.most_common()
+    report.bar_chart([s for s, _ in shown], [k for _, k in shown], title="病例数 records")
     report.paragraph("致命问题的病例无法分组；错误须在上传前更正；警告与提示供编码员核对。"
                      "Fatal findings stop grouping; errors must be fixed before upload; warnings and notes are "
                      "for the coder to check.", note=True)
@@ -193,6 +241,8 @@ def add_parser(sub) -> None:
     validate.add_argument("--report", type=Path, help=f"HTML report (default: OUTPUT{REPORT_SUFFIX})")
     validate.add_argument("--explain", type=Path, help="also write one explanation row per record here")
     validate.add_argument("--whatif", type=Path, help="also write the what-if alternatives here")
+    validate.add_argument("--batch-size", type=int, default=250_000,
+                          help="records validated at a time (default %(default)s; memory grows with it)")
     _common(validate)
     validate.set_defaults(func=cmd_validate)
     explain = sub.add_parser("explain", help="explain one record's grouping 分组过程说明")

@@ -104,7 +104,8 @@ class Validator:
         drg_parts, excluded = drg_findings(view, self.grouper, self.facts, self.rules)
         whatif = what_if(view, self.grouper, self.facts, self.weights)
         parts += drg_parts + whatif_findings(view, whatif, self.facts, self.rules)
-        parts.append(record_findings(trace.records, self.pack, self.rules, first_row_no=first_row_no))
+        parts.append(record_findings(trace.records, self.pack, self.rules, first_row_no=first_row_no,
+                                     encoded=trace.encoded))
         findings = _ordered(_without_shadowed(pa.concat_tables([empty_findings(), *parts]).cast(FINDING_SCHEMA)))
         return Validation(trace.results, findings, explanations(view, self.grouper, excluded, whatif),
                           whatif.table, trace.records)

@@ -167,9 +167,38 @@ def measure_reference(args) -> dict:
     return {"reference grouper records/s": len(records) / seconds}
 
 
+def measure_calibrate(args) -> dict:
+    """Calibration of ``--rows`` synthetic grouped cases held in memory (calibration/synthetic.py), best of 3."""
+    import resource
+
+    from calibration import RelativeWeightCalibrator
+    from calibration.synthetic import synthetic_history
+
+    table, _ = synthetic_history(args.rows, n_drgs=650, seed=1, contamination=0.002)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    plain = _best(lambda: RelativeWeightCalibrator("iqr").fit(table))
+    weighted = _best(lambda: RelativeWeightCalibrator("iqr", year_weights=[2, 3, 5],
+                                                      inflation={2022: 100, 2023: 102, 2024: 105}).fit(table))
+    return {"calibrate (iqr) s": plain, "calibrate records/s": args.rows / plain,
+            "calibrate (iqr, year weights, inflation) s": weighted,
+            "calibrate: peak RSS with the cases in memory before fitting, MiB": before}
+
+
+def measure_indices(args) -> dict:
+    """``performance_indices`` (5 levels, top cases) on ``--rows`` synthetic grouped cases in memory, best of 3."""
+    from calibration import RelativeWeightCalibrator
+    from calibration.indices import performance_indices
+    from calibration.synthetic import synthetic_history
+
+    table, _ = synthetic_history(args.rows, n_drgs=650, seed=1)
+    weights = RelativeWeightCalibrator().fit(table).to_weight_table("bench")
+    seconds = _best(lambda: performance_indices(table, weights))
+    return {"indices records/s": args.rows / seconds, "indices s": seconds}
+
+
 MEASURES = {"load": measure_load, "kernel": measure_kernel, "stream": measure_stream, "cli": measure_cli,
             "validate": measure_validate, "audit": measure_audit,
-            "reference": measure_reference}
+            "reference": measure_reference, "calibrate": measure_calibrate, "indices": measure_indices}
 
 
 def _child(name: str, args) -> dict:

@@ -216,11 +216,13 @@ def _standards(points: np.ndarray, group: np.ndarray, values: dict[int, PointVal
                what: str) -> np.ndarray:
     """⌊points × N/D⌋ per case; with ``allocate`` = scale > 0, completed by largest remainder so that
     Σ = ⌊N / scale⌋ in each group (N itself for a year: the distributable budget plus the patient shares)."""
-    missing = sorted(set(np.unique(group).tolist()) - set(values))
+    zero = np.flatnonzero(points == 0)
+    missing = sorted(set(np.unique(np.delete(group, zero)).tolist()) - set(values))
     if missing:
         raise PaymentInputError(f"{what}: no points to share the budget over in group {missing[0]}")
-    num = np.zeros(max(values) + 1, np.int64)
-    den = np.ones(max(values) + 1, np.int64)
+    size = max(list(values) + [int(group.max(initial=0))]) + 1
+    num = np.zeros(size, np.int64)
+    den = np.ones(size, np.int64)
     for g, v in values.items():
         num[g], den[g] = v.numerator, v.denominator
     q, r = mul_div_floor(points, num[group], den[group])
