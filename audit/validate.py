@@ -132,10 +132,11 @@ def _without_shadowed(findings: pa.Table) -> pa.Table:
 
 
 def _ordered(findings: pa.Table) -> pa.Table:
-    """By row, then severity (fatal first), then rule id; stable."""
+    """By row, then severity (fatal first), rule id, field and value, so that batching never changes the order."""
     if not findings.num_rows:
         return findings
-    order = np.lexsort((np.arange(findings.num_rows), _codes(findings.column("rule_id")),
+    order = np.lexsort((np.arange(findings.num_rows), _codes(findings.column("value")), _codes(findings.column("field")),
+                        _codes(findings.column("rule_id")),
                         _codes(findings.column("severity"), list(SEVERITIES)), findings.column("row_no").to_numpy()))
     return findings.take(pa.array(order))
 
