@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from payment import _kernels
+from payment._kernels import CAT_DRG, CAT_EVENT, CAT_RESERVE, CAT_UNPAID
 from payment.inputs import Cases, Hospitals, PaymentInputError, Period
-from payment.money import POINT_UNITS, RATIO_UNITS, allocate_largest_remainder, mul_div_floor
+from payment.money import POINT_UNITS, RATIO_UNITS, MoneyRangeError, allocate_largest_remainder
 from payment.policy import Policy
 
 CASE_TYPES = {
@@ -51,25 +53,13 @@ UNPAID = (8, 10, 11)
 
 @dataclass
 class Classified:
-    """Case type, K, coefficient and points (1/10,000) of every case; ``standard`` set for the non-DRG tracks."""
+    """Case type, points (1/10,000) and category of every case; ``track_standard`` for the non-DRG tracks."""
 
     case_type: np.ndarray
-    coef_u: np.ndarray
-    k_u: np.ndarray
     points: np.ndarray
     track_standard: np.ndarray
+    category: np.ndarray  # _kernels.CAT_*: DRG track, reserve tracks, event, unpaid
     special_over_cap: np.ndarray
-
-
-def _multiple_k(cases: Cases, policy: Policy, hospitals: Hospitals) -> np.ndarray:
-    if policy.high_by == "hospital_level":
-        by_level = np.zeros(4, np.int64)
-        for level, k in policy.level_k_u.items():
-            by_level[level] = k
-        return by_level[hospitals.level[np.maximum(cases.hosp, 0)]]
-    bounds = np.array([b for b, _ in policy.rw_tiers[:-1]], np.int64)
-    ks = np.array([k for _, k in policy.rw_tiers], np.int64)
-    return ks[np.searchsorted(bounds, cases.rw_u, side="right")]
 
 
 def _special_within_cap(cases: Cases, policy: Policy, eligible: np.ndarray, n_hospitals: int) -> np.ndarray:
@@ -91,51 +81,25 @@ def _special_within_cap(cases: Cases, policy: Policy, eligible: np.ndarray, n_ho
 
 def classify(cases: Cases, policy: Policy, hospitals: Hospitals) -> Classified:
     """Case type and points of every case (see the module docstring for the rules)."""
-    n = cases.n
-    ct = np.zeros(n, np.int64)
-    coef = hospitals.coef_u[np.maximum(cases.hosp, 0)] if len(hospitals.ids) else np.zeros(n, np.int64)
-    k = _multiple_k(cases, policy, hospitals)
-    cost, mean, rw = cases.cost_fen, cases.mean_fen, cases.rw_u
-    ok = cases.status == 0
     rejected = cases.reject > 0
-    weighted = rw > 0
-    high = ok & weighted & (cost * RATIO_UNITS > k * mean)
-    low = ok & weighted & ~high & (cost * RATIO_UNITS < policy.low_u * mean)
-    ct[high], ct[low] = 1, 2
-    ct[ok & ~weighted] = 9 if policy.missing_weight == "fee_for_service" else 10
-    if policy.missing_weight == "error" and (ok & ~weighted & ~rejected).any():
-        missing = sorted({cases.drg_codes[d] for d in np.unique(cases.drg[ok & ~weighted & ~rejected])})
+    special = _special_within_cap(cases, policy, ~rejected & ~cases.event, len(hospitals.ids))
+    hosp_k = np.zeros(max(len(hospitals.ids), 1), np.int64)
+    if policy.high_by == "hospital_level":
+        hosp_k[: len(hospitals.ids)] = [policy.level_k_u[level] for level in hospitals.level]
+    coef = np.zeros(max(len(hospitals.ids), 1), np.int64)
+    coef[: len(hospitals.ids)] = hospitals.coef_u
+    rates = np.array([policy.per_diem_fen.get(code, -1) for code in cases.drg_codes] or [-1], np.int64)
+    ct, points, standard, category = _kernels.classify_points(
+        cases.status, cases.drg, cases.drg_rw, cases.drg_mean, rates, np.maximum(cases.hosp, 0), coef, hosp_k,
+        np.array([b for b, _ in policy.rw_tiers[:-1]], np.int64), np.array([k for _, k in policy.rw_tiers], np.int64),
+        cases.cost_fen, cases.los, cases.reject, special, cases.event, policy.low_u, policy.long_stay_days or 0,
+        9 if policy.missing_weight == "fee_for_service" else 10, 7 if policy.ungroupable_pay == "fee_for_service" else 8,
+        policy.long_stay_ratio_u, policy.special_ratio_u, policy.event_ratio_u, policy.ungroupable_ratio_u)
+    if policy.missing_weight == "error" and (ct == 10).any():
+        missing = sorted({cases.drg_codes[d] for d in np.unique(cases.drg[ct == 10])})
         raise PaymentInputError(f"{len(missing)} DRGs have no weight (无权重病组): {', '.join(missing[:20])}; "
                                 "add them to the weight table or set missing_weight = \"hold\"")
-    per_diem = np.array([code in policy.per_diem_fen for code in cases.drg_codes], bool)[cases.drg]
-    long_stay = (cases.los > policy.long_stay_days) if policy.long_stay_days else np.zeros(n, bool)
-    ct[ok & long_stay & ~per_diem] = 4
-    ct[ok & per_diem] = 3
-    ct[~ok] = 7 if policy.ungroupable_pay == "fee_for_service" else 8
-    special = _special_within_cap(cases, policy, ~rejected & ~cases.event, len(hospitals.ids))
-    ct[special] = 5
-    ct[cases.event] = EVENT
-    ct[rejected] = 11
-
-    points = np.zeros(n, np.int64)
-    drg_track = ct <= 2
-    points[drg_track] = rw[drg_track] * coef[drg_track] // RATIO_UNITS
-    if high.any():
-        i = np.flatnonzero(ct == 1)
-        extra, _ = mul_div_floor(cost[i] * RATIO_UNITS - k[i] * mean[i], rw[i], RATIO_UNITS * mean[i])
-        points[i] += extra
-    if low.any():
-        i = np.flatnonzero(ct == 2)
-        points[i], _ = mul_div_floor(cost[i], rw[i], mean[i])
-
-    standard = np.zeros(n, np.int64)
-    rates = np.array([policy.per_diem_fen.get(code, 0) for code in cases.drg_codes], np.int64)[cases.drg]
-    standard[ct == 3] = rates[ct == 3] * cases.los[ct == 3]
-    for code, ratio in ((4, policy.long_stay_ratio_u), (5, policy.special_ratio_u), (6, policy.event_ratio_u),
-                        (7, policy.ungroupable_ratio_u), (9, RATIO_UNITS)):
-        sel = ct == code
-        standard[sel] = cost[sel] * ratio // RATIO_UNITS
-    return Classified(ct, coef, k, points, standard, cases.special & ~special & ~rejected & ~cases.event)
+    return Classified(ct, points, standard, category, cases.special & ~special & ~rejected & ~cases.event)
 
 
 @dataclass(frozen=True)
@@ -186,53 +150,30 @@ def _fund_budgets(policy: Policy, cases: Cases) -> dict[int, tuple[int, int, int
     return out
 
 
-def _point_values(points, patient, group, n_groups, numerators, scale: int) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Per group g: N_g = numerator_g + scale × Σ patient shares, D_g = scale × Σ points."""
-    total_points = _sum(points, group, n_groups)
-    total_patient = _sum(patient, group, n_groups)
-    values = {}
-    for g in range(n_groups):
-        if total_points[g] > 0 and g in numerators:
-            values[g] = PointValue(int(numerators[g]) + scale * int(total_patient[g]), scale * int(total_points[g]))
-    return values, total_points, total_patient
+def _values(points: np.ndarray, patient: np.ndarray, numerators: dict[int, int], scale: int) -> dict[int, PointValue]:
+    """Point value of each group g with points: (numerator_g + scale × Σ patient shares) ÷ (scale × Σ points)."""
+    return {g: PointValue(int(numerators[g]) + scale * int(patient[g]), scale * int(points[g]))
+            for g in numerators if points[g] > 0}
 
 
-def _sum(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """Exact int64 sums of ``values`` per group.
-
-    ``np.bincount`` adds in float64, which is exact for integers while every partial sum stays below
-    2**53 — guaranteed when Σ|values| does; otherwise the sums are taken in int64 after a sort.
-    """
-    if np.abs(values).sum() < 2**53:
-        return np.bincount(group, weights=values, minlength=n_groups).astype(np.int64)
-    order = np.argsort(group, kind="stable")
-    counts = np.bincount(group, minlength=n_groups)
-    ends = np.cumsum(counts)
-    sums = np.concatenate([[0], np.cumsum(values[order])])
-    return sums[ends] - sums[ends - counts]
-
-
-def _standards(points: np.ndarray, group: np.ndarray, values: dict[int, PointValue], allocate: int,
-               what: str) -> np.ndarray:
-    """⌊points × N/D⌋ per case; with ``allocate`` = scale > 0, completed by largest remainder so that
-    Σ = ⌊N / scale⌋ in each group (N itself for a year: the distributable budget plus the patient shares)."""
-    zero = np.flatnonzero(points == 0)
-    missing = sorted(set(np.unique(np.delete(group, zero)).tolist()) - set(values))
-    if missing:
-        raise PaymentInputError(f"{what}: no points to share the budget over in group {missing[0]}")
-    size = max(list(values) + [int(group.max(initial=0))]) + 1
-    num = np.zeros(size, np.int64)
-    den = np.ones(size, np.int64)
+def _standards(points, group, mask, values: dict[int, PointValue], n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """⌊points × N/D⌋ and remainders of the masked cases, per group's point value (groups without one: 0)."""
+    num = np.zeros(max(n_groups, 1), np.int64)
+    den = np.ones(max(n_groups, 1), np.int64)
     for g, v in values.items():
         num[g], den[g] = v.numerator, v.denominator
-    q, r = mul_div_floor(points, num[group], den[group])
-    if not allocate:
-        return q
-    out = q.copy()
-    for g, v in values.items():
-        idx = np.flatnonzero(group == g)
-        out[idx] = allocate_largest_remainder(q[idx], r[idx], v.numerator // allocate)
-    return out
+    if num.max(initial=0) >= 2**53 or den.max(initial=0) >= 2**51 or (points.max(initial=0) >= 2**53):
+        raise MoneyRangeError("budget or points too large for exact arithmetic (budget < 9×10^13 元, "
+                              "Σ points < 2×10^11)")
+    return _kernels.standards(points, group, num, den, mask)
+
+
+def _allocate(q, r, fund, mask, values: dict[int, PointValue], scale: int) -> np.ndarray:
+    """Complete the floored standards of each fund by largest remainder to ⌊N / scale⌋ (the budget to the fen)."""
+    for f, v in values.items():
+        idx = np.flatnonzero(mask & (fund == f)) if len(values) > 1 else np.flatnonzero(mask)
+        q[idx] = allocate_largest_remainder(q[idx], r[idx], v.numerator // scale)
+    return q
 
 
 def _release_share(policy: Policy, score_u: int) -> int:
@@ -259,44 +200,6 @@ def corridor_adjustment(policy: Policy, standard: int, cost: int) -> int:
         total += share * overlap
         lower_edge = upper_edge
     return total // RATIO_UNITS if cost > standard else -((total + RATIO_UNITS - 1) // RATIO_UNITS)
-
-
-def _account_sums(settlement: Settlement, account: np.ndarray, n_accounts: int, paid_mask: np.ndarray) -> dict:
-    c, ct = settlement.cases, settlement.classified.case_type
-    drg = np.isin(ct, DRG_TRACK) & paid_mask
-    res = np.isin(ct, RESERVE_TRACKS) & paid_mask
-    ev = (ct == EVENT) & paid_mask
-    out = {"n_cases": np.bincount(account[paid_mask], minlength=n_accounts).astype(np.int64)}
-    for name, mask, values in (
-        ("n_drg", drg, np.ones(c.n, np.int64)), ("drg_points", drg, settlement.classified.points),
-        ("drg_standard", drg, settlement.standard), ("drg_patient", drg, c.patient_fen),
-        ("drg_fund", drg, settlement.fund_payment), ("drg_cost", drg, c.cost_fen),
-        ("reserve_fund", res, settlement.fund_payment), ("event_fund", ev, settlement.fund_payment),
-        ("n_held", np.isin(ct, UNPAID) & paid_mask, np.ones(c.n, np.int64)),
-    ):
-        out[name] = _sum(np.where(mask, values, 0), account, n_accounts)
-    return out
-
-
-def _monthly(settlement: Settlement, keep: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Provisional standards of the DRG-track cases month by month (fund × month point values)."""
-    c, cl, policy = settlement.cases, settlement.classified, settlement.policy
-    drg = np.isin(cl.case_type, DRG_TRACK) & keep
-    month = c.yyyymm % 100 - 1
-    group = c.fund * 12 + month
-    n_groups = len(c.funds) * 12
-    values = {}
-    if policy.provisional is None:
-        numerators = {f * 12 + m: settlement.budgets[f][2] for f in range(len(c.funds)) for m in range(12)}
-        values, _, _ = _point_values(np.where(drg, cl.points, 0), np.where(drg, c.patient_fen, 0),
-                                     np.where(keep, group, 0), n_groups, numerators, 12)
-    else:
-        values = {g: PointValue(*policy.provisional) for g in np.unique(group[drg]).tolist()}
-    standard = np.zeros(c.n, np.int64)
-    if drg.any():
-        standard[drg] = _standards(cl.points[drg], group[drg], values, 0, "monthly point value")
-    year = settlement.period.year
-    return standard, {(g // 12, year * 100 + g % 12 + 1): v for g, v in values.items()}
 
 
 def _withhold(policy: Policy, provisional: np.ndarray) -> np.ndarray:
@@ -336,50 +239,66 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
                                 f", not {period}")
     cl = classify(cases, policy, hospitals)
     budgets = _fund_budgets(policy, cases)
-    ct = cl.case_type
+    n_funds = max(len(cases.funds), 1)
+    n_accounts = max(len(hospitals.ids), 1) * n_funds
     keep = cases.fund >= 0
-    drg = np.isin(ct, DRG_TRACK) & keep
-    months = 12 if period.month is None else 1
-    scale = 12 // months
-    numerators = {f: b[2] for f, b in budgets.items()}
-    standard = cl.track_standard.copy()
-    settlement = Settlement(kind, period, policy, hospitals, cases, cl, standard, np.zeros(cases.n, np.int64), {},
+    fund = np.maximum(cases.fund, 0)
+    month = np.maximum(cases.yyyymm % 100 - 1, 0)
+    slot = (np.maximum(cases.hosp, 0) * n_funds + fund) * 12 + month
+    zeros = np.zeros(cases.n, np.int64)
+    first = _kernels.category_sums(slot, cl.category, keep, n_accounts * 12, cl.points, cases.patient_fen,
+                                   cases.cost_fen, zeros, zeros)
+    # DRG-track points and patient shares per fund × month: (accounts × 12) → (hospitals, funds, 12)
+    by_fund_month = first[:, CAT_DRG, :].reshape(-1, n_funds, 12, 6).sum(axis=0)
+    drg_mask = (cl.category == CAT_DRG) & keep
+    settlement = Settlement(kind, period, policy, hospitals, cases, cl, cl.track_standard, zeros, {},
                             budgets=budgets, scores=dict(scores or {}))
+    monthly = None
+    if kind in ("year", "month"):
+        group = fund * 12 + month
+        if policy.provisional is None:
+            numerators = {f * 12 + m: budgets[f][2] for f in range(len(cases.funds)) for m in range(12)}
+            values = _values(by_fund_month[..., 1].ravel(), by_fund_month[..., 2].ravel(), numerators, 12)
+        else:
+            values = {g: PointValue(*policy.provisional) for g in range(n_funds * 12)
+                      if by_fund_month[..., 0].ravel()[g] > 0}
+        monthly, _ = _standards(cl.points, group, drg_mask, values, n_funds * 12)
+        settlement.monthly_values = {(g // 12, period.year * 100 + g % 12 + 1): v for g, v in values.items()}
     if kind == "month":
-        monthly, labelled = _monthly(settlement, keep)
-        standard[drg] = monthly[drg]
-        settlement.point_values = {f: v for (f, _), v in labelled.items()}
+        standard = np.where(drg_mask, monthly, cl.track_standard)
+        settlement.point_values = {g // 12: v for g, v in values.items()}
     else:
-        values, _, _ = _point_values(np.where(drg, cl.points, 0), np.where(drg, cases.patient_fen, 0),
-                                     np.maximum(cases.fund, 0), len(cases.funds), numerators, scale)
-        empty = [cases.funds[f] for f in numerators if f not in values]
+        scale = 12 if period.month is not None else 1
+        totals = by_fund_month.sum(axis=1)
+        values = _values(totals[:, 1], totals[:, 2], {f: b[2] for f, b in budgets.items()}, scale)
+        empty = [cases.funds[f] for f in budgets if f not in values]
         if empty:
             raise PaymentInputError(f"fund {'/'.join(empty[0])} has a budget but no DRG-track cases with points in "
                                     f"{period}; nothing to share the budget over")
+        q, r = _standards(cl.points, fund, drg_mask, values, n_funds)
+        standard = np.where(drg_mask, _allocate(q, r, fund, drg_mask, values, scale), cl.track_standard)
         settlement.point_values = values
-        if drg.any():
-            standard[drg] = _standards(cl.points[drg], cases.fund[drg], values, scale, "point value")
-    paid = keep & ~np.isin(ct, UNPAID)
-    settlement.fund_payment = np.where(paid, standard - cases.patient_fen, 0)
+    paid = keep & (cl.category != CAT_UNPAID)
     settlement.standard = np.where(paid, standard, 0)
-
-    n_funds = max(len(cases.funds), 1)
-    account = np.where(keep, cases.hosp * n_funds + np.maximum(cases.fund, 0), 0)
-    n_accounts = len(hospitals.ids) * n_funds
-    sums = _account_sums(settlement, account, n_accounts, keep)
+    settlement.fund_payment = np.where(paid, standard - cases.patient_fen, 0)
+    second = _kernels.category_sums(slot, cl.category, keep, n_accounts * 12, settlement.standard,
+                                    settlement.fund_payment, zeros if monthly is None else monthly, zeros, zeros)
+    per_account = lambda table, cat, col: table[:, cat, col].reshape(n_accounts, 12).sum(axis=1)  # noqa: E731
+    sums = {
+        "n_cases": first[:, :, 0].sum(axis=1).reshape(n_accounts, 12).sum(axis=1),
+        "n_drg": per_account(first, CAT_DRG, 0), "drg_points": per_account(first, CAT_DRG, 1),
+        "drg_patient": per_account(first, CAT_DRG, 2), "drg_cost": per_account(first, CAT_DRG, 3),
+        "drg_standard": per_account(second, CAT_DRG, 1), "drg_fund": per_account(second, CAT_DRG, 2),
+        "reserve_fund": per_account(second, CAT_RESERVE, 2), "event_fund": per_account(second, CAT_EVENT, 2),
+        "n_held": per_account(first, CAT_UNPAID, 0),
+    }
     if kind == "year":
-        monthly, labelled = _monthly(settlement, keep)
         settlement.monthly_standard = monthly
-        settlement.monthly_values = labelled
-        month_fund = np.where(drg, monthly - cases.patient_fen, 0) + np.where(np.isin(ct, RESERVE_TRACKS) & paid,
-                                                                              settlement.fund_payment, 0)
-        slot = account * 12 + cases.yyyymm % 100 - 1
-        provisional = _sum(np.where(keep, month_fund, 0), slot, n_accounts * 12)
-        events = _sum(np.where((ct == EVENT) & paid, settlement.fund_payment, 0), slot, n_accounts * 12)
+        provisional = second[:, CAT_DRG, 3] - first[:, CAT_DRG, 2] + second[:, CAT_RESERVE, 2]
         withheld = _withhold(policy, provisional)
+        events = second[:, CAT_EVENT, 2]
         settlement.months = {"provisional": provisional, "withheld": withheld, "event_fund": events,
-                             "paid": provisional - withheld + events,
-                             "n_cases": np.bincount(slot[keep], minlength=n_accounts * 12)}
+                             "paid": provisional - withheld + events, "n_cases": first[:, :, 0].sum(axis=1)}
         _year_end(settlement, sums, n_funds)
     elif kind == "month":
         provisional = sums["drg_fund"] + sums["reserve_fund"]
@@ -396,9 +315,7 @@ def _year_end(settlement: Settlement, sums: dict, n_funds: int) -> None:
     release_u = np.zeros(n_accounts, np.int64)
     corridor = np.zeros(n_accounts, np.int64)
     score = np.full(n_accounts, -1, np.int64)
-    for a in range(n_accounts):
-        if sums["n_cases"][a] == 0:
-            continue
+    for a in np.flatnonzero(sums["n_cases"]):
         hid = hospitals.ids[a // n_funds]
         if per_account["withheld"][a] > 0 or policy.release_bands is not None:
             s = settlement.scores.get(hid, policy.default_score * 100 if policy.default_score is not None else None)
@@ -422,15 +339,29 @@ def _year_end(settlement: Settlement, sums: dict, n_funds: int) -> None:
             raise AssertionError(f"fund {f}: Σ DRG fund payments {total} ≠ distributable budget {distributable}")
 
 
+def group_sum(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Exact int64 sums of ``values`` per group.
+
+    ``np.bincount`` adds in float64, which is exact for integers while every partial sum stays below
+    2**53 — guaranteed when Σ|values| does; otherwise the sums are taken with ``np.add.at`` in int64.
+    """
+    if np.abs(values).sum() < 2**53:
+        return np.bincount(group, weights=values, minlength=n_groups).astype(np.int64)
+    out = np.zeros(n_groups, np.int64)
+    np.add.at(out, group, values)
+    return out
+
+
 def reconciliation(settlement: Settlement) -> list[dict]:
     """Fund lines (预算、调剂金、分配预算、各支付项目) per fund, every amount in fen, reconciled to the reserve."""
     s, c = settlement, settlement.cases
     n_funds = max(len(c.funds), 1)
-    ct = s.classified.case_type
+    n_types = len(CASE_TYPES)
+    by_type = group_sum(np.where(c.fund >= 0, s.fund_payment, 0), np.maximum(c.fund, 0) * n_types
+                        + s.classified.case_type, n_funds * n_types).reshape(n_funds, n_types)
     rows = []
     for f, key in enumerate(c.funds):
         budget, reserve, distributable = s.budgets.get(f, (0, 0, 0))
-        in_fund = c.fund == f
         lines = [("budget", "统筹基金预算", budget), ("reserve", "调剂金", reserve),
                  ("distributable", "可分配预算", distributable),
                  ("drg_fund", "DRG病例基金支付", int(s.accounts["drg_fund"][f::n_funds].sum()))]
@@ -438,7 +369,7 @@ def reconciliation(settlement: Settlement) -> list[dict]:
             lines.append(("drg_minus_distributable", "DRG基金支付−可分配预算", lines[-1][2] - distributable))
         reserve_used = 0
         for code in RESERVE_TRACKS:
-            amount = int(s.fund_payment[in_fund & (ct == code)].sum())
+            amount = int(by_type[f, code])
             reserve_used += amount
             lines.append((f"reserve:{CASE_TYPES[code][0]}", f"调剂金支出: {CASE_TYPES[code][1]}", amount))
         balance = reserve - reserve_used
@@ -449,7 +380,7 @@ def reconciliation(settlement: Settlement) -> list[dict]:
                       ("withhold_kept", "调剂金收入: 考核未返还预留金", kept)]
             balance += kept - corridor
         lines.append(("reserve_balance", "调剂金结余 (负数为超支)", balance))
-        lines.append(("event_fund", "突发事件除外 (预算外)", int(s.fund_payment[in_fund & (ct == EVENT)].sum())))
+        lines.append(("event_fund", "突发事件除外 (预算外)", int(by_type[f, EVENT])))
         for name, name_zh, amount in lines:
             rows.append({"region": key[0], "insurance_type": key[1], "line": name, "line_zh": name_zh,
                          "amount_fen": amount})

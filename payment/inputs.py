@@ -236,8 +236,8 @@ class Cases:
     drg: np.ndarray           # index into drg_codes
     drg_codes: list[str]
     status: np.ndarray        # STATUS_CODES
-    rw_u: np.ndarray          # millionths; -1 = no weight
-    mean_fen: np.ndarray      # the DRG's mean cost per case (0 without a weight)
+    drg_rw: np.ndarray        # per DRG: RW in millionths; -1 = no weight
+    drg_mean: np.ndarray      # per DRG: mean cost per case in fen (0 without a weight)
     cost_fen: np.ndarray
     patient_fen: np.ndarray
     patient_source: np.ndarray  # 0 patient_paid, 1 benefit calculator, 2 unknown
@@ -261,6 +261,16 @@ class Cases:
     @property
     def n(self) -> int:
         return len(self.row_no)
+
+    @property
+    def rw_u(self) -> np.ndarray:
+        """RW of each case in millionths (-1 = no weight)."""
+        return self.drg_rw[self.drg]
+
+    @property
+    def mean_fen(self) -> np.ndarray:
+        """Mean cost of each case's DRG in fen (0 = none)."""
+        return self.drg_mean[self.drg]
 
 
 def _column(table: pa.Table, name: str):
@@ -481,8 +491,7 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
     fingerprint = _hash_arrays([case_id, row_no, hosp, drg, drg_codes, status, cost, paid, patient_source, los,
                                 yyyymm, insurance, insurance_codes, dept, dept_codes, special_mask, event_mask,
                                 reject])
-    return Cases(case_id, row_no, hosp, drg, drg_codes, status, per_drg_rw[drg] if len(drg_codes) else drg,
-                 per_drg_mean[drg] if len(drg_codes) else drg, cost, paid, patient_source, los, yyyymm, insurance,
+    return Cases(case_id, row_no, hosp, drg, drg_codes, status, per_drg_rw, per_drg_mean, cost, paid, patient_source, los, yyyymm, insurance,
                  insurance_codes, dept, dept_codes, fund, funds, reject, special_mask, special_rank,
                  event_mask, dict(events or {}), fingerprint, pack_version, outside)
 

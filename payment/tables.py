@@ -16,7 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from payment.engine import CASE_TYPES, DRG_TRACK, Settlement, _sum, point_value_text, reconciliation
+from payment._kernels import CAT_DRG, category_sums
+from payment.engine import CASE_TYPES, DRG_TRACK, Settlement, group_sum, point_value_text, reconciliation
 from payment.inputs import REJECT_REASONS
 from payment.money import RATIO_UNITS, decimal_array
 
@@ -80,7 +81,8 @@ def case_lines(s: Settlement) -> pa.Table:
     """One line per case of the period: what it was paid and why."""
     c, cl = s.cases, s.classified
     ct = cl.case_type
-    drg_track = np.isin(ct, DRG_TRACK)
+    drg_track = cl.category == CAT_DRG
+    rw, mean = c.rw_u, c.mean_fen
     fund_pv = [Decimal(point_value_text(s, f) or "0") for f in range(len(c.funds))] + [Decimal(0)]
     pv = pa.array(fund_pv, pa.decimal128(18, 6)).take(pa.array(np.where(drg_track, c.fund, len(c.funds))))
     pv = pc.if_else(pa.array(drg_track), pv, pa.scalar(None, pv.type))
@@ -93,16 +95,16 @@ def case_lines(s: Settlement) -> pa.Table:
         "row_no": pa.array(c.row_no),
         "hospital_id": _labels(np.maximum(c.hosp, 0), list(s.hospitals.ids) or [""]),
         "hospital_level": pa.array(s.hospitals.level[np.maximum(c.hosp, 0)] if s.hospitals.ids else c.hosp),
-        "coefficient": decimal_array(cl.coef_u, 4),
+        "coefficient": decimal_array(s.hospitals.coef_u[np.maximum(c.hosp, 0)] if s.hospitals.ids else c.hosp, 4),
         "insurance_type": _labels(c.insurance, c.insurance_codes),
         "dept": _labels(c.dept, c.dept_codes),
         "month": _month_text(c.yyyymm),
         "drg": _labels(c.drg, c.drg_codes),
         "status": _labels(c.status, ["ok", "qy", "ungroupable", "invalid"]),
-        "rw": _nullable_decimal(c.rw_u, 6, c.rw_u > 0),
+        "rw": _nullable_decimal(rw, 6, rw > 0),
         "case_type": _labels(ct, [v[0] for v in CASE_TYPES.values()]),
         "case_type_zh": _labels(ct, [v[1] for v in CASE_TYPES.values()]),
-        "mean_cost": _nullable_decimal(c.mean_fen, 2, c.mean_fen > 0),
+        "mean_cost": _nullable_decimal(mean, 2, mean > 0),
         "total_cost": decimal_array(c.cost_fen, 2),
         "points": decimal_array(cl.points, 4),
         "point_value": pv,
@@ -175,7 +177,7 @@ def hospital_table(s: Settlement) -> pa.Table:
     }
     if s.kind == "shadow":
         columns["gain"] = _money(a["drg_standard"][present] - a["drg_cost"][present])
-        far = _sum((np.isin(s.classified.case_type, DRG_TRACK) & _far(s)).astype(np.int64),
+        far = group_sum(((s.classified.category == CAT_DRG) & _far(s)).astype(np.int64),
                    np.where(c.fund >= 0, c.hosp * n_funds + np.maximum(c.fund, 0), 0), len(a["n_cases"]))
         columns["far_from_cost_share"] = _ratio(far[present], a["n_drg"][present])
     if s.kind in ("month", "year"):
@@ -225,30 +227,36 @@ def month_table(s: Settlement) -> pa.Table:
 
 
 def group_table(s: Settlement, by: str) -> pa.Table:
-    """Per DRG (``by="drg"``) or department (``by="dept"``): cases by type, points, standards, cost, gain."""
+    """Per DRG (``by="drg"``) or department (``by="dept"``): cases by type, points, standards, cost, gain.
+
+    Rows sorted by code.
+    """
     c, cl = s.cases, s.classified
     codes, values = (c.drg, c.drg_codes) if by == "drg" else (c.dept, c.dept_codes)
     k = len(values)
-    drg_track = np.isin(cl.case_type, DRG_TRACK) & (c.fund >= 0)
-    count = lambda mask: np.bincount(codes[mask], minlength=k).astype(np.int64)  # noqa: E731
-    total = lambda v, mask: _sum(np.where(mask, v, 0), codes, k)  # noqa: E731
-    standard, cost = total(s.standard, drg_track), total(c.cost_fen, drg_track)
-    columns = {by: pa.array(values, pa.string()), "n_cases": pa.array(count(np.ones(c.n, bool)))}
+    keep = c.fund >= 0
+    far = (_far(s) & (cl.category == CAT_DRG)).astype(np.int64) if s.kind == "shadow" else np.zeros(c.n, np.int64)
+    sums = category_sums(codes, cl.category, keep, k, cl.points, s.standard, c.cost_fen, s.fund_payment, far)
+    by_type = group_sum(np.ones(c.n, np.int64), codes * len(CASE_TYPES) + cl.case_type,
+                        k * len(CASE_TYPES)).reshape(k, len(CASE_TYPES))
+    order = np.argsort(np.array(values, dtype=object), kind="stable")
+    drg = sums[order, CAT_DRG]
+    standard, cost = drg[:, 2], drg[:, 3]
+    columns = {by: pa.array([values[i] for i in order], pa.string()),
+               "n_cases": pa.array(np.bincount(codes, minlength=k)[order].astype(np.int64))}
     if by == "drg":
-        rw = np.zeros(k, np.int64)
-        rw[codes] = c.rw_u
-        columns["rw"] = _nullable_decimal(rw, 6, rw > 0)
+        columns["rw"] = _nullable_decimal(c.drg_rw[order], 6, c.drg_rw[order] > 0)
     for code, (name, _) in CASE_TYPES.items():
         if code in DRG_TRACK or code in (10, 9):
-            columns[f"n_{name}"] = pa.array(count(cl.case_type == code))
+            columns[f"n_{name}"] = pa.array(by_type[order, code])
     columns.update({
-        "points": decimal_array(total(cl.points, drg_track), 4),
+        "points": decimal_array(drg[:, 1], 4),
         "standard": _money(standard), "total_cost": _money(cost), "gain": _money(standard - cost),
         "cost_ratio": _ratio(cost, standard),
-        "fund_payment": _money(total(s.fund_payment, c.fund >= 0)),
+        "fund_payment": _money(sums[order, :, 4].sum(axis=1)),
     })
     if s.kind == "shadow":
-        columns["far_from_cost"] = pa.array(count(drg_track & _far(s)))
+        columns["far_from_cost"] = pa.array(drg[:, 5])
     return pa.table(columns)
 
 
@@ -277,7 +285,7 @@ def run_metadata(s: Settlement, weights_meta, extra_files: dict[str, str]) -> di
             "point_value_exact": None if value is None else
             {"numerator_fen": value.numerator, "denominator_point_units": value.denominator,
              "unit": "fen per 1/10,000 point"},
-            "drg_fund_fen": int(s.fund_payment[(c.fund == f) & np.isin(cl.case_type, DRG_TRACK)].sum()),
+            "drg_fund_fen": int(s.accounts["drg_fund"][f::max(len(c.funds), 1)].sum()),
         })
     counts = np.bincount(cl.case_type, minlength=len(CASE_TYPES))
     inputs = {

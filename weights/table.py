@@ -31,7 +31,8 @@ FORMAT = "drg-weights/1"
 METADATA_KEY = b"drg_weights"
 RW_TYPE = pa.decimal128(18, 6)
 MONEY_TYPE = pa.decimal128(18, 2)
-DECIMAL_COLUMNS = {"rw": RW_TYPE, "mean_cost": MONEY_TYPE, "mean_los": MONEY_TYPE}
+DECIMAL_COLUMNS = {"rw": RW_TYPE, "mean_cost": MONEY_TYPE, "mean_los": MONEY_TYPE,
+                   "rw_raw": RW_TYPE, "median_cost": MONEY_TYPE}
 
 
 class WeightTableError(ValueError):
