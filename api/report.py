@@ -240,6 +240,7 @@ class Report:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(self.html())
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is shared like the other outputs
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

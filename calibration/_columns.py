@@ -118,15 +118,3 @@ def months(table: pa.Table) -> tuple[np.ndarray, list[str]]:
     position = {p: i for i, p in enumerate(good)}
     remap = np.array([position.get(p, -1) for p in prefixes] + [-1], dtype=np.int32)
     return remap[np.where(codes >= 0, codes, len(prefixes))], good
-
-
-def decimal_array(units: np.ndarray, scale: int, valid: np.ndarray | None = None) -> pa.Array:
-    """Integer ``units`` (value × 10^scale) as an exact decimal128(18, scale) Arrow array, null where not ``valid``."""
-    units = np.ascontiguousarray(units, dtype=np.int64)
-    words = np.empty(2 * len(units), dtype=np.int64)
-    words[0::2] = units
-    words[1::2] = np.where(units < 0, -1, 0)  # two's-complement high word
-    buffers = [None, pa.py_buffer(words.tobytes())]
-    if valid is not None and not valid.all():
-        buffers[0] = pa.py_buffer(np.packbits(valid.astype(np.uint8), bitorder="little").tobytes())
-    return pa.Array.from_buffers(pa.decimal128(18, scale), len(units), buffers)

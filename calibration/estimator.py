@@ -32,11 +32,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from calibration import trim
-from calibration._columns import as_table, categories, column_or_none, decimal_array
+from calibration._columns import as_table, categories, column_or_none
 from calibration.history import (
     EXCLUSIONS, FEN_BITS, FEN_LIMIT, YEAR_BITS, CalibrationError, most_common_values, prepare,
 )
 from weights import RW_UNITS, WeightMeta, WeightTable
+from weights.decimals import decimal_array
 
 _DRG_SHIFT = FEN_BITS + YEAR_BITS
 _YEAR_MASK = (1 << YEAR_BITS) - 1

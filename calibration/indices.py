@@ -35,9 +35,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from calibration._columns import as_table, categories, column_or_none, decimal_array, months, numbers
+from calibration._columns import as_table, categories, column_or_none, months, numbers
 from calibration.history import CalibrationError, require_columns
 from weights import RW_UNITS, WeightTable
+from weights.decimals import decimal_array
 from weights.lookup import rw_units
 
 #: Level → the keys it splits by.

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from payment.money import RATIO_UNITS
+from payment import _kernels
 from payment.policy import Policy
 
 TRUE_WORDS = ("1", "true", "yes", "y", "是", "t")
@@ -34,25 +34,17 @@ def _flags(column, n: int) -> np.ndarray:
 def patient_shares(policy: Policy, cost, self_pay, insurance_codes, insurance, levels, patient_id, yyyymm,
                    unreferred) -> tuple[np.ndarray, np.ndarray]:
     """Patient share in fen of each case, and whether a benefit rule applied to it."""
-    n = len(cost)
     rules = {(r.insurance_type, r.level): r for r in policy.benefits}
-    n_ins = len(insurance_codes)
-    table = np.full((n_ins, 4, 3), -1, np.int64)  # insurance × level → deductible, ratio, cap
+    table = np.full((len(insurance_codes), 4, 3), -1, np.int64)  # insurance × level → deductible, ratio, cap
     for i, code in enumerate(insurance_codes):
         for level in (1, 2, 3):
             rule = rules.get((code, level)) or rules.get(("all", level))
             if rule is not None:
                 table[i, level] = (rule.deductible_fen, rule.ratio_u, rule.annual_cap_fen)
-    chosen = table[insurance, levels]
-    ok = chosen[:, 0] >= 0
-    ratio = np.maximum(chosen[:, 1] - np.where(_flags(unreferred, n), policy.unreferred_cut_u, 0), 0)
-    eligible = np.maximum(cost - np.minimum(self_pay, cost) - chosen[:, 0], 0)
-    fund = np.where(ok, eligible * ratio // RATIO_UNITS, 0)
-    cap = chosen[:, 2]
-    if patient_id is None:
-        fund = np.minimum(fund, np.maximum(cap, 0))
-    else:
-        fund = _annual_cap(fund, cap, patient_id, yyyymm, ok)
+    fund, ok = _kernels.patient_shares(cost, self_pay, insurance, levels, _flags(unreferred, len(cost)), table,
+                                       policy.unreferred_cut_u)
+    if patient_id is not None:
+        fund = _annual_cap(fund, table[insurance, levels, 2], patient_id, yyyymm, ok)
     return cost - fund, ok
 
 
@@ -64,7 +56,7 @@ def _annual_cap(fund, cap, patient_id, yyyymm, ok) -> np.ndarray:
     frame = frame.sort_values(["p", "m", "k"], kind="stable")
     totals = frame.groupby("p", sort=False)["f"].transform("sum")
     lowest = frame.groupby("p", sort=False)["c"].transform("min")
-    out = np.minimum(fund, np.maximum(cap, 0))
+    out = fund.copy()
     over = frame[totals > lowest]
     for _, group in over.groupby("p", sort=False):
         spent = 0

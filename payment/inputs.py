@@ -19,7 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from payment.money import decimal_units, yuan_to_fen
+from payment import _kernels
+from payment.money import decimal_units
 from payment.policy import LEVELS, Policy
 from weights import WeightTable, lookup_units
 
@@ -301,8 +302,8 @@ def _money(column, n: int) -> tuple[np.ndarray, np.ndarray]:
         values = pd.to_numeric(pd.Series(column.to_numpy(zero_copy_only=False)).str.replace(",", ""),
                                errors="coerce").to_numpy(np.float64)
     else:
-        values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
-    return yuan_to_fen(values)
+        values = pc.cast(column, pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+    return _kernels.yuan_to_fen(np.ascontiguousarray(values, dtype=np.float64))
 
 
 def _integers(column, n: int) -> np.ndarray:

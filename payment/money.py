@@ -17,7 +17,7 @@ units that flooring left over go one each to the items with the largest remainde
 to the earlier item (:func:`allocate_largest_remainder`, 最大余数法).
 
 Input costs arrive as yuan in float (Parquet) or text (CSV) columns.  They are converted once,
-at the boundary (:func:`yuan_to_fen`), to the nearest fen (ties to even); a value that is not a
+at the boundary (``payment._kernels.yuan_to_fen``), to the nearest fen (ties to even); a value that is not a
 finite non-negative number is reported per case, never dropped.
 
 Products such as ``points × N`` exceed 64 bits; :func:`mul_div_floor` computes
@@ -64,18 +64,6 @@ def decimal_units(text, places: int, what: str) -> int:
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{what}: {text} has more than {places} decimals")
     return int(scaled)
-
-
-def yuan_to_fen(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Yuan (float64, NaN for missing) → fen to the nearest, ties to even; and a validity mask.
-
-    A value is invalid when missing, not finite, negative, or 10^13 fen or more.
-    Invalid values give 0 fen and ``False`` in the mask.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    scaled = np.rint(values * FEN_PER_YUAN)
-    valid = np.isfinite(scaled) & (scaled >= 0) & (scaled < 1e13)
-    return np.where(valid, scaled, 0).astype(np.int64), valid
 
 
 def mul_div_floor(a, b, d) -> tuple[np.ndarray, np.ndarray]:
@@ -173,5 +161,5 @@ def ratio_decimal(numerator: int, denominator: int, places: int) -> Decimal:
 
 __all__ = [
     "FEN_PER_YUAN", "POINT_UNITS", "RATIO_UNITS", "MoneyRangeError", "allocate_largest_remainder",
-    "decimal_array", "decimal_units", "fen_text", "mul_div_floor", "ratio_decimal", "units_text", "yuan_to_fen",
+    "decimal_array", "decimal_units", "fen_text", "mul_div_floor", "ratio_decimal", "units_text",
 ]

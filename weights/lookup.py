@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from weights.table import RW_TYPE, WeightTable
+from weights.decimals import decimal_array
+from weights.table import WeightTable
 
 #: RW is stored with 6 decimals; as integers it is counted in these units.
 RW_UNITS = 1_000_000
@@ -42,13 +43,9 @@ def lookup_units(drgs, table: WeightTable) -> np.ndarray:
 
 
 def units_to_decimal(units: np.ndarray) -> pa.Array:
-    """RW in millionths as an exact Arrow ``decimal128(18, 6)`` column; ``-1`` (no weight) becomes null."""
-    units = np.ascontiguousarray(units, dtype=np.int64)
-    words = np.empty((len(units), 2), dtype=np.int64)  # 128-bit little-endian two's complement
-    words[:, 0] = units
-    words[:, 1] = np.where(units < 0, -1, 0)
-    valid = pa.array(units >= 0).buffers()[1]
-    return pa.Array.from_buffers(RW_TYPE, len(units), [valid, pa.py_buffer(words)], null_count=int((units < 0).sum()))
+    """RW in millionths as an exact ``decimal128(18, 6)`` column; ``-1`` (no weight) becomes null."""
+    units = np.asarray(units, dtype=np.int64)
+    return decimal_array(np.maximum(units, 0), 6, valid=units >= 0)
 
 
 @dataclass(frozen=True)

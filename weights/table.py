@@ -104,6 +104,7 @@ class WeightTable:
         os.close(fd)
         try:
             pq.write_table(self.to_arrow(), tmp)
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; a weight table is shared like the other outputs
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
