@@ -202,15 +202,17 @@ class RuleBook:
         self.sources = sources
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "RuleBook":
+    def load(cls, path: str | Path | None = None, *, bundled: Path = BUNDLED) -> "RuleBook":
         """The bundled rule book, with a user's file merged onto it when ``path`` is given.
+
+        ``bundled`` names another book of the same format (the audit screens' ``audit/screens.toml``).
 
         Raises
         ------
         RuleBookError
             Naming the file, rule and key of the first problem.
         """
-        book = _bundled()
+        book = _bundled(Path(bundled))
         if path is None:
             return book
         path = Path(path)
@@ -223,9 +225,9 @@ class RuleBook:
         return book.merged(text, str(path))
 
     @classmethod
-    def loads(cls, text: str, source: str = "<text>") -> "RuleBook":
+    def loads(cls, text: str, source: str = "<text>", *, bundled: Path = BUNDLED) -> "RuleBook":
         """The bundled rule book with the TOML ``text`` merged onto it."""
-        return _bundled().merged(text, source)
+        return _bundled(Path(bundled)).merged(text, source)
 
     def merged(self, text: str, source: str) -> "RuleBook":
         """A new book: this one with the rules of the TOML ``text`` (partial) laid over it."""
@@ -286,11 +288,11 @@ def _rules_table(data: dict, source: str) -> dict:
     return rules
 
 
-@lru_cache(maxsize=1)
-def _bundled() -> RuleBook:
-    source = str(BUNDLED)
+@lru_cache(maxsize=4)
+def _bundled(path: Path = BUNDLED) -> RuleBook:
+    source = str(path)
     rules = {}
-    for rule_id, keys in _rules_table(_parse(BUNDLED.read_text(encoding="utf-8"), source), source).items():
+    for rule_id, keys in _rules_table(_parse(path.read_text(encoding="utf-8"), source), source).items():
         where = f"{source}: rule {rule_id}"
         missing = [k for k in STANDARD_KEYS if k not in keys]
         if missing:

@@ -196,9 +196,43 @@ def measure_indices(args) -> dict:
     return {"indices records/s": args.rows / seconds, "indices s": seconds}
 
 
+def _settle_measure(args, kind: str, period: str) -> dict:
+    """Settlement of ``--rows`` synthetic grouped cases (500 hospitals) held in memory: prepare + settle, then
+    the output tables and their Parquet file; JIT warm-up on a small run first."""
+    import pyarrow.parquet as pq
+
+    from benchmarks.test_bench_payment import payment_workload, settle_period
+    from payment.tables import case_lines, group_table, hospital_table
+
+    settle_period(payment_workload(1000), kind, period)  # JIT / cache load
+    workload = payment_workload(args.rows)
+    start = time.perf_counter()
+    settlement = settle_period(workload, kind, period)
+    seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    lines = case_lines(settlement)
+    hospital_table(settlement)
+    group_table(settlement, "drg")
+    tables = time.perf_counter() - start
+    start = time.perf_counter()
+    pq.write_table(lines, Path(args.workdir) / f"settle-{kind}.parquet")
+    write = time.perf_counter() - start
+    return {f"settle {kind}: prepare + settle, s": seconds, f"settle {kind}: cases/s": args.rows / seconds,
+            f"settle {kind}: output tables, s": tables, f"settle {kind}: case lines to Parquet, s": write}
+
+
+def measure_settle_year(args) -> dict:
+    return _settle_measure(args, "year", "2024")
+
+
+def measure_settle_month(args) -> dict:
+    return _settle_measure(args, "month", "2024-03")
+
+
 MEASURES = {"load": measure_load, "kernel": measure_kernel, "stream": measure_stream, "cli": measure_cli,
             "validate": measure_validate, "audit": measure_audit,
-            "reference": measure_reference, "calibrate": measure_calibrate, "indices": measure_indices}
+            "reference": measure_reference, "calibrate": measure_calibrate, "indices": measure_indices,
+            "settle_year": measure_settle_year, "settle_month": measure_settle_month}
 
 
 def _child(name: str, args) -> dict:

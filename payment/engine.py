@@ -36,7 +36,7 @@ import numpy as np
 from payment import _kernels
 from payment._kernels import CAT_DRG, CAT_EVENT, CAT_RESERVE, CAT_UNPAID
 from payment.inputs import Cases, Hospitals, PaymentInputError, Period
-from payment.money import POINT_UNITS, RATIO_UNITS, MoneyRangeError, allocate_largest_remainder
+from payment.money import POINT_UNITS, RATIO_UNITS, MoneyRangeError, allocate_largest_remainder, fen_text
 from payment.policy import Policy
 
 CASE_TYPES = {
@@ -89,6 +89,11 @@ def classify(cases: Cases, policy: Policy, hospitals: Hospitals) -> Classified:
     coef = np.zeros(max(len(hospitals.ids), 1), np.int64)
     coef[: len(hospitals.ids)] = hospitals.coef_u
     rates = np.array([policy.per_diem_fen.get(code, -1) for code in cases.drg_codes] or [-1], np.int64)
+    weighted = cases.drg_mean[cases.drg_rw > 0]
+    if weighted.size and cases.n and (int(cases.cost_fen.max()) * RATIO_UNITS * int(cases.drg_rw.max())
+                                      // (RATIO_UNITS * int(weighted.min())) >= 2**52):
+        raise MoneyRangeError(f"a cost of {fen_text(cases.cost_fen.max())} 元 against a DRG mean cost of "
+                              f"{fen_text(weighted.min())} 元 is outside the exact range; check the costs and mean costs")
     ct, points, standard, category = _kernels.classify_points(
         cases.status, cases.drg, cases.drg_rw, cases.drg_mean, rates, np.maximum(cases.hosp, 0), coef, hosp_k,
         np.array([b for b, _ in policy.rw_tiers[:-1]], np.int64), np.array([k for _, k in policy.rw_tiers], np.int64),

@@ -279,18 +279,13 @@ def _column(table: pa.Table, name: str):
 
 
 def _factorize(column, n: int) -> tuple[np.ndarray, list[str]]:
-    """Strings → (codes, sorted unique values); missing → ``""``."""
+    """Strings → (int32 codes, values in order of first appearance); missing → ``""``."""
     if column is None:
-        return np.zeros(n, np.int64), [""]
+        return np.zeros(n, np.int32), [""]
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     encoded = pc.dictionary_encode(pc.fill_null(column.cast(pa.string()), "")).combine_chunks()
-    values = encoded.dictionary.to_pylist()
-    order = np.argsort(np.array(values, dtype=object), kind="stable")
-    rank = np.empty(len(values), np.int64)
-    rank[order] = np.arange(len(values))
-    codes = rank[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
-    return codes, [values[i] for i in order]
+    return encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_pylist()
 
 
 def _money(column, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -307,8 +302,12 @@ def _money(column, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _integers(column, n: int) -> np.ndarray:
+    """Whole non-negative numbers (int or text columns) → int64, -1 where missing or invalid."""
     if column is None:
         return np.full(n, -1, np.int64)
+    if pa.types.is_integer(column.type):
+        values = pc.fill_null(column.cast(pa.int64()), -1).to_numpy(zero_copy_only=False)
+        return np.where(values >= 0, values, -1)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         values = pd.to_numeric(pd.Series(column.to_numpy(zero_copy_only=False)), errors="coerce")
     else:
@@ -340,7 +339,7 @@ def _hash_arrays(parts) -> str:
     digest = hashlib.sha256()
     for part in parts:
         if isinstance(part, np.ndarray):
-            digest.update(np.ascontiguousarray(part).tobytes())
+            digest.update(np.ascontiguousarray(part))
         elif isinstance(part, pa.Array):
             for buf in part.buffers():
                 if buf is not None:
@@ -413,12 +412,13 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
         found = sorted({int(m) // (100 if period.month is None else 1) for m in np.unique(yyyymm_all) if m})
         raise PaymentInputError(f"period {period}: no cases with a {policy.period_by} in it "
                                 f"(periods found: {', '.join(map(str, found[:12])) or 'none'})")
-    selected = np.flatnonzero(inside)
     if outside:
+        selected = np.flatnonzero(inside)
         table = table.take(pa.array(selected))
+        yyyymm, row_no = yyyymm_all[selected], selected + 1
+    else:
+        yyyymm, row_no = yyyymm_all, np.arange(1, table.num_rows + 1)
     n = table.num_rows
-    yyyymm = yyyymm_all[selected]
-    row_no = selected.astype(np.int64) + 1
 
     hosp_codes, hosp_values = _factorize(_column(table, "hospital_id"), n)
     index = hospitals.index()

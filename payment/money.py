@@ -145,13 +145,16 @@ def units_text(value: int, places: int) -> str:
     return f"{sign}{whole}.{frac:0{places}d}" if places else f"{sign}{whole}"
 
 
-def decimal_array(units: np.ndarray, scale: int, precision: int = 18) -> pa.Array:
-    """Integer units (int64) as an exact Arrow ``decimal128(precision, scale)`` array (nulls where masked)."""
+def decimal_array(units: np.ndarray, scale: int, precision: int = 18, valid: np.ndarray | None = None) -> pa.Array:
+    """Integer units (int64) as an exact Arrow ``decimal128(precision, scale)`` array, null where not ``valid``."""
+    from payment._kernels import decimal_words
+
     units = np.ascontiguousarray(units, dtype=np.int64)
-    pairs = np.empty((len(units), 2), dtype=np.int64)
-    pairs[:, 0] = units
-    pairs[:, 1] = np.where(units < 0, -1, 0)  # two's complement sign extension to 128 bits
-    return pa.Array.from_buffers(pa.decimal128(precision, scale), len(units), [None, pa.py_buffer(pairs)])
+    bitmap = None
+    if valid is not None and not valid.all():
+        bitmap = pa.py_buffer(np.packbits(np.asarray(valid, bool), bitorder="little"))
+    return pa.Array.from_buffers(pa.decimal128(precision, scale), len(units),
+                                 [bitmap, pa.py_buffer(decimal_words(units))])
 
 
 def ratio_decimal(numerator: int, denominator: int, places: int) -> Decimal:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -14,6 +15,8 @@ from payment.tables import (case_lines, group_table, hospital_table, month_table
 from weights import WeightTable
 
 KINDS = ("year", "month", "shadow")
+#: The example policy shipped with the package (quick start): 示例市, 40 hospitals H001–H040.
+EXAMPLE_POLICY = Path(__file__).resolve().parent / "policies" / "example.toml"
 
 
 @dataclass
@@ -66,4 +69,4 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
     return Run(settlement, {name: with_metadata(t, meta) for name, t in tables.items()}, meta)
 
 
-__all__ = ["KINDS", "Run", "run_settlement"]
+__all__ = ["KINDS", "EXAMPLE_POLICY", "Run", "run_settlement"]

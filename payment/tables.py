@@ -62,10 +62,10 @@ FORMULAS = {
 PATIENT_SOURCES = ("patient_paid", "benefit_calculator", "unknown")
 
 
-def _month_text(yyyymm: np.ndarray) -> pa.Array:
-    codes, inverse = np.unique(yyyymm, return_inverse=True)
-    labels = pa.array([f"{m // 100:04d}-{m % 100:02d}" if m else "" for m in codes], pa.string())
-    return pa.DictionaryArray.from_arrays(pa.array(inverse.astype(np.int32)), labels)
+def _month_text(yyyymm: np.ndarray, year: int) -> pa.Array:
+    """YYYYMM of one year (0 = no date) → dictionary text ``2024-03``."""
+    labels = pa.array([""] + [f"{year:04d}-{m:02d}" for m in range(1, 13)], pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array((yyyymm % 100).astype(np.int32)), labels)
 
 
 def _labels(codes: np.ndarray, values: list[str]) -> pa.Array:
@@ -73,8 +73,7 @@ def _labels(codes: np.ndarray, values: list[str]) -> pa.Array:
 
 
 def _nullable_decimal(units: np.ndarray, scale: int, valid: np.ndarray) -> pa.Array:
-    array = decimal_array(np.where(valid, units, 0), scale)
-    return pc.if_else(pa.array(valid), array, pa.scalar(None, array.type))
+    return decimal_array(units, scale, valid=valid)
 
 
 def case_lines(s: Settlement) -> pa.Table:
@@ -83,9 +82,9 @@ def case_lines(s: Settlement) -> pa.Table:
     ct = cl.case_type
     drg_track = cl.category == CAT_DRG
     rw, mean = c.rw_u, c.mean_fen
-    fund_pv = [Decimal(point_value_text(s, f) or "0") for f in range(len(c.funds))] + [Decimal(0)]
-    pv = pa.array(fund_pv, pa.decimal128(18, 6)).take(pa.array(np.where(drg_track, c.fund, len(c.funds))))
-    pv = pc.if_else(pa.array(drg_track), pv, pa.scalar(None, pv.type))
+    fund_pv = np.array([int(Decimal(point_value_text(s, f) or "0").scaleb(6)) for f in range(len(c.funds))] + [0],
+                       np.int64)
+    pv = decimal_array(fund_pv[np.where(drg_track, c.fund, len(c.funds))], 6, valid=drg_track)
     formula_keys = [FORMULAS[(s.policy.method, k)] if k in DRG_TRACK else FORMULAS[k] for k in CASE_TYPES]
     notes = [""] + list(REJECT_REASONS.values()) + ["特病单议超出比例上限，按DRG结算 (special case over the cap: paid as DRG)"]
     note = np.where(cl.special_over_cap, len(notes) - 1, c.reject)
@@ -98,7 +97,7 @@ def case_lines(s: Settlement) -> pa.Table:
         "coefficient": decimal_array(s.hospitals.coef_u[np.maximum(c.hosp, 0)] if s.hospitals.ids else c.hosp, 4),
         "insurance_type": _labels(c.insurance, c.insurance_codes),
         "dept": _labels(c.dept, c.dept_codes),
-        "month": _month_text(c.yyyymm),
+        "month": _month_text(c.yyyymm, s.period.year),
         "drg": _labels(c.drg, c.drg_codes),
         "status": _labels(c.status, ["ok", "qy", "ungroupable", "invalid"]),
         "rw": _nullable_decimal(rw, 6, rw > 0),

@@ -1,0 +1,260 @@
+"""The service's database: an embedded DuckDB file (default) or PostgreSQL, behind one small interface.
+
+SQL is written once with ``?`` placeholders; :class:`Connection` adapts it to the backend.  Bulk
+data moves in columns, never row by row: DuckDB inserts from a registered Arrow table, PostgreSQL
+from ``COPY … FROM STDIN`` fed by Arrow's CSV writer.  The schema is created and migrated at
+start-up (:data:`MIGRATIONS`, versions recorded in ``schema_migrations``); on PostgreSQL an advisory
+lock keeps several workers from migrating at once.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+MONEY = "DECIMAL(18, 2)"
+RW = "DECIMAL(18, 6)"
+
+#: Stored columns of a case (current version in ``cases``; earlier versions in ``case_history``).
+CASE_COLUMNS: dict[str, str] = {
+    "hospital_id": "TEXT NOT NULL", "case_id": "TEXT NOT NULL", "version": "BIGINT NOT NULL",
+    "run_id": "TEXT NOT NULL", "row_no": "BIGINT", "month": "TEXT",
+    "patient_id": "TEXT", "sex": "TEXT", "age_years": "BIGINT", "age_days": "BIGINT",
+    "birth_weight_g": "BIGINT", "admission_weight_g": "BIGINT",
+    "principal_dx": "TEXT", "secondary_dx": "TEXT", "procedures": "TEXT",
+    "los_days": "BIGINT", "discharge_method": "BIGINT", "admit_date": "TEXT", "discharge_date": "TEXT",
+    "settlement_date": "TEXT", "insurance_type": "TEXT", "dept": "TEXT",
+    "total_cost": MONEY, "drug_cost": MONEY, "consumables_cost": MONEY, "self_pay_cost": MONEY,
+    "patient_paid": MONEY,
+    "mdc": "TEXT", "adrg": "TEXT", "drg": "TEXT", "drg_name": "TEXT", "status": "TEXT", "status_zh": "TEXT",
+    "reason_code": "TEXT", "reason_detail": "TEXT", "mcc_dx": "TEXT", "cc_dx": "TEXT", "warnings": "TEXT",
+    "pack_version": "TEXT", "rw": RW, "case_type": "TEXT", "expected_standard": MONEY, "expected_fund": MONEY,
+    "n_fatal": "BIGINT", "n_error": "BIGINT", "n_warning": "BIGINT", "n_info": "BIGINT",
+    "uploaded_at": "TIMESTAMP NOT NULL", "uploaded_by": "TEXT NOT NULL",
+}
+FINDING_COLUMNS: dict[str, str] = {
+    "hospital_id": "TEXT NOT NULL", "case_id": "TEXT NOT NULL", "version": "BIGINT NOT NULL", "row_no": "BIGINT",
+    "rule_id": "TEXT", "severity": "TEXT", "field": "TEXT", "value": "TEXT", "message_zh": "TEXT",
+    "message_en": "TEXT", "suggestion": "TEXT",
+}
+LINE_COLUMNS: dict[str, str] = {
+    "run_id": "TEXT NOT NULL", "hospital_id": "TEXT NOT NULL", "case_id": "TEXT", "row_no": "BIGINT",
+    "insurance_type": "TEXT", "dept": "TEXT", "month": "TEXT", "drg": "TEXT", "status": "TEXT", "rw": RW,
+    "case_type": "TEXT", "case_type_zh": "TEXT", "total_cost": MONEY, "points": "DECIMAL(18, 4)",
+    "point_value": "DECIMAL(18, 6)", "standard": MONEY, "patient_share": MONEY, "fund_payment": MONEY,
+    "note": "TEXT",
+}
+
+
+def _columns(spec: dict[str, str]) -> str:
+    return ",\n  ".join(f"{name} {kind}" for name, kind in spec.items())
+
+
+def _migration_1(dialect: str) -> list[str]:
+    history = {**CASE_COLUMNS, "superseded_at": "TIMESTAMP NOT NULL"}
+    unique = "UNIQUE " if dialect == "postgresql" else ""
+    statements = [
+        "CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, "
+        "hospital_id TEXT, label TEXT, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)",
+        "CREATE TABLE service_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE runs (run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, hospital_id TEXT, period TEXT, "
+        "pack_version TEXT, weights_version TEXT, policy_version TEXT, input_sha256 TEXT, n_records BIGINT, "
+        "status TEXT NOT NULL, detail TEXT, created_by TEXT NOT NULL, created_at TIMESTAMP NOT NULL, "
+        "finished_at TIMESTAMP)",
+        f"CREATE TABLE cases (\n  {_columns(CASE_COLUMNS)}\n)",
+        f"CREATE {unique}INDEX cases_key ON cases (hospital_id, case_id)",
+        f"CREATE TABLE case_history (\n  {_columns(history)}\n)",
+        "CREATE INDEX case_history_key ON case_history (hospital_id, case_id)",
+        f"CREATE TABLE findings (\n  {_columns(FINDING_COLUMNS)}\n)",
+        "CREATE INDEX findings_key ON findings (hospital_id, case_id)",
+        "CREATE TABLE jobs (job_id TEXT PRIMARY KEY, run_id TEXT, hospital_id TEXT, state TEXT NOT NULL, "
+        "total BIGINT, done BIGINT, message TEXT, result_path TEXT, created_by TEXT NOT NULL, "
+        "created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL)",
+        "CREATE TABLE settlement_statements (run_id TEXT NOT NULL, hospital_id TEXT NOT NULL, body TEXT NOT NULL, "
+        "PRIMARY KEY (run_id, hospital_id))",
+        f"CREATE TABLE settlement_lines (\n  {_columns(LINE_COLUMNS)}\n)",
+        "CREATE INDEX settlement_lines_key ON settlement_lines (run_id, hospital_id)",
+        "CREATE SEQUENCE audit_seq",
+        "CREATE TABLE audit_log (id BIGINT PRIMARY KEY DEFAULT nextval('audit_seq'), at TIMESTAMP NOT NULL, "
+        "key_id TEXT, role TEXT, hospital_id TEXT, action TEXT NOT NULL, object TEXT, status INTEGER)",
+    ]
+    if dialect == "postgresql":  # append-only, enforced by the database
+        statements += [
+            "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'audit_log is append-only'; END $$",
+            "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+        ]
+    return statements
+
+
+#: Schema versions, oldest first: each a function of the dialect giving its statements.
+MIGRATIONS = (_migration_1,)
+
+
+def utcnow() -> datetime:
+    """Now in UTC, without a zone (the ``TIMESTAMP`` columns hold UTC)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Connection:
+    """One connection inside a transaction; SQL with ``?`` placeholders."""
+
+    def __init__(self, raw, dialect: str):
+        self.raw, self.dialect = raw, dialect
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s") if self.dialect == "postgresql" else sql
+
+    def execute(self, sql: str, params=()) -> None:
+        cursor = self.raw.execute(self._sql(sql), params)
+        if self.dialect == "duckdb":
+            cursor.fetchall()
+
+    def rows(self, sql: str, params=()) -> list[dict]:
+        cursor = self.raw.execute(self._sql(sql), params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def one(self, sql: str, params=()) -> dict | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    def arrow(self, sql: str, params=()) -> pa.Table:
+        """A query's result as an Arrow table (DECIMAL columns as exact decimals)."""
+        if self.dialect == "duckdb":
+            return self.raw.execute(sql, params).to_arrow_table()
+        cursor = self.raw.execute(self._sql(sql), params)
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+        columns = list(zip(*rows)) if rows else [() for _ in names]
+        return pa.table({name: pa.array(list(values)) for name, values in zip(names, columns)}) if rows else \
+            pa.table({name: pa.array([], pa.string()) for name in names})
+
+    def insert_arrow(self, table_name: str, table: pa.Table) -> None:
+        """Append an Arrow table whose column names are columns of ``table_name`` (columnar bulk insert)."""
+        if not table.num_rows:
+            return
+        names = ", ".join(table.column_names)
+        if self.dialect == "duckdb":
+            view = f"incoming_{threading.get_ident()}"
+            self.raw.register(view, table)
+            try:
+                self.raw.execute(f"INSERT INTO {table_name} ({names}) SELECT {names} FROM {view}").fetchall()
+            finally:
+                self.raw.unregister(view)
+            return
+        table = pa.table({n: _csv_ready(table.column(n)) for n in table.column_names})
+        with self.raw.cursor().copy(f"COPY {table_name} ({names}) FROM STDIN WITH (FORMAT csv, NULL '')") as copy:
+            for batch in table.to_batches(max_chunksize=100_000):
+                buffer = io.BytesIO()
+                pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False,
+                                                                   quoting_style="needed"))
+                copy.write(buffer.getvalue())
+
+
+def _csv_ready(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_dictionary(column.type):
+        return column.cast(column.type.value_type)
+    return column
+
+
+class Database:
+    """Opens the database named by a URL and hands out connections inside transactions.
+
+    Parameters
+    ----------
+    url : str
+        ``duckdb:///path/file.duckdb`` (``duckdb:///:memory:`` for a throw-away one) or
+        ``postgresql://user:password@host:port/db``.
+    schema : str
+        PostgreSQL schema (created if absent).
+    """
+
+    def __init__(self, url: str, schema: str = "public"):
+        self.url = url
+        if url.startswith("duckdb://"):
+            import duckdb
+
+            self.dialect = "duckdb"
+            path = url.removeprefix("duckdb://").removeprefix("/") if url != "duckdb:///:memory:" else ":memory:"
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._duck = duckdb.connect(path)
+            self._write_lock = threading.Lock()
+            self._local = threading.local()
+        elif url.startswith(("postgresql://", "postgres://")):
+            from psycopg_pool import ConnectionPool
+
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", schema):
+                raise ValueError(f"database schema {schema!r}: use letters, digits and _ only")
+            self.dialect = "postgresql"
+            self.schema = schema
+            self._pool = ConnectionPool(url, min_size=1, max_size=16, open=True,
+                                        kwargs={"options": f"-c search_path={schema}"})
+        else:
+            raise ValueError(f"database URL {url!r}: use duckdb:///file.duckdb or postgresql://user@host/db")
+
+    @contextmanager
+    def connect(self, write: bool = False) -> Iterator[Connection]:
+        """A connection in a transaction, committed when the block ends, rolled back on an error.
+
+        ``write=True`` serialises writers on DuckDB (one writing transaction at a time, which
+        avoids write-write conflicts inside the one process); PostgreSQL locks rows itself.
+        """
+        if self.dialect == "duckdb":
+            cursor = getattr(self._local, "cursor", None)
+            if cursor is None:
+                cursor = self._local.cursor = self._duck.cursor()
+            lock = self._write_lock if write else None
+            if lock:
+                lock.acquire()
+            try:
+                cursor.execute("BEGIN TRANSACTION").fetchall()
+                try:
+                    yield Connection(cursor, "duckdb")
+                except BaseException:
+                    cursor.execute("ROLLBACK").fetchall()
+                    raise
+                cursor.execute("COMMIT").fetchall()
+            finally:
+                if lock:
+                    lock.release()
+        else:
+            with self._pool.connection() as raw:
+                with raw.transaction():
+                    yield Connection(raw, "postgresql")
+
+    def migrate(self) -> int:
+        """Create or update the schema; returns the schema version."""
+        with self.connect(write=True) as db:
+            if self.dialect == "postgresql":
+                db.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+                db.execute("SELECT pg_advisory_xact_lock(72011)")
+            db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                       "applied_at TIMESTAMP NOT NULL)")
+            done = {r["version"] for r in db.rows("SELECT version FROM schema_migrations")}
+            for version, migration in enumerate(MIGRATIONS, start=1):
+                if version in done:
+                    continue
+                for statement in migration(self.dialect):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, utcnow()))
+        return len(MIGRATIONS)
+
+    def close(self) -> None:
+        if self.dialect == "duckdb":
+            self._duck.close()
+        else:
+            self._pool.close()
+
+
+__all__ = ["CASE_COLUMNS", "FINDING_COLUMNS", "LINE_COLUMNS", "MIGRATIONS", "Connection", "Database", "utcnow"]

@@ -1,0 +1,158 @@
+"""医院视图 (hospital views): cases by period, DRG, status and department; one case with its history;
+the month's summary (CMI, indices, payment vs cost per DRG, validation findings)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.service.auth import NOT_FOUND
+from api.service.deps import PrincipalDep, ServiceDep
+from api.service.schemas import CaseDetail, CasePage, ErrorOut, Summary
+from api.service.store import audit
+from calibration.indices import performance_indices
+
+router = APIRouter(prefix="/v1/hospitals", tags=["医院 hospitals"])
+ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut},
+          429: {"model": ErrorOut}}
+Period = Annotated[str | None, Query(pattern=r"^\d{4}(-\d{2})?$", description="期间 2024 或 2024-03（按结算期间依据日期）")]
+LIST_COLUMNS = ("hospital_id", "case_id", "version", "run_id", "month", "drg", "drg_name", "status", "status_zh",
+                "dept", "total_cost", "rw", "expected_fund", "uploaded_at")
+#: Columns read for the indices (calibration.indices.performance_indices).
+INDEX_INPUT = ("hospital_id", "dept", "discharge_date", "drg", "status", "total_cost", "los_days",
+               "discharge_method", "drug_cost", "consumables_cost", "self_pay_cost")
+
+
+def period_filter(period: str | None, column: str = "month") -> tuple[str, tuple]:
+    """SQL condition and parameters selecting a month or a year of ``column`` (YYYY-MM text)."""
+    if period is None:
+        return "TRUE", ()
+    if len(period) == 4:
+        return f"{column} LIKE ?", (f"{period}-%",)
+    return f"{column} = ?", (period,)
+
+
+def _text(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _row(row: dict) -> dict:
+    return {k: _text(v) for k, v in row.items()}
+
+
+def _visible(principal, hospital_id: str) -> None:
+    principal.check_hospital(hospital_id)
+
+
+@router.get("/{hospital_id}/cases", response_model=CasePage, responses=ERRORS, summary="病例列表 cases")
+def list_cases(hospital_id: str, service: ServiceDep, principal: PrincipalDep, period: Period = None,
+               drg: Annotated[str | None, Query(max_length=20, description="DRG组")] = None,
+               status: Annotated[str | None, Query(pattern="^(ok|qy|ungroupable|invalid)$", description="分组状态")] = None,
+               dept: Annotated[str | None, Query(max_length=100, description="科室")] = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+               ) -> CasePage:
+    """A hospital's current cases (latest version of each), newest upload first."""
+    _visible(principal, hospital_id)
+    where, params = period_filter(period)
+    conditions, values = [where, "hospital_id = ?"], [*params, hospital_id]
+    for column, value in (("drg", drg), ("status", status), ("dept", dept)):
+        if value is not None:
+            conditions.append(f"{column} = ?")
+            values.append(value)
+    sql_where = " AND ".join(conditions)
+    with service.db.connect() as conn:
+        total = conn.one(f"SELECT COUNT(*) AS n FROM cases WHERE {sql_where}", tuple(values))["n"]
+        rows = conn.rows(f"SELECT {', '.join(LIST_COLUMNS)} FROM cases WHERE {sql_where} "
+                         "ORDER BY uploaded_at DESC, case_id LIMIT ? OFFSET ?", (*values, limit, offset))
+    audit(service.db, principal, "read", f"cases:{hospital_id}?period={period or ''}")
+    return CasePage(total=total, offset=offset, limit=limit, cases=[_row(r) for r in rows])
+
+
+@router.get("/{hospital_id}/cases/{case_id}", response_model=CaseDetail, responses=ERRORS,
+            summary="病例详情与历史版本 one case, its findings and history")
+def get_case(hospital_id: str, case_id: str, service: ServiceDep, principal: PrincipalDep) -> CaseDetail:
+    _visible(principal, hospital_id)
+    with service.db.connect() as conn:
+        case = conn.one("SELECT * FROM cases WHERE hospital_id = ? AND case_id = ?", (hospital_id, case_id))
+        if case is None:
+            raise HTTPException(404, NOT_FOUND)
+        findings = conn.rows("SELECT rule_id, severity, field, value, message_zh, message_en, suggestion FROM findings "
+                             "WHERE hospital_id = ? AND case_id = ? AND version = ? ORDER BY row_no, severity, rule_id",
+                             (hospital_id, case_id, case["version"]))
+        versions = conn.rows("SELECT version, run_id, drg, status, total_cost, uploaded_at, uploaded_by, superseded_at "
+                             "FROM case_history WHERE hospital_id = ? AND case_id = ? ORDER BY version DESC",
+                             (hospital_id, case_id))
+    audit(service.db, principal, "read", f"case:{hospital_id}/{case_id}")
+    return CaseDetail(case=_row(case), findings=[{k: v or "" for k, v in f.items()} for f in findings],
+                      versions=[_row(v) for v in versions])
+
+
+def _latest_run(conn, hospital_id: str, period: str | None) -> str | None:
+    if period is None:
+        return None
+    row = conn.one("SELECT r.run_id FROM runs r JOIN settlement_statements s ON s.run_id = r.run_id "
+                   "WHERE r.kind LIKE 'settle-%' AND r.period = ? AND s.hospital_id = ? AND r.status = 'done' "
+                   "ORDER BY r.created_at DESC, r.run_id DESC LIMIT 1", (period, hospital_id))
+    return row["run_id"] if row else None
+
+
+@router.get("/{hospital_id}/summary", response_model=Summary, responses=ERRORS,
+            summary="医院汇总：CMI、指标、支付与费用 hospital summary")
+def summary(hospital_id: str, service: ServiceDep, principal: PrincipalDep, period: Period = None) -> Summary:
+    """A hospital's period: cases by status, CMI and the performance indices (against all hospitals of
+    the period), payment vs cost per DRG (the latest settlement run of the period, else the expected
+    payments), and validation findings."""
+    _visible(principal, hospital_id)
+    engine = service.engine
+    where, params = period_filter(period)
+    with service.db.connect() as conn:
+        statuses = conn.rows(f"SELECT status, COUNT(*) AS n FROM cases WHERE {where} AND hospital_id = ? "
+                             "GROUP BY status ORDER BY status", (*params, hospital_id))
+        total = conn.one(f"SELECT COUNT(*) AS n, SUM(total_cost) AS cost FROM cases WHERE {where} AND hospital_id = ?",
+                         (*params, hospital_id))
+        run_id = _latest_run(conn, hospital_id, period)
+        if run_id:
+            drgs = conn.rows("SELECT drg, COUNT(*) AS n_cases, SUM(total_cost) AS total_cost, SUM(standard) AS payment, "
+                             "MAX(rw) AS rw FROM settlement_lines WHERE run_id = ? AND hospital_id = ? GROUP BY drg "
+                             "ORDER BY drg", (run_id, hospital_id))
+        else:
+            drgs = conn.rows(f"SELECT drg, COUNT(*) AS n_cases, SUM(total_cost) AS total_cost, "
+                             f"SUM(expected_standard) AS payment, MAX(rw) AS rw FROM cases WHERE {where} AND "
+                             "hospital_id = ? GROUP BY drg ORDER BY drg", (*params, hospital_id))
+        severity = conn.rows(f"SELECT severity, COUNT(*) AS n FROM findings f JOIN cases c ON c.hospital_id = "
+                             f"f.hospital_id AND c.case_id = f.case_id AND c.version = f.version WHERE {where} AND "
+                             "c.hospital_id = ? GROUP BY severity ORDER BY severity", (*params, hospital_id))
+        rules = conn.rows(f"SELECT rule_id, severity, COUNT(*) AS n FROM findings f JOIN cases c ON c.hospital_id = "
+                          f"f.hospital_id AND c.case_id = f.case_id AND c.version = f.version WHERE {where} AND "
+                          "c.hospital_id = ? GROUP BY rule_id, severity ORDER BY n DESC, rule_id LIMIT 10",
+                          (*params, hospital_id))
+        region = conn.arrow(f"SELECT {', '.join(INDEX_INPUT)} FROM cases WHERE {where} ORDER BY hospital_id, case_id",
+                            params) if engine.weights is not None and total["n"] else None
+    indices, cmi, weight = {}, None, None
+    if region is not None and region.num_rows:
+        result = performance_indices(region, engine.weights, levels=("hospital",)).table.to_pylist()
+        mine = next((r for r in result if r["hospital_id"] == hospital_id), None)
+        if mine:
+            indices = {k: _text(v) for k, v in mine.items() if k not in ("level", "dept", "month", "hospital_id")}
+            cmi = mine["cmi"] if mine["cmi"] == mine["cmi"] else None
+            weight = str(mine["total_weight"])
+    names = service.fast_names
+    lines = [{"drg": d["drg"] or "", "drg_name": names.get(d["drg"], ""), "n_cases": d["n_cases"],
+              "rw": _text(d["rw"]), "total_cost": str(d["total_cost"] or Decimal("0.00")),
+              "payment": _text(d["payment"])} for d in drgs]
+    payments = [d["payment"] for d in drgs if d["payment"] is not None]
+    audit(service.db, principal, "read", f"summary:{hospital_id}?period={period or ''}")
+    return Summary(hospital_id=hospital_id, period=period, n_cases=total["n"],
+                   by_status={r["status"]: r["n"] for r in statuses}, cmi=cmi, total_weight=weight,
+                   indices=json.loads(json.dumps(indices, default=str)),
+                   total_cost=str(total["cost"] or Decimal("0.00")),
+                   payment=str(sum(payments, Decimal("0.00"))) if payments else None,
+                   payment_source="settlement" if run_id else ("expected" if payments else "none"),
+                   settlement_run=run_id, drgs=lines,
+                   findings_by_severity={r["severity"]: r["n"] for r in severity},
+                   top_rules=[dict(r) for r in rules])

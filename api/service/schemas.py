@@ -1,0 +1,309 @@
+"""Request and response bodies (请求与响应), kept apart; field descriptions in Chinese and English.
+
+Money is exact decimal text in 元 (``"12569.03"``), RW decimal text with 6 places: never binary floats.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Number = int | str
+Money = float | int | str
+
+RECORD_EXAMPLE = {
+    "case_id": "BA2024030001", "hospital_id": "H001", "sex": 1, "age_years": 67, "principal_dx": "J18.900",
+    "secondary_dx": "J96.000|E87.600", "procedures": "", "los_days": 9, "discharge_method": 1,
+    "admit_date": "2024-03-02", "discharge_date": "2024-03-11", "insurance_type": "310", "dept": "呼吸内科",
+    "total_cost": 15234.5,
+}
+
+
+class RecordIn(BaseModel):
+    """一份病案首页 (one front page) in the record schema; optional fields may be left out."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [RECORD_EXAMPLE]})
+
+    case_id: str = Field(..., min_length=1, max_length=100, description="病案号/结算ID (case id)")
+    sex: Number = Field(..., description="性别: 1 男, 2 女 (或 男/女)")
+    age_years: Number = Field(..., description="年龄（岁） age in whole years")
+    principal_dx: str = Field(..., max_length=100, description="主要诊断编码 ICD-10 医保版")
+    secondary_dx: str | list[str] | None = Field(None, description="其他诊断编码, `|` 分隔或数组")
+    procedures: str | list[str] | None = Field(None, description="手术操作编码 ICD-9-CM-3, `|` 分隔, 首个为主要手术")
+    age_days: Number | None = Field(None, description="年龄不足1周岁的天数")
+    birth_weight_g: Number | None = Field(None, description="新生儿出生体重（克）")
+    admission_weight_g: Number | None = Field(None, description="新生儿入院体重（克）")
+    hospital_id: str | None = Field(None, max_length=100, description="医疗机构编码（医院账号可省略）")
+    patient_id: str | None = Field(None, max_length=100, description="参保人编码")
+    los_days: Number | None = Field(None, description="实际住院天数")
+    discharge_method: Number | None = Field(None, description="离院方式 1..9, 5 = 死亡")
+    admit_date: str | None = Field(None, max_length=40, description="入院日期 YYYY-MM-DD")
+    discharge_date: str | None = Field(None, max_length=40, description="出院日期 YYYY-MM-DD")
+    settlement_date: str | None = Field(None, max_length=40, description="结算日期 YYYY-MM-DD")
+    insurance_type: str | None = Field(None, max_length=20, description="险种类型 310 职工, 390 居民")
+    dept: str | None = Field(None, max_length=100, description="科室")
+    total_cost: Money | None = Field(None, description="总费用（元）")
+    drug_cost: Money | None = Field(None, description="药品费（元）")
+    consumables_cost: Money | None = Field(None, description="耗材费（元）")
+    self_pay_cost: Money | None = Field(None, description="自费金额（元）")
+    patient_paid: Money | None = Field(None, description="个人支付（元）")
+
+
+class GroupResult(BaseModel):
+    """分组结果 (grouping result), the columns of ``drg group``."""
+
+    case_id: str
+    row_no: int
+    mdc: str = Field(description="主要诊断大类 MDC")
+    adrg: str = Field(description="核心疾病诊断相关组 ADRG")
+    drg: str = Field(description="DRG组; 0000 未入组")
+    drg_name: str = Field(description="DRG名称")
+    status: str = Field(description="状态 ok / qy / ungroupable / invalid")
+    status_zh: str = Field(description="中文状态")
+    reason_code: str = Field(description="原因代码")
+    reason_detail: str = Field(description="原因说明")
+    mcc_dx: str = Field(description="严重并发症诊断")
+    cc_dx: str = Field(description="并发症诊断")
+    pack_version: str = Field(description="分组方案版本")
+    warnings: str = Field("", description="提示")
+    rw: str | None = Field(None, description="相对权重 RW (6 位小数)")
+
+
+class Finding(BaseModel):
+    """质控问题 (a validation finding)."""
+
+    rule_id: str
+    severity: str = Field(description="严重程度 fatal 致命 / error 错误 / warning 警告 / info 提示")
+    field: str
+    value: str
+    message_zh: str
+    message_en: str
+    suggestion: str = Field(description="修改建议")
+
+
+class Explanation(BaseModel):
+    """分组解释 (why this DRG)."""
+
+    mdc_reason: str = Field(description="入MDC依据")
+    adrg_reason: str = Field(description="ADRG依据")
+    split_reason: str = Field(description="细分依据")
+    excluded_dx: str = Field(description="被排除表排除的并发症")
+    mdc_trace: str = Field(description="未入组原因")
+    best_alternative: str = Field(description="最佳替代编码方案")
+    best_drg: str
+    best_rw: str | None = None
+
+
+class ExpectedPayment(BaseModel):
+    """预计支付 (expected payment at the reference point value)."""
+
+    case_type: str = Field(description="病例类型")
+    case_type_zh: str
+    expected_standard: str | None = Field(description="预计支付标准（元）")
+    expected_fund: str | None = Field(description="预计基金支付（元）")
+    point_value_basis: str = Field(description="参考点值依据")
+    note: str = ""
+
+
+class GroupResponse(BaseModel):
+    """单份病案分组结果 (one record: result, findings, explanation, expected payment)."""
+
+    result: GroupResult
+    findings: list[Finding] | None = Field(None, description="质控问题 (with validate=true)")
+    explanation: Explanation | None = Field(None, description="分组解释 (with validate=true)")
+    payment: ExpectedPayment | None = Field(None, description="预计支付 (when weights and a policy are loaded)")
+    stored: bool = Field(False, description="已保存为本院病例 (store=true)")
+    version: int | None = Field(None, description="保存后的版本号")
+
+
+class BatchIn(BaseModel):
+    """一批病案 (a JSON batch)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"records": [RECORD_EXAMPLE]}]})
+
+    records: list[RecordIn] = Field(..., min_length=1, max_length=100_000)
+
+
+class BatchResponse(BaseModel):
+    """批量上传结果 (a batch stored, or a background job started)."""
+
+    run_id: str
+    job_id: str | None = Field(None, description="后台任务编号 (large batches)")
+    state: str = Field(description="done 完成 / queued 排队 / running 运行中")
+    n_records: int
+    stored: int | None = None
+    replaced: int | None = Field(None, description="替换的旧版本病例数")
+    by_status: dict[str, int] | None = Field(None, description="各状态病例数")
+    n_findings: int | None = None
+    results: list[GroupResult] | None = Field(None, description="分组结果 (JSON batches up to 1,000 records)")
+
+
+class JobStatus(BaseModel):
+    """后台任务状态 (background job)."""
+
+    job_id: str
+    run_id: str
+    state: Literal["queued", "running", "done", "failed"]
+    total: int | None
+    done: int
+    progress: float = Field(description="进度 0..1")
+    message: str | None
+    results_url: str | None
+
+
+class PackInfo(BaseModel):
+    """分组方案 (a definition pack)."""
+
+    version: str
+    name: str
+    n_drgs: int
+    loaded: bool = Field(description="服务当前使用")
+    weights_version: str | None
+    policy_version: str | None
+
+
+class DrgEntry(BaseModel):
+    """DRG目录条目 (catalogue entry)."""
+
+    drg: str
+    drg_name: str
+    adrg: str
+    rw: str | None = Field(description="相对权重 (when weights are loaded)")
+
+
+class CaseOut(BaseModel):
+    """已保存病例 (a stored case, current or earlier version)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    hospital_id: str
+    case_id: str
+    version: int
+    run_id: str
+    month: str | None
+    drg: str | None
+    drg_name: str | None
+    status: str | None
+    status_zh: str | None
+    dept: str | None
+    total_cost: str | None
+    rw: str | None
+    expected_fund: str | None
+    uploaded_at: datetime
+
+
+class CasePage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    cases: list[CaseOut]
+
+
+class CaseDetail(BaseModel):
+    case: dict
+    findings: list[Finding]
+    versions: list[dict] = Field(description="历史版本 (earlier versions, newest first)")
+
+
+class DrgLine(BaseModel):
+    drg: str
+    drg_name: str
+    n_cases: int
+    rw: str | None
+    total_cost: str = Field(description="实际费用合计（元）")
+    payment: str | None = Field(description="支付合计（元）: 结算结果, 否则预计支付")
+
+
+class Summary(BaseModel):
+    """医院月度汇总 (a hospital's period: case mix, indices, payment vs cost, findings)."""
+
+    hospital_id: str
+    period: str | None
+    n_cases: int
+    by_status: dict[str, int]
+    cmi: float | None = Field(description="CMI 病例组合指数")
+    total_weight: str | None
+    indices: dict = Field(description="绩效指标 (drg indices, hospital level)")
+    total_cost: str
+    payment: str | None = Field(description="支付合计（元）")
+    payment_source: str = Field(description="settlement 结算 / expected 预计 / none")
+    settlement_run: str | None
+    drgs: list[DrgLine]
+    findings_by_severity: dict[str, int]
+    top_rules: list[dict]
+
+
+class SettlementIn(BaseModel):
+    """发起结算 (start a settlement run)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"kind": "month", "period": "2024-03"}]})
+
+    kind: Literal["month", "year", "shadow"] = Field(description="month 按月预结 / year 年度清算 / shadow 空转试运行")
+    period: str = Field(pattern=r"^\d{4}(-\d{2})?$", description="2024 或 2024-03")
+
+
+class SettlementRun(BaseModel):
+    run_id: str
+    kind: str
+    period: str | None
+    status: str
+    pack_version: str | None
+    weights_version: str | None
+    policy_version: str | None
+    input_sha256: str | None
+    n_records: int | None
+    created_by: str
+    created_at: datetime
+    detail: dict
+
+
+class Statement(BaseModel):
+    """结算单 (a hospital's statement in a run; amounts in 元)."""
+
+    run_id: str
+    hospital_id: str
+    kind: str
+    period: str | None
+    lines: list[dict] = Field(description="每险种一行 (one row per insurance type)")
+
+
+class LinePage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    lines: list[dict]
+
+
+class TokenIn(BaseModel):
+    api_key: str = Field(..., min_length=1, max_length=200, description="API 密钥")
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_in: int
+    role: str
+    hospital_id: str | None
+
+
+class Me(BaseModel):
+    key_id: str
+    role: str
+    role_zh: str
+    hospital_id: str | None
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    key_id: str | None
+    role: str | None
+    hospital_id: str | None
+    action: str
+    object: str | None
+    status: int | None
+
+
+class ErrorOut(BaseModel):
+    detail: str | list

@@ -1,0 +1,67 @@
+"""Service settings (服务配置): one pydantic-settings class, read from ``DRG_SERVICE_*`` environment variables.
+
+``drg serve`` writes its options into these variables, so that every worker process of a
+multi-worker server reads the same settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from icd_tables.pack import DEFAULT_PACK
+
+
+class Settings(BaseSettings):
+    """What the service loads and where it keeps its data.
+
+    Attributes
+    ----------
+    database_url : str
+        ``duckdb:///path/file.duckdb`` (default: ``drg-service.duckdb`` in the working folder, one
+        process) or ``postgresql://user:password@host:5432/db`` (several workers).
+    database_schema : str
+        PostgreSQL schema the tables live in (created when absent); ignored by DuckDB.
+    pack : str
+        Definition pack (name or folder) loaded at start-up.
+    weights, policy, hospitals : Path, optional
+        Weight table (.parquet or published .csv), payment policy (.toml) and hospital table;
+        with weights and a policy the service computes expected payments and runs settlements.
+    secret_key : str, optional
+        Key that signs sign-in tokens; by default a random key kept in the database, shared by workers.
+    token_ttl_s : int
+        Lifetime of a sign-in token (seconds).
+    max_upload_mb : int
+        Largest request body accepted (413 above it).
+    rate_limit_per_s, rate_burst : float
+        Requests per second per credential and burst size (429 above them; 0 turns the limit off).
+    background_threshold : int
+        Batches with more records than this run as background jobs.
+    job_dir : Path
+        Where uploads of background jobs and their results are kept.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DRG_SERVICE_", extra="ignore")
+
+    database_url: str = "duckdb:///drg-service.duckdb"
+    database_schema: str = "public"
+    pack: str = DEFAULT_PACK
+    weights: Path | None = None
+    policy: Path | None = None
+    hospitals: Path | None = None
+    secret_key: str | None = None
+    token_ttl_s: int = Field(900, gt=0)
+    max_upload_mb: int = Field(512, gt=0)
+    rate_limit_per_s: float = Field(200.0, ge=0)
+    rate_burst: float = Field(400.0, ge=0)
+    background_threshold: int = Field(200_000, ge=0)
+    job_dir: Path = Path("drg-service-jobs")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
+
+
+__all__ = ["Settings"]

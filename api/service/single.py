@@ -1,0 +1,83 @@
+"""One record in, its grouping, findings, explanation and expected payment out (``POST /v1/group``).
+
+The grouping of one record goes through :class:`api.service.fast.OneRecordGrouper`, which calls
+the grouper's own kernel without the Arrow batch machinery; records it finds ``invalid`` are
+regrouped the batch way (code formatting fixed where needed), so the result is always exactly
+``drg group``'s.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from api.service.auth import Principal
+from api.service.schemas import ExpectedPayment, Explanation, Finding, GroupResponse, GroupResult
+from api.service.store import CASE_TYPE_ZH, UploadError, audit, fingerprint, money_from_yuan, new_id, prepare, record_run
+from api.service.store import store as store_cases
+from grouper.encode import to_arrow
+
+
+def _scoped(principal: Principal, record: dict) -> dict:
+    hospital = str(record.get("hospital_id") or "").strip()
+    if principal.scoped:
+        if hospital and hospital != principal.hospital_id:
+            raise UploadError(f"医疗机构编码 {hospital} 不是本院 {principal.hospital_id} "
+                              f"(hospital_id {hospital} is not yours)")
+        record = {**record, "hospital_id": principal.hospital_id}
+    return record
+
+
+def _payment(service, record: dict, result: dict) -> ExpectedPayment | None:
+    engine = service.engine
+    if not engine.can_price:
+        return None
+    table = to_arrow([{**record, "drg": result["drg"], "status": result["status"]}])
+    for name in ("total_cost", "patient_paid", "self_pay_cost"):
+        if name in table.column_names:
+            table = table.set_column(table.column_names.index(name), name, money_from_yuan(table.column(name), 1))
+    priced = engine.price(table)
+    standard, fund = int(priced.standard_fen[0]), int(priced.fund_fen[0])
+    text = lambda fen: None if fen < 0 else f"{fen // 100}.{fen % 100:02d}"  # noqa: E731
+    case_type = priced.case_type[0]
+    return ExpectedPayment(case_type=case_type, case_type_zh=CASE_TYPE_ZH.get(case_type, ""),
+                           expected_standard=text(standard), expected_fund=text(fund),
+                           point_value_basis=priced.basis, note=priced.note[0])
+
+
+def group_one(service, principal: Principal, record: dict, *, validate: bool, store: bool) -> GroupResponse:
+    """Group one record; with ``validate`` add findings and explanation; with ``store`` keep it as a case."""
+    record = _scoped(principal, record)
+    engine = service.engine
+    version = None
+    if store:
+        run_id = new_id("run")
+        table = to_arrow([record])
+        prepared = prepare(engine, table, principal, run_id, validate=True)
+        with service.db.connect(write=True) as conn:
+            store_cases(conn, prepared)
+            record_run(conn, run_id, "group", principal, engine, input_sha256=fingerprint(table), n_records=1,
+                       hospital_id=principal.hospital_id if principal.scoped else None)
+            version = conn.one("SELECT version FROM cases WHERE hospital_id = ? AND case_id = ?",
+                               (prepared.cases.column("hospital_id")[0].as_py(), str(record["case_id"])))["version"]
+        audit(service.db, principal, "store", f"case:{prepared.cases.column('hospital_id')[0].as_py()}/"
+                                              f"{record['case_id']}")
+        result = prepared.results.to_pylist()[0]
+    else:
+        result = service.fast.group(record)
+        if result is None:
+            result = engine.group(to_arrow([record])).to_pylist()[0]
+    rw = engine.rw.get(result["drg"]) if result["status"] == "ok" else None
+    findings = explanation = None
+    if validate:
+        validation = engine.validator.validate([record])
+        findings = [Finding(**{k: str(v) for k, v in f.items() if k in Finding.model_fields})
+                    for f in validation.findings.to_pylist()]
+        ex = validation.explanations.to_pylist()[0]
+        explanation = Explanation(**{k: ("" if ex.get(k) is None else str(ex[k])) for k in Explanation.model_fields
+                                     if k != "best_rw"}, best_rw=None if ex.get("best_rw") is None else str(ex["best_rw"]))
+    return GroupResponse(result=GroupResult(**{**result, "case_id": str(result["case_id"]), "rw": rw}),
+                         findings=findings, explanation=explanation, payment=_payment(service, record, result),
+                         stored=store, version=version)
+
+
+__all__ = ["group_one"]

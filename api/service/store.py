@@ -1,0 +1,286 @@
+"""Cases, runs, findings and the audit log in the database.
+
+Uploads are idempotent per (hospital, case_id): storing a case again makes the new record the
+current version (``cases``) and moves the one it replaces to ``case_history``, with its version
+number, so that a corrected record can be resubmitted and its history followed.  Within one
+upload a case listed twice is stored twice, the later row (by row number) becoming current.
+Everything moves in columns: one Arrow table per upload, a staging table, and set-based SQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from api.service.auth import Principal
+from api.service.db import CASE_COLUMNS, FINDING_COLUMNS, Connection, Database, utcnow
+from api.service.engine import Engine, money_column
+from grouper.encode import plain_array
+from icd_tables.schema import CODE_LIST_SEPARATOR
+from payment.engine import CASE_TYPES
+from payment.money import decimal_array
+from payment._kernels import yuan_to_fen
+from weights import lookup_units
+
+CASE_TYPE_ZH = {name: zh for name, zh in CASE_TYPES.values()}
+TEXT_FIELDS = ("patient_id", "principal_dx", "admit_date", "discharge_date", "settlement_date", "insurance_type",
+               "dept")
+INT_FIELDS = ("age_years", "age_days", "birth_weight_g", "admission_weight_g", "los_days", "discharge_method")
+MONEY_FIELDS = ("total_cost", "drug_cost", "consumables_cost", "self_pay_cost", "patient_paid")
+RESULT_TEXT = ("mdc", "adrg", "drg", "drg_name", "status", "status_zh", "reason_code", "reason_detail", "mcc_dx",
+               "cc_dx", "warnings", "pack_version")
+
+
+class UploadError(ValueError):
+    """An upload that cannot be stored as given (422); the message names the row."""
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{utcnow():%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
+
+
+def _text(column) -> pa.Array:
+    if column is None:
+        return None
+    column = plain_array(column)
+    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+        return pc.binary_join(column.cast(pa.list_(pa.string())), CODE_LIST_SEPARATOR)
+    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+        return pc.strftime(column, "%Y-%m-%d")
+    return column if pa.types.is_string(column.type) else column.cast(pa.string())
+
+
+def _integers(column, n: int) -> pa.Array:
+    if column is None:
+        return pa.nulls(n, pa.int64())
+    column = plain_array(column)
+    if pa.types.is_integer(column.type):
+        return column.cast(pa.int64())
+    text = _text(column) if not pa.types.is_floating(column.type) else None
+    values = (pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False) if text is None else
+              np.array([_number(v) for v in text.to_pylist()], dtype=np.float64))
+    ok = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) < 2**62)
+    return pa.array(np.where(ok, values, 0).astype(np.int64), mask=~ok)
+
+
+def _number(value) -> float:
+    try:
+        return float(str(value).strip().replace(",", "")) if value is not None else np.nan
+    except ValueError:
+        return np.nan
+
+
+def money_from_yuan(column, n: int) -> pa.Array:
+    """Yuan (number or text) → exact decimal(18, 2), to the nearest fen; null where not a number ≥ 0."""
+    if column is None:
+        return pa.nulls(n, pa.decimal128(18, 2))
+    column = plain_array(column)
+    if pa.types.is_decimal(column.type):
+        column = column.cast(pa.float64())
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        values = pc.cast(column, pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+    else:
+        values = np.array([_number(v) for v in _text(column).to_pylist()], dtype=np.float64)
+    fen, valid = yuan_to_fen(np.ascontiguousarray(values, dtype=np.float64))
+    return decimal_array(fen, 2, valid=valid)
+
+
+def _severity_counts(findings: pa.Table | None, n: int, first_row_no: int) -> dict[str, pa.Array]:
+    out = {}
+    for severity in ("fatal", "error", "warning", "info"):
+        if findings is None:
+            out[f"n_{severity}"] = pa.nulls(n, pa.int64())
+            continue
+        rows = findings.filter(pc.equal(findings.column("severity"), severity)).column("row_no").to_numpy()
+        out[f"n_{severity}"] = pa.array(np.bincount(rows - first_row_no, minlength=n).astype(np.int64))
+    return out
+
+
+@dataclass
+class Prepared:
+    """An upload ready to store: the case rows (``CASE_COLUMNS`` less ``version``) and its findings."""
+
+    cases: pa.Table
+    findings: pa.Table | None
+    results: pa.Table
+
+
+def prepare(engine: Engine, records: pa.Table, principal: Principal, run_id: str, *, validate: bool,
+            first_row_no: int = 1) -> Prepared:
+    """Group (and validate, and price) a batch of records and lay it out as stored rows.
+
+    Scoped callers may only upload their own hospital's records: an empty ``hospital_id`` becomes
+    theirs, another hospital's is refused naming the row.  Payer uploads need a hospital per row.
+    """
+    n = records.num_rows
+    hospital = _text(records.column("hospital_id")) if "hospital_id" in records.column_names else pa.nulls(n, pa.string())
+    hospital = pc.utf8_trim_whitespace(hospital)
+    empty = pc.fill_null(pc.equal(hospital, ""), True)
+    if principal.scoped:
+        other = pc.and_(pc.invert(empty), pc.not_equal(hospital, principal.hospital_id))
+        bad = np.flatnonzero(pc.fill_null(other, False).to_numpy(zero_copy_only=False))
+        if len(bad):
+            raise UploadError(f"第 {bad[0] + first_row_no} 行的医疗机构编码 {hospital[bad[0]].as_py()} 不是本院 "
+                              f"{principal.hospital_id} (row {bad[0] + first_row_no}: hospital_id "
+                              f"{hospital[bad[0]].as_py()} is not yours); upload only your own cases")
+        hospital = pc.if_else(empty, principal.hospital_id, hospital)
+    else:
+        bad = np.flatnonzero(empty.to_numpy(zero_copy_only=False))
+        if len(bad):
+            raise UploadError(f"第 {bad[0] + first_row_no} 行缺少医疗机构编码 (row {bad[0] + first_row_no}: "
+                              "hospital_id is empty); a payer upload names the hospital of every case")
+    case_id = _text(records.column("case_id")) if "case_id" in records.column_names else pa.nulls(n, pa.string())
+    missing_id = np.flatnonzero(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(case_id), ""), True)
+                                .to_numpy(zero_copy_only=False))
+    if len(missing_id):
+        raise UploadError(f"第 {missing_id[0] + first_row_no} 行病案号为空 (row {missing_id[0] + first_row_no}: "
+                          "case_id is empty); every stored case needs its case_id")
+    records = records.set_column(records.column_names.index("hospital_id"), "hospital_id", hospital) \
+        if "hospital_id" in records.column_names else records.append_column("hospital_id", hospital)
+    findings = None
+    if validate:
+        validation = engine.validator.validate(records, first_row_no=first_row_no)
+        findings = validation.findings
+    results = engine.group(records, first_row_no)
+    get = lambda c: records.column(c) if c in records.column_names else None  # noqa: E731
+    columns: dict[str, pa.Array] = {
+        "hospital_id": hospital, "case_id": case_id, "run_id": pa.repeat(pa.scalar(run_id), n),
+        "row_no": results.column("row_no").cast(pa.int64()),
+    }
+    date_column = engine.policy.period_by if engine.policy else "discharge_date"
+    dates = _text(get(date_column)) if get(date_column) is not None else pa.nulls(n, pa.string())
+    columns["month"] = pc.utf8_slice_codeunits(dates, 0, 7)
+    for name in TEXT_FIELDS + ("sex", "secondary_dx", "procedures"):
+        columns[name] = _text(get(name)) if get(name) is not None else pa.nulls(n, pa.string())
+    for name in INT_FIELDS:
+        columns[name] = _integers(get(name), n)
+    for name in MONEY_FIELDS:
+        columns[name] = money_from_yuan(get(name), n)
+    for name in RESULT_TEXT:
+        columns[name] = plain_array(results.column(name)).cast(pa.string())
+    ok = pc.equal(results.column("status"), "ok").to_numpy(zero_copy_only=False)
+    if engine.weights is not None:
+        units = np.where(ok, lookup_units(columns["drg"].to_numpy(zero_copy_only=False), engine.weights), -1)
+        columns["rw"] = decimal_array(np.maximum(units, 0), 6, valid=units >= 0)
+    else:
+        columns["rw"] = pa.nulls(n, pa.decimal128(18, 6))
+    priced = engine.price(pa.table(columns)) if engine.can_price else None
+    if priced is not None:
+        columns["case_type"] = pa.array([t or None for t in priced.case_type], pa.string())
+        columns["expected_standard"] = money_column(priced.standard_fen)
+        columns["expected_fund"] = money_column(priced.fund_fen)
+    else:
+        columns["case_type"] = pa.nulls(n, pa.string())
+        columns["expected_standard"] = pa.nulls(n, pa.decimal128(18, 2))
+        columns["expected_fund"] = pa.nulls(n, pa.decimal128(18, 2))
+    columns.update(_severity_counts(findings, n, first_row_no))
+    now = utcnow()
+    columns["uploaded_at"] = pa.repeat(pa.scalar(now, pa.timestamp("us")), n)
+    columns["uploaded_by"] = pa.repeat(pa.scalar(principal.key_id), n)
+    table = pa.table({name: columns[name] for name in CASE_COLUMNS if name != "version"})
+    if findings is not None:
+        index = pa.array(findings.column("row_no").to_numpy() - first_row_no)
+        findings = pa.table({"hospital_id": hospital.take(index), "case_id": case_id.take(index),
+                             "row_no": findings.column("row_no").cast(pa.int64()),
+                             **{name: plain_array(findings.column(name)).cast(pa.string())
+                                for name in FINDING_COLUMNS if name not in ("hospital_id", "case_id", "version",
+                                                                            "row_no")}})
+    return Prepared(table, findings, results)
+
+
+STAGE = "stage_cases"
+STAGE_FINDINGS = "stage_findings"
+
+
+def _stage_table(conn: Connection, name: str, columns: dict[str, str]) -> None:
+    spec = ", ".join(f"{c} {t.replace(' NOT NULL', '')}" for c, t in columns.items())
+    if conn.dialect == "postgresql":
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({spec}) ON COMMIT DELETE ROWS")
+    else:
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({spec})")
+        conn.execute(f"DELETE FROM {name}")
+
+
+def store(conn: Connection, prepared: Prepared) -> dict:
+    """Insert an upload's cases (replacing current versions, keeping history) and findings; counts."""
+    now = utcnow()
+    stage_columns = {k: v for k, v in CASE_COLUMNS.items() if k != "version"}
+    _stage_table(conn, STAGE, stage_columns)
+    conn.insert_arrow(STAGE, prepared.cases)
+    names = ", ".join(CASE_COLUMNS)
+    stage_names = ", ".join(f"s.{c}" if c != "version" else
+                            "COALESCE(c.version, 0) + ROW_NUMBER() OVER (PARTITION BY s.hospital_id, s.case_id "
+                            "ORDER BY s.row_no) AS version" for c in CASE_COLUMNS)
+    conn.execute("DROP TABLE IF EXISTS ranked_cases")
+    conn.execute(f"CREATE TEMP TABLE ranked_cases AS SELECT {stage_names}, "
+                 "ROW_NUMBER() OVER (PARTITION BY s.hospital_id, s.case_id ORDER BY s.row_no DESC) AS from_last "
+                 f"FROM {STAGE} s LEFT JOIN cases c ON c.hospital_id = s.hospital_id AND c.case_id = s.case_id")
+    replaced = conn.one("SELECT COUNT(*) AS n FROM cases c WHERE EXISTS (SELECT 1 FROM ranked_cases r WHERE "
+                        "r.from_last = 1 AND r.hospital_id = c.hospital_id AND r.case_id = c.case_id)")["n"]
+    if replaced:
+        conn.execute(f"INSERT INTO case_history ({names}, superseded_at) SELECT {names}, ? FROM cases c WHERE EXISTS "
+                     "(SELECT 1 FROM ranked_cases r WHERE r.from_last = 1 AND r.hospital_id = c.hospital_id "
+                     "AND r.case_id = c.case_id)", (now,))
+        for table in ("cases", "findings"):
+            conn.execute(f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM ranked_cases r WHERE r.from_last = 1 "
+                         f"AND r.hospital_id = {table}.hospital_id AND r.case_id = {table}.case_id)")
+    conn.execute(f"INSERT INTO cases ({names}) SELECT {names} FROM ranked_cases WHERE from_last = 1")
+    repeated = conn.one("SELECT COUNT(*) AS n FROM ranked_cases WHERE from_last > 1")["n"]
+    if repeated:
+        conn.execute(f"INSERT INTO case_history ({names}, superseded_at) SELECT {names}, ? FROM ranked_cases "
+                     "WHERE from_last > 1", (now,))
+    if prepared.findings is not None and prepared.findings.num_rows:
+        _stage_table(conn, STAGE_FINDINGS, {k: v for k, v in FINDING_COLUMNS.items() if k != "version"})
+        conn.insert_arrow(STAGE_FINDINGS, prepared.findings)
+        cols = [c for c in FINDING_COLUMNS if c != "version"]
+        conn.execute(f"INSERT INTO findings ({', '.join(cols)}, version) "
+                     f"SELECT {', '.join('f.' + c for c in cols)}, r.version "
+                     f"FROM {STAGE_FINDINGS} f JOIN ranked_cases r ON r.hospital_id = f.hospital_id AND "
+                     "r.case_id = f.case_id AND r.row_no = f.row_no WHERE r.from_last = 1")
+    conn.execute("DROP TABLE IF EXISTS ranked_cases")
+    return {"stored": prepared.cases.num_rows - repeated, "replaced": replaced, "repeated_in_upload": repeated}
+
+
+def fingerprint(table: pa.Table) -> str:
+    """SHA-256 over an upload's Arrow buffers (column names, types and values)."""
+    digest = hashlib.sha256()
+    digest.update(str(table.schema).encode())
+    for column in table.columns:
+        for chunk in column.chunks:
+            for buf in chunk.buffers():
+                if buf is not None:
+                    digest.update(buf)
+    return digest.hexdigest()
+
+
+def record_run(conn: Connection, run_id: str, kind: str, principal: Principal, engine: Engine, *,
+               input_sha256: str, n_records: int, status: str = "done", period: str | None = None,
+               hospital_id: str | None = None, detail: dict | None = None) -> None:
+    """One row in ``runs``: what was run, with which pack, weights and policy, on what input, by whom, when."""
+    now = utcnow()
+    conn.execute("INSERT INTO runs (run_id, kind, hospital_id, period, pack_version, weights_version, policy_version, "
+                 "input_sha256, n_records, status, detail, created_by, created_at, finished_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 (run_id, kind, hospital_id, period, engine.pack_version, engine.weights_version,
+                  engine.policy_version, input_sha256, n_records, status,
+                  json.dumps(detail or {}, ensure_ascii=False, sort_keys=True), principal.key_id, now,
+                  now if status == "done" else None))
+
+
+def audit(db: Database, principal: Principal | None, action: str, obj: str, status: int = 200) -> None:
+    """Append one line to the audit log (never updated or deleted)."""
+    with db.connect() as conn:
+        conn.execute("INSERT INTO audit_log (at, key_id, role, hospital_id, action, object, status) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (utcnow(), principal.key_id if principal else None, principal.role if principal else None,
+                      principal.hospital_id if principal else None, action, obj, status))
+
+
+__all__ = ["CASE_TYPE_ZH", "Prepared", "money_from_yuan", "UploadError", "audit", "fingerprint", "new_id", "prepare", "record_run",
+           "store"]

@@ -1,0 +1,180 @@
+"""Batch uploads: read any supported file, group (and validate) in batches, store, record the run.
+
+Small batches are processed in the request; larger ones (more records than
+``background_threshold``, or ``background=true``) become background jobs (后台任务) whose progress
+is kept in ``jobs`` and whose results are written to ``job_dir/<job_id>/results.parquet``.
+One upload is one transaction: stored completely or not at all.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from api.cases import iter_cases
+from api.columns import ColumnMappingError
+from api.files import InputError, ResultWriter
+from api.service.auth import Principal
+from api.service.db import utcnow
+from api.service.store import UploadError, fingerprint, new_id, prepare, record_run, store
+from grouper import RecordSchemaError
+from grouper.encode import to_arrow
+
+log = logging.getLogger("drg.service")
+#: Records grouped and stored per step.
+STEP = 250_000
+#: Extensions accepted for uploads.
+UPLOAD_SUFFIXES = (".parquet", ".csv", ".tsv", ".txt", ".xlsx", ".jsonl", ".json", ".arrow", ".feather", ".ipc")
+READ_ERRORS = (InputError, RecordSchemaError, ColumnMappingError, pa.ArrowInvalid, UnicodeDecodeError)
+
+
+def _arrow_batches(path: Path) -> Iterator[pa.Table]:
+    try:
+        reader = ipc.open_file(path)
+        table = reader.read_all()
+    except pa.ArrowInvalid:
+        with ipc.open_stream(path) as stream:
+            table = stream.read_all()
+    for offset in range(0, max(table.num_rows, 1), STEP):
+        yield table.slice(offset, STEP)
+
+
+def batches(path: Path) -> tuple[int | None, Iterator[pa.Table]]:
+    """The upload's records in steps of :data:`STEP`, columns mapped to the record schema."""
+    if path.suffix.lower() in (".arrow", ".feather", ".ipc"):
+        return None, _arrow_batches(path)
+    return None, (table for _, table in iter_cases(path, raw=True, batch_size=STEP))
+
+
+def count_records(path: Path) -> int | None:
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    if path.suffix.lower() in (".arrow", ".feather", ".ipc"):
+        try:
+            return ipc.open_file(path).read_all().num_rows
+        except pa.ArrowInvalid:
+            return None
+    return None
+
+
+def process(service, principal: Principal, parts: Iterator[pa.Table], run_id: str, *, validate: bool,
+            results_path: Path | None = None, on_progress=None, keep_results: int = 0) -> dict:
+    """Group, validate and store the batches of one upload in one transaction; record its run."""
+    engine, db = service.engine, service.db
+    counts = {"stored": 0, "replaced": 0, "repeated_in_upload": 0}
+    by_status: collections.Counter[str] = collections.Counter()
+    n_findings, row_no, kept = 0, 1, []
+    writer = ResultWriter(results_path) if results_path else None
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with db.connect(write=True) as conn:
+            for records in parts:
+                if not records.num_rows:
+                    continue
+                digest.update(fingerprint(records).encode())
+                prepared = prepare(engine, records, principal, run_id, validate=validate, first_row_no=row_no)
+                for key, value in store(conn, prepared).items():
+                    counts[key] += value
+                status = prepared.results.column("status").value_counts()
+                by_status.update({v["values"].as_py(): v["counts"].as_py() for v in status})
+                n_findings += prepared.findings.num_rows if prepared.findings is not None else 0
+                if writer is not None:
+                    writer.write(prepared.results)
+                if keep_results:
+                    kept.append(prepared.results.slice(0, keep_results))
+                row_no += records.num_rows
+                if on_progress:
+                    on_progress(row_no - 1)
+            if row_no == 1:
+                raise UploadError("上传内容没有病案 (the upload holds no records)")
+            hospital = principal.hospital_id if principal.scoped else None
+            record_run(conn, run_id, "validate" if validate else "group", principal, engine,
+                       input_sha256=digest.hexdigest(), n_records=row_no - 1, hospital_id=hospital,
+                       detail={"by_status": dict(by_status), **counts, "n_findings": n_findings})
+        if writer is not None:
+            writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    results = pa.concat_tables(kept).slice(0, keep_results) if kept else None
+    return {"n_records": row_no - 1, "by_status": dict(by_status), "n_findings": n_findings, **counts,
+            "results": results}
+
+
+def json_batch(records: list[dict]) -> Iterator[pa.Table]:
+    yield to_arrow(records)
+
+
+class JobRunner:
+    """Runs background uploads one at a time in a worker thread of this process."""
+
+    def __init__(self, service):
+        self.service = service
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drg-job")
+        self._lock = threading.Lock()
+
+    def fail_orphans(self) -> None:
+        """Jobs a stopped process left queued or running can never finish: mark them failed."""
+        with self.service.db.connect(write=True) as conn:
+            conn.execute("UPDATE jobs SET state = 'failed', message = ?, updated_at = ? WHERE state IN "
+                         "('queued', 'running') AND created_at < ?",
+                         ("服务重启，任务中断，请重新上传 (service restarted: upload again)", utcnow(), utcnow()))
+
+    def submit(self, principal: Principal, upload: Path, validate: bool) -> tuple[str, str]:
+        job_id, run_id = new_id("job"), new_id("run")
+        folder = self.service.settings.job_dir / job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"upload{upload.suffix.lower()}"
+        shutil.move(str(upload), target)
+        total = count_records(target)
+        now = utcnow()
+        with self.service.db.connect(write=True) as conn:
+            conn.execute("INSERT INTO jobs (job_id, run_id, hospital_id, state, total, done, message, result_path, "
+                         "created_by, created_at, updated_at) VALUES (?, ?, ?, 'queued', ?, 0, NULL, NULL, ?, ?, ?)",
+                         (job_id, run_id, principal.hospital_id, total, principal.key_id, now, now))
+        self.pool.submit(self._run, principal, target, job_id, run_id, validate)
+        return job_id, run_id
+
+    def _update(self, job_id: str, **values) -> None:
+        names = ", ".join(f"{k} = ?" for k in values)
+        with self.service.db.connect() as conn:
+            conn.execute(f"UPDATE jobs SET {names}, updated_at = ? WHERE job_id = ?",
+                         (*values.values(), utcnow(), job_id))
+
+    def _run(self, principal, path: Path, job_id: str, run_id: str, validate: bool) -> None:
+        self._update(job_id, state="running")
+        results = path.parent / "results.parquet"
+        try:
+            _, parts = batches(path)
+            summary = process(self.service, principal, parts, run_id, validate=validate, results_path=results,
+                              on_progress=lambda done: self._update(job_id, done=done))
+        except (UploadError, *READ_ERRORS) as exc:
+            self._update(job_id, state="failed", message=str(exc))
+        except Exception:  # a defect: logged with its traceback, the user sees a reference only
+            log.exception("job %s failed", job_id)
+            self._update(job_id, state="failed", message=f"内部错误 (internal error, job {job_id})")
+        else:
+            self._update(job_id, state="done", done=summary["n_records"], total=summary["n_records"],
+                         result_path=str(results),
+                         message=f"{summary['stored']:,} stored, {summary['replaced']:,} replaced")
+        finally:
+            path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=False)
+
+
+__all__ = ["JobRunner", "READ_ERRORS", "STEP", "UPLOAD_SUFFIXES", "batches", "count_records", "json_batch", "process"]

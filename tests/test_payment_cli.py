@@ -1,0 +1,138 @@
+"""``drg settle``: run folders, byte-identical re-runs, versions and diffs, errors that write nothing."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from api.cli import main
+from conftest import write_csv
+from payment_helpers import weights
+
+POLICY = """\
+version = "cli-test-1"
+region = "测试市"
+average_cost = "10000.00"
+hospitals = "hospitals.csv"
+
+[[budget]]
+insurance_type = "310"
+amount = "{budget}"
+
+[[budget]]
+insurance_type = "390"
+amount = "200000.00"
+
+[monthly]
+withhold = "0.10"
+
+[assessment]
+default_score = 100
+
+[corridor]
+bands = [ {{ upto = "0.9", fund_share = "0" }}, {{ upto = "1.1", fund_share = "0" }},
+          {{ upto = "1.2", fund_share = "0.5" }}, {{ fund_share = "0" }} ]
+"""
+HEADER = ["case_id", "hospital_id", "drg", "status", "total_cost", "patient_paid", "los_days", "discharge_date",
+          "insurance_type", "dept"]
+
+
+def _rows():
+    rows = []
+    for i in range(30):
+        drg = ("A01", "B01", "C01", "Z99")[i % 4]
+        rows.append([f"K{i:03d}", ("H1", "H2", "H3")[i % 3], drg, "ok" if i % 7 else "ungroupable",
+                     f"{8000 + 250 * i}.{i:02d}", f"{500 + i}.00", str(3 + i % 9), f"2024-{1 + i % 12:02d}-{1 + i:02d}",
+                     ("310", "390")[i % 2], ("内科", "外科")[i % 2]])
+    return rows
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    write_csv(tmp_path / "hospitals.csv", ["hospital_id", "level", "name"],
+              [["H1", "3", "第一医院"], ["H2", "2", "第二医院"], ["H3", "一级", "第三医院"]])
+    write_csv(tmp_path / "cases.csv", HEADER, _rows())
+    (tmp_path / "policy.toml").write_text(POLICY.format(budget="300000.00"), encoding="utf-8")
+    weights([("A01", "1.0", "10000.00"), ("B01", "2.0", None), ("C01", "0.5", "5000.00")]).write(
+        tmp_path / "weights.parquet")
+    return tmp_path
+
+
+def settle(folder, kind, period, out, *extra):
+    return main(["settle", kind, str(folder / "cases.csv"), "--weights", str(folder / "weights.parquet"),
+                 "--policy", str(folder / "policy.toml"), "--period", period, "-o", str(out), *extra])
+
+
+def test_year_run_folder_and_byte_identical_reruns(inputs, capsys):
+    assert settle(inputs, "year", "2024", inputs / "run1") == 0
+    assert settle(inputs, "year", "2024", inputs / "run2") == 0
+    err = capsys.readouterr().err
+    assert "= distributable" in err and "DRGs without a weight" in err and "Z99" in err
+    names = sorted(p.name for p in (inputs / "run1").iterdir())
+    for table in ("case_lines", "hospitals", "drgs", "reconciliation", "hospital_months"):
+        assert f"{table}.parquet" in names and f"{table}.csv" in names
+    for name in names:
+        if name.endswith((".parquet", ".csv", ".json")):
+            assert (inputs / "run1" / name).read_bytes() == (inputs / "run2" / name).read_bytes(), name
+    statements = sorted(p.name for p in (inputs / "run1" / "statements").iterdir())
+    assert statements == ["H1.html", "H2.html", "H3.html"]
+    html = (inputs / "run1" / "statements" / "H1.html").read_text(encoding="utf-8")
+    assert "第一医院" in html and "清算差额" in html and "计算示例" in html
+    meta = json.loads((inputs / "run1" / "run.json").read_text(encoding="utf-8"))
+    assert meta["policy"]["version"] == "cli-test-1" and len(meta["policy"]["sha256"]) == 64
+    assert meta["weights"]["name"] == "test-weights" and len(meta["input_fingerprint"]) == 64
+    assert all(f["drg_fund_fen"] == f["distributable_fen"] for f in meta["funds"])
+    lines = (inputs / "run1" / "case_lines.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 31  # every case, plus the header
+    assert "e-" not in "".join(lines) and "E+" not in "".join(lines)  # decimals, never float notation
+
+
+def test_corrected_inputs_give_a_new_run_version_and_a_diff(inputs, capsys):
+    assert settle(inputs, "year", "2024", inputs / "run1") == 0
+    rows = _rows()
+    rows[5][4] = "99999.00"  # a corrected cost
+    write_csv(inputs / "cases.csv", HEADER, rows)
+    assert settle(inputs, "year", "2024", inputs / "run2", "--previous", str(inputs / "run1")) == 0
+    assert "changed" in capsys.readouterr().err
+    first = json.loads((inputs / "run1" / "run.json").read_text(encoding="utf-8"))
+    second = json.loads((inputs / "run2" / "run.json").read_text(encoding="utf-8"))
+    assert first["run_version"] != second["run_version"]
+    assert second["previous"]["run_version"] == first["run_version"] and second["previous"]["changed"] >= 1
+    diff = (inputs / "run2" / "diff.csv").read_text(encoding="utf-8-sig")
+    assert '"K005","changed"' in diff
+
+
+def test_month_shadow_and_xlsx(inputs):
+    assert settle(inputs, "month", "2024-03", inputs / "m", "--formats", "parquet,xlsx") == 0
+    assert (inputs / "m" / "case_lines.xlsx").is_file() and not (inputs / "m" / "case_lines.csv").exists()
+    assert settle(inputs, "shadow", "2024", inputs / "s", "--statements", "none") == 0
+    assert (inputs / "s" / "shadow.html").is_file() and (inputs / "s" / "departments.parquet").is_file()
+    import pyarrow.parquet as pq
+
+    lines = pq.read_table(inputs / "s" / "case_lines.parquet")
+    assert {"gain", "payment_ratio", "far_from_cost"} <= set(lines.column_names)
+    assert all(isinstance(v, Decimal) for v in lines.column("standard").to_pylist())
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"budget": "-100.00"}, "[[budget]] #1 amount: -100.00 must be positive"),
+    ({"period": "2023"}, "period 2023: no cases with a discharge_date in it"),
+    ({"hospital_level": "4"}, "hospital H2: unknown hospital level '4'"),
+])
+def test_bad_inputs_exit_3_and_write_nothing(inputs, capsys, change, message):
+    (inputs / "policy.toml").write_text(POLICY.format(budget=change.get("budget", "300000.00")), encoding="utf-8")
+    if "hospital_level" in change:
+        write_csv(inputs / "hospitals.csv", ["hospital_id", "level"], [["H1", "3"], ["H2", "4"], ["H3", "1"]])
+    before = sorted(p.name for p in inputs.iterdir())
+    assert settle(inputs, "year", change.get("period", "2024"), inputs / "run") == 3
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in inputs.iterdir()) == before  # no run folder, no partial folder
+
+
+def test_existing_run_folder_needs_force(inputs):
+    assert settle(inputs, "year", "2024", inputs / "run") == 0
+    assert settle(inputs, "year", "2024", inputs / "run") == 2
+    assert settle(inputs, "year", "2024", inputs / "run", "--force") == 0
+    assert settle(inputs, "month", "2024", inputs / "m") == 2  # a month run needs a month
