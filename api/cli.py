@@ -25,6 +25,8 @@ import pyarrow.compute as pc
 from api import files, validate_cmd, weights_cmd
 from api import calibrate_cmd
 from api import settle_cmd
+from api import audit_cmd
+from api import serve_cmd
 from api.columns import ColumnMappingError, plan_columns, read_mapping
 from api.files import InputError, OutputError, ResultWriter, open_input
 from api.grouping import BatchGrouper
@@ -351,8 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=cmd_packs_show)
     weights_cmd.add_parser(sub)
     settle_cmd.add_parser(sub)
+    serve_cmd.add_parser(sub)
     calibrate_cmd.add_parser(sub)
     validate_cmd.add_parser(sub)
+    audit_cmd.add_parser(sub)
     return parser
 
 
@@ -363,11 +367,12 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return args.func(args)
-    except (UsageError, OutputError, ColumnMappingError, settle_cmd.SettleUsageError) as exc:
+    except (UsageError, OutputError, ColumnMappingError, settle_cmd.SettleUsageError,
+            serve_cmd.ServeUsageError, *audit_cmd.USAGE_ERRORS) as exc:
         print(f"drg: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (InputError, PackError, RecordSchemaError, WeightTableError, RuleBookError,
-            calibrate_cmd.CalibrationError, *settle_cmd.INPUT_ERRORS) as exc:
+            calibrate_cmd.CalibrationError, *settle_cmd.INPUT_ERRORS, *audit_cmd.INPUT_ERRORS) as exc:
         print(f"drg: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:

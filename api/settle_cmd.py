@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -91,15 +92,25 @@ def _cell(value) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
-def _worked_example(line: dict, method: str) -> str:
+def _multiple_k(policy, line: dict) -> Decimal:
+    """K (高倍率判定倍数) of a case, as the policy sets it, for the worked example."""
+    if policy.high_by == "hospital_level":
+        return Decimal(policy.level_k_u[line["hospital_level"]]).scaleb(-4).normalize()
+    rw = int(line["rw"].scaleb(6))
+    return next(Decimal(k).scaleb(-4).normalize() for below, k in policy.rw_tiers if below is None or rw < below)
+
+
+def _worked_example(line: dict, policy) -> str:
     """A case's payment with its own numbers, for the statement (exact decimals from the case line)."""
+    method = policy.method
     ct = line["case_type"]
     base = (f"{line['case_id']} {line['drg']} ({line['case_type_zh']}): ")
     if ct in ("normal", "high", "low"):
         unit = "费率" if method == "rate" else "点值"
         head = {"normal": f"RW {line['rw']} × 100 × 系数 {line['coefficient']}",
                 "high": f"RW {line['rw']} × 100 × 系数 {line['coefficient']} + (费用 {line['total_cost']} ÷ 例均 "
-                        f"{line['mean_cost']} − K) × RW {line['rw']} × 100",
+                        f"{line['mean_cost']} − K {_multiple_k(policy, line) if ct == 'high' else ''}) × RW "
+                        f"{line['rw']} × 100",
                 "low": f"费用 {line['total_cost']} ÷ 例均 {line['mean_cost']} × RW {line['rw']} × 100"}[ct]
         return (base + f"{head} = {line['points']} 点；× {unit} {line['point_value']} → 支付标准 {line['standard']} 元；"
                 f"基金支付 = {line['standard']} − 个人负担 {line['patient_share']} = {line['fund_payment']} 元")
@@ -118,8 +129,6 @@ def _statement(run, hospital: str, rows: list[dict], lines: pa.Table, months: li
                     "DRG基金支付 DRG fund (元)": _cell(total("drg_fund")),
                     ("清算差额 balance due (元)" if kind == "year" else "本月拨付 paid (元)"): _cell(total(key))})
     report.heading("结算明细 Statement (按险种 by insurance type)")
-    import pandas as pd
-
     frame = pd.DataFrame({"项目 item": [STATEMENT_ZH[k] for k in STATEMENT_LINES[kind]]})
     for r in rows:
         frame[f"{r['region']} {r['insurance_type']}"] = [_cell(r.get(k)) for k in STATEMENT_LINES[kind]]
@@ -131,28 +140,33 @@ def _statement(run, hospital: str, rows: list[dict], lines: pa.Table, months: li
                                     "预结金额 provisional": _cell(m["provisional"]),
                                     "预留金 withheld": _cell(m["withheld"]), "拨付 paid": _cell(m["paid"])}
                                    for m in months]))
-    types = pd.Series(lines.column("case_type_zh").to_pylist()).value_counts()
+    kinds = lines.column("case_type").combine_chunks()
+    codes = kinds.indices.to_numpy(zero_copy_only=False)
+    names = kinds.dictionary.to_pylist()
+    names_zh = lines.column("case_type_zh").combine_chunks().dictionary.to_pylist()
+    counts = np.bincount(codes, minlength=len(names))
+    present = [k for k in np.argsort(-counts, kind="stable") if counts[k]]
     report.heading("病例类型 Case types")
-    report.table(pd.DataFrame({"病例类型 case type": types.index, "病例数 cases": types.to_numpy().tolist()}))
+    report.table(pd.DataFrame({"病例类型 case type": [names_zh[k] for k in present],
+                               "病例数 cases": [int(counts[k]) for k in present]}))
     report.heading("计算示例 How cases were paid (one per case type)")
-    shown = set()
-    for line in lines.to_pylist():
-        if line["case_type"] not in shown:
-            shown.add(line["case_type"])
-            report.paragraph(_worked_example(line, policy.method))
-    unpaid = lines.filter(pa.array(np.isin(np.asarray(lines.column("case_type").to_pylist(), dtype=object),
-                                           ["held", "rejected", "ungroupable_held"])))
+    _, first = np.unique(codes, return_index=True)
+    for line in lines.take(pa.array(np.sort(first))).to_pylist():
+        report.paragraph(_worked_example(line, policy))
+    unpaid_codes = [k for k, name in enumerate(names) if name in ("held", "rejected", "ungroupable_held")]
+    unpaid = lines.filter(pa.array(np.isin(codes, unpaid_codes)))
     if unpaid.num_rows:
         report.heading("暂缓或不予支付病例 Cases not paid (fix and re-run)")
-        report.table(unpaid.select(["case_id", "drg", "case_type_zh", "total_cost", "note"]).to_pandas()
+        report.table(unpaid.slice(0, 100).select(["case_id", "drg", "case_type_zh", "total_cost", "note"]).to_pandas()
                      .astype(str).rename(columns=LABELS_ZH), max_rows=100)
+        if unpaid.num_rows > 100:
+            report.paragraph(f"… {unpaid.num_rows - 100:,} more (另有 {unpaid.num_rows - 100:,} 例) in case_lines",
+                             note=True)
     report.paragraph(f"金额单位：元。{meta['rounding']}", note=True)
     return report
 
 
 def _shadow_report(run) -> Report:
-    import pandas as pd
-
     meta = run.meta
     report = Report("DRG付费空转试运行报告", "DRG shadow run: DRG payment vs. actual cost",
                     f"期间 {meta['period']} · 政策 {run.settlement.policy.version} · 权重 {meta['weights']['name']} · "
@@ -180,8 +194,9 @@ def _shadow_report(run) -> Report:
     ratio = run.tables["case_lines"].column("payment_ratio").drop_null().cast(pa.float64()).to_numpy()
     report.histogram(np.minimum(ratio, 4.0), bins=[i / 4 for i in range(17)],
                      title="支付标准/费用 分布 standard ÷ cost per case (4 = 4 or more)", x_label="standard ÷ cost")
-    report.paragraph(f"金额单位：元。偏离费用: 支付标准低于费用×{run.settlement.policy.far_below_u / 10000:g} "
-                     f"或高于费用×{run.settlement.policy.far_above_u / 10000:g}。{meta['rounding']}", note=True)
+    policy = run.settlement.policy
+    report.paragraph(f"金额单位：元。偏离费用: 支付标准低于费用×{Decimal(policy.far_below_u).scaleb(-4).normalize()} "
+                     f"或高于费用×{Decimal(policy.far_above_u).scaleb(-4).normalize()}。{meta['rounding']}", note=True)
     return report
 
 
@@ -203,24 +218,24 @@ def _statements(run, folder: Path, which: str) -> int:
     months = run.tables.get("hospital_months")
     month_rows = months.to_pylist() if months is not None else []
     wanted = None if which == "all" else set(which.split(","))
-    ids = np.asarray(lines.column("hospital_id").cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
+    known = {r["hospital_id"] for r in hospitals}
+    if wanted and wanted - known:
+        raise SettleUsageError(f"--statements: hospital {sorted(wanted - known)[0]} has no cases in "
+                               f"{run.meta['period']}")
+    column = lines.column("hospital_id").combine_chunks()  # dictionary: sort its integer codes, not the strings
+    codes = column.indices.to_numpy(zero_copy_only=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(column.dictionary) + 1))
     folder.mkdir()
     count = 0
-    for hospital in sorted({r["hospital_id"] for r in hospitals}):
-        if wanted is not None and hospital not in wanted:
+    for code, hospital in sorted(enumerate(column.dictionary.to_pylist()), key=lambda item: item[1]):
+        if hospital not in known or wanted is not None and hospital not in wanted:
             continue
-        lo, hi = np.searchsorted(sorted_ids, hospital, "left"), np.searchsorted(sorted_ids, hospital, "right")
-        own = lines.take(pa.array(np.sort(order[lo:hi])))
+        own = lines.take(pa.array(order[bounds[code]:bounds[code + 1]]))
         rows = [r for r in hospitals if r["hospital_id"] == hospital]
         own_months = [m for m in month_rows if m["hospital_id"] == hospital] or None
         _statement(run, hospital, rows, own, own_months).write(folder / f"{hospital}.html")
         count += 1
-    if wanted:
-        missing = sorted(wanted - {r["hospital_id"] for r in hospitals})
-        if missing:
-            raise SettleUsageError(f"--statements: hospital {missing[0]} has no cases in {run.meta['period']}")
     return count
 
 
@@ -265,7 +280,8 @@ def cmd_settle(args) -> int:
     formats = _formats(args.formats)
     if args.kind == "year" and Period.parse(args.period).month is not None or \
             args.kind == "month" and Period.parse(args.period).month is None:
-        raise SettleUsageError(f"drg settle {args.kind} --period: give a {'year, e.g. 2024' if args.kind == 'year' else 'month, e.g. 2024-03'}")
+        wanted = "year, e.g. 2024" if args.kind == "year" else "month, e.g. 2024-03"
+        raise SettleUsageError(f"drg settle {args.kind} --period: give a {wanted}")
     policy = load_policy(args.policy)
     hospitals_path = args.hospitals or policy.files.get("hospitals")
     if hospitals_path is None:

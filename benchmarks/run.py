@@ -229,10 +229,26 @@ def measure_settle_month(args) -> dict:
     return _settle_measure(args, "month", "2024-03")
 
 
+def measure_screens(args) -> dict:
+    """Audit screens (``Screener.screen``) on ``--rows`` synthetic grouped cases with patient ids, in memory, best of 3."""
+    import resource
+
+    from audit.screens import Screener
+    from audit.screens.synthetic import synthetic_month
+
+    cases, _, weights, _ = synthetic_month(args.rows, seed=3)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    screener = Screener(weights=weights)
+    seconds = _best(lambda: screener.screen(cases))
+    return {"audit screens s": seconds, "audit screens records/s": cases.num_rows / seconds,
+            "audit screens: peak RSS with the cases in memory before screening, MiB": before}
+
+
 MEASURES = {"load": measure_load, "kernel": measure_kernel, "stream": measure_stream, "cli": measure_cli,
             "validate": measure_validate, "audit": measure_audit,
             "reference": measure_reference, "calibrate": measure_calibrate, "indices": measure_indices,
-            "settle_year": measure_settle_year, "settle_month": measure_settle_month}
+            "settle_year": measure_settle_year, "settle_month": measure_settle_month,
+            "screens": measure_screens}
 
 
 def _child(name: str, args) -> dict:

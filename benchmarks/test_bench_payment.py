@@ -39,8 +39,8 @@ def payment_workload(rows: int, seed: int = 0):
     cost = np.round(rw[drg] * 17000 * rng.lognormal(0, 0.5, rows), 2)
     hospital_ids = [f"H{i:04d}" for i in range(1, HOSPITALS + 1)]
     dates = pa.array([f"2024-{m:02d}-15" for m in range(1, 13)])
-    status = pa.DictionaryArray.from_arrays(
-        pa.array(rng.choice(3, rows, p=[0.97, 0.02, 0.01]).astype(np.int32)), pa.array(["ok", "ungroupable", "invalid"]))
+    status = pa.DictionaryArray.from_arrays(pa.array(rng.choice(3, rows, p=[0.97, 0.02, 0.01]).astype(np.int32)),
+                                            pa.array(["ok", "ungroupable", "invalid"]))
     cases = pa.table({
         "case_id": pc.binary_join_element_wise("B", pa.array(np.arange(rows).astype(str)), ""),
         "hospital_id": pa.array(hospital_ids).take(pa.array(rng.integers(0, HOSPITALS, rows))),

@@ -176,13 +176,3 @@ def patient_shares(cost, self_pay, insurance, level, unreferred, table, cut):
         ok[i] = True
     return fund, ok
 
-
-@njit(**PARALLEL)
-def decimal_words(units):
-    """int64 units → the little-endian 128-bit two's-complement words of Arrow's decimal128."""
-    n = len(units)
-    out = np.empty(2 * n, np.int64)
-    for i in prange(n):
-        out[2 * i] = units[i]
-        out[2 * i + 1] = -1 if units[i] < 0 else 0
-    return out

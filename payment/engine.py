@@ -36,7 +36,8 @@ import numpy as np
 from payment import _kernels
 from payment._kernels import CAT_DRG, CAT_EVENT, CAT_RESERVE, CAT_UNPAID
 from payment.inputs import Cases, Hospitals, PaymentInputError, Period
-from payment.money import POINT_UNITS, RATIO_UNITS, MoneyRangeError, allocate_largest_remainder, fen_text
+from payment.money import (POINT_UNITS, RATIO_UNITS, MoneyRangeError, allocate_largest_remainder, fen_text,
+                           ratio_decimal)
 from payment.policy import Policy
 
 CASE_TYPES = {
@@ -93,12 +94,14 @@ def classify(cases: Cases, policy: Policy, hospitals: Hospitals) -> Classified:
     if weighted.size and cases.n and (int(cases.cost_fen.max()) * RATIO_UNITS * int(cases.drg_rw.max())
                                       // (RATIO_UNITS * int(weighted.min())) >= 2**52):
         raise MoneyRangeError(f"a cost of {fen_text(cases.cost_fen.max())} 元 against a DRG mean cost of "
-                              f"{fen_text(weighted.min())} 元 is outside the exact range; check the costs and mean costs")
+                              f"{fen_text(weighted.min())} 元 is outside the exact range; check the costs and the "
+                              "mean costs")
     ct, points, standard, category = _kernels.classify_points(
         cases.status, cases.drg, cases.drg_rw, cases.drg_mean, rates, np.maximum(cases.hosp, 0), coef, hosp_k,
         np.array([b for b, _ in policy.rw_tiers[:-1]], np.int64), np.array([k for _, k in policy.rw_tiers], np.int64),
         cases.cost_fen, cases.los, cases.reject, special, cases.event, policy.low_u, policy.long_stay_days or 0,
-        9 if policy.missing_weight == "fee_for_service" else 10, 7 if policy.ungroupable_pay == "fee_for_service" else 8,
+        9 if policy.missing_weight == "fee_for_service" else 10,
+        7 if policy.ungroupable_pay == "fee_for_service" else 8,
         policy.long_stay_ratio_u, policy.special_ratio_u, policy.event_ratio_u, policy.ungroupable_ratio_u)
     if policy.missing_weight == "error" and (ct == 10).any():
         missing = sorted({cases.drg_codes[d] for d in np.unique(cases.drg[ct == 10])})
@@ -115,13 +118,9 @@ class PointValue:
     denominator: int
 
     def yuan_per_point(self, places: int = 6) -> str:
-        from payment.money import ratio_decimal
-
         return str(ratio_decimal(self.numerator * POINT_UNITS, self.denominator * 100, places))
 
     def yuan_per_rw(self, places: int = 6) -> str:
-        from payment.money import ratio_decimal
-
         return str(ratio_decimal(self.numerator * POINT_UNITS * 100, self.denominator * 100, places))
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 import numpy as np
-import pyarrow as pa
 
 FEN_PER_YUAN = 100
 POINT_UNITS = 10_000
@@ -138,25 +137,6 @@ def fen_text(fen: int) -> str:
     return f"{sign}{whole:,}.{cents:02d}"
 
 
-def units_text(value: int, places: int) -> str:
-    """An integer count of ``10**-places`` as exact decimal text (``12345, 4`` → ``1.2345``)."""
-    sign = "-" if value < 0 else ""
-    whole, frac = divmod(abs(int(value)), 10**places)
-    return f"{sign}{whole}.{frac:0{places}d}" if places else f"{sign}{whole}"
-
-
-def decimal_array(units: np.ndarray, scale: int, precision: int = 18, valid: np.ndarray | None = None) -> pa.Array:
-    """Integer units (int64) as an exact Arrow ``decimal128(precision, scale)`` array, null where not ``valid``."""
-    from payment._kernels import decimal_words
-
-    units = np.ascontiguousarray(units, dtype=np.int64)
-    bitmap = None
-    if valid is not None and not valid.all():
-        bitmap = pa.py_buffer(np.packbits(np.asarray(valid, bool), bitorder="little"))
-    return pa.Array.from_buffers(pa.decimal128(precision, scale), len(units),
-                                 [bitmap, pa.py_buffer(decimal_words(units))])
-
-
 def ratio_decimal(numerator: int, denominator: int, places: int) -> Decimal:
     """``numerator / denominator`` rounded down to ``places`` decimals, for display only."""
     return Decimal(numerator * 10**places // denominator).scaleb(-places)
@@ -164,5 +144,5 @@ def ratio_decimal(numerator: int, denominator: int, places: int) -> Decimal:
 
 __all__ = [
     "FEN_PER_YUAN", "POINT_UNITS", "RATIO_UNITS", "MoneyRangeError", "allocate_largest_remainder",
-    "decimal_array", "decimal_units", "fen_text", "mul_div_floor", "ratio_decimal", "units_text",
+    "decimal_units", "fen_text", "mul_div_floor", "ratio_decimal",
 ]

@@ -175,6 +175,39 @@ def _ratio(table: _Table, key, default, high=1):
     return table.units(key, 4, default, low=0, high=high)
 
 
+def _mapping(table: _Table, key: str, places: int, usage: str) -> dict[str, int]:
+    """A TOML table ``name = number`` → {name: units}."""
+    raw = table.get(key, {})
+    if not isinstance(raw, dict):
+        table.fail(key, f"must be a table of {usage}")
+    sub = _Table(raw, f"{table.where} {key}", table.origin)
+    return {str(k): sub.units(k, places, low=0, value=v) for k, v in raw.items()}
+
+
+def _bands(table: _Table, key: str, bound: str, places: int, value: str, usage: str, *, bound_required=False,
+           bound_high=None, value_low=0, value_high=1, default=None):
+    """A list of ``{ bound = …, value = … }`` tables (tiers, bands) → [(bound units or None, value units)]."""
+    raw = table.get(key, default)
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw:
+        table.fail(key, usage)
+    out = []
+    for k, item in enumerate(raw, start=1):
+        t = _Table(item, f"{table.where} {key} #{k}", table.origin)
+        out.append((t.units(bound, places, low=0, high=bound_high, required=bound_required),
+                    t.units(value, 4, low=value_low, high=value_high, required=True)))
+        t.close()
+    return out
+
+
+def _rising(table: _Table, key: str, bands, bound: str) -> None:
+    """Bounds increase and only the last band is open (no bound)."""
+    bounds = [b for b, _ in bands]
+    if bounds[-1] is not None or any(b is None for b in bounds[:-1]) or bounds[:-1] != sorted(set(bounds[:-1])):
+        table.fail(key, f"must rise ('{bound}' increasing) and the last one has no '{bound}'")
+
+
 def load_policy(path) -> Policy:
     """Read and validate a policy TOML file.
 
@@ -240,29 +273,15 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
 
     coef = top.table("coefficients")
     level_coef = _per_level(coef, "levels", 4, {"1": "0.5", "2": "0.75", "3": "1.15"})
-    hosp_raw = coef.get("hospitals", {})
-    if not isinstance(hosp_raw, dict):
-        coef.fail("hospitals", "must be a table of hospital id = coefficient")
-    hosp_table = _Table(hosp_raw, "[coefficients] hospitals", origin)
-    hospital_coef = {str(k): hosp_table.units(k, 4, low=0, value=v) for k, v in hosp_raw.items()}
+    hospital_coef = _mapping(coef, "hospitals", 4, "hospital id = coefficient")
     coef.close()
 
     high = top.table("high_cost")
     high_by = high.choice("by", ("rw_tier", "hospital_level"), "rw_tier")
-    tiers_raw = high.get("rw_tiers")
-    tiers = []
-    if tiers_raw is None:
-        tiers_raw = [{"below": b, "k": k} if b else {"k": k} for b, k in DEFAULT_RW_TIERS]
-    if not isinstance(tiers_raw, list) or not tiers_raw:
-        high.fail("rw_tiers", "must be a list of { below = RW, k = multiple }, the last without 'below'")
-    for k, item in enumerate(tiers_raw, start=1):
-        t = _Table(item, f"[high_cost] rw_tiers #{k}", origin)
-        below = t.units("below", 6, low=0)
-        tiers.append((below, t.units("k", 4, required=True, low=1)))
-        t.close()
-    bounds = [b for b, _ in tiers]
-    if bounds[-1] is not None or any(b is None for b in bounds[:-1]) or bounds[:-1] != sorted(set(bounds[:-1])):
-        high.fail("rw_tiers", "tiers must rise ('below' increasing) and the last one has no 'below'")
+    tiers = _bands(high, "rw_tiers", "below", 6, "k", "must be a list of { below = RW, k = multiple }, the last "
+                   "without 'below'", value_low=1, value_high=None,
+                   default=[{"below": b, "k": k} if b else {"k": k} for b, k in DEFAULT_RW_TIERS])
+    _rising(high, "rw_tiers", tiers, "below")
     level_k = _per_level(high, "levels", 4, {}) if high_by == "hospital_level" else {}
     if high_by == "hospital_level" and set(level_k) != set(LEVELS):
         high.fail("levels", "give K for every hospital level 1, 2 and 3 when by = \"hospital_level\"")
@@ -293,11 +312,7 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
     events_file = event.get("file")
     event.close()
     per_diem = tracks.table("per_diem")
-    rates_raw = per_diem.get("rates", {})
-    if not isinstance(rates_raw, dict):
-        per_diem.fail("rates", "must be a table of DRG = daily rate in 元")
-    rates_table = _Table(rates_raw, "[tracks.per_diem] rates", origin)
-    per_diem_fen = {str(k): rates_table.units(k, 2, low=0, value=v) for k, v in rates_raw.items()}
+    per_diem_fen = _mapping(per_diem, "rates", 2, "DRG = daily rate in 元")
     per_diem.close()
     tracks.close()
 
@@ -312,18 +327,9 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
     monthly.close()
 
     assessment = top.table("assessment")
-    bands_raw = assessment.get("release")
-    release = None
-    if bands_raw is not None:
-        if not isinstance(bands_raw, list) or not bands_raw:
-            assessment.fail("release", "must be a list of { min_score = S, share = released share }")
-        release = []
-        for k, item in enumerate(bands_raw, start=1):
-            t = _Table(item, f"[assessment] release #{k}", origin)
-            release.append((t.units("min_score", 0, required=True, low=0, high=100), _ratio(t, "share", None)))
-            if release[-1][1] is None:
-                t.fail("share", "missing")
-            t.close()
+    release = _bands(assessment, "release", "min_score", 0, "share",
+                     "must be a list of { min_score = S, share = released share }", bound_required=True, bound_high=100)
+    if release is not None:
         release.sort(reverse=True)
         if release[-1][0] != 0:
             assessment.fail("release", "the lowest band must start at min_score = 0")
@@ -332,21 +338,10 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
     assessment.close()
 
     corridor = top.table("corridor")
-    bands = corridor.get("bands")
-    corridor_bands = None
-    if bands is not None:
-        if not isinstance(bands, list) or not bands:
-            corridor.fail("bands", "must be a list of { upto = ratio, fund_share = share }, the last without 'upto'")
-        corridor_bands = []
-        for k, item in enumerate(bands, start=1):
-            t = _Table(item, f"[corridor] bands #{k}", origin)
-            corridor_bands.append((t.units("upto", 4, low=0), _ratio(t, "fund_share", None)))
-            if corridor_bands[-1][1] is None:
-                t.fail("fund_share", "missing")
-            t.close()
-        uptos = [u for u, _ in corridor_bands]
-        if uptos[-1] is not None or any(u is None for u in uptos[:-1]) or uptos[:-1] != sorted(set(uptos[:-1])):
-            corridor.fail("bands", "bands must rise ('upto' increasing) and the last one has no 'upto'")
+    corridor_bands = _bands(corridor, "bands", "upto", 4, "fund_share",
+                            "must be a list of { upto = ratio, fund_share = share }, the last without 'upto'")
+    if corridor_bands is not None:
+        _rising(corridor, "bands", corridor_bands, "upto")
     carry = corridor.get("carry_balance", False)
     if not isinstance(carry, bool):
         corridor.fail("carry_balance", "must be true or false")

@@ -92,6 +92,7 @@ def test_classify_points_matches_its_twin(a):
         assert category[i] == expected
 
 
+@settings(deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 2**40), st.integers(0, 2)), min_size=1, max_size=40),
        st.lists(st.tuples(st.integers(0, 2**50), st.integers(1, 2**50)), min_size=3, max_size=3))
 def test_standards_match_exact_integer_division(cases, groups):
@@ -108,6 +109,7 @@ def test_standards_match_exact_integer_division(cases, groups):
         assert (q[i], r[i]) == (divmod(p * int(num[g]), int(den[g])) if mask[i] else (0, 0))
 
 
+@settings(deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3), st.booleans(),
                           st.lists(st.integers(-10**12, 10**12), min_size=5, max_size=5)), max_size=50))
 def test_category_sums_match_a_loop(rows):
@@ -126,6 +128,7 @@ def test_category_sums_match_a_loop(rows):
     assert (out == expected).all()
 
 
+@settings(deadline=None)
 @given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(0, 10**9).map(lambda f: f / 100)),
                 max_size=40))
 def test_yuan_to_fen_matches_its_twin(values):
@@ -136,6 +139,7 @@ def test_yuan_to_fen_matches_its_twin(values):
         assert (bool(v), int(f)) == (ok, round(scaled) if ok else 0)  # Python's round: ties to even, like rint
 
 
+@settings(deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 1), st.integers(1, 3),
                           st.booleans()), min_size=1, max_size=40))
 def test_patient_shares_match_its_twin(rows):
@@ -152,11 +156,3 @@ def test_patient_shares_match_its_twin(rows):
         ratio = max(ratio - 1_000, 0) if u else ratio
         assert ok[i] and fund[i] == min(max(c - min(s, c) - deductible, 0) * ratio // RATIO, cap)
 
-
-@given(st.lists(st.integers(-(2**62), 2**62), max_size=30))
-def test_decimal_words_are_twos_complement(values):
-    words = k.decimal_words(np.array(values, np.int64))
-    for i, v in enumerate(values):
-        low, high = int(words[2 * i]) % 2**64, int(words[2 * i + 1]) % 2**64
-        value = low + (high << 64)
-        assert (value - 2**128 if value >= 2**127 else value) == v

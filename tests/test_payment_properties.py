@@ -32,7 +32,8 @@ def scenario(draw):
             "patient": draw(st.integers(0, cost)), "los": draw(st.integers(1, 90)),
             "month": draw(st.integers(1, 12)), "insurance_type": draw(st.sampled_from(["310", "390"])),
         })
-    cases[0].update(drg="A01", status="ok", cost=10_000_00, patient=1_000_00, insurance_type="310", los=5)  # every fund has points
+    # every fund has points
+    cases[0].update(drg="A01", status="ok", cost=10_000_00, patient=1_000_00, insurance_type="310", los=5)
     cases[1].update(drg="C01", status="ok", cost=5_000_00, patient=0, insurance_type="390", los=5)
     changes = {
         "method": draw(st.sampled_from(["point", "rate"])),

@@ -263,7 +263,8 @@ def test_bad_inputs_name_the_item():
     with pytest.raises(PaymentInputError, match=r"row 3: hospital HX: unknown hospital level '4'"):
         hospitals(pol, [("HA", 3), ("HX", 4)])
     cases = cases_frame([case("a", "HB", "A01", "9000", "0")])
-    with pytest.raises(PaymentInputError, match=r"period 2023: no cases with a discharge_date in it \(periods found: 2024\)"):
+    with pytest.raises(PaymentInputError,
+                       match=r"period 2023: no cases with a discharge_date in it \(periods found: 2024\)"):
         run_settlement(cases, weights(WEIGHTS), pol, hospitals(pol, HOSPITALS), "year", "2023")
     with pytest.raises(PaymentInputError, match="hospital HQ is not in the hospital table"):
         run_settlement(cases_frame([case("a", "HQ", "A01", "9000", "0")]), weights(WEIGHTS), pol,

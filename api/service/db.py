@@ -83,7 +83,7 @@ def _migration_1(dialect: str) -> list[str]:
         f"CREATE TABLE settlement_lines (\n  {_columns(LINE_COLUMNS)}\n)",
         "CREATE INDEX settlement_lines_key ON settlement_lines (run_id, hospital_id)",
         "CREATE SEQUENCE audit_seq",
-        "CREATE TABLE audit_log (id BIGINT PRIMARY KEY DEFAULT nextval('audit_seq'), at TIMESTAMP NOT NULL, "
+        "CREATE TABLE audit_log (id BIGINT PRIMARY KEY DEFAULT nextval('audit_seq'), logged_at TIMESTAMP NOT NULL, "
         "key_id TEXT, role TEXT, hospital_id TEXT, action TEXT NOT NULL, object TEXT, status INTEGER)",
     ]
     if dialect == "postgresql":  # append-only, enforced by the database
@@ -131,7 +131,7 @@ class Connection:
     def arrow(self, sql: str, params=()) -> pa.Table:
         """A query's result as an Arrow table (DECIMAL columns as exact decimals)."""
         if self.dialect == "duckdb":
-            return self.raw.execute(sql, params).to_arrow_table()
+            return self.raw.sql(sql, params=list(params) or None).to_arrow_table()
         cursor = self.raw.execute(self._sql(sql), params)
         names = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
@@ -211,9 +211,13 @@ class Database:
         avoids write-write conflicts inside the one process); PostgreSQL locks rows itself.
         """
         if self.dialect == "duckdb":
+            nested = getattr(self._local, "busy", False)  # a connection inside another one: its own cursor
             cursor = getattr(self._local, "cursor", None)
-            if cursor is None:
+            if nested:
+                cursor = self._duck.cursor()
+            elif cursor is None:
                 cursor = self._local.cursor = self._duck.cursor()
+            self._local.busy = True
             lock = self._write_lock if write else None
             if lock:
                 lock.acquire()
@@ -228,6 +232,9 @@ class Database:
             finally:
                 if lock:
                     lock.release()
+                self._local.busy = nested
+                if nested:
+                    cursor.close()
         else:
             with self._pool.connection() as raw:
                 with raw.transaction():

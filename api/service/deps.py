@@ -23,7 +23,8 @@ class Service:
     engine: Engine
     auth: Authenticator
     limiter: RateLimiter
-    jobs: object  # api.service.jobs.JobRunner
+    jobs: object  # api.service.uploads.JobRunner
+    fast: object  # api.service.fast.OneRecordGrouper
 
 
 def get_service(request: Request) -> Service:

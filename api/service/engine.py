@@ -31,7 +31,8 @@ from audit.validate import Validator
 from grouper import Grouper
 from payment import Hospitals, PaymentInputError, Period, Policy, load_policy, prepare_cases, read_hospitals
 from payment.engine import CASE_TYPES, DRG_TRACK, classify
-from payment.money import POINT_UNITS, decimal_array, mul_div_floor
+from payment.money import POINT_UNITS, mul_div_floor
+from weights.decimals import decimal_array
 from weights import WeightTable
 
 #: Case types paid nothing (暂缓/不予支付).

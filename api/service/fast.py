@@ -4,7 +4,7 @@ For one record the grouper's cost is Arrow and pandas overhead, not the kernel. 
 encodes one clean record with Python dictionaries built once from the compiled pack, calls the
 grouper's own kernel (:meth:`grouper.Grouper.group_batch`) and names the outputs from the same
 pack tables.  It answers only where its answer is by construction the batch path's: codes given
-as ``|``-joined text, numeric fields as integers (or absent), a non-blank case id, and a result
+as ``|``-joined text, numeric fields as integers (or absent), a non-blank case id and every required field, and a result
 that is not ``invalid``; for anything else it returns None and the caller groups the batch way
 (:meth:`api.service.engine.Engine.group`, which also reformats codes and writes warnings).
 ``tests/test_service_fast.py`` compares both paths on generated records.
@@ -17,7 +17,7 @@ import numpy as np
 from grouper import Batch, Grouper
 from grouper.results import STATUS_INVALID
 from icd_tables.compiled import MISSING, NUMERIC_ORDER
-from icd_tables.schema import CODE_LIST_SEPARATOR, NUMERIC_COLUMNS
+from icd_tables.schema import CODE_LIST_SEPARATOR, NUMERIC_COLUMNS, REQUIRED_COLUMNS
 
 #: Numeric fields within int32 (its minimum marks "missing"), as the encoder requires.
 LIMIT = 2**31 - 1
@@ -42,6 +42,7 @@ class OneRecordGrouper:
         self.proc = dict(zip(_names(cp.proc_inputs), np.asarray(cp.proc_input_target, dtype=np.int64).tolist()))
         self.mdc, self.adrg, self.drg = _names(cp.mdc_codes), _names(cp.adrg_codes), _names(cp.drg_codes)
         self.drg_names = _names(cp.drg_names)
+        self.names = dict(zip(self.drg, self.drg_names))
         self.adrg_target = np.asarray(cp.adrg_target).tolist()
         from grouper.results import REASON_CODES, STATUS_NAMES, STATUS_ZH_TEXT
 
@@ -53,7 +54,7 @@ class OneRecordGrouper:
     def group(self, record: dict, row_no: int = 1) -> dict | None:
         """The result row of ``drg group`` for ``record`` (``warnings`` ``""``), or None (use the batch path)."""
         case_id = record.get("case_id")
-        if not isinstance(case_id, str) or not case_id.strip():
+        if not isinstance(case_id, str) or not case_id.strip() or any(c not in record for c in REQUIRED_COLUMNS):
             return None
         nums = np.empty((len(self.fields), 1), dtype=np.int32)
         for k, name in enumerate(self.fields):

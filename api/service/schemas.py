@@ -135,6 +135,7 @@ class BatchResponse(BaseModel):
     n_records: int
     stored: int | None = None
     replaced: int | None = Field(None, description="替换的旧版本病例数")
+    repeated_in_upload: int | None = Field(None, description="本次上传中重复的病案（较早的行存为历史版本）")
     by_status: dict[str, int] | None = Field(None, description="各状态病例数")
     n_findings: int | None = None
     results: list[GroupResult] | None = Field(None, description="分组结果 (JSON batches up to 1,000 records)")
@@ -296,7 +297,7 @@ class Me(BaseModel):
 
 class AuditEntry(BaseModel):
     id: int
-    at: datetime
+    logged_at: datetime
     key_id: str | None
     role: str | None
     hospital_id: str | None

@@ -24,7 +24,7 @@ from api.service.engine import Engine, money_column
 from grouper.encode import plain_array
 from icd_tables.schema import CODE_LIST_SEPARATOR
 from payment.engine import CASE_TYPES
-from payment.money import decimal_array
+from weights.decimals import decimal_array
 from payment._kernels import yuan_to_fen
 from weights import lookup_units
 
@@ -276,7 +276,7 @@ def record_run(conn: Connection, run_id: str, kind: str, principal: Principal, e
 def audit(db: Database, principal: Principal | None, action: str, obj: str, status: int = 200) -> None:
     """Append one line to the audit log (never updated or deleted)."""
     with db.connect() as conn:
-        conn.execute("INSERT INTO audit_log (at, key_id, role, hospital_id, action, object, status) "
+        conn.execute("INSERT INTO audit_log (logged_at, key_id, role, hospital_id, action, object, status) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (utcnow(), principal.key_id if principal else None, principal.role if principal else None,
                       principal.hospital_id if principal else None, action, obj, status))

@@ -44,20 +44,23 @@ def _plain(column) -> pa.Array:
     return column
 
 
-def factorize(column, n: int) -> tuple[np.ndarray, list[str]]:
-    """Integer code per value (``-1`` for null or empty text) and the distinct values as text."""
+def factorize(column, n: int, values: bool = True) -> tuple[np.ndarray, list[str]]:
+    """Integer code per value (``-1`` for null or blank text) and the distinct values as text.
+
+    With ``values=False`` the distinct values are not turned into Python text (patient ids).
+    """
     if column is None:
         return np.full(n, -1, np.int32), []
     column = _plain(column)
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column.cast(pa.string()) if not pa.types.is_string(column.type) else column)
-    values = column.dictionary.cast(pa.string()).to_pylist()
+    dictionary = column.dictionary.cast(pa.string())
     codes = column.indices.to_numpy(zero_copy_only=False)
     codes = np.where(column.indices.is_valid().to_numpy(zero_copy_only=False), codes, -1).astype(np.int32)
-    empty = [i for i, v in enumerate(values) if v is None or not str(v).strip()]
-    if empty:
-        codes[np.isin(codes, empty)] = -1
-    return codes, ["" if v is None else str(v) for v in values]
+    blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(dictionary), ""), True).to_numpy(zero_copy_only=False)
+    if blank.any():
+        codes[np.append(blank, False)[codes]] = -1
+    return codes, ([] if not values else ["" if v is None else v for v in dictionary.to_pylist()])
 
 
 def days(column, n: int) -> np.ndarray:
@@ -139,7 +142,8 @@ class CaseArrays:
 
     def hospital_text(self, rows: np.ndarray) -> pa.Array:
         """Hospital id of the cases at ``rows`` (``""`` when missing)."""
-        return pa.array([self.hospitals[h] if h >= 0 else "" for h in self.hospital[rows]], pa.string())
+        codes = np.where(self.hospital[rows] >= 0, self.hospital[rows], len(self.hospitals))
+        return pa.array(self.hospitals + [""], pa.string()).take(pa.array(codes))
 
     def flags(self, rule, rows: np.ndarray, texts, evidence: list[dict], money_fen) -> pa.Table:
         """Flags of ``rule`` on the cases at ``rows`` (see :func:`audit.screens.flags.flags_table`)."""
@@ -177,7 +181,7 @@ def prepare(cases: pa.Table, history: pa.Table | None, weights: WeightTable | No
     current = np.zeros(n, bool)
     current[:n_current] = True
     hospital, hospitals = factorize(col("hospital_id"), n)
-    patient, _ = factorize(col("patient_id"), n)
+    patient, _ = factorize(col("patient_id"), n, values=False)
     drg, drgs = factorize(col("drg"), n)
     adrg, adrgs = factorize(col("adrg"), n)
     if col("adrg") is None:  # derive the ADRG from the DRG code (its first three characters)

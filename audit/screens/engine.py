@@ -164,10 +164,10 @@ def _ordered(flags: pa.Table, book: RuleBook) -> pa.Table:
     rule = np.array([rank[r] for r in flags.column("rule_id").to_pylist()])
     rows = flags.column("row_no").to_numpy(zero_copy_only=False)
     hospital_level = np.isnan(rows) if rows.dtype.kind == "f" else np.zeros(len(rows), bool)
-    row = np.where(hospital_level, np.iinfo(np.int64).max, np.nan_to_num(rows)).astype(np.int64)
+    row = np.nan_to_num(rows).astype(np.int64)
     ids = np.argsort(np.argsort(np.array(flags.column("flag_id").to_pylist(), dtype=object), kind="stable"))
     hosp = np.argsort(np.argsort(np.array(flags.column("hospital_id").to_pylist(), dtype=object), kind="stable"))
-    order = np.lexsort((ids, rule, np.where(hospital_level, hosp, 0), row))
+    order = np.lexsort((ids, rule, np.where(hospital_level, hosp, 0), row, hospital_level))
     return flags.take(pa.array(order))
 
 
@@ -177,7 +177,7 @@ def case_risk(flags: pa.Table) -> pa.Table:
     if not case.num_rows:
         return CASE_RISK_SCHEMA.empty_table()
     rows = case.column("row_no").to_numpy()
-    fen = _fen(case.column("money_at_stake"))
+    fen = fen_values(case.column("money_at_stake"))
     score = case.column("score").to_numpy()
     keys, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
     n = np.bincount(inverse)
@@ -199,7 +199,7 @@ def case_risk(flags: pa.Table) -> pa.Table:
     }, schema=CASE_RISK_SCHEMA)
 
 
-def _fen(column) -> np.ndarray:
+def fen_values(column) -> np.ndarray:
     """A decimal(18, 2) 元 column as int64 fen, -1 for null (exact: the decimal's unscaled integer)."""
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if not len(column):
@@ -210,23 +210,25 @@ def _fen(column) -> np.ndarray:
 
 def hospital_risk(flags: pa.Table, cases: pa.Table) -> pa.Table:
     """One row per hospital of ``cases``: counts, money at stake and risk score (see the module docstring)."""
-    hospitals = cases.column("hospital_id").to_pylist()
-    names = sorted(set(hospitals))
+    counts = pc.value_counts(cases.column("hospital_id")).to_pylist()
+    names = sorted(c["values"] for c in counts)
     index = {h: i for i, h in enumerate(names)}
     k = len(names)
-    n_cases = np.bincount([index[h] for h in hospitals], minlength=k)
+    n_cases = np.zeros(k, np.int64)
+    for c in counts:
+        n_cases[index[c["values"]]] = c["counts"]
     risk = case_risk(flags)
     case_h = np.array([index.get(h, 0) for h in risk.column("hospital_id").to_pylist()], np.int64)
     flagged = np.bincount(case_h, minlength=k)
     money = np.zeros(k, np.int64)  # exact integer sums
-    np.add.at(money, case_h, np.maximum(_fen(risk.column("money_at_stake")), 0))
+    np.add.at(money, case_h, np.maximum(fen_values(risk.column("money_at_stake")), 0))
     all_h = np.array([index.get(h, -1) for h in flags.column("hospital_id").to_pylist()], np.int64)
     known = all_h >= 0
     n_flags = np.bincount(all_h[known], minlength=k)
     score = np.bincount(all_h[known], weights=flags.column("score").to_numpy()[known], minlength=k)
     level = pc.is_null(flags.column("row_no")).to_numpy(zero_copy_only=False) & known
     n_level = np.bincount(all_h[level], minlength=k)
-    np.add.at(money, all_h[level], np.maximum(_fen(flags.column("money_at_stake")), 0)[level])
+    np.add.at(money, all_h[level], np.maximum(fen_values(flags.column("money_at_stake")), 0)[level])
     rules: list[dict] = [{} for _ in names]
     for h, r in zip(all_h[known].tolist(), np.array(flags.column("rule_id").to_pylist(), dtype=object)[known]):
         rules[h][r] = rules[h].get(r, 0) + 1
@@ -247,4 +249,4 @@ def hospital_risk(flags: pa.Table, cases: pa.Table) -> pa.Table:
     return table.take(pa.array(order))
 
 
-__all__ = ["CASE_RISK_SCHEMA", "ScreenResult", "Screener", "case_risk", "hospital_risk"]
+__all__ = ["CASE_RISK_SCHEMA", "ScreenResult", "Screener", "case_risk", "fen_values", "hospital_risk"]

@@ -56,8 +56,8 @@ def _render(rule, groups, hospital_of, subject, figures: dict, evidence_extra, m
 
 
 def _figures(k, n, k0, n0, z, i) -> dict:
-    return {"share": share_text(k[i] / n[i]), "k": str(int(k[i])), "n": str(int(n[i])),
-            "k0": str(int(k0[i])), "n0": str(int(n0[i])), "z": f"{z[i]:.1f}"}
+    return {"share": share_text(k[i] / n[i]), "count": str(int(k[i])), "total": str(int(n[i])),
+            "count0": str(int(k0[i])), "total0": str(int(n0[i])), "z": f"{z[i]:.1f}"}
 
 
 def _split_cases(c: CaseArrays, suffixes) -> tuple[np.ndarray, np.ndarray]:
@@ -109,14 +109,14 @@ def share_flags(c: CaseArrays, book, weights: WeightTable | None) -> list[pa.Tab
         if len(hits):
             money = _excess_money(c, group, split & base & c.current, hits, k, n, k0, n0,
                                   _lowest_units(c, weights, p["split_suffixes"]))
-            figures = {key: [] for key in ("adrg", "share", "k", "n", "region_share", "z")}
+            figures = {key: [] for key in ("adrg", "share", "count", "total", "region_share", "z")}
             extra = []
             for j, i in enumerate(hits.tolist()):
                 item = _figures(k, n, k0, n0, z, i)
                 item.update(adrg=c.adrgs[i % n_adrg], region_share=share_text(k0[i] / n0[i]))
                 for key in figures:
                     figures[key].append(item[key])
-                extra.append({"k0": int(k0[i]), "n0": int(n0[i]), "excess_cases": round(float(excess[i] * n[i]), 1),
+                extra.append({"excess_cases": round(float(excess[i] * n[i]), 1),
                               "money": fen_yuan(money[j]) if money[j] >= 0 else None})
             out.append(_render(rule, hits, hits // n_adrg, [c.adrgs[i % n_adrg] for i in hits], figures, extra,
                                money, c))
@@ -129,7 +129,7 @@ def share_flags(c: CaseArrays, book, weights: WeightTable | None) -> list[pa.Tab
         hits = np.flatnonzero((n >= q["min_cases"]) & (n0 >= q["min_cases"]) & (z >= q["min_z"]) &
                               (rise >= q["min_jump"]))
         if len(hits):
-            figures = {key: [] for key in ("adrg", "share", "k", "n", "before", "k0", "n0", "z")}
+            figures = {key: [] for key in ("adrg", "share", "count", "total", "before", "count0", "total0", "z")}
             for i in hits.tolist():
                 item = _figures(k, n, k0, n0, z, i)
                 item.update(adrg=c.adrgs[i % n_adrg], before=share_text(k0[i] / n0[i]))
@@ -194,7 +194,7 @@ def dumping_flags(c: CaseArrays, book) -> list[pa.Table]:
 def _history_flags(rule, c: CaseArrays, hits, k, n, k0, n0, z, **fixed) -> list[pa.Table]:
     if not len(hits):
         return []
-    figures = {key: [] for key in ("share", "k", "n", "before", "k0", "n0", "z")}
+    figures = {key: [] for key in ("share", "count", "total", "before", "count0", "total0", "z")}
     for i in hits.tolist():
         item = _figures(k, n, k0, n0, z, i)
         item["before"] = share_text(k0[i] / n0[i])

@@ -85,6 +85,7 @@ class Rates:
         """Rate in fen of each case (``-1`` where none applies), from its coded insurance type."""
         table = np.array([self.by_insurance.get(str(v), -1 if self.default is None else self.default)
                           for v in insurance_values] + [-1 if self.default is None else self.default], np.int64)
+        insurance_codes = np.asarray(insurance_codes, dtype=np.int64)
         return table[np.where(insurance_codes >= 0, insurance_codes, len(insurance_values))]
 
     def describe(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from audit.screens.engine import ScreenResult, _fen
+from audit.screens.engine import ScreenResult, fen_values
 from weights.decimals import decimal_array
 
 QUEUE_SCHEMA = pa.schema([
@@ -45,7 +45,7 @@ def review_queue(result: ScreenResult, *, top: int = 200, sample: int = 50, seed
     if top < 0 or sample < 0:
         raise ValueError("top and sample must not be negative")
     risk = result.case_risk
-    fen = np.maximum(_fen(risk.column("money_at_stake")), 0)
+    fen = np.maximum(fen_values(risk.column("money_at_stake")), 0)
     score = risk.column("score").to_numpy()
     rows = risk.column("row_no").to_numpy()
     priority = fen * score

@@ -43,7 +43,8 @@ async def group_record(record: RecordIn, service: ServiceDep, principal: Princip
 def _summary(run_id: str, summary: dict) -> BatchResponse:
     results = summary.get("results")
     return BatchResponse(run_id=run_id, state="done", n_records=summary["n_records"], stored=summary["stored"],
-                         replaced=summary["replaced"], by_status=summary["by_status"],
+                         replaced=summary["replaced"],
+                         repeated_in_upload=summary["repeated_in_upload"], by_status=summary["by_status"],
                          n_findings=summary["n_findings"],
                          results=results.to_pylist() if results is not None else None)
 

@@ -141,7 +141,7 @@ def summary(hospital_id: str, service: ServiceDep, principal: PrincipalDep, peri
             indices = {k: _text(v) for k, v in mine.items() if k not in ("level", "dept", "month", "hospital_id")}
             cmi = mine["cmi"] if mine["cmi"] == mine["cmi"] else None
             weight = str(mine["total_weight"])
-    names = service.fast_names
+    names = service.fast.names
     lines = [{"drg": d["drg"] or "", "drg_name": names.get(d["drg"], ""), "n_cases": d["n_cases"],
               "rw": _text(d["rw"]), "total_cost": str(d["total_cost"] or Decimal("0.00")),
               "payment": _text(d["payment"])} for d in drgs]

@@ -1,0 +1,1 @@
+"""The HTTP service (drg serve): FastAPI app, persistence, authentication, web page."""

@@ -1,0 +1,121 @@
+"""The HTTP service (``drg serve``): FastAPI app factory, lifespan, limits and error handling.
+
+Heavy state — the compiled pack, the weight table, the policy — loads once in the lifespan;
+the schema is migrated there too.  Every error answers JSON ``{"detail": …}``; an unexpected one
+answers 500 with a reference id and is logged with its traceback on the server only.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.service.auth import Authenticator, RateLimiter, token_secret
+from api.service.db import Database
+from api.service.deps import Service
+from api.service.engine import Engine
+from api.service.fast import OneRecordGrouper
+from api.service.routers import catalogue, grouping, hospitals, session, settlements, web
+from api.service.settings import Settings
+from api.service.uploads import JobRunner
+
+log = logging.getLogger("drg.service")
+
+DESCRIPTION = """\
+DRG 分组与支付服务：医院 HIS 提交病案首页，即时返回 DRG、分组原因、质控问题与预计支付；医院查看本院的分组结果、
+绩效指标与结算单；医保经办机构上传月度批量数据、发起结算并查看全部数据。
+
+Authentication: `Authorization: Bearer <API key or token>` or `X-API-Key: <API key>`.
+Roles: `hospital` and `coder` (one hospital), `payer` (all), `auditor` (read-only, all).
+Another hospital's case, summary, job or statement answers 404; a route the role may not use answers 403.
+"""
+
+
+class BodyLimit:
+    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413 (declared or streamed)."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        too_large = JSONResponse({"detail": f"请求内容超过 {self.limit // 2**20} MiB 上限 (request body too large)"}, 413)
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await too_large(scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        started = False
+
+        async def tracked_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked_send)
+        except _TooLarge:
+            if not started:
+                await too_large(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; ``settings`` default to the ``DRG_SERVICE_*`` environment."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        db = Database(settings.database_url, settings.database_schema)
+        try:
+            db.migrate()
+            engine = Engine(settings.pack, settings.weights, settings.policy, settings.hospitals)
+            auth = Authenticator(db, token_secret(db, settings.secret_key), settings.token_ttl_s)
+            service = Service(settings, db, engine, auth, RateLimiter(settings.rate_limit_per_s, settings.rate_burst),
+                              None, OneRecordGrouper(engine.grouper))
+            service.jobs = JobRunner(service)
+            service.jobs.fail_orphans()
+            app.state.service = service
+            yield
+            service.jobs.close()
+        finally:
+            db.close()
+
+    app = FastAPI(title="DRG 分组与支付服务 (drg-engine service)", version="1", description=DESCRIPTION,
+                  lifespan=lifespan)
+    for module in (grouping, catalogue, hospitals, settlements, session, web):
+        app.include_router(module.router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        ref = secrets.token_hex(6)
+        log.error("unexpected error %s on %s %s", ref, request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": f"内部错误，请联系管理员 (internal error, reference {ref})"}, 500)
+
+    app.add_middleware(BodyLimit, limit=settings.max_upload_mb * 2**20)
+    return app
+
+
+__all__ = ["create_app"]

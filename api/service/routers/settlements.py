@@ -1,0 +1,165 @@
+"""结算 (settlement runs): the payer starts month, year and shadow runs over the stored cases;
+hospitals read their own statements and case lines."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Annotated
+
+import pyarrow as pa
+from fastapi import APIRouter, HTTPException, Query
+
+from api.service.auth import NOT_FOUND
+from api.service.db import LINE_COLUMNS
+from api.service.deps import PrincipalDep, ServiceDep
+from api.service.routers.hospitals import period_filter
+from api.service.schemas import ErrorOut, LinePage, SettlementIn, SettlementRun, Statement
+from api.service.store import audit, new_id, record_run
+from grouper.encode import plain_array
+from payment import MoneyRangeError, PaymentInputError, PolicyError, run_settlement
+
+router = APIRouter(prefix="/v1/settlements", tags=["结算 settlements"])
+ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut},
+          429: {"model": ErrorOut}}
+#: Who may read statements and lines (coders work on coding, not money).
+READERS = ("hospital", "payer", "auditor")
+#: Stored columns a settlement reads.
+SETTLE_INPUT = ("case_id", "hospital_id", "patient_id", "drg", "status", "total_cost", "self_pay_cost", "patient_paid",
+                "los_days", "admit_date", "discharge_date", "settlement_date", "insurance_type", "dept", "pack_version")
+
+
+def _json_value(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode()
+    return value
+
+
+def _run_out(row: dict) -> SettlementRun:
+    return SettlementRun(**{k: row[k] for k in SettlementRun.model_fields if k != "detail"},
+                         detail=json.loads(row["detail"] or "{}"))
+
+
+@router.post("", response_model=SettlementRun, status_code=201, responses=ERRORS,
+             summary="发起结算 start a settlement run (payer)")
+def start_run(body: SettlementIn, service: ServiceDep, principal: PrincipalDep) -> SettlementRun:
+    """Settle the stored current cases of a month (按月预结), a year (年度清算) or a shadow run (空转试运行)
+    with the loaded weights, policy and hospital table; statements and case lines are stored."""
+    principal.require("payer")
+    engine = service.engine
+    if not engine.can_price:
+        raise HTTPException(422, "服务未加载权重表、付费政策或医疗机构表 (the service was started without weights, "
+                                 "a policy or a hospital table: drg serve --weights W --policy P)")
+    if body.kind != "shadow" and (body.kind == "month") != (len(body.period) == 7):
+        raise HTTPException(422, f"{body.kind} 结算期间应为 {'月份 2024-03' if body.kind == 'month' else '年份 2024'} "
+                                 f"(period {body.period!r} does not fit a {body.kind} run)")
+    where, params = period_filter(body.period)
+    with service.db.connect() as conn:
+        cases = conn.arrow(f"SELECT {', '.join(SETTLE_INPUT)} FROM cases WHERE {where} ORDER BY hospital_id, case_id",
+                           params)
+    if not cases.num_rows:
+        raise HTTPException(422, f"期间 {body.period} 没有病例 (no stored cases in {body.period})")
+    try:
+        run = run_settlement(cases, engine.weights, engine.policy, engine.hospitals, body.kind, body.period)
+    except (PaymentInputError, PolicyError, MoneyRangeError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    run_id = new_id("settle")
+    lines = run.tables["case_lines"]
+    lines = pa.table({name: plain_array(lines.column(name)) if name in lines.column_names else
+                      pa.nulls(lines.num_rows, pa.string()) for name in LINE_COLUMNS if name != "run_id"})
+    lines = pa.table({"run_id": pa.repeat(pa.scalar(run_id), lines.num_rows),
+                      **{n: c.cast(pa.string()) if pa.types.is_dictionary(c.type) else c
+                         for n, c in zip(lines.column_names, lines.columns)}})
+    statements = {}
+    for row in run.tables["hospitals"].to_pylist():
+        statements.setdefault(row["hospital_id"], []).append({k: _json_value(v) for k, v in row.items()})
+    meta = json.loads(json.dumps(run.meta, default=str))
+    with service.db.connect(write=True) as conn:
+        record_run(conn, run_id, f"settle-{body.kind}", principal, engine, input_sha256=meta["input_fingerprint"],
+                   n_records=cases.num_rows, period=body.period,
+                   detail={"run_version": meta["run_version"], "cases": meta["cases"], "funds": meta["funds"]})
+        for hospital, rows in sorted(statements.items()):
+            conn.execute("INSERT INTO settlement_statements (run_id, hospital_id, body) VALUES (?, ?, ?)",
+                         (run_id, hospital, json.dumps(rows, ensure_ascii=False)))
+        conn.insert_arrow("settlement_lines", lines)
+        row = conn.one("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+    audit(service.db, principal, "settle", f"run:{run_id}", 201)
+    return _run_out(row)
+
+
+def _visible_run(conn, principal, run_id: str) -> dict:
+    row = conn.one("SELECT * FROM runs WHERE run_id = ? AND kind LIKE 'settle-%'", (run_id,))
+    if row is None:
+        raise HTTPException(404, NOT_FOUND)
+    if principal.scoped and conn.one("SELECT 1 AS x FROM settlement_statements WHERE run_id = ? AND hospital_id = ?",
+                                     (run_id, principal.hospital_id)) is None:
+        raise HTTPException(404, NOT_FOUND)
+    return row
+
+
+@router.get("", response_model=list[SettlementRun], responses=ERRORS, summary="结算记录 settlement runs")
+def list_runs(service: ServiceDep, principal: PrincipalDep,
+              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[SettlementRun]:
+    """Runs, newest first; a hospital sees the runs that hold a statement of its own."""
+    principal.require(*READERS)
+    with service.db.connect() as conn:
+        if principal.scoped:
+            rows = conn.rows("SELECT r.* FROM runs r JOIN settlement_statements s ON s.run_id = r.run_id WHERE "
+                             "s.hospital_id = ? ORDER BY r.created_at DESC, r.run_id DESC LIMIT ?",
+                             (principal.hospital_id, limit))
+        else:
+            rows = conn.rows("SELECT * FROM runs WHERE kind LIKE 'settle-%' ORDER BY created_at DESC, run_id DESC "
+                             "LIMIT ?", (limit,))
+    audit(service.db, principal, "read", "settlements")
+    return [_run_out(r) for r in rows]
+
+
+@router.get("/{run_id}", response_model=SettlementRun, responses=ERRORS, summary="结算运行 one run")
+def get_run(run_id: str, service: ServiceDep, principal: PrincipalDep) -> SettlementRun:
+    principal.require(*READERS)
+    with service.db.connect() as conn:
+        row = _visible_run(conn, principal, run_id)
+    audit(service.db, principal, "read", f"run:{run_id}")
+    return _run_out(row)
+
+
+@router.get("/{run_id}/statements/{hospital_id}", response_model=Statement, responses=ERRORS,
+            summary="结算单 a hospital's statement")
+def get_statement(run_id: str, hospital_id: str, service: ServiceDep, principal: PrincipalDep) -> Statement:
+    principal.require(*READERS)
+    principal.check_hospital(hospital_id)
+    with service.db.connect() as conn:
+        run = _visible_run(conn, principal, run_id)
+        row = conn.one("SELECT body FROM settlement_statements WHERE run_id = ? AND hospital_id = ?",
+                       (run_id, hospital_id))
+    if row is None:
+        raise HTTPException(404, NOT_FOUND)
+    audit(service.db, principal, "read", f"statement:{run_id}/{hospital_id}")
+    return Statement(run_id=run_id, hospital_id=hospital_id, kind=run["kind"].removeprefix("settle-"),
+                     period=run["period"], lines=json.loads(row["body"]))
+
+
+@router.get("/{run_id}/lines", response_model=LinePage, responses=ERRORS, summary="病例结算明细 case lines")
+def get_lines(run_id: str, service: ServiceDep, principal: PrincipalDep,
+              hospital_id: Annotated[str | None, Query(max_length=100, description="医疗机构（医院账号为本院）")] = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+              offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> LinePage:
+    principal.require(*READERS)
+    if principal.scoped:
+        principal.check_hospital(hospital_id if hospital_id is not None else principal.hospital_id)
+        hospital_id = principal.hospital_id
+    where, params = ("run_id = ? AND hospital_id = ?", (run_id, hospital_id)) if hospital_id else \
+        ("run_id = ?", (run_id,))
+    with service.db.connect() as conn:
+        _visible_run(conn, principal, run_id)
+        total = conn.one(f"SELECT COUNT(*) AS n FROM settlement_lines WHERE {where}", params)["n"]
+        rows = conn.rows(f"SELECT * FROM settlement_lines WHERE {where} ORDER BY hospital_id, row_no LIMIT ? OFFSET ?",
+                         (*params, limit, offset))
+    audit(service.db, principal, "read", f"lines:{run_id}/{hospital_id or '*'}")
+    return LinePage(total=total, offset=offset, limit=limit,
+                    lines=[{k: _json_value(v) for k, v in r.items()} for r in rows])
+
+
+__all__ = ["router"]
