@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from api.cases import iter_cases, read_cases
-from api.files import InputError, ResultWriter, output_format
+from api.files import InputError, output_format, write_table
+from api.options import non_negative
 from api.report import Report
-from api.validate_cmd import _write
 from audit.screens import RateError, ScreenInputError, Screener, review_queue
 from audit.screens.engine import ScreenResult, fen_values
 from audit.screens.flags import FLAG_LABELS_ZH, SEVERITY_ZH
@@ -68,9 +68,9 @@ def cmd_audit(args) -> int:
     queue = review_queue(result, top=args.top, sample=args.sample, seed=args.seed)
     queue_path = args.queue or _beside(args.output, "-queue.csv")
     hospitals_path = args.hospitals or _beside(args.output, "-hospitals.csv")
-    _write(result.flags, args.output)
-    _write(queue, queue_path)
-    _write(result.hospital_risk, hospitals_path)
+    write_table(result.flags, args.output)
+    write_table(queue, queue_path)
+    write_table(result.hospital_risk, hospitals_path)
     written = [("疑点清单 flags", args.output), ("待审队列 review queue", queue_path),
                ("医院风险 hospitals", hospitals_path)]
     if not args.no_report:
@@ -202,18 +202,6 @@ def _print_summary(result: ScreenResult, n: int, seconds: float, out) -> None:
         print(f"  未运行 not run: {rule_id}: {why}", file=out)
 
 
-def _count(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
-
-
 def add_parser(sub) -> None:
     """Register ``drg audit``."""
     p = sub.add_parser("audit", help="screen a month of cases for the payer 医保智能审核",
@@ -231,8 +219,8 @@ def add_parser(sub) -> None:
     p.add_argument("--config", type=Path, help="screens configuration (TOML) merged onto audit/screens.toml")
     p.add_argument("--queue", type=Path, help="review queue file (default: OUTPUT-queue.csv)")
     p.add_argument("--hospitals", type=Path, help="per-hospital risk (default: OUTPUT-hospitals.csv)")
-    p.add_argument("--top", type=_count, default=200, help="cases by priority in the queue (default %(default)s)")
-    p.add_argument("--sample", type=_count, default=50, help="random cases added to the queue (default %(default)s)")
+    p.add_argument("--top", type=non_negative, default=200, help="cases by priority in the queue (default %(default)s)")
+    p.add_argument("--sample", type=non_negative, default=50, help="random cases added to the queue (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random sample (default %(default)s)")
     p.add_argument("--report", type=Path, help="HTML report (default: OUTPUT-report.html)")
     p.add_argument("--xlsx-report", type=Path, help="XLSX report (default: OUTPUT-report.xlsx)")

@@ -13,7 +13,8 @@ import pandas as pd
 
 from api import files
 from api.cases import read_cases
-from api.files import InputError, ResultWriter
+from api.files import InputError, write_table
+from api.options import number
 from api.report import Report
 from calibration import EXCLUSIONS, TABLE_COLUMNS, CalibrationError, RelativeWeightCalibrator
 from calibration.indices import INDEX_COLUMNS, TOP_COLUMNS, performance_indices
@@ -37,30 +38,10 @@ def parse_year_weights(text: str):
             f"year weights {text!r}: give numbers oldest year first (2,3,5) or year=weight (2022=2,2023=3)") from None
 
 
-def _number(kind, low: float, text: str, *, above: bool):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
-    if value < low or (above and value == low):
-        raise argparse.ArgumentTypeError(f"must be {'above' if above else 'at least'} {low}")
-    return value
-
-
-def _positive(text):
-    return _number(float, 0, text, above=True)
-
-
-def _non_negative(text):
-    return _number(float, 0, text, above=False)
-
-
-def _count(text):
-    return _number(int, 1, text, above=False)
-
-
-def _days(text):
-    return _number(int, 0, text, above=False)
+_positive = number(float, 0, above=True)
+_non_negative = number(float, 0)
+_count = number(int, 1)
+_days = number(int, 0)
 
 
 def _tails(text: str) -> tuple[float, float]:
@@ -144,9 +125,7 @@ def cmd_calibrate(args) -> int:
     if files.output_format(args.output) == "parquet":
         table.write(args.output)
     else:
-        writer = ResultWriter(args.output)
-        writer.write(table.to_arrow())
-        writer.close()
+        write_table(table.to_arrow(), args.output)
     _print_calibration(model, seconds)
     if report_path is not None:
         calibration_report(model, table.meta.name, " ".join(str(p) for p in args.inputs)).write(report_path)
@@ -233,9 +212,7 @@ def cmd_indices(args) -> int:
     result = performance_indices(cases, weights, min_cost=args.min_cost, max_los=args.max_los, top_n=args.top_n)
     seconds = time.perf_counter() - started
     for path, table in ((args.output, result.table), (top_path, result.top_cases)):
-        writer = ResultWriter(path)
-        writer.write(table)
-        writer.close()
+        write_table(table, path)
     print(f"{cases.num_rows:,} cases: indices in {seconds:.2f} s ({cases.num_rows / max(seconds, 1e-9):,.0f} "
           f"records/s); {result.table.num_rows:,} rows; {len(result.low_risk_drgs)} low-risk DRGs (低风险组)",
           file=sys.stderr)

@@ -30,6 +30,7 @@ from api import serve_cmd
 from api.columns import ColumnMappingError, plan_columns, read_mapping
 from api.files import InputError, OutputError, ResultWriter, open_input
 from api.grouping import BatchGrouper
+from api.options import positive
 from api.progress import Progress
 from audit.rulebook import RuleBookError
 from grouper import Grouper, RecordSchemaError
@@ -287,16 +288,6 @@ def cmd_packs_show(args) -> int:
     return EXIT_OK
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 GROUP_EPILOG = """\
 inputs: .parquet, .csv/.tsv/.txt (UTF-8 with or without BOM, GB18030/GBK, UTF-16; detected),
 .xlsx (first sheet, first row the header), .jsonl/.json.  Chinese headers of the 病案首页 and
@@ -323,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--encoding", help="text encoding of a CSV/JSON input (default: detected)")
     group.add_argument("--no-normalize", action="store_true",
                        help="take codes exactly as written (no fixing of spaces, full width, separators, case)")
-    group.add_argument("--batch-size", type=_positive, default=250_000,
+    group.add_argument("--batch-size", type=positive, default=250_000,
                        help="records per batch (default %(default)s; memory grows with it)")
     group.add_argument("--keep-input", action="store_true", help="append the input columns to the results")
     group.add_argument("--fail-on", action="append", choices=["invalid", "ungroupable", "qy"],
@@ -333,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="group generated records with the bundled example pack")
     demo.add_argument("--pack", default=DEFAULT_PACK)
-    demo.add_argument("-n", type=_positive, default=10_000, help="number of records (default %(default)s)")
+    demo.add_argument("-n", type=positive, default=10_000, help="number of records (default %(default)s)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--show", type=int, default=10, help="result rows to print")
     demo.add_argument("-o", "--output", type=Path)

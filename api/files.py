@@ -643,6 +643,18 @@ class ResultWriter:
         self._tmp.unlink(missing_ok=True)
 
 
+def write_table(table: pa.Table, path: Path) -> Path:
+    """Write one whole table to ``path`` (format by extension), atomically: nothing is left on failure."""
+    writer = ResultWriter(path)
+    try:
+        writer.write(table)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    return path
+
+
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` cast to the schema of the first batch written (a column that cannot be cast becomes text)."""
     if table.schema.equals(schema):

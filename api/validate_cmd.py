@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from api.cases import iter_cases, read_cases
-from api.files import InputError, ResultWriter, output_format
+from api.files import InputError, ResultWriter, output_format, write_table
 from api.progress import Progress
 from api.report import Report
 from audit.findings import SEVERITIES, SEVERITY_ZH
@@ -32,16 +32,6 @@ def _validator(args) -> Validator:
 
 def _records(args) -> pa.Table:
     return read_cases([args.input], columns=args.columns, encoding=args.encoding, raw=True)
-
-
-def _write(table: pa.Table, path: Path) -> None:
-    writer = ResultWriter(path)
-    try:
-        writer.write(table)
-    except BaseException:
-        writer.abort()
-        raise
-    writer.close()
 
 
 class _Writers:
@@ -98,7 +88,7 @@ def cmd_validate(args) -> int:
     findings = pa.concat_tables(kept_findings)
     records = pa.concat_tables(kept_records, promote_options="permissive")
     summary = summarize(findings, records)
-    _write(pa.Table.from_pandas(summary, preserve_index=False), summary_path)
+    write_table(pa.Table.from_pandas(summary, preserve_index=False), summary_path)
     counts = _counts(findings)
     _report(counts, summary, statuses, records.num_rows, findings.num_rows, validator, args.input).write(report_path)
     _print_summary(counts, records.num_rows, findings, sys.stderr)

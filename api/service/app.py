@@ -20,11 +20,15 @@ from api.service.db import Database
 from api.service.deps import Service
 from api.service.engine import Engine
 from api.service.fast import OneRecordGrouper
+from api.service.schemas import ErrorOut
 from api.service.routers import catalogue, grouping, hospitals, session, settlements, web
 from api.service.settings import Settings
 from api.service.uploads import JobRunner
 
 log = logging.getLogger("drg.service")
+#: Answers any route may give.
+COMMON_ERRORS = {400: "请求格式错误 malformed request", 401: "未认证 not authenticated", 413: "请求过大 body too large",
+                 422: "输入有误 invalid input", 429: "请求过于频繁 rate limited"}
 
 DESCRIPTION = """\
 DRG 分组与支付服务：医院 HIS 提交病案首页，即时返回 DRG、分组原因、质控问题与预计支付；医院查看本院的分组结果、
@@ -101,8 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="DRG 分组与支付服务 (drg-engine service)", version="1", description=DESCRIPTION,
                   lifespan=lifespan)
+    common = {code: {"model": ErrorOut, "description": text} for code, text in COMMON_ERRORS.items()}
     for module in (grouping, catalogue, hospitals, settlements, session, web):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=common)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

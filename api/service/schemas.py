@@ -5,10 +5,18 @@ Money is exact decimal text in 元 (``"12569.03"``), RW decimal text with 6 plac
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import datetime, timezone
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def as_utc(value: datetime) -> datetime:
+    """The database keeps UTC without a zone; responses say so (RFC 3339 ``…+00:00``)."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 Number = int | str
 Money = float | int | str
@@ -192,7 +200,7 @@ class CaseOut(BaseModel):
     total_cost: str | None
     rw: str | None
     expected_fund: str | None
-    uploaded_at: datetime
+    uploaded_at: UtcDatetime
 
 
 class CasePage(BaseModel):
@@ -256,7 +264,7 @@ class SettlementRun(BaseModel):
     input_sha256: str | None
     n_records: int | None
     created_by: str
-    created_at: datetime
+    created_at: UtcDatetime
     detail: dict
 
 
@@ -297,7 +305,7 @@ class Me(BaseModel):
 
 class AuditEntry(BaseModel):
     id: int
-    logged_at: datetime
+    logged_at: UtcDatetime
     key_id: str | None
     role: str | None
     hospital_id: str | None

@@ -8,34 +8,41 @@ find data.  Examples per operation are few to keep CI short; the checks are sche
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (content_type_conformance, not_a_server_error, response_schema_conformance,
                                  status_code_conformance)
 
-from service_helpers import close_client, make_client, month_records, records_json
+from api.service.app import create_app
+from api.service.auth import create_key
+from api.service.settings import Settings
+from service_helpers import POLICY, month_records, records_json, write_test_weights
+
+TMP = Path(tempfile.mkdtemp(prefix="drg-fuzz-"))
+APP = create_app(Settings(database_url=f"duckdb:///{TMP / 'db.duckdb'}", weights=write_test_weights(TMP / "w.parquet"),
+                          policy=POLICY, job_dir=TMP / "jobs", rate_limit_per_s=0))
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
 @pytest.fixture(scope="module")
-def service_client(tmp_path_factory):
-    c, schema = make_client(tmp_path_factory.mktemp("fuzz"), "duckdb")
-    assert c.post("/v1/batches", "payer", json={"records": records_json(month_records("H001", 20, 1))}).status_code == 200
-    yield c
-    close_client(c, "duckdb", schema)
-
-
-@pytest.fixture(scope="module")
-def api_schema(service_client):
-    return schemathesis.openapi.from_asgi("/openapi.json", service_client.client.app)
-
-
-schema = schemathesis.pytest.from_fixture("api_schema")
+def payer_headers():
+    with TestClient(APP) as client:           # runs the lifespan: database, pack, weights, policy
+        key = create_key(APP.state.service.db, "payer")[1]
+        headers = {"Authorization": f"Bearer {key}"}
+        r = client.post("/v1/batches", headers=headers, json={"records": records_json(month_records("H001", 20, 1))})
+        assert r.status_code == 200
+        yield headers
+    shutil.rmtree(TMP, ignore_errors=True)
 
 
 @schema.parametrize()
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
-def test_openapi_conformance(case, service_client):
-    case.call_and_validate(headers=service_client.as_("payer"),
-                           checks=[not_a_server_error, status_code_conformance, content_type_conformance,
-                                   response_schema_conformance])
+def test_openapi_conformance(case, payer_headers):
+    case.call_and_validate(headers=payer_headers, checks=[not_a_server_error, status_code_conformance,
+                                                          content_type_conformance, response_schema_conformance])

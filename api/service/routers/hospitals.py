@@ -4,6 +4,7 @@ the month's summary (CMI, indices, payment vs cost per DRG, validation findings)
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.service.auth import NOT_FOUND
 from api.service.deps import PrincipalDep, ServiceDep
-from api.service.schemas import CaseDetail, CasePage, ErrorOut, Summary
+from api.service.schemas import CaseDetail, CasePage, ErrorOut, Summary, as_utc
 from api.service.store import audit
 from calibration.indices import performance_indices
 
@@ -38,6 +39,8 @@ def period_filter(period: str | None, column: str = "month") -> tuple[str, tuple
 def _text(value):
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
     return value
 
 
