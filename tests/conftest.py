@@ -1,25 +1,12 @@
-"""Shared fixtures: where the third-party reference data lives, if it is there."""
+"""Shared fixtures: the reference data folders in ../shared, skipped visibly when absent."""
 
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("DRG_SHARED_DIR", REPO.parent / "shared"))
-TABLES = SHARED / "drg-tables"
-GOLDEN = SHARED / "golden"
-VERSIONS_1X = ("chs-drg-1.1", "chs-drg-1.0")
-
-
-def require_shared(path: Path) -> Path:
-    """Return ``path``, or skip the test visibly when ../shared is not beside the checkout."""
-    if not path.exists():
-        pytest.skip(f"reference data not found: {path} (set DRG_SHARED_DIR)")
-    return path
+from reference_data import GOLDEN, TABLES, require_shared
 
 
 @pytest.fixture(scope="session")
@@ -30,12 +17,3 @@ def tables_dir() -> Path:
 @pytest.fixture(scope="session")
 def golden_dir() -> Path:
     return require_shared(GOLDEN)
-
-
-def write_csv(path: Path, header, rows, encoding: str = "utf-8") -> Path:
-    """Write a small CSV test file (header + rows) and return its path."""
-    with open(path, "w", encoding=encoding, newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from api.cli import main
 from audit._kernels import _alternatives
 from audit.validate import Validator
-from conftest import GOLDEN, TABLES, require_shared
+from reference_data import GOLDEN, TABLES, require_shared
 from grouper import Grouper
 from strategies import record_batches
 from weights import WeightMeta, WeightTable

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from api.cli import main
-from conftest import SHARED, require_shared, write_csv
+from reference_data import SHARED, require_shared, write_csv
 from weights import WeightTable
 
 

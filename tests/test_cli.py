@@ -12,7 +12,7 @@ import pytest
 
 from api import files
 from api.cli import EXIT_FAIL_ON, EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
-from conftest import VERSIONS_1X, write_csv
+from reference_data import VERSIONS_1X, write_csv
 from icd_tables.pack import BUNDLED_DIR, DEFAULT_PACK
 
 EXPECTED = ["expected_mdc", "expected_adrg", "expected_drg", "expected_status", "expected_status_zh"]

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from naive_pipeline import naive_group
 
-from conftest import VERSIONS_1X
+from reference_data import VERSIONS_1X
 from grouper import Grouper
 from icd_tables.chs1x import load_chs1x
 

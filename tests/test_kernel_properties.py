@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from naive_pipeline import CHECK_FAILED, DX_UNMAPPED, PROC_UNMAPPED, naive_group
 from strategies import RecordModel, model_for, random_records, record_batches, seeded_batches
 
-from conftest import TABLES, require_shared
+from reference_data import TABLES, require_shared
 from grouper import RESULT_COLUMNS, Grouper, RecordSchemaError
 from icd_tables.chs1x import SPLIT_RULES, load_chs1x
 from icd_tables.definition import SchemeDefinition

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import VERSIONS_1X
+from reference_data import VERSIONS_1X
 from icd_tables.chs1x import load_chs1x
 from icd_tables.compiled import CompiledPack
 from icd_tables.compiler import compile_definition

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from api.cli import main
-from conftest import write_csv
+from reference_data import write_csv
 from payment_helpers import weights
 
 POLICY = """\

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import GOLDEN, SHARED, TABLES, require_shared
+from reference_data import GOLDEN, SHARED, TABLES, require_shared
 from payment import load_policy, read_hospitals, run_settlement
 from payment.run import EXAMPLE_POLICY
 from weights import WeightMeta, read_published

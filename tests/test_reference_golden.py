@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from reference_chs1x import ReferenceGrouper, TableChecksumError
 
-from conftest import VERSIONS_1X
+from reference_data import VERSIONS_1X
 
 EXPECTED = ["expected_mdc", "expected_adrg", "expected_drg", "expected_status", "expected_status_zh"]
 RESULT = ["mdc", "adrg", "drg", "status", "status_zh"]

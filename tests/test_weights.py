@@ -8,7 +8,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from conftest import SHARED, write_csv
+from reference_data import SHARED, write_csv
 from weights import (
     RW_UNITS, WeightMeta, WeightTable, WeightTableError, attach_weights, lookup_units, parse_rates,
     read_published, weight_report,

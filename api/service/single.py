@@ -44,8 +44,10 @@ def _payment(service, record: dict, result: dict) -> ExpectedPayment | None:
                            point_value_basis=priced.basis, note=priced.note[0])
 
 
-def group_one(service, principal: Principal, record: dict, *, validate: bool, store: bool) -> GroupResponse:
-    """Group one record; with ``validate`` add findings and explanation; with ``store`` keep it as a case."""
+def group_one(service, principal: Principal, record: dict, *, validate: bool, store: bool,
+              payment: bool = True) -> GroupResponse:
+    """Group one record; with ``validate`` add findings and explanation; with ``store`` keep it as a case;
+    with ``payment`` (and weights and a policy loaded) the expected payment."""
     record = _scoped(principal, record)
     engine = service.engine
     version = None
@@ -76,7 +78,7 @@ def group_one(service, principal: Principal, record: dict, *, validate: bool, st
         explanation = Explanation(**{k: ("" if ex.get(k) is None else str(ex[k])) for k in Explanation.model_fields
                                      if k != "best_rw"}, best_rw=None if ex.get("best_rw") is None else str(ex["best_rw"]))
     return GroupResponse(result=GroupResult(**{**result, "case_id": str(result["case_id"]), "rw": rw}),
-                         findings=findings, explanation=explanation, payment=_payment(service, record, result),
+                         findings=findings, explanation=explanation, payment=_payment(service, record, result) if payment else None,
                          stored=store, version=version)
 
 

@@ -28,6 +28,7 @@ INLINE_RESULTS = 1_000
 async def group_record(record: RecordIn, service: ServiceDep, principal: PrincipalDep,
                        validate: Annotated[bool, Query(description="同时质控：问题清单与分组解释 (findings, explanation)")] = False,
                        store: Annotated[bool, Query(description="保存为本院病例（同病案号替换旧版本并保留历史）")] = False,
+                       payment: Annotated[bool, Query(description="计算预计支付（已加载权重与政策时）")] = True,
                        ) -> GroupResponse:
     """Group one front page (病案首页) and return the DRG, the reason, and — on request — validation
     findings and the explanation; the expected payment (预计支付) when weights and a policy are loaded.
@@ -35,7 +36,8 @@ async def group_record(record: RecordIn, service: ServiceDep, principal: Princip
     if store:
         principal.require(*WRITERS)
     try:
-        return group_one(service, principal, record.model_dump(exclude_none=True), validate=validate, store=store)
+        return group_one(service, principal, record.model_dump(exclude_none=True), validate=validate, store=store,
+                         payment=payment)
     except UploadError as exc:
         raise HTTPException(422, str(exc)) from None
 
