@@ -8,7 +8,7 @@ regrouped the batch way (code formatting fixed where needed), so the result is a
 
 from __future__ import annotations
 
-import pyarrow as pa
+import numba
 
 from api.service.auth import Principal
 from api.service.schemas import ExpectedPayment, Explanation, Finding, GroupResponse, GroupResult
@@ -48,6 +48,10 @@ def group_one(service, principal: Principal, record: dict, *, validate: bool, st
               payment: bool = True) -> GroupResponse:
     """Group one record; with ``validate`` add findings and explanation; with ``store`` keep it as a case;
     with ``payment`` (and weights and a policy loaded) the expected payment."""
+    if numba.get_num_threads() != 1:
+        # one record: a parallel kernel's thread wake-up costs milliseconds and buys nothing (the setting is
+        # per thread, so background jobs in their own threads keep every core)
+        numba.set_num_threads(1)
     record = _scoped(principal, record)
     engine = service.engine
     version = None

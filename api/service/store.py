@@ -200,11 +200,8 @@ STAGE_FINDINGS = "stage_findings"
 
 def _stage_table(conn: Connection, name: str, columns: dict[str, str]) -> None:
     spec = ", ".join(f"{c} {t.replace(' NOT NULL', '')}" for c, t in columns.items())
-    if conn.dialect == "postgresql":
-        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({spec}) ON COMMIT DELETE ROWS")
-    else:
-        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({spec})")
-        conn.execute(f"DELETE FROM {name}")
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({spec})")
+    conn.execute(f"DELETE FROM {name}")  # one upload stores several batches in one transaction
 
 
 def store(conn: Connection, prepared: Prepared) -> dict:
