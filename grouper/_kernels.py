@@ -307,9 +307,9 @@ def _group_batch(t, b, out, max_codes):
 
 
 @njit(**JIT, inline="always")
-def _prepare_record(masks, dx_bits, proc_bits, count_sets, count_masks, cce, mcc_excl, cc_excl,
-                    dx_ids, d0, d1, proc_ids, p0, p1, slots, counts, seen):
-    """Slot bitsets and ``length`` counts of one record; returns the flat positions of its first MCC and CC."""
+def _prepare_record(masks, dx_bits, proc_bits, count_sets, count_masks, dx_ids, d0, d1, proc_ids, p0, p1,
+                    slots, counts, seen):
+    """Slot bitsets and ``length`` counts of one record."""
     _fill_slots(slots, masks, dx_bits, proc_bits, dx_ids, d0, d1, proc_ids, p0, p1)
     for a in range(count_sets.shape[0]):
         mask = count_masks[a]
@@ -317,6 +317,11 @@ def _prepare_record(masks, dx_bits, proc_bits, count_sets, count_masks, cce, mcc
             counts[a] = _count_in_set(count_sets[a], mask, dx_ids, d0, d1, dx_bits, 1, seen)
         else:
             counts[a] = _count_in_set(count_sets[a], mask, proc_ids, p0, p1, proc_bits, 4, seen)
+
+
+@njit(**JIT, inline="always")
+def _first_complications(cce, mcc_excl, cc_excl, dx_ids, d0, d1):
+    """Flat positions of the record's first secondary diagnosis counting as MCC and as CC (-1: none)."""
     excl = cce[dx_ids[d0]]
     mcc_pos, cc_pos = -1, -1
     for k in range(d0 + 1, d1):
@@ -351,8 +356,8 @@ def _group_range(t, b, out, lo, hi, max_codes):
             out.status[i], out.reason[i], out.reason_arg[i] = STATUS_INVALID, REASON_PROC_UNMAPPED, bad
             continue
 
-        mcc_pos, cc_pos = _prepare_record(t.slot_masks, t.dx_bits, t.proc_bits, t.count_sets, t.count_masks, t.cce,
-                                          t.mcc_excl, t.cc_excl, dx_ids, d0, d1, proc_ids, p0, p1, slots, counts, seen)
+        _prepare_record(t.slot_masks, t.dx_bits, t.proc_bits, t.count_sets, t.count_masks,
+                        dx_ids, d0, d1, proc_ids, p0, p1, slots, counts, seen)
         failed = -1
         for chk in range(t.check_entry.shape[0]):
             if not _run(t.check_entry[chk], prog, i, nums, slots, False, False, counts):
@@ -362,6 +367,7 @@ def _group_range(t, b, out, lo, hi, max_codes):
             out.status[i], out.reason[i], out.reason_arg[i] = STATUS_INVALID, REASON_CHECK, failed
             continue
 
+        mcc_pos, cc_pos = _first_complications(t.cce, t.mcc_excl, t.cc_excl, dx_ids, d0, d1)
         out.mcc_pos[i], out.cc_pos[i] = mcc_pos, cc_pos
         has_mcc, has_cc = mcc_pos >= 0, cc_pos >= 0
 
@@ -410,9 +416,9 @@ def _evaluate_range(t, b, entries, out, lo, hi, max_codes):
     for i in range(lo, hi):
         d0, d1 = b.dx_start[i], b.dx_start[i + 1]
         p0, p1 = b.proc_start[i], b.proc_start[i + 1]
-        mcc_pos, cc_pos = _prepare_record(t.slot_masks, t.dx_bits, t.proc_bits, t.count_sets, t.count_masks, t.cce,
-                                          t.mcc_excl, t.cc_excl, b.dx_ids, d0, d1, b.proc_ids, p0, p1,
-                                          slots, counts, seen)
+        _prepare_record(t.slot_masks, t.dx_bits, t.proc_bits, t.count_sets, t.count_masks,
+                        b.dx_ids, d0, d1, b.proc_ids, p0, p1, slots, counts, seen)
+        mcc_pos, cc_pos = _first_complications(t.cce, t.mcc_excl, t.cc_excl, b.dx_ids, d0, d1)
         for k in range(entries.shape[0]):
             out[i, k] = _run(entries[k], t.prog, i, b.nums, slots, mcc_pos >= 0, cc_pos >= 0, counts)
 
