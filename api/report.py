@@ -64,6 +64,29 @@ def _legend(x: float, y: float, legend: tuple[str, str]) -> str:
             f"<text x='{x + 214}' y='{y + 9}'>{_e(legend[1])}</text>")
 
 
+#: Widest bar-chart label, in pixels at the charts' 11 px font; longer labels end in "…".
+_LABEL_WIDTH = 300
+
+
+def _text_width(text: str) -> int:
+    """Approximate width at 11 px: East Asian characters are about twice as wide as Latin ones."""
+    return sum(11 if ord(ch) > 0x2E80 else 6 for ch in text)
+
+
+def _clip(text: str, width: int) -> str:
+    if _text_width(text) <= width:
+        return text
+    while text and _text_width(text + "…") > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _plain(value):
+    """A chart value: whole numbers stay ``int`` (shown without decimals), others become ``float``."""
+    number = float(value)
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
+
+
 class Report:
     """An HTML report built section by section.
 
@@ -117,11 +140,12 @@ class Report:
     def bar_chart(self, labels: Sequence, values: Sequence[float], title: str = "",
                   values2: Sequence[float] | None = None, legend: tuple[str, str] = ("", "")) -> "Report":
         """Horizontal bars, one per label (a second series side by side when ``values2`` is given)."""
-        labels = [str(x) for x in labels]
-        series = [list(map(float, values))] + ([list(map(float, values2))] if values2 is not None else [])
+        labels = [_clip(str(x), _LABEL_WIDTH) for x in labels]
+        series = [list(map(_plain, values))] + ([list(map(_plain, values2))] if values2 is not None else [])
         high = max([abs(v) for s in series for v in s] + [1e-12])
         low = min([v for s in series for v in s] + [0.0])
-        row_h, label_w, width = 16 * len(series) + 6, 170, 760
+        label_w = min(max([_text_width(x) for x in labels] + [40]) + 12, _LABEL_WIDTH + 12)
+        row_h, width = 16 * len(series) + 6, 760 + label_w - 170
         plot_w = width - label_w - 90
         zero = label_w + (plot_w * (-low) / (high - low) if low < 0 else 0)
         scale = plot_w / (high - low if low < 0 else high)
@@ -129,7 +153,7 @@ class Report:
         out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' font-size='11'>"]
         for i, label in enumerate(labels):
             y = 4 + i * row_h
-            out.append(f"<text x='{label_w - 6}' y='{y + row_h / 2 + 3:.1f}' text-anchor='end'>{_e(label[:28])}</text>")
+            out.append(f"<text x='{label_w - 6}' y='{y + row_h / 2 + 3:.1f}' text-anchor='end'>{_e(label)}</text>")
             for k, s in enumerate(series):
                 v = s[i]
                 x, w = (zero, v * scale) if v >= 0 else (zero + v * scale, -v * scale)
@@ -195,7 +219,7 @@ class Report:
         out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' font-size='11'>"]
         for i, label in enumerate(labels):
             y = 4 + i * row_h
-            out.append(f"<text x='{label_w - 6}' y='{y + row_h / 2 + 2:.1f}' text-anchor='end'>{_e(label[:28])}</text>")
+            out.append(f"<text x='{label_w - 6}' y='{y + row_h / 2 + 2:.1f}' text-anchor='end'>{_e(label)}</text>")
             for k, s in enumerate(series):
                 box = [float(v) for v in s[i]]
                 if not all(math.isfinite(v) and (v > 0 or not log) for v in box):
