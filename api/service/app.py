@@ -21,7 +21,7 @@ from api.service.deps import Service
 from api.service.engine import Engine
 from api.service.fast import OneRecordGrouper
 from api.service.schemas import ErrorOut
-from api.service.routers import catalogue, grouping, hospitals, session, settlements, web
+from api.service.routers import audit, catalogue, grouping, hospitals, session, settlements, web
 from api.service.settings import Settings
 from api.service.uploads import JobRunner
 
@@ -36,7 +36,7 @@ DRG 分组与支付服务：医院 HIS 提交病案首页，即时返回 DRG、�
 
 Authentication: `Authorization: Bearer <API key or token>` or `X-API-Key: <API key>`.
 Roles: `hospital` and `coder` (one hospital), `payer` (all), `auditor` (read-only, all).
-Another hospital's case, summary, job or statement answers 404; a route the role may not use answers 403.
+Another hospital's case, summary, job, statement or audit flag answers 404; a route the role may not use answers 403.
 """
 
 
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="DRG 分组与支付服务 (drg-engine service)", version="1", description=DESCRIPTION,
                   lifespan=lifespan)
     common = {code: {"model": ErrorOut, "description": text} for code, text in COMMON_ERRORS.items()}
-    for module in (grouping, catalogue, hospitals, settlements, session, web):
+    for module in (grouping, catalogue, hospitals, settlements, audit, session, web):
         app.include_router(module.router, responses=common)
 
     @app.exception_handler(StarletteHTTPException)

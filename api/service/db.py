@@ -96,8 +96,34 @@ def _migration_1(dialect: str) -> list[str]:
     return statements
 
 
+#: One row per flag of a screening run (``audit.screens.flags.FLAG_SCHEMA`` plus the run, its order and period).
+AUDIT_FLAG_COLUMNS: dict[str, str] = {
+    "run_id": "TEXT NOT NULL", "seq": "BIGINT NOT NULL", "flag_id": "TEXT NOT NULL", "case_id": "TEXT",
+    "row_no": "BIGINT", "hospital_id": "TEXT NOT NULL", "rule_id": "TEXT NOT NULL", "severity": "TEXT NOT NULL",
+    "message_zh": "TEXT", "message_en": "TEXT", "evidence": "TEXT", "money_at_stake": MONEY,
+    "score": "DOUBLE PRECISION", "period": "TEXT NOT NULL",
+}
+#: The state of an appealed or decided flag (``audit.appeals.Appeal``); a flag without a row is ``open``.
+APPEAL_COLUMNS: dict[str, str] = {
+    "run_id": "TEXT NOT NULL", "flag_id": "TEXT NOT NULL", "hospital_id": "TEXT NOT NULL", "status": "TEXT NOT NULL",
+    "reason": "TEXT NOT NULL", "outcome": "TEXT NOT NULL", "opened_at": "TIMESTAMP", "appealed_at": "TIMESTAMP",
+    "decided_at": "TIMESTAMP", "decided_by": "TEXT NOT NULL", "updated_at": "TIMESTAMP NOT NULL",
+}
+
+
+def _migration_2(dialect: str) -> list[str]:
+    """Audit screening runs: their flags, the cases each run screened (the queue's random sample), appeals."""
+    return [
+        f"CREATE TABLE audit_flags (\n  {_columns(AUDIT_FLAG_COLUMNS)},\n  PRIMARY KEY (run_id, flag_id)\n)",
+        "CREATE INDEX audit_flags_hospital ON audit_flags (run_id, hospital_id)",
+        "CREATE TABLE audit_run_cases (run_id TEXT NOT NULL, row_no BIGINT NOT NULL, case_id TEXT NOT NULL, "
+        "hospital_id TEXT NOT NULL, PRIMARY KEY (run_id, row_no))",
+        f"CREATE TABLE appeals (\n  {_columns(APPEAL_COLUMNS)},\n  PRIMARY KEY (run_id, flag_id)\n)",
+    ]
+
+
 #: Schema versions, oldest first: each a function of the dialect giving its statements.
-MIGRATIONS = (_migration_1,)
+MIGRATIONS = (_migration_1, _migration_2)
 
 
 def utcnow() -> datetime:
@@ -264,4 +290,5 @@ class Database:
             self._pool.close()
 
 
-__all__ = ["CASE_COLUMNS", "FINDING_COLUMNS", "LINE_COLUMNS", "MIGRATIONS", "Connection", "Database", "utcnow"]
+__all__ = ["APPEAL_COLUMNS", "AUDIT_FLAG_COLUMNS", "CASE_COLUMNS", "FINDING_COLUMNS", "LINE_COLUMNS", "MIGRATIONS",
+           "Connection", "Database", "utcnow"]

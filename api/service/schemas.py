@@ -316,3 +316,122 @@ class AuditEntry(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str | list
+
+
+class AuditRunIn(BaseModel):
+    """发起智能审核 (screen a stored month)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"period": "2024-03"}]})
+
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="审核月份 2024-03（按结算期间依据日期）")
+
+
+class AuditRun(BaseModel):
+    """智能审核运行 (a screening run); a hospital key sees the counts of its own hospital only."""
+
+    run_id: str
+    period: str
+    status: str
+    pack_version: str | None
+    weights_version: str | None
+    input_sha256: str | None = Field(description="被审核病例的 SHA-256 (of the screened cases)")
+    n_cases: int = Field(description="审核病例数 (current cases screened)")
+    n_history: int | None = Field(description="历史病例数（前 12 个月） (history cases; payer, auditor)")
+    n_flags: int = Field(description="疑点数")
+    by_rule: dict[str, int] = Field(description="各规则疑点数")
+    by_severity: dict[str, int] = Field(description="各严重程度疑点数 error 疑似违规 / warning 可疑 / info 提示")
+    skipped: dict[str, str] = Field(description="未能运行的规则及原因 (screens that could not run, and why)")
+    created_by: str
+    created_at: UtcDatetime
+
+
+class FlagOut(BaseModel):
+    """审核疑点 (one flag; columns of ``drg audit``), with its appeal status."""
+
+    run_id: str
+    flag_id: str = Field(description="疑点编号 RULE:case_id#row_no 或 RULE:hospital_id:ADRG")
+    case_id: str | None = Field(description="病案号（医院层面疑点为空）")
+    row_no: int | None = Field(description="本次审核的行号")
+    hospital_id: str
+    rule_id: str
+    severity: str = Field(description="严重程度 error 疑似违规 / warning 可疑 / info 提示")
+    severity_zh: str
+    message_zh: str
+    message_en: str
+    evidence: dict = Field(description="证据")
+    money_at_stake: str | None = Field(description="涉及金额（元）")
+    score: float = Field(description="风险分")
+    period: str
+    appeal_status: str = Field(description="申诉状态 open 待申诉 / appealed 申诉中 / upheld 维持 / withdrawn 撤销")
+    appeal_status_zh: str
+
+
+class FlagPage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    flags: list[FlagOut]
+
+
+class QueueEntry(BaseModel):
+    """待审队列中的一个病例 (a case of the review queue)."""
+
+    rank: int
+    selection: str = Field(description="top 高风险 / random 随机抽查")
+    selection_zh: str
+    case_id: str
+    row_no: int
+    hospital_id: str
+    score: float = Field(description="病例风险分")
+    money_at_stake: str | None = Field(description="涉及金额（元）")
+    priority: float = Field(description="优先级 = 涉及金额（元） × 风险分")
+    n_flags: int
+    rules: str
+
+
+class ReviewQueue(BaseModel):
+    """待审队列 (review queue of a run)."""
+
+    run_id: str
+    top: int
+    sample: int
+    seed: int
+    entries: list[QueueEntry]
+
+
+class AppealIn(BaseModel):
+    """医院申诉 (a hospital appeals a flag)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"run_id": "audit-20240405093000-1a2b3c4d", "reason": "两次住院间隔内病情变化，见第二次入院记录 (condition changed)"}]})
+
+    run_id: str = Field(..., min_length=1, max_length=100, description="审核运行编号")
+    reason: str = Field(..., min_length=1, max_length=4000, description="申诉理由")
+
+
+class DecisionIn(BaseModel):
+    """医保复议结论 (the payer decides an appeal or an open flag)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"run_id": "audit-20240405093000-1a2b3c4d", "status": "withdrawn", "outcome": "申诉理由成立，撤销疑点"}]})
+
+    run_id: str = Field(..., min_length=1, max_length=100, description="审核运行编号")
+    status: Literal["upheld", "withdrawn"] = Field(description="upheld 维持 / withdrawn 撤销")
+    outcome: str = Field(..., min_length=1, max_length=4000, description="复议结论")
+
+
+class AppealOut(BaseModel):
+    """申诉记录 (the appeal state of one flag; ``audit.appeals.Appeal``)."""
+
+    run_id: str
+    flag_id: str
+    hospital_id: str
+    status: str = Field(description="open 待申诉 / appealed 申诉中 / upheld 维持 / withdrawn 撤销")
+    status_zh: str
+    reason: str = Field(description="申诉理由")
+    outcome: str = Field(description="复议结论")
+    opened_at: UtcDatetime | None = Field(description="疑点通知时间（审核运行时间）")
+    appealed_at: UtcDatetime | None
+    decided_at: UtcDatetime | None
+    decided_by: str = Field(description="复议人（密钥编号）")
+    allowed: list[str] = Field(description="可转入的状态 (next statuses allowed)")
