@@ -27,6 +27,7 @@ from api import calibrate_cmd
 from api import settle_cmd
 from api import audit_cmd
 from api import serve_cmd
+from api import spark_cmd
 from api.columns import ColumnMappingError, plan_columns, read_mapping
 from api.files import InputError, OutputError, ResultWriter, open_input
 from api.grouping import BatchGrouper
@@ -162,6 +163,8 @@ class _BackgroundWriter:
 
 
 def cmd_group(args) -> int:
+    if args.engine == "spark":
+        return spark_cmd.group(args)
     if args.encoding:
         try:
             codecs.lookup(args.encoding)
@@ -320,6 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--fail-on", action="append", choices=["invalid", "ungroupable", "qy"],
                        help="exit 4 when records with this status exist (repeatable)")
     group.add_argument("-v", "--verbose", action="store_true", help="show how the input was read and mapped")
+    group.add_argument("--engine", choices=["local", "spark"], default="local",
+                       help="local (one machine, default) or spark: Parquet in, a Parquet folder out")
+    group.add_argument("--master", help="Spark master with --engine spark (local[4], spark://host:7077, yarn)")
+    group.add_argument("--force", action="store_true", help="--engine spark: replace an existing output folder")
     group.set_defaults(func=cmd_group)
 
     demo = sub.add_parser("demo", help="group generated records with the bundled example pack")
@@ -359,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (UsageError, OutputError, ColumnMappingError, settle_cmd.SettleUsageError,
-            serve_cmd.ServeUsageError, *audit_cmd.USAGE_ERRORS) as exc:
+            serve_cmd.ServeUsageError, *audit_cmd.USAGE_ERRORS, *spark_cmd.USAGE_ERRORS) as exc:
         print(f"drg: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (InputError, PackError, RecordSchemaError, WeightTableError, RuleBookError,

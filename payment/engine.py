@@ -287,15 +287,7 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     settlement.fund_payment = np.where(paid, standard - cases.patient_fen, 0)
     second = _kernels.category_sums(slot, cl.category, keep, n_accounts * 12, settlement.standard,
                                     settlement.fund_payment, zeros if monthly is None else monthly, zeros, zeros)
-    per_account = lambda table, cat, col: table[:, cat, col].reshape(n_accounts, 12).sum(axis=1)  # noqa: E731
-    sums = {
-        "n_cases": first[:, :, 0].sum(axis=1).reshape(n_accounts, 12).sum(axis=1),
-        "n_drg": per_account(first, CAT_DRG, 0), "drg_points": per_account(first, CAT_DRG, 1),
-        "drg_patient": per_account(first, CAT_DRG, 2), "drg_cost": per_account(first, CAT_DRG, 3),
-        "drg_standard": per_account(second, CAT_DRG, 1), "drg_fund": per_account(second, CAT_DRG, 2),
-        "reserve_fund": per_account(second, CAT_RESERVE, 2), "event_fund": per_account(second, CAT_EVENT, 2),
-        "n_held": per_account(first, CAT_UNPAID, 0),
-    }
+    sums = account_sums(first, second, n_accounts)
     if kind == "year":
         settlement.monthly_standard = monthly
         provisional = second[:, CAT_DRG, 3] - first[:, CAT_DRG, 2] + second[:, CAT_RESERVE, 2]
@@ -310,6 +302,20 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
         sums.update(provisional=provisional, withheld=withheld, paid=provisional - withheld + sums["event_fund"])
     settlement.accounts = sums
     return settlement
+
+
+def account_sums(first: np.ndarray, second: np.ndarray, n_accounts: int) -> dict[str, np.ndarray]:
+    """Per account (hospital × fund) figures from the slot × category sums of the first pass (count, points,
+    patient shares, costs) and the second (count, standards, fund payments)."""
+    per_account = lambda table, cat, col: table[:, cat, col].reshape(n_accounts, 12).sum(axis=1)  # noqa: E731
+    return {
+        "n_cases": first[:, :, 0].sum(axis=1).reshape(n_accounts, 12).sum(axis=1),
+        "n_drg": per_account(first, CAT_DRG, 0), "drg_points": per_account(first, CAT_DRG, 1),
+        "drg_patient": per_account(first, CAT_DRG, 2), "drg_cost": per_account(first, CAT_DRG, 3),
+        "drg_standard": per_account(second, CAT_DRG, 1), "drg_fund": per_account(second, CAT_DRG, 2),
+        "reserve_fund": per_account(second, CAT_RESERVE, 2), "event_fund": per_account(second, CAT_EVENT, 2),
+        "n_held": per_account(first, CAT_UNPAID, 0),
+    }
 
 
 def _year_end(settlement: Settlement, sums: dict, n_funds: int) -> None:

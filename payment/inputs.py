@@ -378,7 +378,8 @@ def _funds(policy: Policy, hospitals: Hospitals, hosp, insurance, insurance_code
 
 
 def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospitals, period: Period,
-                  special: dict[str, str] | None = None, events: dict[str, str] | None = None) -> Cases:
+                  special: dict[str, str] | None = None, events: dict[str, str] | None = None,
+                  require_cases: bool = True) -> Cases:
     """The cases of ``period`` as arrays ready to settle.
 
     Parameters
@@ -393,6 +394,9 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
     period : Period
     special, events : dict, optional
         Case ids on the 特病单议 list and the 突发事件 list (→ event name).
+    require_cases : bool
+        Refuse a table without a case dated in the period (default); off for one part of a larger
+        table (``scaleout.settlement`` prepares each Spark partition on its own).
 
     Raises
     ------
@@ -408,7 +412,7 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
     yyyymm_all = _months(_column(table, policy.period_by), table.num_rows)
     inside = period.contains(yyyymm_all) | (yyyymm_all == 0)
     outside = int((~inside).sum())
-    if not (inside & (yyyymm_all > 0)).any():
+    if require_cases and not (inside & (yyyymm_all > 0)).any():
         found = sorted({int(m) // (100 if period.month is None else 1) for m in np.unique(yyyymm_all) if m})
         raise PaymentInputError(f"period {period}: no cases with a {policy.period_by} in it "
                                 f"(periods found: {', '.join(map(str, found[:12])) or 'none'})")

@@ -25,7 +25,6 @@ from icd_tables.pack import DEFAULT_PACK, Pack
 
 #: Spark schema of the result columns (the ``Grouper`` columns, texts plain strings).
 RESULT_SCHEMA = ", ".join(f"{name} {'long' if name == 'row_no' else 'string'}" for name in RESULT_COLUMNS)
-_PART = "__drg_partition"
 
 
 def _plain(results: pa.Table) -> pa.Table:
@@ -46,22 +45,15 @@ def group_batches(batches: Iterator[pa.RecordBatch], pack_ref, normalize: bool, 
     from scaleout._worker import worker_grouper
 
     grouper = worker_grouper(pack_ref)
-    next_row = None
+    next_row = offsets[_partition_id()] if offsets is not None else 1
     for batch in batches:
         table = pa.Table.from_batches([batch])
-        if offsets is not None:
-            if next_row is None and table.num_rows:
-                next_row = offsets[table.column(_PART)[0].as_py()]
-            first = next_row or 1
-        else:
-            first = 1
         records = normalize_codes(table, grouper.pack) if normalize else table
-        results = grouper.group_arrow(records, first_row_no=first)
+        results = grouper.group_arrow(records, first_row_no=next_row)
+        next_row += table.num_rows
         if offsets is None:
             results = results.set_column(results.column_names.index("row_no"), "row_no",
                                          table.column("row_no").cast(pa.int64()))
-        elif next_row is not None:
-            next_row += table.num_rows
         results = _plain(results).cast(pa.schema([pa.field(c, pa.int64() if c == "row_no" else pa.string())
                                                   for c in RESULT_COLUMNS]))
         for name, out_name in keep:
@@ -69,13 +61,28 @@ def group_batches(batches: Iterator[pa.RecordBatch], pack_ref, normalize: bool, 
         yield from results.to_batches()
 
 
+def _partition_id() -> int:
+    from pyspark import TaskContext
+
+    return TaskContext.get().partitionId()
+
+
+def _count_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    n = sum(b.num_rows for b in batches)
+    yield pa.RecordBatch.from_pydict({"part": pa.array([_partition_id()], pa.int32()), "n": pa.array([n], pa.int64())})
+
+
 def partition_offsets(frame) -> dict[int, int]:
-    """``row_no`` of the first record of each partition: 1-based numbering in partition order."""
-    counts = dict(frame.groupBy(_PART).count().collect())
+    """``row_no`` of the first record of each partition: 1-based numbering in partition order.
+
+    Counted by the tasks themselves (``TaskContext``), as ``spark_partition_id()`` may be folded
+    into local data on the driver and read 0 everywhere.
+    """
+    counts = dict(frame.select(frame.columns[:1]).mapInArrow(_count_partition, "part int, n long").collect())
     offsets, row = {}, 1
-    for part in sorted(counts):
+    for part in range(max(counts, default=-1) + 1):
         offsets[part] = row
-        row += counts[part]
+        row += counts.get(part, 0)
     return offsets
 
 
@@ -100,16 +107,14 @@ def group_spark(records, pack=DEFAULT_PACK, *, normalize: bool = True, keep_inpu
         One row per input row with the columns of :meth:`Grouper.group_arrow` (``row_no`` taken
         from the input's ``row_no`` column when it has one, else numbered 1… in partition order).
     """
-    from pyspark.sql import functions as F
     from pyspark.sql.types import StructType
 
     from scaleout._worker import PackRef
 
     loaded = pack if isinstance(pack, Pack) else Pack.load(pack)
     ref = PackRef(loaded.version, records.sparkSession.sparkContext.broadcast(loaded))
-    has_row_no = "row_no" in records.columns
-    frame = records if has_row_no else records.withColumn(_PART, F.spark_partition_id())
-    offsets = None if has_row_no else partition_offsets(frame)
+    frame = records
+    offsets = None if "row_no" in records.columns else partition_offsets(frame)
     schema = StructType.fromDDL(RESULT_SCHEMA)
     keep: list[tuple[str, str]] = []
     if keep_input:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import pyarrow as pa
@@ -15,6 +16,8 @@ def spark():
     try:
         session = spark_session("local[2]", "drg-engine-tests", shuffle_partitions=4)
     except SparkUnavailableError as exc:
+        if os.environ.get("DRG_REQUIRE_SPARK"):  # CI: the Spark tests must run
+            pytest.fail(f"DRG_REQUIRE_SPARK is set but {exc}")
         pytest.skip(f"Spark tests need PySpark and Java: {exc}")
     session.sparkContext.setLogLevel("ERROR")
     yield session

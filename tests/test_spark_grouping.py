@@ -90,3 +90,20 @@ def test_empty_frame(spark):
                                          "age_years": pa.array([], pa.int64()),
                                          "principal_dx": pa.array([], pa.string())}), 1)
     assert group_spark(empty).count() == 0
+
+
+def test_drg_group_engine_spark(spark, tmp_path, capsys):
+    """``drg group --engine spark`` writes a Parquet folder with the local engine's results; options it
+    does not take are usage errors (exit 2)."""
+    from api.cli import EXIT_OK, EXIT_USAGE, main
+
+    pack = Pack.load()
+    records = _with_row_no(pa.Table.from_pandas(sample_records(pack.compiled, 800, seed=5), preserve_index=False))
+    source = tmp_path / "records.parquet"
+    pq.write_table(records, source)
+    out = tmp_path / "results.parquet"
+    assert main(["group", str(source), "-o", str(out), "--engine", "spark", "--master", "local[2]"]) == EXIT_OK
+    assert "800 records" in capsys.readouterr().err
+    _assert_identical(pq.read_table(out).sort_by("row_no"), Grouper(pack).group_arrow(normalize_codes(records, pack)))
+    assert main(["group", str(source), "-o", str(out), "--engine", "spark", "--columns", "map.toml"]) == EXIT_USAGE
+    assert "--columns" in capsys.readouterr().err
