@@ -61,7 +61,14 @@ def _keys(args, settings) -> int:
 
 def cmd_serve(args) -> int:
     os.environ.update(_settings_env(args))
-    from api.service.settings import Settings
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+
+        from api.service.settings import Settings
+    except ImportError as exc:
+        raise ServeUsageError(f"the service needs its extra packages ({exc.name} is missing): "
+                              "pip install -e \".[service]\"") from None
 
     settings = Settings()
     if args.create_key or args.list_keys or args.revoke_key:
@@ -69,7 +76,6 @@ def cmd_serve(args) -> int:
     if args.workers > 1 and not settings.is_postgres:
         raise ServeUsageError("--workers above 1 needs PostgreSQL (--database postgresql://…); "
                               "a DuckDB file is opened by one process")
-    import uvicorn
 
     print(f"DRG 服务 http://{args.host}:{args.port}/ (API docs /docs), database "
           f"{settings.database_url.split('@')[-1]}, {args.workers} worker(s)", file=sys.stderr)
