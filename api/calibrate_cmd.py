@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from api import files
+from api import files, spark_cmd
 from api.cases import read_cases
 from api.files import InputError, write_table
 from api.options import number
@@ -79,6 +79,17 @@ def read_inflation(path: Path) -> dict[int, str]:
     return index
 
 
+def _files(paths) -> list[Path]:
+    """The files of ``paths``, a folder (a Parquet data set) as its data files in name order."""
+    out = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith(("_", ".")))
+        else:
+            out.append(path)
+    return out
+
+
 def _sha256(paths) -> str:
     digest = hashlib.sha256()
     for path in paths:
@@ -107,21 +118,25 @@ def cmd_calibrate(args) -> int:
     files.output_format(args.output)
     report_path = _report_path(args)
     inflation = read_inflation(args.inflation) if args.inflation else None
-    cases, pack = _read(args)
-    all_drgs = None
-    if pack is not None:
-        codes, names = pack.compiled.drg_codes.to_pylist(), pack.compiled.drg_names.to_pylist()
-        all_drgs = {c: n or "" for c, n in zip(codes, names) if c and c != "0000"}
-    model = RelativeWeightCalibrator(
-        args.trim, iqr_factor=args.iqr_factor, sd_factor=args.sd_factor, tails=args.tails,
+    params = dict(
+        trim=args.trim, iqr_factor=args.iqr_factor, sd_factor=args.sd_factor, tails=args.tails,
         min_cases=args.min_cases, smoothing=args.smoothing, min_cost=args.min_cost, min_los=args.min_los,
         max_los=args.max_los, year_weights=args.year_weights, inflation=inflation, base_year=args.base_year,
-        all_drgs=all_drgs, split_advice=args.advice)
-    started = time.perf_counter()
-    model.fit(cases)
+        split_advice=args.advice)
+    if args.engine == "spark":
+        started = time.perf_counter()
+        model = spark_cmd.calibrate(args, params)
+    else:
+        cases, pack = _read(args)
+        if pack is not None:
+            codes, names = pack.compiled.drg_codes.to_pylist(), pack.compiled.drg_names.to_pylist()
+            params["all_drgs"] = {c: n or "" for c, n in zip(codes, names) if c and c != "0000"}
+        started = time.perf_counter()
+        model = RelativeWeightCalibrator(**params).fit(cases)
     seconds = time.perf_counter() - started
     table = model.to_weight_table(args.name or args.output.stem, region=args.region or "", year=args.year,
-                                  source=", ".join(p.name for p in args.inputs), source_sha256=_sha256(args.inputs))
+                                  source=", ".join(p.name for p in args.inputs),
+                                  source_sha256=_sha256(_files(args.inputs)))
     if files.output_format(args.output) == "parquet":
         table.write(args.output)
     else:
@@ -283,6 +298,9 @@ def add_parser(sub) -> None:
     cal.add_argument("--name", help="weight-table name (default: the output's file name)")
     cal.add_argument("--region", help="region 地区")
     cal.add_argument("--year", type=int, help="year the weights are for")
+    cal.add_argument("--engine", choices=["local", "spark"], default="local",
+                     help="local (one machine, default) or spark: grouped cases in Parquet files or folders")
+    cal.add_argument("--master", help="Spark master with --engine spark (local[4], spark://host:7077, yarn)")
     cal.set_defaults(func=cmd_calibrate)
 
     idx = sub.add_parser("indices", help="hospital performance indices 绩效指数 (CMI, 费用/时间消耗指数 …)",

@@ -16,10 +16,14 @@ fen, wᵢ: its year's weight; see :mod:`calibration.history` and :mod:`calibrati
 Descriptive statistics are on the kept cases, unweighted: median cost, CV = SD (ddof = 1) ÷
 mean (null below 2 cases; ``unstable`` when CV ≥ 1), mean LOS; overall
 RIV = 1 − Σ_g Σ_{K_g} (c'ᵢ − c̄_g)² ÷ Σ_K (c'ᵢ − c̄)² and the share of DRGs (with a CV) whose CV < 1.
+
+Steps 1–2 end in per-DRG sums (:func:`drg_sums`, each DRG's from its own cases), steps 3–5 start from
+them, so :mod:`scaleout.calibration` runs the first on Spark, one DRG at a time, and the same finish.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from fractions import Fraction
 from numbers import Integral, Real
@@ -58,6 +62,104 @@ def round_half_up(value: Fraction, places: int) -> Decimal:
     if 2 * rest >= scaled.denominator:
         whole += 1
     return Decimal(whole).scaleb(-places)
+
+
+_QUANTILES = (("min", 0.0), ("q1", 0.25), ("median", 0.5), ("q3", 0.75), ("max", 1.0))
+
+
+@dataclass
+class DrgSums:
+    """Per-DRG results of trimming (steps 1–2), indexed by DRG code; what :meth:`RelativeWeightCalibrator.fit`
+    needs of the cases.  Integer sums are exact; the float ones are sums over the DRG's own cases in cost order,
+    so a DRG's entries depend on its cases alone (computed on one machine or one DRG at a time, they agree).
+
+    Attributes
+    ----------
+    count, used, low_fen, high_fen : int64 — valid and kept cases, the kept cost range in fen (inclusive)
+    year_sums, year_counts : int64 [years, DRGs] — Σ c' and cases kept, per year
+    centre, dev_sum, dev_sq : float64 — mean c' of the valid cases; Σ d and Σ d² of the kept (d = c' − centre)
+    median, los_sum : float64 — median c' and Σ LOS of the kept cases
+    quartiles : dict of float64 — ``all_min`` … ``kept_max``: quantiles of c' (fen) before and after trimming
+    """
+
+    count: np.ndarray
+    used: np.ndarray
+    low_fen: np.ndarray
+    high_fen: np.ndarray
+    year_sums: np.ndarray
+    year_counts: np.ndarray
+    centre: np.ndarray
+    dev_sum: np.ndarray
+    dev_sq: np.ndarray
+    median: np.ndarray
+    los_sum: np.ndarray
+    quartiles: dict
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Flat columns (``year_sum_0`` …, ``all_min`` …), one entry per DRG."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("year_sums", "year_counts",
+                                                                                     "quartiles")}
+        out.update({f"year_sum_{k}": v for k, v in enumerate(self.year_sums)})
+        out.update({f"year_count_{k}": v for k, v in enumerate(self.year_counts)})
+        out.update(self.quartiles)
+        return out
+
+    def assign(self, index: np.ndarray, columns: dict) -> None:
+        """Set the entries of the DRGs ``index`` from :meth:`columns`-shaped values."""
+        for name, values in columns.items():
+            if name.startswith(("year_sum_", "year_count_")):
+                target = self.year_sums if name.startswith("year_sum_") else self.year_counts
+                target[int(name.rsplit("_", 1)[1]), index] = values
+            elif name in self.quartiles:
+                self.quartiles[name][index] = values
+            else:
+                getattr(self, name)[index] = values
+
+
+def drg_sums(drg: np.ndarray, fen: np.ndarray, year_index: np.ndarray, los: np.ndarray, n_groups: int,
+             n_years: int, *, method: str, iqr_factor: float, sd_factor: float,
+             tails: tuple[float, float]) -> tuple[DrgSums, np.ndarray]:
+    """Trim each DRG's valid cases (any order) and sum them: the :class:`DrgSums`, and which cases are kept."""
+    drg = drg.astype(np.int64)
+    keys = (drg << _DRG_SHIFT) | (fen << YEAR_BITS) | year_index
+    keys.sort()
+    count = np.bincount(drg, minlength=n_groups).astype(np.int64)
+    start = np.cumsum(count) - count
+    cost = (keys >> YEAR_BITS) & _FEN_MASK
+    low, high = trim.bounds(method, cost, start, count, iqr_factor=iqr_factor, sd_factor=sd_factor, tails=tails)
+    low_fen = np.clip(np.ceil(np.nan_to_num(low, nan=0.0, neginf=0.0)), 0, FEN_LIMIT).astype(np.int64)
+    high_fen = np.clip(np.floor(np.nan_to_num(high, nan=-1.0, posinf=FEN_LIMIT)), -1, FEN_LIMIT - 1).astype(np.int64)
+    base = np.arange(n_groups, dtype=np.int64) << _DRG_SHIFT
+    left = np.maximum(np.searchsorted(keys, base | (low_fen << YEAR_BITS)), start)
+    right = np.maximum(np.searchsorted(keys, base + ((high_fen + 1) << YEAR_BITS)), left)
+    # bounds between two neighbouring values (percentiles of very small DRGs) would keep nothing: keep all
+    empty = (right == left) & (count > 0)
+    left, right = np.where(empty, start, left), np.where(empty, start + count, right)
+    low_fen, high_fen = np.where(empty, 0, low_fen), np.where(empty, FEN_LIMIT - 1, high_fen)
+    used = right - left
+    # Three segments per DRG tile the sorted array: trimmed below, kept, trimmed above.
+    seg_start = np.stack([start, left, right], axis=1).ravel()
+    seg_len = np.stack([left - start, used, start + count - right], axis=1).ravel()
+
+    def kept_sums(values):
+        return trim.segment_sums(values, seg_start, seg_len)[1::3]
+
+    year_of = keys & _YEAR_MASK
+    if n_years > 1:
+        year_sums = np.array([kept_sums(np.where(year_of == k, cost, 0)) for k in range(n_years)], dtype=np.int64)
+        year_counts = np.array([kept_sums((year_of == k).astype(np.int64)) for k in range(n_years)], dtype=np.int64)
+    else:
+        year_sums, year_counts = kept_sums(cost)[None, :], used[None, :].copy()
+
+    centre, _ = trim.group_mean_sd(cost, start, count)
+    deviation = cost - np.repeat(np.nan_to_num(centre), count)
+    kept = (fen >= low_fen[drg]) & (fen <= high_fen[drg])
+    quartiles = {f"{label}_{name}": trim.group_quantiles(cost, s, n, p)
+                 for label, (s, n) in {"all": (start, count), "kept": (left, used)}.items() for name, p in _QUANTILES}
+    sums = DrgSums(count, used, low_fen, high_fen, year_sums, year_counts, centre, kept_sums(deviation),
+                   kept_sums(deviation * deviation), trim.group_quantiles(cost, left, used, 0.5),
+                   np.bincount(drg[kept], weights=los[kept], minlength=n_groups).astype(np.float64), quartiles)
+    return sums, kept
 
 
 class RelativeWeightCalibrator(BaseEstimator):
@@ -158,64 +260,51 @@ class RelativeWeightCalibrator(BaseEstimator):
     def fit(self, cases, y=None):
         """Calibrate from grouped historical cases (Arrow table, DataFrame or list of dicts); returns self."""
         self._validate_params()
-        low_tail, high_tail = self._tails()
         table = as_table(cases)
         history = prepare(table, min_cost=self.min_cost, min_los=self.min_los, max_los=self.max_los,
                           year_weights=self.year_weights, inflation=self.inflation, base_year=self.base_year)
         valid = history.reason == 0
         n_groups = len(history.drg_codes)
-        drg = history.drg[valid].astype(np.int64)
-        keys = (drg << _DRG_SHIFT) | (history.fen[valid] << YEAR_BITS) | history.year_index[valid]
-        keys.sort()
-        count = np.bincount(drg, minlength=n_groups).astype(np.int64)
-        start = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
-        fen = (keys >> YEAR_BITS) & _FEN_MASK
-        low, high = trim.bounds(self.trim, fen, start, count, iqr_factor=self.iqr_factor,
-                                sd_factor=self.sd_factor, tails=(low_tail, high_tail))
-        low_fen = np.clip(np.ceil(np.nan_to_num(low, nan=0.0, neginf=0.0)), 0, FEN_LIMIT).astype(np.int64)
-        high_fen = np.clip(np.floor(np.nan_to_num(high, nan=-1.0, posinf=FEN_LIMIT)), -1, FEN_LIMIT - 1).astype(np.int64)
-        base = np.arange(n_groups, dtype=np.int64) << _DRG_SHIFT
-        left = np.maximum(np.searchsorted(keys, base | (low_fen << YEAR_BITS)), start)
-        right = np.maximum(np.searchsorted(keys, base + ((high_fen + 1) << YEAR_BITS)), left)
-        # bounds between two neighbouring values (percentiles of very small DRGs) would keep nothing: keep all
-        empty = (right == left) & (count > 0)
-        left, right = np.where(empty, start, left), np.where(empty, start + count, right)
-        low_fen, high_fen = np.where(empty, 0, low_fen), np.where(empty, FEN_LIMIT - 1, high_fen)
-        used = right - left
-        # Three segments per DRG tile the sorted array: trimmed below, kept, trimmed above.
-        seg_start = np.stack([start, left, right], axis=1).ravel()
-        seg_len = np.stack([left - start, used, start + count - right], axis=1).ravel()
-
-        def kept_sums(values):
-            return trim.segment_sums(values, seg_start, seg_len)[1::3]
-
-        year_of = keys & _YEAR_MASK
-        n_years = len(history.year_weights)
-        year_sums = [kept_sums(np.where(year_of == k, fen, 0)) for k in range(n_years)] if n_years > 1 else [kept_sums(fen)]
-        year_counts = [kept_sums((year_of == k).astype(np.int64)) for k in range(n_years)] if n_years > 1 else [used]
-
-        centre, _ = trim.group_mean_sd(fen, start, count)
-        deviation = fen - np.repeat(np.nan_to_num(centre), count)
-        dev_sum, dev_sq = kept_sums(deviation), kept_sums(deviation * deviation)
-        cv, riv, cv_share = _spread(used, sum(year_sums), centre, dev_sum, dev_sq)
-        median = trim.group_quantiles(fen, left, used, 0.5)
-
-        kept_original = valid.copy()
-        kept_original[valid] = (history.fen[valid] >= low_fen[drg]) & (history.fen[valid] <= high_fen[drg])
-        codes = history.drg[kept_original]
-        los_sum = np.bincount(codes, weights=history.los[kept_original], minlength=n_groups)
-
+        sums, kept = drg_sums(history.drg[valid], history.fen[valid], history.year_index[valid], history.los[valid],
+                              n_groups, len(history.year_weights), **self._trim_options())
         grouped = history.reason != 1
         names = most_common_values(history.drg, n_groups, column_or_none(table, "drg_name"), grouped)
         adrgs = most_common_values(history.drg, n_groups, column_or_none(table, "adrg"), valid)
+        n_grouped = np.bincount(history.drg[grouped & (history.drg >= 0)], minlength=n_groups)
+        reasons = np.bincount(history.reason, minlength=len(EXCLUSIONS) + 1)
+        self._finish(sums, history, names, adrgs, n_grouped, reasons, _pack_version(table))
+        if self.split_advice:
+            from calibration.advice import split_advice
+
+            kept_original = valid.copy()
+            kept_original[valid] = kept
+            adrgs = [a or code[:3] for a, code in zip(adrgs, history.drg_codes)]
+            self.split_advice_ = split_advice(table, history, kept_original, adrgs, sample=self.advice_sample,
+                                              random_state=self.random_state)
+        return self
+
+    def _trim_options(self) -> dict:
+        return {"method": self.trim, "iqr_factor": self.iqr_factor, "sd_factor": self.sd_factor,
+                "tails": self._tails()}
+
+    def _finish(self, sums: DrgSums, history, names: list[str], adrgs: list[str], n_grouped: np.ndarray,
+                reasons: np.ndarray, pack_version: str) -> None:
+        """Steps 3–5 from the per-DRG sums; ``history`` gives the DRG codes and the years (not its case arrays).
+
+        ``n_grouped``: grouped cases per DRG; ``reasons``: cases per exclusion reason (index 0: valid).
+        """
+        n_groups = len(history.drg_codes)
+        count, used = sums.count, sums.used
+        year_sums, year_counts = sums.year_sums, sums.year_counts
+        cv, riv, cv_share = _spread(used, year_sums.sum(axis=0), sums.centre, sums.dev_sum, sums.dev_sq)
         adrgs = [a or code[:3] for a, code in zip(adrgs, history.drg_codes)]
         weights = history.year_weights
         numerator = [sum((w * int(s[g]) for w, s in zip(weights, year_sums)), Fraction(0)) for g in range(n_groups)]
         denominator = [sum((w * int(c[g]) for w, c in zip(weights, year_counts)), Fraction(0)) for g in range(n_groups)]
         calibrated = [g for g in range(n_groups) if used[g] > 0]
         if not calibrated:
-            reasons = {EXCLUSIONS[k][0]: int(v) for k, v in zip(*np.unique(history.reason, return_counts=True)) if k}
-            raise CalibrationError(f"no valid case to calibrate from (没有有效病例); excluded: {reasons or 'no cases'}")
+            excluded = {EXCLUSIONS[k][0]: int(v) for k, v in enumerate(reasons) if k and v}
+            raise CalibrationError(f"no valid case to calibrate from (没有有效病例); excluded: {excluded or 'no cases'}")
         overall = sum(numerator[g] for g in calibrated) / sum(denominator[g] for g in calibrated)
         by_adrg: dict[str, list[Fraction]] = {}
         for g in calibrated:
@@ -235,18 +324,17 @@ class RelativeWeightCalibrator(BaseEstimator):
                 "rw": round_half_up(rw, 6), "rw_raw": round_half_up(raw, 6),
                 "n_cases": int(count[g]), "n_used": n,
                 "mean_cost": round_half_up(numerator[g] / denominator[g] / 100, 2),
-                "median_cost": round_half_up(Fraction(float(median[g])) / 100, 2),
+                "median_cost": round_half_up(Fraction(float(sums.median[g])) / 100, 2),
                 "cv": None if np.isnan(cv[g]) else round(float(cv[g]), 6),
-                "mean_los": round_half_up(Fraction(float(los_sum[g])) / n, 2),
+                "mean_los": round_half_up(Fraction(float(sums.los_sum[g])) / n, 2),
                 "small_group": bool(small), "unstable": bool(cv[g] >= 1),
             })
         if any(r["rw"] <= 0 for r in rows):
             raise CalibrationError("a DRG's RW rounds to 0 at 6 decimals; check the costs of the history")
         stats = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
         quartiles = pd.DataFrame({"drg": [history.drg_codes[g] for g in calibrated]})
-        for label, (s, n) in {"all": (start, count), "kept": (left, used)}.items():
-            for name, p in (("min", 0.0), ("q1", 0.25), ("median", 0.5), ("q3", 0.75), ("max", 1.0)):
-                quartiles[f"{label}_{name}"] = trim.group_quantiles(fen, s, n, p)[calibrated] / 100
+        for name, values in sums.quartiles.items():
+            quartiles[name] = values[calibrated] / 100
 
         self.group_stats_ = stats
         self.riv_, self.cv_share_ = riv, cv_share
@@ -254,20 +342,14 @@ class RelativeWeightCalibrator(BaseEstimator):
         self.weights_ = pd.Series(stats["rw"].tolist(), index=pd.Index(stats["drg"], name="drg"), name="rw",
                                   dtype=object)
         self.mean_cost_ = round_half_up(overall / 100, 2)
-        self.exclusions_ = {EXCLUSIONS[k][0]: int((history.reason == k).sum()) for k in EXCLUSIONS}
-        self.n_cases_, self.n_valid_, self.n_used_ = table.num_rows, int(valid.sum()), int(used.sum())
+        self.exclusions_ = {EXCLUSIONS[k][0]: int(reasons[k]) for k in EXCLUSIONS}
+        self.n_cases_, self.n_valid_, self.n_used_ = int(reasons.sum()), int(reasons[0]), int(used.sum())
         self.years_ = list(history.years)
         self.year_weights_ = [str(w) for w in history.year_weights] if history.years else []
         self.inflation_factors_ = [str(f) for f in history.factors] if history.years else []
-        self.pack_version_ = _pack_version(table)
-        self.missing_drgs_ = self._missing(history, names, set(stats["drg"]))
+        self.pack_version_ = pack_version
+        self.missing_drgs_ = self._missing(history.drg_codes, n_grouped, names, set(stats["drg"]))
         self.split_advice_ = None
-        if self.split_advice:
-            from calibration.advice import split_advice
-
-            self.split_advice_ = split_advice(table, history, kept_original, adrgs, sample=self.advice_sample,
-                                              random_state=self.random_state)
-        return self
 
     def _tails(self) -> tuple[float, float]:
         try:
@@ -278,11 +360,10 @@ class RelativeWeightCalibrator(BaseEstimator):
             raise CalibrationError(f"tails {self.tails!r}: need 0 ≤ low < high ≤ 100 (percent)")
         return low, high
 
-    def _missing(self, history, names: list[str], calibrated: set[str]) -> pd.DataFrame:
-        ok = history.reason != 1
-        grouped = np.bincount(history.drg[ok & (history.drg >= 0)], minlength=len(history.drg_codes))
+    def _missing(self, drg_codes: list[str], grouped: np.ndarray, names: list[str],
+                 calibrated: set[str]) -> pd.DataFrame:
         scheme = self.all_drgs if isinstance(self.all_drgs, dict) else dict.fromkeys(self.all_drgs or (), "")
-        rows = {code: (names[g], int(grouped[g])) for g, code in enumerate(history.drg_codes)
+        rows = {code: (names[g], int(grouped[g])) for g, code in enumerate(drg_codes)
                 if grouped[g] and code not in calibrated}
         for code, name in scheme.items():
             if code not in calibrated and code not in rows:
@@ -346,4 +427,4 @@ def _pack_version(table: pa.Table) -> str:
     return versions[0] if versions else ""
 
 
-__all__ = ["TABLE_COLUMNS", "RelativeWeightCalibrator", "round_half_up"]
+__all__ = ["TABLE_COLUMNS", "DrgSums", "RelativeWeightCalibrator", "drg_sums", "round_half_up"]

@@ -91,7 +91,7 @@ def _ratio(value, what: str) -> Fraction:
     return number
 
 
-def _year_plan(year, candidate, year_weights, inflation, base_year):
+def year_plan(year, candidate, year_weights, inflation, base_year):
     """Years used, their weights and inflation factors, from the years of the otherwise valid cases."""
     present = sorted(set(np.unique(year[candidate & (year > 0)]).tolist()))
     if isinstance(year_weights, dict):
@@ -126,8 +126,12 @@ def _year_plan(year, candidate, year_weights, inflation, base_year):
 
 
 def prepare(table: pa.Table, *, min_cost: float, min_los: int, max_los: int | None,
-            year_weights=None, inflation=None, base_year: int | None = None) -> History:
-    """Read the history's arrays and decide which cases are valid (see the module docstring)."""
+            year_weights=None, inflation=None, base_year: int | None = None, plan=None) -> History:
+    """Read the history's arrays and decide which cases are valid (see the module docstring).
+
+    ``plan``: the years used, their weights and factors, as :func:`year_plan` gives them for the whole
+    history — for a part of it (a Spark partition); by default they come from ``table`` itself.
+    """
     require_columns(table, ("drg", "status", "total_cost", "los_days"))
     drg, drg_codes = categories(table.column("drg"))
     status, status_codes = categories(table.column("status"))
@@ -146,11 +150,11 @@ def prepare(table: pa.Table, *, min_cost: float, min_los: int, max_los: int | No
             [1, 2, 3, 4, 5, 6], 0).astype(np.int8)
     fen = np.where(reason == 0, fen, 0).astype(np.int64)
     n = table.num_rows
-    if year_weights is None and inflation is None and base_year is None:
+    if plan is None and year_weights is None and inflation is None and base_year is None:
         return History(drg, drg_codes, reason, fen, los, np.zeros(n, np.int64), [], [Fraction(1)], [Fraction(1)])
     year = years(table)
     candidate = reason == 0
-    used, weights, factors = _year_plan(year, candidate, year_weights, inflation, base_year)
+    used, weights, factors = plan or year_plan(year, candidate, year_weights, inflation, base_year)
     reason[candidate & (year <= 0)] = 7
     position = np.searchsorted(np.array(used, dtype=np.int64), year)
     listed = (position < len(used)) & (np.array(used + [-1], dtype=np.int64)[np.minimum(position, len(used))] == year)
@@ -186,4 +190,4 @@ def most_common_values(codes: np.ndarray, n_codes: int, column, mask: np.ndarray
 
 
 __all__ = ["EXCLUSIONS", "CalibrationError", "History", "column_or_none", "most_common_values", "prepare",
-           "require_columns"]
+           "require_columns", "year_plan"]
