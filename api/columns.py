@@ -411,7 +411,8 @@ def _integers(column: pa.Array, name: str) -> tuple[pa.Array, pa.Array | None]:
         text = pc.if_else(grouped, pc.replace_substring(text, ",", ""), text)
     blank = pc.fill_null(pc.equal(text, ""), True)
     digits = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d{1,9}$"), False)
-    values = pc.if_else(digits, text, pa.scalar(None, pa.string())).cast(pa.int64())
+    unsigned = pc.replace_substring_regex(text, r"^\+", "")  # Arrow's cast reads "-3" but not "+3"
+    values = pc.if_else(digits, unsigned, pa.scalar(None, pa.string())).cast(pa.int64())
     bad_mask = pc.and_(pc.invert(blank), pc.invert(digits))
     bad = pc.if_else(bad_mask, text, pa.scalar(None, pa.string())) if pc.any(bad_mask).as_py() else None
     return values, bad

@@ -115,6 +115,15 @@ def test_integer_fields_from_text():
     assert _col(out, "__bad__birth_weight_g")[3] == "3200.5"
 
 
+def test_integer_fields_with_a_sign():
+    """A leading ``+`` is a sign, as ``-`` is (found by the CLI property test: '+0' once stopped drg group)."""
+    plan = plan_columns(["年龄", "年龄不足1周岁的天数"])
+    out = plan.apply(pa.table({"年龄": ["+0", "+65", "-1"], "年龄不足1周岁的天数": ["+3", "+", "3"]}))
+    assert _col(out, "age_years") == [0, 65, -1]
+    assert _col(out, "age_days") == [3, None, 3]
+    assert _col(out, "__bad__age_days") == [None, "+", None]
+
+
 @pytest.mark.parametrize("suffix, text", [
     (".toml", '[columns]\n"住院号" = "case_id"\n"出院诊断" = "principal_dx"\n"诊断2" = "secondary_dx"\n'
               '"诊断3" = "secondary_dx"\n'),
