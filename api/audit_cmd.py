@@ -16,12 +16,12 @@ from api.files import InputError, output_format, write_table
 from api.options import non_negative
 from api.report import Report
 from audit.screens import RateError, ScreenInputError, Screener, review_queue
-from audit.screens.engine import ScreenResult, fen_values
+from audit.screens.engine import ScreenResult
 from audit.screens.flags import FLAG_LABELS_ZH, SEVERITY_ZH
-from audit.screens.money import fen_yuan
 from audit.screens.queue import SELECTION_ZH
 from audit.validate import Validator
 from weights import WeightTable
+from weights.decimals import fen_text, unscaled
 
 #: Errors of this command that mean bad input (exit 3); bad options are usage errors (exit 2).
 INPUT_ERRORS = (ScreenInputError,)
@@ -90,7 +90,7 @@ def rule_counts(result: ScreenResult, screener: Screener) -> pd.DataFrame:
     """One row per screen in configuration order: title, severity, flags, flagged cases, money at stake (元 text)."""
     flags = result.flags
     rule_ids = np.array(flags.column("rule_id").to_pylist(), dtype=object)
-    fen = np.maximum(fen_values(flags.column("money_at_stake")), 0)
+    fen = np.maximum(unscaled(flags.column("money_at_stake")), 0)
     rows = []
     for rule in screener.book:
         mine = rule_ids == rule.id
@@ -98,7 +98,7 @@ def rule_counts(result: ScreenResult, screener: Screener) -> pd.DataFrame:
         rows.append({"规则 rule": rule.id, "名称": rule.title_zh, "严重程度 severity":
                      f"{SEVERITY_ZH[rule.severity]} {rule.severity}", "启用 enabled": "是" if rule.enabled else "否",
                      "疑点数 flags": int(mine.sum()), "病例数 cases": len(pc.unique(pc.drop_null(cases))),
-                     "涉及金额 money (元)": fen_yuan(int(fen[mine].sum())),
+                     "涉及金额 money (元)": fen_text(int(fen[mine].sum()), thousands=False),
                      "未运行原因 skipped": result.skipped.get(rule.id, "")})
     return pd.DataFrame(rows)
 
@@ -116,12 +116,12 @@ def audit_report(result: ScreenResult, queue: pa.Table, screener: Screener, sour
     counts = rule_counts(result, screener)
     n = result.cases.num_rows
     flagged = result.case_risk.num_rows
-    total_fen = int(np.maximum(fen_values(result.case_risk.column("money_at_stake")), 0).sum())
+    total_fen = int(np.maximum(unscaled(result.case_risk.column("money_at_stake")), 0).sum())
     report = Report("医保智能审核月度报告", "Monthly payer audit report",
                     f"{source} · 费率 rate {screener.rates.describe()}")
     report.metrics({"病例数 cases": n, "疑点数 flags": result.flags.num_rows, "疑点病例 flagged cases": flagged,
                     "疑点病例占比 flagged share": f"{100 * flagged / max(n, 1):.2f}%",
-                    "涉及金额 money at stake (元)": fen_yuan(total_fen),
+                    "涉及金额 money at stake (元)": fen_text(total_fen, thousands=False),
                     "医院数 hospitals": result.hospital_risk.num_rows})
     report.heading("规则命中 Flags by screen")
     shown = counts[counts["疑点数 flags"] > 0]
@@ -193,9 +193,9 @@ def write_workbook(result: ScreenResult, queue: pa.Table, screener: Screener, pa
 
 
 def _print_summary(result: ScreenResult, n: int, seconds: float, out) -> None:
-    fen = int(np.maximum(fen_values(result.case_risk.column("money_at_stake")), 0).sum())
+    fen = int(np.maximum(unscaled(result.case_risk.column("money_at_stake")), 0).sum())
     print(f"\n{n:,} cases in {seconds:.1f} s: {result.flags.num_rows:,} flags on {result.case_risk.num_rows:,} cases, "
-          f"money at stake {fen_yuan(fen)} 元 (涉及金额)", file=out)
+          f"money at stake {fen_text(fen, thousands=False)} 元 (涉及金额)", file=out)
     for rule_id, count in sorted(result.counts().items(), key=lambda x: (-x[1], x[0])):
         print(f"  {count:>8,}  {rule_id}", file=out)
     for rule_id, why in result.skipped.items():

@@ -30,9 +30,9 @@ from api.files import XLSX_MAX_ROWS, ResultWriter
 from api.report import Report
 from payment import (CASE_TYPES, KINDS, MoneyRangeError, PaymentInputError, Period, PolicyError, load_policy,
                      read_case_list, read_hospitals, read_scores, run_settlement)
-from payment.money import fen_text
 from payment.tables import LABELS_ZH, diff_case_lines
 from weights import WeightMeta, WeightTable, read_published
+from weights.decimals import fen_text
 
 FORMATS = ("parquet", "csv", "xlsx")
 KIND_ZH = {"year": "年度清算", "month": "按月预结", "shadow": "空转试运行"}

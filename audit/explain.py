@@ -26,7 +26,7 @@ from audit.whatif import WhatIf
 from grouper import Grouper
 from grouper.results import STATUS_INVALID, STATUS_UNGROUPABLE, take_text
 from icd_tables.compiled import ATOM_CC, ATOM_KIND, ATOM_MCC, ATOM_MCC_OR_CC, CompiledPack
-from weights.lookup import units_to_decimal
+from weights.decimals import units_or_null
 
 UNCONDITIONAL = "无条件 (unconditional)"
 
@@ -92,10 +92,10 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
         "split_reason": split,
         "excluded_dx": excluded_dx,
         "mdc_trace": _mdc_trace(view, grouper),
-        "coded_rw": units_to_decimal(whatif.coded_units),
+        "coded_rw": units_or_null(whatif.coded_units, 6),
         "best_alternative": whatif.best_column("alternative"),
         "best_drg": whatif.best_column("drg"),
-        "best_rw": units_to_decimal(whatif.best_units()),
+        "best_rw": units_or_null(whatif.best_units(), 6),
     })
 
 

@@ -33,7 +33,7 @@ from audit.trace_rules import TraceView
 from grouper import Batch, Grouper
 from grouper.results import STATUS_INVALID, STATUS_NAMES, STATUS_OK, take_text
 from weights import WeightTable, lookup_units
-from weights.lookup import units_to_decimal
+from weights.decimals import units_or_null
 
 ALTERNATIVE_COLUMNS = ("case_id", "row_no", "change", "code", "alternative", "drg", "drg_name", "status", "rw")
 
@@ -114,7 +114,7 @@ def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: Weight
         "drg": drg_codes,
         "drg_name": take_text(cp.drg_names, out.drg.astype(np.int64)),
         "status": take_text(STATUS_NAMES, out.status.astype(np.int64)),
-        "rw": units_to_decimal(rw_units),
+        "rw": units_or_null(rw_units, 6),
     })
     return WhatIf(table, parent, rw_units, coded_units, best)
 

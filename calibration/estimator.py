@@ -41,7 +41,7 @@ from calibration.history import (
     EXCLUSIONS, FEN_BITS, FEN_LIMIT, YEAR_BITS, CalibrationError, most_common_values, prepare,
 )
 from weights import RW_UNITS, WeightMeta, WeightTable
-from weights.decimals import decimal_array
+from weights.decimals import units_or_null
 
 _DRG_SHIFT = FEN_BITS + YEAR_BITS
 _YEAR_MASK = (1 << YEAR_BITS) - 1
@@ -381,7 +381,7 @@ class RelativeWeightCalibrator(BaseEstimator):
         rws = self.weights_.to_dict()
         units = np.array([int(rws[v] * RW_UNITS) if v in rws else -1 for v in values] + [-1], dtype=np.int64)
         rw = np.where(ok, units[np.where(codes >= 0, codes, len(values))], -1)
-        column = decimal_array(np.maximum(rw, 0), 6, valid=rw >= 0)
+        column = units_or_null(rw, 6)
         out = table.drop_columns(["rw"]) if "rw" in table.column_names else table
         out = out.append_column("rw", column)
         return out.to_pandas() if isinstance(cases, pd.DataFrame) else out

@@ -38,7 +38,7 @@ import pyarrow as pa
 from calibration._columns import as_table, categories, column_or_none, months, numbers
 from calibration.history import CalibrationError, require_columns
 from weights import RW_UNITS, WeightTable
-from weights.decimals import decimal_array
+from weights.decimals import decimal_array, units_or_null
 from weights.lookup import rw_units
 
 #: Level → the keys it splits by.
@@ -280,7 +280,7 @@ def _to_arrow(frame: pd.DataFrame) -> pa.Table:
             columns[name] = decimal_array(frame[name].to_numpy(np.int64), 6)
         elif name in ("total_cost", "mean_cost"):
             units = frame[name].to_numpy(np.int64)
-            columns[name] = decimal_array(np.maximum(units, 0), 2, valid=units >= 0)
+            columns[name] = units_or_null(units, 2)
         elif name in ("level", "hospital_id", "dept", "month"):
             columns[name] = pa.array(frame[name].tolist(), pa.string())
         elif name in _RATIOS:

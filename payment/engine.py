@@ -36,9 +36,10 @@ import numpy as np
 from payment import _kernels
 from payment._kernels import CAT_DRG, CAT_EVENT, CAT_RESERVE, CAT_UNPAID
 from payment.inputs import Cases, Hospitals, PaymentInputError, Period
-from payment.money import (POINT_UNITS, RATIO_UNITS, MoneyRangeError, allocate_largest_remainder, fen_text,
+from payment.money import (POINT_UNITS, RATIO_UNITS, MoneyRangeError, allocate_largest_remainder,
                            ratio_decimal)
 from payment.policy import Policy
+from weights.decimals import fen_text
 
 CASE_TYPES = {
     0: ("normal", "正常病例"), 1: ("high", "高倍率病例"), 2: ("low", "低倍率病例"),

@@ -130,13 +130,6 @@ def allocate_largest_remainder(floors: np.ndarray, remainders: np.ndarray, total
     return out
 
 
-def fen_text(fen: int) -> str:
-    """Fen as yuan text with two decimals and thousands separators: ``123456`` → ``1,234.56``."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(int(fen)), FEN_PER_YUAN)
-    return f"{sign}{whole:,}.{cents:02d}"
-
-
 def ratio_decimal(numerator: int, denominator: int, places: int) -> Decimal:
     """``numerator / denominator`` rounded down to ``places`` decimals, for display only."""
     return Decimal(numerator * 10**places // denominator).scaleb(-places)
@@ -144,5 +137,5 @@ def ratio_decimal(numerator: int, denominator: int, places: int) -> Decimal:
 
 __all__ = [
     "FEN_PER_YUAN", "POINT_UNITS", "RATIO_UNITS", "MoneyRangeError", "allocate_largest_remainder",
-    "decimal_units", "fen_text", "mul_div_floor", "ratio_decimal",
+    "decimal_units", "mul_div_floor", "ratio_decimal",
 ]

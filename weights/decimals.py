@@ -30,4 +30,26 @@ def decimal_array(units: np.ndarray, scale: int, valid: np.ndarray | None = None
                                  null_count=nulls)
 
 
-__all__ = ["decimal_array"]
+def units_or_null(units: np.ndarray, scale: int) -> pa.Array:
+    """Like :func:`decimal_array`, with a negative unit count (the ``-1`` of "none") as null."""
+    units = np.asarray(units, dtype=np.int64)
+    return decimal_array(np.maximum(units, 0), scale, valid=units >= 0)
+
+
+def unscaled(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A ``decimal128`` column as its exact unscaled int64 values (fen for scale 2), ``-1`` for null."""
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not len(column):
+        return np.zeros(0, np.int64)
+    words = np.frombuffer(column.buffers()[1], dtype=np.int64)[2 * column.offset: 2 * (column.offset + len(column))]
+    return np.where(column.is_valid().to_numpy(zero_copy_only=False), words[0::2], -1)
+
+
+def fen_text(fen: int, thousands: bool = True) -> str:
+    """Fen as 元 text with two decimals: ``123456`` → ``1,234.56`` (``1234.56`` without ``thousands``)."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(int(fen)), 100)
+    return f"{sign}{whole:,}.{cents:02d}" if thousands else f"{sign}{whole}.{cents:02d}"
+
+
+__all__ = ["decimal_array", "fen_text", "units_or_null", "unscaled"]

@@ -10,9 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from weights.decimals import decimal_array
 from weights.table import WeightTable
 
 #: RW is stored with 6 decimals; as integers it is counted in these units.
@@ -40,12 +38,6 @@ def lookup_units(drgs, table: WeightTable) -> np.ndarray:
     known = codes.codes >= 0
     result[known] = per_category[codes.codes[known]]
     return result
-
-
-def units_to_decimal(units: np.ndarray) -> pa.Array:
-    """RW in millionths as an exact ``decimal128(18, 6)`` column; ``-1`` (no weight) becomes null."""
-    units = np.asarray(units, dtype=np.int64)
-    return decimal_array(np.maximum(units, 0), 6, valid=units >= 0)
 
 
 @dataclass(frozen=True)
@@ -112,5 +104,4 @@ def attach_weights(results: pd.DataFrame, table: WeightTable) -> pd.DataFrame:
     return out
 
 
-__all__ = ["RW_UNITS", "WeightReport", "attach_weights", "lookup_units", "rw_units", "units_to_decimal",
-           "weight_report"]
+__all__ = ["RW_UNITS", "WeightReport", "attach_weights", "lookup_units", "rw_units", "weight_report"]

@@ -32,7 +32,6 @@ from grouper import Grouper
 from payment import Hospitals, PaymentInputError, Period, Policy, load_policy, prepare_cases, read_hospitals
 from payment.engine import CASE_TYPES, DRG_TRACK, classify
 from payment.money import POINT_UNITS, mul_div_floor
-from weights.decimals import decimal_array
 from weights import WeightTable
 
 #: Case types paid nothing (暂缓/不予支付).
@@ -165,9 +164,4 @@ class Engine:
         return out
 
 
-def money_column(fen: np.ndarray) -> pa.Array:
-    """Fen (-1 = none) as exact decimal(18, 2) 元, null where -1."""
-    return decimal_array(np.maximum(fen, 0), 2, valid=fen >= 0)
-
-
-__all__ = ["Engine", "Priced", "money_column"]
+__all__ = ["Engine", "Priced"]

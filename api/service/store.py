@@ -20,11 +20,11 @@ import pyarrow.compute as pc
 
 from api.service.auth import Principal
 from api.service.db import CASE_COLUMNS, FINDING_COLUMNS, Connection, Database, utcnow
-from api.service.engine import Engine, money_column
+from api.service.engine import Engine
 from grouper.encode import plain_array
 from icd_tables.schema import CODE_LIST_SEPARATOR
 from payment.engine import CASE_TYPES
-from weights.decimals import decimal_array
+from weights.decimals import decimal_array, units_or_null
 from payment._kernels import yuan_to_fen
 from weights import lookup_units
 
@@ -167,14 +167,14 @@ def prepare(engine: Engine, records: pa.Table, principal: Principal, run_id: str
     ok = pc.equal(results.column("status"), "ok").to_numpy(zero_copy_only=False)
     if engine.weights is not None:
         units = np.where(ok, lookup_units(columns["drg"].to_numpy(zero_copy_only=False), engine.weights), -1)
-        columns["rw"] = decimal_array(np.maximum(units, 0), 6, valid=units >= 0)
+        columns["rw"] = units_or_null(units, 6)
     else:
         columns["rw"] = pa.nulls(n, pa.decimal128(18, 6))
     priced = engine.price(pa.table(columns)) if engine.can_price else None
     if priced is not None:
         columns["case_type"] = pa.array([t or None for t in priced.case_type], pa.string())
-        columns["expected_standard"] = money_column(priced.standard_fen)
-        columns["expected_fund"] = money_column(priced.fund_fen)
+        columns["expected_standard"] = units_or_null(priced.standard_fen, 2)
+        columns["expected_fund"] = units_or_null(priced.fund_fen, 2)
     else:
         columns["case_type"] = pa.nulls(n, pa.string())
         columns["expected_standard"] = pa.nulls(n, pa.decimal128(18, 2))

@@ -28,8 +28,8 @@ import pyarrow.compute as pc
 from audit.code_sets import clean_codes, in_ranges
 from audit.screens.cases import CaseArrays, DrgReference, rw_column_units
 from audit.screens.flags import share_text
-from audit.screens.money import fen_yuan
 from weights import RW_UNITS
+from weights.decimals import fen_text
 
 
 def _suffix_mask(c: CaseArrays, suffixes) -> np.ndarray:
@@ -71,7 +71,7 @@ def low_standard_flags(c: CaseArrays, ref: DrgReference, book) -> list[pa.Table]
         evidence.append({"drg": item["drg"], "los_days": int(c.los[r]), "total_cost": item["cost"],
                          "drg_mean_cost": item["mean"], "cost_ratio": round(float(c.cost[r] / m), 4),
                          "principal_dx": code, "mean_from": ref.source,
-                         "payment": fen_yuan(c.pay_fen[r]) if c.pay_fen[r] >= 0 else None})
+                         "payment": fen_text(c.pay_fen[r], thousands=False) if c.pay_fen[r] >= 0 else None})
     texts = rule.render(len(rows), **{k: pa.array(v, pa.string()) for k, v in fields.items()})
     return [c.flags(rule, rows, texts, evidence, c.pay_fen[rows])]
 
@@ -102,7 +102,7 @@ def bed_blocking_flags(c: CaseArrays, ref: DrgReference, book) -> list[pa.Table]
         evidence.append({"drg": item["drg"], "los_days": int(c.los[r]), "drg_mean_los": item["mean_los"],
                          "total_cost": f"{c.cost[r]:.2f}", "cost_per_day": item["per_day"],
                          "drg_mean_cost_per_day": item["mean_per_day"], "mean_from": ref.source,
-                         "payment": fen_yuan(c.pay_fen[r]) if c.pay_fen[r] >= 0 else None})
+                         "payment": fen_text(c.pay_fen[r], thousands=False) if c.pay_fen[r] >= 0 else None})
     texts = rule.render(len(rows), **{k: pa.array(v, pa.string()) for k, v in fields.items()})
     return [c.flags(rule, rows, texts, evidence, c.pay_fen[rows])]
 
@@ -137,7 +137,7 @@ def upcoding_whatif_flags(c: CaseArrays, book) -> list[pa.Table]:
         for key, v in item.items():
             fields[key].append(v)
         evidence.append({**item, "rw_difference": _rw_text(int(diff[k])),
-                         "rate": fen_yuan(rate[k]) if rate[k] >= 0 else None})
+                         "rate": fen_text(rate[k], thousands=False) if rate[k] >= 0 else None})
     texts = rule.render(len(rows), **{k: pa.array(v, pa.string()) for k, v in fields.items()})
     return [c.flags(rule, rows, texts, evidence, money)]
 
@@ -179,7 +179,7 @@ def duplicate_id_flags(c: CaseArrays, book) -> list[pa.Table]:
         evidence.append({"case_id": ids[k], "submission": int(times[k]), "first_row": int(c.row_no[f]),
                          "first_in_history": not bool(c.current[f]), "changed_columns": changed,
                          "first_values": dict(zip(columns, then[k])), "values": dict(zip(columns, now[k])),
-                         "payment": fen_yuan(c.pay_fen[r]) if c.pay_fen[r] >= 0 else None})
+                         "payment": fen_text(c.pay_fen[r], thousands=False) if c.pay_fen[r] >= 0 else None})
     texts = rule.render(len(rows), **{k: pa.array(v, pa.string()) for k, v in fields.items()})
     return [c.flags(rule, rows, texts, evidence, c.pay_fen[rows])]
 

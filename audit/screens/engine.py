@@ -31,7 +31,7 @@ from audit.screens.hospital import dumping_flags, share_flags
 from audit.screens.money import Rates
 from audit.screens.patient import overlap_flags, split_flags
 from weights import WeightTable
-from weights.decimals import decimal_array
+from weights.decimals import decimal_array, units_or_null, unscaled
 
 CASE_RISK_SCHEMA = pa.schema([
     ("case_id", pa.string()), ("row_no", pa.int64()), ("hospital_id", pa.string()), ("n_flags", pa.int64()),
@@ -177,7 +177,7 @@ def case_risk(flags: pa.Table) -> pa.Table:
     if not case.num_rows:
         return CASE_RISK_SCHEMA.empty_table()
     rows = case.column("row_no").to_numpy()
-    fen = fen_values(case.column("money_at_stake"))
+    fen = unscaled(case.column("money_at_stake"))
     score = case.column("score").to_numpy()
     keys, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
     n = np.bincount(inverse)
@@ -195,17 +195,8 @@ def case_risk(flags: pa.Table) -> pa.Table:
         "n_flags": pa.array(n, pa.int64()),
         "rules": pa.array(["; ".join(r) for r in rules], pa.string()),
         "score": pa.array(np.round(total, 6)),
-        "money_at_stake": decimal_array(np.maximum(money, 0), 2, valid=money >= 0),
+        "money_at_stake": units_or_null(money, 2),
     }, schema=CASE_RISK_SCHEMA)
-
-
-def fen_values(column) -> np.ndarray:
-    """A decimal(18, 2) 元 column as int64 fen, -1 for null (exact: the decimal's unscaled integer)."""
-    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if not len(column):
-        return np.zeros(0, np.int64)
-    words = np.frombuffer(column.buffers()[1], dtype=np.int64)[2 * column.offset: 2 * (column.offset + len(column))]
-    return np.where(column.is_valid().to_numpy(zero_copy_only=False), words[0::2], -1)
 
 
 def hospital_risk(flags: pa.Table, cases: pa.Table) -> pa.Table:
@@ -221,14 +212,14 @@ def hospital_risk(flags: pa.Table, cases: pa.Table) -> pa.Table:
     case_h = np.array([index.get(h, 0) for h in risk.column("hospital_id").to_pylist()], np.int64)
     flagged = np.bincount(case_h, minlength=k)
     money = np.zeros(k, np.int64)  # exact integer sums
-    np.add.at(money, case_h, np.maximum(fen_values(risk.column("money_at_stake")), 0))
+    np.add.at(money, case_h, np.maximum(unscaled(risk.column("money_at_stake")), 0))
     all_h = np.array([index.get(h, -1) for h in flags.column("hospital_id").to_pylist()], np.int64)
     known = all_h >= 0
     n_flags = np.bincount(all_h[known], minlength=k)
     score = np.bincount(all_h[known], weights=flags.column("score").to_numpy()[known], minlength=k)
     level = pc.is_null(flags.column("row_no")).to_numpy(zero_copy_only=False) & known
     n_level = np.bincount(all_h[level], minlength=k)
-    np.add.at(money, all_h[level], np.maximum(fen_values(flags.column("money_at_stake")), 0)[level])
+    np.add.at(money, all_h[level], np.maximum(unscaled(flags.column("money_at_stake")), 0)[level])
     rules: list[dict] = [{} for _ in names]
     for h, r in zip(all_h[known].tolist(), np.array(flags.column("rule_id").to_pylist(), dtype=object)[known]):
         rules[h][r] = rules[h].get(r, 0) + 1
@@ -249,4 +240,4 @@ def hospital_risk(flags: pa.Table, cases: pa.Table) -> pa.Table:
     return table.take(pa.array(order))
 
 
-__all__ = ["CASE_RISK_SCHEMA", "ScreenResult", "Screener", "case_risk", "fen_values", "hospital_risk"]
+__all__ = ["CASE_RISK_SCHEMA", "ScreenResult", "Screener", "case_risk", "hospital_risk"]

@@ -27,7 +27,7 @@ import json
 import numpy as np
 import pyarrow as pa
 
-from weights.decimals import decimal_array
+from weights.decimals import units_or_null
 
 SEVERITY_ZH = {"error": "疑似违规", "warning": "可疑", "info": "提示"}
 
@@ -103,7 +103,7 @@ def flags_table(*, rule, case_id: pa.Array | None, row_no: np.ndarray | None, ho
         money = pa.nulls(n, pa.decimal128(18, 2))
     else:
         money_fen = np.asarray(money_fen, dtype=np.int64)
-        money = decimal_array(np.maximum(money_fen, 0), 2, valid=money_fen >= 0)
+        money = units_or_null(money_fen, 2)
     return pa.table({
         "flag_id": pa.array(ids, pa.string()),
         "case_id": case_id,

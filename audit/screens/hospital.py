@@ -27,8 +27,8 @@ import pyarrow as pa
 
 from audit.screens.cases import CaseArrays
 from audit.screens.flags import flags_table, share_text
-from audit.screens.money import fen_yuan
 from weights import RW_UNITS, WeightTable
+from weights.decimals import fen_text
 
 
 def two_proportion_z(k, n, k0, n0) -> np.ndarray:
@@ -117,7 +117,7 @@ def share_flags(c: CaseArrays, book, weights: WeightTable | None) -> list[pa.Tab
                 for key in figures:
                     figures[key].append(item[key])
                 extra.append({"excess_cases": round(float(excess[i] * n[i]), 1),
-                              "money": fen_yuan(money[j]) if money[j] >= 0 else None})
+                              "money": fen_text(money[j], thousands=False) if money[j] >= 0 else None})
             out.append(_render(rule, hits, hits // n_adrg, [c.adrgs[i % n_adrg] for i in hits], figures, extra,
                                money, c))
     if jump.enabled and size and (~c.current).any():

@@ -110,11 +110,4 @@ def payment_fen(rw_units: np.ndarray, rate_fen: np.ndarray) -> np.ndarray:
     return np.where(known, np.maximum(rw_units, 0) * np.maximum(rate_fen, 0) // RW_UNITS, -1)
 
 
-def fen_yuan(fen: int) -> str:
-    """Fen as 元 text with two decimals (``123456`` → ``1234.56``), for evidence."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(int(fen)), 100)
-    return f"{sign}{whole}.{cents:02d}"
-
-
-__all__ = ["MAX_RATE_YUAN", "RateError", "Rates", "fen_yuan", "payment_fen"]
+__all__ = ["MAX_RATE_YUAN", "RateError", "Rates", "payment_fen"]

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from audit.screens.cases import NO_DATE, CaseArrays
 from audit.screens.config import MATCH_KEYS
-from audit.screens.money import fen_yuan
+from weights.decimals import fen_text
 
 
 def sort_order(keys: list[np.ndarray]) -> np.ndarray:
@@ -108,7 +108,7 @@ def split_flags(c: CaseArrays, book) -> list[pa.Table]:
                              "previous_admit": iso(c.admit[q]), "previous_discharge": prev_dis[-1],
                              "admit": iso(c.admit[r]), "discharge": iso(c.discharge[r]), "gap_days": gap,
                              "match": p["match"], "key": keys[-1], "drg": c.drgs[c.drg[r]],
-                             "payment": fen_yuan(c.pay_fen[r]) if c.pay_fen[r] >= 0 else None})
+                             "payment": fen_text(c.pay_fen[r], thousands=False) if c.pay_fen[r] >= 0 else None})
         texts = rule.render(len(rows), patient_id=pa.array(patients), previous_discharge=pa.array(prev_dis),
                             previous_case=pa.array(prev_ids, pa.string()), gap=pa.array(gaps), key=pa.array(keys),
                             match_zh=match_zh, match_en=match_en)
@@ -177,7 +177,7 @@ def overlap_flags(c: CaseArrays, book) -> list[pa.Table]:
             values[k].append(v)
         evidence.append({**item, "days": days, "patient_id": pid, "other_case": qid, "other_row": int(c.row_no[q]),
                          "other_in_history": not bool(c.current[q]),
-                         "payment": fen_yuan(c.pay_fen[r]) if c.pay_fen[r] >= 0 else None})
+                         "payment": fen_text(c.pay_fen[r], thousands=False) if c.pay_fen[r] >= 0 else None})
     texts = rule.render(len(rows), patient_id=pa.array(patients), other_case=pa.array(other_ids, pa.string()),
                         **{k: pa.array(v, pa.string()) for k, v in values.items()})
     return [c.flags(rule, rows, texts, evidence, c.pay_fen[rows])]

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from audit.screens.engine import ScreenResult, fen_values
-from weights.decimals import decimal_array
+from audit.screens.engine import ScreenResult
+from weights.decimals import decimal_array, unscaled
 
 QUEUE_SCHEMA = pa.schema([
     ("rank", pa.int64()), ("selection", pa.string()), ("case_id", pa.string()), ("row_no", pa.int64()),
@@ -45,7 +45,7 @@ def review_queue(result: ScreenResult, *, top: int = 200, sample: int = 50, seed
     if top < 0 or sample < 0:
         raise ValueError("top and sample must not be negative")
     risk = result.case_risk
-    fen = np.maximum(fen_values(risk.column("money_at_stake")), 0)
+    fen = np.maximum(unscaled(risk.column("money_at_stake")), 0)
     score = risk.column("score").to_numpy()
     rows = risk.column("row_no").to_numpy()
     priority = fen * score
