@@ -18,8 +18,8 @@ from typing import Iterator, Sequence
 
 import pyarrow as pa
 
-from api.columns import ColumnPlan, plan_columns, read_mapping
-from api.files import ROW_WARNING, InputError, open_input
+from icd_tables.intake.headers import ColumnPlan, plan_columns, read_mapping
+from foundation.files import ROW_WARNING, InputError, open_input
 from api.grouping import BatchGrouper
 from grouper import Grouper, RecordSchemaError
 from grouper.encode import plain_array

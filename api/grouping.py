@@ -1,7 +1,7 @@
 """One batch of an input file → one batch of results, for ``drg group``.
 
-Steps: map the input columns to the record schema (:mod:`api.columns`), group,
-fix the formatting of codes (:mod:`grouper.normalize`), and add the ``warnings``
+Steps: map the input columns to the record schema (:mod:`icd_tables.intake.headers`), group,
+fix the formatting of codes (:mod:`icd_tables.intake.codes`), and add the ``warnings``
 column (duplicate or empty case ids, values that are not whole numbers, rows a
 reader had to repair).  One result row per input row, in input order; a row's
 result depends on that row alone (``warnings`` may name an earlier row).
@@ -24,12 +24,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from api.columns import INTEGER_FIELDS, ColumnPlan, as_text
-from api.duplicates import DuplicateTracker
-from api.files import ROW_WARNING
+from icd_tables.intake.headers import INTEGER_FIELDS, ColumnPlan, as_text
+from icd_tables.intake.duplicates import DuplicateTracker
+from foundation.files import ROW_WARNING
 from grouper import Grouper
 from grouper.encode import plain_array
-from grouper.normalize import CodeNormalizer
+from icd_tables.intake.codes import CodeNormalizer
 
 WARNING_SEPARATOR = "; "
 _NULL = pa.scalar(None, pa.string())

@@ -41,7 +41,7 @@ from calibration.history import (
     EXCLUSIONS, FEN_BITS, FEN_LIMIT, YEAR_BITS, CalibrationError, most_common_values, prepare,
 )
 from weights import RW_UNITS, WeightMeta, WeightTable
-from weights.decimals import units_or_null
+from foundation.decimals import units_or_null
 
 _DRG_SHIFT = FEN_BITS + YEAR_BITS
 _YEAR_MASK = (1 << YEAR_BITS) - 1

@@ -39,7 +39,7 @@ from payment.inputs import Cases, Hospitals, PaymentInputError, Period
 from payment.money import (POINT_UNITS, RATIO_UNITS, MoneyRangeError, allocate_largest_remainder,
                            ratio_decimal)
 from payment.policy import Policy
-from weights.decimals import fen_text
+from foundation.decimals import fen_text
 
 CASE_TYPES = {
     0: ("normal", "正常病例"), 1: ("high", "高倍率病例"), 2: ("low", "低倍率病例"),

@@ -41,7 +41,7 @@ def group_batches(batches: Iterator[pa.RecordBatch], pack_ref, normalize: bool, 
     ``row_no`` column; otherwise the input's ``row_no`` is kept.  ``keep`` lists the input columns
     appended to the results, as (input name, output name).
     """
-    from grouper.normalize import normalize_codes
+    from icd_tables.intake.codes import normalize_codes
     from scaleout._worker import worker_grouper
 
     grouper = worker_grouper(pack_ref)

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from api import files
+from foundation import files
 from api.cli import EXIT_FAIL_ON, EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
 from reference_data import VERSIONS_1X, write_csv
 from icd_tables.pack import BUNDLED_DIR, DEFAULT_PACK
@@ -140,7 +140,7 @@ def test_golden_as_a_gb18030_chinese_wide_csv_groups_identically(golden_run, gol
 def test_golden_normalised_up_front_gives_the_same_results(golden_run, tables_dir):
     """Normalising every record first (the library function) and the CLI's invalid-only pass agree."""
     from grouper import Grouper
-    from grouper.normalize import normalize_codes
+    from icd_tables.intake.codes import normalize_codes
 
     version, _, golden, results = golden_run
     grouper = Grouper(tables_dir / version)
@@ -198,7 +198,7 @@ def test_bad_rows_keep_their_row_and_say_what_to_fix(small_csv, tmp_path, capsys
 
 def test_normalising_everything_first_gives_the_same_results(small_csv, tmp_path, capsys, monkeypatch):
     """The shortcut (normalise only the records grouped invalid) and the plain way agree."""
-    from grouper.normalize import CodeNormalizer
+    from icd_tables.intake.codes import CodeNormalizer
 
     shortcut, plain = tmp_path / "shortcut.parquet", tmp_path / "plain.parquet"
     assert run(capsys, "group", small_csv, "-o", shortcut)[0] == EXIT_OK

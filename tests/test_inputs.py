@@ -10,11 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from api.columns import ColumnMappingError, match_header, plan_columns, read_mapping
-from api.duplicates import DuplicateTracker, hash_strings
-from api.files import ROW_WARNING, InputError, _cell_text, detect_encoding, open_input
+from icd_tables.intake.headers import ColumnMappingError, match_header, plan_columns, read_mapping
+from icd_tables.intake.duplicates import DuplicateTracker, hash_strings
+from foundation.files import ROW_WARNING, InputError, _cell_text, detect_encoding, open_input
 from grouper import Grouper
-from grouper.normalize import CodeNormalizer, normalize_codes
+from icd_tables.intake.codes import CodeNormalizer, normalize_codes
 from icd_tables.pack import Pack
 
 
@@ -255,9 +255,9 @@ def test_encoding_detection(tmp_path, encoding, expected):
 
 
 def test_encoding_detection_looks_past_an_ascii_start(tmp_path, monkeypatch):
-    import api.files
+    import foundation.files
 
-    monkeypatch.setattr(api.files, "SAMPLE_BYTES", 64)
+    monkeypatch.setattr(foundation.files, "SAMPLE_BYTES", 64)
     path = tmp_path / "x.csv"
     path.write_bytes(("case_id,dept\n" + "A1,x\n" * 40 + "A2,心内科\n").encode("gb18030"))
     assert detect_encoding(path) == "gb18030"
@@ -285,9 +285,9 @@ def test_ragged_csv_rows_are_kept_with_a_warning(tmp_path):
 
 
 def test_a_bad_row_late_in_the_file_switches_readers_without_losing_rows(tmp_path, monkeypatch):
-    import api.files
+    import foundation.files
 
-    monkeypatch.setattr(api.files, "BLOCK_BYTES", 256)  # many Arrow blocks before the bad row
+    monkeypatch.setattr(foundation.files, "BLOCK_BYTES", 256)  # many Arrow blocks before the bad row
     rows = [f"{i},{i % 2 + 1},\"x\ny\"" for i in range(200)]
     rows[150] += ",extra"
     csv_path = tmp_path / "late.csv"

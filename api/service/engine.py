@@ -24,9 +24,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from api.columns import plan_columns
+from icd_tables.intake.headers import plan_columns
 from api.grouping import BatchGrouper
-from api.settle_cmd import _weights as read_weight_file
+from api.cli.settle import _weights as read_weight_file
 from audit.validate import Validator
 from grouper import Grouper
 from payment import Hospitals, PaymentInputError, Period, Policy, load_policy, prepare_cases, read_hospitals

@@ -143,7 +143,7 @@ def job_results(job_id: str, service: ServiceDep, principal: PrincipalDep,
         if not csv_path.exists():
             import pyarrow.parquet as pq
 
-            from api.files import ResultWriter
+            from foundation.files import ResultWriter
 
             writer = ResultWriter(csv_path)
             for batch in pq.ParquetFile(path).iter_batches(250_000):

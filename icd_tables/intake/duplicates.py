@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grouper._config import JIT
+from foundation.numba_options import JIT
 from grouper.encode import plain_array
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)

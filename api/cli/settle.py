@@ -26,13 +26,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from api.cases import read_cases
-from api.files import XLSX_MAX_ROWS, ResultWriter
-from api.report import Report
+from foundation.files import XLSX_MAX_ROWS, ResultWriter
+from api.cli.report import Report
 from payment import (CASE_TYPES, KINDS, MoneyRangeError, PaymentInputError, Period, PolicyError, load_policy,
                      read_case_list, read_hospitals, read_scores, run_settlement)
 from payment.tables import LABELS_ZH, diff_case_lines
 from weights import WeightMeta, WeightTable, read_published
-from weights.decimals import fen_text
+from foundation.decimals import fen_text
 
 FORMATS = ("parquet", "csv", "xlsx")
 KIND_ZH = {"year": "年度清算", "month": "按月预结", "shadow": "空转试运行"}

@@ -12,16 +12,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from api.cases import iter_cases, read_cases
-from api.files import InputError, output_format, write_table
-from api.options import non_negative
-from api.report import Report
+from foundation.files import InputError, output_format, write_table
+from api.cli.options import non_negative
+from api.cli.report import Report
 from audit.screens import RateError, ScreenInputError, Screener, review_queue
 from audit.screens.engine import ScreenResult
 from audit.screens.flags import FLAG_LABELS_ZH, SEVERITY_ZH
 from audit.screens.queue import SELECTION_ZH
 from audit.validate import Validator
 from weights import WeightTable
-from weights.decimals import fen_text, unscaled
+from foundation.decimals import fen_text, unscaled
 
 #: Errors of this command that mean bad input (exit 3); bad options are usage errors (exit 2).
 INPUT_ERRORS = (ScreenInputError,)

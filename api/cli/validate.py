@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from api.cases import iter_cases, read_cases
-from api.files import InputError, ResultWriter, output_format, write_table
-from api.progress import Progress
-from api.report import Report
+from foundation.files import InputError, ResultWriter, output_format, write_table
+from api.cli.progress import Progress
+from api.cli.report import Report
 from audit.findings import SEVERITIES, SEVERITY_ZH
 from audit.summary import summarize
 from audit.validate import Validation, Validator
