@@ -13,7 +13,7 @@ import pytest
 from foundation import files
 from api.cli import EXIT_FAIL_ON, EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
 from reference_data import VERSIONS_1X, write_csv
-from icd_tables.pack import BUNDLED_DIR, DEFAULT_PACK
+from icd_tables.pack import BUNDLED_DIR, EXAMPLE_PACK
 
 EXPECTED = ["expected_mdc", "expected_adrg", "expected_drg", "expected_status", "expected_status_zh"]
 RESULT = ["mdc", "adrg", "drg", "status", "status_zh"]
@@ -338,19 +338,19 @@ def test_demo(private_packs, tmp_path, capsys):
     out = tmp_path / "demo.parquet"
     assert main(["demo", "-n", "500", "-o", str(out)]) == EXIT_OK
     printed = capsys.readouterr().out
-    assert DEFAULT_PACK in printed and "分组成功" in printed and "records/s" in printed
+    assert EXAMPLE_PACK in printed and "分组成功" in printed and "records/s" in printed
     assert len(pd.read_parquet(out)) == 500
 
 
 def test_packs_import_list_show(private_packs, capsys):
-    assert main(["packs", "import", str(BUNDLED_DIR / DEFAULT_PACK), "--name", "mini-copy", "--region", "测试"]) == 0
+    assert main(["packs", "import", str(BUNDLED_DIR / EXAMPLE_PACK), "--name", "mini-copy", "--region", "测试"]) == 0
     assert "mini-copy" in capsys.readouterr().out
     assert main(["packs", "list"]) == EXIT_OK
     listed = capsys.readouterr().out
-    assert "mini-copy" in listed and DEFAULT_PACK in listed
+    assert "mini-copy" in listed and EXAMPLE_PACK in listed
     assert main(["packs", "show", "mini-copy"]) == EXIT_OK
     shown = capsys.readouterr().out
     assert "region 测试" in shown and "rules.tsv" in shown
-    code = main(["packs", "import", str(BUNDLED_DIR / DEFAULT_PACK), "--name", "mini-copy"])
+    code = main(["packs", "import", str(BUNDLED_DIR / EXAMPLE_PACK), "--name", "mini-copy"])
     assert code == EXIT_INPUT and "already exists" in capsys.readouterr().err
     assert main(["packs", "show", "no-such-pack"]) == EXIT_INPUT

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from icd_tables.intake.headers import ColumnMappingError, match_header, plan_columns, read_mapping
+from icd_tables.intake.values import canonical_records
 from icd_tables.intake.duplicates import DuplicateTracker, hash_strings
 from foundation.files import ROW_WARNING, InputError, _cell_text, detect_encoding, open_input
 from grouper import Grouper
@@ -69,7 +70,7 @@ def test_wide_columns_join_in_number_order_skipping_empty_cells():
     table = pa.table({n: pa.array(v, pa.string()) for n, v in zip(names, [
         ["a", "b", "c"], ["男", "女", "2"], ["65", "3", "40"], ["I21.000", "J18.900", "K35.900"],
         ["Z", None, ""], ["B", " ", ""], ["A", "", None]])} | {"备注": pa.array(["x", "y", "z"])})
-    out = plan.apply(table)
+    out = canonical_records(plan.apply(table))
     assert _col(out, "secondary_dx") == ["A|B|Z", None, None]
     assert _col(out, "sex") == [1, 2, 2]
     assert "备注" not in out.column_names  # unknown columns pass through only with --keep-input
@@ -105,23 +106,23 @@ def test_integer_fields_from_text():
         "年龄不足1周岁的天数": ["12天", "", None, "x", "1", "2", "3", "4"],
         "新生儿出生体重(克)": ["3200", "3,200", "3200g", "3200.5", "", None, "1", "2"],
     })
-    out = plan.apply(table)
+    out = canonical_records(plan.apply(table))
     assert _col(out, "sex") == [1, 2, 1, 2, 1, None, None, None]
-    assert _col(out, "__bad__sex") == [None] * 5 + ["未知", None, None]
+    assert _col(out, "__unreadable__sex") == [None] * 5 + ["未知", None, None]
     assert _col(out, "age_years") == [65, 65, 3, 65, None, None, None, 1024]
-    assert _col(out, "__bad__age_years") == [None] * 4 + ["abc", None, None, None]
+    assert _col(out, "__unreadable__age_years") == [None] * 4 + ["abc", None, None, None]
     assert _col(out, "age_days")[:4] == [12, None, None, None]
     assert _col(out, "birth_weight_g")[:4] == [3200, 3200, 3200, None]
-    assert _col(out, "__bad__birth_weight_g")[3] == "3200.5"
+    assert _col(out, "__unreadable__birth_weight_g")[3] == "3200.5"
 
 
 def test_integer_fields_with_a_sign():
     """A leading ``+`` is a sign, as ``-`` is (found by the CLI property test: '+0' once stopped drg group)."""
     plan = plan_columns(["年龄", "年龄不足1周岁的天数"])
-    out = plan.apply(pa.table({"年龄": ["+0", "+65", "-1"], "年龄不足1周岁的天数": ["+3", "+", "3"]}))
+    out = canonical_records(plan.apply(pa.table({"年龄": ["+0", "+65", "-1"], "年龄不足1周岁的天数": ["+3", "+", "3"]})))
     assert _col(out, "age_years") == [0, 65, -1]
     assert _col(out, "age_days") == [3, None, 3]
-    assert _col(out, "__bad__age_days") == [None, "+", None]
+    assert _col(out, "__unreadable__age_days") == [None, "+", None]
 
 
 @pytest.mark.parametrize("suffix, text", [

@@ -47,7 +47,7 @@ def _uses(source: str, where: str, own: str) -> list[str]:
     bound: dict[str, str] = {}  # local name → the module (or name) of another package it stands for
 
     def foreign(module: str) -> bool:
-        return module not in ALLOWED and (_top(module) != own or _top(module) not in CHECKED)
+        return module not in ALLOWED and _top(module) != own
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -56,7 +56,7 @@ def _uses(source: str, where: str, own: str) -> list[str]:
                     continue
                 if any(_private(part) for part in alias.name.split(".")):
                     found.append(f"{where}:{node.lineno}: import {alias.name}")
-                bound[alias.asname or _top(alias.name)] = alias.asname and alias.name or _top(alias.name)
+                bound[alias.asname or _top(alias.name)] = alias.name if alias.asname else _top(alias.name)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             if not foreign(node.module):
                 continue

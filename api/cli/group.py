@@ -21,12 +21,11 @@ from api.cli.options import positive
 from api.cli.progress import Progress
 from api.grouping import BatchGrouper
 from foundation import files
-from foundation.files import OutputError, ResultWriter, open_input
-from grouper import Grouper, RecordSchemaError
-from icd_tables.intake.headers import plan_columns, read_mapping
-from icd_tables.pack import DEFAULT_PACK, Pack
+from foundation.files import OutputError, ResultWriter
+from grouper import Grouper
+from icd_tables.intake.reader import open_records
+from icd_tables.pack import EXAMPLE_PACK, Pack
 from icd_tables.sample import sample_records
-from icd_tables.schema import REQUIRED_COLUMNS
 
 #: Input columns the grouper reads (others are read only with --keep-input).
 GROUPING_FIELDS = ("case_id", "sex", "age_years", "age_days", "birth_weight_g", "admission_weight_g",
@@ -155,16 +154,8 @@ def cmd_group(args) -> int:
     files.output_format(args.output)
     if args.output.resolve() == args.input.resolve():
         raise UsageError("the output would overwrite the input; choose another -o")
-    mapping = read_mapping(args.columns) if args.columns else None
-    source = open_input(args.input, args.encoding)
-    plan = plan_columns(source.names, mapping)
-    missing = plan.missing(REQUIRED_COLUMNS)
-    if missing:
-        raise RecordSchemaError(
-            f"{args.input}: no column found for {', '.join(missing)} "
-            f"({', '.join(_zh(m) for m in missing)}); columns found: {', '.join(source.names[:40]) or 'none'}"
-            f"{' …' if len(source.names) > 40 else ''}. Map them with --columns FILE (see 'drg group --help')."
-        )
+    record_file = open_records(args.input, columns=args.columns, encoding=args.encoding)
+    source, plan = record_file.source, record_file.plan
     for note in plan.notes:
         print(f"drg: note: {note}", file=sys.stderr)
     if args.verbose:
@@ -179,7 +170,7 @@ def cmd_group(args) -> int:
     grouper = Grouper(Pack.load(args.pack))
     plan = plan.only(GROUPING_FIELDS)
     batcher = BatchGrouper(grouper, plan, normalize=not args.no_normalize, keep_input=args.keep_input,
-                           input_as_text=source.format != "parquet")
+                           input_as_text=source.format != "parquet", excel_serials=record_file.excel_serials)
     wanted = None if args.keep_input else [source.names[i] for i in plan.used_columns()]
     summary = Summary()
     progress = Progress(source.known_rows())
@@ -207,12 +198,6 @@ def cmd_group(args) -> int:
     if failing:
         print(f"drg: {failing:,} records with status {', '.join(args.fail_on)} (--fail-on)", file=sys.stderr)
     return EXIT_FAIL_ON if failing else EXIT_OK
-
-
-def _zh(name: str) -> str:
-    from icd_tables.intake.headers import ZH_NAMES
-
-    return ZH_NAMES.get(name, name)
 
 
 def cmd_demo(args) -> int:
@@ -258,7 +243,7 @@ def add_parser(sub) -> None:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     group.add_argument("input", type=Path, help="records: .parquet, .csv, .xlsx or .jsonl")
     group.add_argument("-o", "--output", type=Path, required=True, help="results: .parquet, .csv or .xlsx")
-    group.add_argument("--pack", default=DEFAULT_PACK, help="pack name or folder (default: %(default)s)")
+    group.add_argument("--pack", help="pack name or folder (default: the one set by 'drg packs default' or $DRG_PACK)")
     group.add_argument("--columns", type=Path, metavar="FILE",
                        help="column mapping: input header → field (TOML, JSON or CSV)")
     group.add_argument("--encoding", help="text encoding of a CSV/JSON input (default: detected)")
@@ -277,7 +262,7 @@ def add_parser(sub) -> None:
     group.set_defaults(func=cmd_group)
 
     demo = sub.add_parser("demo", help="group generated records with the bundled example pack")
-    demo.add_argument("--pack", default=DEFAULT_PACK)
+    demo.add_argument("--pack", default=EXAMPLE_PACK, help="pack name or folder (default: %(default)s)")
     demo.add_argument("-n", type=positive, default=10_000, help="number of records (default %(default)s)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--show", type=int, default=10, help="result rows to print")

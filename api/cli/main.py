@@ -17,7 +17,7 @@ from api.cli.exits import EXIT_ERROR, EXIT_FAIL_ON, EXIT_INPUT, EXIT_OK, EXIT_US
 from audit.rulebook import RuleBookError
 from foundation.files import InputError, OutputError
 from grouper import RecordSchemaError
-from icd_tables.errors import PackError
+from icd_tables.errors import NoPackChosenError, PackError
 from icd_tables.intake.headers import ColumnMappingError
 from weights import WeightTableError
 
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return args.func(args)
-    except (UsageError, OutputError, ColumnMappingError, settle.SettleUsageError,
+    except (UsageError, OutputError, ColumnMappingError, NoPackChosenError, settle.SettleUsageError,
             serve.ServeUsageError, *audit.USAGE_ERRORS, *spark.USAGE_ERRORS) as exc:
         print(f"drg: {exc}", file=sys.stderr)
         return EXIT_USAGE

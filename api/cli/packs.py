@@ -6,7 +6,8 @@ from pathlib import Path
 
 from api.cli.exits import EXIT_OK
 from icd_tables.errors import PackError
-from icd_tables.pack import Pack, available_packs, import_pack
+from foundation.atomic import write_text_atomic
+from icd_tables.pack import PACK_ENV, Pack, available_packs, configured_pack, default_pack_file, import_pack
 
 
 def cmd_packs_list(args) -> int:
@@ -43,6 +44,20 @@ def cmd_packs_show(args) -> int:
 
 
 
+def cmd_packs_default(args) -> int:
+    if args.pack is None:
+        configured = configured_pack()
+        print(f"default pack: {configured[0]} (from {configured[1]})" if configured else
+              "no default pack; set one with 'drg packs default NAME'")
+        return EXIT_OK
+    pack = Pack.load(args.pack)  # refuse a name that does not load
+    path = write_text_atomic(default_pack_file(), f"{args.pack}\n")
+    print(f"default pack: {args.pack} ({pack.version}), written to {path}")
+    if configured_pack() and configured_pack()[1] == f"${PACK_ENV}":
+        print(f"note: ${PACK_ENV} is set and wins over this default")
+    return EXIT_OK
+
+
 def add_parser(sub) -> None:
     packs = sub.add_parser("packs", help="definition packs 分组方案")
     packs_sub = packs.add_subparsers(dest="packs_command", required=True)
@@ -53,6 +68,10 @@ def add_parser(sub) -> None:
     imp.add_argument("--region")
     imp.add_argument("--force", action="store_true")
     imp.set_defaults(func=cmd_packs_import)
+    default = packs_sub.add_parser("default", help="set (or show) the pack used when --pack is not given",
+                                   epilog="example: drg packs default chs-drg-1.1")
+    default.add_argument("pack", nargs="?", help="pack name or folder; omitted: show the current default")
+    default.set_defaults(func=cmd_packs_default)
     show = packs_sub.add_parser("show", help="describe a pack")
     show.add_argument("pack")
     show.set_defaults(func=cmd_packs_show)
