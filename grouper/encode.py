@@ -24,8 +24,10 @@ from icd_tables.schema import (
     CODE_LIST_COLUMNS,
     CODE_LIST_SEPARATOR,
     NUMERIC_COLUMNS,
+    NUMERIC_DEFAULTS,
     REQUIRED_COLUMNS,
     SEX_WORDS,
+    TEXT_COLUMNS,
 )
 
 #: Numeric fields are integers of at most this magnitude (int32, whose minimum marks "missing").
@@ -147,6 +149,17 @@ def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int, *, sex: bo
     return out
 
 
+def text_index(column: pa.ChunkedArray | pa.Array | None, n: int, values: pa.Array) -> np.ndarray:
+    """Index of each cell's exact text in ``values``; ``len(values)`` for other text, :data:`MISSING` for none."""
+    if column is None:
+        return np.full(n, MISSING, dtype=np.int32)
+    text = _text(column, n)
+    index = pc.fill_null(pc.index_in(text, value_set=values), len(values))
+    out = index.to_numpy(zero_copy_only=False).astype(np.int32)
+    out[pc.is_null(text).to_numpy(zero_copy_only=False)] = MISSING
+    return out
+
+
 def _text(column: pa.ChunkedArray | None, n: int) -> pa.Array:
     if column is None:
         return pa.nulls(n, pa.string())
@@ -232,8 +245,13 @@ def encode(table: pa.Table, pack: CompiledPack) -> Encoded:
 
     nums = np.empty((len(NUMERIC_ORDER), n), dtype=np.int32)
     for row, field in enumerate(NUMERIC_ORDER):
+        if field in TEXT_COLUMNS:
+            nums[row] = text_index(get(TEXT_COLUMNS[field]), n, pack.text_values)
+            continue
         column = NUMERIC_COLUMNS[field]
         nums[row] = numeric_column(get(column), n, sex=column == "sex")
+        if field in NUMERIC_DEFAULTS:
+            nums[row][nums[row] == MISSING] = NUMERIC_DEFAULTS[field]
 
     batch = Batch(
         dx_start=dx_start,

@@ -3,7 +3,8 @@
 A pack is a folder holding its source tables and a manifest.  It may be
 
 * a ``drgpack/1`` folder (this project's format, see :mod:`icd_tables.drgpack`);
-* a folder of national CHS-DRG 1.x tables (``rules.json`` + ``.dat`` files),
+* a folder of CHS-DRG 1.x tables (``rules.json`` + ``.dat`` files), national
+  (``chs-drg-rules/1``) or regional (``chs-drg-rules/2``, e.g. ``haerbin-2022``),
   used in place: its manifest is derived from ``rules.json`` and the files'
   checksums, and the tables' SHA-256 values listed in ``rules.json`` are verified;
 * a pack imported with :func:`import_pack` into the user's pack folder.
@@ -33,12 +34,14 @@ from icd_tables.errors import NoPackChosenError, PackError, PackIntegrityError, 
 from icd_tables.manifest import FORMAT_CHS1X, FORMAT_DRGPACK, MANIFEST, Manifest, sha256_file
 
 #: Bumped whenever the compiler's output changes meaning, so old caches are not reused.
-COMPILER_VERSION = f"{FORMAT_VERSION}.2"
+COMPILER_VERSION = f"{FORMAT_VERSION}.0"
 BUNDLED_DIR = Path(__file__).parent / "packs"
 #: The bundled example pack: the demo's and the quick start's, never a silent default.
 EXAMPLE_PACK = "example-mini"
 #: Environment variable naming the default pack (``drg packs default NAME`` stores one instead).
 PACK_ENV = "DRG_PACK"
+#: Region of the national packs, which accept weights and policies of any region.
+NATIONAL = "全国 (national)"
 
 
 def cache_dir() -> Path:
@@ -62,12 +65,13 @@ def _derived_chs1x_manifest(folder: Path) -> Manifest:
                 "the rules and the tables do not belong together"
             )
     name = rules["pack"]
+    regional = rules["schema"] != FORMAT_CHS1X
     return Manifest(
-        format=FORMAT_CHS1X,
+        format=rules["schema"],
         name=name,
         scheme="CHS-DRG",
         version=name.rsplit("-", 1)[-1],
-        region="全国 (national)",
+        region=name.rsplit("-", 1)[0] if regional else NATIONAL,
         source=str(folder),
         description=rules.get("description", ""),
         files=files,
