@@ -12,14 +12,16 @@ import secrets
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.service.auth import Authenticator, RateLimiter, token_secret
-from api.service.db import Database
+from api.service.db import Database, is_conflict
 from api.service.deps import Service
 from api.service.engine import Engine
 from api.service.fast import OneRecordGrouper
+from api.service.guard import RequestGuard
 from api.service.schemas import ErrorOut
 from api.service.routers import audit, catalogue, grouping, hospitals, session, settlements, web
 from api.service.settings import Settings
@@ -38,48 +40,6 @@ Authentication: `Authorization: Bearer <API key or token>` or `X-API-Key: <API k
 Roles: `hospital` and `coder` (one hospital), `payer` (all), `auditor` (read-only, all).
 Another hospital's case, summary, job, statement or audit flag answers 404; a route the role may not use answers 403.
 """
-
-
-class BodyLimit:
-    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413 (declared or streamed)."""
-
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        too_large = JSONResponse({"detail": f"请求内容超过 {self.limit // 2**20} MiB 上限 (request body too large)"}, 413)
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await too_large(scope, receive, send)
-        seen = 0
-
-        async def counted():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge()
-            return message
-
-        started = False
-
-        async def tracked_send(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, tracked_send)
-        except _TooLarge:
-            if not started:
-                await too_large(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -113,13 +73,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException):
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        # where and what, never the input itself (it may be megabytes, or a value JSON cannot carry)
+        errors = [{"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg", "")),
+                   "type": str(e.get("type", ""))} for e in exc.errors()[:20]]
+        return JSONResponse({"detail": errors}, 422)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
+        if is_conflict(exc):
+            return JSONResponse({"detail": CONFLICT}, 409)
         ref = secrets.token_hex(6)
         log.error("unexpected error %s on %s %s", ref, request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": f"内部错误，请联系管理员 (internal error, reference {ref})"}, 500)
 
-    app.add_middleware(BodyLimit, limit=settings.max_upload_mb * 2**20)
+    app.add_middleware(RequestGuard, limit=settings.max_upload_mb * 2**20, body_timeout_s=settings.body_timeout_s)
     return app
 
 

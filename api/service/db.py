@@ -126,6 +126,15 @@ def _migration_2(dialect: str) -> list[str]:
 MIGRATIONS = (_migration_1, _migration_2)
 
 
+#: SQLSTATEs of a transaction that lost a race (serialisation failure, deadlock, unique key taken): retry it.
+CONFLICT_STATES = ("40001", "40P01", "23505")
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is a database error of a transaction that lost a race with another one."""
+    return getattr(exc, "sqlstate", None) in CONFLICT_STATES
+
+
 def utcnow() -> datetime:
     """Now in UTC, without a zone (the ``TIMESTAMP`` columns hold UTC)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -291,4 +300,4 @@ class Database:
 
 
 __all__ = ["APPEAL_COLUMNS", "AUDIT_FLAG_COLUMNS", "CASE_COLUMNS", "FINDING_COLUMNS", "LINE_COLUMNS", "MIGRATIONS",
-           "Connection", "Database", "utcnow"]
+           "Connection", "Database", "is_conflict", "utcnow"]

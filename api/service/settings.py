@@ -35,6 +35,8 @@ class Settings(BaseSettings):
         Lifetime of a sign-in token (seconds).
     max_upload_mb : int
         Largest request body accepted (413 above it).
+    body_timeout_s : float
+        A client that sends no part of its body for this long gets 408 (slow clients hold no worker).
     rate_limit_per_s, rate_burst : float
         Requests per second per credential and burst size (429 above them; 0 turns the limit off).
     background_threshold : int
@@ -54,6 +56,7 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     token_ttl_s: int = Field(900, gt=0)
     max_upload_mb: int = Field(512, gt=0)
+    body_timeout_s: float = Field(30.0, gt=0)
     rate_limit_per_s: float = Field(200.0, ge=0)
     rate_burst: float = Field(400.0, ge=0)
     background_threshold: int = Field(200_000, ge=0)

