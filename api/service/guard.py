@@ -4,6 +4,8 @@
 
 * refuses bodies over the limit with 413, whether declared (``Content-Length``) or streamed;
 * answers 408 when a client stops sending its body for ``body_timeout_s`` (slow clients);
+* decodes the path exactly once from the bytes the client sent (``%2F`` in an identifier stays a
+  character of the identifier, ``%2520`` stays ``%20``), whatever the server in front did;
 * refuses a path or query holding a control character (``\\x00`` … ``\\x1f``, ``\\x7f``) with 400;
 * reads a JSON body whole and checks it with :func:`check_json` (400 or 422) before FastAPI parses it.
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes
 
 import numpy as np
 from fastapi.responses import JSONResponse
@@ -108,6 +110,9 @@ class RequestGuard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
+        raw = scope.get("raw_path")
+        if raw:
+            scope = {**scope, "path": unquote(raw.split(b"?", 1)[0].decode("latin-1"))}
         try:
             check_address(scope)
             if declared is not None and declared.isdigit() and int(declared) > self.limit:

@@ -174,3 +174,44 @@ def test_a_client_that_stops_sending_its_body_gets_408():
 
     assert asyncio.run(run(b"application/json")) == 408
     assert asyncio.run(run(b"multipart/form-data; boundary=x")) == 408
+
+
+def encode(identifier: str) -> str:
+    """A path segment as a client writes it: every reserved character percent-encoded, dots too (else a
+    client or proxy may read ``..`` as "the folder above")."""
+    from urllib.parse import quote
+
+    return quote(identifier, safe="").replace(".", "%2E")
+
+
+ODD_IDS = ["a/b", "..", "../etc", "c#1", "d%20e", "with space", "中文/病案", "./x", "q?x=1", "%2F", "semi;colon"]
+
+
+def test_case_ids_with_any_printable_character_work_in_every_route(api):
+    """Finding 11: each odd id is stored, its case page opens, its flag is appealed and decided, percent-encoded."""
+    def pneumonia(case_id, admit, discharge):
+        return dict(case_id=case_id, patient_id=f"P-{case_id}", sex=1, age_years=67, principal_dx="J18.900",
+                    secondary_dx="J96.000", discharge_method=1, insurance_type="390", total_cost=9000.0,
+                    admit_date=admit, discharge_date=discharge, los_days=4)
+
+    records = []
+    for k, case_id in enumerate(ODD_IDS):  # each id is the second stay of a readmission: it is flagged
+        records += [pneumonia(f"first-{k}", "2024-03-01", "2024-03-05"), pneumonia(case_id, "2024-03-09", "2024-03-13")]
+        records[-2]["patient_id"] = records[-1]["patient_id"]
+    assert api.post("/v1/batches", "hospital", json={"records": records}).status_code == 200
+    for case_id in ODD_IDS:
+        r = api.get(f"/v1/hospitals/H001/cases/{encode(case_id)}", "hospital")
+        assert r.status_code == 200 and r.json()["case"]["case_id"] == case_id, (case_id, r.status_code, r.text)
+    run = api.post("/v1/audit-runs", "payer", json={"period": "2024-03"}).json()
+    flags = api.get(f"/v1/audit-runs/{run['run_id']}/flags?limit=1000", "hospital").json()["flags"]
+    by_case = {f["case_id"]: f["flag_id"] for f in flags if f["rule_id"] == "SPLIT_READMISSION"}
+    assert set(ODD_IDS) <= set(by_case)
+    for case_id in ODD_IDS:
+        url = f"/v1/flags/{encode(by_case[case_id])}"
+        r = api.post(f"{url}/appeal", "hospital", json={"run_id": run["run_id"], "reason": "不同疾病"})
+        assert r.status_code == 200 and r.json()["status"] == "appealed", (case_id, r.text)
+        r = api.client.get(f"{url}/appeal", params={"run_id": run["run_id"]}, headers=api.as_("hospital"))
+        assert r.status_code == 200 and r.json()["flag_id"] == by_case[case_id], (case_id, r.text)
+        r = api.post(f"{url}/decision", "payer", json={"run_id": run["run_id"], "status": "withdrawn",
+                                                        "outcome": "复核无误"})
+        assert r.status_code == 200 and r.json()["status"] == "withdrawn", (case_id, r.text)
