@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             service = Service(settings, db, engine, auth, RateLimiter(settings.rate_limit_per_s, settings.rate_burst),
                               None, OneRecordGrouper(engine.grouper))
             service.jobs = JobRunner(service)
-            service.jobs.fail_orphans()
+            service.jobs.sweep()
             app.state.service = service
             yield
             service.jobs.close()

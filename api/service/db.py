@@ -122,8 +122,13 @@ def _migration_2(dialect: str) -> list[str]:
     ]
 
 
+def _migration_3(dialect: str) -> list[str]:
+    """Job ownership: the process that runs a job and its last heartbeat."""
+    return ["ALTER TABLE jobs ADD COLUMN owner TEXT", "ALTER TABLE jobs ADD COLUMN heartbeat_at TIMESTAMP"]
+
+
 #: Schema versions, oldest first: each a function of the dialect giving its statements.
-MIGRATIONS = (_migration_1, _migration_2)
+MIGRATIONS = (_migration_1, _migration_2, _migration_3)
 
 
 #: SQLSTATEs of a transaction that lost a race (serialisation failure, deadlock, unique key taken): retry it.

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         Batches with more records than this run as background jobs.
     job_dir : Path
         Where uploads of background jobs and their results are kept.
+    job_heartbeat_s, job_stale_s : float
+        A process renews the heartbeat of its jobs every ``job_heartbeat_s``; a queued or running job
+        whose heartbeat is older than ``job_stale_s`` lost its process and is marked failed.
+    job_files_max_age_s : float
+        Files in ``job_dir`` that no live job and no finished job's results need (a killed job's
+        upload and partial results) are removed once older than this.
     """
 
     model_config = SettingsConfigDict(env_prefix="DRG_SERVICE_", extra="ignore")
@@ -61,6 +67,9 @@ class Settings(BaseSettings):
     rate_burst: float = Field(400.0, ge=0)
     background_threshold: int = Field(200_000, ge=0)
     job_dir: Path = Path("drg-service-jobs")
+    job_heartbeat_s: float = Field(10.0, gt=0)
+    job_stale_s: float = Field(120.0, gt=0)
+    job_files_max_age_s: float = Field(86_400.0, ge=0)
 
     @property
     def is_postgres(self) -> bool:

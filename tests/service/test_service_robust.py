@@ -215,3 +215,112 @@ def test_case_ids_with_any_printable_character_work_in_every_route(api):
         r = api.post(f"{url}/decision", "payer", json={"run_id": run["run_id"], "status": "withdrawn",
                                                         "outcome": "复核无误"})
         assert r.status_code == 200 and r.json()["status"] == "withdrawn", (case_id, r.text)
+
+
+def _finished_job(api, n: int = 40) -> dict:
+    import time
+
+    sink = io.BytesIO()
+    pa.parquet.write_table(pa.Table.from_pandas(month_records("H001", n, 10), preserve_index=False), sink)
+    r = api.post("/v1/batches/upload?background=true", "hospital",
+                 files={"file": ("big.parquet", sink.getvalue())}).json()
+    for _ in range(400):
+        status = api.get(f"/v1/jobs/{r['job_id']}", "hospital").json()
+        if status["state"] in ("done", "failed"):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(status)
+
+
+def test_concurrent_first_csv_downloads_are_whole(api):
+    """Finding 6: six parallel first downloads of a job's CSV all answer 200 with the same whole file."""
+    import pyarrow.parquet  # noqa: F401  (pa.parquet)
+
+    status = _finished_job(api)
+    assert status["state"] == "done", status
+    barrier = threading.Barrier(6)
+
+    def download(_):
+        barrier.wait()
+        return api.get(status["results_url"] + "?format=csv", "hospital")
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(download, range(6)))
+    assert [a.status_code for a in answers] == [200] * 6
+    assert len({a.content for a in answers}) == 1 and answers[0].text.count("\n") == 41
+    folder = api.service.settings.job_dir / status["job_id"]
+    assert sorted(p.name for p in folder.iterdir()) == ["results.csv", "results.parquet"]
+
+
+def _job_row(api, job_id: str, owner: str, heartbeat_age_s: float, state: str = "running") -> None:
+    from datetime import timedelta
+
+    from api.service.db import utcnow
+
+    now = utcnow()
+    with api.service.db.connect(write=True) as conn:
+        conn.execute("INSERT INTO jobs (job_id, run_id, hospital_id, state, total, done, message, result_path, "
+                     "created_by, created_at, updated_at, owner, heartbeat_at) VALUES (?, ?, 'H001', ?, 10, 0, NULL, "
+                     "NULL, 'k', ?, ?, ?, ?)", (job_id, f"run-{job_id}", state, now - timedelta(hours=1), now,
+                                                owner, now - timedelta(seconds=heartbeat_age_s)))
+
+
+def _state(api, job_id: str) -> str:
+    with api.service.db.connect() as conn:
+        return conn.one("SELECT state FROM jobs WHERE job_id = ?", (job_id,))["state"]
+
+
+def test_only_a_job_whose_heartbeat_stopped_is_failed_when_another_process_starts(api, tmp_path):
+    """Finding 7: a second service process on the same database leaves a live job alone."""
+    from service_helpers import PG_URL, close_client, make_client
+
+    _job_row(api, "job-alive", "other-host:1:abc", heartbeat_age_s=1)
+    _job_row(api, "job-dead", "other-host:2:def", heartbeat_age_s=3600)
+    _job_row(api, "job-queued-dead", "other-host:2:def", heartbeat_age_s=3600, state="queued")
+    if api.backend == "postgresql":
+        second, schema = make_client(tmp_path / "second", "postgresql", database_url=PG_URL,
+                                     database_schema=api.service.settings.database_schema)
+        close_client(second, "duckdb", schema)  # the schema is the first app's: not dropped here
+    else:
+        api.service.jobs.sweep()  # one DuckDB file has one process: the start-up sweep itself
+    assert _state(api, "job-alive") == "running"
+    assert _state(api, "job-dead") == "failed" and _state(api, "job-queued-dead") == "failed"
+
+
+def test_a_running_job_keeps_its_heartbeat(api):
+    import time
+
+    from api.service.db import utcnow
+
+    jobs = api.service.jobs
+    _job_row(api, "job-mine", jobs.owner, heartbeat_age_s=3600)
+    jobs.beat()
+    with api.service.db.connect() as conn:
+        beat = conn.one("SELECT heartbeat_at FROM jobs WHERE job_id = 'job-mine'")["heartbeat_at"]
+    assert (utcnow() - beat).total_seconds() < 60
+    jobs.sweep()
+    assert _state(api, "job-mine") == "running"
+
+
+def test_abandoned_job_files_are_removed_after_their_age(api):
+    """Finding 12: uploads and partial results a killed job left behind go at the next sweep once old enough;
+    a finished job's results and a live job's files stay."""
+    import os
+
+    status = _finished_job(api)
+    root = api.service.settings.job_dir
+    _job_row(api, "job-dead", "gone:1:x", heartbeat_age_s=3600)
+    _job_row(api, "job-live", api.service.jobs.owner, heartbeat_age_s=0)
+    for name in ("job-dead/upload.csv", "job-dead/.results.parquet.partial", "job-live/upload.csv", "tmpab12.csv",
+                 f"{status['job_id']}/.results.csv.partial", "job-unknown/upload.parquet"):
+        (root / name).parent.mkdir(exist_ok=True)
+        (root / name).write_bytes(b"x")
+    fresh = root / "tmpfresh.csv"
+    fresh.write_bytes(b"x")
+    old = 2 * api.service.settings.job_files_max_age_s
+    for path in root.rglob("*"):
+        if path.name != "tmpfresh.csv":
+            os.utime(path, (path.stat().st_atime - old, path.stat().st_mtime - old))
+    api.service.jobs.sweep()
+    left = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    assert left == sorted([f"{status['job_id']}/results.parquet", "job-live/upload.csv", "tmpfresh.csv"])

@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-import pyarrow as pa
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse
 
@@ -15,8 +14,8 @@ from api.service.deps import PrincipalDep, ServiceDep
 from api.service.schemas import RecordIn, BatchIn, BatchResponse, ErrorOut, GroupResponse, JobStatus
 from api.service.single import group_one
 from api.service.store import UploadError, audit, new_id
-from api.service.uploads import (READ_ERRORS, UPLOAD_SUFFIXES, batches, count_records, json_batch, process,
-                                 public_message)
+from api.service.uploads import (READ_ERRORS, UPLOAD_SUFFIXES, batches, count_records, csv_results, json_batch,
+                                 process, public_message)
 
 router = APIRouter(prefix="/v1", tags=["分组 grouping"])
 WRITERS = ("hospital", "coder", "payer")
@@ -141,17 +140,7 @@ def job_results(job_id: str, service: ServiceDep, principal: PrincipalDep,
         raise HTTPException(409, f"任务尚未完成 (job is {job['state']}); poll /v1/jobs/{job_id}")
     path = Path(job["result_path"])
     if format == "csv":
-        csv_path = path.with_suffix(".csv")
-        if not csv_path.exists():
-            import pyarrow.parquet as pq
-
-            from api.files import ResultWriter
-
-            writer = ResultWriter(csv_path)
-            for batch in pq.ParquetFile(path).iter_batches(250_000):
-                writer.write(pa.Table.from_batches([batch]))
-            writer.close()
-        path = csv_path
+        path = csv_results(path)
     audit(service.db, principal, "download", f"job:{job_id}")
     return FileResponse(path, filename=f"{job_id}-results.{format}",
                         media_type="text/csv" if format == "csv" else "application/vnd.apache.parquet")
