@@ -14,15 +14,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.service.auth import Authenticator, RateLimiter, token_secret
+from api.service.auth import Authenticator, Denied, RateLimiter, token_secret
 from api.service.db import Database, is_conflict
 from api.service.deps import Service
 from api.service.engine import Engine
 from api.service.fast import OneRecordGrouper
 from api.service.guard import RequestGuard
 from api.service.schemas import ErrorOut
+from api.service.store import audit as write_audit
 from api.service.routers import audit, catalogue, grouping, hospitals, session, settlements, web
 from api.service.settings import Settings
 from api.service.uploads import JobRunner
@@ -53,8 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db.migrate()
             engine = Engine(settings.pack, settings.weights, settings.policy, settings.hospitals)
             auth = Authenticator(db, token_secret(db, settings.secret_key), settings.token_ttl_s)
+            failures = settings.failed_sign_ins_per_min
             service = Service(settings, db, engine, auth, RateLimiter(settings.rate_limit_per_s, settings.rate_burst),
-                              None, OneRecordGrouper(engine.grouper))
+                              None, OneRecordGrouper(engine.grouper), RateLimiter(failures / 60, failures))
             service.jobs = JobRunner(service)
             service.jobs.sweep()
             app.state.service = service
@@ -71,6 +74,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if isinstance(exc, Denied):
+            principal = getattr(request.state, "principal", None)
+            await run_in_threadpool(write_audit, request.app.state.service.db, principal, "denied",
+                                    f"{request.method} {request.url.path}"[:500], exc.status_code)
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)

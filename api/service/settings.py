@@ -39,6 +39,9 @@ class Settings(BaseSettings):
         A client that sends no part of its body for this long gets 408 (slow clients hold no worker).
     rate_limit_per_s, rate_burst : float
         Requests per second per credential and burst size (429 above them; 0 turns the limit off).
+    failed_sign_ins_per_min : float
+        Failed sign-ins accepted per client address and minute (each one an audit-log line); past
+        that the address gets 429 and writes nothing until its allowance refills.
     background_threshold : int
         Batches with more records than this run as background jobs.
     job_dir : Path
@@ -65,6 +68,7 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(30.0, gt=0)
     rate_limit_per_s: float = Field(200.0, ge=0)
     rate_burst: float = Field(400.0, ge=0)
+    failed_sign_ins_per_min: float = Field(10.0, gt=0)
     background_threshold: int = Field(200_000, ge=0)
     job_dir: Path = Path("drg-service-jobs")
     job_heartbeat_s: float = Field(10.0, gt=0)

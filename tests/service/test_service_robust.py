@@ -324,3 +324,32 @@ def test_abandoned_job_files_are_removed_after_their_age(api):
     api.service.jobs.sweep()
     left = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     assert left == sorted([f"{status['job_id']}/results.parquet", "job-live/upload.csv", "tmpfresh.csv"])
+
+
+def _log(api, action: str) -> list[dict]:
+    with api.service.db.connect() as conn:
+        return conn.rows("SELECT key_id, hospital_id, object, status FROM audit_log WHERE action = ? ORDER BY id",
+                         (action,))
+
+
+def test_failed_sign_ins_are_limited_and_logged_within_the_limit(api):
+    """Finding 12: 50 failed sign-ins from one address write at most the allowance of audit lines; past it 429."""
+    limit = int(api.service.settings.failed_sign_ins_per_min)
+    codes = [api.client.post("/v1/auth/token", json={"api_key": f"drg_bad_{k}"}).status_code for k in range(50)]
+    assert codes[:limit] == [401] * limit and set(codes[limit:]) == {429}
+    assert len(_log(api, "sign-in-failed")) == limit
+    r = api.client.post("/v1/auth/token", json={"api_key": api.keys["hospital"]})
+    assert r.status_code == 429  # the address waits, whatever key it tries next
+
+
+def test_denied_cross_hospital_attempts_are_logged(api):
+    assert api.post("/v1/batches", "hospital", json={"records": records_json(month_records("H001", 3, 1))}) \
+        .status_code == 200
+    with api.service.db.connect() as conn:
+        case_id = conn.one("SELECT case_id FROM cases WHERE hospital_id = 'H001' LIMIT 1")["case_id"]
+    for url in ("/v1/hospitals/H001/cases", f"/v1/hospitals/H001/cases/{case_id}", "/v1/hospitals/H001/summary"):
+        assert api.get(url, "other").status_code == 404
+    assert api.get("/v1/audit-log", "hospital").status_code == 403
+    denied = _log(api, "denied")
+    assert [(d["hospital_id"], d["status"]) for d in denied] == [("H002", 404)] * 3 + [("H001", 403)]
+    assert denied[1]["object"] == f"GET /v1/hospitals/H001/cases/{case_id}"

@@ -118,7 +118,7 @@ def _visible_run(conn, principal, run_id: str) -> AuditRun:
     mine = (run_id, principal.hospital_id)
     n_cases = conn.one("SELECT COUNT(*) AS n FROM audit_run_cases WHERE run_id = ? AND hospital_id = ?", mine)["n"]
     if not n_cases:
-        raise HTTPException(404, NOT_FOUND)
+        raise principal.denied()
     counts = {}
     for column in ("rule_id", "severity"):
         counts[column] = {r["k"]: r["n"] for r in conn.rows(

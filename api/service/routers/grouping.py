@@ -115,8 +115,9 @@ def upload_batch(service: ServiceDep, principal: PrincipalDep,
 def _job(service, principal, job_id: str) -> dict:
     with service.db.connect() as conn:
         job = conn.one("SELECT * FROM jobs WHERE job_id = ?", (job_id,))
-    if job is None or (principal.scoped and job["hospital_id"] != principal.hospital_id):
+    if job is None:
         raise HTTPException(404, NOT_FOUND)
+    principal.check_hospital(job["hospital_id"])
     return job
 
 
