@@ -95,7 +95,7 @@ def _visible_run(conn, principal, run_id: str) -> dict:
         raise HTTPException(404, NOT_FOUND)
     if principal.scoped and conn.one("SELECT 1 AS x FROM settlement_statements WHERE run_id = ? AND hospital_id = ?",
                                      (run_id, principal.hospital_id)) is None:
-        raise HTTPException(404, NOT_FOUND)
+        raise principal.denied()
     return row
 
 
