@@ -210,3 +210,18 @@ def test_numbers_unchanged_json_roundtrip():
     values, _ = parse_amounts(pa.array(["0.10", "0.20", "12345678901.23"]))
     assert json.dumps([str(v) for v in values.to_pylist()]) == '["0.10", "0.20", "12345678901.23"]'
     assert np.isclose(float(values.to_pylist()[0]), 0.1)
+
+
+@pytest.mark.parametrize("text", ["87953.43", "87,953.43", "￥87,953.43", "87953.43元", "１２３．４", "+.5", "1,23", "abc",
+                                  "1e5", "12.3.4", " 7 "])
+def test_one_value_reads_as_its_column_does(text):
+    """Settings and table cells (policy amounts, rates, weights) follow the column readers' syntax exactly."""
+    from foundation.text_values import exact_decimal, parse_numbers
+
+    column = parse_numbers(pa.array([text]))[0]
+    try:
+        value = exact_decimal(text)
+    except ValueError:
+        assert np.isnan(column)
+    else:
+        assert float(value) == column
