@@ -53,17 +53,16 @@ def measure_kernel(args) -> dict:
     import numba
 
     from grouper import Grouper
-    from grouper._kernels import group_encoded
     from grouper.encode import encode
 
     grouper = Grouper(TABLES_11)
     table = tiled(golden_table(), args.batch)
     enc = encode(table, grouper.pack.compiled)
-    group_encoded(grouper._tables, enc.batch)  # JIT / cache load
+    grouper.group_batch(enc.batch)  # JIT / cache load
     out = {"encoding records/s": args.batch / _best(lambda: encode(table, grouper.pack.compiled))}
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
         numba.set_num_threads(threads)
-        seconds = _best(lambda: group_encoded(grouper._tables, enc.batch))
+        seconds = _best(lambda: grouper.group_batch(enc.batch))
         out[f"kernel records/s ({threads} thread{'s' if threads > 1 else ''})"] = args.batch / seconds
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     seconds = _best(lambda: grouper.group_arrow(table))

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from grouper._config import CHUNK, JIT, PARALLEL
+from foundation.numba_options import CHUNK, JIT, PARALLEL
 from icd_tables.compiled import (
     ACCEPT,
     REJECT,

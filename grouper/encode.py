@@ -16,6 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from foundation.arrow_columns import plain_array
+
 from grouper._kernels import Batch, _split_cells
 from icd_tables.compiled import MISSING, NUMERIC_ORDER, CompiledPack
 from icd_tables.schema import (
@@ -113,15 +115,6 @@ def _as_code_list(value) -> list | None:
         return [None if _is_missing(v) else str(v) for v in value]
     text = str(value)
     return text.split(CODE_LIST_SEPARATOR) if text else []
-
-
-def plain_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """One contiguous, non-dictionary Arrow array."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
-    return column
 
 
 def check_columns(table: pa.Table) -> None:

@@ -21,10 +21,10 @@ import pyarrow.compute as pc
 from api.service.auth import Principal
 from api.service.db import CASE_COLUMNS, FINDING_COLUMNS, Connection, Database, utcnow
 from api.service.engine import Engine
-from grouper.encode import plain_array
+from foundation.arrow_columns import plain_array
 from icd_tables.schema import CODE_LIST_SEPARATOR
 from payment.engine import CASE_TYPES
-from weights.decimals import decimal_array, units_or_null
+from foundation.decimals import decimal_array, units_or_null
 from payment._kernels import yuan_to_fen
 from weights import lookup_units
 
@@ -184,6 +184,7 @@ def prepare(engine: Engine, records: pa.Table, principal: Principal, run_id: str
     columns["uploaded_at"] = pa.repeat(pa.scalar(now, pa.timestamp("us")), n)
     columns["uploaded_by"] = pa.repeat(pa.scalar(principal.key_id), n)
     table = pa.table({name: columns[name] for name in CASE_COLUMNS if name != "version"})
+    _refuse_nul(table, first_row_no)
     if findings is not None:
         index = pa.array(findings.column("row_no").to_numpy() - first_row_no)
         findings = pa.table({"hospital_id": hospital.take(index), "case_id": case_id.take(index),
@@ -192,6 +193,18 @@ def prepare(engine: Engine, records: pa.Table, principal: Principal, run_id: str
                                 for name in FINDING_COLUMNS if name not in ("hospital_id", "case_id", "version",
                                                                             "row_no")}})
     return Prepared(table, findings, results)
+
+
+def _refuse_nul(table: pa.Table, first_row_no: int) -> None:
+    """A NUL character cannot be stored (PostgreSQL text refuses it): the first row holding one is refused."""
+    for name in table.column_names:
+        column = table.column(name)
+        if not pa.types.is_string(column.type):
+            continue
+        hit = np.flatnonzero(pc.fill_null(pc.match_substring(column, "\x00"), False).to_numpy(zero_copy_only=False))
+        if len(hit):
+            row = hit[0] + first_row_no
+            raise UploadError(f"第 {row} 行 {name} 含 NUL 字符 (row {row}: {name} holds a NUL character)")
 
 
 STAGE = "stage_cases"
@@ -204,9 +217,28 @@ def _stage_table(conn: Connection, name: str, columns: dict[str, str]) -> None:
     conn.execute(f"DELETE FROM {name}")  # one upload stores several batches in one transaction
 
 
+#: First key of the advisory locks that serialise the writers of one hospital's cases (PostgreSQL).
+CASE_LOCK = 72012
+
+
+def lock_hospitals(conn: Connection, hospitals: pa.ChunkedArray) -> None:
+    """Serialise writers per hospital until the transaction ends (versions are read, then written).
+
+    DuckDB already has one writer at a time; on PostgreSQL two uploads of the same case ids would
+    both read version n and both write n + 1.  Locks are taken in sorted order; a payer upload whose
+    later batches name other hospitals may still meet another upload in a deadlock, which PostgreSQL
+    breaks by failing one of them: that one answers 409 (retry), nothing of it stored.
+    """
+    if conn.dialect != "postgresql":
+        return
+    for hospital in sorted(pc.unique(hospitals).to_pylist()):
+        conn.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (CASE_LOCK, hospital))
+
+
 def store(conn: Connection, prepared: Prepared) -> dict:
     """Insert an upload's cases (replacing current versions, keeping history) and findings; counts."""
     now = utcnow()
+    lock_hospitals(conn, prepared.cases.column("hospital_id"))
     stage_columns = {k: v for k, v in CASE_COLUMNS.items() if k != "version"}
     _stage_table(conn, STAGE, stage_columns)
     conn.insert_arrow(STAGE, prepared.cases)
