@@ -12,12 +12,15 @@ import hashlib
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from naive_pipeline import naive_group
 
 from grouper import Grouper
 from icd_tables.chs1x import load_chs1x
 from icd_tables.errors import PackFormatError
+from icd_tables.intake.headers import match_header
+from icd_tables.intake.values import UNREADABLE, canonical_records
 from icd_tables.pack import Pack, import_pack, user_packs_dir
 
 TABLES = {
@@ -219,3 +222,16 @@ def test_regional_manifest_records_region_and_schema(tmp_path):
     assert (manifest["format"], manifest["name"], manifest["region"], manifest["version"]) == (
         "chs-drg-rules/2", "testland-2022", "testland", "2022")
     assert Grouper("testland-2022").group([_rec("x", dept="ICU")])["drg"].tolist() == ["ES31A"]
+
+
+@pytest.mark.parametrize("header", ["icu_hours", "重症监护时长", "ICU时长（小时）", "重症监护合计时长", "重症监护时长(小时)"])
+def test_icu_hours_headers(header):
+    assert match_header(header)[0] == "icu_hours"
+
+
+def test_icu_durations_become_whole_hours_rounded_down():
+    """重症监护合计时长 as days/hours/minutes: 2 d 3 h 59 min = 51 completed hours."""
+    table = pa.table({"icu_hours": ["2天3小时15分钟", "2/3/59", "121小时", "5", "", "0天0小时59分钟", "3天", "abc"]})
+    out = canonical_records(table)
+    assert out.column("icu_hours").to_pylist() == [51, 51, 121, 5, None, 0, 72, None]
+    assert out.column(UNREADABLE + "icu_hours").to_pylist()[-1] == "abc"
