@@ -53,4 +53,47 @@ def region_conflict(pack_region: str, other_region: str | None) -> bool:
     return region_key(pack_region) != region_key(other_region)
 
 
-__all__ = ["NATIONAL", "REGION_NAMES", "is_national", "region_conflict", "region_key", "region_label"]
+class RegionMismatchError(ValueError):
+    """A weight table or policy of one region meets a pack of another."""
+
+
+def check_regions(pack: str, pack_region: str, pack_year: str, others, *, force: bool = False) -> list[str]:
+    """Refuse tables or policies of another region than the pack's; warn where only the year differs.
+
+    Parameters
+    ----------
+    pack : str
+        The pack's name, for messages.
+    pack_region, pack_year : str
+        From the pack's manifest (``version`` is the year of a regional pack).
+    others : iterable of (what, region, year)
+        E.g. ``("weight table harbin-2022", "harbin", 2022)``; an empty region or year declares none.
+    force : bool
+        Accept a region mismatch (it becomes a warning).
+
+    Returns
+    -------
+    list of str
+        Warnings (year differences, forced mismatches), English and Chinese.
+
+    Raises
+    ------
+    RegionMismatchError
+        A declared region differs from a regional pack's, without ``force``.
+    """
+    warnings = []
+    for what, region, year in others:
+        if region_conflict(pack_region, region):
+            message = (f"{what} is for region {region_label(region)}, but pack {pack} is for "
+                       f"{region_label(pack_region)} ({what} 的统筹区与分组方案 {pack} 不一致)")
+            if not force:
+                raise RegionMismatchError(f"{message}; use the pack of that region, or --force to use them anyway")
+            warnings.append(f"warning: {message}; used anyway (--force)")
+        if year and pack_year.isdigit() and str(year) != pack_year and not is_national(pack_region):
+            warnings.append(f"warning: {what} is for {year}, pack {pack} for {pack_year} "
+                            f"(年度不一致，仅提示)")
+    return warnings
+
+
+__all__ = ["NATIONAL", "REGION_NAMES", "RegionMismatchError", "check_regions", "is_national", "region_conflict",
+           "region_key", "region_label"]
