@@ -12,16 +12,20 @@ import hashlib
 import json
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from naive_pipeline import naive_group
 
+from api.cli import main
+from reference_data import write_csv
 from grouper import Grouper
 from icd_tables.chs1x import load_chs1x
 from icd_tables.errors import PackFormatError
 from icd_tables.intake.headers import match_header
 from icd_tables.intake.values import UNREADABLE, canonical_records
 from icd_tables.pack import Pack, import_pack, user_packs_dir
+from icd_tables.rules import readable
 
 TABLES = {
     "mcc": ("DATA/MCC.dat", {"J96.000": "9"}),
@@ -235,3 +239,21 @@ def test_icu_durations_become_whole_hours_rounded_down():
     out = canonical_records(table)
     assert out.column("icu_hours").to_pylist() == [51, 51, 121, 5, None, 0, 72, None]
     assert out.column(UNREADABLE + "icu_hours").to_pylist()[-1] == "abc"
+
+
+def test_rule_texts_in_words():
+    assert readable("ZYTS >= 61 and ICUSC > 120") == "住院天数 ≥ 61 天 and ICU 时长 > 120 小时"
+    assert readable('KS = "ICU" or LYFS = 5') == '科室 = "ICU" or 离院方式 = 5'
+    assert readable("SSSL >= 1 and ZYSS in OP_X") == "手术操作数 ≥ 1 个 and ZYSS in OP_X"
+
+
+def test_explanation_speaks_the_regional_conditions(tmp_path, capsys):
+    folder = write_pack(tmp_path / "testland-2022", rules())
+    records = [_rec("short", los_days=3), _rec("icu", principal="I21.900", procedures="36.0700", icu_hours=121)]
+    source = write_csv(tmp_path / "records.csv", list(records[0] | records[1]),
+                       [[r.get(k, "") for k in records[0] | records[1]] for r in records])
+    explain = tmp_path / "explain.csv"
+    assert main(["validate", str(source), "--pack", str(folder), "-o", str(tmp_path / "findings.csv"),
+                 "--explain", str(explain)]) == 0
+    reasons = pd.read_csv(explain)["split_reason"].tolist()
+    assert reasons == ["ES35：住院天数 < 61 天", "AH13：ICU 时长 > 120 小时"]
