@@ -89,7 +89,8 @@ def measure_regional(args) -> dict:
         grouper.group_arrow(table.slice(0, 1000))  # JIT / cache load
         enc = encode(table, grouper.pack.compiled)
         numba.set_num_threads(1)
-        out[f"{name}: kernel records/s (1 thread)"] = args.batch / _best(lambda: grouper.group_batch(enc.batch))
+        out[f"{name}: kernel records/s (1 thread)"] = args.batch / _best(
+            lambda: grouper.group_batch(enc.batch))
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
         speed[name] = args.batch / _best(lambda: grouper.group_arrow(table))
         out[f"{name}: encode + kernel + results records/s (in memory)"] = speed[name]

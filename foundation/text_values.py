@@ -22,6 +22,10 @@ Forms accepted, as hospital and payer exports write them:
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from decimal import Decimal
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -107,6 +111,41 @@ def parse_integers(column: pa.Array, unit: str = "", words: dict[str, int] | Non
     return values, _bad(pc.and_(pc.invert(blank), pc.invert(digits)), text)
 
 
+#: The written forms of a number: a currency sign or unit around it, thousands separators, the number.
+CURRENCY = r"^[¥]\s*|\s*元$"
+GROUPED = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$"
+NUMBER = r"^[+-]?(?:\d{1,16}(?:\.\d*)?|\.\d+)$"
+
+
+def _number_text(column: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Cleaned text, the text a number is read from (currency sign, unit and separators removed), and a
+    mask of the cells holding a number."""
+    written = _cleaned(column)
+    text = pc.replace_substring_regex(written, CURRENCY, "")
+    if pc.any(pc.fill_null(pc.match_substring(text, ","), False)).as_py():
+        grouped = pc.fill_null(pc.match_substring_regex(text, GROUPED), False)
+        text = pc.if_else(grouped, pc.replace_substring(text, ",", ""), text)
+    number = pc.fill_null(pc.match_substring_regex(text, NUMBER), False)
+    return written, pc.replace_substring_regex(text, r"^\+", ""), number
+
+
+def parse_numbers(column: pa.Array) -> np.ndarray:
+    """Float64 values of a numeric or text column (text in the forms of :func:`parse_amounts`, any
+    number of decimals); NaN where missing or not a number.  For figures that are not money
+    (relative weights, counts read as measures)."""
+    column = plain_array(column)
+    if pa.types.is_null(column.type):
+        return np.full(len(column), np.nan)
+    if _is_text(column):
+        _, text, number = _number_text(column)
+        column = pc.if_else(number, text, _NULL_TEXT)
+    elif not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+              or pa.types.is_decimal(column.type) or pa.types.is_boolean(column.type)):
+        raise TypeError(f"column of type {column.type} is not numeric")
+    values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    return np.asarray(values, dtype=np.float64)
+
+
 def parse_amounts(column: pa.Array) -> tuple[pa.Array, pa.Array | None]:
     """Money amounts as exact ``decimal128(18, 2)`` (元 to the fen); unreadable text is returned apart.
 
@@ -131,14 +170,9 @@ def parse_amounts(column: pa.Array) -> tuple[pa.Array, pa.Array | None]:
 
         present = column.is_valid().to_numpy(zero_copy_only=False)
         return decimal_array(fen, 2, valid=present & finite), _bad(pa.array(present & ~finite), as_text(column))
-    written = _cleaned(column)
-    text = pc.replace_substring_regex(written, r"^[¥]\s*|\s*元$", "")
-    if pc.any(pc.fill_null(pc.match_substring(text, ","), False)).as_py():
-        grouped = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$"), False)
-        text = pc.if_else(grouped, pc.replace_substring(text, ",", ""), text)
+    written, text, number = _number_text(column)
     blank = pc.fill_null(pc.equal(text, ""), True)
-    number = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?(?:\d{1,16}(?:\.\d*)?|\.\d+)$"), False)
-    exact = pc.if_else(number, pc.replace_substring_regex(text, r"^\+", ""), _NULL_TEXT)
+    exact = pc.if_else(number, text, _NULL_TEXT)
     values = pc.round(exact.cast(pa.decimal128(38, 10)), 2)
     return _fit_money(values, written, pc.and_(pc.invert(blank), pc.invert(number)))
 
@@ -210,6 +244,32 @@ def _parse_distinct_dates(text: pa.Array, excel_serials: bool) -> tuple[np.ndarr
     return days, valid
 
 
+def exact_decimal(text) -> Decimal:
+    """One number written in a settings or table cell (text, int or Decimal) as an exact :class:`Decimal`.
+
+    The forms of :func:`parse_amounts` (``87,953.43``, ``￥87953.43``, ``87953.43元``, full-width
+    digits), any number of decimals, nothing rounded.
+
+    Raises
+    ------
+    ValueError
+        Not a finite number.
+    """
+    if isinstance(text, Decimal):
+        if not text.is_finite():
+            raise ValueError(f"{text!r} is not a finite number")
+        return text
+    if isinstance(text, int) and not isinstance(text, bool):
+        return Decimal(text)
+    # the patterns of the column readers, applied to one value with Python's re (same syntax, no Arrow call)
+    cleaned = re.sub(CURRENCY, "", unicodedata.normalize("NFKC", str(text)).strip())
+    if re.match(GROUPED, cleaned, re.ASCII):
+        cleaned = cleaned.replace(",", "")
+    if not re.match(NUMBER, cleaned, re.ASCII):
+        raise ValueError(f"{text!r} is not a number")
+    return Decimal(cleaned.lstrip("+"))
+
+
 def year_month(dates: pa.Array) -> np.ndarray:
     """``YYYYMM`` of each date (int64), 0 where missing."""
     dates = plain_array(dates)
@@ -233,5 +293,5 @@ def is_ambiguous_date(text: pa.Array) -> pa.Array:
     return pc.fill_null(pc.match_substring_regex(_cleaned(text), AMBIGUOUS_DATE), False)
 
 
-__all__ = ["AMBIGUOUS_DATE", "INTEGER_DIGITS", "MONEY_TYPE", "day_numbers", "is_ambiguous_date", "parse_amounts",
+__all__ = ["AMBIGUOUS_DATE", "INTEGER_DIGITS", "MONEY_TYPE", "day_numbers", "exact_decimal", "is_ambiguous_date", "parse_amounts", "parse_numbers",
            "parse_dates", "parse_integers", "year_month"]

@@ -34,6 +34,7 @@ from payment import (CASE_TYPES, KINDS, MoneyRangeError, PaymentInputError, Peri
 from payment.statement import (KIND_ZH, STATEMENT_LINES, STATEMENT_ZH, case_type_counts, unpaid_lines,
                                worked_examples)
 from payment.tables import LABELS_ZH, diff_case_lines
+from api.cli.in_use import in_use_line
 from icd_tables.errors import PackError
 from icd_tables.pack import Pack, available_packs
 from icd_tables.regions import check_regions
@@ -200,6 +201,7 @@ def _summary(run, seconds: float, out) -> None:
     meta = run.meta
     print(f"\n{KIND_ZH[run.settlement.kind]} {run.settlement.kind} {meta['period']}: "
           f"{meta['cases']['settled']:,} cases in {seconds:.1f} s (run {meta['run_version']})", file=out)
+    print("  " + in_use_line(meta["pack_version"], meta["weights"]["name"], meta["policy"]["version"]), file=out)
     for name, n in meta["cases"]["by_case_type"].items():
         code = next(k for k, v in CASE_TYPES.items() if v[0] == name)
         print(f"  {CASE_TYPES[code][1]:<14} {name:<16} {n:>10,}", file=out)
