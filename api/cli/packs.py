@@ -70,7 +70,8 @@ def cmd_packs_import(args) -> int:
 def cmd_packs_show(args) -> int:
     pack = Pack.load(args.pack)
     m, c = pack.manifest, pack.compiled
-    print(f"{m.name} ({pack.version})\n  scheme {m.scheme} {m.version}, region {m.region}\n  source {m.source}")
+    print(f"{m.name} ({pack.version})\n  scheme {m.scheme} {m.version}, region {region_label(m.region)}\n"
+          f"  source {m.source}")
     if m.description:
         print(f"  {m.description}")
     print(f"  {len(c.mdc_codes)} MDC, {len(c.adrg_codes)} ADRG, {len(c.drg_codes) - 1} DRG, "
