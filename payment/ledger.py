@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from decimal import Decimal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,7 +110,7 @@ class Ledger:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(COLUMNS)
         for e in self.entries:
-            writer.writerow([e[k] for k in KEY_COLUMNS] + [fen_text(e[k]) for k in AMOUNT_COLUMNS]
+            writer.writerow([e[k] for k in KEY_COLUMNS] + [str(Decimal(e[k]).scaleb(-2)) for k in AMOUNT_COLUMNS]
                             + [e["release_period"]])
         return out.getvalue()
 
