@@ -221,6 +221,32 @@ def _settle_measure(args, kind: str, period: str) -> dict:
             f"settle {kind}: output tables, s": tables, f"settle {kind}: case lines to Parquet, s": write}
 
 
+def measure_settle_rules(args) -> dict:
+    """Today's year and June runs and the same with every combinable year-end rule on (issue 18: corridor bands,
+    totals, minimum volumes, coefficient on the fund, fixed point value, half-yearly release and carry-forward
+    through the ledger), on the same ``--rows`` workload in one process: prepare + settle (+ ledger entries)."""
+    from benchmarks.test_bench_payment import (months_ledger, payment_workload, record, settle_period,
+                                               with_year_end_rules)
+    from payment.ledger import Ledger
+
+    small = payment_workload(1000)
+    settle_period(small, "year", "2024")
+    settle_period(with_year_end_rules(small), "year", "2024", months_ledger(with_year_end_rules(small), 12))
+    workload = payment_workload(args.rows)
+    rules = with_year_end_rules(workload)
+    start = time.perf_counter()
+    ledger = months_ledger(rules, 12)
+    months = time.perf_counter() - start
+    june = Ledger(tuple(e for e in ledger.entries if e["run"] < "2024-06"))
+    out = {"settle rules: 12 month runs recorded in the ledger, s": months}
+    for kind, period, with_ledger in (("year", "2024", ledger), ("month", "2024-06", june)):
+        today = _best(lambda: settle_period(workload, kind, period))
+        ruled = _best(lambda: record(settle_period(rules, kind, period, with_ledger)))
+        out.update({f"settle {kind} {period} today, s": today, f"settle {kind} {period} with the rules, s": ruled,
+                    f"settle {kind} {period}: rules ÷ today": ruled / today})
+    return out
+
+
 def measure_settle_year(args) -> dict:
     return _settle_measure(args, "year", "2024")
 
@@ -248,6 +274,7 @@ MEASURES = {"load": measure_load, "kernel": measure_kernel, "stream": measure_st
             "validate": measure_validate, "audit": measure_audit,
             "reference": measure_reference, "calibrate": measure_calibrate, "indices": measure_indices,
             "settle_year": measure_settle_year, "settle_month": measure_settle_month,
+            "settle_rules": measure_settle_rules,
             "screens": measure_screens}
 
 

@@ -32,6 +32,7 @@ import io
 import os
 from decimal import Decimal
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from payment.money import decimal_units
@@ -59,11 +60,15 @@ class Ledger:
     entries: tuple[dict, ...] = ()
     path: str = ""
 
+    @cached_property
+    def runs(self) -> frozenset[str]:
+        return frozenset(e["run"] for e in self.entries)
+
     def has_run(self, run: str) -> bool:
-        return any(e["run"] == run for e in self.entries)
+        return run in self.runs
 
     def runs_of_year(self, year: int) -> list[str]:
-        return sorted({e["run"] for e in self.entries if e["run"].startswith(f"{year:04d}")}, key=_run_order)
+        return sorted((r for r in self.runs if r.startswith(f"{year:04d}")), key=_run_order)
 
     def month_entries(self, year: int, months) -> list[dict]:
         """Entries of the month runs of ``year`` in ``months`` (1–12)."""
@@ -102,6 +107,8 @@ class Ledger:
         if len(run) > 4 and self.has_run(run[:4]):
             raise LedgerError(f"ledger {self.path or '(in memory)'}: year {run[:4]} is cleared (run {run[:4]}); month "
                               f"{run} cannot be added after the year-end clearing / 年度已清算")
+        if all(_run_order(r) < _run_order(run) for r in self.runs):  # the usual case: runs in order
+            return Ledger(self.entries + tuple(new), self.path)
         return Ledger(tuple(sorted(self.entries + tuple(new), key=lambda e: (_run_order(e["run"]), key(e)))),
                       self.path)
 
