@@ -84,9 +84,10 @@ def with_year_end_rules(workload):
         policy, corridor=tuple((b.upto_u, b.fund_share_u) for b in bands), corridor_pay=bands,
         excess_from="standard", coefficient_applies_to="fund", point_value_fixed=(241_000_000, 10**8),
         provisional=(241_000_000, 10**8), release_schedule="half", carry_balance=True, carry_from_month=6,
-        totals_fen={h: per_hospital for h in hospitals.ids}, totals_over="share", totals_fund_share_u=5000,
-        min_cases={h: 1_000_000 for h in hospitals.ids[::7]}, min_case_deduction_fen=1)
-    return cases, weights, rules, hospitals
+        totals_over="share", totals_fund_share_u=5000, min_case_deduction_fen=1)
+    limits = dataclasses.replace(hospitals, totals_fen={h: per_hospital for h in hospitals.ids},
+                                 min_cases={h: 1_000_000 for h in hospitals.ids[::7]})
+    return cases, weights, rules, limits
 
 
 def months_ledger(workload, upto: int) -> Ledger:

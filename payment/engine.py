@@ -506,10 +506,11 @@ def _split(amount: int, weights: np.ndarray) -> np.ndarray:
 
 def _limits(settlement: Settlement, sums: dict, corridor: np.ndarray, n_funds: int):
     """总控额度 and 最低服务人次 deductions per account (see the README, payment section)."""
-    policy = settlement.policy
+    policy, hospitals = settlement.policy, settlement.hospitals
     n = len(corridor)
     total_ded, volume_ded = np.zeros(n, np.int64), np.zeros(n, np.int64)
-    if not policy.totals_fen and not policy.min_cases:
+    totals, minimum = hospitals.totals_fen, hospitals.min_cases  # the table's, the policy's overriding them
+    if not totals and not minimum:
         return total_ded, volume_ded
     due = sums["drg_fund"] + sums["reserve_fund"] + corridor
     paid_cases = sums["n_cases"] - sums["n_held"]
@@ -521,13 +522,13 @@ def _limits(settlement: Settlement, sums: dict, corridor: np.ndarray, n_funds: i
         weights = np.where(present, np.maximum(due[own], 0), 0)
         if not weights.any():
             weights = present.astype(np.int64) * (np.arange(n_funds) == np.argmax(present))
-        if hid in policy.totals_fen:
-            excess = max(0, int(due[own].sum()) - policy.totals_fen[hid])
+        if hid in totals:
+            excess = max(0, int(due[own].sum()) - totals[hid])
             kept = excess - excess * policy.totals_fund_share_u // RATIO_UNITS if policy.totals_over == "share" \
                 else excess
             total_ded[own] = _split(kept, weights)
-        if hid in policy.min_cases:
-            missing = max(0, policy.min_cases[hid] - int(paid_cases[own].sum()))
+        if hid in minimum:
+            missing = max(0, minimum[hid] - int(paid_cases[own].sum()))
             volume_ded[own] = _split(missing * policy.min_case_deduction_fen, weights)
     return total_ded, volume_ded
 
@@ -643,7 +644,7 @@ def reconciliation(settlement: Settlement) -> list[dict]:
             if s.policy.corridor_pay is not None:
                 lines.append(("corridor_reward", "结余奖励 (调剂金支出，已含在上行)" if not outside else
                               "结余奖励 (预算外)", reward))
-            if s.policy.totals_fen or s.policy.min_cases:
+            if s.hospitals.totals_fen or s.hospitals.min_cases:
                 deducted = int((s.accounts["total_deduction"] + s.accounts["volume_deduction"])[f::n_funds].sum())
                 lines.append(("deducted", "调剂金收入: 总控额度/最低服务人次扣减", deducted))
                 balance += deducted

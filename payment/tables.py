@@ -202,7 +202,7 @@ def hospital_table(s: Settlement) -> pa.Table:
         })
         p = s.policy
         extra = (("corridor_reward",) if p.corridor_pay is not None else ()) + \
-            (("total_deduction", "volume_deduction") if p.totals_fen or p.min_cases else ()) + \
+            (("total_deduction", "volume_deduction") if s.hospitals.totals_fen or s.hospitals.min_cases else ()) + \
             (("released_before", "carried_out") if s.ledger is not None else ())
         for name in extra:
             columns[name] = _money(a[name][present])

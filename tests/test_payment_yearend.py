@@ -313,3 +313,25 @@ def test_new_keys_are_validated_by_name():
         policy(min_volume={"hospitals": {"HB": "12"}})
     with pytest.raises(PolicyError, match=r"\[point_value\] value: missing"):
         policy(point_value={"mode": "fixed"})
+
+
+def test_totals_and_minimum_volumes_from_the_hospital_table():
+    # the same figures as above from the hospital table's 总控额度 and 最低服务人次 columns; the policy's
+    # [totals] hospitals overrides the table (HB: 95,000.00 → its 90,000.00 is within the total, nothing deducted)
+    import pandas as pd
+
+    from payment import read_hospitals
+
+    pol = policy(point_value={"mode": "fixed", "value": "100"}, totals={"hospitals": {"HB": "95000"}},
+                 min_volume={"deduction": "2000"})
+    table = pd.DataFrame({"医疗机构编码": ["HA", "HB"], "医院等级": ["2", "2"], "总控额度": ["80000", "1"],
+                          "最低服务人次": ["", "12"]})
+    h = read_hospitals(table, pol)
+    assert (h.totals_fen, h.min_cases) == ({"HA": 80_000_00, "HB": 95_000_00}, {"HB": 12})
+    cases = [case(f"a{i}", "HA", "A01", "9500", "1000") for i in range(10)]
+    cases += [case(f"b{i}", "HB", "A01", "9500", "1000") for i in range(10)]
+    run = run_settlement(cases_frame(cases), weights(WEIGHTS), pol, h, "year", "2024")
+    rows = {r["hospital_id"]: r for r in run.tables["hospitals"].to_pylist()}
+    # HA: 90,000.00 − total 80,000.00 = 10,000.00 deducted; HB: within 95,000.00, 2 missing cases × 2,000.00
+    assert (rows["HA"]["total_deduction"], rows["HA"]["volume_deduction"]) == (D("10000.00"), D("0.00"))
+    assert (rows["HB"]["total_deduction"], rows["HB"]["volume_deduction"]) == (D("0.00"), D("4000.00"))
