@@ -71,10 +71,11 @@ def settle_period(workload, kind: str, period: str, ledger: Ledger | None = None
     return settle(prepared, policy, hospitals, kind, Period.parse(period), ledger=ledger)
 
 
-def with_year_end_rules(workload):
+def with_year_end_rules(workload, fixed: bool = True):
     """The workload with every combinable rule of issue 18 on: corridor bands that say how they pay (the quoted
-    rules, excess from the standard), a total and a minimum volume for every hospital, the coefficient on the
-    fund amount at a fixed point value, half-yearly release, the balance carried into June of next year."""
+    rules, excess from the standard), a total for every hospital and a minimum volume for every seventh,
+    half-yearly release, the balance carried into June of next year; and the coefficient on the fund amount
+    at a fixed point value (``fixed``) or, the other combination, on the standard rescaled to the budget."""
     cases, weights, policy, hospitals = workload
     bands = (CorridorBand(9000, "cost_plus_reward", True, 0, 5000, None), CorridorBand(11000, "standard", True, 0,
                                                                                        None, None),
@@ -82,8 +83,9 @@ def with_year_end_rules(workload):
     per_hospital = sum(b.amount_fen for b in policy.budgets) // len(hospitals.ids)
     rules = dataclasses.replace(
         policy, corridor=tuple((b.upto_u, b.fund_share_u) for b in bands), corridor_pay=bands,
-        excess_from="standard", coefficient_applies_to="fund", point_value_fixed=(241_000_000, 10**8),
-        provisional=(241_000_000, 10**8), release_schedule="half", carry_balance=True, carry_from_month=6,
+        excess_from="standard", coefficient_applies_to="fund" if fixed else "standard",
+        point_value_fixed=(241_000_000, 10**8) if fixed else None, provisional=(241_000_000, 10**8) if fixed else None,
+        release_schedule="half", carry_balance=True, carry_from_month=6,
         totals_over="share", totals_fund_share_u=5000, min_case_deduction_fen=1)
     limits = dataclasses.replace(hospitals, totals_fen={h: per_hospital for h in hospitals.ids},
                                  min_cases={h: 1_000_000 for h in hospitals.ids[::7]})
