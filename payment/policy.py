@@ -505,4 +505,5 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
     )
 
 
-__all__ = ["BenefitRule", "Budget", "CORRIDOR_PAY", "CorridorBand", "LEVELS", "SCHEDULES", "METHODS", "Policy", "PolicyError", "load_policy", "parse_policy"]
+__all__ = ["BenefitRule", "Budget", "CORRIDOR_PAY", "CorridorBand", "LEVELS", "METHODS", "Policy", "PolicyError",
+           "SCHEDULES", "load_policy", "parse_policy"]

@@ -205,7 +205,8 @@ def test_year_end_rules_match_the_plain_python_calculator(data, extra):
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario(), st.sampled_from(["month", "quarter", "half", "year"]),
-       st.dictionaries(st.integers(1, 12), st.dictionaries(st.sampled_from(["HA", "HB", "HC"]), st.integers(0, 100_00))))
+       st.dictionaries(st.integers(1, 12),
+                       st.dictionaries(st.sampled_from(["HA", "HB", "HC"]), st.integers(0, 100_00))))
 def test_months_through_the_ledger_then_the_year(data, schedule, period_scores):
     """Every month settled and recorded, then the year read from the ledger: the naive year with the same scores;
     re-recording any month changes nothing."""
