@@ -273,9 +273,7 @@ def _fund_coefficient(standard: np.ndarray, cases: Cases, hospitals: Hospitals, 
     """``applies_to = "fund"``: fund amount = ⌊(standard − patient share) × coefficient⌋; standard = that + share."""
     if not hospitals.ids:
         return standard
-    coef = hospitals.coef_u[np.maximum(cases.hosp, 0)]
-    patient = cases.patient_fen
-    return np.where(mask, patient + (standard - patient) * coef // RATIO_UNITS, standard)
+    return _kernels.fund_coefficient(standard, cases.patient_fen, np.maximum(cases.hosp, 0), hospitals.coef_u, mask)
 
 
 def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period: Period,
