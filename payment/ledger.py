@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from decimal import Decimal
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from payment.money import decimal_units
-from weights.decimals import fen_text
+from foundation.atomic import write_text_atomic
+from foundation.decimals import fen_text
 
 KEY_COLUMNS = ("run", "hospital_id", "region", "insurance_type")
 AMOUNT_COLUMNS = ("provisional", "withheld", "event_fund", "paid", "released", "carried_in", "deducted",
@@ -154,12 +154,8 @@ def read_ledger(path) -> Ledger:
 
 
 def write_ledger(ledger: Ledger, path) -> None:
-    """Write the ledger (into a temporary file beside it, then renamed)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    tmp.write_text(ledger.to_csv(), encoding="utf-8")
-    tmp.replace(path)
+    """Write the ledger atomically (a temporary file beside it, renamed at the end)."""
+    write_text_atomic(path, ledger.to_csv())
 
 
 __all__ = ["COLUMNS", "Ledger", "LedgerError", "read_ledger", "write_ledger"]

@@ -28,11 +28,12 @@ documented bounds guarantee and the function checks).
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import numpy as np
 
-FEN_PER_YUAN = 100
+from foundation.text_values import exact_decimal
+
 POINT_UNITS = 10_000
 RATIO_UNITS = 10_000
 #: Operands of :func:`mul_div_floor` stay below this (exact as float64).
@@ -54,11 +55,9 @@ def decimal_units(text, places: int, what: str) -> int:
         Not a number, not finite, or more than ``places`` decimals; the message names ``what``.
     """
     try:
-        value = Decimal(str(text).strip().replace(",", ""))
-    except InvalidOperation:
-        raise ValueError(f"{what}: {text!r} is not a number") from None
-    if not value.is_finite():
-        raise ValueError(f"{what}: {text!r} is not a finite number")
+        value = exact_decimal(text)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
     scaled = value.scaleb(places)
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{what}: {text} has more than {places} decimals")
@@ -136,6 +135,6 @@ def ratio_decimal(numerator: int, denominator: int, places: int) -> Decimal:
 
 
 __all__ = [
-    "FEN_PER_YUAN", "POINT_UNITS", "RATIO_UNITS", "MoneyRangeError", "allocate_largest_remainder",
+    "POINT_UNITS", "RATIO_UNITS", "MoneyRangeError", "allocate_largest_remainder",
     "decimal_units", "mul_div_floor", "ratio_decimal",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -79,3 +80,15 @@ def test_drg_audit_exit_codes(tmp_path):
     pq.write_table(cases.drop_columns(["status"]), tmp_path / "raw.parquet")
     assert main(["audit", str(tmp_path / "raw.parquet"), "-o", str(tmp_path / "f.csv")]) == 3
     assert main(["audit", str(tmp_path / "cases.parquet"), "-o", str(tmp_path / "f.txt")]) == 2
+
+
+def test_drg_audit_on_a_month_without_flags(tmp_path):
+    """Issue 16 finding 5: a one-record month has no flags; the queue is the random sample, exit 0."""
+    cases, _, weights, _ = synthetic_month(200, n_each=2, seed=1)
+    one = cases.slice(0, 1)
+    pq.write_table(one, tmp_path / "one.parquet")
+    weights.write(tmp_path / "w.parquet")
+    assert main(["audit", str(tmp_path / "one.parquet"), "--weights", str(tmp_path / "w.parquet"),
+                 "-o", str(tmp_path / "f.csv"), "--top", "5", "--sample", "3"]) == 0
+    queue = pd.read_csv(tmp_path / "f-queue.csv", dtype=str)
+    assert len(queue) == 1 and queue["selection"].tolist() == ["random"]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 
+from foundation.files import InputError, read_text_table
+from foundation.headers import find_columns
+from foundation.text_values import exact_decimal
 from weights.table import DECIMAL_COLUMNS, WeightMeta, WeightTable, WeightTableError
 
 #: Header aliases as regions publish them → canonical column.
@@ -22,44 +25,21 @@ HEADER_ALIASES = {
 MAX_DECIMALS = {"rw": 6, "mean_cost": 2, "mean_los": 2}
 
 
-def _canonical(header: str) -> str | None:
-    key = str(header).strip().lower().replace(" ", "").replace("（", "(").replace("）", ")")
-    for canonical, aliases in HEADER_ALIASES.items():
-        if key in aliases:
-            return canonical
-    return None
-
-
 def _read_text_table(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        frame = pd.read_excel(path, dtype=str)
-    elif suffix in (".csv", ".txt"):
-        raw = path.read_bytes()
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                raw.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise WeightTableError(f"{path}: neither UTF-8 nor GB18030 text")
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-    else:
-        raise WeightTableError(f"{path}: unknown format {suffix!r}; give a .csv or .xlsx file")
-    return frame
+    try:
+        return read_text_table(path).to_pandas()
+    except InputError as exc:
+        raise WeightTableError(str(exc)) from None
 
 
 def _decimal(text: str, column: str, row_no: int, drg: str) -> Decimal | None:
-    text = str(text).strip().replace(",", "")
+    text = str(text).strip()
     if text in ("", "nan", "None"):
         return None
     try:
-        value = Decimal(text)
-    except InvalidOperation:
+        value = exact_decimal(text)
+    except ValueError:
         raise WeightTableError(f"row {row_no}: DRG {drg}: {column} {text!r} is not a number") from None
-    if not value.is_finite():
-        raise WeightTableError(f"row {row_no}: DRG {drg}: {column} {text!r} is not a finite number")
     if value < 0:
         raise WeightTableError(f"row {row_no}: DRG {drg}: {column} {text} is negative")
     if -value.as_tuple().exponent > MAX_DECIMALS[column]:
@@ -75,7 +55,7 @@ def read_published(path: str | os.PathLike, meta: WeightMeta) -> WeightTable:
     Parameters
     ----------
     path : path-like
-        CSV (UTF-8 or GB18030) or XLSX with at least a DRG column and an RW
+        CSV (any encoding the record files may have), XLSX, JSON or Parquet with at least a DRG column and an RW
         column (``drg``/``病组编码``/``DRG编码`` and ``rw``/``权重``/``相对权重``).
     meta : WeightMeta
         Name, region, year, base rates; ``source`` and ``source_sha256`` are
@@ -91,11 +71,7 @@ def read_published(path: str | os.PathLike, meta: WeightMeta) -> WeightTable:
     if not path.is_file():
         raise WeightTableError(f"{path}: no such file")
     raw = _read_text_table(path)
-    columns = {}
-    for header in raw.columns:
-        canonical = _canonical(header)
-        if canonical and canonical not in columns:
-            columns[canonical] = header
+    columns = find_columns(raw.columns, HEADER_ALIASES)
     missing = [c for c in ("drg", "rw") if c not in columns]
     if missing:
         raise WeightTableError(
@@ -120,10 +96,10 @@ def parse_rates(text: str | None) -> dict[str, str]:
     for part in filter(None, (p.strip() for p in (text or "").split(","))):
         key, sep, value = part.partition("=")
         try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
+            number = exact_decimal(value.strip())
+        except ValueError:
             number = None
-        if not sep or not key.strip() or number is None or not number.is_finite() or number <= 0:
+        if not sep or not key.strip() or number is None or number <= 0:
             raise WeightTableError(f"base rate {part!r}: expected INSURANCE_TYPE=AMOUNT, e.g. 310=12252.70")
         rates[key.strip()] = value.strip()
     return rates

@@ -12,15 +12,19 @@ import secrets
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.service.auth import Authenticator, RateLimiter, token_secret
-from api.service.db import Database
+from api.service.auth import Authenticator, Denied, RateLimiter, token_secret
+from api.service.db import Database, is_conflict
 from api.service.deps import Service
 from api.service.engine import Engine
 from api.service.fast import OneRecordGrouper
+from api.service.guard import RequestGuard
 from api.service.schemas import ErrorOut
+from api.service.store import audit as write_audit
 from api.service.routers import audit, catalogue, grouping, hospitals, session, settlements, web
 from api.service.settings import Settings
 from api.service.uploads import JobRunner
@@ -40,48 +44,6 @@ Another hospital's case, summary, job, statement or audit flag answers 404; a ro
 """
 
 
-class BodyLimit:
-    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413 (declared or streamed)."""
-
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        too_large = JSONResponse({"detail": f"请求内容超过 {self.limit // 2**20} MiB 上限 (request body too large)"}, 413)
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await too_large(scope, receive, send)
-        seen = 0
-
-        async def counted():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge()
-            return message
-
-        started = False
-
-        async def tracked_send(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, tracked_send)
-        except _TooLarge:
-            if not started:
-                await too_large(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; ``settings`` default to the ``DRG_SERVICE_*`` environment."""
     settings = settings or Settings()
@@ -93,10 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db.migrate()
             engine = Engine(settings.pack, settings.weights, settings.policy, settings.hospitals)
             auth = Authenticator(db, token_secret(db, settings.secret_key), settings.token_ttl_s)
+            failures = settings.failed_sign_ins_per_min
             service = Service(settings, db, engine, auth, RateLimiter(settings.rate_limit_per_s, settings.rate_burst),
-                              None, OneRecordGrouper(engine.grouper))
+                              None, OneRecordGrouper(engine.grouper), RateLimiter(failures / 60, failures))
             service.jobs = JobRunner(service)
-            service.jobs.fail_orphans()
+            service.jobs.sweep()
             app.state.service = service
             yield
             service.jobs.close()
@@ -111,15 +74,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if isinstance(exc, Denied):
+            principal = getattr(request.state, "principal", None)
+            await run_in_threadpool(write_audit, request.app.state.service.db, principal, "denied",
+                                    f"{request.method} {request.url.path}"[:500], exc.status_code)
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        # where and what, never the input itself (it may be megabytes, or a value JSON cannot carry)
+        errors = [{"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg", "")),
+                   "type": str(e.get("type", ""))} for e in exc.errors()[:20]]
+        return JSONResponse({"detail": errors}, 422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
+        if is_conflict(exc):
+            return JSONResponse({"detail": CONFLICT}, 409)
         ref = secrets.token_hex(6)
         log.error("unexpected error %s on %s %s", ref, request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": f"内部错误，请联系管理员 (internal error, reference {ref})"}, 500)
 
-    app.add_middleware(BodyLimit, limit=settings.max_upload_mb * 2**20)
+    app.add_middleware(RequestGuard, limit=settings.max_upload_mb * 2**20, body_timeout_s=settings.body_timeout_s)
     return app
 
 

@@ -42,6 +42,11 @@ FORBIDDEN = "无权限：角色 {role} 不能使用此功能 (forbidden: role {r
 NOT_FOUND = "未找到 (not found)"
 
 
+class Denied(HTTPException):
+    """A refusal of something the caller's role or hospital does not allow (403, or 404 for another
+    hospital's object); the service writes each one to the audit log (action ``denied``)."""
+
+
 class KeyCreationError(ValueError):
     """A key cannot be created as asked (unknown role, hospital missing or not allowed)."""
 
@@ -61,12 +66,16 @@ class Principal:
     def require(self, *roles: str) -> None:
         """403 unless the caller has one of ``roles``."""
         if self.role not in roles:
-            raise HTTPException(403, FORBIDDEN.format(role=self.role))
+            raise Denied(403, FORBIDDEN.format(role=self.role))
 
     def check_hospital(self, hospital_id: str | None) -> None:
         """404 when a scoped caller asks for another hospital's object."""
         if self.scoped and hospital_id != self.hospital_id:
-            raise HTTPException(404, NOT_FOUND)
+            raise self.denied()
+
+    def denied(self) -> Denied:
+        """The 404 for an object that exists but belongs to another hospital (logged as denied)."""
+        return Denied(404, NOT_FOUND)
 
 
 def hash_key(key: str) -> str:
@@ -180,13 +189,23 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
+    def _tokens(self, key: str, now: float) -> float:
+        tokens, at = self._buckets.get(key, (self.burst, now))
+        return min(self.burst, tokens + (now - at) * self.rate)
+
+    def exhausted(self, key: str) -> bool:
+        """Whether ``key`` has no request left now (nothing is counted)."""
+        with self._lock:
+            return self.rate > 0 and self._tokens(key, time.monotonic()) < 1
+
     def check(self, key: str) -> None:
         if self.rate <= 0:
             return
         now = time.monotonic()
         with self._lock:
-            tokens, at = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            if len(self._buckets) > 100_000:  # full buckets carry no state: forget them all
+                self._buckets.clear()
+            tokens = self._tokens(key, now)
             if tokens < 1:
                 self._buckets[key] = (tokens, now)
                 wait = max(1, int((1 - tokens) / self.rate + 0.999))
@@ -195,5 +214,5 @@ class RateLimiter:
             self._buckets[key] = (tokens - 1, now)
 
 
-__all__ = ["FORBIDDEN", "NOT_FOUND", "NOT_SIGNED_IN", "ROLES", "Authenticator", "KeyCreationError", "Principal",
+__all__ = ["FORBIDDEN", "NOT_FOUND", "NOT_SIGNED_IN", "ROLES", "Authenticator", "Denied", "KeyCreationError", "Principal",
            "RateLimiter", "create_key", "hash_key", "list_keys", "revoke_key", "token_secret"]

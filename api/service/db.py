@@ -122,8 +122,22 @@ def _migration_2(dialect: str) -> list[str]:
     ]
 
 
+def _migration_3(dialect: str) -> list[str]:
+    """Job ownership: the process that runs a job and its last heartbeat."""
+    return ["ALTER TABLE jobs ADD COLUMN owner TEXT", "ALTER TABLE jobs ADD COLUMN heartbeat_at TIMESTAMP"]
+
+
 #: Schema versions, oldest first: each a function of the dialect giving its statements.
-MIGRATIONS = (_migration_1, _migration_2)
+MIGRATIONS = (_migration_1, _migration_2, _migration_3)
+
+
+#: SQLSTATEs of a transaction that lost a race (serialisation failure, deadlock, unique key taken): retry it.
+CONFLICT_STATES = ("40001", "40P01", "23505")
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is a database error of a transaction that lost a race with another one."""
+    return getattr(exc, "sqlstate", None) in CONFLICT_STATES
 
 
 def utcnow() -> datetime:
@@ -291,4 +305,4 @@ class Database:
 
 
 __all__ = ["APPEAL_COLUMNS", "AUDIT_FLAG_COLUMNS", "CASE_COLUMNS", "FINDING_COLUMNS", "LINE_COLUMNS", "MIGRATIONS",
-           "Connection", "Database", "utcnow"]
+           "Connection", "Database", "is_conflict", "utcnow"]

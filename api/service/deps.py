@@ -25,6 +25,7 @@ class Service:
     limiter: RateLimiter
     jobs: object  # api.service.uploads.JobRunner
     fast: object  # api.service.fast.OneRecordGrouper
+    sign_in_failures: RateLimiter  # failed sign-ins per client address
 
 
 def get_service(request: Request) -> Service:

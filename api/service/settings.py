@@ -11,7 +11,6 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from icd_tables.pack import DEFAULT_PACK
 
 
 class Settings(BaseSettings):
@@ -25,7 +24,8 @@ class Settings(BaseSettings):
     database_schema : str
         PostgreSQL schema the tables live in (created when absent); ignored by DuckDB.
     pack : str
-        Definition pack (name or folder) loaded at start-up.
+        Definition pack (name or folder) loaded at start-up; default the configured one
+        (``drg packs default``, ``$DRG_PACK``).
     weights, policy, hospitals : Path, optional
         Weight table (.parquet or published .csv), payment policy (.toml) and hospital table;
         with weights and a policy the service computes expected payments and runs settlements.
@@ -35,29 +35,45 @@ class Settings(BaseSettings):
         Lifetime of a sign-in token (seconds).
     max_upload_mb : int
         Largest request body accepted (413 above it).
+    body_timeout_s : float
+        A client that sends no part of its body for this long gets 408 (slow clients hold no worker).
     rate_limit_per_s, rate_burst : float
         Requests per second per credential and burst size (429 above them; 0 turns the limit off).
+    failed_sign_ins_per_min : float
+        Failed sign-ins accepted per client address and minute (each one an audit-log line); past
+        that the address gets 429 and writes nothing until its allowance refills.
     background_threshold : int
         Batches with more records than this run as background jobs.
     job_dir : Path
         Where uploads of background jobs and their results are kept.
+    job_heartbeat_s, job_stale_s : float
+        A process renews the heartbeat of its jobs every ``job_heartbeat_s``; a queued or running job
+        whose heartbeat is older than ``job_stale_s`` lost its process and is marked failed.
+    job_files_max_age_s : float
+        Files in ``job_dir`` that no live job and no finished job's results need (a killed job's
+        upload and partial results) are removed once older than this.
     """
 
     model_config = SettingsConfigDict(env_prefix="DRG_SERVICE_", extra="ignore")
 
     database_url: str = "duckdb:///drg-service.duckdb"
     database_schema: str = "public"
-    pack: str = DEFAULT_PACK
+    pack: str | None = None
     weights: Path | None = None
     policy: Path | None = None
     hospitals: Path | None = None
     secret_key: str | None = None
     token_ttl_s: int = Field(900, gt=0)
     max_upload_mb: int = Field(512, gt=0)
+    body_timeout_s: float = Field(30.0, gt=0)
     rate_limit_per_s: float = Field(200.0, ge=0)
     rate_burst: float = Field(400.0, ge=0)
+    failed_sign_ins_per_min: float = Field(10.0, gt=0)
     background_threshold: int = Field(200_000, ge=0)
     job_dir: Path = Path("drg-service-jobs")
+    job_heartbeat_s: float = Field(10.0, gt=0)
+    job_stale_s: float = Field(120.0, gt=0)
+    job_files_max_age_s: float = Field(86_400.0, ge=0)
 
     @property
     def is_postgres(self) -> bool:

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
+import secrets
 import shutil
+import socket
 import threading
+import time
+from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
@@ -20,8 +25,8 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from api.cases import iter_cases
-from api.columns import ColumnMappingError
-from api.files import InputError, ResultWriter
+from icd_tables.intake.headers import ColumnMappingError
+from foundation.files import InputError, ResultWriter
 from api.service.auth import Principal
 from api.service.db import utcnow
 from api.service.store import UploadError, fingerprint, new_id, prepare, record_run, store
@@ -36,13 +41,25 @@ UPLOAD_SUFFIXES = (".parquet", ".csv", ".tsv", ".txt", ".xlsx", ".jsonl", ".json
 READ_ERRORS = (InputError, RecordSchemaError, ColumnMappingError, pa.ArrowInvalid, UnicodeDecodeError)
 
 
-def _arrow_batches(path: Path) -> Iterator[pa.Table]:
+def _read_arrow(path: Path) -> pa.Table:
+    """An Arrow IPC file or stream, whole; a damaged or truncated one is an :class:`InputError`."""
     try:
-        reader = ipc.open_file(path)
-        table = reader.read_all()
-    except pa.ArrowInvalid:
-        with ipc.open_stream(path) as stream:
-            table = stream.read_all()
+        try:
+            return ipc.open_file(path).read_all()
+        except pa.ArrowInvalid:
+            with ipc.open_stream(path) as stream:
+                return stream.read_all()
+    except (pa.ArrowException, OSError) as exc:  # a short read is a plain OSError
+        raise InputError(f"{path}: 不是完整的 Arrow 文件 (not a whole Arrow IPC file or stream: {exc})") from None
+
+
+def public_message(exc: BaseException, path: Path, name: str) -> str:
+    """``exc``'s message as a client may see it: the server's file path replaced by the uploaded file's name."""
+    return str(exc).replace(str(path), name or "upload").replace(str(path.parent), "")
+
+
+def _arrow_batches(path: Path) -> Iterator[pa.Table]:
+    table = _read_arrow(path)
     for offset in range(0, max(table.num_rows, 1), STEP):
         yield table.slice(offset, STEP)
 
@@ -60,10 +77,7 @@ def count_records(path: Path) -> int | None:
 
         return pq.ParquetFile(path).metadata.num_rows
     if path.suffix.lower() in (".arrow", ".feather", ".ipc"):
-        try:
-            return ipc.open_file(path).read_all().num_rows
-        except pa.ArrowInvalid:
-            return None
+        return _read_arrow(path).num_rows
     return None
 
 
@@ -118,20 +132,77 @@ def json_batch(records: list[dict]) -> Iterator[pa.Table]:
     yield to_arrow(records)
 
 
+def csv_results(parquet: Path) -> Path:
+    """The CSV beside a job's Parquet results, written once on first demand.
+
+    Each request that finds it missing writes its own copy under a name of its own and renames it
+    into place (atomic): parallel first downloads each serve a whole file, never a shared partial one.
+    """
+    target = parquet.with_suffix(".csv")
+    if target.exists():
+        return target
+    import pyarrow.parquet as pq
+
+    own = parquet.with_name(f"results-{secrets.token_hex(6)}.csv")
+    writer = ResultWriter(own)
+    try:
+        for batch in pq.ParquetFile(parquet).iter_batches(STEP):
+            writer.write(pa.Table.from_batches([batch]))
+        writer.close()
+        os.replace(own, target)
+    except BaseException:
+        writer.abort()
+        own.unlink(missing_ok=True)
+        raise
+    return target
+
+
 class JobRunner:
-    """Runs background uploads one at a time in a worker thread of this process."""
+    """Runs background uploads one at a time in a worker thread of this process.
+
+    A job belongs to the process that accepted it (``owner``); while the process lives, a heartbeat
+    thread renews ``heartbeat_at`` of its queued and running jobs every ``job_heartbeat_s``.  Any
+    process sweeps (at start-up and with each heartbeat): a queued or running job whose heartbeat is
+    older than ``job_stale_s`` lost its process and is marked failed; files in ``job_dir`` that no live
+    job and no finished job's results need are removed once older than ``job_files_max_age_s``.
+    """
 
     def __init__(self, service):
         self.service = service
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drg-job")
-        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._heart = threading.Thread(target=self._beat_loop, name="drg-job-heartbeat", daemon=True)
+        self._heart.start()
 
-    def fail_orphans(self) -> None:
-        """Jobs a stopped process left queued or running can never finish: mark them failed."""
+    def _beat_loop(self) -> None:
+        while not self._stop.wait(self.service.settings.job_heartbeat_s):
+            try:
+                self.beat()
+                self.sweep()
+            except Exception:  # the database may be away for a moment: the next beat tries again
+                log.exception("job heartbeat")
+
+    def beat(self) -> None:
+        """Renew the heartbeat of this process's queued and running jobs."""
+        with self.service.db.connect() as conn:
+            conn.execute("UPDATE jobs SET heartbeat_at = ? WHERE owner = ? AND state IN ('queued', 'running')",
+                         (utcnow(), self.owner))
+
+    def sweep(self) -> None:
+        """Fail the jobs whose process stopped; remove abandoned files (see the class docstring)."""
+        settings = self.service.settings
+        now = utcnow()
         with self.service.db.connect(write=True) as conn:
             conn.execute("UPDATE jobs SET state = 'failed', message = ?, updated_at = ? WHERE state IN "
-                         "('queued', 'running') AND created_at < ?",
-                         ("服务重启，任务中断，请重新上传 (service restarted: upload again)", utcnow(), utcnow()))
+                         "('queued', 'running') AND (heartbeat_at IS NULL OR heartbeat_at < ?)",
+                         ("服务进程已停止，任务中断，请重新上传 (the process running the job stopped: upload again)",
+                          now, now - timedelta(seconds=settings.job_stale_s)))
+            jobs = conn.rows("SELECT job_id, state, result_path FROM jobs WHERE state IN ('queued', 'running', 'done')")
+        live = {j["job_id"] for j in jobs if j["state"] != "done"}
+        kept = {Path(j["result_path"]).name for j in jobs if j["state"] == "done" and j["result_path"]}
+        done = {j["job_id"] for j in jobs if j["state"] == "done"}
+        remove_abandoned(settings.job_dir, live, done, kept | {"results.csv"}, settings.job_files_max_age_s)
 
     def submit(self, principal: Principal, upload: Path, validate: bool) -> tuple[str, str]:
         job_id, run_id = new_id("job"), new_id("run")
@@ -143,8 +214,9 @@ class JobRunner:
         now = utcnow()
         with self.service.db.connect(write=True) as conn:
             conn.execute("INSERT INTO jobs (job_id, run_id, hospital_id, state, total, done, message, result_path, "
-                         "created_by, created_at, updated_at) VALUES (?, ?, ?, 'queued', ?, 0, NULL, NULL, ?, ?, ?)",
-                         (job_id, run_id, principal.hospital_id, total, principal.key_id, now, now))
+                         "created_by, created_at, updated_at, owner, heartbeat_at) "
+                         "VALUES (?, ?, ?, 'queued', ?, 0, NULL, NULL, ?, ?, ?, ?, ?)",
+                         (job_id, run_id, principal.hospital_id, total, principal.key_id, now, now, self.owner, now))
         self.pool.submit(self._run, principal, target, job_id, run_id, validate)
         return job_id, run_id
 
@@ -162,7 +234,7 @@ class JobRunner:
             summary = process(self.service, principal, parts, run_id, validate=validate, results_path=results,
                               on_progress=lambda done: self._update(job_id, done=done))
         except (UploadError, *READ_ERRORS) as exc:
-            self._update(job_id, state="failed", message=str(exc))
+            self._update(job_id, state="failed", message=public_message(exc, path, path.name))
         except Exception:  # a defect: logged with its traceback, the user sees a reference only
             log.exception("job %s failed", job_id)
             self._update(job_id, state="failed", message=f"内部错误 (internal error, job {job_id})")
@@ -175,6 +247,38 @@ class JobRunner:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=False)
+        self._stop.set()
+        self._heart.join()
 
 
-__all__ = ["JobRunner", "READ_ERRORS", "STEP", "UPLOAD_SUFFIXES", "batches", "count_records", "json_batch", "process"]
+def remove_abandoned(root: Path, live: set[str], done: set[str], results: set[str], max_age_s: float) -> None:
+    """Remove files under ``root`` older than ``max_age_s`` that no job needs.
+
+    A live job's folder is left whole; in a finished job's folder only the files named in ``results``
+    stay; anything else (a killed job's upload and partial results, an upload a killed request left)
+    goes, and folders left empty with it.
+    """
+    if not root.is_dir():
+        return
+    cutoff = time.time() - max_age_s
+    for entry in root.iterdir():
+        if entry.name in live:
+            continue
+        files = [p for p in entry.rglob("*") if p.is_file()] if entry.is_dir() else [entry]
+        for path in files:
+            if not (entry.name in done and path.parent == entry and path.name in results):
+                _unlink_if_older(path, cutoff)
+        if entry.is_dir() and not any(entry.iterdir()):
+            entry.rmdir()
+
+
+def _unlink_if_older(path: Path, cutoff: float) -> None:
+    try:
+        if path.stat().st_mtime < cutoff:
+            path.unlink()
+    except FileNotFoundError:  # another process cleaned it first
+        pass
+
+
+__all__ = ["JobRunner", "remove_abandoned", "READ_ERRORS", "STEP", "UPLOAD_SUFFIXES", "batches", "count_records", "csv_results", "json_batch", "process",
+           "public_message"]

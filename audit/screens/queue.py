@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from audit.screens.engine import ScreenResult
-from weights.decimals import decimal_array, unscaled
+from foundation.decimals import decimal_array, unscaled
 
 QUEUE_SCHEMA = pa.schema([
     ("rank", pa.int64()), ("selection", pa.string()), ("case_id", pa.string()), ("row_no", pa.int64()),
@@ -57,8 +57,8 @@ def review_queue(result: ScreenResult, *, top: int = 200, sample: int = 50, seed
     drawn = np.sort(rng.choice(rest, size=min(sample, len(rest)), replace=False)) if len(rest) else rest
     position = {int(r): i for i, r in enumerate(rows.tolist())}
     flagged = np.array([position.get(int(r), -1) for r in all_rows[drawn]], np.int64)
-    d_fen = np.where(flagged >= 0, fen[np.maximum(flagged, 0)], -1) if len(flagged) else np.zeros(0, np.int64)
-    d_score = np.where(flagged >= 0, score[np.maximum(flagged, 0)], 0.0) if len(flagged) else np.zeros(0)
+    d_fen = _where_flagged(fen, flagged, -1).astype(np.int64)
+    d_score = _where_flagged(score, flagged, 0.0).astype(np.float64)
     rules = risk.column("rules").to_pylist()
     n_flags = risk.column("n_flags").to_numpy()
     money = np.concatenate([fen[chosen], d_fen]).astype(np.int64)
@@ -76,10 +76,17 @@ def review_queue(result: ScreenResult, *, top: int = 200, sample: int = 50, seed
         "money_at_stake": decimal_array(np.maximum(money, 0), 2, valid=np.concatenate([np.ones(len(chosen), bool),
                                                                                       d_fen >= 0])),
         "priority": pa.array(np.round(np.concatenate([priority[chosen], np.maximum(d_fen, 0) * d_score]) / 100, 2)),
-        "n_flags": pa.array(np.concatenate([n_flags[chosen], np.where(flagged >= 0, n_flags[np.maximum(flagged, 0)], 0)
-                                            if len(flagged) else np.zeros(0, np.int64)]).astype(np.int64)),
+        "n_flags": pa.array(np.concatenate([n_flags[chosen], _where_flagged(n_flags, flagged, 0)]).astype(np.int64)),
         "rules": pa.array([rules[i] for i in chosen] + [rules[i] if i >= 0 else "" for i in flagged], pa.string()),
     }, schema=QUEUE_SCHEMA)
+
+
+def _where_flagged(values: np.ndarray, flagged: np.ndarray, default) -> np.ndarray:
+    """``values[flagged]`` where a drawn case is flagged (index ≥ 0), else ``default`` (no flags at all included)."""
+    out = np.full(len(flagged), default, dtype=np.result_type(values.dtype, np.asarray(default).dtype))
+    hit = flagged >= 0
+    out[hit] = values[flagged[hit]]
+    return out
 
 
 __all__ = ["QUEUE_SCHEMA", "SELECTION_ZH", "review_queue"]

@@ -118,7 +118,7 @@ def _visible_run(conn, principal, run_id: str) -> AuditRun:
     mine = (run_id, principal.hospital_id)
     n_cases = conn.one("SELECT COUNT(*) AS n FROM audit_run_cases WHERE run_id = ? AND hospital_id = ?", mine)["n"]
     if not n_cases:
-        raise HTTPException(404, NOT_FOUND)
+        raise principal.denied()
     counts = {}
     for column in ("rule_id", "severity"):
         counts[column] = {r["k"]: r["n"] for r in conn.rows(
@@ -286,7 +286,7 @@ def _step(service, principal, run_id: str, flag_id: str, target: str, change, ac
     return _appeal_out(run_id, appeal)
 
 
-@router.post("/flags/{flag_id}/appeal", response_model=AppealOut, responses=STEP_ERRORS,
+@router.post("/flags/{flag_id:path}/appeal", response_model=AppealOut, responses=STEP_ERRORS,
              summary="对疑点申诉 appeal a flag (hospital)")
 def appeal_flag(flag_id: FlagId, body: AppealIn, service: ServiceDep, principal: PrincipalDep) -> AppealOut:
     """The hospital appeals one of its own flags with its reason: 待申诉 → 申诉中.  ``flag_id`` is
@@ -296,7 +296,7 @@ def appeal_flag(flag_id: FlagId, body: AppealIn, service: ServiceDep, principal:
                  lambda a, now: a.submit(hospital_id=principal.hospital_id, reason=body.reason, at=now), "appeal")
 
 
-@router.post("/flags/{flag_id}/decision", response_model=AppealOut, responses=STEP_ERRORS,
+@router.post("/flags/{flag_id:path}/decision", response_model=AppealOut, responses=STEP_ERRORS,
              summary="复议结论 decide a flag (payer)")
 def decide_flag(flag_id: FlagId, body: DecisionIn, service: ServiceDep, principal: PrincipalDep) -> AppealOut:
     """The payer decides an appealed (or still open) flag: 维持 upheld or 撤销 withdrawn; final."""
@@ -306,7 +306,7 @@ def decide_flag(flag_id: FlagId, body: DecisionIn, service: ServiceDep, principa
                  "decide")
 
 
-@router.get("/flags/{flag_id}/appeal", response_model=AppealOut, responses=ERRORS,
+@router.get("/flags/{flag_id:path}/appeal", response_model=AppealOut, responses=ERRORS,
             summary="申诉记录 a flag's appeal")
 def get_appeal(flag_id: FlagId, service: ServiceDep, principal: PrincipalDep,
                run_id: Annotated[str, Query(min_length=1, max_length=100, description="审核运行编号")]) -> AppealOut:

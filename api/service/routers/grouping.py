@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-import pyarrow as pa
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse
 
@@ -15,7 +14,8 @@ from api.service.deps import PrincipalDep, ServiceDep
 from api.service.schemas import RecordIn, BatchIn, BatchResponse, ErrorOut, GroupResponse, JobStatus
 from api.service.single import group_one
 from api.service.store import UploadError, audit, new_id
-from api.service.uploads import READ_ERRORS, UPLOAD_SUFFIXES, batches, count_records, json_batch, process
+from api.service.uploads import (READ_ERRORS, UPLOAD_SUFFIXES, batches, count_records, csv_results, json_batch,
+                                 process, public_message)
 
 router = APIRouter(prefix="/v1", tags=["分组 grouping"])
 WRITERS = ("hospital", "coder", "payer")
@@ -94,7 +94,8 @@ def upload_batch(service: ServiceDep, principal: PrincipalDep,
         total = count_records(path)
     except READ_ERRORS as exc:
         path.unlink(missing_ok=True)
-        raise HTTPException(422, f"无法读取上传文件 (cannot read the upload): {exc}") from None
+        raise HTTPException(422, f"无法读取上传文件 (cannot read the upload): "
+                                 f"{public_message(exc, path, file.filename)}") from None
     if background or (background is None and total is not None and total > settings.background_threshold):
         job_id, run_id = service.jobs.submit(principal, path, validate)
         audit(service.db, principal, "upload", f"job:{job_id}")
@@ -104,7 +105,7 @@ def upload_batch(service: ServiceDep, principal: PrincipalDep,
         _, parts = batches(path)
         summary = process(service, principal, parts, run_id, validate=validate)
     except (UploadError, *READ_ERRORS) as exc:
-        raise HTTPException(422, f"{exc}") from None
+        raise HTTPException(422, public_message(exc, path, file.filename)) from None
     finally:
         path.unlink(missing_ok=True)
     audit(service.db, principal, "upload", f"run:{run_id}")
@@ -114,8 +115,9 @@ def upload_batch(service: ServiceDep, principal: PrincipalDep,
 def _job(service, principal, job_id: str) -> dict:
     with service.db.connect() as conn:
         job = conn.one("SELECT * FROM jobs WHERE job_id = ?", (job_id,))
-    if job is None or (principal.scoped and job["hospital_id"] != principal.hospital_id):
+    if job is None:
         raise HTTPException(404, NOT_FOUND)
+    principal.check_hospital(job["hospital_id"])
     return job
 
 
@@ -139,17 +141,7 @@ def job_results(job_id: str, service: ServiceDep, principal: PrincipalDep,
         raise HTTPException(409, f"任务尚未完成 (job is {job['state']}); poll /v1/jobs/{job_id}")
     path = Path(job["result_path"])
     if format == "csv":
-        csv_path = path.with_suffix(".csv")
-        if not csv_path.exists():
-            import pyarrow.parquet as pq
-
-            from api.files import ResultWriter
-
-            writer = ResultWriter(csv_path)
-            for batch in pq.ParquetFile(path).iter_batches(250_000):
-                writer.write(pa.Table.from_batches([batch]))
-            writer.close()
-        path = csv_path
+        path = csv_results(path)
     audit(service.db, principal, "download", f"job:{job_id}")
     return FileResponse(path, filename=f"{job_id}-results.{format}",
                         media_type="text/csv" if format == "csv" else "application/vnd.apache.parquet")

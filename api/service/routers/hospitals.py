@@ -76,7 +76,7 @@ def list_cases(hospital_id: str, service: ServiceDep, principal: PrincipalDep, p
     return CasePage(total=total, offset=offset, limit=limit, cases=[_row(r) for r in rows])
 
 
-@router.get("/{hospital_id}/cases/{case_id}", response_model=CaseDetail, responses=ERRORS,
+@router.get("/{hospital_id}/cases/{case_id:path}", response_model=CaseDetail, responses=ERRORS,
             summary="病例详情与历史版本 one case, its findings and history")
 def get_case(hospital_id: str, case_id: str, service: ServiceDep, principal: PrincipalDep) -> CaseDetail:
     _visible(principal, hospital_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from api.service.auth import ROLES
 from api.service.deps import PrincipalDep, ServiceDep
@@ -14,13 +14,21 @@ from api.service.store import audit
 router = APIRouter(prefix="/v1", tags=["认证 auth"])
 
 
-@router.post("/auth/token", response_model=TokenOut, responses={401: {"model": ErrorOut}},
+@router.post("/auth/token", response_model=TokenOut, responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}},
              summary="用 API 密钥登录 sign in with an API key")
-def sign_in(body: TokenIn, service: ServiceDep) -> TokenOut:
-    """Exchange an API key for a short-lived signed token (the web page keeps it in session storage)."""
+def sign_in(body: TokenIn, service: ServiceDep, request: Request) -> TokenOut:
+    """Exchange an API key for a short-lived signed token (the web page keeps it in session storage).
+
+    Failed sign-ins are limited per client address (``failed_sign_ins_per_min``): past the limit the
+    address gets 429 without its key being tried, and the audit log gets no line."""
+    address = f"address:{request.client.host if request.client else ''}"
+    failures = service.sign_in_failures
+    if failures.exhausted(address):
+        failures.check(address)  # raises the 429 with its Retry-After
     principal = service.auth.from_key(body.api_key)
     if principal is None:
-        audit(service.db, None, "sign-in-failed", "", 401)
+        failures.check(address)
+        audit(service.db, None, "sign-in-failed", address, 401)
         raise HTTPException(401, "API 密钥无效 (invalid API key)")
     service.limiter.check(principal.key_id)
     audit(service.db, principal, "sign-in", f"key:{principal.key_id}")

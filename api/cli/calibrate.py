@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from api import files, spark_cmd
+from api.cli import spark
+from foundation import files
 from api.cases import read_cases
-from api.files import InputError, write_table
-from api.options import number
-from api.report import Report
+from foundation.files import InputError, write_table
+from api.cli.options import number
+from api.cli.in_use import in_use_line, pack_versions
+from api.cli.report import Report
 from calibration import EXCLUSIONS, TABLE_COLUMNS, CalibrationError, RelativeWeightCalibrator
 from calibration.indices import INDEX_COLUMNS, TOP_COLUMNS, performance_indices
 from icd_tables.pack import Pack
@@ -109,8 +111,8 @@ def _read(args):
     pack = Pack.load(args.pack) if args.pack else None
     started = time.perf_counter()
     cases = read_cases(args.inputs, pack=pack, columns=args.columns, encoding=args.encoding)
-    print(f"read {cases.num_rows:,} cases from {len(args.inputs)} file(s) in {time.perf_counter() - started:.1f} s"
-          f"{' (grouped with ' + pack.version + ')' if pack else ''}", file=sys.stderr)
+    print(f"read {cases.num_rows:,} cases from {len(args.inputs)} file(s) in {time.perf_counter() - started:.1f} s; "
+          + in_use_line(pack_versions(cases), getattr(args, "weights", None) and str(args.weights)), file=sys.stderr)
     return cases, pack
 
 
@@ -125,7 +127,7 @@ def cmd_calibrate(args) -> int:
         split_advice=args.advice)
     if args.engine == "spark":
         started = time.perf_counter()
-        model = spark_cmd.calibrate(args, params)
+        model = spark.calibrate(args, params)
     else:
         cases, pack = _read(args)
         if pack is not None:
