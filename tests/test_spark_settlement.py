@@ -111,7 +111,9 @@ def test_year_end_rules_on_the_driver_and_refused_keys(spark):
                                        {"upto": "1.2", "include_upto": True, "pay": "excess", "fund_share": "0.5"},
                                        {"pay": "capped"}], "excess_from": "standard"},
                    totals={"hospitals": {"H1": "300000"}}, min_volume={"hospitals": {"H2": 60}, "deduction": "100"})
-    local, _ = _assert_same(spark, cases, w, rules, hosp, "year", "2024", 3)
+    # the policy's totals and minimum volumes join the hospital table as it is read
+    local, _ = _assert_same(spark, cases, w, rules, hospitals(rules, [("H1", 3), ("H2", 2), ("H3", 1)]), "year",
+                            "2024", 3)
     assert local.accounts["total_deduction"].any() and local.accounts["volume_deduction"].any()
     frame = spark_frame(spark, _plain_with_row_no(cases), 2)
     for changed, key in ((dataclasses.replace(pol, point_value_fixed=(90, 10**8)), r"\[point_value\] mode"),
