@@ -2,9 +2,11 @@
 
 :func:`read_cases` reads one or more files in any input format ``drg group``
 reads, maps their columns to the record schema (Chinese headers, wide
-layouts, ``--columns``), and, given a pack, groups the records.  Without a
-pack the files must already hold grouping results (``drg`` and ``status``
-columns, as ``drg group --keep-input`` writes them); they are used as they are.
+layouts, ``--columns``) through the one intake (:mod:`icd_tables.intake`), and
+groups the records with the given pack.  Files that already hold grouping
+results (``drg`` and ``status`` columns, as ``drg group --keep-input`` writes
+them) are used as they are; raw records without a pack are grouped with the
+configured default pack (:func:`icd_tables.pack.choose_pack`), or refused.
 
 The result is one Arrow table: the record-schema columns, the grouping result
 columns and every other input column under its own name (a name already taken
@@ -20,7 +22,7 @@ import pyarrow as pa
 
 from foundation.arrow_columns import plain_array
 from foundation.files import ROW_WARNING, InputError
-from grouper import Grouper, RecordSchemaError
+from grouper import Grouper
 from icd_tables.intake.headers import read_mapping
 from icd_tables.intake.reader import open_records
 from icd_tables.intake.values import without_unreadable
@@ -70,9 +72,10 @@ def read_cases(
     Raises
     ------
     InputError
-        A file cannot be read, or holds no records.
-    RecordSchemaError
-        A column needed for grouping, or ``drg``/``status`` without a pack, is missing.
+        A file cannot be read, or holds no records; ``MissingColumnsError`` (an ``InputError``)
+        when a column needed for grouping is missing.
+    NoPackChosenError
+        Raw records, no pack given and no default pack configured.
     """
     parts = [table for _, table in iter_cases(paths, pack=pack, columns=columns, encoding=encoding,
                                               batch_size=batch_size, raw=raw, code_pack=code_pack)]
@@ -108,7 +111,7 @@ def iter_cases(
     spelling = loaded if code_pack is None else (code_pack if isinstance(code_pack, Pack) else Pack.load(code_pack))
     for record_file in files:
         if grouper is not None or raw:
-            _check_required(record_file)
+            record_file.require(REQUIRED_COLUMNS)
     row_no = 1
     for record_file in files:
         intake = record_file.intake(spelling)
@@ -126,14 +129,6 @@ def iter_cases(
 def _grouped(record_file) -> bool:
     """Whether a file holds grouping results (``drg group --keep-input`` output)."""
     return all(c in record_file.source.names for c in GROUPED_COLUMNS)
-
-
-def _check_required(record_file) -> None:
-    """Refuse a file of records to group without a column for each required field."""
-    missing = record_file.plan.missing(REQUIRED_COLUMNS)
-    if missing:
-        raise RecordSchemaError(f"{record_file.path}: no column found for {', '.join(missing)}; "
-                                f"columns found: {', '.join(record_file.source.names[:40]) or 'none'}")
 
 
 def _merge(first: pa.Table, extra: pa.Table, mapped: set[str] = frozenset()) -> pa.Table:

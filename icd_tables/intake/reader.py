@@ -142,6 +142,25 @@ class RecordFile:
         """A fresh :class:`RecordIntake` for this file's batches."""
         return RecordIntake(self.plan, pack, excel_serials=self.excel_serials)
 
+    def require(self, fields: tuple[str, ...]) -> "RecordFile":
+        """This file, after checking each of ``fields`` has a column.
+
+        Raises
+        ------
+        MissingColumnsError
+            Naming the fields without a column, the columns found, and ``--columns``.
+        """
+        missing = self.plan.missing(fields)
+        if missing:
+            names = self.source.names
+            raise MissingColumnsError(
+                f"{self.path}: no column found for {', '.join(missing)} "
+                f"({', '.join(ZH_NAMES.get(m, m) for m in missing)}); columns found: "
+                f"{', '.join(names[:40]) or 'none'}{' …' if len(names) > 40 else ''}. "
+                "Map them with --columns FILE (see 'drg group --help')."
+            )
+        return self
+
 
 def open_records(path: Path, *, columns: Path | dict | None = None, encoding: str | None = None,
                  required: tuple[str, ...] = REQUIRED_COLUMNS) -> RecordFile:
@@ -165,16 +184,7 @@ def open_records(path: Path, *, columns: Path | dict | None = None, encoding: st
     path = Path(path)
     mapping = read_mapping(columns) if isinstance(columns, (str, Path)) else columns
     source = open_input(path, encoding)
-    plan = plan_columns(source.names, mapping)
-    missing = plan.missing(required)
-    if missing:
-        shown = ", ".join(source.names[:40]) or "none"
-        raise MissingColumnsError(
-            f"{path}: no column found for {', '.join(missing)} ({', '.join(ZH_NAMES.get(m, m) for m in missing)}); "
-            f"columns found: {shown}{' …' if len(source.names) > 40 else ''}. "
-            "Map them with --columns FILE (see 'drg group --help')."
-        )
-    return RecordFile(path, source, plan)
+    return RecordFile(path, source, plan_columns(source.names, mapping)).require(required)
 
 
 def _duplicate_messages(first: np.ndarray, dup: np.ndarray) -> pa.DictionaryArray:
