@@ -20,9 +20,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from audit.code_names import dx_names, with_names
 from audit.pack_facts import reachable_atoms
 from audit.trace_rules import TraceView
-from audit.whatif import WhatIf
+from audit.whatif import WhatIf, subset_batch
 from grouper import Grouper
 from grouper.results import STATUS_INVALID, STATUS_UNGROUPABLE, take_text
 from icd_tables.compiled import ATOM_CC, ATOM_KIND, ATOM_MCC, ATOM_MCC_OR_CC, CompiledPack
@@ -74,8 +75,10 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
     drg_row = _drg_rows(cp, o.adrg_row, o.drg)
     split = take_text(pa.array(split_texts, pa.string()), drg_row).dictionary_decode()
     test = np.where(drg_row >= 0, tests[np.maximum(drg_row, 0)], 0)
-    mcc, cc = results.column("mcc_dx").combine_chunks().cast(pa.string()), \
-        results.column("cc_dx").combine_chunks().cast(pa.string())
+    b = trace.encoded.batch
+    mcc, cc = (with_names(results.column(name).combine_chunks().cast(pa.string()),
+                          dx_names(cp, np.where(pos >= 0, b.dx_ids[np.maximum(pos, 0)], -1)))
+               for name, pos in (("mcc_dx", o.mcc_pos), ("cc_dx", o.cc_pos)))
     use_mcc = ((test & 1) != 0) & pc.not_equal(mcc, "").to_numpy(zero_copy_only=False)
     use_cc = ((test & 2) != 0) & ~use_mcc & pc.not_equal(cc, "").to_numpy(zero_copy_only=False)
     behind = pc.if_else(pa.array(use_mcc), pc.binary_join_element_wise("；MCC ", mcc, ""),
@@ -112,7 +115,7 @@ def _mdc_trace(view: TraceView, grouper: Grouper) -> pa.Array:
     rows = np.flatnonzero((o.status == STATUS_UNGROUPABLE) & (o.mdc < 0))
     if len(rows):
         batch = view.trace.encoded.batch
-        entered = grouper.evaluate(_subset(batch, rows), cp.mdc_entry)
+        entered = grouper.evaluate(subset_batch(batch, rows), cp.mdc_entry)
         masks, which = np.unique(entered, axis=0, return_inverse=True)
         codes = np.asarray(cp.mdc_codes.to_pylist(), dtype=object)
         per_mask = np.array([f"进入 MDC {'、'.join(codes[m])} 但无匹配的ADRG，均未入组 "
@@ -125,20 +128,6 @@ def _mdc_trace(view: TraceView, grouper: Grouper) -> pa.Array:
                 "主要诊断 ", principal, " 不满足任何MDC的入组条件 (no MDC entry rule holds for ", principal, ")", ""
             ).to_numpy(zero_copy_only=False)
     return pa.array(text, pa.string()).dictionary_encode()
-
-
-def _subset(batch, rows: np.ndarray):
-    """The records ``rows`` of an encoded batch, as a batch of their own."""
-    def take(start, ids):
-        lengths = np.diff(start)[rows]
-        new_start = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=new_start[1:])
-        index = np.repeat(start[:-1][rows] - new_start[:-1], lengths) + np.arange(new_start[-1])
-        return new_start, ids[index]
-    dx_start, dx_ids = take(batch.dx_start, batch.dx_ids)
-    proc_start, proc_ids = take(batch.proc_start, batch.proc_ids)
-    return batch._replace(dx_start=dx_start, dx_ids=dx_ids, proc_start=proc_start, proc_ids=proc_ids,
-                          nums=np.ascontiguousarray(batch.nums[:, rows]))
 
 
 __all__ = ["explanations"]
