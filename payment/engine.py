@@ -36,6 +36,7 @@ import numpy as np
 from payment import _kernels
 # The case categories (:attr:`Classified.category`) are public names of this module; the kernel assigns them.
 from payment._kernels import CAT_DRG, CAT_EVENT, CAT_RESERVE, CAT_UNPAID
+from payment.scope import Scope
 from payment.inputs import Cases, Hospitals, PaymentInputError, Period
 from payment.money import (POINT_UNITS, RATIO_UNITS, MoneyRangeError, allocate_largest_remainder,
                            ratio_decimal)
@@ -338,7 +339,7 @@ def withhold(policy: Policy, provisional: np.ndarray) -> np.ndarray:
 
 
 def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period: Period,
-           scores: dict[str, int] | None = None) -> Settlement:
+           scores: dict[str, int] | None = None, scope: Scope | None = None) -> Settlement:
     """Settle the cases of a period.
 
     Parameters
@@ -353,6 +354,10 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
         A year for ``year``; a month for ``month``; either for ``shadow``.
     scores : dict, optional
         Assessment score per hospital (1/100 points), for the withhold release of a year run.
+    scope : Scope, optional
+        For a run on part of the region's hospitals: the region's point values (month and shadow
+        runs: each case's standard is ⌊points × value⌋, no budget is shared) or the subset's share of
+        each budget (:mod:`payment.scope`).
 
     Returns
     -------
@@ -366,8 +371,13 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     if kind == "year" and period.month is not None or kind == "month" and period.month is None:
         raise PaymentInputError(f"drg settle {kind} needs a {'year (2024)' if kind == 'year' else 'month (2024-03)'}"
                                 f", not {period}")
+    scope = scope or Scope()
+    if kind == "year" and scope.point_values:
+        raise PaymentInputError("a year run clears the whole budget: give --budget-share for part of the region, "
+                                "not --point-value")
     cl = classify(cases, policy, hospitals)
-    budgets = fund_budgets(policy, cases.funds)
+    budgets = scope.budgets(fund_budgets(policy, cases.funds), policy)
+    fixed = scope.fund_values(cases.funds, policy)
     n_funds = max(len(cases.funds), 1)
     n_accounts = max(len(hospitals.ids), 1) * n_funds
     keep = cases.fund >= 0
@@ -385,11 +395,18 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     monthly = None
     if kind in ("year", "month"):
         values = monthly_point_values(policy, budgets, by_fund_month)
+        if fixed:
+            values = {g: PointValue(*fixed[g // 12]) for g in values}
         monthly, _ = floor_standards(cl.points, fund * 12 + month, drg_mask, values, n_funds * 12)
         settlement.monthly_values = {(g // 12, period.year * 100 + g % 12 + 1): v for g, v in values.items()}
     if kind == "month":
         standard = np.where(drg_mask, monthly, cl.track_standard)
         settlement.point_values = {g // 12: v for g, v in values.items()}
+    elif fixed:  # the region's values: no budget is shared over this subset's points
+        values = {f: PointValue(*fixed[f]) for f in range(n_funds) if by_fund_month[f, :, 1].sum() > 0}
+        q, _ = floor_standards(cl.points, fund, drg_mask, values, n_funds)
+        standard = np.where(drg_mask, q, cl.track_standard)
+        settlement.point_values = values
     else:
         scale = 12 if period.month is not None else 1
         values = budget_point_values(budgets, by_fund_month.sum(axis=1), scale, cases.funds, period)

@@ -10,6 +10,7 @@ import pyarrow as pa
 from payment.engine import Settlement, settle
 from payment.inputs import Hospitals, Period, prepare_cases
 from payment.policy import Policy
+from payment.scope import Scope, coverage_warning
 from payment.tables import (case_lines, group_table, hospital_table, month_table, reconciliation_table,
                             run_metadata, with_metadata)
 from weights import WeightTable
@@ -30,7 +31,8 @@ class Run:
 
 def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospitals, kind: str, period,
                    scores: dict[str, int] | None = None, special: dict[str, str] | None = None,
-                   events: dict[str, str] | None = None, files_sha256: dict[str, str] | None = None) -> Run:
+                   events: dict[str, str] | None = None, files_sha256: dict[str, str] | None = None,
+                   scope: Scope | None = None) -> Run:
     """Settle a period of grouped cases.
 
     Parameters
@@ -47,6 +49,8 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
         Assessment scores, 特病单议 approvals, 突发事件 exclusions.
     files_sha256 : dict, optional
         SHA-256 of the score and case-list files, recorded in the metadata.
+    scope : Scope, optional
+        Point values or budget share for a run on part of the region (:mod:`payment.scope`).
 
     Returns
     -------
@@ -58,8 +62,15 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
         raise ValueError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
     period = period if isinstance(period, Period) else Period.parse(period)
     prepared = prepare_cases(cases, weights, policy, hospitals, period, special=special, events=events)
-    settlement = settle(prepared, policy, hospitals, kind, period, scores)
-    meta = run_metadata(settlement, weights.meta, files_sha256 or {})
+    scope = scope or Scope()
+    settlement = settle(prepared, policy, hospitals, kind, period, scores, scope)
+    described = {"point_values": {f"{r} {t}".strip() or "all": f"{n}/{d}" for (r, t), (n, d)
+                                  in sorted(scope.point_values.items())},
+                 "budget_share": None if scope.budget_share is None else str(scope.budget_share)}
+    meta = run_metadata(settlement, weights.meta, files_sha256 or {},
+                        described if scope.point_values or scope.budget_share is not None else None)
+    warning = coverage_warning(prepared, hospitals, kind, scope)
+    meta["warnings"] = [warning] if warning else []
     tables = {"case_lines": case_lines(settlement), "hospitals": hospital_table(settlement),
               "drgs": group_table(settlement, "drg"), "reconciliation": reconciliation_table(settlement)}
     if kind == "year":

@@ -32,6 +32,7 @@ from payment import (CASE_TYPES, KINDS, MoneyRangeError, PaymentInputError, Peri
                      read_case_list, read_hospitals, read_scores, run_settlement)
 from payment.statement import (KIND_ZH, STATEMENT_LINES, STATEMENT_ZH, case_type_counts, unpaid_lines,
                                worked_examples)
+from payment.scope import Scope, parse_budget_share, parse_point_value
 from payment.tables import LABELS_ZH, diff_case_lines
 from api.cli.in_use import in_use_line
 from weights import read_weight_file
@@ -82,7 +83,8 @@ def _statement(run, hospital: str, rows: list[dict], lines: pa.Table, months: li
     report.heading("结算明细 Statement (按险种 by insurance type)")
     frame = pd.DataFrame({"项目 item": [STATEMENT_ZH[k] for k in STATEMENT_LINES[kind]]})
     for r in rows:
-        frame[f"{r['region']} {r['insurance_type']}"] = [_cell(r.get(k)) for k in STATEMENT_LINES[kind]]
+        frame[run.settlement.policy.fund_name(r["region"], r["insurance_type"])] = [
+            _cell(r.get(k)) if k != "point_value" or r.get(k) is not None else NO_POINTS for k in STATEMENT_LINES[kind]]
     report.table(frame)
     if months:
         report.heading("按月预结 Monthly pre-settlement")
@@ -209,8 +211,9 @@ def _summary(run, seconds: float, out) -> None:
         if run.settlement.kind == "year":
             ok = f["drg_fund_fen"] == f["distributable_fen"]
             check = f"; Σ DRG fund {fen_text(f['drg_fund_fen'])} {'=' if ok else '≠'} distributable"
-        print(f"  {f['region']} {f['insurance_type']}: budget {fen_text(f['budget_fen'])}, distributable "
-              f"{fen_text(f['distributable_fen'])}, {unit} {f['point_value']}{check}", file=out)
+        value = f"{unit} {f['point_value']}" if f["point_value"] else NO_POINTS
+        print(f"  {run.settlement.policy.fund_name(f['region'], f['insurance_type'])} ({f['insurance_type']}): budget "
+              f"{fen_text(f['budget_fen'])}, distributable {fen_text(f['distributable_fen'])}, {value}{check}", file=out)
     held = run.tables["drgs"].to_pandas()
     held = held[held["n_held"] > 0].sort_values(["n_held", "drg"], ascending=[False, True])
     if len(held):
@@ -249,8 +252,13 @@ def cmd_settle(args) -> int:
                                    "with --formats including parquet)")
         previous = (pq.read_table(lines), json.loads((args.previous / "run.json").read_text(encoding="utf-8")))
     cases = read_cases(args.cases, pack=args.pack, columns=args.columns, encoding=args.encoding)
+    point_value = getattr(args, "point_value", None)
+    scope = Scope(parse_point_value(point_value, policy) if point_value else {},
+                  parse_budget_share(args.budget_share) if args.budget_share else None)
     run = run_settlement(cases, weights, policy, hospitals, args.kind, args.period, scores=scores, special=special,
-                         events=events, files_sha256=files)
+                         events=events, files_sha256=files, scope=scope)
+    for warning in run.meta["warnings"]:
+        print(f"drg: {warning}", file=sys.stderr)
     if "xlsx" in formats and run.tables["case_lines"].num_rows > XLSX_MAX_ROWS - 1:
         raise SettleUsageError(f"{run.tables['case_lines'].num_rows:,} case lines do not fit an XLSX sheet; "
                                "use --formats parquet,csv")
@@ -293,6 +301,9 @@ def cmd_settle(args) -> int:
     return 0
 
 
+#: What a fund without DRG-track points shows instead of a point value.
+NO_POINTS = "无DRG点数，无点值 (no DRG-track points in this period, so no point value)"
+
 SETTLE_EPILOG = """\
 examples:
   drg settle year cases.parquet --weights harbin-2024.parquet --policy policy.toml --period 2024 -o runs/2024
@@ -331,6 +342,14 @@ def add_parser(sub) -> None:
         p.add_argument("--columns", type=Path, metavar="FILE", help="column mapping of the case files")
         p.add_argument("--encoding", help="text encoding of CSV/JSON case files (default: detected)")
         p.add_argument("--force", action="store_true", help="replace an existing run folder")
+        if kind != "year":
+            p.add_argument("--point-value", metavar="VALUE",
+                           help="for a file with part of the region's hospitals: the region's point value, "
+                                "e.g. 241.5 or 310=241.5,390=198.25 (元/点, 元/RW for the rate method), or a "
+                                "region-wide run folder such as runs/2024-03 (its exact values)")
+        p.add_argument("--budget-share", metavar="SHARE",
+                       help="for part of the region with its own budget: its share of every fund's budget, "
+                            "e.g. 0.05 or 5%%")
         p.set_defaults(func=cmd_settle)
 
 

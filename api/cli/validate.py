@@ -205,7 +205,8 @@ def explain_text(result: Validation, validator: Validator) -> str:
         lines += ["", "替代方案 what-if:"]
         for row in alt.itertuples():
             rw = "-" if row.rw is None or (isinstance(row.rw, float) and np.isnan(row.rw)) else row.rw
-            lines.append(f"  {row.alternative:<48} → {row.drg} {row.drg_name} (RW {rw})")
+            lines.append(f"  {row.alternative} → {row.drg} {row.drg_name} (RW {rw})")
+            lines.append(f"      {row.reason}")
         if exp["coded_rw"] is not None:
             lines.append(f"  现编码 coded: {res['drg']} RW {exp['coded_rw']}")
     findings = result.findings.to_pylist()

@@ -52,6 +52,10 @@ def test_expected_payment_by_hand(api):
     assert body["payment"]["case_type"] == "normal"
     assert body["payment"]["expected_standard"] == "58650.00"
     assert body["payment"]["expected_fund"] == "53650.00"
+    assert body["payment"]["expected_patient_share"] == "5000.00"
+    # labelled a forecast, with its point value: 170 元 per point
+    assert body["payment"]["label"] == "预计（结算前按参考点值预测，以结算结果为准） forecast before settlement, at a reference point value"
+    assert body["payment"]["point_value"] == "170.000000 元/点"
     assert body["result"]["rw"] == "3.000000"
 
 
