@@ -264,9 +264,9 @@ def add_parser(sub) -> None:
     demo = sub.add_parser("demo", help="group generated records with the bundled example pack")
     demo.add_argument("--pack", default=EXAMPLE_PACK, help="pack name or folder (default: %(default)s)")
     demo.add_argument("-n", type=positive, default=10_000, help="number of records (default %(default)s)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the generated records (default %(default)s)")
     demo.add_argument("--show", type=int, default=10, help="result rows to print")
-    demo.add_argument("-o", "--output", type=Path)
+    demo.add_argument("-o", "--output", type=Path, help="also write the results here, e.g. demo.parquet")
     demo.set_defaults(func=cmd_demo)
 
 

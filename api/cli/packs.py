@@ -63,17 +63,17 @@ def add_parser(sub) -> None:
     packs_sub = packs.add_subparsers(dest="packs_command", required=True)
     packs_sub.add_parser("list", help="list bundled and imported packs").set_defaults(func=cmd_packs_list)
     imp = packs_sub.add_parser("import", help="import a pack or a CHS-DRG 1.x table folder")
-    imp.add_argument("source", type=Path)
-    imp.add_argument("--name")
-    imp.add_argument("--region")
-    imp.add_argument("--force", action="store_true")
+    imp.add_argument("source", type=Path, help="a pack folder, or a CHS-DRG 1.x table folder, e.g. tables/chs-drg-1.1")
+    imp.add_argument("--name", help="name to install it under, e.g. beijing-2022 (default: the folder's name)")
+    imp.add_argument("--region", help="region of a regional scheme, e.g. 北京")
+    imp.add_argument("--force", action="store_true", help="replace an installed pack of the same name")
     imp.set_defaults(func=cmd_packs_import)
     default = packs_sub.add_parser("default", help="set (or show) the pack used when --pack is not given",
                                    epilog="example: drg packs default chs-drg-1.1")
     default.add_argument("pack", nargs="?", help="pack name or folder; omitted: show the current default")
     default.set_defaults(func=cmd_packs_default)
     show = packs_sub.add_parser("show", help="describe a pack")
-    show.add_argument("pack")
+    show.add_argument("pack", help="pack name or folder, e.g. chs-drg-1.1")
     show.set_defaults(func=cmd_packs_show)
 
 

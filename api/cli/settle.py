@@ -309,6 +309,8 @@ examples:
   drg settle year cases.parquet --weights harbin-2024.parquet --policy policy.toml --period 2024 -o runs/2024
   drg settle month 病案首页.csv --pack chs-drg-1.1 --weights w.parquet --policy p.toml --period 2024-03 -o runs/2024-03
   drg settle shadow cases.parquet --weights w.parquet --policy p.toml --period 2024 -o runs/shadow-2024
+  drg settle month h001.csv --weights w.parquet --policy p.toml --period 2024-03 -o runs/h001 --point-value runs/2024-03
+  drg settle shadow h001.csv --weights w.parquet --policy p.toml --period 2024 -o runs/h001 --point-value 310=241.5,390=198.25
 
 inputs: grouped cases (drg group --keep-input) or raw records with --pack; a weight table (.parquet from
 'drg weights import', or a published .csv/.xlsx); the policy TOML (payment/policies/example.toml documents
