@@ -288,3 +288,25 @@ def test_cli_validate_and_explain(tmp_path, capsys):
     text = capsys.readouterr().out
     assert f"病案 case {first}" in text and "质控问题 findings" in text
     assert main(["explain", str(source), "no-such-case"]) == 3
+
+
+def test_validate_writes_case_lists_by_department(tmp_path, capsys):
+    from openpyxl import load_workbook
+    records = pd.DataFrame([
+        record("A1", principal="", hospital_id="H1", dept="内科"),
+        record("A2", principal="J18", hospital_id="H1", dept="内科"),
+        record("A3", hospital_id="H1", dept="外科"),
+        record("A4", secondary="J18.900", hospital_id="H2", dept="内科")])
+    records.to_parquet(tmp_path / "r.parquet")
+    assert main(["validate", str(tmp_path / "r.parquet"), "-o", str(tmp_path / "f.csv")]) == 0
+    book = load_workbook(tmp_path / "f-departments.xlsx")
+    assert book.sheetnames == ["目录 index", "H1 内科", "H1 外科", "H2 内科"]  # most flagged cases first
+    index = [[c.value for c in row] for row in book["目录 index"].iter_rows()]
+    assert index[1][:2] == ["H1", "内科"] and index[1][2] == 2
+    rows = [[c.value for c in row] for row in book["H1 内科"].iter_rows()]
+    assert rows[0] == ["病案号", "行号", "严重程度", "问题", "字段", "填写内容", "说明", "修改建议"]
+    assert rows[1][:4] == ["A1", 1, "致命", "主要诊断未填写"]
+    assert rows[1][6] == "请填写主要诊断：主要诊断为空，诊断不能转换为分组器支持的编码"
+    assert book["H1 内科"].freeze_panes == "A2"
+    html = (tmp_path / "f-report.html").read_text(encoding="utf-8")
+    assert "科室病例清单 Case lists by department" in html and "H1 · 内科：2 份病案" in html
