@@ -96,9 +96,7 @@ def parse_integers(column: pa.Array, unit: str = "", words: dict[str, int] | Non
     unreadable : pyarrow.Array of string or None
     """
     column = plain_array(column)
-    if pa.types.is_integer(column.type):
-        return column.cast(pa.int64()), None
-    if pa.types.is_boolean(column.type) or pa.types.is_null(column.type):
+    if pa.types.is_integer(column.type) or pa.types.is_boolean(column.type) or pa.types.is_null(column.type):
         return column.cast(pa.int64()), None
     if pa.types.is_floating(column.type) or pa.types.is_decimal(column.type):
         values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)

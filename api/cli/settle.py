@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from api.cases import read_cases
@@ -35,6 +36,9 @@ from payment.statement import (KIND_ZH, STATEMENT_LINES, STATEMENT_ZH, case_type
 from payment.scope import Scope, parse_budget_share, parse_point_value
 from payment.tables import LABELS_ZH, diff_case_lines
 from api.cli.in_use import in_use_line
+from icd_tables.errors import PackError
+from icd_tables.pack import Pack, available_packs
+from icd_tables.regions import check_regions
 from weights import read_weight_file
 from foundation.decimals import fen_text
 
@@ -217,8 +221,41 @@ def _summary(run, seconds: float, out) -> None:
     held = run.tables["drgs"].to_pandas()
     held = held[held["n_held"] > 0].sort_values(["n_held", "drg"], ascending=[False, True])
     if len(held):
-        print(f"  无权重病组 DRGs without a weight (held, paid 0): {len(held)}, {int(held['n_held'].sum()):,} cases; "
+        n_held = int(held["n_held"].sum())
+        n_ok = pc.sum(pc.equal(run.tables["case_lines"].column("status"), "ok")).as_py() or 0
+        share = f" = {100 * n_held / n_ok:.2f}% of the {n_ok:,} status-ok cases 占分组成功病例" if n_ok else ""
+        print(f"  无权重病组 DRGs without a weight (held, paid 0): {len(held)}, {n_held:,} cases{share}; "
               f"most: {', '.join(f'{d} ({n})' for d, n in zip(held['drg'][:8], held['n_held'][:8]))}", file=out)
+
+
+def _grouping_pack(args, cases: pa.Table) -> Pack | None:
+    """The pack the cases were grouped with: ``--pack``, or the one their ``pack_version`` names, if installed."""
+    if args.pack:
+        return Pack.load(args.pack)
+    if "pack_version" not in cases.column_names:
+        return None
+    names = {str(v).split("@")[0] for v in pc.unique(cases.column("pack_version")).to_pylist() if v}
+    packs = available_packs()
+    if len(names) != 1 or next(iter(names)) not in packs:
+        return None
+    try:
+        return Pack.load(packs[next(iter(names))])
+    except PackError:
+        return None
+
+
+def _region_warnings(args, cases: pa.Table, weights, policy) -> list[str]:
+    """Refuse weights or a policy of another region than the grouping pack's (unless --force)."""
+    pack = _grouping_pack(args, cases)
+    if pack is None:
+        return []
+    m = pack.manifest
+    others = [(f"weight table {weights.meta.name}", weights.meta.region, weights.meta.year),
+              (f"policy {policy.name or args.policy}", policy.region, None)]
+    try:
+        return check_regions(m.name, m.region, m.version, others, force=args.force)
+    except ValueError as exc:
+        raise SettleUsageError(str(exc)) from exc
 
 
 def cmd_settle(args) -> int:
@@ -252,6 +289,8 @@ def cmd_settle(args) -> int:
                                    "with --formats including parquet)")
         previous = (pq.read_table(lines), json.loads((args.previous / "run.json").read_text(encoding="utf-8")))
     cases = read_cases(args.cases, pack=args.pack, columns=args.columns, encoding=args.encoding)
+    for warning in _region_warnings(args, cases, weights, policy):
+        print(warning, file=sys.stderr)
     point_value = getattr(args, "point_value", None)
     scope = Scope(parse_point_value(point_value, policy) if point_value else {},
                   parse_budget_share(args.budget_share) if args.budget_share else None)
@@ -343,7 +382,9 @@ def add_parser(sub) -> None:
         p.add_argument("--statements", default="all", help="HTML statements: all, none, or hospital ids H001,H002")
         p.add_argument("--columns", type=Path, metavar="FILE", help="column mapping of the case files")
         p.add_argument("--encoding", help="text encoding of CSV/JSON case files (default: detected)")
-        p.add_argument("--force", action="store_true", help="replace an existing run folder")
+        p.add_argument("--force", action="store_true",
+                       help="replace an existing run folder; accept weights or a policy of another region than the "
+                            "pack's")
         if kind != "year":
             p.add_argument("--point-value", metavar="VALUE",
                            help="for a file with part of the region's hospitals: the region's point value, "
