@@ -36,6 +36,8 @@ from payment.statement import (KIND_ZH, STATEMENT_LINES, STATEMENT_ZH, case_type
 from payment.scope import Scope, parse_budget_share, parse_point_value
 from payment.tables import LABELS_ZH, diff_case_lines
 from api.cli.in_use import in_use_line
+from api.cli.labels import LABELS_ZH as XLSX_LABELS
+from api.cli.progress import writing
 from icd_tables.errors import PackError
 from icd_tables.pack import Pack, available_packs
 from icd_tables.regions import check_regions
@@ -151,7 +153,9 @@ def _shadow_report(run) -> Report:
 def _write_table(table: pa.Table, folder: Path, name: str, formats: list[str]) -> list[str]:
     written = []
     for fmt in formats:
-        writer = ResultWriter(folder / f"{name}.{fmt}")
+        writer = ResultWriter(folder / f"{name}.{fmt}", sheet=f"{SHEETS_ZH.get(name, name)} {name}",
+                              labels=XLSX_LABELS,
+                              progress=writing(f"{name}.{fmt}"))
         writer.write(table)
         writer.close()
         written.append(f"{name}.{fmt}")
@@ -340,6 +344,9 @@ def cmd_settle(args) -> int:
     return 0
 
 
+#: Chinese names of the run folder's tables (their XLSX sheets).
+SHEETS_ZH = {"case_lines": "病例明细", "hospitals": "医院结算", "drgs": "病组汇总", "reconciliation": "预算平衡",
+             "hospital_months": "医院月度", "departments": "科室汇总", "diff": "变化"}
 #: What a fund without DRG-track points shows instead of a point value.
 NO_POINTS = "无DRG点数，无点值 (no DRG-track points in this period, so no point value)"
 

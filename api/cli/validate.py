@@ -14,7 +14,8 @@ import pyarrow.compute as pc
 from api.cases import iter_cases, read_cases
 from foundation.files import InputError, ResultWriter, output_format, write_table
 from api.cli.in_use import in_use_line
-from api.cli.progress import Progress
+from api.cli.labels import LABELS_ZH, add_xlsx_split
+from api.cli.progress import Progress, writing
 from api.cli.report import Report
 from audit.findings import SEVERITIES, SEVERITY_ZH
 from audit.summary import CASE_LIST_SEVERITIES, department_lists, summarize
@@ -42,8 +43,10 @@ def _records(args, validator: Validator) -> pa.Table:
 class _Writers:
     """The per-row output files of one run, written batch by batch, all removed if the run fails."""
 
-    def __init__(self, paths: list[Path | None]):
-        self.writers = [ResultWriter(p) if p else None for p in paths]
+    def __init__(self, paths: list[Path | None], split: bool = False):
+        sheets = ("问题清单 findings", "分组说明 explanations", "替代方案 what-if")
+        self.writers = [ResultWriter(p, sheet=sheet, labels=LABELS_ZH, split=split, progress=writing(p.name))
+                        if p else None for p, sheet in zip(paths, sheets)]
 
     def write(self, tables: list[pa.Table]) -> None:
         for writer, table in zip(self.writers, tables):
@@ -72,8 +75,8 @@ def cmd_validate(args) -> int:
     departments_path = args.department_lists or stem.with_name(stem.name + DEPARTMENTS_SUFFIX)
     batches = iter_cases([args.input], columns=args.columns, encoding=args.encoding, raw=True,
                          batch_size=args.batch_size, code_pack=validator.pack)
-    writers = _Writers([args.output, args.explain, args.whatif])
     progress = Progress(None)
+    writers = _Writers([args.output, args.explain, args.whatif], split=args.xlsx_split)
     kept_findings, kept_cases, kept_records, statuses = [], [], [], collections.Counter()
     try:
         for first_row_no, records in batches:
@@ -96,7 +99,8 @@ def cmd_validate(args) -> int:
     findings = pa.concat_tables(kept_findings)
     records = pa.concat_tables(kept_records, promote_options="permissive")
     summary = summarize(findings, records)
-    write_table(pa.Table.from_pandas(summary, preserve_index=False), summary_path)
+    write_table(pa.Table.from_pandas(summary, preserve_index=False), summary_path, sheet="质控汇总 summary",
+                labels=LABELS_ZH)
     counts = _counts(findings)
     titles = {r.id: r.title_zh for r in validator.rules}
     lists = department_lists(pd.concat(kept_cases, ignore_index=True), records, titles)
@@ -306,6 +310,7 @@ def add_parser(sub) -> None:
     validate.add_argument("--batch-size", type=int, default=250_000,
                           help="records validated at a time (default %(default)s; memory grows with it)")
     _common(validate)
+    add_xlsx_split(validate)
     validate.set_defaults(func=cmd_validate)
     explain = sub.add_parser("explain", help="explain one record's grouping 分组过程说明")
     explain.add_argument("input", type=Path, help="records file")
