@@ -10,7 +10,9 @@ Columns
 ``excluded_dx`` (被排除的并发症): secondary MCC/CC codes cancelled by the principal's exclusion table;
 ``mdc_trace`` (未入组原因): for a record no MDC took, which MDCs it entered and left for want of
 a matching ADRG, or that none of their entry rules held; for ``invalid``, the grouper's reason;
-``coded_rw``, ``best_alternative``, ``best_drg``, ``best_rw`` (what-if, see :mod:`audit.whatif`).
+``coded_rw``, ``best_alternative``, ``best_drg``, ``best_rw`` (what-if, see :mod:`audit.whatif`);
+``whatif_money`` (替代方案差额, 元): ⌊(best RW − coded RW) × base rate⌋, the money at stake of the what-if
+flags (positive: the alternative pays more), null without both RWs.
 Texts are dictionary columns: one string per distinct rule row.
 """
 
@@ -28,7 +30,8 @@ from grouper import Grouper
 from grouper.results import STATUS_INVALID, STATUS_UNGROUPABLE, take_text
 from icd_tables.rules import readable
 from icd_tables.compiled import ATOM_CC, ATOM_KIND, ATOM_MCC, ATOM_MCC_OR_CC, CompiledPack
-from foundation.decimals import units_or_null
+from foundation.decimals import decimal_array, units_or_null
+from weights import RW_UNITS
 
 UNCONDITIONAL = "无条件 (unconditional)"
 
@@ -68,6 +71,9 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
     """One explanation row per record of the traced batch."""
     cp, trace = grouper.pack.compiled, view.trace
     o, results = trace.outputs, trace.results
+    best = whatif.best_units()
+    known = (best >= 0) & (whatif.coded_units >= 0) & (whatif.rate_fen >= 0)
+    diff = np.where(known, best - whatif.coded_units, 0)  # the fen amount is rounded toward zero, like the flags
     mdc_texts = pa.array([f"MDC {c} {name}：{_rule_text(rule)}" for c, name, rule in zip(
         cp.mdc_codes.to_pylist(), cp.mdc_names.to_pylist(), cp.mdc_rules.to_pylist())], pa.string())
     adrg_texts = pa.array([f"{rid}：{_rule_text(rule)}" for rid, rule in zip(
@@ -100,6 +106,8 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
         "best_alternative": whatif.best_column("alternative"),
         "best_drg": whatif.best_column("drg"),
         "best_rw": units_or_null(whatif.best_units(), 6),
+        "whatif_money": decimal_array(np.where(known, np.sign(diff) * (np.abs(diff) * whatif.rate_fen // RW_UNITS), 0),
+                                      2, valid=known),
     })
 
 

@@ -310,3 +310,20 @@ def test_validate_writes_case_lists_by_department(tmp_path, capsys):
     assert book["H1 内科"].freeze_panes == "A2"
     html = (tmp_path / "f-report.html").read_text(encoding="utf-8")
     assert "科室病例清单 Case lists by department" in html and "H1 · 内科：2 份病案" in html
+
+
+def test_validate_report_ranks_whatif_flags_by_money(tmp_path, capsys):
+    w = weights({"FR15": "1.0", "FR13": "1.3", "FT19": "1.25", "ES35": "0.5"})
+    w.write(tmp_path / "w.parquet")
+    (tmp_path / "rules.toml").write_text("[rules.WHATIF_UNDERCODING]\nother_adrg_min_gain_yuan = 1000\n"
+                                         "[rules.WHATIF_UPCODING]\nother_adrg_min_gain_yuan = 1000\n", encoding="utf-8")
+    pd.DataFrame([record("U", principal="I21.900", secondary="J18.900"),
+                  record("D", principal="J18.900", secondary="I21.900")]).to_parquet(tmp_path / "r.parquet")
+    assert main(["validate", str(tmp_path / "r.parquet"), "-o", str(tmp_path / "f.csv"), "--weights",
+                 str(tmp_path / "w.parquet"), "--rules", str(tmp_path / "rules.toml"),
+                 "--explain", str(tmp_path / "e.csv")]) == 0
+    explained = pd.read_csv(tmp_path / "e.csv", dtype=str, encoding="utf-8-sig")
+    # FR15 1.0 against ES35 0.5 at rate_yuan 10,000 元 per RW: 5,000 元 either way
+    assert explained.whatif_money.tolist() == ["-5000.00", "5000.00"]
+    html = (tmp_path / "f-report.html").read_text(encoding="utf-8")
+    assert "高套与漏编风险（按涉及金额） What-if flags by money at stake" in html and "5,000.00" in html

@@ -20,6 +20,7 @@ from api.cli.report import Report
 from audit.findings import SEVERITIES, SEVERITY_ZH
 from audit.summary import CASE_LIST_SEVERITIES, department_lists, summarize
 from foundation.atomic import atomic_path
+from foundation.decimals import fen_text
 from audit.validate import Validation, Validator
 from weights import WeightTable
 
@@ -29,6 +30,8 @@ DEPARTMENTS_SUFFIX = "-departments.xlsx"
 #: Departments and cases a department's list shows in the HTML report (the XLSX holds every one).
 HTML_DEPARTMENTS, HTML_CASES = 20, 50
 CASE_LIST_FIELDS = ["row_no", "case_id", "rule_id", "severity", "field", "value", "message_zh", "suggestion"]
+#: What-if flags, ranked by money at stake in the report (the most shown).
+MONEY_RULES, MONEY_SHOWN = ("WHATIF_UPCODING", "WHATIF_UNDERCODING"), 50
 
 
 def _validator(args) -> Validator:
@@ -77,7 +80,7 @@ def cmd_validate(args) -> int:
                          batch_size=args.batch_size, code_pack=validator.pack)
     progress = Progress(None)
     writers = _Writers([args.output, args.explain, args.whatif], split=args.xlsx_split)
-    kept_findings, kept_cases, kept_records, statuses = [], [], [], collections.Counter()
+    kept_findings, kept_cases, kept_money, kept_records, statuses = [], [], [], [], collections.Counter()
     try:
         for first_row_no, records in batches:
             result = validator.validate(records, first_row_no=first_row_no)
@@ -85,6 +88,7 @@ def cmd_validate(args) -> int:
             kept_findings.append(result.findings.select(["row_no", "rule_id", "severity"]))
             act = pc.is_in(result.findings.column("severity"), pa.array(CASE_LIST_SEVERITIES))
             kept_cases.append(result.findings.filter(act).select(CASE_LIST_FIELDS).to_pandas())
+            kept_money.append(_money_at_stake(result, first_row_no))
             kept_records.append(_slim(records))
             statuses.update(result.results.column("status").to_pylist())
             progress.update(first_row_no - 1 + records.num_rows)
@@ -106,6 +110,7 @@ def cmd_validate(args) -> int:
     lists = department_lists(pd.concat(kept_cases, ignore_index=True), records, titles)
     write_department_lists(lists, departments_path)
     report = _report(counts, summary, statuses, records.num_rows, findings.num_rows, validator, args.input)
+    _money_section(report, pd.concat(kept_money, ignore_index=True))
     _department_sections(report, lists, departments_path)
     report.write(report_path)
     _print_summary(counts, records.num_rows, findings, sys.stderr)
@@ -167,6 +172,27 @@ def _report(counts: pd.DataFrame, summary: pd.DataFrame, statuses: collections.C
                      "Fatal findings stop grouping; errors must be fixed before upload; warnings and notes are "
                      "for the coder to check.", note=True)
     return report
+
+
+def _money_at_stake(result: Validation, first_row_no: int) -> pd.DataFrame:
+    """The what-if flags of a batch with their money at stake (the explanation's ``whatif_money``)."""
+    flags = result.findings.filter(pc.is_in(result.findings.column("rule_id"), pa.array(MONEY_RULES)))
+    flags = flags.select(["row_no", "case_id", "rule_id", "message_zh"]).to_pandas()
+    money = result.explanations.column("whatif_money").to_pylist()
+    flags["money"] = [money[r - first_row_no] for r in flags.row_no]
+    return flags
+
+
+def _money_section(report: Report, flags: pd.DataFrame) -> None:
+    """The what-if flags with the most money at stake first (高套 and 漏编 risks to look at first)."""
+    if flags.empty:
+        return
+    report.heading("高套与漏编风险（按涉及金额） What-if flags by money at stake")
+    flags = flags.assign(_abs=flags.money.map(lambda m: abs(m) if m is not None else -1))
+    top = flags.sort_values(["_abs", "row_no"], ascending=[False, True]).head(MONEY_SHOWN)
+    report.table(pd.DataFrame({"病案号": top.case_id, "规则": top.rule_id,
+                               "涉及金额（元）": [fen_text(int(m * 100)) if m is not None else "" for m in top.money],
+                               "说明": top.message_zh}), max_rows=MONEY_SHOWN)
 
 
 def _department_sections(report: Report, lists, workbook: Path) -> None:
