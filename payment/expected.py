@@ -83,6 +83,17 @@ def reference_point_value(policy: Policy, weights: WeightTable) -> tuple[object,
     return None, "none 无参考点值"
 
 
+def reference_point_value_text(policy: Policy, weights: WeightTable) -> str:
+    """The reference point value in words with its basis: ``"170.000000 元/点（neutral: …）"``; for the rate
+    method's base rates one per insurance type; ``""`` when there is none."""
+    value, basis = reference_point_value(policy, weights)
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return "、".join(f"{k} {v} 元/RW" for k, v in sorted(value.items())) + f"（{basis}）"
+    return f"{_value_text(value, policy)}（{basis}）"
+
+
 def _per_case_point_value(prepared: Cases, point_value) -> np.ndarray:
     """``(numerator, denominator)`` fen per 1/10,000 point of each case."""
     out = np.zeros((prepared.n, 2), np.int64)
@@ -167,4 +178,5 @@ def _value_text(value: np.ndarray, policy: Policy) -> str:
     return f"{ratio_decimal(numerator * POINT_UNITS, denominator * 100, 6)} 元/点"
 
 
-__all__ = ["FORECAST_LABEL", "ExpectedPayment", "expected_payment", "reference_point_value"]
+__all__ = ["FORECAST_LABEL", "ExpectedPayment", "expected_payment", "reference_point_value",
+           "reference_point_value_text"]

@@ -244,7 +244,7 @@ class Summary(BaseModel):
     payment_label: str = Field("", description="结算结果，或“预计”（结算前的预测）")
     fund_payment: str | None = Field(None, description="基金支付合计（元）")
     patient_share: str | None = Field(None, description="个人负担合计（元）")
-    point_value_basis: str | None = Field(None, description="预计支付的参考点值依据")
+    point_value: str | None = Field(None, description="预计支付的参考点值及依据，如 170.000000 元/点（…）")
     settlement_run: str | None
     drgs: list[DrgLine]
     findings_by_severity: dict[str, int]

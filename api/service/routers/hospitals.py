@@ -15,7 +15,7 @@ from api.service.deps import PrincipalDep, ServiceDep
 from api.service.schemas import CaseDetail, CasePage, ErrorOut, Summary, as_utc
 from api.service.store import audit
 from calibration.indices import performance_indices
-from payment.expected import FORECAST_LABEL, reference_point_value
+from payment.expected import FORECAST_LABEL, reference_point_value_text
 
 router = APIRouter(prefix="/v1/hospitals", tags=["医院 hospitals"])
 ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut},
@@ -162,8 +162,8 @@ def summary(hospital_id: str, service: ServiceDep, principal: PrincipalDep, peri
                    payment_label=("结算结果 settled" if run_id else FORECAST_LABEL) if payments else "",
                    fund_payment=str(fund) if funds else None,
                    patient_share=str(paid - fund) if payments and funds else None,
-                   point_value_basis=None if run_id or not payments else
-                   reference_point_value(engine.policy, engine.weights)[1],
+                   point_value=None if run_id or not payments else
+                   reference_point_value_text(engine.policy, engine.weights) or None,
                    settlement_run=run_id, drgs=lines,
                    findings_by_severity={r["severity"]: r["n"] for r in severity},
                    top_rules=[dict(r) for r in rules])
