@@ -327,3 +327,12 @@ def test_validate_report_ranks_whatif_flags_by_money(tmp_path, capsys):
     assert explained.whatif_money.tolist() == ["-5000.00", "5000.00"]
     html = (tmp_path / "f-report.html").read_text(encoding="utf-8")
     assert "高套与漏编风险（按涉及金额） What-if flags by money at stake" in html and "5,000.00" in html
+
+
+def test_explain_shows_names_and_why_each_alternative_lands_where_it_does(tmp_path, capsys):
+    pd.DataFrame([record("X1", principal="I21.900", secondary="J18.900|I50.900")]).to_parquet(tmp_path / "r.parquet")
+    assert main(["explain", str(tmp_path / "r.parquet"), "X1"]) == 0
+    text = capsys.readouterr().out
+    assert "  主要诊断改为 I50.900（心力衰竭） (principal diagnosis I50.900) → FT19 心力衰竭 (RW -)\n" \
+           "      入组：MDC F → FT1 → FT19 (grouped via MDC F, ADRG FT1)" in text
+    assert "  去掉CC I50.900（心力衰竭） (without the CC I50.900) → FR15 急性心肌梗死，不伴并发症 (RW -)" in text
