@@ -10,7 +10,9 @@ Columns
 ``excluded_dx`` (被排除的并发症): secondary MCC/CC codes cancelled by the principal's exclusion table;
 ``mdc_trace`` (未入组原因): for a record no MDC took, which MDCs it entered and left for want of
 a matching ADRG, or that none of their entry rules held; for ``invalid``, the grouper's reason;
-``coded_rw``, ``best_alternative``, ``best_drg``, ``best_rw`` (what-if, see :mod:`audit.whatif`).
+``coded_rw``, ``best_alternative``, ``best_drg``, ``best_rw`` (what-if, see :mod:`audit.whatif`);
+``whatif_money`` (替代方案差额, 元): ⌊(best RW − coded RW) × base rate⌋, the money at stake of the what-if
+flags (positive: the alternative pays more), null without both RWs.
 Texts are dictionary columns: one string per distinct rule row.
 """
 
@@ -20,14 +22,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from audit.code_names import dx_names, with_names
 from audit.pack_facts import reachable_atoms
 from audit.trace_rules import TraceView
-from audit.whatif import WhatIf
+from audit.whatif import WhatIf, subset_batch
 from grouper import Grouper
 from grouper.results import STATUS_INVALID, STATUS_UNGROUPABLE, take_text
 from icd_tables.rules import readable
 from icd_tables.compiled import ATOM_CC, ATOM_KIND, ATOM_MCC, ATOM_MCC_OR_CC, CompiledPack
-from foundation.decimals import units_or_null
+from foundation.decimals import decimal_array, units_or_null
+from weights import RW_UNITS
 
 UNCONDITIONAL = "无条件 (unconditional)"
 
@@ -67,6 +71,9 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
     """One explanation row per record of the traced batch."""
     cp, trace = grouper.pack.compiled, view.trace
     o, results = trace.outputs, trace.results
+    best = whatif.best_units()
+    known = (best >= 0) & (whatif.coded_units >= 0) & (whatif.rate_fen >= 0)
+    diff = np.where(known, best - whatif.coded_units, 0)  # the fen amount is rounded toward zero, like the flags
     mdc_texts = pa.array([f"MDC {c} {name}：{_rule_text(rule)}" for c, name, rule in zip(
         cp.mdc_codes.to_pylist(), cp.mdc_names.to_pylist(), cp.mdc_rules.to_pylist())], pa.string())
     adrg_texts = pa.array([f"{rid}：{_rule_text(rule)}" for rid, rule in zip(
@@ -75,8 +82,10 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
     drg_row = _drg_rows(cp, o.adrg_row, o.drg)
     split = take_text(pa.array(split_texts, pa.string()), drg_row).dictionary_decode()
     test = np.where(drg_row >= 0, tests[np.maximum(drg_row, 0)], 0)
-    mcc, cc = results.column("mcc_dx").combine_chunks().cast(pa.string()), \
-        results.column("cc_dx").combine_chunks().cast(pa.string())
+    b = trace.encoded.batch
+    mcc, cc = (with_names(results.column(name).combine_chunks().cast(pa.string()),
+                          dx_names(cp, np.where(pos >= 0, b.dx_ids[np.maximum(pos, 0)], -1)))
+               for name, pos in (("mcc_dx", o.mcc_pos), ("cc_dx", o.cc_pos)))
     use_mcc = ((test & 1) != 0) & pc.not_equal(mcc, "").to_numpy(zero_copy_only=False)
     use_cc = ((test & 2) != 0) & ~use_mcc & pc.not_equal(cc, "").to_numpy(zero_copy_only=False)
     behind = pc.if_else(pa.array(use_mcc), pc.binary_join_element_wise("；MCC ", mcc, ""),
@@ -97,6 +106,8 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
         "best_alternative": whatif.best_column("alternative"),
         "best_drg": whatif.best_column("drg"),
         "best_rw": units_or_null(whatif.best_units(), 6),
+        "whatif_money": decimal_array(np.where(known, np.sign(diff) * (np.abs(diff) * whatif.rate_fen // RW_UNITS), 0),
+                                      2, valid=known),
     })
 
 
@@ -113,7 +124,7 @@ def _mdc_trace(view: TraceView, grouper: Grouper) -> pa.Array:
     rows = np.flatnonzero((o.status == STATUS_UNGROUPABLE) & (o.mdc < 0))
     if len(rows):
         batch = view.trace.encoded.batch
-        entered = grouper.evaluate(_subset(batch, rows), cp.mdc_entry)
+        entered = grouper.evaluate(subset_batch(batch, rows), cp.mdc_entry)
         masks, which = np.unique(entered, axis=0, return_inverse=True)
         codes = np.asarray(cp.mdc_codes.to_pylist(), dtype=object)
         per_mask = np.array([f"进入 MDC {'、'.join(codes[m])} 但无匹配的ADRG，均未入组 "
@@ -126,20 +137,6 @@ def _mdc_trace(view: TraceView, grouper: Grouper) -> pa.Array:
                 "主要诊断 ", principal, " 不满足任何MDC的入组条件 (no MDC entry rule holds for ", principal, ")", ""
             ).to_numpy(zero_copy_only=False)
     return pa.array(text, pa.string()).dictionary_encode()
-
-
-def _subset(batch, rows: np.ndarray):
-    """The records ``rows`` of an encoded batch, as a batch of their own."""
-    def take(start, ids):
-        lengths = np.diff(start)[rows]
-        new_start = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=new_start[1:])
-        index = np.repeat(start[:-1][rows] - new_start[:-1], lengths) + np.arange(new_start[-1])
-        return new_start, ids[index]
-    dx_start, dx_ids = take(batch.dx_start, batch.dx_ids)
-    proc_start, proc_ids = take(batch.proc_start, batch.proc_ids)
-    return batch._replace(dx_start=dx_start, dx_ids=dx_ids, proc_start=proc_start, proc_ids=proc_ids,
-                          nums=np.ascontiguousarray(batch.nums[:, rows]))
 
 
 __all__ = ["explanations"]

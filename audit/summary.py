@@ -115,4 +115,51 @@ def _rows(base: pd.DataFrame, found: pd.DataFrame, keys: list[str], top: int) ->
     return out[[*keys, "records", "records_flagged", "findings", "per_100", *SEVERITIES, "top_rules"]]
 
 
-__all__ = ["SUMMARY_COLUMNS_ZH", "TOTAL", "summarize"]
+#: Columns of a department's case list (科室病例清单), with their Chinese headers.
+CASE_LIST_COLUMNS = {"case_id": "病案号", "row_no": "行号", "severity_zh": "严重程度", "title_zh": "问题",
+                     "field": "字段", "value": "填写内容", "message_zh": "说明", "suggestion": "修改建议"}
+#: Severities a department is asked to act on (提示 info findings stay in the full findings file).
+CASE_LIST_SEVERITIES = ("fatal", "error", "warning")
+
+
+def department_lists(findings: pd.DataFrame, records: pa.Table, titles: dict[str, str],
+                     *, first_row_no: int = 1) -> list[tuple[str, str, pd.DataFrame]]:
+    """One case list per hospital × department, for the 医保办 to send to each department.
+
+    Parameters
+    ----------
+    findings : pandas.DataFrame
+        Findings with ``row_no``, ``case_id``, ``rule_id``, ``severity``, ``field``, ``value``,
+        ``message_zh``, ``suggestion``.
+    records : pyarrow.Table
+        The records (``hospital_id`` and ``dept`` read as text, absent as ``""``); ``row_no`` of record
+        ``i`` is ``first_row_no + i``.
+    titles : dict
+        Rule id → its Chinese title.
+
+    Returns
+    -------
+    list of (hospital_id, dept, pandas.DataFrame)
+        Departments with the most flagged cases first; each list holds the fatal, error and warning
+        findings by case (columns :data:`CASE_LIST_COLUMNS`, Chinese headers).
+    """
+    keep = findings[findings.severity.isin(CASE_LIST_SEVERITIES)].copy()
+    if keep.empty:
+        return []
+    hospital = _group_labels(records, "hospital_id")
+    dept = _group_labels(records, "dept")
+    index = keep.row_no.to_numpy() - first_row_no
+    keep["hospital_id"], keep["dept"] = hospital[index], dept[index]
+    keep["severity_zh"] = keep.severity.map({"fatal": "致命", "error": "错误", "warning": "警告"})
+    keep["title_zh"] = keep.rule_id.map(titles).fillna(keep.rule_id)
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    keep["_rank"] = keep.severity.map(rank)
+    out = []
+    for (h, d), part in keep.groupby(["hospital_id", "dept"], sort=False):
+        part = part.sort_values(["row_no", "_rank"], kind="stable")
+        out.append((h, d, part[list(CASE_LIST_COLUMNS)].rename(columns=CASE_LIST_COLUMNS).reset_index(drop=True)))
+    out.sort(key=lambda item: (-item[2]["病案号"].nunique(), item[0], item[1]))
+    return out
+
+
+__all__ = ["CASE_LIST_COLUMNS", "CASE_LIST_SEVERITIES", "department_lists", "SUMMARY_COLUMNS_ZH", "TOTAL", "summarize"]

@@ -14,12 +14,14 @@ diagnosis's exclusion table (``DRG_CC_EXCLUDED``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from audit.code_names import dx_names, proc_names, with_names
 from audit.findings import findings_table
 from audit.pack_facts import PackFacts
 from audit.rulebook import RuleBook
@@ -54,6 +56,23 @@ class TraceView:
         index = np.where(principal, records, self.n + positions - records - 1)
         return pc.fill_null(pool.take(pa.array(index)), ""), records, principal
 
+    def dx_named(self, positions: np.ndarray, cp) -> pa.Array:
+        """Input text of flat diagnosis positions with the pack's name beside each (``code（名称）``)."""
+        codes, _, _ = self.dx_text(positions)
+        return with_names(codes, dx_names(cp, self.trace.encoded.batch.dx_ids[positions]))
+
+    def proc_named(self, positions: np.ndarray, cp) -> pa.Array:
+        """Input text of flat procedure positions with the pack's name beside each."""
+        codes, _ = self.proc_text(positions)
+        return with_names(codes, proc_names(cp, self.trace.encoded.batch.proc_ids[positions]))
+
+    def drg_named(self, rows: np.ndarray) -> pa.Array:
+        """The DRG of records ``rows`` with its name (``ES23（呼吸系统感染/炎症，伴并发症）``)."""
+        take = pa.array(np.asarray(rows, dtype=np.int64))
+        results = self.trace.results
+        return with_names(results.column("drg").combine_chunks().cast(pa.string()).take(take),
+                          results.column("drg_name").combine_chunks().cast(pa.string()).take(take))
+
     def proc_text(self, positions: np.ndarray) -> tuple[pa.Array, np.ndarray]:
         """Input text of flat procedure positions and their records."""
         enc = self.trace.encoded
@@ -73,29 +92,90 @@ def _unique_pairs(records: np.ndarray, codes: pa.Array) -> np.ndarray:
     return np.sort(first)
 
 
+def _code_problems(codes: pa.Array, cp, *, diagnosis: bool) -> tuple[pa.Array, pa.Array]:
+    """What kind of problem each unmappable code has, in words (Chinese, English).
+
+    A procedure code in a diagnosis field (or the reverse), a bare category
+    (``R75``: the pack maps only codes below it, ``R75.x00``), an empty field, or
+    a code the pack's map lacks.
+    """
+    texts = codes.to_pylist()
+    own, other = (cp.dx_inputs, cp.proc_inputs) if diagnosis else (cp.proc_inputs, cp.dx_inputs)
+    own_sorted = own.to_numpy(zero_copy_only=False).astype(str)
+    other_sorted = other.to_numpy(zero_copy_only=False).astype(str)
+    zh, en = [], []
+    for code in texts:
+        below = _first_below(own_sorted, code)
+        if not code:
+            zh.append("未填写")
+            en.append("is empty")
+        elif _contains(other_sorted, code) or (not diagnosis and _DX_SHAPE.match(code)) or (
+                diagnosis and _PROC_SHAPE.match(code)):
+            zh.append("是手术操作编码，不能填在诊断栏" if diagnosis else "是疾病诊断编码，不能填在手术操作栏")
+            en.append("is a procedure code in a diagnosis field" if diagnosis
+                      else "is a diagnosis code in a procedure field")
+        elif below:
+            zh.append(f"只编到类目，请编到亚目或细目（如 {below}）")
+            en.append(f"is a bare category; code it in full (e.g. {below})")
+        else:
+            zh.append("不在分组方案的编码映射表中")
+            en.append("is not in the pack's code map")
+    return pa.array(zh, pa.string()), pa.array(en, pa.string())
+
+
+_DX_SHAPE = re.compile(r"^[A-Z]\d{2}")
+_PROC_SHAPE = re.compile(r"^\d{2}(\.\d|$)")
+
+
+def _contains(sorted_codes: np.ndarray, code: str) -> bool:
+    i = int(np.searchsorted(sorted_codes, code))
+    return i < len(sorted_codes) and sorted_codes[i] == code
+
+
+def _first_below(sorted_codes: np.ndarray, code: str) -> str:
+    """The first mapped code that continues ``code`` (``R75`` → ``R75.x00``), ``""`` when none."""
+    if not code or "." in code:
+        return ""
+    i = int(np.searchsorted(sorted_codes, code + "."))
+    return sorted_codes[i] if i < len(sorted_codes) and sorted_codes[i].startswith(code + ".") else ""
+
+
 def fatal_findings(view: TraceView, grouper: Grouper, book: RuleBook) -> list[pa.Table]:
     """One fatal finding per unmappable code and per failing record check."""
     enc, cp = view.trace.encoded, grouper.pack.compiled
     out = []
-    rule = book.rule("FATAL_DX_UNMAPPED")
     bad = np.flatnonzero(enc.batch.dx_ids < 0)
     if len(bad):
         codes, records, principal = view.dx_text(bad)
         keep = _unique_pairs(records, codes)
         codes, records, principal = codes.take(pa.array(keep)), records[keep], principal[keep]
-        field = pa.array(np.where(principal, "principal_dx", "secondary_dx"))
-        texts = rule.render(len(keep), code=_shown(codes), field_zh=pa.array(np.where(principal, "主要诊断", "其他诊断")),
-                            field_en=pa.array(np.where(principal, "principal diagnosis", "other diagnosis")))
-        out.append(findings_table(view.case_id, view.row_no, records, rule_id=rule.id, severity="fatal",
-                                  field=field, value=codes, message_zh=texts[0], message_en=texts[1],
-                                  suggestion=texts[2]))
+        empty = principal & pc.equal(codes, "").to_numpy(zero_copy_only=False)
+        if empty.any():
+            rule = book.rule("FATAL_PDX_MISSING")
+            rows = records[empty]
+            texts = rule.render(len(rows))
+            out.append(findings_table(view.case_id, view.row_no, rows, rule_id=rule.id, severity="fatal",
+                                      field="principal_dx", value="", message_zh=texts[0], message_en=texts[1],
+                                      suggestion=texts[2]))
+        rule = book.rule("FATAL_DX_UNMAPPED")
+        codes, records, principal = codes.filter(pa.array(~empty)), records[~empty], principal[~empty]
+        if len(records):
+            field = pa.array(np.where(principal, "principal_dx", "secondary_dx"))
+            problem_zh, problem_en = _code_problems(codes, cp, diagnosis=True)
+            texts = rule.render(len(records), code=_shown(codes), problem_zh=problem_zh, problem_en=problem_en,
+                                field_zh=pa.array(np.where(principal, "主要诊断", "其他诊断")),
+                                field_en=pa.array(np.where(principal, "principal diagnosis", "other diagnosis")))
+            out.append(findings_table(view.case_id, view.row_no, records, rule_id=rule.id, severity="fatal",
+                                      field=field, value=codes, message_zh=texts[0], message_en=texts[1],
+                                      suggestion=texts[2]))
     rule = book.rule("FATAL_PROC_UNMAPPED")
     bad = np.flatnonzero(enc.batch.proc_ids < 0)
     if len(bad):
         codes, records = view.proc_text(bad)
         keep = _unique_pairs(records, codes)
         codes, records = codes.take(pa.array(keep)), records[keep]
-        texts = rule.render(len(keep), code=_shown(codes))
+        problem_zh, problem_en = _code_problems(codes, cp, diagnosis=False)
+        texts = rule.render(len(keep), code=_shown(codes), problem_zh=problem_zh, problem_en=problem_en)
         out.append(findings_table(view.case_id, view.row_no, records, rule_id=rule.id, severity="fatal",
                                   field="procedures", value=codes, message_zh=texts[0], message_en=texts[1],
                                   suggestion=texts[2]))
@@ -134,7 +214,6 @@ def drg_findings(view: TraceView, grouper: Grouper, facts: PackFacts, book: Rule
     cp, trace = grouper.pack.compiled, view.trace
     b, o = trace.encoded.batch, trace.outputs
     grouped = o.mdc >= 0
-    drg_text = trace.results.column("drg").combine_chunks().cast(pa.string())
 
     rule = book.rule("DRG_OR_PROC_NOT_TAKEN")
     if rule.enabled and len(b.proc_ids):
@@ -146,8 +225,7 @@ def drg_findings(view: TraceView, grouper: Grouper, facts: PackFacts, book: Rule
         pos = np.flatnonzero(hit)
         if len(pos):
             codes, rec = view.proc_text(pos)
-            drgs = drg_text.take(pa.array(rec))
-            texts = rule.render(len(pos), code=codes, drg=drgs)
+            texts = rule.render(len(pos), code=view.proc_named(pos, cp), drg=view.drg_named(rec))
             out.append(findings_table(view.case_id, view.row_no, rec, rule_id=rule.id, severity=rule.severity,
                                       field="procedures", value=codes, message_zh=texts[0], message_en=texts[1],
                                       suggestion=texts[2]))
@@ -166,8 +244,8 @@ def drg_findings(view: TraceView, grouper: Grouper, facts: PackFacts, book: Rule
     rule = book.rule("DRG_CC_EXCLUDED")
     if rule.enabled and len(pos):
         is_mcc = mcc[pos]
-        principal, _, _ = view.dx_text(b.dx_start[:-1][rec])
-        texts = rule.render(len(pos), code=codes, principal=principal,
+        principal = view.dx_named(b.dx_start[:-1][rec], cp)
+        texts = rule.render(len(pos), code=view.dx_named(pos, cp), principal=principal,
                             level_zh=pa.array(np.where(is_mcc, "严重并发症或合并症（MCC）", "并发症或合并症（CC）")),
                             level_en=pa.array(np.where(is_mcc, "MCC", "CC")))
         out.append(findings_table(view.case_id, view.row_no, rec, rule_id=rule.id, severity=rule.severity,

@@ -102,8 +102,9 @@ class Validator:
         view = TraceView.of(trace)
         parts = fatal_findings(view, self.grouper, self.rules)
         drg_parts, excluded = drg_findings(view, self.grouper, self.facts, self.rules)
-        whatif = what_if(view, self.grouper, self.facts, self.weights)
-        parts += drg_parts + whatif_findings(view, whatif, self.facts, self.rules)
+        whatif = what_if(view, self.grouper, self.facts, self.weights,
+                         rate_yuan=self.rules.rule("WHATIF_UPCODING").params["rate_yuan"])
+        parts += drg_parts + whatif_findings(view, whatif, self.grouper, self.facts, self.rules)
         parts.append(record_findings(trace.records, self.pack, self.rules, first_row_no=first_row_no,
                                      encoded=trace.encoded))
         findings = _ordered(_without_shadowed(pa.concat_tables([empty_findings(), *parts]).cast(FINDING_SCHEMA)))

@@ -2,18 +2,30 @@
 
 For every record that is not ``invalid`` the alternatives are (see
 :mod:`audit._kernels`): each secondary diagnosis as the principal, the old
-principal becoming the first secondary diagnosis; and, when the principal
+principal becoming the first secondary diagnosis; when the principal
 procedure is not an operating-room procedure but a later one is, that
-procedure first.  All alternatives of a batch are regrouped in one kernel call.
+procedure first; and, for a record with an MCC or CC, the record without it
+("without this MCC/CC → DRG X").  Each alternative names its codes with the
+pack's names and says why it lands where it does (``reason``).
 
 With a weight table, each alternative's RW is compared with the coded one.
-With ``r`` the rule's ``ratio`` (default 1.2) and RWs in exact millionths:
+The best alternative is the one with the highest RW among the reorderings
+(dropping a complication is shown, never counted as a coding alternative).
+With ``r`` the rule's ``ratio`` and ``g`` its ``min_gain_yuan``, and the money
+at stake ``|ΔRW| × base rate`` (the weight table's base rate for the record's
+insurance type, else the rule's ``rate_yuan``), rounded down to the fen:
 
-* ``WHATIF_UNDERCODING`` (可能漏编/低编): the best alternative's RW ≥ r × the coded RW;
+* ``WHATIF_UNDERCODING`` (可能漏编/低编): the best alternative's RW ≥ r × the coded RW
+  and the fund would pay at least ``g`` 元 more with it;
 * ``WHATIF_UPCODING`` (高套风险): the coded RW ≥ r × the best alternative's RW
-  (records with at least one weighted alternative);
+  and the coded DRG is paid at least ``g`` 元 more;
 * ``DRG_PRINCIPAL_PROC_ORDER``: the only operating-room procedure is listed
   after non-OR procedures; the message names the DRG with it first.
+
+The defaults of ``ratio`` and ``min_gain_yuan`` were chosen on the synthetic
+month of :mod:`audit.screens.synthetic` (every planted upcoding case is
+flagged) and checked on the golden CHS-DRG 1.1 records (each rule fires on
+at most 3 % of them); the rule book states them.
 """
 
 from __future__ import annotations
@@ -26,16 +38,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit._kernels import KIND_DX_SWAP, KIND_PROC_FIRST, _alternatives
+from audit.code_names import dx_names, proc_names, with_names
 from audit.findings import findings_table
 from audit.pack_facts import PackFacts
 from audit.rulebook import RuleBook
+from audit.screens.money import Rates
 from audit.trace_rules import TraceView
 from grouper import Batch, Grouper
-from grouper.results import STATUS_INVALID, STATUS_NAMES, STATUS_OK, take_text
-from weights import WeightTable, lookup_units
+from grouper.results import STATUS_INVALID, STATUS_NAMES, STATUS_OK, STATUS_QY, take_text
+from weights import RW_UNITS, WeightTable, lookup_units
 from foundation.decimals import units_or_null
 
-ALTERNATIVE_COLUMNS = ("case_id", "row_no", "change", "code", "alternative", "drg", "drg_name", "status", "rw")
+#: Kind of an alternative that drops the record's first MCC or CC (after the kernel's kinds).
+KIND_DROP_CC = 2
+ALTERNATIVE_COLUMNS = ("case_id", "row_no", "change", "code", "alternative", "drg", "drg_name", "status", "rw",
+                       "reason")
+CHANGES = ("principal_dx", "principal_proc", "without_cc")
 
 
 @dataclass(frozen=True)
@@ -45,10 +63,11 @@ class WhatIf:
     Attributes
     ----------
     table : pyarrow.Table
-        One row per alternative: ``case_id``, ``row_no``, ``change``
-        (``principal_dx`` or ``principal_proc``), ``code`` (the code moved to
-        the front), ``alternative`` (the change in words), ``drg``, ``drg_name``,
-        ``status``, ``rw`` (decimal, null without a weight table or weight).
+        One row per alternative, by record: ``case_id``, ``row_no``, ``change``
+        (``principal_dx``, ``principal_proc`` or ``without_cc``), ``code`` (the
+        code moved to the front or dropped), ``alternative`` (the change in words,
+        with the code's name), ``drg``, ``drg_name``, ``status``, ``rw`` (decimal,
+        null without a weight table or weight), ``reason`` (why it lands there).
     parent : numpy.ndarray
         Record (batch position) of each alternative.
     rw_units : numpy.ndarray
@@ -56,7 +75,15 @@ class WhatIf:
     coded_units : numpy.ndarray
         Per record: the coded DRG's RW in millionths, -1 when none.
     best : numpy.ndarray
-        Per record: the alternative with the highest RW, -1 when none has one.
+        Per record: the reordering with the highest RW, -1 when none has one.
+    rate_fen : numpy.ndarray
+        Per record: the base rate in fen per RW the money at stake is computed with, -1 when none.
+    kind : numpy.ndarray
+        Kind of each alternative (index into :data:`CHANGES`).
+    named : pyarrow.Array
+        The code of each alternative with the pack's name (``code（名称）``).
+    adrg_row : numpy.ndarray
+        ADRG row of each alternative, -1 when not grouped.
     """
 
     table: pa.Table
@@ -64,6 +91,18 @@ class WhatIf:
     rw_units: np.ndarray
     coded_units: np.ndarray
     best: np.ndarray
+    rate_fen: np.ndarray
+    kind: np.ndarray
+    named: pa.Array
+    adrg_row: np.ndarray
+
+    def change_words(self, pick: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        """The change of alternatives ``pick`` in words: Chinese (with the code's name) and English."""
+        kind = self.kind[pick]
+        zh = pa.array(np.asarray(["主要诊断改为 ", "主要手术改为 ", "去掉并发症 "])[kind])
+        en = pa.array(np.asarray(["with principal diagnosis ", "with principal procedure ", "without "])[kind])
+        return (pc.binary_join_element_wise(zh, self.named.take(pa.array(pick)), ""),
+                pc.binary_join_element_wise(en, self.table.column("code").combine_chunks().take(pa.array(pick)), ""))
 
     def best_units(self) -> np.ndarray:
         """Per record, the best alternative's RW in millionths, -1 when none."""
@@ -77,24 +116,113 @@ class WhatIf:
             pa.array(np.where(self.best >= 0, self.best, len(column)))), "")
 
 
-def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: WeightTable | None) -> WhatIf:
-    """Regroup every alternative of the traced batch (one kernel call)."""
+def subset_batch(batch: Batch, rows: np.ndarray, drop_dx: np.ndarray | None = None) -> Batch:
+    """The records ``rows`` of an encoded batch as a batch of their own, optionally without one
+    flat diagnosis position per record (``drop_dx``)."""
+    def take(start, ids, drop=None):
+        lengths = np.diff(start)[rows]
+        new_start = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=new_start[1:])
+        index = np.repeat(start[:-1][rows] - new_start[:-1], lengths) + np.arange(new_start[-1])
+        if drop is None:
+            return new_start, ids[index]
+        keep = index != np.repeat(drop, lengths)
+        new_start[1:] = np.cumsum(lengths - 1)
+        return new_start, ids[index[keep]]
+    dx_start, dx_ids = take(batch.dx_start, batch.dx_ids, drop_dx)
+    proc_start, proc_ids = take(batch.proc_start, batch.proc_ids)
+    return batch._replace(dx_start=dx_start, dx_ids=dx_ids, proc_start=proc_start, proc_ids=proc_ids,
+                          nums=np.ascontiguousarray(batch.nums[:, rows]))
+
+
+def record_rates(view: TraceView, weights: WeightTable | None, fallback_yuan) -> np.ndarray:
+    """Per record, the base rate in fen per RW: the weight table's for its insurance type, else ``fallback_yuan``."""
+    rates = Rates.parse(None, weights)
+    if not rates.known:
+        rates = Rates.parse(str(fallback_yuan))
+    records = view.trace.records
+    if "insurance_type" in records.column_names:
+        encoded = pc.dictionary_encode(records.column("insurance_type").combine_chunks().cast(pa.string()))
+        codes = np.where(encoded.indices.is_valid().to_numpy(zero_copy_only=False),
+                         encoded.indices.to_numpy(zero_copy_only=False), -1)
+        per = rates.per_case(codes, encoded.dictionary.to_pylist())
+    else:
+        per = rates.per_case(np.full(view.n, -1), [])
+    if (per < 0).any():  # an insurance type without its own rate: the rule's fallback
+        per = np.where(per < 0, Rates.parse(str(fallback_yuan)).default, per)
+    return per
+
+
+def _reasons(cp, out, drg_codes: pa.Array, rw_units: np.ndarray, weighted: bool) -> pa.Array:
+    """Why each alternative lands where it does, in words (Chinese, then English): one text per distinct outcome."""
+    unweighted = weighted & (rw_units < 0)
+    key = np.stack([out.status.astype(np.int64), out.mdc, out.adrg_row, out.drg, unweighted]).T
+    combos, which = np.unique(key, axis=0, return_inverse=True)
+    mdc_codes, adrg_codes = cp.mdc_codes.to_pylist(), cp.adrg_codes.to_pylist()
+    drg_list = cp.drg_codes.to_pylist()
+    texts = []
+    for status, mdc_row, adrg_row, drg_row, no_weight in combos.tolist():
+        mdc = mdc_codes[mdc_row] if mdc_row >= 0 else ""
+        adrg = adrg_codes[cp.adrg_target[adrg_row]] if adrg_row >= 0 else ""
+        drg = drg_list[drg_row]
+        if status == STATUS_OK and no_weight:
+            texts.append(f"无权重：权重表中没有 {drg} (no weight: {drg} is not in the weight table)")
+        elif status == STATUS_OK:
+            texts.append(f"入组：MDC {mdc} → {adrg} → {drg} (grouped via MDC {mdc}, ADRG {adrg})")
+        elif status == STATUS_QY:
+            texts.append(f"歧义组：手术与主要诊断不属同一MDC（MDC {mdc}） "
+                         f"(QY: the procedure does not belong to the principal diagnosis's MDC {mdc})")
+        elif status == STATUS_INVALID:
+            texts.append("无法入组：记录未通过校验 (cannot be grouped: the record fails a check)")
+        elif mdc_row >= 0:
+            texts.append(f"无法入组：进入 MDC {mdc} 但无匹配的ADRG (ungroupable: entered MDC {mdc}, no ADRG rule held)")
+        else:
+            texts.append("无法入组：主要诊断不满足任何MDC的入组条件 (ungroupable: no MDC entry rule holds)")
+    return take_text(pa.array(texts, pa.string()), which.ravel()).dictionary_decode()
+
+
+def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: WeightTable | None,
+            rate_yuan=10000) -> WhatIf:
+    """Regroup every alternative of the traced batch (one kernel call per kind of change).
+
+    ``rate_yuan`` is the base rate (元 per RW) for records the weight table gives none.
+    """
     cp, b, o = grouper.pack.compiled, view.trace.encoded.batch, view.trace.outputs
     keep = o.status != STATUS_INVALID
     parent, kind, moved, dx_start, dx_ids, proc_start, proc_ids = _alternatives(
         b.dx_start, b.dx_ids, b.proc_start, b.proc_ids, keep, facts.or_proc)
-    alt = Batch(dx_start, dx_ids, proc_start, proc_ids, np.ascontiguousarray(b.nums[:, parent]))
-    out = grouper.group_batch(alt)
-    dx_codes, _, _ = view.dx_text(moved[kind == KIND_DX_SWAP])
-    proc_codes, _ = view.proc_text(moved[kind == KIND_PROC_FIRST])
+    out = grouper.group_batch(Batch(dx_start, dx_ids, proc_start, proc_ids, np.ascontiguousarray(b.nums[:, parent])))
+    # without the complication behind the split: the first MCC, else the first CC
+    complication = np.where(o.mcc_pos >= 0, o.mcc_pos, o.cc_pos)
+    drop_rows = np.flatnonzero(keep & (o.status == STATUS_OK) & (complication >= 0))
+    drop_out = grouper.group_batch(subset_batch(b, drop_rows, complication[drop_rows]))
+    is_mcc = o.mcc_pos[drop_rows] >= 0
+
+    parent = np.concatenate([parent, drop_rows]).astype(np.int64)
+    kind = np.concatenate([kind.astype(np.int64), np.full(len(drop_rows), KIND_DROP_CC)])
+    out = type(out)(*(np.concatenate([a, c]) for a, c in zip(out, drop_out)))
+    order = np.argsort(parent, kind="stable")
+    parent, kind, out = parent[order], kind[order], type(out)(*(a[order] for a in out))
+    moved = np.concatenate([moved, complication[drop_rows]])[order]
+    level = np.concatenate([np.zeros(len(order) - len(drop_rows), bool), is_mcc])[order]
+
+    is_dx, is_proc, is_drop = kind == KIND_DX_SWAP, kind == KIND_PROC_FIRST, kind == KIND_DROP_CC
     code = np.empty(len(parent), dtype=object)
-    code[kind == KIND_DX_SWAP] = dx_codes.to_numpy(zero_copy_only=False)
-    code[kind == KIND_PROC_FIRST] = proc_codes.to_numpy(zero_copy_only=False)
-    code = pa.array(code, pa.string())
-    is_dx = kind == KIND_DX_SWAP
+    named = np.empty(len(parent), dtype=object)
+    for mask, text_of, names_of, ids in ((is_dx | is_drop, view.dx_text, dx_names, b.dx_ids),
+                                         (is_proc, view.proc_text, proc_names, b.proc_ids)):
+        codes = text_of(moved[mask])[0]
+        code[mask] = codes.to_numpy(zero_copy_only=False)
+        named[mask] = with_names(codes, names_of(cp, ids[moved[mask]])).to_numpy(zero_copy_only=False)
+    code, named = pa.array(code, pa.string()), pa.array(named, pa.string())
+    cc_zh = np.where(level, "MCC", "CC")
     words = pc.binary_join_element_wise(
-        pa.array(np.where(is_dx, "主要诊断改为 ", "主要手术改为 ")), code,
-        pa.array(np.where(is_dx, " (principal diagnosis ", " (principal procedure ")), code, ")", "")
+        pa.array(np.where(is_dx, "主要诊断改为 ", np.where(is_proc, "主要手术改为 ",
+                                                      np.char.add("去掉", np.char.add(cc_zh, " "))))),
+        named,
+        pa.array(np.where(is_dx, " (principal diagnosis ", np.where(is_proc, " (principal procedure ",
+                                                                      np.char.add(" (without the ", np.char.add(cc_zh, " "))))),
+        code, ")", "")
     drg_codes = take_text(cp.drg_codes, out.drg.astype(np.int64))
     rw_units = np.full(len(parent), -1, dtype=np.int64)
     coded_units = np.full(view.n, -1, dtype=np.int64)
@@ -104,19 +232,21 @@ def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: Weight
         coded = o.status == STATUS_OK
         drg = view.trace.results.column("drg").combine_chunks().cast(pa.string()).to_numpy(zero_copy_only=False)
         coded_units[coded] = lookup_units(drg[coded], weights)
-    best = _best_alternative(parent, rw_units, view.n)
+    best = _best_alternative(parent, np.where(is_drop, -1, rw_units), view.n)
     table = pa.table({
         "case_id": view.case_id.take(pa.array(parent)),
         "row_no": pa.array(view.row_no[parent]),
-        "change": pa.array(np.where(is_dx, "principal_dx", "principal_proc")).dictionary_encode(),
+        "change": take_text(pa.array(CHANGES), kind),
         "code": code,
         "alternative": words,
         "drg": drg_codes,
         "drg_name": take_text(cp.drg_names, out.drg.astype(np.int64)),
         "status": take_text(STATUS_NAMES, out.status.astype(np.int64)),
         "rw": units_or_null(rw_units, 6),
+        "reason": _reasons(cp, out, drg_codes, rw_units, weights is not None),
     })
-    return WhatIf(table, parent, rw_units, coded_units, best)
+    return WhatIf(table, parent, rw_units, coded_units, best, record_rates(view, weights, rate_yuan), kind, named,
+                  out.adrg_row)
 
 
 def _best_alternative(parent: np.ndarray, units: np.ndarray, n: int) -> np.ndarray:
@@ -137,33 +267,54 @@ def _ratio_text(top: np.ndarray, bottom: np.ndarray) -> pa.Array:
     return pa.array([f"{h // 100}.{h % 100:02d}" for h in hundredths.tolist()], pa.string())
 
 
-def whatif_findings(view: TraceView, whatif: WhatIf, facts: PackFacts, book: RuleBook) -> list[pa.Table]:
+def _yuan_text(fen: np.ndarray) -> pa.Array:
+    return pa.array([f"{f // 100:,}.{f % 100:02d}" for f in fen.tolist()], pa.string())
+
+
+def over_threshold(top: np.ndarray, bottom: np.ndarray, gain_fen: np.ndarray, same_adrg: np.ndarray,
+                   params: dict) -> np.ndarray:
+    """Where RW ``top`` against ``bottom`` (millionths) and the money at stake reach a rule's thresholds.
+
+    ``ratio`` and ``min_gain_yuan`` apply to an alternative in the same ADRG (a severity split: what the
+    MCC/CC are worth); ``other_adrg_ratio`` and ``other_adrg_min_gain_yuan`` to one in another ADRG (a
+    different choice of principal diagnosis or procedure, weaker evidence on its own).
+    """
+    def hits(ratio, min_yuan):
+        r = Fraction(str(ratio))
+        return (top * r.denominator >= bottom * r.numerator) & (gain_fen >= int(Fraction(str(min_yuan)) * 100))
+    return (bottom > 0) & np.where(same_adrg, hits(params["ratio"], params["min_gain_yuan"]),
+                                   hits(params["other_adrg_ratio"], params["other_adrg_min_gain_yuan"]))
+
+
+def whatif_findings(view: TraceView, whatif: WhatIf, grouper: Grouper, facts: PackFacts,
+                    book: RuleBook) -> list[pa.Table]:
     """Under-coding, upcoding and principal-procedure-order findings from the alternatives."""
     out = []
-    drg = view.trace.results.column("drg").combine_chunks().cast(pa.string())
+    drg = view.drg_named(np.arange(view.n))
     best, coded = whatif.best, whatif.coded_units
     has = (best >= 0) & (coded > 0)
     alt_units = np.where(has, whatif.best_units(), 0)
-    for rule_id, fires, top, bottom in (
-        ("WHATIF_UNDERCODING", lambda r: has & (alt_units * r.denominator >= coded * r.numerator), alt_units, coded),
-        ("WHATIF_UPCODING", lambda r: has & (alt_units > 0) & (coded * r.denominator >= alt_units * r.numerator),
-         coded, alt_units),
-    ):
+    rate = np.maximum(whatif.rate_fen, 0)
+    coded_adrg = view.trace.outputs.adrg_row
+    same_adrg = (coded_adrg >= 0) & (np.append(whatif.adrg_row, -2)[best] == coded_adrg)
+    for rule_id, top, bottom in (("WHATIF_UNDERCODING", alt_units, coded), ("WHATIF_UPCODING", coded, alt_units)):
         rule = book.rule(rule_id)
         if not rule.enabled:
             continue
-        rows = np.flatnonzero(fires(Fraction(str(rule.params["ratio"]))))
+        gain_fen = np.maximum(top - bottom, 0) * rate // RW_UNITS
+        rows = np.flatnonzero(has & over_threshold(top, bottom, gain_fen, same_adrg, rule.params))
         if not len(rows):
             continue
+        rows = rows[np.lexsort((rows, -gain_fen[rows]))]  # the most money at stake first
         pick = pa.array(best[rows])
         code = whatif.table.column("code").take(pick)
         is_dx = np.asarray(whatif.table.column("change").take(pick).cast(pa.string())) == "principal_dx"
-        change_zh = pc.binary_join_element_wise(pa.array(np.where(is_dx, "主要诊断改为 ", "主要手术改为 ")), code, "")
-        change_en = pc.binary_join_element_wise(
-            pa.array(np.where(is_dx, "with principal diagnosis ", "with principal procedure ")), code, "")
-        texts = rule.render(len(rows), change_zh=change_zh, change_en=change_en,
-                            alt_drg=whatif.table.column("drg").take(pick).cast(pa.string()),
-                            alt_ratio=_ratio_text(top[rows], bottom[rows]), drg=drg.take(pa.array(rows)))
+        change_zh, change_en = whatif.change_words(best[rows])
+        alt_drg = with_names(whatif.table.column("drg").take(pick), whatif.table.column("drg_name").take(pick))
+        threshold = np.where(same_adrg[rows], str(rule.params["ratio"]), str(rule.params["other_adrg_ratio"]))
+        texts = rule.render(len(rows), change_zh=change_zh, change_en=change_en, alt_drg=alt_drg,
+                            alt_ratio=_ratio_text(top[rows], bottom[rows]), drg=drg.take(pa.array(rows)),
+                            gain=_yuan_text(gain_fen[rows]), threshold=pa.array(threshold))
         out.append(findings_table(view.case_id, view.row_no, rows, rule_id=rule.id, severity=rule.severity,
                                   field=pa.array(np.where(is_dx, "principal_dx", "procedures")), value=code,
                                   message_zh=texts[0],
@@ -180,8 +331,10 @@ def whatif_findings(view: TraceView, whatif: WhatIf, facts: PackFacts, book: Rul
             records = whatif.parent[only]
             principal, _ = view.proc_text(b.proc_start[:-1][records])
             pick = pa.array(only)
-            texts = rule.render(len(only), code=principal, better=whatif.table.column("code").take(pick),
-                                better_drg=whatif.table.column("drg").take(pick).cast(pa.string()),
+            texts = rule.render(len(only), code=view.proc_named(b.proc_start[:-1][records], grouper.pack.compiled),
+                                better=whatif.named.take(pick),
+                                better_drg=with_names(whatif.table.column("drg").take(pick),
+                                                      whatif.table.column("drg_name").take(pick)),
                                 drg=drg.take(pa.array(records)))
             out.append(findings_table(view.case_id, view.row_no, records, rule_id=rule.id, severity=rule.severity,
                                       field="procedures", value=principal, message_zh=texts[0],
@@ -189,4 +342,5 @@ def whatif_findings(view: TraceView, whatif: WhatIf, facts: PackFacts, book: Rul
     return out
 
 
-__all__ = ["ALTERNATIVE_COLUMNS", "WhatIf", "what_if", "whatif_findings"]
+__all__ = ["ALTERNATIVE_COLUMNS", "CHANGES", "KIND_DROP_CC", "WhatIf", "over_threshold", "record_rates", "subset_batch",
+           "what_if", "whatif_findings"]

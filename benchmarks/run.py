@@ -320,12 +320,50 @@ def measure_screens(args) -> dict:
             "audit screens: peak RSS with the cases in memory before screening, MiB": before}
 
 
+def measure_xlsx(args) -> dict:
+    """``--batch`` validation findings (golden 1.1 with the Harbin 2024 weights, tiled) written to XLSX as
+    ``drg validate -o findings.xlsx`` writes them (Chinese headers, frozen header, filter, widths), with a
+    progress bar on stderr; then read back through ``foundation.files.read_text_table`` and compared."""
+    import pyarrow as pa
+
+    from api.cli.labels import LABELS_ZH
+    from audit.validate import Validator
+    from foundation.files import read_text_table, write_table
+    from weights import read_published
+    from weights.table import WeightMeta
+
+    weights = read_published(SHARED / "weights" / "harbin-2024.csv", WeightMeta(name="harbin-2024"))
+    findings = Validator(TABLES_11, weights=weights).validate(golden_table()).findings
+    findings = tiled(findings, args.batch) if findings.num_rows < args.batch else findings.slice(0, args.batch)
+    findings = findings.set_column(1, "row_no", pa.array(range(1, findings.num_rows + 1), pa.int64()))
+    path = Path(args.workdir) / "bench-findings.xlsx"
+    updates = []
+
+    def bar(done: int, total: int) -> None:
+        updates.append(done)
+        filled = 30 * done // max(total, 1)
+        print(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,} rows", end="", file=sys.stderr, flush=True)
+
+    start = time.perf_counter()
+    write_table(findings, path, sheet="问题清单 findings", labels=LABELS_ZH, progress=bar)
+    seconds = time.perf_counter() - start
+    print(file=sys.stderr)
+    start = time.perf_counter()
+    back = read_text_table(path)
+    read_seconds = time.perf_counter() - start
+    same = back.column_names == findings.column_names and back.num_rows == findings.num_rows and all(
+        back.column(name).to_pylist() == [None if v is None else str(v) for v in findings.column(name).to_pylist()]
+        for name in ("case_id", "row_no", "rule_id", "message_zh"))
+    return {"xlsx findings": findings.num_rows, "xlsx write s": seconds, "xlsx progress updates": len(updates),
+            "xlsx MiB": path.stat().st_size / 2**20, "xlsx read back s": read_seconds, "xlsx reads back the same": same}
+
+
 MEASURES = {"load": measure_load, "kernel": measure_kernel, "regional": measure_regional, "stream": measure_stream, "cli": measure_cli,
             "validate": measure_validate, "audit": measure_audit,
             "reference": measure_reference, "calibrate": measure_calibrate, "indices": measure_indices,
             "settle_year": measure_settle_year, "settle_month": measure_settle_month,
             "settle_rules": measure_settle_rules,
-            "screens": measure_screens}
+            "screens": measure_screens, "xlsx": measure_xlsx}
 
 
 def _child(name: str, args) -> dict:

@@ -32,6 +32,8 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from foundation.xlsx import FIELDS_SHEET, write_xlsx
+
 INPUT_FORMATS = {
     ".parquet": "parquet", ".pq": "parquet",
     ".csv": "csv", ".tsv": "csv", ".txt": "csv",
@@ -421,10 +423,14 @@ def _json_object(line: str):
 
 
 class XlsxSource(Source):
+    """The first sheet; a workbook written by :func:`foundation.xlsx.write_xlsx`: every data sheet, with the
+    field names of its hidden sheet (the round trip of a table)."""
+
     format = "xlsx"
 
     def __init__(self, path: Path):
         super().__init__(path)
+        self._fields = None
         rows = self._rows()
         header = next(rows, None)
         if header is None:
@@ -435,7 +441,7 @@ class XlsxSource(Source):
         if not width:
             raise InputError(f"{path}: the first row of the first sheet (the header) is empty")
         self._width = width
-        self.names = _unique_names(_cell_text(h) for h in header[:width])
+        self.names = self._fields or _unique_names(_cell_text(h) for h in header[:width])
 
     def _rows(self):
         from openpyxl import load_workbook
@@ -450,7 +456,20 @@ class XlsxSource(Source):
         try:
             if not book.worksheets:
                 raise InputError(f"{self.path}: the workbook has no sheet")
-            yield from book.worksheets[0].iter_rows(values_only=True)
+            if FIELDS_SHEET not in book.sheetnames:
+                self._fields = None
+                yield from book.worksheets[0].iter_rows(values_only=True)
+                return
+            # written by foundation.xlsx: field names in the hidden sheet, the data in every other sheet
+            fields = list(book[FIELDS_SHEET].iter_rows(values_only=True))[1:]
+            self._fields = [_cell_text(row[0]) for row in fields if row and row[0] is not None]
+            data = [ws for ws in book.worksheets if ws.title != FIELDS_SHEET]
+            for k, ws in enumerate(data):
+                rows = ws.iter_rows(values_only=True)
+                header = next(rows, None)
+                if k == 0:
+                    yield header
+                yield from rows
         except InputError:
             raise
         except Exception as exc:  # damaged sheet XML
@@ -459,7 +478,7 @@ class XlsxSource(Source):
             book.close()
 
     def describe(self):
-        return "xlsx, first sheet"
+        return "xlsx, first sheet" if not self._fields else "xlsx, every data sheet (field names from the hidden sheet)"
 
     def batches(self, batch_size, columns=None):
         columns = self.names if columns is None else [c for c in self.names if c in set(columns)]
@@ -583,12 +602,17 @@ def read_text_table(path: Path, encoding: str | None = None) -> pa.Table:
 class ResultWriter:
     """Append Arrow tables to a Parquet, CSV or XLSX file, written to a temporary name then renamed.
 
-    CSV is written as UTF-8 with a byte order mark (Excel then shows Chinese text);
-    XLSX refuses to go past :data:`XLSX_MAX_ROWS` rows.
+    CSV is written as UTF-8 with a byte order mark (Excel then shows Chinese text).  XLSX is a
+    workbook for people (:func:`foundation.xlsx.write_xlsx`: ``labels`` as headers, the sheet named
+    ``sheet``, frozen header, filter, widths, money formats) written at :meth:`close`, with
+    ``progress`` called as rows are written; past :data:`XLSX_MAX_ROWS` − 1 rows it is refused unless
+    ``split`` spreads the rows over sheets.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, sheet: str = "数据 data", labels: dict[str, str] | None = None,
+                 split: bool = False, progress=None):
         self.path = Path(path)
+        self.sheet, self.labels, self.split, self.progress = sheet, labels, split, progress
         self.format = output_format(self.path)
         self._tmp = self.path.with_name(f".{self.path.name}.partial")
         self._writer = None
@@ -620,26 +644,21 @@ class ResultWriter:
             self._writer = pacsv.CSVWriter(self._file, _csv_ready(schema.empty_table()).schema)
             self._schema = schema
         else:
-            from openpyxl import Workbook
-
-            self._writer = Workbook(write_only=True)
-            self._sheet = self._writer.create_sheet("results")
-            self._sheet.append([_xlsx_text(name, None) for name in schema.names])
+            self._writer = []  # the tables, written at close by the workbook writer
             self._schema = schema
 
     def _write_xlsx(self, table: pa.Table) -> None:
-        if self._rows + table.num_rows > XLSX_MAX_ROWS - 1:
+        if self._rows + table.num_rows > XLSX_MAX_ROWS - 1 and not self.split:
             raise OutputError(f"{self.path}: an XLSX sheet holds at most {XLSX_MAX_ROWS - 1:,} records; "
-                              "write .parquet or .csv instead")
-        columns = [_xlsx_values(c, self._sheet) for c in table.columns]
-        for row in zip(*columns):
-            self._sheet.append(row)
+                              "write .parquet or .csv instead, or give --xlsx-split to spread them over sheets")
+        self._writer.append(table)
 
     def close(self) -> None:
         if self._writer is None:
             return
         if self.format == "xlsx":
-            self._writer.save(self._tmp)
+            write_xlsx(pa.concat_tables(self._writer), self._tmp, sheet=self.sheet, labels=self.labels,
+                       split=self.split, progress=self.progress)
         else:
             self._writer.close()
             if self._file is not None:
@@ -648,7 +667,7 @@ class ResultWriter:
 
     def abort(self) -> None:
         try:
-            if self._writer is not None and self.format != "xlsx":
+            if self._writer is not None and self.format != "xlsx":  # an XLSX is only written at close
                 self._writer.close()
             if self._file is not None:
                 self._file.close()
@@ -657,9 +676,12 @@ class ResultWriter:
         self._tmp.unlink(missing_ok=True)
 
 
-def write_table(table: pa.Table, path: Path) -> Path:
-    """Write one whole table to ``path`` (format by extension), atomically: nothing is left on failure."""
-    writer = ResultWriter(path)
+def write_table(table: pa.Table, path: Path, **xlsx) -> Path:
+    """Write one whole table to ``path`` (format by extension), atomically: nothing is left on failure.
+
+    ``xlsx``: ``sheet``, ``labels``, ``split``, ``progress`` of an XLSX (:class:`ResultWriter`).
+    """
+    writer = ResultWriter(path, **xlsx)
     try:
         writer.write(table)
     except BaseException:
@@ -693,34 +715,3 @@ def _csv_ready(table: pa.Table) -> pa.Table:
         values = [None if v is None else _cell_text(v) for v in table.column(i).to_pylist()]
         table = table.set_column(i, name, pa.array(values, pa.string()))
     return table
-
-
-def _xlsx_values(column: pa.ChunkedArray, sheet) -> list:
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    values = column.to_pylist()
-    t = column.type
-    if pa.types.is_nested(t):
-        values = [None if v is None else _cell_text(v) for v in values]
-    elif pa.types.is_timestamp(t) and t.tz is not None:
-        values = [None if v is None else v.replace(tzinfo=None) for v in values]
-    elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        values = [None if v is None else v.decode("utf-8", "replace") for v in values]
-    elif not (pa.types.is_string(t) or pa.types.is_large_string(t)):
-        return values
-    return [_xlsx_text(v, sheet) if isinstance(v, str) else v for v in values]
-
-
-def _xlsx_text(value, sheet):
-    """Text for a cell: characters XML cannot hold are dropped; a leading ``=`` stays text, not a formula."""
-    if not value:
-        return value
-    if not value.isprintable():
-        value = "".join(c for c in value if ord(c) >= 32 or c in "\t\n\r")
-    if value.startswith("=") and sheet is not None:
-        from openpyxl.cell import WriteOnlyCell
-
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"
-        return cell
-    return value

@@ -36,6 +36,7 @@ import numpy as np
 from payment import _kernels
 # The case categories (:attr:`Classified.category`) are public names of this module; the kernel assigns them.
 from payment._kernels import CAT_DRG, CAT_EVENT, CAT_RESERVE, CAT_UNPAID
+from payment.scope import Scope
 from payment.inputs import Cases, Hospitals, PaymentInputError, Period
 from payment.ledger import Ledger, LedgerError
 from payment.money import (POINT_UNITS, RATIO_UNITS, MoneyRangeError, allocate_largest_remainder,
@@ -401,7 +402,8 @@ def _fund_coefficient(standard: np.ndarray, cases: Cases, hospitals: Hospitals, 
 
 
 def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period: Period,
-           scores: dict[str, int] | None = None, ledger: Ledger | None = None) -> Settlement:
+           scores: dict[str, int] | None = None, ledger: Ledger | None = None,
+           scope: Scope | None = None) -> Settlement:
     """Settle the cases of a period.
 
     Parameters
@@ -420,6 +422,10 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     ledger : Ledger, optional
         The run ledger: a month run releases withholds and settles carried balances from it; a year run
         reads what the months paid, withheld and released from it instead of recomputing the months.
+    scope : Scope, optional
+        For a run on part of the region's hospitals: the region's point values (month and shadow
+        runs: each case's standard is ⌊points × value⌋, no budget is shared) or the subset's share of
+        each budget (:mod:`payment.scope`).
 
     Returns
     -------
@@ -433,8 +439,13 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     if kind == "year" and period.month is not None or kind == "month" and period.month is None:
         raise PaymentInputError(f"drg settle {kind} needs a {'year (2024)' if kind == 'year' else 'month (2024-03)'}"
                                 f", not {period}")
+    scope = scope or Scope()
+    if kind == "year" and scope.point_values:
+        raise PaymentInputError("a year run clears the whole budget: give --budget-share for part of the region, "
+                                "not --point-value")
     cl = classify(cases, policy, hospitals)
-    budgets = fund_budgets(policy, cases.funds)
+    budgets = scope.budgets(fund_budgets(policy, cases.funds), policy)
+    fixed = scope.fund_values(cases.funds, policy)
     n_funds = max(len(cases.funds), 1)
     n_accounts = max(len(hospitals.ids), 1) * n_funds
     keep = cases.fund >= 0
@@ -452,6 +463,8 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     monthly = None
     if kind in ("year", "month"):
         values = monthly_point_values(policy, budgets, by_fund_month)
+        if fixed:
+            values = {g: PointValue(*fixed[g // 12]) for g in values}
         monthly, _ = floor_standards(cl.points, fund * 12 + month, drg_mask, values, n_funds * 12)
         if policy.coefficient_applies_to == "fund":
             monthly = _fund_coefficient(monthly, cases, hospitals, drg_mask)
@@ -459,6 +472,11 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     if kind == "month":
         standard = np.where(drg_mask, monthly, cl.track_standard)
         settlement.point_values = {g // 12: v for g, v in values.items()}
+    elif fixed:  # the region's values: no budget is shared over this subset's points
+        values = {f: PointValue(*fixed[f]) for f in range(n_funds) if by_fund_month[f, :, 1].sum() > 0}
+        q, _ = floor_standards(cl.points, fund, drg_mask, values, n_funds)
+        standard = np.where(drg_mask, q, cl.track_standard)
+        settlement.point_values = values
     else:
         scale = 12 if period.month is not None else 1
         if policy.point_value_fixed is not None:

@@ -10,6 +10,10 @@ Before a period's budget is known, a case can still be priced:
 * standard = ⌊points × point value⌋ fen, expected fund payment = standard − patient share,
   rounded down to the fen like every settlement amount (:mod:`payment.money`); the unpaid case
   types (:data:`payment.engine.UNPAID`) are expected to be paid 0.
+
+An expected payment is a forecast, not a settlement: every face shows it under :data:`FORECAST_LABEL`
+with its point value (:attr:`ExpectedPayment.point_value`), and the fund payment and the patient
+share apart (the standard includes the patient's share).
 """
 
 from __future__ import annotations
@@ -23,9 +27,13 @@ from foundation.text_values import year_month
 from icd_tables.intake.values import canonical_records
 from payment.engine import CASE_TYPES, DRG_TRACK, UNPAID, classify
 from payment.inputs import Cases, Hospitals, PaymentInputError, Period, prepare_cases
-from payment.money import POINT_UNITS, decimal_units, mul_div_floor
+from payment.money import POINT_UNITS, decimal_units, mul_div_floor, ratio_decimal
 from payment.policy import Policy
 from weights import WeightTable
+
+
+#: How every face labels an expected payment (预计: a forecast before the period is settled).
+FORECAST_LABEL = "预计（结算前按参考点值预测，以结算结果为准） forecast before settlement, at a reference point value"
 
 
 @dataclass(frozen=True)
@@ -34,13 +42,15 @@ class ExpectedPayment:
 
     Attributes
     ----------
-    standard_fen, fund_fen : numpy.ndarray of int64
-        Standard and fund payment in fen; -1 where the case is not priced (reason in ``note``).
+    standard_fen, fund_fen, patient_fen : numpy.ndarray of int64
+        Standard, fund payment and patient share in fen; -1 where the case is not priced (reason in ``note``).
     case_type : list of str
         Case type (:data:`payment.engine.CASE_TYPES` name), "" where not priced.
     basis : str
         Which reference point value was used.
     note : list of str
+    point_value : list of str
+        The reference point value each case was priced at, in words (``"241.500000 元/点"``), "" where none.
     """
 
     standard_fen: np.ndarray
@@ -48,6 +58,8 @@ class ExpectedPayment:
     case_type: list[str]
     basis: str
     note: list[str]
+    patient_fen: np.ndarray
+    point_value: list[str]
 
 
 def reference_point_value(policy: Policy, weights: WeightTable) -> tuple[object, str]:
@@ -69,6 +81,17 @@ def reference_point_value(policy: Policy, weights: WeightTable) -> tuple[object,
     if policy.average_cost_fen:
         return (policy.average_cost_fen, 100 * POINT_UNITS), "neutral: average cost ÷ 100 中性点值（例均费用÷100）"
     return None, "none 无参考点值"
+
+
+def reference_point_value_text(policy: Policy, weights: WeightTable) -> str:
+    """The reference point value in words with its basis: ``"170.000000 元/点（neutral: …）"``; for the rate
+    method's base rates one per insurance type; ``""`` when there is none."""
+    value, basis = reference_point_value(policy, weights)
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return "、".join(f"{k} {v} 元/RW" for k, v in sorted(value.items())) + f"（{basis}）"
+    return f"{_value_text(value, policy)}（{basis}）"
 
 
 def _per_case_point_value(prepared: Cases, point_value) -> np.ndarray:
@@ -105,6 +128,8 @@ def expected_payment(cases: pa.Table, weights: WeightTable, policy: Policy, hosp
     n = cases.num_rows
     standard = np.full(n, -1, np.int64)
     fund = np.full(n, -1, np.int64)
+    patient = np.full(n, -1, np.int64)
+    value_text = [""] * n
     case_type = [""] * n
     note = [""] * n
     cases = canonical_records(cases)
@@ -136,9 +161,22 @@ def expected_payment(cases: pa.Table, weights: WeightTable, policy: Policy, hosp
         s[unpaid] = 0
         standard[picked] = s
         fund[picked] = np.where(s >= 0, np.where(unpaid, 0, s - prepared.patient_fen), -1)
+        patient[picked] = np.where(s >= 0, np.where(unpaid, 0, prepared.patient_fen), -1)
+        values = _per_case_point_value(prepared, point_value) if point_value is not None else None
         for k, i in enumerate(picked):
             case_type[i] = CASE_TYPES[int(cl.case_type[k])][0]
-    return ExpectedPayment(standard, fund, case_type, basis, note)
+            if values is not None and drg[k] and values[k, 1] > 0:
+                value_text[i] = _value_text(values[k], policy)
+    return ExpectedPayment(standard, fund, case_type, basis, note, patient, value_text)
 
 
-__all__ = ["ExpectedPayment", "expected_payment", "reference_point_value"]
+def _value_text(value: np.ndarray, policy: Policy) -> str:
+    """``(N, D)`` fen per 1/10,000 point in 元 per point (元 per RW for the rate method), 6 decimals, floored."""
+    numerator, denominator = int(value[0]), int(value[1])
+    if policy.method == "rate":
+        return f"{ratio_decimal(numerator * POINT_UNITS * 100, denominator * 100, 6)} 元/RW"
+    return f"{ratio_decimal(numerator * POINT_UNITS, denominator * 100, 6)} 元/点"
+
+
+__all__ = ["FORECAST_LABEL", "ExpectedPayment", "expected_payment", "reference_point_value",
+           "reference_point_value_text"]

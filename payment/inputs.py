@@ -45,13 +45,16 @@ STATUS_CODES = {"ok": 0, "qy": 1, "ungroupable": 2, "invalid": 3}
 #: Why a case cannot be settled (reject_reason codes) → message.
 REJECT_REASONS = {
     1: "分组结果无效，请修正病案后重新分组 (grouping invalid: fix the record and group it again)",
-    2: "总费用缺失、非数字或为负 (total_cost missing, not a number or negative)",
-    3: "出院/结算日期缺失或无效 (discharge/settlement date missing or invalid)",
-    4: "医疗机构编码为空 (hospital_id empty)",
-    5: "个人支付缺失且政策未设待遇计算 (patient_paid missing and the policy has no [benefits] rule for it)",
-    6: "个人支付为负或大于总费用 (patient_paid negative or above total_cost)",
-    7: "床日付费病例缺少住院天数 (per-diem case without los_days)",
-    8: "险种类型为空 (insurance_type empty)",
+    2: "总费用缺失、非数字或为负，请补正总费用后重新上传 (total_cost missing, not a number or negative: correct it and "
+       "upload again)",
+    3: "出院/结算日期缺失或无效，请补正日期后重新上传 (discharge/settlement date missing or invalid: correct it and upload "
+       "again)",
+    4: "医疗机构编码为空，请填写医疗机构编码后重新上传 (hospital_id empty: fill it in and upload again)",
+    5: "个人支付缺失且政策未设待遇计算，请补报个人支付金额 (patient_paid missing and the policy has no [benefits] rule for "
+       "it: report the patient's payment)",
+    6: "个人支付为负或大于总费用，请核对个人支付与总费用 (patient_paid negative or above total_cost: check both amounts)",
+    7: "床日付费病例缺少住院天数，请补填实际住院天数 (per-diem case without los_days: fill in the length of stay)",
+    8: "险种类型为空，请填写险种类型（310 职工、390 居民）(insurance_type empty: fill it in, 310 or 390)",
 }
 
 

@@ -45,6 +45,17 @@ class Budget:
     region: str
     insurance_type: str
     amount_fen: int
+    name: str = ""
+
+    @property
+    def fund_name(self) -> str:
+        """The fund as people say it: the budget's ``name``, else 职工/居民 for the national insurance types
+        310/390, else the insurance type code."""
+        return self.name or FUND_NAMES.get(self.insurance_type, self.insurance_type)
+
+
+#: Names of the national insurance types (险种类型): 310 职工基本医疗保险, 390 城乡居民基本医疗保险.
+FUND_NAMES = {"310": "职工", "390": "居民", "all": "全部险种"}
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,12 @@ class Policy:
     files: dict[str, Path] = field(default_factory=dict)
     path: str = ""
     sha256: str = ""
+
+    def fund_name(self, region: str, insurance_type: str) -> str:
+        """A fund's name for statements: ``示例市 职工``, from its budget (:attr:`Budget.fund_name`)."""
+        budget = next((b for b in self.budgets if (b.region, b.insurance_type) == (region, insurance_type)), None)
+        name = budget.fund_name if budget is not None else FUND_NAMES.get(insurance_type, insurance_type)
+        return f"{region} {name}".strip()
 
     def fund_key(self, region: str, insurance_type: str) -> tuple[str, str] | None:
         """The budget a case of ``region`` and ``insurance_type`` is paid from, or None."""
@@ -332,7 +349,7 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
         amount = t.units("amount", 2, required=True)
         if amount <= 0:
             t.fail("amount", f"{t.get('amount')} must be positive (统筹基金预算)")
-        b = Budget(str(t.get("region", region)), str(t.get("insurance_type", "all")), amount)
+        b = Budget(str(t.get("region", region)), str(t.get("insurance_type", "all")), amount, str(t.get("name", "")))
         if (b.region, b.insurance_type) in seen:
             t.fail("insurance_type", f"{b.insurance_type} of region {b.region!r} has two budgets")
         seen.add((b.region, b.insurance_type))
@@ -505,5 +522,5 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
     )
 
 
-__all__ = ["BenefitRule", "Budget", "CORRIDOR_PAY", "CorridorBand", "LEVELS", "METHODS", "Policy", "PolicyError",
-           "SCHEDULES", "load_policy", "parse_policy"]
+__all__ = ["BenefitRule", "Budget", "CORRIDOR_PAY", "CorridorBand", "FUND_NAMES", "LEVELS", "METHODS", "Policy",
+           "PolicyError", "SCHEDULES", "load_policy", "parse_policy"]

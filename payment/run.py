@@ -11,6 +11,7 @@ from payment.engine import Settlement, ledger_entries, settle
 from payment.inputs import Hospitals, Period, prepare_cases
 from payment.ledger import Ledger
 from payment.policy import Policy
+from payment.scope import Scope, coverage_warning
 from payment.tables import (case_lines, group_table, hospital_table, month_table, reconciliation_table,
                             release_table, run_metadata, with_metadata)
 from weights import WeightTable
@@ -33,7 +34,7 @@ class Run:
 def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospitals, kind: str, period,
                    scores: dict[str, int] | None = None, special: dict[str, str] | None = None,
                    events: dict[str, str] | None = None, files_sha256: dict[str, str] | None = None,
-                   ledger: Ledger | None = None) -> Run:
+                   ledger: Ledger | None = None, scope: Scope | None = None) -> Run:
     """Settle a period of grouped cases.
 
     Parameters
@@ -53,6 +54,8 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
     ledger : Ledger, optional
         The run ledger (month and year runs): read by the run, returned with the run recorded in
         ``Run.ledger``.
+    scope : Scope, optional
+        Point values or budget share for a run on part of the region (:mod:`payment.scope`).
 
     Returns
     -------
@@ -71,9 +74,16 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
     prepared = prepare_cases(cases, weights, policy, hospitals, period, special=special, events=events)
     if ledger is not None and kind == "shadow":
         raise ValueError("a shadow run pays nothing: it takes no ledger")
-    settlement = settle(prepared, policy, hospitals, kind, period, scores, ledger)
+    scope = scope or Scope()
+    settlement = settle(prepared, policy, hospitals, kind, period, scores, ledger, scope)
     recorded = ledger.record(str(period), ledger_entries(settlement)) if ledger is not None else None
-    meta = run_metadata(settlement, weights.meta, files_sha256 or {})
+    described = {"point_values": {f"{r} {t}".strip() or "all": f"{n}/{d}" for (r, t), (n, d)
+                                  in sorted(scope.point_values.items())},
+                 "budget_share": None if scope.budget_share is None else str(scope.budget_share)}
+    meta = run_metadata(settlement, weights.meta, files_sha256 or {},
+                        described if scope.point_values or scope.budget_share is not None else None)
+    warning = coverage_warning(prepared, hospitals, kind, scope)
+    meta["warnings"] = [warning] if warning else []
     tables = {"case_lines": case_lines(settlement), "hospitals": hospital_table(settlement),
               "drgs": group_table(settlement, "drg"), "reconciliation": reconciliation_table(settlement)}
     if kind == "year":

@@ -61,6 +61,14 @@ FORMULAS = {
     11: "数据错误：不予结算 (rejected: see note)",
 }
 PATIENT_SOURCES = ("patient_paid", "benefit_calculator", "unknown")
+#: Why a held case (暂缓支付) is not paid, and what to do (case type → note).
+HELD_NOTES = {
+    8: "无法入组或歧义病例暂缓支付：请核对主要诊断与手术操作编码后重新上传，或申请特病单议 "
+       "(ungroupable or ambiguous: held; check the principal diagnosis and procedures and upload again, "
+       "or apply for special review)",
+    10: "该病组在权重表中没有权重，暂缓支付：待医保部门补充权重后重新结算，无需医院修改病案 "
+        "(the DRG has no weight: held until the weight table gives one, then settled again; nothing for the hospital to fix)",
+}
 
 
 def _month_text(yyyymm: np.ndarray, year: int) -> pa.Array:
@@ -89,6 +97,9 @@ def case_lines(s: Settlement) -> pa.Table:
     formula_keys = [FORMULAS[(s.policy.method, k)] if k in DRG_TRACK else FORMULAS[k] for k in CASE_TYPES]
     notes = [""] + list(REJECT_REASONS.values()) + ["特病单议超出比例上限，按DRG结算 (special case over the cap: paid as DRG)"]
     note = np.where(cl.special_over_cap, len(notes) - 1, c.reject)
+    for case_type, text in HELD_NOTES.items():  # a held case says why and what to do
+        notes.append(text)
+        note = np.where((ct == case_type) & (note == 0), len(notes) - 1, note)
     event_note = ct == 6
     columns = {
         "case_id": c.case_id,
@@ -308,7 +319,7 @@ def reconciliation_table(s: Settlement) -> pa.Table:
     })
 
 
-def run_metadata(s: Settlement, weights_meta, extra_files: dict[str, str]) -> dict:
+def run_metadata(s: Settlement, weights_meta, extra_files: dict[str, str], scope: dict | None = None) -> dict:
     """What a run was made from and its summary; ``run_version`` is a digest of the inputs (no timestamps)."""
     c, cl, p = s.cases, s.classified, s.policy
     funds = []
@@ -333,6 +344,8 @@ def run_metadata(s: Settlement, weights_meta, extra_files: dict[str, str]) -> di
         "pack_version": c.pack_version, "input_fingerprint": c.fingerprint,
         "hospitals_sha256": s.hospitals.sha256, "files_sha256": dict(sorted(extra_files.items())),
     }
+    if scope:  # a partial run's point values or budget share are inputs too
+        inputs["scope"] = scope
     run_version = hashlib.sha256(json.dumps(inputs, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
     return {
         "run_version": run_version, **inputs, "rounding": ROUNDING_RULE, "rules": settlement_rules(p),

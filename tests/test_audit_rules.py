@@ -27,7 +27,7 @@ from tests.conftest import TABLES, require_shared
 
 PACK = Pack.load("example-mini")
 BOOK = RuleBook.load()
-LEAD_RULES = ("FATAL_DX_UNMAPPED", "FATAL_PROC_UNMAPPED", "FATAL_RECORD_CHECK", "DRG_OR_PROC_NOT_TAKEN",
+LEAD_RULES = ("FATAL_PDX_MISSING", "FATAL_DX_UNMAPPED", "FATAL_PROC_UNMAPPED", "FATAL_RECORD_CHECK", "DRG_OR_PROC_NOT_TAKEN",
               "DRG_PRINCIPAL_PROC_ORDER", "DRG_CC_EXCLUDED", "WHATIF_UNDERCODING", "WHATIF_UPCODING")
 
 
@@ -373,8 +373,9 @@ def test_every_record_rule_is_in_the_book_with_a_schema_field():
         rule = BOOK.rule(rule_id)
         assert rule.severity in ("error", "warning", "info") and rule.title_zh
         assert set(rule.fields) <= names, rule_id
-    assert [BOOK.rule(r).severity for r in LEAD_RULES[:3]] == ["fatal"] * 3
-    assert BOOK.rule("WHATIF_UPCODING").params == {"ratio": 1.2}
+    assert [BOOK.rule(r).severity for r in LEAD_RULES[:4]] == ["fatal"] * 4
+    assert BOOK.rule("WHATIF_UPCODING").params == {"ratio": 1.5, "min_gain_yuan": 2000, "other_adrg_ratio": 2.0,
+                                                   "other_adrg_min_gain_yuan": 30000, "rate_yuan": 10000}
 
 
 def test_no_records_and_missing_columns():

@@ -30,7 +30,7 @@ def read_results(path) -> pd.DataFrame:
         return pd.read_parquet(path)
     if path.suffix == ".csv":
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    return pd.read_excel(path, dtype=str, keep_default_na=False)
+    return files.read_text_table(path).to_pandas()  # the field names from the workbook's hidden sheet
 
 
 
@@ -254,9 +254,12 @@ def test_xlsx_in_and_out(tmp_path, capsys):
     assert len(results) == len(ROWS)
     assert results["status"].tolist()[:3] == ["ok"] * 3
     assert results["备注"].tolist() == ["=1+1"] * len(ROWS)  # written as text, not as a formula
-    sheet = openpyxl.load_workbook(out, read_only=True).worksheets[0]
-    header = next(sheet.iter_rows(values_only=True))
-    assert header[:3] == ("case_id", "row_no", "mdc") and "warnings" in header
+    book = openpyxl.load_workbook(out, read_only=True)
+    assert book.sheetnames == ["分组结果 results", "_fields"] and book["_fields"].sheet_state == "hidden"
+    header = next(book.worksheets[0].iter_rows(values_only=True))
+    assert header[:3] == ("病案号", "行号", "主要诊断大类") and "提示" in header  # Chinese headers for people
+    fields = [row[0] for row in book["_fields"].iter_rows(values_only=True)][1:]
+    assert fields[:3] == ["case_id", "row_no", "mdc"] and "warnings" in fields
 
 
 def test_xlsx_row_limit_is_refused_before_anything_is_written(small_csv, tmp_path, capsys, monkeypatch):

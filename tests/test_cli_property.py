@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.cli import EXIT_INPUT, EXIT_OK, main
+from foundation.files import read_text_table
 
 CODES = ["I21.000", "I21.901", "E87.600", "J18.900", "J96.000", "K35.800x001", "K35.800X001", "N40.x00", "P07.100",
          "36.0600", "47.0100", "88.7201", "R75"]
@@ -146,8 +147,8 @@ def count_output(path: Path) -> tuple[int, list[int]]:
         frame = pd.read_parquet(path)
     elif path.suffix == ".csv":
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    else:
-        frame = pd.read_excel(path, dtype=str, keep_default_na=False)
+    else:  # read back through the intake: field names from the workbook's hidden sheet
+        frame = read_text_table(path).to_pandas()
     return len(frame), frame["row_no"].astype(int).tolist() if len(frame) else []
 
 

@@ -130,13 +130,18 @@ def test_low_standard_without_outpatient_list(tmp_path):
 # ------------------------------------------------------------------------------------------ upcoding
 
 def test_upcoding_whatif_exact_ratio():
-    # AB11 RW 1.6: 1.6 ≥ 1.2 × 1.333333 = 1.5999996 fires; 1.2 × 1.333334 = 1.6000008 does not
-    rows = [case("U", drg="AB11", best_rw=1.333333, best_drg="AB15", best_alternative="主要诊断改为 X"),
-            case("N", drg="AB11", best_rw=1.333334, best_drg="AB15", best_alternative="主要诊断改为 X")]
+    # AB11 RW 1.6 within ADRG AB1: 1.6 ≥ 1.5 × 1.066666 = 1.599999 fires; 1.5 × 1.066667 = 1.6000005 does not;
+    # the money at stake (1.6 − 1.066666) × 10,000 元 = 5,333.34 元 ≥ 2,000 元
+    rows = [case("U", drg="AB11", best_rw=1.066666, best_drg="AB15", best_alternative="去掉MCC X"),
+            case("N", drg="AB11", best_rw=1.066667, best_drg="AB15", best_alternative="去掉MCC X"),
+            # another ADRG: 1.6 / 0.8 = 2.0 ≥ 2.0 but 8,000 元 < 30,000 元
+            case("O", drg="AB11", best_rw=0.8, best_drg="CD15", best_alternative="主要诊断改为 X")]
     result = screen(rows)
     assert flagged(result, "UPCODING_WHATIF") == ["U"]
-    # (1.600000 − 1.333333) × 10,000.00 元 = 266,667 millionths × 1,000,000 fen ÷ 10^6 = 266,667 fen
-    assert result.flags.to_pandas().query("rule_id == 'UPCODING_WHATIF'").money_at_stake.iloc[0] == Decimal("2666.67")
+    flag = result.flags.to_pandas().query("rule_id == 'UPCODING_WHATIF'").iloc[0]
+    # (1.600000 − 1.066666) × 10,000.00 元 = 533,334 millionths × 1,000,000 fen ÷ 10^6 = 533,334 fen
+    assert flag.money_at_stake == Decimal("5333.34")
+    assert flag.message_zh == "编码病组 AB11（RW 1.600000）是替代方案 AB15（RW 1.066666，去掉MCC X）的 1.50 倍，按费率多付约 5,333.34 元"
 
 
 def share_rows(hospital, n, k, prefix, drg_split="AB11", drg_plain="AB15"):

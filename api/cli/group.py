@@ -18,7 +18,8 @@ import pyarrow.compute as pc
 from api.cli import spark
 from api.cli.exits import EXIT_FAIL_ON, EXIT_OK, UsageError
 from api.cli.options import positive
-from api.cli.progress import Progress
+from api.cli.labels import LABELS_ZH, add_xlsx_split
+from api.cli.progress import Progress, writing
 from api.grouping import BatchGrouper
 from foundation import files
 from foundation.files import OutputError, ResultWriter
@@ -160,12 +161,12 @@ def cmd_group(args) -> int:
         print(f"drg: note: {note}", file=sys.stderr)
     if args.verbose:
         print(f"drg: reading {args.input} ({source.describe()}); columns:\n{plan.describe()}", file=sys.stderr)
-    if files.output_format(args.output) == "xlsx":
+    if files.output_format(args.output) == "xlsx" and not args.xlsx_split:
         rows = source.count_rows()
         if rows is not None and rows > files.XLSX_MAX_ROWS - 1:
             raise OutputError(
                 f"{args.input} has {rows:,} records; an XLSX sheet holds at most {files.XLSX_MAX_ROWS - 1:,}. "
-                f"Write .parquet or .csv instead."
+                f"Write .parquet or .csv instead, or give --xlsx-split to spread them over sheets."
             )
     grouper = Grouper(Pack.load(args.pack))
     plan = plan.only(GROUPING_FIELDS)
@@ -174,7 +175,8 @@ def cmd_group(args) -> int:
     wanted = None if args.keep_input else [source.names[i] for i in plan.used_columns()]
     summary = Summary()
     progress = Progress(source.known_rows())
-    writer = _BackgroundWriter(ResultWriter(args.output))
+    writer = _BackgroundWriter(ResultWriter(args.output, sheet="分组结果 results", labels=LABELS_ZH,
+                                            split=args.xlsx_split, progress=writing(args.output.name)))
     row_no = 1
     try:
         for raw in _prefetch(source.batches(args.batch_size, wanted)):
@@ -218,7 +220,7 @@ def cmd_demo(args) -> int:
     print(top.head(10).to_string())
     summary.print(sys.stdout)
     if args.output:
-        writer = ResultWriter(args.output)
+        writer = ResultWriter(args.output, sheet="分组结果 results", labels=LABELS_ZH)
         writer.write(results)
         writer.close()
         print(f"结果 results: {args.output}")
@@ -259,14 +261,15 @@ def add_parser(sub) -> None:
                        help="local (one machine, default) or spark: Parquet in, a Parquet folder out")
     group.add_argument("--master", help="Spark master with --engine spark (local[4], spark://host:7077, yarn)")
     group.add_argument("--force", action="store_true", help="--engine spark: replace an existing output folder")
+    add_xlsx_split(group)
     group.set_defaults(func=cmd_group)
 
     demo = sub.add_parser("demo", help="group generated records with the bundled example pack")
     demo.add_argument("--pack", default=EXAMPLE_PACK, help="pack name or folder (default: %(default)s)")
     demo.add_argument("-n", type=positive, default=10_000, help="number of records (default %(default)s)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the generated records (default %(default)s)")
     demo.add_argument("--show", type=int, default=10, help="result rows to print")
-    demo.add_argument("-o", "--output", type=Path)
+    demo.add_argument("-o", "--output", type=Path, help="also write the results here, e.g. demo.parquet")
     demo.set_defaults(func=cmd_demo)
 
 

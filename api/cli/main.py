@@ -9,10 +9,13 @@ Exit codes: 0 every input row got an output row (whatever the statuses);
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
 
 from api.cli import audit, calibrate, group, packs, serve, settle, spark, validate, weights
+from api.cli.examples import epilog
 from api.cli.exits import EXIT_ERROR, EXIT_FAIL_ON, EXIT_INPUT, EXIT_OK, EXIT_USAGE, UsageError
 from audit.rulebook import RuleBookError
 from foundation.files import InputError, OutputError
@@ -22,12 +25,67 @@ from icd_tables.intake.headers import ColumnMappingError
 from weights import WeightTableError
 
 
+class HelpfulParser(argparse.ArgumentParser):
+    """An argument parser whose errors suggest the nearest command or option (difflib; the equivalent of
+    Python 3.14's ``suggest_on_error``) and show the usage of the subcommand that was meant."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message):
+        target, hint = self, ""
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            hint = _nearest(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
+        unknown = re.match(r"unrecognized arguments: (.*)", message)
+        if unknown:
+            target = _chosen(self, getattr(self, "_argv", []))
+            options = [o for a in target._actions for o in a.option_strings]
+            for word in unknown.group(1).split():
+                if word.startswith("-"):
+                    hint = hint or _nearest(word.split("=")[0], options)
+            message = message.replace("unrecognized arguments", "unrecognized arguments 无法识别的参数")
+        target.print_usage(sys.stderr)
+        target.exit(2, f"{target.prog}: error: {message}{hint}\n")
+
+
+def _nearest(word: str, candidates: list[str]) -> str:
+    """``"; did you mean 'group'? 您是否要输入 group？"`` for the closest candidate, ``""`` when none is close."""
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'? 您是否要输入 {close[0]}？" if close else ""
+
+
+def _chosen(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The (sub)parser the words of ``argv`` lead to: ``settle month …`` → the ``settle month`` parser."""
+    for word in argv:
+        action = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        if action is None:
+            break
+        if word in action.choices:
+            parser = action.choices[word]
+    return parser
+
+
+def _add_examples(parser: argparse.ArgumentParser, path: str) -> None:
+    """Give every (sub)command whose epilog shows no examples its ``examples:`` block (:mod:`api.cli.examples`)."""
+    examples = epilog(path or "drg")
+    if examples and "examples:" not in (parser.epilog or ""):
+        parser.epilog = examples + ("\n\n" + parser.epilog if parser.epilog else "")
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                _add_examples(child, f"{path} {name}".strip())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``drg`` argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="drg", description="CHS-DRG 分组与支付引擎 grouping and payment engine")
+    parser = HelpfulParser(prog="drg", description="CHS-DRG 分组与支付引擎 grouping and payment engine")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in (group, packs, weights, settle, serve, calibrate, validate, audit):
         command.add_parser(sub)
+    _add_examples(parser, "")
     return parser
 
 

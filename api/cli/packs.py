@@ -103,7 +103,8 @@ def add_parser(sub) -> None:
                                       "digest, source").set_defaults(func=cmd_packs_list)
     imp = packs_sub.add_parser("import", help="import packs or CHS-DRG table folders (national or regional)",
                                epilog="example: drg packs import ../shared/drg-tables/*  (non-packs are skipped)")
-    imp.add_argument("source", type=Path, nargs="+")
+    imp.add_argument("source", type=Path, nargs="+",
+                     help="pack folders or CHS-DRG table folders, e.g. ../shared/drg-tables/chs-drg-1.1")
     imp.add_argument("--name", help="name to register the pack under (one source only)")
     imp.add_argument("--region", help="pooling region to record (default: the pack's own)")
     imp.add_argument("--force", action="store_true", help="replace an existing pack of that name")
@@ -113,7 +114,7 @@ def add_parser(sub) -> None:
     default.add_argument("pack", nargs="?", help="pack name or folder; omitted: show the current default")
     default.set_defaults(func=cmd_packs_default)
     show = packs_sub.add_parser("show", help="describe a pack")
-    show.add_argument("pack")
+    show.add_argument("pack", help="pack name or folder, e.g. chs-drg-1.1")
     show.set_defaults(func=cmd_packs_show)
 
 

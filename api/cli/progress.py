@@ -9,8 +9,8 @@ import time
 class Progress:
     """A one-line progress display on stderr, only when stderr is a terminal."""
 
-    def __init__(self, total: int | None):
-        self.total = total
+    def __init__(self, total: int | None, unit: str = "records"):
+        self.total, self.unit = total, unit
         self.active = sys.stderr.isatty()
         self.started = time.perf_counter()
 
@@ -24,11 +24,24 @@ class Progress:
             bar = f"[{'#' * filled}{'.' * (width - filled)}] {100 * done / self.total:5.1f}% "
         else:
             bar = ""
-        print(f"\r  {bar}{done:,} records  {rate:,.0f}/s", end="", file=sys.stderr, flush=True)
+        print(f"\r  {bar}{done:,} {self.unit}  {rate:,.0f}/s", end="", file=sys.stderr, flush=True)
 
     def finish(self) -> None:
         if self.active:
             print(file=sys.stderr)
 
 
-__all__ = ["Progress"]
+def writing(name: str):
+    """A progress callback ``(done, total)`` for writing the file ``name``: a bar of its own, closed at the end."""
+    bars = []
+
+    def update(done: int, total: int) -> None:
+        if not bars:
+            bars.append(Progress(total, unit=f"rows → {name}"))
+        bars[0].update(done)
+        if done >= total:
+            bars[0].finish()
+    return update
+
+
+__all__ = ["Progress", "writing"]

@@ -34,8 +34,11 @@ from payment import (CASE_TYPES, KINDS, MoneyRangeError, PaymentInputError, Peri
 from payment.ledger import LedgerError, read_ledger, write_ledger
 from payment.statement import (KIND_ZH, STATEMENT_LINES, STATEMENT_ZH, case_type_counts, unpaid_lines,
                                worked_examples)
+from payment.scope import Scope, parse_budget_share, parse_point_value
 from payment.tables import LABELS_ZH, diff_case_lines
 from api.cli.in_use import in_use_line
+from api.cli.labels import LABELS_ZH as XLSX_LABELS
+from api.cli.progress import writing
 from icd_tables.errors import PackError
 from icd_tables.pack import Pack, available_packs
 from icd_tables.regions import check_regions
@@ -88,7 +91,8 @@ def _statement(run, hospital: str, rows: list[dict], lines: pa.Table, months: li
     shown = [k for k in STATEMENT_LINES[kind] if k in rows[0]]  # the lines of the rules this policy uses
     frame = pd.DataFrame({"项目 item": [STATEMENT_ZH[k] for k in shown]})
     for r in rows:
-        frame[f"{r['region']} {r['insurance_type']}"] = [_cell(r.get(k)) for k in shown]
+        frame[run.settlement.policy.fund_name(r["region"], r["insurance_type"])] = [
+            _cell(r.get(k)) if k != "point_value" or r.get(k) is not None else NO_POINTS for k in shown]
     report.table(frame)
     rules = meta["rules"]
     report.paragraph(f"系数作用于 coefficient on: {rules['coefficient_applies_to']} · 点值 point value: "
@@ -155,7 +159,9 @@ def _shadow_report(run) -> Report:
 def _write_table(table: pa.Table, folder: Path, name: str, formats: list[str]) -> list[str]:
     written = []
     for fmt in formats:
-        writer = ResultWriter(folder / f"{name}.{fmt}")
+        writer = ResultWriter(folder / f"{name}.{fmt}", sheet=f"{SHEETS_ZH.get(name, name)} {name}",
+                              labels=XLSX_LABELS,
+                              progress=writing(f"{name}.{fmt}"))
         writer.write(table)
         writer.close()
         written.append(f"{name}.{fmt}")
@@ -219,8 +225,9 @@ def _summary(run, seconds: float, out) -> None:
         if run.settlement.kind == "year":
             ok = f["drg_fund_fen"] == f["distributable_fen"]
             check = f"; Σ DRG fund {fen_text(f['drg_fund_fen'])} {'=' if ok else '≠'} distributable"
-        print(f"  {f['region']} {f['insurance_type']}: budget {fen_text(f['budget_fen'])}, distributable "
-              f"{fen_text(f['distributable_fen'])}, {unit} {f['point_value']}{check}", file=out)
+        value = f"{unit} {f['point_value']}" if f["point_value"] else NO_POINTS
+        print(f"  {run.settlement.policy.fund_name(f['region'], f['insurance_type'])} ({f['insurance_type']}): budget "
+              f"{fen_text(f['budget_fen'])}, distributable {fen_text(f['distributable_fen'])}, {value}{check}", file=out)
     held = run.tables["drgs"].to_pandas()
     held = held[held["n_held"] > 0].sort_values(["n_held", "drg"], ascending=[False, True])
     if len(held):
@@ -295,8 +302,13 @@ def cmd_settle(args) -> int:
     for warning in _region_warnings(args, cases, weights, policy):
         print(warning, file=sys.stderr)
     ledger = read_ledger(args.ledger) if getattr(args, "ledger", None) is not None else None
+    point_value = getattr(args, "point_value", None)
+    scope = Scope(parse_point_value(point_value, policy) if point_value else {},
+                  parse_budget_share(args.budget_share) if args.budget_share else None)
     run = run_settlement(cases, weights, policy, hospitals, args.kind, args.period, scores=scores, special=special,
-                         events=events, files_sha256=files, ledger=ledger)
+                         events=events, files_sha256=files, ledger=ledger, scope=scope)
+    for warning in run.meta["warnings"]:
+        print(f"drg: {warning}", file=sys.stderr)
     if "xlsx" in formats and run.tables["case_lines"].num_rows > XLSX_MAX_ROWS - 1:
         raise SettleUsageError(f"{run.tables['case_lines'].num_rows:,} case lines do not fit an XLSX sheet; "
                                "use --formats parquet,csv")
@@ -341,11 +353,19 @@ def cmd_settle(args) -> int:
     return 0
 
 
+#: Chinese names of the run folder's tables (their XLSX sheets).
+SHEETS_ZH = {"case_lines": "病例明细", "hospitals": "医院结算", "drgs": "病组汇总", "reconciliation": "预算平衡",
+             "hospital_months": "医院月度", "departments": "科室汇总", "diff": "变化"}
+#: What a fund without DRG-track points shows instead of a point value.
+NO_POINTS = "无DRG点数，无点值 (no DRG-track points in this period, so no point value)"
+
 SETTLE_EPILOG = """\
 examples:
   drg settle year cases.parquet --weights harbin-2024.parquet --policy policy.toml --period 2024 -o runs/2024
   drg settle month 病案首页.csv --pack chs-drg-1.1 --weights w.parquet --policy p.toml --period 2024-03 -o runs/2024-03
   drg settle shadow cases.parquet --weights w.parquet --policy p.toml --period 2024 -o runs/shadow-2024
+  drg settle month h001.csv --weights w.parquet --policy p.toml --period 2024-03 -o runs/h001 --point-value runs/2024-03
+  drg settle shadow h001.csv --weights w.parquet --policy p.toml --period 2024 -o runs/h001 --point-value 310=241.5,390=198.25
 
 inputs: grouped cases (drg group --keep-input) or raw records with --pack; a weight table (.parquet from
 'drg weights import', or a published .csv/.xlsx); the policy TOML (payment/policies/example.toml documents
@@ -384,6 +404,14 @@ def add_parser(sub) -> None:
         p.add_argument("--force", action="store_true",
                        help="replace an existing run folder; accept weights or a policy of another region than the "
                             "pack's")
+        if kind != "year":
+            p.add_argument("--point-value", metavar="VALUE",
+                           help="for a file with part of the region's hospitals: the region's point value, "
+                                "e.g. 241.5 or 310=241.5,390=198.25 (元/点, 元/RW for the rate method), or a "
+                                "region-wide run folder such as runs/2024-03 (its exact values)")
+        p.add_argument("--budget-share", metavar="SHARE",
+                       help="for part of the region with its own budget: its share of every fund's budget, "
+                            "e.g. 0.05 or 5%%")
         p.set_defaults(func=cmd_settle)
 
 

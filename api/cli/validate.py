@@ -14,15 +14,24 @@ import pyarrow.compute as pc
 from api.cases import iter_cases, read_cases
 from foundation.files import InputError, ResultWriter, output_format, write_table
 from api.cli.in_use import in_use_line
-from api.cli.progress import Progress
+from api.cli.labels import LABELS_ZH, add_xlsx_split
+from api.cli.progress import Progress, writing
 from api.cli.report import Report
 from audit.findings import SEVERITIES, SEVERITY_ZH
-from audit.summary import summarize
+from audit.summary import CASE_LIST_SEVERITIES, department_lists, summarize
+from foundation.atomic import atomic_path
+from foundation.decimals import fen_text
 from audit.validate import Validation, Validator
 from weights import WeightTable
 
 SUMMARY_SUFFIX = "-summary"
 REPORT_SUFFIX = "-report.html"
+DEPARTMENTS_SUFFIX = "-departments.xlsx"
+#: Departments and cases a department's list shows in the HTML report (the XLSX holds every one).
+HTML_DEPARTMENTS, HTML_CASES = 20, 50
+CASE_LIST_FIELDS = ["row_no", "case_id", "rule_id", "severity", "field", "value", "message_zh", "suggestion"]
+#: What-if flags, ranked by money at stake in the report (the most shown).
+MONEY_RULES, MONEY_SHOWN = ("WHATIF_UPCODING", "WHATIF_UNDERCODING"), 50
 
 
 def _validator(args) -> Validator:
@@ -37,8 +46,10 @@ def _records(args, validator: Validator) -> pa.Table:
 class _Writers:
     """The per-row output files of one run, written batch by batch, all removed if the run fails."""
 
-    def __init__(self, paths: list[Path | None]):
-        self.writers = [ResultWriter(p) if p else None for p in paths]
+    def __init__(self, paths: list[Path | None], split: bool = False):
+        sheets = ("问题清单 findings", "分组说明 explanations", "替代方案 what-if")
+        self.writers = [ResultWriter(p, sheet=sheet, labels=LABELS_ZH, split=split, progress=writing(p.name))
+                        if p else None for p, sheet in zip(paths, sheets)]
 
     def write(self, tables: list[pa.Table]) -> None:
         for writer, table in zip(self.writers, tables):
@@ -64,16 +75,20 @@ def cmd_validate(args) -> int:
     stem = args.output.with_suffix("")
     summary_path = args.summary or stem.with_name(stem.name + SUMMARY_SUFFIX + ".csv")
     report_path = args.report or stem.with_name(stem.name + REPORT_SUFFIX)
+    departments_path = args.department_lists or stem.with_name(stem.name + DEPARTMENTS_SUFFIX)
     batches = iter_cases([args.input], columns=args.columns, encoding=args.encoding, raw=True,
                          batch_size=args.batch_size, code_pack=validator.pack)
-    writers = _Writers([args.output, args.explain, args.whatif])
     progress = Progress(None)
-    kept_findings, kept_records, statuses = [], [], collections.Counter()
+    writers = _Writers([args.output, args.explain, args.whatif], split=args.xlsx_split)
+    kept_findings, kept_cases, kept_money, kept_records, statuses = [], [], [], [], collections.Counter()
     try:
         for first_row_no, records in batches:
             result = validator.validate(records, first_row_no=first_row_no)
             writers.write([result.findings, result.explanations, result.alternatives])
             kept_findings.append(result.findings.select(["row_no", "rule_id", "severity"]))
+            act = pc.is_in(result.findings.column("severity"), pa.array(CASE_LIST_SEVERITIES))
+            kept_cases.append(result.findings.filter(act).select(CASE_LIST_FIELDS).to_pandas())
+            kept_money.append(_money_at_stake(result, first_row_no))
             kept_records.append(_slim(records))
             statuses.update(result.results.column("status").to_pylist())
             progress.update(first_row_no - 1 + records.num_rows)
@@ -88,13 +103,21 @@ def cmd_validate(args) -> int:
     findings = pa.concat_tables(kept_findings)
     records = pa.concat_tables(kept_records, promote_options="permissive")
     summary = summarize(findings, records)
-    write_table(pa.Table.from_pandas(summary, preserve_index=False), summary_path)
+    write_table(pa.Table.from_pandas(summary, preserve_index=False), summary_path, sheet="质控汇总 summary",
+                labels=LABELS_ZH)
     counts = _counts(findings)
-    _report(counts, summary, statuses, records.num_rows, findings.num_rows, validator, args.input).write(report_path)
+    titles = {r.id: r.title_zh for r in validator.rules}
+    lists = department_lists(pd.concat(kept_cases, ignore_index=True), records, titles)
+    write_department_lists(lists, departments_path)
+    report = _report(counts, summary, statuses, records.num_rows, findings.num_rows, validator, args.input)
+    _money_section(report, pd.concat(kept_money, ignore_index=True))
+    _department_sections(report, lists, departments_path)
+    report.write(report_path)
     _print_summary(counts, records.num_rows, findings, sys.stderr)
     print(in_use_line(validator.pack.version, validator.weights.meta.name if validator.weights is not None else None),
           file=sys.stderr)
-    print(f"问题清单 findings: {args.output}\n汇总 summary: {summary_path}\n报告 report: {report_path}"
+    print(f"问题清单 findings: {args.output}\n汇总 summary: {summary_path}\n报告 report: {report_path}\n"
+          f"科室病例清单 department lists: {departments_path}"
           f"{chr(10) + '分组说明 explanations: ' + str(args.explain) if args.explain else ''}"
           f"{chr(10) + '替代方案 what-if: ' + str(args.whatif) if args.whatif else ''}", file=sys.stderr)
     return 0
@@ -151,6 +174,80 @@ def _report(counts: pd.DataFrame, summary: pd.DataFrame, statuses: collections.C
     return report
 
 
+def _money_at_stake(result: Validation, first_row_no: int) -> pd.DataFrame:
+    """The what-if flags of a batch with their money at stake (the explanation's ``whatif_money``)."""
+    flags = result.findings.filter(pc.is_in(result.findings.column("rule_id"), pa.array(MONEY_RULES)))
+    flags = flags.select(["row_no", "case_id", "rule_id", "message_zh"]).to_pandas()
+    money = result.explanations.column("whatif_money").to_pylist()
+    flags["money"] = [money[r - first_row_no] for r in flags.row_no]
+    return flags
+
+
+def _money_section(report: Report, flags: pd.DataFrame) -> None:
+    """The what-if flags with the most money at stake first (高套 and 漏编 risks to look at first)."""
+    if flags.empty:
+        return
+    report.heading("高套与漏编风险（按涉及金额） What-if flags by money at stake")
+    flags = flags.assign(_abs=flags.money.map(lambda m: abs(m) if m is not None else -1))
+    top = flags.sort_values(["_abs", "row_no"], ascending=[False, True]).head(MONEY_SHOWN)
+    report.table(pd.DataFrame({"病案号": top.case_id, "规则": top.rule_id,
+                               "涉及金额（元）": [fen_text(int(m * 100)) if m is not None else "" for m in top.money],
+                               "说明": top.message_zh}), max_rows=MONEY_SHOWN)
+
+
+def _department_sections(report: Report, lists, workbook: Path) -> None:
+    """The departments' case lists in the HTML report: the departments with the most flagged cases first."""
+    report.heading("科室病例清单 Case lists by department")
+    report.paragraph(f"每个科室的致命、错误和警告问题，可分发给各科室核对修改；完整清单（每科室一个工作表）见 {workbook.name}。"
+                     f"Fatal, error and warning findings of each department, to send to it; every department's full "
+                     f"list is a sheet of {workbook.name}.", note=True)
+    for hospital, dept, frame in lists[:HTML_DEPARTMENTS]:
+        n = frame["病案号"].nunique()
+        report.heading(f"{hospital or '（未填医疗机构）'} · {dept or '（未填科室）'}：{n:,} 份病案，{len(frame):,} 个问题")
+        report.table(frame, max_rows=HTML_CASES)
+    if len(lists) > HTML_DEPARTMENTS:
+        report.paragraph(f"另有 {len(lists) - HTML_DEPARTMENTS:,} 个科室见 {workbook.name} "
+                         f"({len(lists) - HTML_DEPARTMENTS:,} more departments in the workbook)", note=True)
+
+
+def write_department_lists(lists, path: Path) -> Path:
+    """One sheet per department (目录 index first), Chinese headers, frozen header row and a filter."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    index = book.create_sheet("目录 index")
+    index.append(["医疗机构编码", "科室", "病案数", "问题数", "工作表"])
+    used = {"目录 index"}
+    sheets = []
+    for hospital, dept, frame in lists:
+        name = sheet_name(f"{hospital} {dept}".strip() or "未填科室", used)
+        index.append([hospital, dept, int(frame["病案号"].nunique()), len(frame), name])
+        sheets.append((name, frame))
+    for name, frame in sheets:
+        sheet = book.create_sheet(name)
+        sheet.freeze_panes = "A2"
+        sheet.auto_filter.ref = f"A1:{chr(ord('A') + len(frame.columns) - 1)}{len(frame) + 1}"
+        for column, width in zip("ABCDEFGH", (16, 8, 8, 24, 14, 18, 60, 40)):
+            sheet.column_dimensions[column].width = width
+        sheet.append(list(frame.columns))
+        for row in frame.itertuples(index=False):
+            sheet.append(list(row))
+    with atomic_path(path) as tmp:
+        book.save(tmp)
+    return path
+
+
+def sheet_name(text: str, used: set[str]) -> str:
+    """An Excel sheet name (≤ 31 characters, none of ``[]:*?/\\``) not yet in ``used``; added to it."""
+    base = "".join("_" if c in "[]:*?/\\" else c for c in text)[:31] or "sheet"
+    name, k = base, 2
+    while name in used:
+        suffix = f" ({k})"
+        name, k = base[:31 - len(suffix)] + suffix, k + 1
+    used.add(name)
+    return name
+
+
 def cmd_explain(args) -> int:
     validator = _validator(args)
     records = _records(args, validator)
@@ -205,7 +302,8 @@ def explain_text(result: Validation, validator: Validator) -> str:
         lines += ["", "替代方案 what-if:"]
         for row in alt.itertuples():
             rw = "-" if row.rw is None or (isinstance(row.rw, float) and np.isnan(row.rw)) else row.rw
-            lines.append(f"  {row.alternative:<48} → {row.drg} {row.drg_name} (RW {rw})")
+            lines.append(f"  {row.alternative} → {row.drg} {row.drg_name} (RW {rw})")
+            lines.append(f"      {row.reason}")
         if exp["coded_rw"] is not None:
             lines.append(f"  现编码 coded: {res['drg']} RW {exp['coded_rw']}")
     findings = result.findings.to_pylist()
@@ -231,11 +329,14 @@ def add_parser(sub) -> None:
     validate.add_argument("-o", "--output", type=Path, required=True, help="findings: .parquet, .csv or .xlsx")
     validate.add_argument("--summary", type=Path, help=f"per hospital/department summary (default: OUTPUT{SUMMARY_SUFFIX}.csv)")
     validate.add_argument("--report", type=Path, help=f"HTML report (default: OUTPUT{REPORT_SUFFIX})")
+    validate.add_argument("--department-lists", type=Path, metavar="FILE",
+                          help=f"case lists by department, one sheet each (default: OUTPUT{DEPARTMENTS_SUFFIX})")
     validate.add_argument("--explain", type=Path, help="also write one explanation row per record here")
     validate.add_argument("--whatif", type=Path, help="also write the what-if alternatives here")
     validate.add_argument("--batch-size", type=int, default=250_000,
                           help="records validated at a time (default %(default)s; memory grows with it)")
     _common(validate)
+    add_xlsx_split(validate)
     validate.set_defaults(func=cmd_validate)
     explain = sub.add_parser("explain", help="explain one record's grouping 分组过程说明")
     explain.add_argument("input", type=Path, help="records file")

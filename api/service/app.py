@@ -44,6 +44,25 @@ Another hospital's case, summary, job, statement or audit flag answers 404; a ro
 """
 
 
+#: Pydantic error types in Chinese (the English message follows each).
+VALIDATION_ZH = {
+    "missing": "缺少必填项", "json_invalid": "JSON 格式错误", "int_parsing": "应为整数", "int_type": "应为整数",
+    "float_parsing": "应为数字", "string_type": "应为文本", "bool_parsing": "应为 true 或 false",
+    "list_type": "应为列表", "dict_type": "应为对象", "model_type": "应为对象", "date_from_datetime_parsing": "应为日期",
+    "date_parsing": "应为日期 YYYY-MM-DD", "literal_error": "不是允许的取值", "enum": "不是允许的取值",
+    "string_too_long": "文本过长", "string_too_short": "文本过短", "too_long": "项数过多", "too_short": "项数过少",
+    "greater_than_equal": "数值过小", "less_than_equal": "数值过大", "string_pattern_mismatch": "格式不符",
+    "extra_forbidden": "不接受的字段",
+}
+
+
+def validation_text(errors: list[dict]) -> str:
+    """A 422 answer in words, Chinese then English like every other error: ``请求内容无效 (invalid request):
+    body.age_years 应为整数 (Input should be a valid integer …)``."""
+    parts = [f"{'.'.join(e['loc'])} {VALIDATION_ZH.get(e['type'], '取值无效')} ({e['msg']})" for e in errors]
+    return "请求内容无效 (invalid request): " + "; ".join(parts)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; ``settings`` default to the ``DRG_SERVICE_*`` environment."""
     settings = settings or Settings()
@@ -85,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # where and what, never the input itself (it may be megabytes, or a value JSON cannot carry)
         errors = [{"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg", "")),
                    "type": str(e.get("type", ""))} for e in exc.errors()[:20]]
-        return JSONResponse({"detail": errors}, 422)
+        return JSONResponse({"detail": validation_text(errors), "errors": errors}, 422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

@@ -105,12 +105,15 @@ class Explanation(BaseModel):
 
 
 class ExpectedPayment(BaseModel):
-    """预计支付 (expected payment at the reference point value)."""
+    """预计支付 (expected payment at the reference point value: a forecast, not a settlement)."""
 
+    label: str = Field(description="预计：结算前的预测 (a forecast before settlement)")
     case_type: str = Field(description="病例类型")
     case_type_zh: str
-    expected_standard: str | None = Field(description="预计支付标准（元）")
-    expected_fund: str | None = Field(description="预计基金支付（元）")
+    expected_standard: str | None = Field(description="预计支付标准（元），含个人负担")
+    expected_fund: str | None = Field(description="预计基金支付（元）= 支付标准 − 个人负担")
+    expected_patient_share: str | None = Field(description="个人负担（元）")
+    point_value: str | None = Field(description="参考点值，如 241.500000 元/点")
     point_value_basis: str = Field(description="参考点值依据")
     note: str = ""
 
@@ -236,8 +239,12 @@ class Summary(BaseModel):
     total_weight: str | None
     indices: dict = Field(description="绩效指标 (drg indices, hospital level)")
     total_cost: str
-    payment: str | None = Field(description="支付合计（元）")
+    payment: str | None = Field(description="支付标准合计（元），含个人负担")
     payment_source: str = Field(description="settlement 结算 / expected 预计 / none")
+    payment_label: str = Field("", description="结算结果，或“预计”（结算前的预测）")
+    fund_payment: str | None = Field(None, description="基金支付合计（元）")
+    patient_share: str | None = Field(None, description="个人负担合计（元）")
+    point_value: str | None = Field(None, description="预计支付的参考点值及依据，如 170.000000 元/点（…）")
     settlement_run: str | None
     drgs: list[DrgLine]
     findings_by_severity: dict[str, int]

@@ -16,6 +16,7 @@ from api.service.store import CASE_TYPE_ZH, UploadError, audit, fingerprint, new
 from api.service.store import store as store_cases
 from grouper.encode import to_arrow
 from icd_tables.intake.values import canonical_records
+from payment.expected import FORECAST_LABEL
 
 
 def _scoped(principal: Principal, record: dict) -> dict:
@@ -33,11 +34,12 @@ def _payment(service, record: dict, result: dict) -> ExpectedPayment | None:
     if not engine.can_price:
         return None
     priced = engine.price(canonical_records(to_arrow([{**record, "drg": result["drg"], "status": result["status"]}])))
-    standard, fund = int(priced.standard_fen[0]), int(priced.fund_fen[0])
+    standard, fund, patient = int(priced.standard_fen[0]), int(priced.fund_fen[0]), int(priced.patient_fen[0])
     text = lambda fen: None if fen < 0 else f"{fen // 100}.{fen % 100:02d}"  # noqa: E731
     case_type = priced.case_type[0]
-    return ExpectedPayment(case_type=case_type, case_type_zh=CASE_TYPE_ZH.get(case_type, ""),
+    return ExpectedPayment(label=FORECAST_LABEL, case_type=case_type, case_type_zh=CASE_TYPE_ZH.get(case_type, ""),
                            expected_standard=text(standard), expected_fund=text(fund),
+                           expected_patient_share=text(patient), point_value=priced.point_value[0] or None,
                            point_value_basis=priced.basis, note=priced.note[0])
 
 

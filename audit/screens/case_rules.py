@@ -7,9 +7,12 @@
 * ``BED_BLOCKING`` (挂床): ``los_days`` ≥ ``min_los_days`` and ≥ ``los_ratio`` × the
   DRG's mean stay, and cost per day ≤ ``max_cost_per_day_ratio`` × the DRG's mean
   cost per day.  Money at stake: the case's payment.
-* ``UPCODING_WHATIF`` (高套): the coded RW ≥ ``ratio`` × the RW of the best what-if
+* ``UPCODING_WHATIF`` (高套): the coded RW against the RW of the best what-if
   alternative (``best_rw``, as ``drg validate --explain`` writes it), compared
-  exactly in millionths.  Money at stake: ⌊(coded RW − best RW) × rate⌋.
+  exactly in millionths, with the thresholds of the validation's ``WHATIF_UPCODING``
+  (:func:`audit.whatif.over_threshold`: ``ratio`` and ``min_gain_yuan`` within the
+  ADRG, ``other_adrg_…`` across ADRGs).  Money at stake: ⌊(coded RW − best RW) × rate⌋
+  (without a rate, the screen's ``rate_yuan`` decides the threshold only).
 * ``DUPLICATE_CASE_ID`` (重复结算): a case id seen before (earlier row, or the
   history); the message says whether the ``content_columns`` differ from its
   first submission.  Money at stake: the repeated case's payment.
@@ -28,6 +31,7 @@ import pyarrow.compute as pc
 from audit.code_sets import clean_codes, in_ranges
 from audit.screens.cases import CaseArrays, DrgReference, rw_column_units
 from audit.screens.flags import share_text
+from audit.whatif import over_threshold
 from weights import RW_UNITS
 from foundation.decimals import fen_text
 
@@ -117,9 +121,15 @@ def upcoding_whatif_flags(c: CaseArrays, book) -> list[pa.Table]:
     if not rule.enabled or c.column("best_rw") is None:
         return []
     best = rw_column_units(c.column("best_rw"), c.n)
-    ratio = Fraction(str(rule.params["ratio"]))
     coded = c.rw_units
-    hit = c.current & c.ok & (coded > 0) & (best > 0) & (coded * ratio.denominator >= best * ratio.numerator)
+    rate_fen = np.where(c.rate_fen >= 0, c.rate_fen, int(Fraction(str(rule.params["rate_yuan"])) * 100))
+    gain_fen = np.maximum(coded - best, 0) * rate_fen // RW_UNITS
+    every = np.arange(c.n)
+    drg = [c.drgs[d] if d >= 0 else "" for d in c.drg.tolist()]
+    # the ADRG: the case's adrg column, else the DRG code's first three characters (CHS-DRG codes)
+    adrg = [a or d[:3] for a, d in zip(c.text("adrg", every), drg)]
+    same_adrg = np.array([bool(a) and b.startswith(a) for a, b in zip(adrg, c.text("best_drg", every))], dtype=bool)
+    hit = c.current & c.ok & (coded > 0) & (best > 0) & over_threshold(coded, best, gain_fen, same_adrg, rule.params)
     rows = np.flatnonzero(hit)
     if not len(rows):
         return []
@@ -127,16 +137,16 @@ def upcoding_whatif_flags(c: CaseArrays, book) -> list[pa.Table]:
     diff = coded[rows] - best[rows]
     rate = c.rate_fen[rows]
     money = np.where(rate >= 0, diff * np.maximum(rate, 0) // RW_UNITS, -1)
-    fields = {k: [] for k in ("drg", "coded_rw", "best_drg", "best_rw", "ratio", "alternative")}
+    fields = {k: [] for k in ("drg", "coded_rw", "best_drg", "best_rw", "alt_ratio", "alternative", "gain")}
     evidence = []
     for k, r in enumerate(rows.tolist()):
         hundredths = (200 * int(coded[r]) + int(best[r])) // (2 * int(best[r]))  # round half up
         item = {"drg": c.drgs[c.drg[r]], "coded_rw": _rw_text(int(coded[r])), "best_drg": best_drg[k],
-                "best_rw": _rw_text(int(best[r])), "ratio": f"{hundredths // 100}.{hundredths % 100:02d}",
-                "alternative": alternative[k]}
+                "best_rw": _rw_text(int(best[r])), "alt_ratio": f"{hundredths // 100}.{hundredths % 100:02d}",
+                "alternative": alternative[k], "gain": fen_text(gain_fen[r])}
         for key, v in item.items():
             fields[key].append(v)
-        evidence.append({**item, "rw_difference": _rw_text(int(diff[k])),
+        evidence.append({**item, "rw_difference": _rw_text(int(diff[k])), "same_adrg": bool(same_adrg[r]),
                          "rate": fen_text(rate[k], thousands=False) if rate[k] >= 0 else None})
     texts = rule.render(len(rows), **{k: pa.array(v, pa.string()) for k, v in fields.items()})
     return [c.flags(rule, rows, texts, evidence, money)]

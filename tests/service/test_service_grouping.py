@@ -52,6 +52,10 @@ def test_expected_payment_by_hand(api):
     assert body["payment"]["case_type"] == "normal"
     assert body["payment"]["expected_standard"] == "58650.00"
     assert body["payment"]["expected_fund"] == "53650.00"
+    assert body["payment"]["expected_patient_share"] == "5000.00"
+    # labelled a forecast, with its point value: 170 元 per point
+    assert body["payment"]["label"] == "预计（结算前按参考点值预测，以结算结果为准） forecast before settlement, at a reference point value"
+    assert body["payment"]["point_value"] == "170.000000 元/点"
     assert body["result"]["rw"] == "3.000000"
 
 
@@ -176,3 +180,14 @@ def test_catalogue(api):
     assert fm11 == {"drg": "FM11", "drg_name": "经皮冠状动脉支架植入，伴严重并发症", "adrg": "FM1", "rw": "3.000000"}
     assert api.get("/v1/packs/other-pack/drgs", "hospital").status_code == 404
     assert Decimal(fm11["rw"]) == Decimal("0.5") + Decimal("0.25") * 10
+
+
+def test_summary_before_settlement_is_a_labelled_forecast(api):
+    records = records_json(month_records("H001", 10, 4))
+    assert api.post("/v1/batches", "hospital", json={"records": records}).status_code == 200
+    body = api.get("/v1/hospitals/H001/summary", "payer").json()
+    assert body["payment_source"] == "expected"
+    assert body["payment_label"] == "预计（结算前按参考点值预测，以结算结果为准） forecast before settlement, at a reference point value"
+    assert body["point_value"].startswith("170.000000 元/点（neutral")   # average cost 17,000 ÷ 100
+    # the standard includes the patient's share: fund payment and patient share shown apart
+    assert Decimal(body["fund_payment"]) + Decimal(body["patient_share"]) == Decimal(body["payment"])

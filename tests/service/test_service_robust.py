@@ -353,3 +353,11 @@ def test_denied_cross_hospital_attempts_are_logged(api):
     denied = _log(api, "denied")
     assert [(d["hospital_id"], d["status"]) for d in denied] == [("H002", 404)] * 3 + [("H001", 403)]
     assert denied[1]["object"] == f"GET /v1/hospitals/H001/cases/{case_id}"
+
+
+def test_validation_422_is_bilingual_like_every_other_error(api):
+    r = api.post("/v1/batches", "hospital", json={"records": "not a list"})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["detail"].startswith("请求内容无效 (invalid request): body.records 应为列表 (")
+    assert body["errors"][0]["loc"] == ["body", "records"] and body["errors"][0]["type"] == "list_type"

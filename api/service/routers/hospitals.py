@@ -15,6 +15,7 @@ from api.service.deps import PrincipalDep, ServiceDep
 from api.service.schemas import CaseDetail, CasePage, ErrorOut, Summary, as_utc
 from api.service.store import audit
 from calibration.indices import performance_indices
+from payment.expected import FORECAST_LABEL, reference_point_value_text
 
 router = APIRouter(prefix="/v1/hospitals", tags=["医院 hospitals"])
 ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut},
@@ -121,12 +122,12 @@ def summary(hospital_id: str, service: ServiceDep, principal: PrincipalDep, peri
         run_id = _latest_run(conn, hospital_id, period)
         if run_id:
             drgs = conn.rows("SELECT drg, COUNT(*) AS n_cases, SUM(total_cost) AS total_cost, SUM(standard) AS payment, "
-                             "MAX(rw) AS rw FROM settlement_lines WHERE run_id = ? AND hospital_id = ? GROUP BY drg "
-                             "ORDER BY drg", (run_id, hospital_id))
+                             "SUM(fund_payment) AS fund, MAX(rw) AS rw FROM settlement_lines WHERE run_id = ? AND "
+                             "hospital_id = ? GROUP BY drg ORDER BY drg", (run_id, hospital_id))
         else:
             drgs = conn.rows(f"SELECT drg, COUNT(*) AS n_cases, SUM(total_cost) AS total_cost, "
-                             f"SUM(expected_standard) AS payment, MAX(rw) AS rw FROM cases WHERE {where} AND "
-                             "hospital_id = ? GROUP BY drg ORDER BY drg", (*params, hospital_id))
+                             f"SUM(expected_standard) AS payment, SUM(expected_fund) AS fund, MAX(rw) AS rw FROM cases "
+                             f"WHERE {where} AND hospital_id = ? GROUP BY drg ORDER BY drg", (*params, hospital_id))
         severity = conn.rows(f"SELECT severity, COUNT(*) AS n FROM findings f JOIN cases c ON c.hospital_id = "
                              f"f.hospital_id AND c.case_id = f.case_id AND c.version = f.version WHERE {where} AND "
                              "c.hospital_id = ? GROUP BY severity ORDER BY severity", (*params, hospital_id))
@@ -149,13 +150,20 @@ def summary(hospital_id: str, service: ServiceDep, principal: PrincipalDep, peri
               "rw": _text(d["rw"]), "total_cost": str(d["total_cost"] or Decimal("0.00")),
               "payment": _text(d["payment"])} for d in drgs]
     payments = [d["payment"] for d in drgs if d["payment"] is not None]
+    funds = [d["fund"] for d in drgs if d["fund"] is not None]
+    paid, fund = sum(payments, Decimal("0.00")), sum(funds, Decimal("0.00"))
     audit(service.db, principal, "read", f"summary:{hospital_id}?period={period or ''}")
     return Summary(hospital_id=hospital_id, period=period, n_cases=total["n"],
                    by_status={r["status"]: r["n"] for r in statuses}, cmi=cmi, total_weight=weight,
                    indices=json.loads(json.dumps(indices, default=str)),
                    total_cost=str(total["cost"] or Decimal("0.00")),
-                   payment=str(sum(payments, Decimal("0.00"))) if payments else None,
+                   payment=str(paid) if payments else None,
                    payment_source="settlement" if run_id else ("expected" if payments else "none"),
+                   payment_label=("结算结果 settled" if run_id else FORECAST_LABEL) if payments else "",
+                   fund_payment=str(fund) if funds else None,
+                   patient_share=str(paid - fund) if payments and funds else None,
+                   point_value=None if run_id or not payments else
+                   reference_point_value_text(engine.policy, engine.weights) or None,
                    settlement_run=run_id, drgs=lines,
                    findings_by_severity={r["severity"]: r["n"] for r in severity},
                    top_rules=[dict(r) for r in rules])
