@@ -163,9 +163,12 @@ def read_hospitals(source, policy: Policy) -> Hospitals:
 
 
 def read_scores(source, hospitals: Hospitals) -> dict[str, int]:
-    """Assessment scores (考核得分, 0–100, whole or with decimals: kept in 1/100 points) per hospital."""
-    origin = str(source)
-    frame = _read_frame(source, "assessment score")
+    """Assessment scores (考核得分, 0–100, whole or with decimals: kept in 1/100 points) per hospital.
+
+    ``source``: a file (CSV/XLSX/Parquet) or a DataFrame with columns ``hospital_id`` and ``score``.
+    """
+    origin = "assessment scores" if isinstance(source, pd.DataFrame) else str(source)
+    frame = source.astype(str) if isinstance(source, pd.DataFrame) else _read_frame(source, "assessment score")
     cols = _columns(frame, origin, "assessment score", ("hospital_id", "score"))
     known = set(hospitals.ids)
     scores = {}
