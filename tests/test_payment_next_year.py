@@ -106,3 +106,49 @@ def test_bonus_share_column_is_checked():
     frame = pd.DataFrame({"hospital_id": ["HA"], "level": ["2"], "bonus_share": ["1.2"]})
     with pytest.raises(PaymentInputError, match="row 2: hospital HA: bonus_share 1.2 must be at most 1"):
         read_hospitals(frame, pol)
+
+
+POLICY_TOML = '''version = "test-next-year"
+region = "测试市"
+average_cost = "10000.00"
+[[budget]]
+insurance_type = "all"
+amount = "1000000.00"
+[reserve]
+share = "0.1"
+[coefficients]
+levels = { 1 = "0.8", 2 = "1.0", 3 = "1.2" }
+[point_value]
+mode = "fixed"
+value = "100"
+[assessment]
+default_score = 100
+[assessment.next_year]
+bands = [
+  { min_score = 90, coefficient_adjustment = "0.05", bonus_share = "0.02" },
+  { min_score = 60, coefficient_adjustment = "0" },
+  { min_score = 0, coefficient_adjustment = "-0.1" },
+]
+'''
+
+
+def test_drg_settle_writes_next_year_and_reads_it_as_the_hospital_table(tmp_path):
+    from api.cli.main import main
+
+    (tmp_path / "policy.toml").write_text(POLICY_TOML, encoding="utf-8")
+    weights(WEIGHTS).write(tmp_path / "weights.parquet")
+    pd.DataFrame({"hospital_id": ["HA", "HB", "HC"], "level": ["2", "2", "2"]}).to_csv(tmp_path / "h.csv", index=False)
+    pd.DataFrame({"hospital_id": ["HA", "HB", "HC"], "score": ["95", "75", "50"]}).to_csv(tmp_path / "s.csv",
+                                                                                          index=False)
+    for year, hospitals_file, extra in ((2024, "h.csv", ["--scores", str(tmp_path / "s.csv")]),
+                                        (2025, "run-2024/next_year.csv", [])):
+        one_case_each(year).to_parquet(tmp_path / f"cases-{year}.parquet")
+        assert main(["settle", "year", str(tmp_path / f"cases-{year}.parquet"), "--weights",
+                     str(tmp_path / "weights.parquet"), "--policy", str(tmp_path / "policy.toml"), "--period",
+                     str(year), "--hospitals", str(tmp_path / hospitals_file), "-o", str(tmp_path / f"run-{year}"),
+                     "--statements", "none", *extra]) == 0
+    assert (tmp_path / "run-2024" / "next_year.parquet").exists()
+    statement = pd.read_csv(tmp_path / "run-2025" / "hospitals.csv", dtype=str, encoding="utf-8-sig")
+    # as above: HA coefficient 1.05 → fund 9,500.00, bonus ⌊9,500.00 × 0.02⌋ = 190.00; HC 0.9 → fund 8,000.00
+    assert statement[["hospital_id", "drg_fund", "bonus"]].values.tolist() == [
+        ["HA", "9500.00", "190.00"], ["HB", "9000.00", "0.00"], ["HC", "8000.00", "0.00"]]
