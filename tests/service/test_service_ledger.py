@@ -128,3 +128,5 @@ def test_a_run_that_contradicts_the_ledger_answers_409(half):
     assert r.status_code == 409, r.text
     assert "entry run 2024-03 hospital H001" in r.json()["detail"] and "/work" not in r.json()["detail"]
     assert ledger_rows(half) == before  # nothing recorded by the refused run
+    bad = settle(half, "month", "2024-04", {"H999": "95"})  # a score of a hospital not in the table
+    assert bad.status_code == 422 and "H999" in bad.json()["detail"] and ledger_rows(half) == before
