@@ -738,15 +738,17 @@ def year_end(policy: Policy, hospitals: Hospitals, budgets: dict[int, tuple[int,
     withheld = per_account["withheld"]
     released = released_before + withheld * release_u // RATIO_UNITS
     total_ded, volume_ded = _limits(policy, hospitals, sums, corridor, n_funds)
+    bonus_u = np.repeat(np.array([hospitals.bonus_u.get(h, 0) for h in hospitals.ids], np.int64), n_funds)
+    bonus = sums["drg_fund"] * bonus_u[:n_accounts] // RATIO_UNITS  # 考核奖励 (last year's score), from the reserve
     annual = (sums["drg_fund"] + sums["reserve_fund"] + sums["event_fund"] + corridor - total_ded - volume_ded
-              - (withheld - released))
+              - (withheld - released) + bonus)
     balance = annual - per_account["paid"] - released_before
     carried = balance if ledger is not None and policy.carry_balance else np.zeros(n_accounts, np.int64)
     sums.update(
         provisional=per_account["provisional"], withheld=withheld, score=score, release_share=release_u,
         released=released, corridor=corridor, annual_due=annual, monthly_paid=per_account["paid"] + released_before,
         balance=balance, corridor_reward=reward, total_deduction=total_ded, volume_deduction=volume_ded,
-        released_before=released_before, carried_out=carried,
+        released_before=released_before, carried_out=carried, bonus=bonus,
     )
     if policy.point_value_fixed is not None:
         return  # a fixed point value spends what it spends; the reconciliation shows the difference
@@ -754,6 +756,39 @@ def year_end(policy: Policy, hospitals: Hospitals, budgets: dict[int, tuple[int,
         total = int(sums["drg_fund"][f::n_funds].sum())
         if total != distributable:  # the allocation guarantees this; a failure here is a defect, not bad input
             raise AssertionError(f"fund {f}: Σ DRG fund payments {total} ≠ distributable budget {distributable}")
+
+
+def next_year(settlement: Settlement) -> list[dict]:
+    """奖优罚劣: each hospital with cases, its score and what the score sets for next year (``[assessment.next_year]``).
+
+    Rows: hospital_id, name, level, region, score (1/100 points), coefficient_adjustment and coefficient (this
+    year's + the adjustment; 1/10,000) and bonus_share (1/10,000) — a hospital table for next year's run.
+
+    Raises
+    ------
+    PaymentInputError
+        A hospital without a score (and no ``default_score``), or whose coefficient would not stay positive.
+    """
+    s, h, policy = settlement, settlement.hospitals, settlement.policy
+    n_funds = max(len(s.cases.funds), 1)
+    with_cases = np.flatnonzero(s.accounts["n_cases"].reshape(-1, n_funds).sum(axis=1))
+    rows = []
+    for i in with_cases:
+        hid = h.ids[i]
+        score = s.scores.get(hid, policy.default_score * 100 if policy.default_score is not None else None)
+        if score is None:
+            raise PaymentInputError(f"hospital {hid} has no assessment score (考核得分) for [assessment.next_year]; "
+                                    "give a score file (--scores) or set [assessment] default_score")
+        _, adjustment, bonus = next(b for b in policy.next_year_bands if score >= b[0] * 100)
+        coefficient = int(h.coef_u[i]) + adjustment
+        if coefficient <= 0:
+            raise PaymentInputError(f"[assessment.next_year] coefficient_adjustment: hospital {hid}'s coefficient "
+                                    f"{h.coef_u[i] / RATIO_UNITS} + {adjustment / RATIO_UNITS} is not positive "
+                                    "(医院系数须为正)")
+        rows.append({"hospital_id": hid, "name": h.names[i], "level": int(h.level[i]), "region": h.regions[i],
+                     "score": score, "coefficient_adjustment": adjustment, "coefficient": coefficient,
+                     "bonus_share": bonus})
+    return rows
 
 
 def ledger_entries(settlement: Settlement) -> list[dict]:
@@ -826,6 +861,10 @@ def reconciliation(settlement: Settlement) -> list[dict]:
             if s.policy.corridor_pay is not None:
                 lines.append(("corridor_reward", "结余奖励 (调剂金支出，已含在上行)" if not outside else
                               "结余奖励 (预算外)", reward))
+            if s.hospitals.bonus_u:
+                bonus = int(s.accounts["bonus"][f::n_funds].sum())
+                lines.append(("bonus", "调剂金支出: 考核奖励 (奖优罚劣)", bonus))
+                balance -= bonus
             if s.hospitals.totals_fen or s.hospitals.min_cases:
                 deducted = int((s.accounts["total_deduction"] + s.accounts["volume_deduction"])[f::n_funds].sum())
                 lines.append(("deducted", "调剂金收入: 总控额度/最低服务人次扣减", deducted))
@@ -849,6 +888,6 @@ def point_value_text(settlement: Settlement, fund: int) -> str:
 __all__ = ["CASE_TYPES", "CAT_DRG", "CAT_EVENT", "CAT_RESERVE", "CAT_UNPAID", "DRG_TRACK", "EVENT", "RESERVE_TRACKS",
            "UNPAID", "Classified", "PointValue", "Settlement", "account_sums", "budget_point_values", "classify",
            "account_keys", "corridor_adjustment", "corridor_parts", "floor_standards", "fund_budgets", "group_sum", "monthly_payments",
-           "ledger_entries", "monthly_point_values", "point_value_text", "point_values", "reconciliation", "settle",
-           "withhold",
+           "ledger_entries", "monthly_point_values", "next_year", "point_value_text", "point_values",
+           "reconciliation", "settle", "withhold",
            "year_end"]

@@ -39,6 +39,7 @@ HOSPITAL_HEADERS = {
     "event": ("event", "事件", "突发事件", "除外事件"),
     "total": ("total", "总控额度", "总额控制指标", "总控指标"),
     "min_cases": ("min_cases", "最低服务人次", "最低人次"),
+    "bonus_share": ("bonus_share", "奖励比例", "考核奖励比例"),
 }
 #: Status codes of a case, from the grouping result's ``status``.
 STATUS_CODES = {"ok": 0, "qy": 1, "ungroupable": 2, "invalid": 3}
@@ -94,6 +95,7 @@ class Hospitals:
     sha256: str = ""
     totals_fen: dict[str, int] = field(default_factory=dict)  # 总控额度 (column total), per hospital id
     min_cases: dict[str, int] = field(default_factory=dict)   # 最低服务人次 (column min_cases)
+    bonus_u: dict[str, int] = field(default_factory=dict)     # 考核奖励比例 (column bonus_share), 1/10,000
 
     def index(self) -> dict[str, int]:
         return {h: i for i, h in enumerate(self.ids)}
@@ -104,8 +106,10 @@ def read_hospitals(source, policy: Policy) -> Hospitals:
 
     Columns: ``hospital_id`` (医疗机构编码), ``level`` (医院等级: 1/2/3 or 一级/二级/三级), optional
     ``coefficient`` (医院系数, overrides the level's), ``name`` (医疗机构名称), ``region`` (统筹区),
-    ``total`` (总控额度, 元) and ``min_cases`` (最低服务人次; empty = none).  The policy's
-    ``[coefficients] hospitals``, ``[totals] hospitals`` and ``[min_volume] hospitals`` override them.
+    ``total`` (总控额度, 元), ``min_cases`` (最低服务人次; empty = none) and ``bonus_share`` (考核奖励比例:
+    the year run pays ⌊share × the hospital's DRG fund payment⌋ per fund from the reserve; last year's
+    ``next_year`` table sets it).  The policy's ``[coefficients] hospitals``, ``[totals] hospitals`` and
+    ``[min_volume] hospitals`` override them.
 
     Raises
     ------
@@ -115,7 +119,7 @@ def read_hospitals(source, policy: Policy) -> Hospitals:
     origin = "hospital table" if isinstance(source, pd.DataFrame) else str(source)
     frame = source.astype(str) if isinstance(source, pd.DataFrame) else _read_frame(source, "hospital table")
     cols = _columns(frame, origin, "hospital table", ("hospital_id", "level"))
-    ids, levels, coefs, names, regions, seen, totals, minimum = [], [], [], [], [], {}, {}, {}
+    ids, levels, coefs, names, regions, seen, totals, minimum, bonus = [], [], [], [], [], {}, {}, {}, {}
     for row_no, row in enumerate(frame.to_dict("records"), start=2):
         hid = str(row[cols["hospital_id"]]).strip()
         if not hid:
@@ -147,7 +151,8 @@ def read_hospitals(source, policy: Policy) -> Hospitals:
         names.append(str(row.get(cols["name"], "")) if "name" in cols else "")
         region = str(row.get(cols["region"], "")).strip() if "region" in cols else ""
         regions.append(region or policy.region)
-        for key, places, out, what in (("total", 2, totals, "总控额度"), ("min_cases", 0, minimum, "最低服务人次")):
+        for key, places, out, what in (("total", 2, totals, "总控额度"), ("min_cases", 0, minimum, "最低服务人次"),
+                                       ("bonus_share", 4, bonus, "考核奖励比例")):
             text = str(row.get(cols[key], "")).strip() if key in cols else ""
             if text and text.lower() not in ("nan", "none"):
                 try:
@@ -156,19 +161,26 @@ def read_hospitals(source, policy: Policy) -> Hospitals:
                     raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid}: {exc} ({what})") from None
                 if out[hid] < 0:
                     raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid}: {key} {text} is negative")
+                if key == "bonus_share" and out[hid] > 10_000:
+                    raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid}: bonus_share {text} must be at "
+                                            "most 1 (考核奖励比例)")
     order = np.argsort(np.array(ids, dtype=object), kind="stable")
     limits = [sorted(totals.items()), sorted(minimum.items())] if totals or minimum else []
+    limits += [sorted(bonus.items())] if bonus else []
     digest = hashlib.sha256(repr([ids, levels, coefs, names, regions] + limits).encode()).hexdigest()
     return Hospitals(tuple(ids[i] for i in order), np.array(levels, np.int64)[order],
                      np.array(coefs, np.int64)[order], tuple(names[i] for i in order),
                      tuple(regions[i] for i in order), digest,
-                     {**totals, **policy.totals_fen}, {**minimum, **policy.min_cases})
+                     {**totals, **policy.totals_fen}, {**minimum, **policy.min_cases}, bonus)
 
 
 def read_scores(source, hospitals: Hospitals) -> dict[str, int]:
-    """Assessment scores (考核得分, 0–100, whole or with decimals: kept in 1/100 points) per hospital."""
-    origin = str(source)
-    frame = _read_frame(source, "assessment score")
+    """Assessment scores (考核得分, 0–100, whole or with decimals: kept in 1/100 points) per hospital.
+
+    ``source``: a file (CSV/XLSX/Parquet) or a DataFrame with columns ``hospital_id`` and ``score``.
+    """
+    origin = "assessment scores" if isinstance(source, pd.DataFrame) else str(source)
+    frame = source.astype(str) if isinstance(source, pd.DataFrame) else _read_frame(source, "assessment score")
     cols = _columns(frame, origin, "assessment score", ("hospital_id", "score"))
     known = set(hospitals.ids)
     scores = {}

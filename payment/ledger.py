@@ -112,13 +112,19 @@ class Ledger:
         return Ledger(tuple(sorted(self.entries + tuple(new), key=lambda e: (_run_order(e["run"]), key(e)))),
                       self.path)
 
+    def rows(self, run: str | None = None) -> list[dict]:
+        """The entries (of ``run``, or all) as rows: ``COLUMNS``, amounts exact ``Decimal`` 元.
+
+        The form both stores take: the CSV file's lines and the service's ``ledger`` table.
+        """
+        return [{k: Decimal(e[k]).scaleb(-2) if k in AMOUNT_COLUMNS else e[k] for k in COLUMNS}
+                for e in self.entries if run is None or e["run"] == run]
+
     def to_csv(self) -> str:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(COLUMNS)
-        for e in self.entries:
-            writer.writerow([e[k] for k in KEY_COLUMNS] + [str(Decimal(e[k]).scaleb(-2)) for k in AMOUNT_COLUMNS]
-                            + [e["release_period"]])
+        writer.writerows([str(row[k]) for k in COLUMNS] for row in self.rows())
         return out.getvalue()
 
 
@@ -139,18 +145,33 @@ def read_ledger(path) -> Ledger:
     path = Path(path)
     if not path.exists():
         return Ledger((), str(path))
-    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    rows = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))
+    return ledger_from_rows(rows, str(path), "line", first=2)
+
+
+def ledger_from_rows(rows, source: str, unit: str = "row", first: int = 1) -> Ledger:
+    """A ledger from rows of ``COLUMNS`` (amounts in 元: text or ``Decimal``; other keys ignored).
+
+    The one reader of both stores: a CSV file's lines (:func:`read_ledger`) and the service's
+    ``ledger`` table.  Entries are put in run order, then hospital and fund.
+
+    Raises
+    ------
+    LedgerError
+        A missing column or an amount that is not money, naming ``source`` and the ``unit`` number.
+    """
     entries = []
-    for n, row in enumerate(rows, start=2):
+    for n, row in enumerate(rows, start=first):
         missing = [c for c in COLUMNS if c not in row]
         if missing:
-            raise LedgerError(f"ledger {path}: line {n}: column {missing[0]} missing")
+            raise LedgerError(f"ledger {source}: {unit} {n}: column {missing[0]} missing")
         try:
-            entries.append({**{k: row[k] for k in KEY_COLUMNS}, "release_period": row["release_period"],
+            entries.append({**{k: str(row[k]) for k in KEY_COLUMNS}, "release_period": row["release_period"] or "",
                             **{k: decimal_units(row[k] or "0", 2, k) for k in AMOUNT_COLUMNS}})
         except ValueError as exc:
-            raise LedgerError(f"ledger {path}: line {n}: {exc}") from None
-    return Ledger(tuple({k: e[k] for k in COLUMNS} for e in entries), str(path))
+            raise LedgerError(f"ledger {source}: {unit} {n}: {exc}") from None
+    entries.sort(key=lambda e: (_run_order(e["run"]), *(e[k] for k in KEY_COLUMNS)))
+    return Ledger(tuple({k: e[k] for k in COLUMNS} for e in entries), source)
 
 
 def write_ledger(ledger: Ledger, path) -> None:
@@ -158,4 +179,4 @@ def write_ledger(ledger: Ledger, path) -> None:
     write_text_atomic(path, ledger.to_csv())
 
 
-__all__ = ["COLUMNS", "Ledger", "LedgerError", "read_ledger", "write_ledger"]
+__all__ = ["COLUMNS", "Ledger", "LedgerError", "ledger_from_rows", "read_ledger", "write_ledger"]

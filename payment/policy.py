@@ -132,6 +132,8 @@ class Policy:
     totals_fund_share_u: int = 0
     min_cases: dict[str, int] = field(default_factory=dict)     # 最低服务人次 per hospital
     min_case_deduction_fen: int = 0
+    # 奖优罚劣: (min score, next year's coefficient adjustment, bonus share) per band, highest first; None = none
+    next_year_bands: tuple[tuple[int, int, int], ...] | None = None
     files: dict[str, Path] = field(default_factory=dict)
     path: str = ""
     sha256: str = ""
@@ -246,6 +248,33 @@ def _bands(table: _Table, key: str, bound: str, places: int, value: str, usage: 
                     t.units(value, 4, low=value_low, high=value_high, required=True)))
         t.close()
     return out
+
+
+def _next_year_bands(table: _Table) -> tuple[tuple[int, int, int], ...] | None:
+    """``[assessment.next_year] bands``: score bands → next year's coefficient adjustment and bonus share."""
+    raw = table.get("bands")
+    table.close()
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw:
+        table.fail("bands", "must be a list of { min_score = S, coefficient_adjustment = \"0.02\", "
+                            "bonus_share = \"0.01\" }")
+    out = []
+    for k, item in enumerate(raw, start=1):
+        t = _Table(item, f"{table.where} bands #{k}", table.origin)
+        band = (t.units("min_score", 0, low=0, high=100, required=True),
+                t.units("coefficient_adjustment", 4, default=0, low=-1, high=1),
+                t.units("bonus_share", 4, default=0, low=0, high=1))
+        if "coefficient_adjustment" not in item and "bonus_share" not in item:
+            t.fail("coefficient_adjustment", "give coefficient_adjustment or bonus_share (or both)")
+        t.close()
+        out.append(band)
+    out.sort(reverse=True)
+    if len({b[0] for b in out}) != len(out):
+        table.fail("bands", "two bands with the same min_score")
+    if out[-1][0] != 0:
+        table.fail("bands", "the lowest band must start at min_score = 0")
+    return tuple(out)
 
 
 def _rising(table: _Table, key: str, bands, bound: str) -> None:
@@ -442,6 +471,7 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
     default_score = assessment.units("default_score", 0, low=0, high=100)
     scores_file = assessment.get("scores")
     schedule = assessment.choice("schedule", tuple(SCHEDULES), "year")
+    next_year = _next_year_bands(assessment.table("next_year"))
     assessment.close()
 
     corridor = top.table("corridor")
@@ -518,7 +548,7 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
         carry_from_month=carry_from, carry_months=carry_months, coefficient_applies_to=applies_to,
         point_value_fixed=fixed, release_schedule=schedule, totals_fen=totals_fen, totals_over=totals_over,
         totals_fund_share_u=totals_share, min_cases=min_cases, min_case_deduction_fen=deduction,
-        files=files, path=origin, sha256=sha256,
+        next_year_bands=next_year, files=files, path=origin, sha256=sha256,
     )
 
 

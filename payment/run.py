@@ -12,8 +12,8 @@ from payment.inputs import Hospitals, Period, prepare_cases
 from payment.ledger import Ledger
 from payment.policy import Policy
 from payment.scope import Scope, coverage_warning
-from payment.tables import (case_lines, group_table, hospital_table, month_table, reconciliation_table,
-                            release_table, run_metadata, with_metadata)
+from payment.tables import (case_lines, group_table, hospital_table, month_table, next_year_table,
+                            reconciliation_table, release_table, run_metadata, with_metadata)
 from weights import WeightTable
 
 KINDS = ("year", "month", "shadow")
@@ -61,7 +61,8 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
     -------
     Run
         Tables ``case_lines``, ``hospitals``, ``drgs``, ``reconciliation`` (and ``hospital_months`` for a
-        year, ``departments`` for a shadow run, ``releases`` for a month run that releases withholds).
+        year, ``next_year`` for a year with ``[assessment.next_year]``, ``departments`` for a shadow run,
+        ``releases`` for a month run that releases withholds).
 
     Raises
     ------
@@ -88,6 +89,8 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
               "drgs": group_table(settlement, "drg"), "reconciliation": reconciliation_table(settlement)}
     if kind == "year":
         tables["hospital_months"] = month_table(settlement)
+        if policy.next_year_bands is not None:
+            tables["next_year"] = next_year_table(settlement)
     if kind == "shadow":
         tables["departments"] = group_table(settlement, "dept")
     if settlement.releases:

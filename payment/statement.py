@@ -21,7 +21,7 @@ STATEMENT_LINES = {
     "year": ("n_cases", "n_drg", "n_unpaid", "drg_points", "point_value", "drg_standard", "drg_patient_share",
              "drg_fund", "drg_cost", "cost_ratio", "other_tracks_fund", "event_fund", "corridor", "provisional",
              "withheld", "score", "release_share", "released", "released_before", "corridor_reward",
-             "total_deduction", "volume_deduction", "annual_due", "monthly_paid", "balance", "carried_out"),
+             "total_deduction", "volume_deduction", "bonus", "annual_due", "monthly_paid", "balance", "carried_out"),
     "month": ("n_cases", "n_drg", "n_unpaid", "drg_points", "point_value", "drg_standard", "drg_patient_share",
               "drg_fund", "other_tracks_fund", "event_fund", "provisional", "withheld", "paid", "released",
               "carried_in", "transfer"),
@@ -40,7 +40,7 @@ STATEMENT_ZH = {
     "monthly_paid": "月度已拨付 paid monthly", "balance": "清算差额 balance due", "paid": "本月拨付 paid this month",
     "released_before": "其中月度已返还 of which released in month runs", "corridor_reward": "其中结余奖励 of which reward",
     "total_deduction": "总控额度扣减 deducted past the total", "volume_deduction": "最低服务人次扣减 deducted for volume",
-    "carried_out": "结转下年 carried into next year", "carried_in": "上年清算差额 last year's balance settled",
+    "bonus": "考核奖励 bonus (奖优罚劣)", "carried_out": "结转下年 carried into next year", "carried_in": "上年清算差额 last year's balance settled",
     "transfer": "本月合计拨付 transferred this month",
 }
 #: Names of the unpaid case types (:data:`payment.engine.UNPAID`), as case lines write them.

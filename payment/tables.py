@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from payment._kernels import CAT_DRG, category_sums
-from payment.engine import CASE_TYPES, DRG_TRACK, Settlement, group_sum, point_value_text, reconciliation
+from payment.engine import (CASE_TYPES, DRG_TRACK, Settlement, group_sum, next_year, point_value_text,
+                            reconciliation)
 from payment.inputs import REJECT_REASONS
 from payment.money import RATIO_UNITS
 from foundation.decimals import decimal_array
@@ -214,10 +215,27 @@ def hospital_table(s: Settlement) -> pa.Table:
         p = s.policy
         extra = (("corridor_reward",) if p.corridor_pay is not None else ()) + \
             (("total_deduction", "volume_deduction") if s.hospitals.totals_fen or s.hospitals.min_cases else ()) + \
-            (("released_before", "carried_out") if s.ledger is not None else ())
+            (("released_before", "carried_out") if s.ledger is not None else ()) + \
+            (("bonus",) if s.hospitals.bonus_u else ())
         for name in extra:
             columns[name] = _money(a[name][present])
     return pa.table(columns)
+
+
+def next_year_table(s: Settlement) -> pa.Table:
+    """奖优罚劣 (a year run with ``[assessment.next_year]``): hospital_id, name, level, region, score,
+    coefficient_adjustment, coefficient (next year's) and bonus_share — read as next year's hospital table."""
+    rows = next_year(s)
+    units = {k: np.array([r[k] for r in rows], np.int64) for k in ("score", "coefficient_adjustment", "coefficient",
+                                                                 "bonus_share")}
+    return pa.table({
+        "hospital_id": pa.array([r["hospital_id"] for r in rows], pa.string()),
+        "name": pa.array([r["name"] for r in rows], pa.string()),
+        "level": pa.array([r["level"] for r in rows], pa.int64()),
+        "region": pa.array([r["region"] for r in rows], pa.string()),
+        "score": decimal_array(units["score"], 2),
+        **{k: decimal_array(units[k], 4) for k in ("coefficient_adjustment", "coefficient", "bonus_share")},
+    })
 
 
 def release_table(s: Settlement) -> pa.Table:

@@ -17,8 +17,9 @@ What runs where (``settle_spark``)
 6. Spark SQL sums again, then the year end (withhold release, corridor, 总控额度, 最低服务人次) on the
    driver with the engine's own function, per hospital × fund (small).
 
-The run ledger is not read here: a policy with a release schedule, the coefficient on the fund amount
-or a fixed point value is refused by name (``_UNDISTRIBUTED``); settle those on one machine.
+The run ledger is not read here: a policy with a release schedule, the coefficient on the fund amount,
+a fixed point value or ``[assessment.next_year]``, and a hospital table with ``bonus_share``, are refused
+by name (``_UNDISTRIBUTED``); settle those on one machine.
 
 The input order of the single-machine engine is the ``row_no`` order here: settle grouped cases
 that carry ``row_no`` (``group_spark`` writes it).
@@ -45,6 +46,7 @@ _UNDISTRIBUTED = {
     '[coefficients] applies_to = "fund"': lambda p: p.coefficient_applies_to == "fund",
     '[point_value] mode = "fixed"': lambda p: p.point_value_fixed is not None,
     "[assessment] schedule (other than \"year\")": lambda p: p.release_schedule != "year",
+    "[assessment.next_year]": lambda p: p.next_year_bands is not None,
 }
 #: Per-case columns computed on the executors (all integers but the ids).
 CASE_SCHEMA = ("row_no long, case_id string, hospital_id string, hosp long, fund_key string, yyyymm long, "
@@ -184,7 +186,11 @@ def settle_spark(cases, weights: WeightTable, policy: Policy, hospitals: Hospita
     for key, used in _UNDISTRIBUTED.items():
         if used(policy):
             raise PaymentInputError(f"settle on Spark: {key} is not distributed (it reads or writes the run ledger, "
-                                    "or is not rescaled to the budget); settle on one machine: drg settle")
+                                    "is not rescaled to the budget, or writes next year's table); settle on one "
+                                    "machine: drg settle")
+    if hospitals.bonus_u:
+        raise PaymentInputError("settle on Spark: the hospital table's bonus_share (考核奖励比例) is not distributed; "
+                                "settle on one machine: drg settle")
     if "row_no" not in cases.columns:
         raise PaymentInputError("settle on Spark needs a row_no column (行号) to order the cases; "
                                 "group with group_spark or drg group first")

@@ -201,11 +201,12 @@ def release_share(policy, score) -> Fraction:
 
 
 def settle_year(cases, policy, hospitals, weights, scores=None, special=(), events=(), regions=None,
-                period_scores=None):
+                period_scores=None, bonus=None):
     """Year-end clearing of one year's cases → per-case results and per (hospital, fund) accounts.
 
     ``period_scores``: for a release schedule other than the year, the scores given to the month run that
     ends each period (month → hospital → score); the months were settled and recorded before the year.
+    ``bonus``: hospital → bonus share (the hospital table's bonus_share, set by last year's score).
     """
     regions = regions or {}
     events = set(events)
@@ -294,8 +295,9 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
         a["released_before"] = released_before
         a["corridor"], a["corridor_reward"] = corridor_parts(policy, a["drg_standard"], a["drg_cost"])
     limits(policy, accounts)
-    for a in accounts.values():
+    for (hospital, _), a in accounts.items():
+        a["bonus"] = floor(a["drg_fund"] * (bonus or {}).get(hospital, 0))
         a["annual_due"] = (a["drg_fund"] + a["reserve_fund"] + a["event_fund"] + a["corridor"] - a["total_deduction"]
-                           - a["volume_deduction"] - (a["withheld"] - a["released"]))
+                           - a["volume_deduction"] - (a["withheld"] - a["released"]) + a["bonus"])
         a["balance"] = a["annual_due"] - a["monthly_paid"]
     return lines, accounts, values, monthly_values

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
@@ -170,6 +172,7 @@ def year_end_changes(draw):
                           **draw(st.sampled_from([{"over": "cap"}, {"over": "share", "fund_share": "0.4"}]))},
                "min_volume": {"hospitals": {"HB": draw(st.integers(0, 30)), "HC": 5},
                               "deduction": draw(st.sampled_from(["0", "1500.00"]))}}
+    changes["bonus_share"] = {"HA": draw(st.sampled_from(["0", "0.02", "0.3333"])), "HC": "0.01"}
     if draw(st.booleans()):
         changes["point_value"] = {"mode": "fixed", "value": draw(st.sampled_from(["85.5", "123.456789"]))}
         changes["coefficients"] = {"levels": {"1": "0.5", "2": "0.75", "3": "1.15"},
@@ -188,16 +191,18 @@ def _compare_year(run, accounts, names):
 @given(scenario(), year_end_changes())
 def test_year_end_rules_match_the_plain_python_calculator(data, extra):
     cases, changes, scores, special, events = data
+    bonus = extra.pop("bonus_share")  # the hospital table's bonus_share (last year's 奖优罚劣)
     pol = policy(**{**changes, **extra, "corridor": extra["corridor"]})
-    h = hospitals(pol, HOSPITALS)
+    h = replace(hospitals(pol, HOSPITALS), bonus_u={k: int(Decimal(v) * 10_000) for k, v in bonus.items()})
     w = weights(WEIGHTS)
     run = run_settlement(cases_frame(cases), w, pol, h, "year", "2024", scores=scores,
                          special={c: "" for c in special}, events={c: "e" for c in events})
-    lines, accounts, _, _ = naive.settle_year(cases, pol, naive_hospitals(h), naive_weights(w), scores, special, events)
+    lines, accounts, _, _ = naive.settle_year(cases, pol, naive_hospitals(h), naive_weights(w), scores, special, events,
+                                              bonus={k: Fraction(Decimal(v)) for k, v in bonus.items()})
     table = run.tables["case_lines"]
     assert [int(x * 100) for x in table.column("fund_payment").to_pylist()] == [ln["fund_payment"] for ln in lines]
     _compare_year(run, accounts, ("drg_fund", "corridor", "corridor_reward", "total_deduction", "volume_deduction",
-                                  "released", "annual_due", "monthly_paid", "balance"))
+                                  "released", "annual_due", "monthly_paid", "balance", "bonus"))
     if pol.point_value_fixed is None:  # the budget is spent exactly wherever it is rescaled
         for fund in run.meta["funds"]:
             assert fund["drg_fund_fen"] == fund["distributable_fen"]

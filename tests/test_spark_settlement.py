@@ -118,9 +118,12 @@ def test_year_end_rules_on_the_driver_and_refused_keys(spark):
     frame = spark_frame(spark, _plain_with_row_no(cases), 2)
     for changed, key in ((dataclasses.replace(pol, point_value_fixed=(90, 10**8)), r"\[point_value\] mode"),
                          (dataclasses.replace(pol, release_schedule="half"), r"\[assessment\] schedule"),
-                         (dataclasses.replace(pol, coefficient_applies_to="fund"), r"\[coefficients\] applies_to")):
+                         (dataclasses.replace(pol, coefficient_applies_to="fund"), r"\[coefficients\] applies_to"),
+                         (dataclasses.replace(pol, next_year_bands=((0, 0, 100),)), r"\[assessment.next_year\]")):
         with pytest.raises(PaymentInputError, match=key):
             settle_spark(frame, w, changed, hosp, "year", "2024")
+    with pytest.raises(PaymentInputError, match="bonus_share"):
+        settle_spark(frame, w, pol, dataclasses.replace(hosp, bonus_u={"H1": 100}), "year", "2024")
 
 
 @pytest.mark.golden

@@ -127,8 +127,24 @@ def _migration_3(dialect: str) -> list[str]:
     return ["ALTER TABLE jobs ADD COLUMN owner TEXT", "ALTER TABLE jobs ADD COLUMN heartbeat_at TIMESTAMP"]
 
 
+#: The run ledger (``payment.ledger.COLUMNS``, amounts in 元): one row per ledger run (``2024-03`` or ``2024``) ×
+#: hospital × fund, with the service run that recorded it.
+LEDGER_COLUMNS: dict[str, str] = {
+    "run_id": "TEXT NOT NULL", "run": "TEXT NOT NULL", "hospital_id": "TEXT NOT NULL", "region": "TEXT NOT NULL",
+    "insurance_type": "TEXT NOT NULL", "provisional": MONEY, "withheld": MONEY, "event_fund": MONEY, "paid": MONEY,
+    "released": MONEY, "carried_in": MONEY, "deducted": MONEY, "carried_out": MONEY, "release_period": "TEXT",
+}
+
+
+def _migration_4(dialect: str) -> list[str]:
+    """The run ledger (结算台账) that month, release and year runs read and write."""
+    return [f"CREATE TABLE ledger (\n  {_columns(LEDGER_COLUMNS)},\n"
+            "  PRIMARY KEY (run, hospital_id, region, insurance_type)\n)",
+            "CREATE INDEX ledger_hospital ON ledger (hospital_id)"]
+
+
 #: Schema versions, oldest first: each a function of the dialect giving its statements.
-MIGRATIONS = (_migration_1, _migration_2, _migration_3)
+MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4)
 
 
 #: SQLSTATEs of a transaction that lost a race (serialisation failure, deadlock, unique key taken): retry it.
@@ -304,5 +320,5 @@ class Database:
             self._pool.close()
 
 
-__all__ = ["APPEAL_COLUMNS", "AUDIT_FLAG_COLUMNS", "CASE_COLUMNS", "FINDING_COLUMNS", "LINE_COLUMNS", "MIGRATIONS",
+__all__ = ["APPEAL_COLUMNS", "AUDIT_FLAG_COLUMNS", "CASE_COLUMNS", "FINDING_COLUMNS", "LEDGER_COLUMNS", "LINE_COLUMNS", "MIGRATIONS",
            "Connection", "Database", "is_conflict", "utcnow"]

@@ -258,6 +258,9 @@ class SettlementIn(BaseModel):
 
     kind: Literal["month", "year", "shadow"] = Field(description="month 按月预结 / year 年度清算 / shadow 空转试运行")
     period: str = Field(pattern=r"^\d{4}(-\d{2})?$", description="2024 或 2024-03")
+    scores: dict[str, str] | None = Field(
+        None, max_length=100_000, description="考核得分 (assessment scores 0–100 by hospital_id) for the run that "
+        "releases withholds; without them the policy's")
 
 
 class SettlementRun(BaseModel):
@@ -283,6 +286,25 @@ class Statement(BaseModel):
     kind: str
     period: str | None
     lines: list[dict] = Field(description="每险种一行 (one row per insurance type)")
+
+
+class LedgerEntry(BaseModel):
+    """结算台账 (one run ledger entry: a run × hospital × fund; amounts in 元)."""
+
+    run_id: str = Field(description="the service run that recorded it")
+    run: str = Field(description="台账期间 2024-03 (month run) or 2024 (year run)")
+    hospital_id: str
+    region: str
+    insurance_type: str
+    provisional: str
+    withheld: str
+    event_fund: str
+    paid: str
+    released: str
+    carried_in: str
+    deducted: str
+    carried_out: str
+    release_period: str
 
 
 class LinePage(BaseModel):

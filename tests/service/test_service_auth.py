@@ -26,6 +26,7 @@ def _routes(c, target):
         "summary": lambda who: c.get(f"/v1/hospitals/{h}/summary?period=2024-03", who),
         "statement": lambda who: c.get(f"/v1/settlements/{c.run_id}/statements/{h}", who),
         "lines": lambda who: c.get(f"/v1/settlements/{c.run_id}/lines?hospital_id={h}", who),
+        "ledger": lambda who: c.get(f"/v1/settlements/ledger?hospital_id={h}", who),
         "upload": lambda who: c.post("/v1/batches", who, json={"records": records_json(
             month_records(h, 2, 7).assign(case_id=[f"MX-{who}-{h}-a", f"MX-{who}-{h}-b"]))}),
         "store_one": lambda who: c.post("/v1/group?store=true", who, json=records_json(
@@ -40,6 +41,7 @@ EXPECTED = {
     "summary": {"hospital": (200, 404), "coder": (200, 404), "payer": (200, 200), "auditor": (200, 200)},
     "statement": {"hospital": (200, 404), "coder": (403, 403), "payer": (200, 200), "auditor": (200, 200)},
     "lines": {"hospital": (200, 404), "coder": (403, 403), "payer": (200, 200), "auditor": (200, 200)},
+    "ledger": {"hospital": (200, 404), "coder": (403, 403), "payer": (200, 200), "auditor": (200, 200)},
     # uploading another hospital's records is refused as bad input (422), naming the row
     "upload": {"hospital": (200, 422), "coder": (200, 422), "payer": (200, 200), "auditor": (403, 403)},
     "store_one": {"hospital": (200, 422), "coder": (200, 422), "payer": (200, 200), "auditor": (403, 403)},
@@ -77,6 +79,8 @@ def test_hospital_never_sees_other_hospital_anywhere(loaded):
         assert rows and {r["hospital_id"] for r in rows} == {"H001"}
     lines = loaded.get(f"/v1/settlements/{loaded.run_id}/lines", "other").json()["lines"]
     assert {r["hospital_id"] for r in lines} == {"H002"}
+    ledger = loaded.get("/v1/settlements/ledger", "hospital").json()
+    assert ledger and {e["hospital_id"] for e in ledger} == {"H001"}
     runs = loaded.get("/v1/settlements", "hospital").json()
     assert loaded.run_id in {r["run_id"] for r in runs}
 

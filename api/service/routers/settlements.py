@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 from typing import Annotated
 
+import pandas as pd
 import pyarrow as pa
 from fastapi import APIRouter, HTTPException, Query
 
@@ -14,14 +15,18 @@ from api.service.auth import NOT_FOUND
 from api.service.db import LINE_COLUMNS
 from api.service.deps import PrincipalDep, ServiceDep
 from api.service.routers.hospitals import period_filter
-from api.service.schemas import ErrorOut, LinePage, SettlementIn, SettlementRun, Statement
+from api.service.schemas import ErrorOut, LedgerEntry, LinePage, SettlementIn, SettlementRun, Statement
 from api.service.store import audit, new_id, record_run
 from foundation.arrow_columns import plain_array
-from payment import MoneyRangeError, PaymentInputError, PolicyError, run_settlement
+from payment import MoneyRangeError, PaymentInputError, PolicyError, read_scores, run_settlement
+from payment.engine import ledger_entries
+from payment.ledger import AMOUNT_COLUMNS, COLUMNS, KEY_COLUMNS, Ledger, LedgerError, ledger_from_rows
 
 router = APIRouter(prefix="/v1/settlements", tags=["结算 settlements"])
-ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut},
-          429: {"model": ErrorOut}}
+ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut},
+          422: {"model": ErrorOut}, 429: {"model": ErrorOut}}
+#: How ledger messages name the service's ledger (never a server path).
+LEDGER_SOURCE = "table ledger 结算台账"
 #: Who may read statements and lines (coders work on coding, not money).
 READERS = ("hospital", "payer", "auditor")
 #: Stored columns a settlement reads.
@@ -61,11 +66,37 @@ def start_run(body: SettlementIn, service: ServiceDep, principal: PrincipalDep) 
                            params)
     if not cases.num_rows:
         raise HTTPException(422, f"期间 {body.period} 没有病例 (no stored cases in {body.period})")
-    try:
-        run = run_settlement(cases, engine.weights, engine.policy, engine.hospitals, body.kind, body.period)
-    except (PaymentInputError, PolicyError, MoneyRangeError) as exc:
-        raise HTTPException(422, str(exc)) from None
     run_id = new_id("settle")
+    with service.db.connect(write=True) as conn:
+        # the ledger is read, the run settled against it and recorded in one transaction, one run at a time
+        if conn.dialect == "postgresql":
+            conn.execute("SELECT pg_advisory_xact_lock(72012)")
+        ledger = _stored_ledger(conn) if body.kind != "shadow" else None
+        try:
+            scores = read_scores(pd.DataFrame({"hospital_id": list(body.scores), "score": list(body.scores.values())}),
+                                 engine.hospitals) if body.scores else None
+            run = run_settlement(cases, engine.weights, engine.policy, engine.hospitals, body.kind, body.period,
+                                 scores=scores, ledger=_ledger_read_by(ledger, body, engine.policy))
+        except LedgerError as exc:
+            raise HTTPException(409, str(exc)) from None
+        except (PaymentInputError, PolicyError, MoneyRangeError) as exc:
+            raise HTTPException(422, str(exc)) from None
+        if ledger is not None:
+            try:
+                recorded = run.ledger if run.ledger is not None else \
+                    ledger.record(body.period, ledger_entries(run.settlement))
+            except LedgerError as exc:
+                raise HTTPException(409, str(exc)) from None
+            if recorded is not ledger:
+                conn.insert_arrow("ledger", _ledger_table(run_id, recorded.rows(body.period)))
+        _store_run(conn, run_id, run, body, principal, engine, cases.num_rows)
+        row = conn.one("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+    audit(service.db, principal, "settle", f"run:{run_id}", 201)
+    return _run_out(row)
+
+
+def _store_run(conn, run_id: str, run, body: SettlementIn, principal, engine, n_cases: int) -> None:
+    """The run, its statements and case lines."""
     lines = run.tables["case_lines"]
     lines = pa.table({name: plain_array(lines.column(name)) if name in lines.column_names else
                       pa.nulls(lines.num_rows, pa.string()) for name in LINE_COLUMNS if name != "run_id"})
@@ -76,17 +107,34 @@ def start_run(body: SettlementIn, service: ServiceDep, principal: PrincipalDep) 
     for row in run.tables["hospitals"].to_pylist():
         statements.setdefault(row["hospital_id"], []).append({k: _json_value(v) for k, v in row.items()})
     meta = json.loads(json.dumps(run.meta, default=str))
-    with service.db.connect(write=True) as conn:
-        record_run(conn, run_id, f"settle-{body.kind}", principal, engine, input_sha256=meta["input_fingerprint"],
-                   n_records=cases.num_rows, period=body.period,
-                   detail={"run_version": meta["run_version"], "cases": meta["cases"], "funds": meta["funds"]})
-        for hospital, rows in sorted(statements.items()):
-            conn.execute("INSERT INTO settlement_statements (run_id, hospital_id, body) VALUES (?, ?, ?)",
-                         (run_id, hospital, json.dumps(rows, ensure_ascii=False)))
-        conn.insert_arrow("settlement_lines", lines)
-        row = conn.one("SELECT * FROM runs WHERE run_id = ?", (run_id,))
-    audit(service.db, principal, "settle", f"run:{run_id}", 201)
-    return _run_out(row)
+    record_run(conn, run_id, f"settle-{body.kind}", principal, engine, input_sha256=meta["input_fingerprint"],
+               n_records=n_cases, period=body.period,
+               detail={"run_version": meta["run_version"], "cases": meta["cases"], "funds": meta["funds"]})
+    for hospital, rows in sorted(statements.items()):
+        conn.execute("INSERT INTO settlement_statements (run_id, hospital_id, body) VALUES (?, ?, ?)",
+                     (run_id, hospital, json.dumps(rows, ensure_ascii=False)))
+    conn.insert_arrow("settlement_lines", lines)
+
+
+def _stored_ledger(conn, where: str = "TRUE", params=()) -> Ledger:
+    """The run ledger held in the ``ledger`` table, read as the CLI reads its file."""
+    return ledger_from_rows(conn.rows(f"SELECT * FROM ledger WHERE {where}", params), LEDGER_SOURCE)
+
+
+def _ledger_read_by(ledger: Ledger | None, body: SettlementIn, policy) -> Ledger | None:
+    """The ledger a run reads: month runs always; a year run when its months were settled here or the policy
+    releases or carries through the ledger (a year settled alone is still recorded, so never paid twice)."""
+    if body.kind != "year" or ledger is None:
+        return ledger
+    months = [r for r in ledger.runs_of_year(int(body.period)) if len(r) > 4]
+    return ledger if months or policy.release_schedule != "year" or policy.carry_balance else None
+
+
+def _ledger_table(run_id: str, rows: list[dict]) -> pa.Table:
+    money = pa.decimal128(18, 2)
+    return pa.table({"run_id": pa.array([run_id] * len(rows), pa.string()),
+                     **{k: pa.array([r[k] for r in rows], money if k in AMOUNT_COLUMNS else pa.string())
+                        for k in COLUMNS}})
 
 
 def _visible_run(conn, principal, run_id: str) -> dict:
@@ -114,6 +162,33 @@ def list_runs(service: ServiceDep, principal: PrincipalDep,
                              "LIMIT ?", (limit,))
     audit(service.db, principal, "read", "settlements")
     return [_run_out(r) for r in rows]
+
+
+@router.get("/ledger", response_model=list[LedgerEntry], responses=ERRORS, summary="结算台账 the run ledger")
+def get_ledger(service: ServiceDep, principal: PrincipalDep,
+               hospital_id: Annotated[str | None, Query(max_length=100, description="医疗机构（医院账号为本院）")] = None,
+               year: Annotated[int | None, Query(ge=1900, le=9999, description="年度 (month runs and year run)")] = None
+               ) -> list[LedgerEntry]:
+    """What each month, release and year run paid, withheld, released, deducted and carried, per hospital and
+    fund, in run order; a hospital sees its own entries."""
+    principal.require(*READERS)
+    if principal.scoped:
+        principal.check_hospital(hospital_id if hospital_id is not None else principal.hospital_id)
+        hospital_id = principal.hospital_id
+    conditions, params = [], []
+    if hospital_id is not None:
+        conditions.append("hospital_id = ?")
+        params.append(hospital_id)
+    if year is not None:
+        conditions.append("run LIKE ?")
+        params.append(f"{year:04d}%")
+    with service.db.connect() as conn:
+        rows = conn.rows(f"SELECT * FROM ledger WHERE {' AND '.join(conditions) or 'TRUE'}", params)
+    recorded_by = {tuple(r[k] for k in KEY_COLUMNS): r["run_id"] for r in rows}
+    ledger = ledger_from_rows(rows, LEDGER_SOURCE)
+    audit(service.db, principal, "read", f"ledger:{hospital_id or '*'}")
+    return [LedgerEntry(run_id=recorded_by[tuple(r[k] for k in KEY_COLUMNS)],
+                        **{k: str(v) for k, v in r.items()}) for r in ledger.rows()]
 
 
 @router.get("/{run_id}", response_model=SettlementRun, responses=ERRORS, summary="结算运行 one run")
