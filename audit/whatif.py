@@ -31,7 +31,6 @@ at most 3 % of them); the rule book states them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 import pyarrow as pa
@@ -43,6 +42,7 @@ from audit.findings import findings_table
 from audit.pack_facts import PackFacts
 from audit.rulebook import RuleBook
 from audit.screens.money import Rates
+from audit.thresholds import over_threshold
 from audit.trace_rules import TraceView
 from grouper import Batch, Grouper
 from grouper.results import STATUS_INVALID, STATUS_NAMES, STATUS_OK, STATUS_QY, take_text
@@ -271,21 +271,6 @@ def _yuan_text(fen: np.ndarray) -> pa.Array:
     return pa.array([f"{f // 100:,}.{f % 100:02d}" for f in fen.tolist()], pa.string())
 
 
-def over_threshold(top: np.ndarray, bottom: np.ndarray, gain_fen: np.ndarray, same_adrg: np.ndarray,
-                   params: dict) -> np.ndarray:
-    """Where RW ``top`` against ``bottom`` (millionths) and the money at stake reach a rule's thresholds.
-
-    ``ratio`` and ``min_gain_yuan`` apply to an alternative in the same ADRG (a severity split: what the
-    MCC/CC are worth); ``other_adrg_ratio`` and ``other_adrg_min_gain_yuan`` to one in another ADRG (a
-    different choice of principal diagnosis or procedure, weaker evidence on its own).
-    """
-    def hits(ratio, min_yuan):
-        r = Fraction(str(ratio))
-        return (top * r.denominator >= bottom * r.numerator) & (gain_fen >= int(Fraction(str(min_yuan)) * 100))
-    return (bottom > 0) & np.where(same_adrg, hits(params["ratio"], params["min_gain_yuan"]),
-                                   hits(params["other_adrg_ratio"], params["other_adrg_min_gain_yuan"]))
-
-
 def whatif_findings(view: TraceView, whatif: WhatIf, grouper: Grouper, facts: PackFacts,
                     book: RuleBook) -> list[pa.Table]:
     """Under-coding, upcoding and principal-procedure-order findings from the alternatives."""
@@ -342,5 +327,5 @@ def whatif_findings(view: TraceView, whatif: WhatIf, grouper: Grouper, facts: Pa
     return out
 
 
-__all__ = ["ALTERNATIVE_COLUMNS", "CHANGES", "KIND_DROP_CC", "WhatIf", "over_threshold", "record_rates", "subset_batch",
+__all__ = ["ALTERNATIVE_COLUMNS", "CHANGES", "KIND_DROP_CC", "WhatIf", "record_rates", "subset_batch",
            "what_if", "whatif_findings"]

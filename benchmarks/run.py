@@ -326,7 +326,7 @@ def measure_xlsx(args) -> dict:
     progress bar on stderr; then read back through ``foundation.files.read_text_table`` and compared."""
     import pyarrow as pa
 
-    from api.cli.labels import LABELS_ZH
+    from api.cli.labels import labels_zh
     from audit.validate import Validator
     from foundation.files import read_text_table, write_table
     from weights import read_published
@@ -345,7 +345,7 @@ def measure_xlsx(args) -> dict:
         print(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,} rows", end="", file=sys.stderr, flush=True)
 
     start = time.perf_counter()
-    write_table(findings, path, sheet="问题清单 findings", labels=LABELS_ZH, progress=bar)
+    write_table(findings, path, sheet="问题清单 findings", labels=labels_zh(), progress=bar)
     seconds = time.perf_counter() - start
     print(file=sys.stderr)
     start = time.perf_counter()

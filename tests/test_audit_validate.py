@@ -15,7 +15,7 @@ from api.cli import main
 from audit._kernels import _alternatives
 from audit.rulebook import RuleBook
 from audit.validate import Validator
-from audit.whatif import over_threshold
+from audit.thresholds import over_threshold
 from reference_data import GOLDEN, TABLES, require_shared
 from grouper import Grouper
 from strategies import record_batches

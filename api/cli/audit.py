@@ -11,12 +11,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from api.cli.commands import help_of
 from api.cases import iter_cases, read_cases
 from foundation.atomic import atomic_path
 from foundation.files import InputError, output_format, write_table
 from api.cli.in_use import in_use_line, pack_versions
 from api.cli.options import non_negative
 from api.cli.report import Report
+from audit.rulebook import RuleBookError
 from audit.screens import RateError, ScreenInputError, Screener, review_queue
 from audit.screens.engine import ScreenResult
 from audit.screens.flags import FLAG_LABELS_ZH, SEVERITY_ZH
@@ -26,7 +28,7 @@ from weights import WeightTable
 from foundation.decimals import fen_text, unscaled
 
 #: Errors of this command that mean bad input (exit 3); bad options are usage errors (exit 2).
-INPUT_ERRORS = (ScreenInputError,)
+INPUT_ERRORS = (ScreenInputError, RuleBookError)
 USAGE_ERRORS = (RateError,)
 WHATIF_COLUMNS = ("best_drg", "best_rw", "best_alternative")
 
@@ -205,7 +207,7 @@ def _print_summary(result: ScreenResult, n: int, seconds: float, out) -> None:
 
 def add_parser(sub) -> None:
     """Register ``drg audit``."""
-    p = sub.add_parser("audit", help="screen a month of cases for the payer 医保智能审核",
+    p = sub.add_parser("audit", help=help_of("audit"),
                        description="Screen grouped cases (or raw records with --pack): split admissions, low-standard "
                                    "admissions, upcoding, bed-blocking, duplicates, dumping.")
     p.add_argument("cases", type=Path, nargs="+", help="cases of the month: grouped (drg group --keep-input) or raw "

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from api.cli.commands import help_of
 from api.cli import spark
 from foundation import files
 from api.cases import read_cases
@@ -23,7 +24,10 @@ from calibration.indices import INDEX_COLUMNS, TOP_COLUMNS, performance_indices
 from icd_tables.pack import Pack
 from weights import WeightTable
 
-__all__ = ["CalibrationError", "add_parser"]
+INPUT_ERRORS = (CalibrationError,)
+USAGE_ERRORS = spark.USAGE_ERRORS
+
+__all__ = ["CalibrationError", "INPUT_ERRORS", "USAGE_ERRORS", "add_parser"]
 
 _YEAR_HEADERS = ("year", "年份", "年度")
 _INDEX_HEADERS = ("index", "price_index", "价格指数", "指数", "cpi")
@@ -278,7 +282,7 @@ def _common(parser) -> None:
 
 def add_parser(sub) -> None:
     """Register ``drg calibrate`` and ``drg indices`` on the main parser's subcommands."""
-    cal = sub.add_parser("calibrate", help="relative weights from historical cases 相对权重测算",
+    cal = sub.add_parser("calibrate", help=help_of("calibrate"),
                          description="Relative weights per DRG from settled historical cases (README: Calibration).")
     cal.add_argument("inputs", type=Path, nargs="+", metavar="HISTORY", help="case files (.parquet .csv .xlsx .jsonl)")
     cal.add_argument("-o", "--output", type=Path, required=True,
@@ -305,7 +309,7 @@ def add_parser(sub) -> None:
     cal.add_argument("--master", help="Spark master with --engine spark (local[4], spark://host:7077, yarn)")
     cal.set_defaults(func=cmd_calibrate)
 
-    idx = sub.add_parser("indices", help="hospital performance indices 绩效指数 (CMI, 费用/时间消耗指数 …)",
+    idx = sub.add_parser("indices", help=help_of("indices"),
                          description="Case-mix indices per hospital, department and month (README: Indices).")
     idx.add_argument("inputs", type=Path, nargs="+", metavar="CASES", help="case files (.parquet .csv .xlsx .jsonl)")
     idx.add_argument("--weights", type=Path, required=True, help="weight table (.parquet, drg weights import/calibrate)")

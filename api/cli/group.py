@@ -16,9 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from api.cli import spark
+from api.cli.commands import help_of
 from api.cli.exits import EXIT_FAIL_ON, EXIT_OK, UsageError
 from api.cli.options import positive
-from api.cli.labels import LABELS_ZH, add_xlsx_split
+from api.cli.labels import RESULT_LABELS_ZH, add_xlsx_split
 from api.cli.progress import Progress, writing
 from api.grouping import BatchGrouper
 from foundation import files
@@ -175,7 +176,7 @@ def cmd_group(args) -> int:
     wanted = None if args.keep_input else [source.names[i] for i in plan.used_columns()]
     summary = Summary()
     progress = Progress(source.known_rows())
-    writer = _BackgroundWriter(ResultWriter(args.output, sheet="分组结果 results", labels=LABELS_ZH,
+    writer = _BackgroundWriter(ResultWriter(args.output, sheet="分组结果 results", labels=RESULT_LABELS_ZH,
                                             split=args.xlsx_split, progress=writing(args.output.name)))
     row_no = 1
     try:
@@ -220,7 +221,7 @@ def cmd_demo(args) -> int:
     print(top.head(10).to_string())
     summary.print(sys.stdout)
     if args.output:
-        writer = ResultWriter(args.output, sheet="分组结果 results", labels=LABELS_ZH)
+        writer = ResultWriter(args.output, sheet="分组结果 results", labels=RESULT_LABELS_ZH)
         writer.write(results)
         writer.close()
         print(f"结果 results: {args.output}")
@@ -241,7 +242,7 @@ exit codes: 0 every input row got a result row (whatever the statuses); 1 unexpe
 
 
 def add_parser(sub) -> None:
-    group = sub.add_parser("group", help="group a file of records 分组", epilog=GROUP_EPILOG,
+    group = sub.add_parser("group", help=help_of("group"), epilog=GROUP_EPILOG,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     group.add_argument("input", type=Path, help="records: .parquet, .csv, .xlsx or .jsonl")
     group.add_argument("-o", "--output", type=Path, required=True, help="results: .parquet, .csv or .xlsx")
@@ -264,7 +265,7 @@ def add_parser(sub) -> None:
     add_xlsx_split(group)
     group.set_defaults(func=cmd_group)
 
-    demo = sub.add_parser("demo", help="group generated records with the bundled example pack")
+    demo = sub.add_parser("demo", help=help_of("demo"))
     demo.add_argument("--pack", default=EXAMPLE_PACK, help="pack name or folder (default: %(default)s)")
     demo.add_argument("-n", type=positive, default=10_000, help="number of records (default %(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="random seed of the generated records (default %(default)s)")
@@ -274,4 +275,6 @@ def add_parser(sub) -> None:
 
 
 
-__all__ = ["GROUPING_FIELDS", "Summary", "add_parser"]
+USAGE_ERRORS = spark.USAGE_ERRORS
+
+__all__ = ["GROUPING_FIELDS", "Summary", "USAGE_ERRORS", "add_parser"]

@@ -3,10 +3,7 @@ sheet, :mod:`foundation.xlsx`), and the XLSX options every writing command share
 
 from __future__ import annotations
 
-from audit.screens.flags import FLAG_LABELS_ZH
-from audit.summary import SUMMARY_COLUMNS_ZH
-from calibration.indices import INDEX_COLUMNS, TOP_COLUMNS
-from payment.tables import LABELS_ZH as PAYMENT_LABELS_ZH
+from functools import cache
 
 #: Grouping results, findings, explanations and what-if alternatives.
 RESULT_LABELS_ZH = {
@@ -19,8 +16,22 @@ RESULT_LABELS_ZH = {
     "best_alternative": "最佳替代方案", "best_drg": "替代方案DRG", "best_rw": "替代方案RW", "change": "变更",
     "code": "编码", "alternative": "替代方案", "reason": "原因",
 }
-#: Every label, later tables' first (a field means the same in each).
-LABELS_ZH = {**TOP_COLUMNS, **INDEX_COLUMNS, **SUMMARY_COLUMNS_ZH, **FLAG_LABELS_ZH, **PAYMENT_LABELS_ZH, **RESULT_LABELS_ZH}
+
+
+@cache
+def labels_zh() -> dict[str, str]:
+    """Every label, later tables' first (a field means the same in each).
+
+    Gathered from the capabilities' own tables when first asked for, so that ``drg group`` (which
+    needs only :data:`RESULT_LABELS_ZH`) does not load calibration, payment or the audit screens.
+    """
+    from audit.screens.flags import FLAG_LABELS_ZH
+    from audit.summary import SUMMARY_COLUMNS_ZH
+    from calibration.indices import INDEX_COLUMNS, TOP_COLUMNS
+    from payment.tables import LABELS_ZH as PAYMENT_LABELS_ZH
+
+    return {**TOP_COLUMNS, **INDEX_COLUMNS, **SUMMARY_COLUMNS_ZH, **FLAG_LABELS_ZH, **PAYMENT_LABELS_ZH,
+            **RESULT_LABELS_ZH}
 
 
 def add_xlsx_split(parser) -> None:
@@ -30,4 +41,4 @@ def add_xlsx_split(parser) -> None:
                              "instead of being refused, e.g. -o results.xlsx --xlsx-split")
 
 
-__all__ = ["LABELS_ZH", "RESULT_LABELS_ZH", "add_xlsx_split"]
+__all__ = ["RESULT_LABELS_ZH", "add_xlsx_split", "labels_zh"]

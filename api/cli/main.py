@@ -14,15 +14,11 @@ import os
 import re
 import sys
 
-from api.cli import audit, calibrate, group, packs, serve, settle, spark, validate, weights
+import importlib
+
+from api.cli.commands import COMMANDS
 from api.cli.examples import epilog
 from api.cli.exits import EXIT_ERROR, EXIT_FAIL_ON, EXIT_INPUT, EXIT_OK, EXIT_USAGE, UsageError
-from audit.rulebook import RuleBookError
-from foundation.files import InputError, OutputError
-from grouper import RecordSchemaError
-from icd_tables.errors import NoPackChosenError, PackError
-from icd_tables.intake.headers import ColumnMappingError
-from weights import WeightTableError
 
 
 class HelpfulParser(argparse.ArgumentParser):
@@ -79,29 +75,58 @@ def _add_examples(parser: argparse.ArgumentParser, path: str) -> None:
                 _add_examples(child, f"{path} {name}".strip())
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``drg`` argument parser with every subcommand."""
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``drg`` argument parser.
+
+    Given the command line, only the chosen command's module is imported and its options defined; the
+    other commands are listed with their one-line help (:data:`api.cli.commands.COMMANDS`).  Without
+    it, every command is defined in full.
+    """
     parser = HelpfulParser(prog="drg", description="CHS-DRG 分组与支付引擎 grouping and payment engine")
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in (group, packs, weights, settle, serve, calibrate, validate, audit):
-        command.add_parser(sub)
+    words = [w for w in (argv or []) if not w.startswith("-")]
+    wanted = {COMMANDS[words[0]][0]} if words and words[0] in COMMANDS else set()
+    if argv is None:
+        wanted = {module for module, _ in COMMANDS.values()}
+    for module in dict.fromkeys(module for module, _ in COMMANDS.values()):
+        if module in wanted:
+            importlib.import_module(module).add_parser(sub)
+    for name, (_, help_text) in COMMANDS.items():
+        if name not in sub.choices:
+            sub.add_parser(name, help=help_text)
+    sub._choices_actions.sort(key=lambda action: list(COMMANDS).index(action.dest))  # the table's order in --help
     _add_examples(parser, "")
     return parser
 
 
+def _errors(command_module) -> tuple[tuple, tuple]:
+    """The exceptions that mean a usage error (exit 2) and unreadable input (exit 3) for one command."""
+    from foundation.files import InputError, OutputError
+    from grouper import RecordSchemaError
+    from icd_tables.errors import NoPackChosenError, PackError
+    from icd_tables.intake.headers import ColumnMappingError
+    from weights import WeightTableError
+
+    usage = (UsageError, OutputError, ColumnMappingError, NoPackChosenError,
+             *getattr(command_module, "USAGE_ERRORS", ()))
+    inputs = (InputError, PackError, RecordSchemaError, WeightTableError, *getattr(command_module, "INPUT_ERRORS", ()))
+    return usage, inputs
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``drg`` command; returns its exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv).parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    usage_errors, input_errors = _errors(sys.modules[args.func.__module__])
     try:
         return args.func(args)
-    except (UsageError, OutputError, ColumnMappingError, NoPackChosenError, settle.SettleUsageError,
-            serve.ServeUsageError, *audit.USAGE_ERRORS, *spark.USAGE_ERRORS) as exc:
+    except usage_errors as exc:
         print(f"drg: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (InputError, PackError, RecordSchemaError, WeightTableError, RuleBookError,
-            calibrate.CalibrationError, *settle.INPUT_ERRORS, *audit.INPUT_ERRORS) as exc:
+    except input_errors as exc:
         print(f"drg: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:

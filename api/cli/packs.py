@@ -6,6 +6,7 @@ from pathlib import Path
 
 import sys
 
+from api.cli.commands import help_of
 from api.cli.exits import EXIT_OK, UsageError
 from icd_tables.errors import PackError, PackNotFoundError
 from foundation.atomic import write_text_atomic
@@ -97,7 +98,7 @@ def cmd_packs_default(args) -> int:
 
 
 def add_parser(sub) -> None:
-    packs = sub.add_parser("packs", help="definition packs 分组方案")
+    packs = sub.add_parser("packs", help=help_of("packs"))
     packs_sub = packs.add_subparsers(dest="packs_command", required=True)
     packs_sub.add_parser("list", help="list bundled and imported packs: name, region, year, schema, DRGs, "
                                       "digest, source").set_defaults(func=cmd_packs_list)

@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from api.cli.commands import help_of
 from icd_tables.pack import Pack
 
 SETTING_OPTIONS = {"database": "database_url", "schema": "database_schema", "pack": "pack", "weights": "weights",
@@ -21,6 +22,9 @@ SETTING_OPTIONS = {"database": "database_url", "schema": "database_schema", "pac
 
 class ServeUsageError(Exception):
     """An option of ``drg serve`` that cannot be used as given (exit 2)."""
+
+
+USAGE_ERRORS = (ServeUsageError,)
 
 
 def _settings_env(args) -> dict[str, str]:
@@ -102,7 +106,7 @@ def add_parser(sub) -> None:
     """Register ``drg serve`` on the main parser's subcommands."""
     import argparse
 
-    p = sub.add_parser("serve", help="HTTP service for hospitals, coders and payers 分组服务",
+    p = sub.add_parser("serve", help=help_of("serve"),
                        epilog=SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     p.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
@@ -131,4 +135,4 @@ def add_parser(sub) -> None:
     p.set_defaults(func=cmd_serve)
 
 
-__all__ = ["ServeUsageError", "add_parser"]
+__all__ = ["ServeUsageError", "USAGE_ERRORS", "add_parser"]

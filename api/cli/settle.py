@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from api.cli.commands import help_of
 from api.cases import read_cases
 from foundation.files import XLSX_MAX_ROWS, ResultWriter
 from api.cli.report import Report
@@ -37,7 +38,7 @@ from payment.statement import (KIND_ZH, STATEMENT_LINES, STATEMENT_ZH, case_type
 from payment.scope import Scope, parse_budget_share, parse_point_value
 from payment.tables import LABELS_ZH, diff_case_lines
 from api.cli.in_use import in_use_line
-from api.cli.labels import LABELS_ZH as XLSX_LABELS
+from api.cli.labels import labels_zh
 from api.cli.progress import writing
 from icd_tables.errors import PackError
 from icd_tables.pack import Pack, available_packs
@@ -54,6 +55,7 @@ class SettleUsageError(Exception):
 
 #: Errors of the payment layer that mean bad input (exit 3).
 INPUT_ERRORS = (PolicyError, PaymentInputError, MoneyRangeError, LedgerError)
+USAGE_ERRORS = (SettleUsageError,)
 
 
 def _sha256(path: Path) -> str:
@@ -160,7 +162,7 @@ def _write_table(table: pa.Table, folder: Path, name: str, formats: list[str]) -
     written = []
     for fmt in formats:
         writer = ResultWriter(folder / f"{name}.{fmt}", sheet=f"{SHEETS_ZH.get(name, name)} {name}",
-                              labels=XLSX_LABELS,
+                              labels=labels_zh(),
                               progress=writing(f"{name}.{fmt}"))
         writer.write(table)
         writer.close()
@@ -376,7 +378,7 @@ exit codes: 0 written; 2 usage error; 3 bad policy, input, hospital table or a p
 
 def add_parser(sub) -> None:
     """Register ``drg settle month|year|shadow`` on the main parser's subcommands."""
-    settle = sub.add_parser("settle", help="DRG payment against the budget 按月预结、年度清算、空转试运行")
+    settle = sub.add_parser("settle", help=help_of("settle"))
     kinds = settle.add_subparsers(dest="kind", required=True)
     helps = {"year": "year-end clearing 年度清算", "month": "monthly pre-settlement 按月预结",
              "shadow": "shadow run: DRG payment vs. actual cost 空转试运行"}
@@ -415,4 +417,4 @@ def add_parser(sub) -> None:
         p.set_defaults(func=cmd_settle)
 
 
-__all__ = ["INPUT_ERRORS", "SettleUsageError", "add_parser"]
+__all__ = ["INPUT_ERRORS", "SettleUsageError", "USAGE_ERRORS", "add_parser"]

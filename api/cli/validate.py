@@ -11,13 +11,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from api.cli.commands import help_of
 from api.cases import iter_cases, read_cases
 from foundation.files import InputError, ResultWriter, output_format, write_table
 from api.cli.in_use import in_use_line
-from api.cli.labels import LABELS_ZH, add_xlsx_split
+from api.cli.labels import add_xlsx_split, labels_zh
 from api.cli.progress import Progress, writing
 from api.cli.report import Report
 from audit.findings import SEVERITIES, SEVERITY_ZH
+from audit.rulebook import RuleBookError
 from audit.summary import CASE_LIST_SEVERITIES, department_lists, summarize
 from foundation.atomic import atomic_path
 from foundation.decimals import fen_text
@@ -48,7 +50,7 @@ class _Writers:
 
     def __init__(self, paths: list[Path | None], split: bool = False):
         sheets = ("问题清单 findings", "分组说明 explanations", "替代方案 what-if")
-        self.writers = [ResultWriter(p, sheet=sheet, labels=LABELS_ZH, split=split, progress=writing(p.name))
+        self.writers = [ResultWriter(p, sheet=sheet, labels=labels_zh(), split=split, progress=writing(p.name))
                         if p else None for p, sheet in zip(paths, sheets)]
 
     def write(self, tables: list[pa.Table]) -> None:
@@ -104,7 +106,7 @@ def cmd_validate(args) -> int:
     records = pa.concat_tables(kept_records, promote_options="permissive")
     summary = summarize(findings, records)
     write_table(pa.Table.from_pandas(summary, preserve_index=False), summary_path, sheet="质控汇总 summary",
-                labels=LABELS_ZH)
+                labels=labels_zh())
     counts = _counts(findings)
     titles = {r.id: r.title_zh for r in validator.rules}
     lists = department_lists(pd.concat(kept_cases, ignore_index=True), records, titles)
@@ -324,7 +326,7 @@ def _common(parser) -> None:
 
 def add_parser(sub) -> None:
     """Register ``drg validate`` and ``drg explain``."""
-    validate = sub.add_parser("validate", help="check front pages before upload 病案首页质控")
+    validate = sub.add_parser("validate", help=help_of("validate"))
     validate.add_argument("input", type=Path, help="records: .parquet, .csv, .xlsx or .jsonl")
     validate.add_argument("-o", "--output", type=Path, required=True, help="findings: .parquet, .csv or .xlsx")
     validate.add_argument("--summary", type=Path, help=f"per hospital/department summary (default: OUTPUT{SUMMARY_SUFFIX}.csv)")
@@ -338,11 +340,14 @@ def add_parser(sub) -> None:
     _common(validate)
     add_xlsx_split(validate)
     validate.set_defaults(func=cmd_validate)
-    explain = sub.add_parser("explain", help="explain one record's grouping 分组过程说明")
+    explain = sub.add_parser("explain", help=help_of("explain"))
     explain.add_argument("input", type=Path, help="records file")
     explain.add_argument("case_id", help="the record's case_id")
     _common(explain)
     explain.set_defaults(func=cmd_explain)
 
 
-__all__ = ["add_parser", "explain_text"]
+#: The rule book (--rules) cannot be read: unreadable input (exit 3).
+INPUT_ERRORS = (RuleBookError,)
+
+__all__ = ["INPUT_ERRORS", "add_parser", "explain_text"]

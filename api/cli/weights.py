@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from api.cli.commands import help_of
 from weights import WeightMeta, WeightTable, parse_rates, read_published
 
 
@@ -37,7 +38,7 @@ def cmd_show(args) -> int:
 
 def add_parser(sub) -> None:
     """Register ``drg weights ...`` on the main parser's subcommands."""
-    weights = sub.add_parser("weights", help="relative-weight tables 相对权重表")
+    weights = sub.add_parser("weights", help=help_of("weights"))
     weights_sub = weights.add_subparsers(dest="weights_command", required=True)
     imp = weights_sub.add_parser("import", help="import a published CSV/XLSX weight table")
     imp.add_argument("source", type=Path, help="published table (.csv/.xlsx) with columns drg and rw, e.g. harbin-2024.csv")

@@ -10,7 +10,7 @@
 * ``UPCODING_WHATIF`` (高套): the coded RW against the RW of the best what-if
   alternative (``best_rw``, as ``drg validate --explain`` writes it), compared
   exactly in millionths, with the thresholds of the validation's ``WHATIF_UPCODING``
-  (:func:`audit.whatif.over_threshold`: ``ratio`` and ``min_gain_yuan`` within the
+  (:func:`audit.thresholds.over_threshold`: ``ratio`` and ``min_gain_yuan`` within the
   ADRG, ``other_adrg_…`` across ADRGs).  Money at stake: ⌊(coded RW − best RW) × rate⌋
   (without a rate, the screen's ``rate_yuan`` decides the threshold only).
 * ``DUPLICATE_CASE_ID`` (重复结算): a case id seen before (earlier row, or the
@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from audit.code_sets import clean_codes, in_ranges
 from audit.screens.cases import CaseArrays, DrgReference, rw_column_units
 from audit.screens.flags import share_text
-from audit.whatif import over_threshold
+from audit.thresholds import over_threshold
 from weights import RW_UNITS
 from foundation.decimals import fen_text
 
