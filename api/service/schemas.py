@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 
 def as_utc(value: datetime) -> datetime:
@@ -18,8 +18,9 @@ def as_utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
-Number = int | str
-Money = float | int | str
+# strict: JSON true/false is not a number (lax pydantic would read it as 1/0)
+Number = StrictInt | StrictStr
+Money = StrictFloat | StrictInt | StrictStr
 
 RECORD_EXAMPLE = {
     "case_id": "BA2024030001", "hospital_id": "H001", "sex": 1, "age_years": 67, "principal_dx": "J18.900",
