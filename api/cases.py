@@ -18,12 +18,13 @@ from typing import Iterator, Sequence
 
 import pyarrow as pa
 
-from api.columns import ColumnPlan, plan_columns, read_mapping
-from api.files import ROW_WARNING, InputError, open_input
-from api.grouping import BatchGrouper
+from foundation.arrow_columns import plain_array
+from foundation.files import ROW_WARNING, InputError
 from grouper import Grouper, RecordSchemaError
-from grouper.encode import plain_array
-from icd_tables.pack import Pack
+from icd_tables.intake.headers import read_mapping
+from icd_tables.intake.reader import open_records
+from icd_tables.intake.values import without_unreadable
+from icd_tables.pack import Pack, choose_pack
 from icd_tables.schema import REQUIRED_COLUMNS
 
 #: Columns a file of already grouped cases must have.
@@ -38,6 +39,7 @@ def read_cases(
     encoding: str | None = None,
     batch_size: int = 1_000_000,
     raw: bool = False,
+    code_pack: Pack | str | None = None,
 ) -> pa.Table:
     """Read case files into one table, grouping them when a pack is given.
 
@@ -57,6 +59,9 @@ def read_cases(
     raw : bool
         Return the records as mapped to the schema, neither grouped nor
         checked for grouping columns (for commands that group themselves).
+    code_pack : Pack or str, optional
+        Clean code cells of formatting to this pack's spelling (default ``pack``), noting
+        each change in the ``code_formatting`` column.
 
     Returns
     -------
@@ -70,7 +75,7 @@ def read_cases(
         A column needed for grouping, or ``drg``/``status`` without a pack, is missing.
     """
     parts = [table for _, table in iter_cases(paths, pack=pack, columns=columns, encoding=encoding,
-                                              batch_size=batch_size, raw=raw)]
+                                              batch_size=batch_size, raw=raw, code_pack=code_pack)]
     if not parts:
         raise InputError(f"{paths if isinstance(paths, (str, Path)) else paths[0]}: no records")
     return pa.concat_tables(parts, promote_options="permissive").combine_chunks()
@@ -84,49 +89,51 @@ def iter_cases(
     encoding: str | None = None,
     batch_size: int = 1_000_000,
     raw: bool = False,
+    code_pack: Pack | str | None = None,
 ) -> Iterator[tuple[int, pa.Table]]:
     """Like :func:`read_cases`, one batch at a time: yields ``(row_no of its first record, table)``.
 
     Every file is opened and its columns checked before the first batch is read.
+    ``code_pack`` (default: ``pack``) is the pack whose spelling code cells are cleaned to.
     """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     if not paths:
         raise InputError("no input file given")
     mapping = read_mapping(columns) if columns else None
-    grouper = Grouper(pack if isinstance(pack, Pack) else Pack.load(pack)) if pack is not None else None
-    sources = [(path, open_input(path, encoding)) for path in paths]
-    plans = [_plan(path, source, mapping, grouped=grouper is None and not raw) for path, source in sources]
+    files = [open_records(path, columns=mapping, encoding=encoding, required=()) for path in paths]
+    if pack is None and not raw and not all(_grouped(f) for f in files):
+        pack = choose_pack(None)  # raw records need grouping: the configured default, or a clear refusal
+    loaded = pack if isinstance(pack, Pack) or pack is None else Pack.load(pack)
+    grouper = Grouper(loaded) if loaded is not None else None
+    spelling = loaded if code_pack is None else (code_pack if isinstance(code_pack, Pack) else Pack.load(code_pack))
+    for record_file in files:
+        if grouper is not None or raw:
+            _check_required(record_file)
     row_no = 1
-    for (path, source), plan in zip(sources, plans):
-        batcher = BatchGrouper(grouper, plan) if grouper is not None else None
-        for batch in source.batches(batch_size):
-            if ROW_WARNING in batch.column_names:
-                batch = batch.drop_columns([ROW_WARNING])
-            records = plan.apply(batch)
-            records = records.drop_columns([c for c in records.column_names if c.startswith("__bad__")])
-            if batcher is not None:
-                results = batcher(batch, row_no).drop_columns(["warnings"])
+    for record_file in files:
+        intake = record_file.intake(spelling)
+        mapped = {record_file.plan.names[i] for i in record_file.plan.used_columns()} | {ROW_WARNING}
+        for batch in record_file.source.batches(batch_size):
+            read = intake(batch, row_no)
+            records = read.records.append_column("warnings", read.warnings)
+            if grouper is not None:
+                results = grouper.group_arrow(without_unreadable(read.records), first_row_no=row_no)
                 records = _merge(results, records.drop_columns(["case_id"]))
-            yield row_no, _merge(records, batch, mapped={plan.names[i] for i in plan.used_columns()})
+            yield row_no, _merge(records, batch, mapped=mapped)
             row_no += batch.num_rows
 
 
-def _plan(path: Path, source, mapping, *, grouped: bool) -> ColumnPlan:
-    """The column plan of one file, after checking it has what the caller needs."""
-    plan = plan_columns(source.names, mapping)
-    if grouped:
-        absent = [c for c in GROUPED_COLUMNS if c not in source.names]
-        if absent:
-            raise RecordSchemaError(
-                f"{path}: not grouped cases (no {', '.join(absent)} column); "
-                "give --pack to group raw records, or group them first with 'drg group --keep-input'"
-            )
-    else:
-        missing = plan.missing(REQUIRED_COLUMNS)
-        if missing:
-            raise RecordSchemaError(f"{path}: no column found for {', '.join(missing)}; "
-                                    f"columns found: {', '.join(source.names[:40]) or 'none'}")
-    return plan
+def _grouped(record_file) -> bool:
+    """Whether a file holds grouping results (``drg group --keep-input`` output)."""
+    return all(c in record_file.source.names for c in GROUPED_COLUMNS)
+
+
+def _check_required(record_file) -> None:
+    """Refuse a file of records to group without a column for each required field."""
+    missing = record_file.plan.missing(REQUIRED_COLUMNS)
+    if missing:
+        raise RecordSchemaError(f"{record_file.path}: no column found for {', '.join(missing)}; "
+                                f"columns found: {', '.join(record_file.source.names[:40]) or 'none'}")
 
 
 def _merge(first: pa.Table, extra: pa.Table, mapped: set[str] = frozenset()) -> pa.Table:

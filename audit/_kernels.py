@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from grouper._config import JIT
+from foundation.numba_options import JIT
 
 KIND_DX_SWAP, KIND_PROC_FIRST = 0, 1
 

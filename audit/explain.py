@@ -26,7 +26,7 @@ from audit.whatif import WhatIf
 from grouper import Grouper
 from grouper.results import STATUS_INVALID, STATUS_UNGROUPABLE, take_text
 from icd_tables.compiled import ATOM_CC, ATOM_KIND, ATOM_MCC, ATOM_MCC_OR_CC, CompiledPack
-from weights.decimals import units_or_null
+from foundation.decimals import units_or_null
 
 UNCONDITIONAL = "无条件 (unconditional)"
 

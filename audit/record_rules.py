@@ -21,9 +21,9 @@ Conventions
 * Newborn weights (``NEWBORN_WEIGHT_RANGE``) are checked for ``age_years == 0``.
 * ``los_days``, ``total_cost`` and ``discharge_method`` are needed for upload:
   missing or unreadable values are findings (an absent column makes every
-  record one).  Dates are ``YYYY-MM-DD`` (``/`` or ``.`` separators, a time
-  after the date, or ``YYYYMMDD`` are read too; 2024-02-30 is not a date); a
-  missing date is not a finding here, an unreadable one is ``DATE_INVALID``.
+  record one).  Values are read by the one intake (:mod:`icd_tables.intake.values`,
+  which lists the date and amount forms); a missing date is not a finding
+  here, an unreadable one is ``DATE_INVALID``.
 * Length of stay: 出院日期 − 入院日期, a same-day stay counting 1 day.
 """
 
@@ -33,14 +33,17 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.code_sets import clean_codes, in_ranges, matches, pack_sex_diagnoses, set_members
 from audit.findings import empty_findings, findings_table
 from audit.rulebook import Rule, RuleBook
-from grouper.encode import Encoded, encode, numeric_column, plain_array, to_arrow
+from grouper.encode import Encoded, encode, numeric_column, to_arrow
+from foundation.arrow_columns import plain_array
+from foundation.text_values import day_numbers
+from icd_tables.intake.reader import FORMATTING
+from icd_tables.intake.values import UNREADABLE, canonical_records
 from icd_tables.compiled import MISSING, NUMERIC_ORDER, CompiledPack
 from icd_tables.pack import Pack
 from icd_tables.rules.ir import Field
@@ -61,9 +64,6 @@ FIELD_EN = {
 }
 SEX_ZH = {1: "男", 2: "女"}
 SEX_EN = {1: "male", 2: "female"}
-_DATE_PATTERNS = (r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:$|[ T])",
-                  r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:$|[ T])")
-
 
 @dataclass(frozen=True)
 class _PackTables:
@@ -160,11 +160,22 @@ class _Batch:
         return numeric_column(self.column(name), self.n)
 
     def cell_text(self, name: str, rows: np.ndarray) -> pa.Array:
-        """The cells of column ``name`` at ``rows`` as text (``""`` for missing)."""
+        """The cells of column ``name`` at ``rows`` as text: as written where unreadable, ``""`` for missing."""
         column = self.column(name)
         if column is None:
             return pa.array([""] * len(rows), pa.string())
-        return pc.fill_null(_as_text(plain_array(column).take(pa.array(rows, pa.int64()))), "")
+        take = pa.array(rows, pa.int64())
+        text = _as_text(plain_array(column).take(take))
+        unreadable = self.column(UNREADABLE + name)
+        if unreadable is not None:
+            text = pc.coalesce(plain_array(unreadable).take(take), text)
+        return pc.fill_null(text, "")
+
+    def unreadable(self, name: str) -> np.ndarray:
+        """Rows whose ``name`` value was written but could not be read (:mod:`icd_tables.intake.values`)."""
+        column = self.column(UNREADABLE + name)
+        return np.zeros(self.n, bool) if column is None else plain_array(column).is_valid().to_numpy(
+            zero_copy_only=False)
 
     @cached_property
     def principal_index(self) -> np.ndarray:
@@ -231,57 +242,18 @@ def _usable(table: pa.Table) -> pa.Table:
     return table
 
 
-def _dates(column, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Day numbers (int64, valid where ``ok``), ``present`` and ``ok`` masks of a date column."""
-    days = np.zeros(n, dtype=np.int64)
+def _dates(column, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Day numbers (int64) and validity of a canonical date column."""
     if column is None:
-        return days, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    column = plain_array(column)
-    if pa.types.is_temporal(column.type) and not pa.types.is_time(column.type) \
-            and not pa.types.is_duration(column.type) and not pa.types.is_interval(column.type):
-        parsed = column.cast(pa.timestamp("s")).cast(pa.date32()) if not pa.types.is_date32(column.type) else column
-        present = np.asarray(column.is_valid())
-        days[present] = parsed.filter(column.is_valid()).cast(pa.int32()).to_numpy(zero_copy_only=False)
-        return days, present, present.copy()
-    text = pc.utf8_trim_whitespace(_as_text(column) if not pa.types.is_boolean(column.type)
-                                   else pa.nulls(n, pa.string()))
-    encoded = pc.fill_null(text, "").dictionary_encode()
-    per_distinct, valid = _parse_dates(encoded.dictionary)
-    index = encoded.indices.to_numpy(zero_copy_only=False)
-    present = pc.not_equal(encoded.dictionary, "").to_numpy(zero_copy_only=False)[index]
-    return per_distinct[index], present, valid[index] & present
-
-
-def _parse_dates(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Day numbers and validity of distinct date texts: ``Y-M-D`` (``-``, ``/`` or ``.``; a time may
-    follow) or ``YYYYMMDD``; a day the month does not have (2024-02-30) is invalid."""
-    parts = None
-    for pattern in _DATE_PATTERNS:
-        found = pc.extract_regex(text, pattern)
-        parts = found if parts is None else pc.if_else(found.is_valid(), found, parts)
-    canonical = pc.binary_join_element_wise(
-        pc.struct_field(parts, "y"), pc.utf8_lpad(pc.struct_field(parts, "m"), 2, "0"),
-        pc.utf8_lpad(pc.struct_field(parts, "d"), 2, "0"), "-")
-    parsed = pc.strptime(canonical, format="%Y-%m-%d", unit="s", error_is_null=True)
-    # Arrow rolls 2024-02-30 over to 1 March: keep only dates that print back as written
-    same = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), canonical)
-    valid = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
-    days = np.zeros(len(text), dtype=np.int64)
-    days[valid] = parsed.filter(pa.array(valid)).cast(pa.date32()).cast(pa.int32()).to_numpy(zero_copy_only=False)
-    return days, valid
+        return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+    return day_numbers(column)
 
 
 def _floats(column, n: int) -> np.ndarray:
-    """Float64 values of a number column, NaN where missing or unreadable."""
+    """Float64 values of a canonical number column, NaN where missing."""
     if column is None:
         return np.full(n, np.nan)
-    column = plain_array(column)
-    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_decimal(column.type):
-        return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
-    if pa.types.is_boolean(column.type):
-        return np.full(n, np.nan)
-    text = pd.Series(_as_text(column).to_pandas(), dtype=object).str.normalize("NFKC").str.strip()
-    return pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.asarray(pc.cast(plain_array(column), pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------------------ codes
@@ -457,8 +429,8 @@ def check_los_invalid(b: _Batch, rule: Rule):
 
 
 def _stay(b: _Batch):
-    admit, admit_present, admit_ok = _dates(b.column("admit_date"), b.n)
-    discharge, discharge_present, discharge_ok = _dates(b.column("discharge_date"), b.n)
+    admit, admit_ok = _dates(b.column("admit_date"), b.n)
+    discharge, discharge_ok = _dates(b.column("discharge_date"), b.n)
     return admit, discharge, admit_ok & discharge_ok
 
 
@@ -484,8 +456,7 @@ def check_discharge_before_admission(b: _Batch, rule: Rule):
 def check_date_invalid(b: _Batch, rule: Rule):
     out = []
     for field in rule.fields:
-        _, present, ok = _dates(b.column(field), b.n)
-        rows = np.flatnonzero(present & ~ok)
+        rows = np.flatnonzero(b.unreadable(field))
         text = b.cell_text(field, rows)
         out.append(b.findings(rule, rows, field, text, value=text))
     return out
@@ -505,8 +476,19 @@ def check_discharge_method_unknown(b: _Batch, rule: Rule):
     return [b.findings(rule, rows, "discharge_method", text, value=text)]
 
 
+def check_code_format(b: _Batch, rule: Rule):
+    notes = b.column(FORMATTING)
+    if notes is None:
+        return []
+    notes = plain_array(notes)
+    rows = np.flatnonzero(notes.is_valid().to_numpy(zero_copy_only=False))
+    found = notes.take(pa.array(rows, pa.int64()))
+    return [b.findings(rule, rows, "principal_dx, secondary_dx, procedures", found, note=found)]
+
+
 #: The record rules in the order their findings are listed for a record.
 CHECKS = {
+    "CODE_FORMAT": check_code_format,
     "DX_MAPPED": check_dx_mapped,
     "PROC_MAPPED": check_proc_mapped,
     "DX_DUPLICATE": check_dx_duplicate,
@@ -571,7 +553,7 @@ def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
         record, in the order of :data:`RECORD_RULES`.  Never raises on odd
         values: a value that cannot be read is a finding or is skipped.
     """
-    table = _usable(to_arrow(records))
+    table = _usable(canonical_records(to_arrow(records)))
     cp = _compiled(pack)
     if table.num_rows == 0:
         return empty_findings()

@@ -8,7 +8,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.findings import SEVERITIES
-from grouper.encode import plain_array, to_arrow
+from grouper.encode import to_arrow
+from foundation.arrow_columns import plain_array
 
 #: Label of the total row.
 TOTAL = "合计 (total)"

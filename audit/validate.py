@@ -27,7 +27,7 @@ from audit.summary import summarize
 from audit.trace_rules import TraceView, drg_findings, fatal_findings
 from audit.whatif import what_if, whatif_findings
 from grouper import Grouper
-from icd_tables.pack import DEFAULT_PACK, Pack
+from icd_tables.pack import Pack
 from weights import WeightTable
 
 
@@ -73,7 +73,7 @@ class Validator:
         Rule book; default the bundled ``audit/rules.toml``.
     """
 
-    def __init__(self, pack: Grouper | Pack | str | os.PathLike = DEFAULT_PACK, *,
+    def __init__(self, pack: Grouper | Pack | str | os.PathLike | None = None, *,
                  weights: WeightTable | None = None, rules: RuleBook | str | os.PathLike | None = None):
         self.grouper = pack if isinstance(pack, Grouper) else Grouper(pack)
         self.weights = weights

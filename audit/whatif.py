@@ -33,7 +33,7 @@ from audit.trace_rules import TraceView
 from grouper import Batch, Grouper
 from grouper.results import STATUS_INVALID, STATUS_NAMES, STATUS_OK, take_text
 from weights import WeightTable, lookup_units
-from weights.decimals import units_or_null
+from foundation.decimals import units_or_null
 
 ALTERNATIVE_COLUMNS = ("case_id", "row_no", "change", "code", "alternative", "drg", "drg_name", "status", "rw")
 

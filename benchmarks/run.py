@@ -3,7 +3,10 @@
 Usage: ``python benchmarks/run.py [--rows 10000000] [--batch 1000000] [--only cli]``
 
 Workload: the golden CHS-DRG 1.1 records tiled to ``--rows`` rows (needs
-``../shared``).  Each measurement runs in its own process so that its peak
+``../shared``).  ``regional`` compares the largest regional packs
+(zhejiang-2022, guangxi-2022) with 1.1 in one process: pack load (cached and
+cold) and in-process grouping of ``--batch`` records, each pack on its own
+golden records tiled, and the ratio of each regional speed to 1.1's.  Each measurement runs in its own process so that its peak
 memory (max RSS) is its own.  Timings are best of 3; JIT compilation is
 excluded from kernel and encoding figures.  ``cli`` times the ``drg group``
 command itself (start-up, pack load, reading, mapping, normalisation, grouping,
@@ -23,6 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.workload import GOLDEN_11, SHARED, TABLES_11, golden_table, have_golden, tiled, write_tiled_parquet  # noqa: E402
+
+#: The largest regional packs (by DRG count), measured beside 1.1.
+REGIONAL_BENCH = ("zhejiang-2022", "guangxi-2022")
 
 
 def _best(fn, repeat: int = 3) -> float:
@@ -47,21 +53,52 @@ def measure_kernel(args) -> dict:
     import numba
 
     from grouper import Grouper
-    from grouper._kernels import group_encoded
     from grouper.encode import encode
 
     grouper = Grouper(TABLES_11)
     table = tiled(golden_table(), args.batch)
     enc = encode(table, grouper.pack.compiled)
-    group_encoded(grouper._tables, enc.batch)  # JIT / cache load
+    grouper.group_batch(enc.batch)  # JIT / cache load
     out = {"encoding records/s": args.batch / _best(lambda: encode(table, grouper.pack.compiled))}
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
         numba.set_num_threads(threads)
-        seconds = _best(lambda: group_encoded(grouper._tables, enc.batch))
+        seconds = _best(lambda: grouper.group_batch(enc.batch))
         out[f"kernel records/s ({threads} thread{'s' if threads > 1 else ''})"] = args.batch / seconds
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     seconds = _best(lambda: grouper.group_arrow(table))
     out["encode + kernel + results records/s (in memory)"] = args.batch / seconds
+    return out
+
+
+def measure_regional(args) -> dict:
+    """Pack load and in-memory grouping of ``--batch`` records with 1.1 and the largest regional packs."""
+    import numba
+
+    from grouper import Grouper
+    from grouper._kernels import group_encoded
+    from grouper.encode import encode
+    from icd_tables.pack import Pack
+
+    out: dict[str, float] = {}
+    speed = {}
+    for name in ("chs-drg-1.1", *REGIONAL_BENCH):
+        folder = SHARED / "drg-tables" / name
+        out[f"{name}: pack compile (cold), s"] = _best(lambda: Pack.load(folder, rebuild=True), 1)
+        out[f"{name}: pack load (cached), s"] = _best(lambda: Pack.load(folder), 5)
+        grouper = Grouper(folder)
+        table = tiled(golden_table(name), args.batch)
+        grouper.group_arrow(table.slice(0, 1000))  # JIT / cache load
+        enc = encode(table, grouper.pack.compiled)
+        numba.set_num_threads(1)
+        out[f"{name}: kernel records/s (1 thread)"] = args.batch / _best(
+            lambda: group_encoded(grouper._tables, enc.batch))
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        speed[name] = args.batch / _best(lambda: grouper.group_arrow(table))
+        out[f"{name}: encode + kernel + results records/s (in memory)"] = speed[name]
+    for name in REGIONAL_BENCH:
+        out[f"{name}: speed / chs-drg-1.1 (in memory)"] = speed[name] / speed["chs-drg-1.1"]
+        out[f"{name}: kernel speed / chs-drg-1.1 (1 thread)"] = (
+            out[f"{name}: kernel records/s (1 thread)"] / out["chs-drg-1.1: kernel records/s (1 thread)"])
     return out
 
 
@@ -244,7 +281,7 @@ def measure_screens(args) -> dict:
             "audit screens: peak RSS with the cases in memory before screening, MiB": before}
 
 
-MEASURES = {"load": measure_load, "kernel": measure_kernel, "stream": measure_stream, "cli": measure_cli,
+MEASURES = {"load": measure_load, "kernel": measure_kernel, "regional": measure_regional, "stream": measure_stream, "cli": measure_cli,
             "validate": measure_validate, "audit": measure_audit,
             "reference": measure_reference, "calibrate": measure_calibrate, "indices": measure_indices,
             "settle_year": measure_settle_year, "settle_month": measure_settle_month,

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from grouper import Grouper
-from icd_tables.pack import DEFAULT_PACK, Pack
+from icd_tables.pack import EXAMPLE_PACK, Pack
 from icd_tables.sample import sample_records
 
 CHUNK = 1_000_000
@@ -68,7 +68,7 @@ def spark_rate(folder: Path, pack: Pack, master: str) -> tuple[int, float]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=10_000_000)
-    parser.add_argument("--pack", default=DEFAULT_PACK)
+    parser.add_argument("--pack", default=EXAMPLE_PACK)
     parser.add_argument("--master", default="local[*]")
     parser.add_argument("--work", type=Path, default=Path("/tmp/drg-spark-bench"))
     parser.add_argument("--cases-per-year", type=int, default=300_000_000)

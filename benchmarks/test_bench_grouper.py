@@ -10,7 +10,6 @@ import pytest
 
 from benchmarks.workload import TABLES_11, golden_table, have_golden, tiled
 from grouper import Grouper
-from grouper._kernels import group_encoded
 from grouper.encode import encode
 from icd_tables.pack import Pack
 from icd_tables.sample import sample_records
@@ -49,7 +48,7 @@ def test_kernel(benchmark, workload, threads):
     enc = encode(table, grouper.pack.compiled)
     numba.set_num_threads(threads)
     try:
-        out = benchmark(group_encoded, grouper._tables, enc.batch)
+        out = benchmark(grouper.group_batch, enc.batch)
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     codes = grouper.pack.compiled.drg_codes.to_pylist()

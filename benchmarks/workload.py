@@ -19,9 +19,9 @@ def have_golden() -> bool:
     return GOLDEN_11.is_file() and TABLES_11.is_dir()
 
 
-def golden_table() -> pa.Table:
-    """The golden 1.1 input columns (expected columns dropped)."""
-    table = pq.read_table(GOLDEN_11)
+def golden_table(name: str = "chs-drg-1.1") -> pa.Table:
+    """The input columns of a golden set (default 1.1; a regional ``<region-year>`` too), expected columns dropped."""
+    table = pq.read_table(SHARED / "golden" / f"{name}.parquet")
     return table.select([c for c in table.column_names if not c.startswith("expected_")])
 
 

@@ -11,18 +11,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-#: A plain decimal number as text (``12``, ``-3.5``, ``.25``); anything else reads as missing.
-_NUMBER = r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)\s*$"
+from foundation.text_values import parse_amounts, year_month
+from icd_tables.intake.values import canonical_records
+
 
 
 def as_table(cases) -> pa.Table:
-    """Cases as one Arrow table (from an Arrow table, a pandas DataFrame or a list of dicts)."""
+    """Cases as one Arrow table in the canonical record types (from Arrow, pandas or a list of dicts)."""
     if isinstance(cases, pa.Table):
-        return cases
+        return canonical_records(cases)
     if isinstance(cases, pd.DataFrame):
-        return pa.Table.from_pandas(cases, preserve_index=False)
+        return canonical_records(pa.Table.from_pandas(cases, preserve_index=False))
     if isinstance(cases, list):
-        return pa.Table.from_pylist(cases)
+        return canonical_records(pa.Table.from_pylist(cases))
     raise TypeError(f"cases must be a pyarrow Table, a pandas DataFrame or a list of dicts, not {type(cases).__name__}")
 
 
@@ -57,15 +58,14 @@ def categories(column) -> tuple[np.ndarray, list[str]]:
 
 
 def numbers(column) -> np.ndarray:
-    """A numeric or text column as float64, NaN where missing or not a number."""
+    """A numeric column (or text, read as an amount) as float64, NaN where missing or not a number."""
     column = _plain(column)
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     if pa.types.is_null(column.type):
         return np.full(len(column), np.nan)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        ok = pc.match_substring_regex(column, _NUMBER)
-        column = pc.if_else(ok, pc.utf8_trim_whitespace(column), pa.scalar(None, column.type))
+        column = parse_amounts(column)[0]
     elif not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
               or pa.types.is_decimal(column.type)):
         raise TypeError(f"column of type {column.type} is not numeric")
@@ -77,23 +77,8 @@ def column_or_none(table: pa.Table, name: str):
     return table.column(name) if name in table.column_names else None
 
 
-def text_prefix(column, width: int) -> tuple[np.ndarray, list[str]]:
-    """Codes into the sorted distinct first ``width`` characters of a text column (dates → year or month).
-
-    Only the distinct values are sliced (the column is dictionary-encoded first).
-    """
-    column = _plain(column)
-    if not pa.types.is_dictionary(column.type):
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-            column = pc.cast(column, pa.string())
-        column = pc.dictionary_encode(column)
-    dictionary = column.dictionary.cast(pa.string())
-    short = pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(dictionary), 0, width)
-    return categories(pa.DictionaryArray.from_arrays(column.indices, short))
-
-
 def years(table: pa.Table) -> np.ndarray:
-    """Year of each case: the ``year`` column when present, else the first four digits of ``discharge_date``.
+    """Year of each case: the ``year`` column when present, else the year of ``discharge_date``.
 
     Returns int64 with ``-1`` where there is none.
     """
@@ -103,18 +88,19 @@ def years(table: pa.Table) -> np.ndarray:
         return np.where(whole, values, -1).astype(np.int64)
     if "discharge_date" not in table.column_names:
         return np.full(table.num_rows, -1, dtype=np.int64)
-    codes, prefixes = text_prefix(table.column("discharge_date"), 4)
-    per_value = np.array([int(p) if len(p) == 4 and p.isdigit() else -1 for p in prefixes] + [-1], dtype=np.int64)
-    return per_value[np.where(codes >= 0, codes, len(prefixes))]
+    yyyymm = year_month(_discharge_dates(table))
+    return np.where(yyyymm > 0, yyyymm // 100, -1)
 
 
 def months(table: pa.Table) -> tuple[np.ndarray, list[str]]:
-    """Month (``YYYY-MM``) of ``discharge_date`` as codes into the sorted months; ``-1`` where unreadable."""
+    """Month (``YYYY-MM``) of ``discharge_date`` as codes into the sorted months; ``-1`` where unknown."""
     if "discharge_date" not in table.column_names:
         return np.full(table.num_rows, -1, dtype=np.int32), []
-    codes, prefixes = text_prefix(table.column("discharge_date"), 7)
-    good = [p for p in prefixes if len(p) == 7 and p[:4].isdigit() and p[4] == "-" and p[5:].isdigit()
-            and 1 <= int(p[5:]) <= 12]
-    position = {p: i for i, p in enumerate(good)}
-    remap = np.array([position.get(p, -1) for p in prefixes] + [-1], dtype=np.int32)
-    return remap[np.where(codes >= 0, codes, len(prefixes))], good
+    yyyymm = year_month(_discharge_dates(table))
+    present = np.unique(yyyymm[yyyymm > 0])
+    codes = np.searchsorted(present, yyyymm).astype(np.int32)
+    return np.where(yyyymm > 0, codes, -1).astype(np.int32), [f"{m // 100:04d}-{m % 100:02d}" for m in present]
+
+
+def _discharge_dates(table: pa.Table) -> pa.Array:
+    return canonical_records(table.select(["discharge_date"])).column("discharge_date")

@@ -18,7 +18,8 @@ mean (null below 2 cases; ``unstable`` when CV ≥ 1), mean LOS; overall
 RIV = 1 − Σ_g Σ_{K_g} (c'ᵢ − c̄_g)² ÷ Σ_K (c'ᵢ − c̄)² and the share of DRGs (with a CV) whose CV < 1.
 
 Steps 1–2 end in per-DRG sums (:func:`drg_sums`, each DRG's from its own cases), steps 3–5 start from
-them, so :mod:`scaleout.calibration` runs the first on Spark, one DRG at a time, and the same finish.
+them (:meth:`RelativeWeightCalibrator.fit_from_sums`), so :mod:`scaleout.calibration` runs the first on
+Spark, one DRG at a time, and the same finish.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ from sklearn.utils.validation import check_is_fitted
 from calibration import trim
 from calibration._columns import as_table, categories, column_or_none
 from calibration.history import (
-    EXCLUSIONS, FEN_BITS, FEN_LIMIT, YEAR_BITS, CalibrationError, most_common_values, prepare,
+    EXCLUSIONS, FEN_BITS, FEN_LIMIT, YEAR_BITS, CalibrationError, History, most_common_values, prepare,
 )
 from weights import RW_UNITS, WeightMeta, WeightTable
-from weights.decimals import units_or_null
+from foundation.decimals import units_or_null
 
 _DRG_SHIFT = FEN_BITS + YEAR_BITS
 _YEAR_MASK = (1 << YEAR_BITS) - 1
@@ -259,20 +260,20 @@ class RelativeWeightCalibrator(BaseEstimator):
 
     def fit(self, cases, y=None):
         """Calibrate from grouped historical cases (Arrow table, DataFrame or list of dicts); returns self."""
-        self._validate_params()
+        self.validate_params()
         table = as_table(cases)
         history = prepare(table, min_cost=self.min_cost, min_los=self.min_los, max_los=self.max_los,
                           year_weights=self.year_weights, inflation=self.inflation, base_year=self.base_year)
         valid = history.reason == 0
         n_groups = len(history.drg_codes)
         sums, kept = drg_sums(history.drg[valid], history.fen[valid], history.year_index[valid], history.los[valid],
-                              n_groups, len(history.year_weights), **self._trim_options())
+                              n_groups, len(history.year_weights), **self.trim_options())
         grouped = history.reason != 1
         names = most_common_values(history.drg, n_groups, column_or_none(table, "drg_name"), grouped)
         adrgs = most_common_values(history.drg, n_groups, column_or_none(table, "adrg"), valid)
         n_grouped = np.bincount(history.drg[grouped & (history.drg >= 0)], minlength=n_groups)
         reasons = np.bincount(history.reason, minlength=len(EXCLUSIONS) + 1)
-        self._finish(sums, history, names, adrgs, n_grouped, reasons, _pack_version(table))
+        self.fit_from_sums(sums, history, names, adrgs, n_grouped, reasons, _pack_version(table))
         if self.split_advice:
             from calibration.advice import split_advice
 
@@ -283,15 +284,50 @@ class RelativeWeightCalibrator(BaseEstimator):
                                               random_state=self.random_state)
         return self
 
-    def _trim_options(self) -> dict:
+    def validate_params(self) -> None:
+        """Check the parameters against their constraints (as ``fit`` does first).
+
+        Raises
+        ------
+        sklearn.utils._param_validation.InvalidParameterError
+            A parameter of the wrong type or out of range (a ``ValueError``).
+        """
+        self._validate_params()
+
+    def trim_options(self) -> dict:
+        """The keyword arguments of :func:`drg_sums` that this calibrator's trimming parameters give.
+
+        Raises
+        ------
+        CalibrationError
+            ``tails`` that are not two percentages with 0 ≤ low < high ≤ 100.
+        """
         return {"method": self.trim, "iqr_factor": self.iqr_factor, "sd_factor": self.sd_factor,
                 "tails": self._tails()}
 
-    def _finish(self, sums: DrgSums, history, names: list[str], adrgs: list[str], n_grouped: np.ndarray,
-                reasons: np.ndarray, pack_version: str) -> None:
-        """Steps 3–5 from the per-DRG sums; ``history`` gives the DRG codes and the years (not its case arrays).
+    def fit_from_sums(self, sums: DrgSums, history: History, names: list[str], adrgs: list[str],
+                      n_grouped: np.ndarray, reasons: np.ndarray, pack_version: str) -> None:
+        """Steps 3–5 (see the module docstring) from the per-DRG sums of steps 1–2: sets the fitted attributes.
 
-        ``n_grouped``: grouped cases per DRG; ``reasons``: cases per exclusion reason (index 0: valid).
+        Parameters
+        ----------
+        sums : DrgSums
+            From :func:`drg_sums` over all DRGs (or assembled DRG by DRG, :meth:`DrgSums.assign`).
+        history : History
+            Gives the DRG codes and the years, weights and factors (not its case arrays).
+        names, adrgs : list of str
+            DRG name and ADRG of each DRG ("" when unknown: the ADRG is then the code's first 3 characters).
+        n_grouped : numpy.ndarray
+            Grouped cases per DRG.
+        reasons : numpy.ndarray
+            Cases per exclusion reason (index 0: valid).
+        pack_version : str
+            From :func:`common_pack_version`.
+
+        Raises
+        ------
+        CalibrationError
+            No valid case, or an RW that rounds to 0.
         """
         n_groups = len(history.drg_codes)
         count, used = sums.count, sums.used
@@ -418,13 +454,27 @@ def _spread(used, kept_total, centre, dev_sum, dev_sq):
 
 def _pack_version(table: pa.Table) -> str:
     column = column_or_none(table, "pack_version")
-    if column is None:
-        return ""
-    _, versions = categories(column)
+    return common_pack_version(categories(column)[1]) if column is not None else ""
+
+
+def common_pack_version(versions: list[str]) -> str:
+    """The one pack version the cases were grouped with ("" when none is recorded).
+
+    Parameters
+    ----------
+    versions : list of str
+        The distinct non-empty ``pack_version`` values of the cases, sorted.
+
+    Raises
+    ------
+    CalibrationError
+        Cases grouped with more than one pack version.
+    """
     if len(versions) > 1:
         raise CalibrationError(f"the cases were grouped with {len(versions)} pack versions ({', '.join(versions)}); "
                                "regroup them all with one pack (分组方案版本不一致)")
     return versions[0] if versions else ""
 
 
-__all__ = ["TABLE_COLUMNS", "DrgSums", "RelativeWeightCalibrator", "drg_sums", "round_half_up"]
+__all__ = ["TABLE_COLUMNS", "DrgSums", "RelativeWeightCalibrator", "common_pack_version", "drg_sums",
+           "round_half_up"]

@@ -168,6 +168,27 @@ def prepare(table: pa.Table, *, min_cost: float, min_los: int, max_los: int | No
     return History(drg, drg_codes, reason, fen, los, year_index, used, weights, factors)
 
 
+def candidate_years(table: pa.Table, *, min_cost: float, min_los: int, max_los: int | None) -> np.ndarray:
+    """The distinct years of the cases that are valid but for their year, as :func:`year_plan` reads them.
+
+    For a part of the history (a Spark partition): the union over all parts gives the years of the plan.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Sorted distinct years.
+    """
+    candidate = prepare(table, min_cost=min_cost, min_los=min_los, max_los=max_los).reason == 0
+    year = years(table)
+    return np.unique(year[candidate & (year > 0)])
+
+
+def plain_texts(column) -> pa.Array:
+    """A text column as plain strings, null where missing or empty (the values :func:`most_common_values` counts)."""
+    codes, values = categories(column)
+    return pa.array(values + [None], pa.string()).take(pa.array(np.where(codes >= 0, codes, len(values))))
+
+
 def most_common_values(codes: np.ndarray, n_codes: int, column, mask: np.ndarray) -> list[str]:
     """For each code, the most frequent non-empty value of ``column`` over the rows where ``mask`` holds.
 
@@ -189,5 +210,5 @@ def most_common_values(codes: np.ndarray, n_codes: int, column, mask: np.ndarray
     return [names[b] if counts[g, b] else "" for g, b in enumerate(best)]
 
 
-__all__ = ["EXCLUSIONS", "CalibrationError", "History", "column_or_none", "most_common_values", "prepare",
-           "require_columns", "year_plan"]
+__all__ = ["EXCLUSIONS", "CalibrationError", "History", "candidate_years", "column_or_none", "most_common_values",
+           "plain_texts", "prepare", "require_columns", "year_plan"]

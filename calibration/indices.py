@@ -38,7 +38,7 @@ import pyarrow as pa
 from calibration._columns import as_table, categories, column_or_none, months, numbers
 from calibration.history import CalibrationError, require_columns
 from weights import RW_UNITS, WeightTable
-from weights.decimals import decimal_array, units_or_null
+from foundation.decimals import decimal_array, units_or_null
 from weights.lookup import rw_units
 
 #: Level → the keys it splits by.

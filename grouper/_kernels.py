@@ -4,7 +4,8 @@ Inputs are integer arrays only.  Diagnoses of record ``i`` are
 ``dx_ids[dx_start[i]:dx_start[i + 1]]`` (principal first, ``-1`` for a code
 the pack cannot map); procedures likewise (principal procedure first).
 ``nums`` holds the numeric fields in :data:`icd_tables.compiled.NUMERIC_ORDER`
-rows with :data:`icd_tables.compiled.MISSING` for a missing value.  Pack
+rows with :data:`icd_tables.compiled.MISSING` for a missing value (the
+department as the index of its text, see :mod:`icd_tables.compiled`).  Pack
 arrays are arguments, never globals.
 
 Per record the kernel (1) rejects unmappable codes, (2) builds, for each combination of
@@ -12,7 +13,10 @@ fields the rules read (a *slot*), the OR of the set bitsets of the codes
 in those fields, (3) evaluates the ``length(...)`` atoms, if the
 pack has any, (4) runs the record checks, (5) finds the first secondary
 diagnosis that counts as MCC and as CC after exclusion, (6) walks the decision
-table, running each row's jump program until one accepts.
+table, running each row's jump program until one accepts; an ADRG row none
+of whose DRG rows holds does not match, and the walk goes on.  (7) Packs that
+regroup (``regroup_alone``) walk an ungroupable record again with each
+secondary procedure alone as its only procedure.
 
 Helpers take plain arrays rather than tuples of arrays: passing a large tuple
 to a non-inlined function copies it on every call, which cost 50x here.
@@ -25,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from grouper._config import CHUNK, JIT, PARALLEL
+from foundation.numba_options import CHUNK, JIT, PARALLEL
 from icd_tables.compiled import (
     ACCEPT,
     REJECT,
@@ -39,6 +43,7 @@ from icd_tables.compiled import (
     ATOM_MCC_OR_CC,
     ATOM_PRESENT,
     ATOM_SET,
+    ATOM_SIZE,
     MISSING,
     OUTCOME_OK,
     OUTCOME_QY,
@@ -82,6 +87,7 @@ class KernelTables(NamedTuple):
     adrg_drg_start: np.ndarray
     drg_entry: np.ndarray
     drg_target: np.ndarray
+    regroup_alone: np.ndarray
     n_set_words: int
 
     @classmethod
@@ -160,6 +166,8 @@ def _program_table(atoms: np.ndarray, ins: np.ndarray) -> dict:
             arg = slot[fields]
         elif kind == ATOM_COUNT:
             arg = count_index[a]
+        elif kind == ATOM_SIZE:
+            arg = 0 if fields & 3 else 1  # diagnoses or procedures
         else:
             arg = num
         bit = np.uint64(1) << np.uint64(set_id & 63) if set_id >= 0 else np.uint64(0)
@@ -242,8 +250,8 @@ def _count_in_set(s, mask, ids, lo, hi, code_bits, first_bit, seen):
 
 
 @njit(**JIT, inline="always")
-def _run(pc, prog, i, nums, slots, has_mcc, has_cc, counts):
-    """Run the jump program at ``pc`` for record ``i``; True when it reaches ACCEPT."""
+def _run(pc, prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+    """Run the jump program at ``pc`` for record ``i`` (``n_dx``/``n_proc`` codes); True when it reaches ACCEPT."""
     while pc >= 0:
         kind = prog[pc, P_KIND]
         if kind == ATOM_IN:
@@ -259,6 +267,8 @@ def _run(pc, prog, i, nums, slots, has_mcc, has_cc, counts):
             hit = value != MISSING and _compare(np.int64(value), prog[pc, P_OP], prog[pc, P_VALUE])
         elif kind == ATOM_PRESENT:
             hit = nums[prog[pc, P_ARG], i] != MISSING
+        elif kind == ATOM_SIZE:
+            hit = _compare(np.int64(n_dx if prog[pc, P_ARG] == 0 else n_proc), prog[pc, P_OP], prog[pc, P_VALUE])
         else:  # ATOM_COUNT, evaluated per record beforehand
             hit = _compare(counts[prog[pc, P_ARG]], prog[pc, P_OP], prog[pc, P_VALUE])
         pc = prog[pc, P_TRUE] if hit else prog[pc, P_FALSE]
@@ -360,7 +370,7 @@ def _group_range(t, b, out, lo, hi, max_codes):
                         dx_ids, d0, d1, proc_ids, p0, p1, slots, counts, seen)
         failed = -1
         for chk in range(t.check_entry.shape[0]):
-            if not _run(t.check_entry[chk], prog, i, nums, slots, False, False, counts):
+            if not _run(t.check_entry[chk], prog, i, nums, slots, False, False, counts, d1 - d0, p1 - p0):
                 failed = chk
                 break
         if failed >= 0:
@@ -372,31 +382,45 @@ def _group_range(t, b, out, lo, hi, max_codes):
         has_mcc, has_cc = mcc_pos >= 0, cc_pos >= 0
 
         out.status[i], out.reason[i] = STATUS_UNGROUPABLE, REASON_NO_MDC
-        found = False
-        principal = dx_ids[d0]
-        for j in range(t.dx_mdc_start[principal], t.dx_mdc_start[principal + 1]):
-            m = t.dx_mdc[j]
-            if found:
+        n_dx = d1 - d0
+        found = _walk(t, out, i, nums, slots, has_mcc, has_cc, counts, dx_ids[d0], n_dx, p1 - p0)
+        if found or not t.regroup_alone[0]:
+            continue
+        for k in range(p0 + 1, p1):  # each secondary procedure alone; checks are not repeated
+            _prepare_record(t.slot_masks, t.dx_bits, t.proc_bits, t.count_sets, t.count_masks,
+                            dx_ids, d0, d1, proc_ids, k, k + 1, slots, counts, seen)
+            if _walk(t, out, i, nums, slots, has_mcc, has_cc, counts, dx_ids[d0], n_dx, 1):
                 break
-            if not _run(t.mdc_entry[m], prog, i, nums, slots, has_mcc, has_cc, counts):
+
+
+@njit(**JIT, inline="always")
+def _walk(t, out, i, nums, slots, has_mcc, has_cc, counts, principal, n_dx, n_proc):
+    """MDC → ADRG → DRG for record ``i``; writes the result and returns True when some MDC takes it."""
+    prog = t.prog
+    for j in range(t.dx_mdc_start[principal], t.dx_mdc_start[principal + 1]):
+        m = t.dx_mdc[j]
+        if not _run(t.mdc_entry[m], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+            continue
+        for r in range(t.mdc_adrg_start[m], t.mdc_adrg_start[m + 1]):
+            if not _run(t.adrg_entry[r], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
                 continue
-            for r in range(t.mdc_adrg_start[m], t.mdc_adrg_start[m + 1]):
-                if not _run(t.adrg_entry[r], prog, i, nums, slots, has_mcc, has_cc, counts):
-                    continue
-                for d in range(t.adrg_drg_start[r], t.adrg_drg_start[r + 1]):
-                    if _run(t.drg_entry[d], prog, i, nums, slots, has_mcc, has_cc, counts):
-                        out.drg[i] = t.drg_target[d]
-                        break
-                out.mdc[i], out.adrg_row[i] = m, r
-                outcome = t.adrg_outcome[r]
-                if outcome == OUTCOME_OK:
-                    out.status[i], out.reason[i] = STATUS_OK, REASON_NONE
-                elif outcome == OUTCOME_QY:
-                    out.status[i], out.reason[i] = STATUS_QY, REASON_QY
-                else:
-                    out.reason[i] = REASON_MDC_FALLBACK
-                found = True
-                break
+            drg = -1
+            for d in range(t.adrg_drg_start[r], t.adrg_drg_start[r + 1]):
+                if _run(t.drg_entry[d], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+                    drg = t.drg_target[d]
+                    break
+            if drg < 0:  # no DRG of the ADRG holds: the ADRG does not match
+                continue
+            out.drg[i], out.mdc[i], out.adrg_row[i] = drg, m, r
+            outcome = t.adrg_outcome[r]
+            if outcome == OUTCOME_OK:
+                out.status[i], out.reason[i] = STATUS_OK, REASON_NONE
+            elif outcome == OUTCOME_QY:
+                out.status[i], out.reason[i] = STATUS_QY, REASON_QY
+            else:
+                out.reason[i] = REASON_MDC_FALLBACK
+            return True
+    return False
 
 
 @njit(**PARALLEL)
@@ -420,7 +444,7 @@ def _evaluate_range(t, b, entries, out, lo, hi, max_codes):
                         b.dx_ids, d0, d1, b.proc_ids, p0, p1, slots, counts, seen)
         mcc_pos, cc_pos = _first_complications(t.cce, t.mcc_excl, t.cc_excl, b.dx_ids, d0, d1)
         for k in range(entries.shape[0]):
-            out[i, k] = _run(entries[k], t.prog, i, b.nums, slots, mcc_pos >= 0, cc_pos >= 0, counts)
+            out[i, k] = _run(entries[k], t.prog, i, b.nums, slots, mcc_pos >= 0, cc_pos >= 0, counts, d1 - d0, p1 - p0)
 
 
 def _longest_list(batch: Batch) -> int:

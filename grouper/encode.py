@@ -16,14 +16,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from foundation.arrow_columns import plain_array
+
 from grouper._kernels import Batch, _split_cells
 from icd_tables.compiled import MISSING, NUMERIC_ORDER, CompiledPack
 from icd_tables.schema import (
     CODE_LIST_COLUMNS,
     CODE_LIST_SEPARATOR,
     NUMERIC_COLUMNS,
+    NUMERIC_DEFAULTS,
     REQUIRED_COLUMNS,
     SEX_WORDS,
+    TEXT_COLUMNS,
 )
 
 #: Numeric fields are integers of at most this magnitude (int32, whose minimum marks "missing").
@@ -113,15 +117,6 @@ def _as_code_list(value) -> list | None:
     return text.split(CODE_LIST_SEPARATOR) if text else []
 
 
-def plain_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """One contiguous, non-dictionary Arrow array."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
-    return column
-
-
 def check_columns(table: pa.Table) -> None:
     """Raise :class:`RecordSchemaError` naming every missing required column."""
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
@@ -151,6 +146,17 @@ def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int, *, sex: bo
     ok = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) <= NUMERIC_LIMIT)
     out = np.full(n, MISSING, dtype=np.int32)
     out[ok] = values[ok].astype(np.int32)
+    return out
+
+
+def text_index(column: pa.ChunkedArray | pa.Array | None, n: int, values: pa.Array) -> np.ndarray:
+    """Index of each cell's exact text in ``values``; ``len(values)`` for other text, :data:`MISSING` for none."""
+    if column is None:
+        return np.full(n, MISSING, dtype=np.int32)
+    text = _text(column, n)
+    index = pc.fill_null(pc.index_in(text, value_set=values), len(values))
+    out = index.to_numpy(zero_copy_only=False).astype(np.int32)
+    out[pc.is_null(text).to_numpy(zero_copy_only=False)] = MISSING
     return out
 
 
@@ -239,8 +245,13 @@ def encode(table: pa.Table, pack: CompiledPack) -> Encoded:
 
     nums = np.empty((len(NUMERIC_ORDER), n), dtype=np.int32)
     for row, field in enumerate(NUMERIC_ORDER):
+        if field in TEXT_COLUMNS:
+            nums[row] = text_index(get(TEXT_COLUMNS[field]), n, pack.text_values)
+            continue
         column = NUMERIC_COLUMNS[field]
         nums[row] = numeric_column(get(column), n, sex=column == "sex")
+        if field in NUMERIC_DEFAULTS:
+            nums[row][nums[row] == MISSING] = NUMERIC_DEFAULTS[field]
 
     batch = Batch(
         dx_start=dx_start,

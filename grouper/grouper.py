@@ -22,7 +22,7 @@ from grouper._kernels import (
 )
 from grouper.encode import Encoded, encode, to_arrow
 from grouper.results import REASON_CODES, STATUS_NAMES, STATUS_ZH_TEXT, status_zh_index, take_text
-from icd_tables.pack import DEFAULT_PACK, Pack
+from icd_tables.pack import Pack
 
 RESULT_COLUMNS = (
     "case_id", "row_no", "mdc", "adrg", "drg", "drg_name", "status", "status_zh",
@@ -55,8 +55,8 @@ class Grouper:
     Parameters
     ----------
     pack : Pack, str or path-like
-        A loaded pack, a pack name or a pack folder; default the bundled
-        example pack.
+        A loaded pack, a pack name or a pack folder; default the pack the
+        user configured (``drg packs default``, ``$DRG_PACK``).
 
     Examples
     --------
@@ -64,7 +64,7 @@ class Grouper:
     >>> g.group(records)[["case_id", "drg", "status_zh"]]  # doctest: +SKIP
     """
 
-    def __init__(self, pack: Pack | str | os.PathLike = DEFAULT_PACK):
+    def __init__(self, pack: Pack | str | os.PathLike | None = None):
         self.pack = pack if isinstance(pack, Pack) else Pack.load(pack)
         self._tables = KernelTables.from_pack(self.pack.compiled)
 

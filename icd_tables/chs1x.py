@@ -1,10 +1,16 @@
-"""Import of the national CHS-DRG 1.x tables (``rules.json`` + ``.dat`` files).
+"""Import of CHS-DRG 1.x tables (``rules.json`` + ``.dat`` files), national and regional.
 
 The twelve typed rule kinds of ``rules.json`` are compiled into the general
 rule IR, so the 1.x packs run through the same compiler and kernels as the
 2.0/3.0 expression rules.  The semantics follow the tables README
 (``drg-tables/README.md``) section by section; the section numbers are cited
-where a translation is not obvious.
+where a translation is not obvious.  Regional packs (schema
+``chs-drg-rules/2``, section 7) add typed conditions
+(:mod:`icd_tables.chs_conditions`) as rule kind, MDC entry and DRG split,
+more ADRG lists, QY checks on the principal procedure, ADRGs that return
+their own code, and regrouping; every one of them maps onto the IR here, so
+a new region needs no code.  A schema-2 pack using anything else is refused
+with a message naming the construct and the file.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import json
 from itertools import combinations
 from pathlib import Path
 
-from icd_tables.definition import RecordCheck, SchemeDefinition
+from icd_tables.chs_conditions import ConditionReader, conjoin
+from icd_tables.definition import REGROUP_EACH_SECONDARY_PROC, RecordCheck, SchemeDefinition
 from icd_tables.errors import PackFormatError
 from icd_tables.rules.ir import (
     CC,
@@ -32,6 +39,22 @@ from icd_tables.rules.ir import (
 )
 
 RULES_SCHEMA = "chs-drg-rules/1"
+REGIONAL_SCHEMA = "chs-drg-rules/2"
+SCHEMAS = (RULES_SCHEMA, REGIONAL_SCHEMA)
+#: Keys a schema-2 object may carry (tables README, sections 2 and 7); others are refused.
+_KNOWN_KEYS = {
+    "pack": {"schema", "pack", "description", "tables", "sha256", "mdc_order", "ungroupable_drg",
+             "rule_kinds_used", "split_kinds_used", "condition_ops_used", "record_fields_read", "qy_enabled",
+             "regroup_on_ungroupable", "counts", "drg_not_in_drg_dat", "drg_dat_not_reachable",
+             "unreachable_adrg_rules", "unreachable_drgs", "adrg_modules_not_called", "mdcs"},
+    "MDC": {"mdc", "name_zh", "entry", "principal_dx", "qy", "adrgs", "trauma_sites", "note"},
+    "entry": {"kind", "sex", "age_years", "min_trauma_sites", "cond"},
+    "qy": {"before_index", "enabled", "kind", "drg"},
+    "ADRG": {"id", "adrg", "name_zh", "rule", "age_days_max", "birth_weight_g", "dx", "dx2", "proc", "proc2",
+             "proc3", "drgs", "fallback_drg", "redundant_tests_dropped", "proc_categories", "lists_not_read"},
+    "rule": {"kind", "cond", "dx_required", "any_of"},
+    "DRG": {"drg", "split", "name_zh", "cond"},
+}
 OR_PROCEDURES = "OP_ALL"  # the 3.0 name of the operating-room procedure list (SS_VALID)
 
 _DX = (Field.PRINCIPAL_DX,)
@@ -93,7 +116,7 @@ def read_dat(path: Path) -> list[tuple[str, str]]:
         if not line:
             continue
         key, sep, value = line.partition(" ")
-        if not sep or not key or not value:
+        if not sep or not key:  # an empty value occurs (guangxi-2022 DRG.dat "BQY ")
             raise PackFormatError(f"{path}:{line_no}: expected 'KEY VALUE', found {line!r}")
         rows.append((key, value))
     return rows
@@ -108,23 +131,36 @@ def _dat_dict(path: Path, *, unique: bool = True) -> dict[str, str]:
     return table
 
 
+def _names(path: Path) -> dict[str, str]:
+    """A names table; a key listed twice with different names is left out (its rules.json name is used).
+
+    wlmq-2022 ``DRG.dat`` lists ``DR13`` twice, once with the name of another DRG.
+    """
+    names: dict[str, str] = {}
+    clashing = set()
+    for key, value in read_dat(path):
+        if names.setdefault(key, value) != value:
+            clashing.add(key)
+    return {k: v for k, v in names.items() if k not in clashing}
+
+
 def is_chs1x_dir(path: Path) -> bool:
-    """True when ``path`` holds a CHS-DRG 1.x ``rules.json``."""
+    """True when ``path`` holds a CHS-DRG ``rules.json`` (national schema 1 or regional schema 2)."""
     rules = path / "rules.json"
     if not rules.is_file():
         return False
     try:
-        return json.loads(rules.read_text(encoding="utf-8")).get("schema") == RULES_SCHEMA
-    except (ValueError, UnicodeDecodeError):
+        return json.loads(rules.read_text(encoding="utf-8")).get("schema") in SCHEMAS
+    except (ValueError, UnicodeDecodeError, AttributeError):
         return False
 
 
 def read_rules_json(path: Path) -> dict:
     """Parse ``rules.json`` and check its schema tag."""
     rules = json.loads((path / "rules.json").read_text(encoding="utf-8"))
-    if rules.get("schema") != RULES_SCHEMA:
+    if rules.get("schema") not in SCHEMAS:
         raise PackFormatError(
-            f"{path / 'rules.json'}: schema {rules.get('schema')!r} is not {RULES_SCHEMA!r}"
+            f"{path / 'rules.json'}: schema {rules.get('schema')!r} is not one of {', '.join(SCHEMAS)}"
         )
     return rules
 
@@ -148,26 +184,36 @@ class _Sets:
         return name
 
 
-def _mdc_entry(mdc: dict, sets: _Sets) -> Expr:
-    """§3.3: the MDC entry condition."""
+def _mdc_entry(mdc: dict, sets: _Sets, conditions: ConditionReader) -> Expr:
+    """§3.3 and §7.3: the MDC entry condition."""
     entry = mdc["entry"]
     letter = mdc["mdc"]
     parts: list[Expr] = []
     kind = entry["kind"]
+    principal = sets.add(f"DI_{letter}00", mdc["principal_dx"])
     if kind == "principal_proc_is_or":
         parts.append(InSets(_PROC, (OR_PROCEDURES,)))
     elif kind in ("principal_dx", "any_dx"):
-        fields = _DX if kind == "principal_dx" else _ALL_DX
-        parts.append(InSets(fields, (sets.add(f"DI_{letter}00", mdc["principal_dx"]),)))
+        parts.append(InSets(_DX if kind == "principal_dx" else _ALL_DX, (principal,)))
+    elif kind == "cond" and conditions is not None:
+        lists = {"principal_dx": principal, "or_procedures": OR_PROCEDURES}
+        parts.append(conditions.read(entry.get("cond"), lists, f"MDC {letter} entry"))
     else:
-        raise PackFormatError(f"MDC {letter}: unknown entry kind {kind!r}")
+        raise _unknown(conditions, f"MDC {letter}", f"entry kind {kind!r}")
     if entry["sex"] is not None:
         parts.append(Compare(Field.SEX, "=", int(entry["sex"])))
     if entry["age_years"] is not None:
         parts.append(Compare(Field.AGE_YEARS, "=", int(entry["age_years"])))
     if entry["min_trauma_sites"] is not None:
         parts.append(_trauma_sites(mdc, sets, int(entry["min_trauma_sites"])))
-    return parts[0] if len(parts) == 1 else And(tuple(parts))
+    return conjoin(parts)
+
+
+def _unknown(conditions: ConditionReader | None, where: str, what: str) -> PackFormatError:
+    """The error for a construct the pack's schema does not have."""
+    if conditions is not None:
+        return conditions.error(where, what)
+    return PackFormatError(f"{where}: unknown {what}")
 
 
 def _trauma_sites(mdc: dict, sets: _Sets, minimum: int) -> Expr:
@@ -188,8 +234,17 @@ def _trauma_sites(mdc: dict, sets: _Sets, minimum: int) -> Expr:
     )
 
 
-def _adrg_kind(adrg: dict, sets: _Sets) -> Expr:
-    """§3.4: the twelve rule kinds as IR."""
+def _adrg_lists(adrg: dict, sets: _Sets) -> dict[str, str]:
+    """§7.2: the lists a condition of this ADRG may name → set names."""
+    rid = adrg["id"]
+    names = {"dx": f"DI_{rid}", "dx2": f"DI2_{rid}", "proc": f"OP_{rid}", "proc2": f"OP2_{rid}",
+             "proc3": f"OP3_{rid}"}
+    lists = {key: sets.add(name, adrg.get(key, ())) for key, name in names.items()}
+    return {**lists, "or_procedures": OR_PROCEDURES}
+
+
+def _adrg_kind(adrg: dict, sets: _Sets, conditions: ConditionReader | None) -> Expr:
+    """§3.4: the twelve rule kinds as IR, and §7.3 ``cond``."""
     rid = adrg["id"]
     rule = adrg["rule"]
     kind = rule["kind"]
@@ -233,7 +288,9 @@ def _adrg_kind(adrg: dict, sets: _Sets) -> Expr:
         return Not(InSets(_ALL_PROC, (OR_PROCEDURES,)))
     if kind == "proc_categories":
         return _proc_categories(adrg, sets, dx if rule["dx_required"] else None)
-    raise PackFormatError(f"ADRG rule {rid}: unknown rule kind {kind!r}")
+    if kind == "cond" and conditions is not None:
+        return conditions.read(rule.get("cond"), _adrg_lists(adrg, sets), f"ADRG {rid} rule")
+    raise _unknown(conditions, f"ADRG rule {rid}", f"rule kind {kind!r}")
 
 
 def _proc_categories(adrg: dict, sets: _Sets, dx) -> Expr:
@@ -266,34 +323,69 @@ def _newborn(adrg: dict) -> list[Expr]:
     return parts
 
 
-def _conjoin(first: Expr, rest: list[Expr]) -> Expr:
-    items = [] if first == TRUE else [*first.items] if isinstance(first, And) else [first]
-    items += rest
-    if not items:
-        return TRUE
-    return items[0] if len(items) == 1 else And(tuple(items))
+def _drg_rows(adrg: dict, sets: _Sets, conditions: ConditionReader | None) -> list[RuleRow]:
+    """§3.5 and §7.3: the DRG rows in order; a non-null ``fallback_drg`` becomes a last, unconditional row."""
+    rows = []
+    for n, d in enumerate(adrg["drgs"], start=1):
+        split = d["split"]
+        if split in SPLIT_RULES:
+            rule = SPLIT_RULES[split]
+        elif split == "cond" and conditions is not None:
+            rule = conditions.read(d.get("cond"), _adrg_lists(adrg, sets), f"DRG {d['drg']} split")
+        else:
+            raise _unknown(conditions, f"DRG {d['drg']}", f"split {split!r}")
+        rows.append(RuleRow("drg", d["drg"], adrg["id"], n, rule, d["name_zh"]))
+    fallback = adrg.get("fallback_drg")
+    if fallback is not None:
+        if conditions is None:
+            raise PackFormatError(f"ADRG rule {adrg['id']}: fallback_drg needs schema {REGIONAL_SCHEMA}")
+        rows.append(RuleRow("drg", fallback, adrg["id"], len(rows) + 1, TRUE, adrg["name_zh"]))
+    return rows
 
 
-def _rule_rows(rules: dict, sets: _Sets) -> list[RuleRow]:
+_QY_KINDS = {"any_proc_is_or": _ALL_PROC, "principal_proc_is_or": _PROC}
+
+
+def _check_keys(obj: dict, kind: str, where: str, conditions: ConditionReader | None) -> None:
+    if conditions is None:
+        return
+    extra = set(obj) - _KNOWN_KEYS[kind]
+    if extra:
+        raise conditions.error(where, f"{kind} key(s) {', '.join(sorted(extra))}")
+
+
+def _evaluated_mdcs(rules: dict, conditions: ConditionReader | None) -> list[dict]:
+    """§7.4: the MDCs in ``mdc_order``; MDCs not listed are never entered."""
+    by_letter = {m["mdc"]: m for m in rules["mdcs"]}
+    order = rules.get("mdc_order") or list(by_letter)
+    missing = [letter for letter in order if letter not in by_letter]
+    if missing:
+        raise _unknown(conditions, "mdc_order", f"MDC(s) {', '.join(missing)} without an MDC object")
+    return [by_letter[letter] for letter in order]
+
+
+def _rule_rows(rules: dict, sets: _Sets, conditions: ConditionReader | None = None) -> list[RuleRow]:
     rows: list[RuleRow] = []
-    for mdc_sort, mdc in enumerate(rules["mdcs"], start=1):
+    for mdc_sort, mdc in enumerate(_evaluated_mdcs(rules, conditions), start=1):
         letter = mdc["mdc"]
-        rows.append(RuleRow("mdc", letter, "", mdc_sort, _mdc_entry(mdc, sets), mdc["name_zh"]))
+        for obj, kind in ((mdc, "MDC"), (mdc["entry"], "entry"), (mdc["qy"], "qy")):
+            _check_keys(obj, kind, f"MDC {letter}", conditions)
+        rows.append(RuleRow("mdc", letter, "", mdc_sort, _mdc_entry(mdc, sets, conditions), mdc["name_zh"]))
         adrg_rows: list[tuple[RuleRow, list[RuleRow]]] = []
         for adrg in mdc["adrgs"]:
-            if adrg.get("fallback_drg") is not None:
-                raise PackFormatError(f"ADRG rule {adrg['id']}: fallback_drg is not supported")
-            rule = _conjoin(_adrg_kind(adrg, sets), _newborn(adrg))
-            drgs = [
-                RuleRow("drg", d["drg"], adrg["id"], n, SPLIT_RULES[d["split"]], d["name_zh"])
-                for n, d in enumerate(adrg["drgs"], start=1)
-            ]
+            _check_keys(adrg, "ADRG", f"ADRG {adrg['id']}", conditions)
+            _check_keys(adrg["rule"], "rule", f"ADRG {adrg['id']}", conditions)
+            for d in adrg["drgs"]:
+                _check_keys(d, "DRG", f"DRG {d['drg']}", conditions)
+            rule = conjoin([_adrg_kind(adrg, sets, conditions), *_newborn(adrg)])
             row = RuleRow("adrg", adrg["id"], letter, 0, rule, adrg["name_zh"], adrg["adrg"])
-            adrg_rows.append((row, drgs))
+            adrg_rows.append((row, _drg_rows(adrg, sets, conditions)))
         qy = mdc["qy"]
         if qy["enabled"]:
+            if qy["kind"] not in _QY_KINDS or (conditions is None and qy["kind"] != "any_proc_is_or"):
+                raise _unknown(conditions, f"MDC {letter}", f"QY kind {qy['kind']!r}")
             qy_row = RuleRow(
-                "adrg", qy["drg"], letter, 0, InSets(_ALL_PROC, (OR_PROCEDURES,)),
+                "adrg", qy["drg"], letter, 0, InSets(_QY_KINDS[qy["kind"]], (OR_PROCEDURES,)),
                 "歧义病案", outcome=Outcome.QY,
             )
             adrg_rows.insert(qy["before_index"], (qy_row, [RuleRow("drg", qy["drg"], qy["drg"], 1, TRUE)]))
@@ -315,20 +407,29 @@ def load_chs1x(path: Path) -> SchemeDefinition:
     Raises
     ------
     PackFormatError
-        When ``rules.json`` or a table is malformed.
+        When ``rules.json`` or a table is malformed, or a regional pack uses a
+        construct outside section 7 of the tables README.
     """
     path = Path(path)
     rules = read_rules_json(path)
+    conditions = None
+    regroup = None
+    if rules["schema"] == REGIONAL_SCHEMA:
+        conditions = ConditionReader(lambda name, codes: sets.add(name, codes), str(path / "rules.json"))
+        _check_keys(rules, "pack", "top level", conditions)
+        regroup = rules.get("regroup_on_ungroupable")
+        if regroup not in (None, REGROUP_EACH_SECONDARY_PROC):
+            raise conditions.error("regroup_on_ungroupable", f"regrouping {regroup!r}")
     tables = {role: path / rel for role, rel in rules["tables"].items()}
     sets = _Sets()
     sets.add(OR_PROCEDURES, sorted(_dat_dict(tables["or_procedures"], unique=False)))
-    rows = _rule_rows(rules, sets)
+    rows = _rule_rows(rules, sets, conditions)
     return SchemeDefinition(
         dx_map=_dat_dict(tables["dx_map"]),
         proc_map=_dat_dict(tables["proc_map"]),
         dx_names=_dat_dict(tables["dx_names"]),
         proc_names=_dat_dict(tables["proc_names"]),
-        drg_names=_dat_dict(tables["drg_names"]),
+        drg_names=_names(tables["drg_names"]),
         mdc_names={m["mdc"]: m["name_zh"] for m in rules["mdcs"]},
         mcc=_dat_dict(tables["mcc"]),
         cc=_dat_dict(tables["cc"]),
@@ -337,4 +438,5 @@ def load_chs1x(path: Path) -> SchemeDefinition:
         rows=rows,
         checks=list(RECORD_CHECKS),
         ungroupable_drg=rules["ungroupable_drg"],
+        regroup=regroup,
     )

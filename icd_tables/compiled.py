@@ -9,10 +9,14 @@ byte-identical files and :meth:`CompiledPack.checksums` can prove it.
 Atom and instruction encodings (shared with :mod:`grouper._kernels`)
 --------------------------------------------------------------------
 * ``atoms[:, ATOM_KIND]``: :data:`ATOM_IN`, :data:`ATOM_MCC`, :data:`ATOM_CC`,
-  :data:`ATOM_MCC_OR_CC`, :data:`ATOM_CMP`, :data:`ATOM_PRESENT`, :data:`ATOM_COUNT`.
+  :data:`ATOM_MCC_OR_CC`, :data:`ATOM_CMP`, :data:`ATOM_PRESENT`, :data:`ATOM_COUNT`,
+  :data:`ATOM_SIZE` (the number of diagnoses, fields ``1|2``, or procedures, ``4|8``,
+  compared with ``value``: the derived fields ``ZDSL``/``SSSL``).
 * ``atoms[:, ATOM_FIELDS]``: bit mask of code fields (:data:`FIELD_BITS`).
 * ``atoms[:, ATOM_NUM]``: index of a numeric field in the kernel's ``nums`` matrix
-  (:data:`NUMERIC_ORDER`).
+  (:data:`NUMERIC_ORDER`).  The text field ``dept`` is a row too: the index of its
+  value in ``text_values`` (``len(text_values)`` for any other value), so an exact
+  string comparison is an integer one.
 * ``atoms[:, ATOM_OP]``: index into :data:`icd_tables.rules.ir.OPERATORS`.
 * ``atoms[:, ATOM_SET]``: the set id an ``in`` or ``length`` atom tests;
   ``atoms[:, ATOM_VALUE]``: the number a comparison or ``length`` compares with.
@@ -37,7 +41,7 @@ import pyarrow as pa
 
 from icd_tables.rules.ir import Field
 
-ATOM_IN, ATOM_MCC, ATOM_CC, ATOM_MCC_OR_CC, ATOM_CMP, ATOM_PRESENT, ATOM_COUNT = range(7)
+ATOM_IN, ATOM_MCC, ATOM_CC, ATOM_MCC_OR_CC, ATOM_CMP, ATOM_PRESENT, ATOM_COUNT, ATOM_SIZE = range(8)
 ACCEPT = -1
 REJECT = -2
 ATOM_COLUMNS = ("kind", "fields", "set", "num", "op", "value")
@@ -58,13 +62,17 @@ NUMERIC_ORDER = (
     Field.AGE_DAYS,
     Field.ADMISSION_WEIGHT,
     Field.BIRTH_WEIGHT,
+    Field.LOS_DAYS,
+    Field.ICU_HOURS,
+    Field.DISCHARGE_METHOD,
+    Field.DEPT,
 )
 #: Sentinel for a missing numeric value in the kernel's inputs.
 MISSING = np.iinfo(np.int32).min
 
 OUTCOME_OK, OUTCOME_QY, OUTCOME_UNGROUPABLE = range(3)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def string_table(values) -> pa.StringArray:
@@ -95,6 +103,10 @@ class CompiledPack:
         ``adrg_entry``, ``adrg_outcome``, ``adrg_target`` (index into
         ``adrg_codes``), ``adrg_drg_start`` (CSR into DRG rows);
         ``drg_entry``, ``drg_target`` (index into ``drg_codes``).
+    Text values and regrouping
+        ``text_values``: the department names the rules compare with;
+        ``regroup_alone``: ``[1]`` when an ungroupable record is grouped again
+        with each secondary procedure alone (zhejiang-2022), else ``[0]``.
     Rule texts
         ``mdc_rules``, ``adrg_rules``, ``drg_rules``: each row's rule in the
         rule language (``""`` for an unconditional row), for explanations.
@@ -141,6 +153,8 @@ class CompiledPack:
     drg_codes: pa.StringArray
     drg_names: pa.StringArray
     ungroupable_drg: pa.StringArray
+    text_values: pa.StringArray
+    regroup_alone: np.ndarray
 
     def arrays(self) -> dict[str, np.ndarray | pa.StringArray]:
         """Every field by name, in declaration order."""

@@ -29,6 +29,7 @@ from icd_tables.compiled import (
     ATOM_MCC,
     ATOM_MCC_OR_CC,
     ATOM_PRESENT,
+    ATOM_SIZE,
     FIELD_BITS,
     NUMERIC_ORDER,
     OUTCOME_OK,
@@ -38,11 +39,12 @@ from icd_tables.compiled import (
     CompiledPack,
     string_table,
 )
-from icd_tables.definition import SchemeDefinition
+from icd_tables.definition import REGROUP_EACH_SECONDARY_PROC, SchemeDefinition
 from icd_tables.errors import PackCompileError
 from icd_tables.rules.ir import (
     CC,
     COMPLICATION_SETS,
+    DERIVED_FIELDS,
     MCC,
     OPERATORS,
     And,
@@ -53,8 +55,10 @@ from icd_tables.rules.ir import (
     Not,
     Or,
     Outcome,
+    Field,
     Present,
     RuleRow,
+    TextIn,
     TrueExpr,
 )
 from icd_tables.rules.printer import format_rule
@@ -81,6 +85,7 @@ class _Program:
     """Atoms and jump instructions, deduplicated and in order of first use."""
 
     set_ids: dict[str, int]
+    text_ids: dict[str, int]
     atoms: dict[tuple, int] = field(default_factory=dict)
     ins: list[tuple[int, int, int]] = field(default_factory=list)
 
@@ -98,6 +103,9 @@ class _Program:
                 )
                 return (kind, mask, -1, -1, -1, 0)
             return (ATOM_IN, mask, self.set_ids[_set_key(expr.sets)], -1, -1, 0)
+        if isinstance(expr, Compare) and expr.field in DERIVED_FIELDS:
+            mask = 3 if expr.field is Field.DX_COUNT else 12
+            return (ATOM_SIZE, mask, -1, -1, OPERATORS.index(expr.op), expr.value)
         if isinstance(expr, Compare):
             return (ATOM_CMP, 0, -1, NUMERIC_ORDER.index(expr.field), OPERATORS.index(expr.op), expr.value)
         if isinstance(expr, Present):
@@ -109,8 +117,11 @@ class _Program:
 
     def emit(self, expr: Expr, on_true: int, on_false: int) -> int:
         """Append ``expr``'s instructions; return its entry point."""
-        if isinstance(expr, TrueExpr):
+        if isinstance(expr, TrueExpr) or (isinstance(expr, Present) and expr.field in DERIVED_FIELDS):
             return on_true
+        if isinstance(expr, TextIn):  # the department as the index of its value
+            equal = tuple(Compare(expr.field, "=", self.text_ids[v]) for v in expr.values)
+            return self.emit(Or(equal), on_true, on_false)
         if isinstance(expr, Not):
             return self.emit(expr.item, on_false, on_true)
         if isinstance(expr, And):
@@ -190,13 +201,6 @@ def _decision_table(defn: SchemeDefinition):
             children.setdefault((parent_level, row.parent), []).append(row)
     mdcs = _ordered(by_level["mdc"])
     adrgs = [a for m in mdcs for a in _ordered(children.get(("mdc", m.code), []))]
-    for a in adrgs:
-        drgs = _ordered(children.get(("adrg", a.code), []))
-        if not drgs or not isinstance(drgs[-1].rule, TrueExpr):
-            raise PackCompileError(
-                f"adrg {a.code}: its last DRG row must be unconditional, so that every record "
-                "entering the ADRG gets a DRG"
-            )
     return mdcs, adrgs, children
 
 
@@ -215,8 +219,16 @@ def compile_definition(defn: SchemeDefinition) -> CompiledPack:
     ------
     PackCompileError
         Unknown set, a set used for diagnoses and procedures, a row whose parent
-        is missing, or an ADRG without an unconditional last DRG.
+        is missing, or an unknown regrouping.
+
+    Notes
+    -----
+    An ADRG row whose DRG rows all fail does not match: the walk goes on with
+    the next ADRG row (then the next MDC).  A scheme that wants a result in
+    that case ends the ADRG with an unconditional DRG row.
     """
+    if defn.regroup not in (None, REGROUP_EACH_SECONDARY_PROC):
+        raise PackCompileError(f"unknown regrouping {defn.regroup!r}")
     set_codes, set_kinds = _classify_sets(defn)
     set_names = list(set_codes)
     set_ids = {name: i for i, name in enumerate(set_names)}
@@ -249,11 +261,9 @@ def compile_definition(defn: SchemeDefinition) -> CompiledPack:
             out[dx_index[code]] = exclusion_ids[excl]
         return out
 
-    overlap = set(defn.mcc) & set(defn.cc)
-    if overlap:
-        raise PackCompileError(f"codes listed both as MCC and CC: {sorted(overlap)[:5]}")
-
-    program = _Program(set_ids)
+    text_values = sorted({v for r in defn.rows for node in _walk(r.rule) if isinstance(node, TextIn)
+                          for v in node.values})
+    program = _Program(set_ids, {v: i for i, v in enumerate(text_values)})
     check_entry = [program.emit(c.rule, ACCEPT, REJECT) for c in defn.checks]
     mdcs, adrgs, children = _decision_table(defn)
     mdc_entry = [program.emit(m.rule, ACCEPT, REJECT) for m in mdcs]
@@ -264,12 +274,12 @@ def compile_definition(defn: SchemeDefinition) -> CompiledPack:
     adrg_index = {c: i for i, c in enumerate(adrg_codes)}
     adrg_entry, adrg_drg_start, drg_entry, drg_target, drg_rules = [], [0], [], [], []
     drg_codes = list(dict.fromkeys(
-        [defn.ungroupable_drg] + [d.code for a in adrgs for d in children[("adrg", a.code)]]
+        [defn.ungroupable_drg] + [d.code for a in adrgs for d in children.get(("adrg", a.code), [])]
     ))
     drg_index = {c: i for i, c in enumerate(drg_codes)}
     for a in adrgs:
         adrg_entry.append(program.emit(a.rule, ACCEPT, REJECT))
-        drgs = _ordered(children[("adrg", a.code)])
+        drgs = _ordered(children.get(("adrg", a.code), []))
         for d in drgs:
             drg_entry.append(program.emit(d.rule, ACCEPT, REJECT))
             drg_target.append(drg_index[d.code])
@@ -322,4 +332,6 @@ def compile_definition(defn: SchemeDefinition) -> CompiledPack:
         drg_codes=string_table(drg_codes),
         drg_names=string_table(drg_names.get(c, "") for c in drg_codes),
         ungroupable_drg=string_table([defn.ungroupable_drg]),
+        text_values=string_table(text_values),
+        regroup_alone=np.array([defn.regroup == REGROUP_EACH_SECONDARY_PROC], dtype=np.int8),
     )

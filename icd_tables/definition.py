@@ -52,6 +52,11 @@ class SchemeDefinition:
         Record checks, in order.
     ungroupable_drg : str
         DRG code of records no MDC takes (``0000``).
+    regroup : str or None
+        ``"each_secondary_proc_alone"``: an ungroupable record with several
+        procedures is grouped again with each secondary procedure alone as
+        its only procedure, in order, the first grouped result winning
+        (zhejiang-2022); ``None``: no regrouping.
     """
 
     dx_map: dict[str, str]
@@ -67,3 +72,8 @@ class SchemeDefinition:
     rows: list[RuleRow]
     checks: list[RecordCheck] = field(default_factory=list)
     ungroupable_drg: str = "0000"
+    regroup: str | None = None
+
+
+#: The one regrouping a scheme may ask for (see :attr:`SchemeDefinition.regroup`).
+REGROUP_EACH_SECONDARY_PROC = "each_secondary_proc_alone"

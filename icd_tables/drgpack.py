@@ -40,7 +40,6 @@ TABLE_COLUMNS = {
     "complications.tsv": ("code", "level", "exclusion_id"),
     "exclusions.tsv": ("principal_dx", "exclusion_id"),
 }
-SOURCE_FILES = (RULES, *TABLE_COLUMNS)
 
 
 def _read(folder: Path, name: str) -> list[tuple[int, dict[str, str]]]:

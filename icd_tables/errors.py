@@ -9,6 +9,10 @@ class PackNotFoundError(PackError, FileNotFoundError):
     """No pack of that name or folder exists."""
 
 
+class NoPackChosenError(PackError):
+    """Records need grouping and no pack was named (``--pack``) nor set as the default."""
+
+
 class PackFormatError(PackError, ValueError):
     """A pack file is malformed; the message names the file and, where known, the line."""
 

@@ -12,7 +12,8 @@ from icd_tables.errors import PackFormatError, PackIntegrityError
 MANIFEST = "manifest.json"
 FORMAT_DRGPACK = "drgpack/1"
 FORMAT_CHS1X = "chs-drg-rules/1"
-FORMATS = (FORMAT_DRGPACK, FORMAT_CHS1X)
+FORMAT_CHS_REGIONAL = "chs-drg-rules/2"
+FORMATS = (FORMAT_DRGPACK, FORMAT_CHS1X, FORMAT_CHS_REGIONAL)
 
 
 def sha256_file(path: Path) -> str:
@@ -31,8 +32,9 @@ class Manifest:
     Attributes
     ----------
     format : str
-        ``drgpack/1`` (this project's folder format) or ``chs-drg-rules/1``
-        (the national 1.x ``rules.json`` with its ``.dat`` tables).
+        ``drgpack/1`` (this project's folder format), ``chs-drg-rules/1``
+        (the national 1.x ``rules.json`` with its ``.dat`` tables) or
+        ``chs-drg-rules/2`` (a regional variant in the same layout).
     name : str
         Short name users type, e.g. ``chs-drg-1.1``.
     scheme, version, region, source, description : str

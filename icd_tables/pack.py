@@ -3,7 +3,8 @@
 A pack is a folder holding its source tables and a manifest.  It may be
 
 * a ``drgpack/1`` folder (this project's format, see :mod:`icd_tables.drgpack`);
-* a folder of national CHS-DRG 1.x tables (``rules.json`` + ``.dat`` files),
+* a folder of CHS-DRG 1.x tables (``rules.json`` + ``.dat`` files), national
+  (``chs-drg-rules/1``) or regional (``chs-drg-rules/2``, e.g. ``haerbin-2022``),
   used in place: its manifest is derived from ``rules.json`` and the files'
   checksums, and the tables' SHA-256 values listed in ``rules.json`` are verified;
 * a pack imported with :func:`import_pack` into the user's pack folder.
@@ -29,13 +30,18 @@ from icd_tables.compiled import FORMAT_VERSION, CompiledPack, read_meta
 from icd_tables.compiler import compile_definition
 from icd_tables.definition import SchemeDefinition
 from icd_tables.drgpack import load_drgpack
-from icd_tables.errors import PackError, PackIntegrityError, PackNotFoundError
+from icd_tables.errors import NoPackChosenError, PackError, PackIntegrityError, PackNotFoundError
 from icd_tables.manifest import FORMAT_CHS1X, FORMAT_DRGPACK, MANIFEST, Manifest, sha256_file
 
 #: Bumped whenever the compiler's output changes meaning, so old caches are not reused.
-COMPILER_VERSION = f"{FORMAT_VERSION}.2"
+COMPILER_VERSION = f"{FORMAT_VERSION}.0"
 BUNDLED_DIR = Path(__file__).parent / "packs"
-DEFAULT_PACK = "example-mini"
+#: The bundled example pack: the demo's and the quick start's, never a silent default.
+EXAMPLE_PACK = "example-mini"
+#: Environment variable naming the default pack (``drg packs default NAME`` stores one instead).
+PACK_ENV = "DRG_PACK"
+#: Region of the national packs, which accept weights and policies of any region.
+NATIONAL = "全国 (national)"
 
 
 def cache_dir() -> Path:
@@ -59,12 +65,13 @@ def _derived_chs1x_manifest(folder: Path) -> Manifest:
                 "the rules and the tables do not belong together"
             )
     name = rules["pack"]
+    regional = rules["schema"] != FORMAT_CHS1X
     return Manifest(
-        format=FORMAT_CHS1X,
+        format=rules["schema"],
         name=name,
         scheme="CHS-DRG",
         version=name.rsplit("-", 1)[-1],
-        region="全国 (national)",
+        region=name.rsplit("-", 1)[0] if regional else NATIONAL,
         source=str(folder),
         description=rules.get("description", ""),
         files=files,
@@ -97,6 +104,47 @@ def load_definition(folder: Path, manifest: Manifest) -> SchemeDefinition:
     if manifest.format == FORMAT_DRGPACK:
         return load_drgpack(folder)
     return load_chs1x(folder)
+
+
+def default_pack_file() -> Path:
+    """The file ``drg packs default NAME`` writes: ``$DRG_CONFIG_DIR/default-pack`` or the user config folder."""
+    base = os.environ.get("DRG_CONFIG_DIR") or platformdirs.user_config_dir("drg-engine")
+    return Path(base) / "default-pack"
+
+
+def configured_pack() -> tuple[str, str] | None:
+    """The default pack the user chose, and where: ``$DRG_PACK``, else ``drg packs default``; None if neither."""
+    named = os.environ.get(PACK_ENV, "").strip()
+    if named:
+        return named, f"${PACK_ENV}"
+    path = default_pack_file()
+    if path.is_file():
+        named = path.read_text(encoding="utf-8").strip()
+        if named:
+            return named, "drg packs default"
+    return None
+
+
+def choose_pack(given: str | os.PathLike | None) -> str | os.PathLike:
+    """The pack to group with: ``given``, else the configured default.
+
+    Raises
+    ------
+    NoPackChosenError
+        Neither given nor configured; the message names the installed packs and how to choose.
+    """
+    if given:
+        return given
+    configured = configured_pack()
+    if configured is not None:
+        return configured[0]
+    names = ", ".join(sorted(available_packs())) or "none"
+    raise NoPackChosenError(
+        "no pack chosen: give --pack NAME, or set a default once with 'drg packs default NAME' "
+        f"(or ${PACK_ENV}=NAME). 未指定分组方案：请用 --pack 指定，或用 drg packs default 设置默认方案。"
+        f" Installed packs: {names} (the bundled {EXAMPLE_PACK} is an example for the demo, not a real scheme;"
+        " import a real one with 'drg packs import FOLDER')"
+    )
 
 
 def available_packs() -> dict[str, Path]:
@@ -154,14 +202,14 @@ class Pack:
         return load_definition(self.folder, self.manifest)
 
     @classmethod
-    def load(cls, name_or_path: str | os.PathLike = DEFAULT_PACK, *, rebuild: bool = False) -> "Pack":
+    def load(cls, name_or_path: str | os.PathLike | None = None, *, rebuild: bool = False) -> "Pack":
         """Load a pack by name or folder.
 
         Parameters
         ----------
         name_or_path : str or path-like
-            A pack name (``drg packs list``) or a pack folder, default the
-            bundled example pack.
+            A pack name (``drg packs list``) or a pack folder; default the pack the
+            user configured (:func:`choose_pack`).
         rebuild : bool
             Recompile even when a cached compiled form exists.
 
@@ -170,7 +218,7 @@ class Pack:
         PackError
             Not found, a changed source file, or malformed tables.
         """
-        folder = resolve(name_or_path)
+        folder = resolve(choose_pack(name_or_path))
         manifest = read_manifest(folder)
         target = cache_dir() / f"{manifest.name}-{manifest.digest[:16]}-c{COMPILER_VERSION}"
         meta = read_meta(target)

@@ -32,14 +32,17 @@ COLUMNS = (
     Column("hospital_id", "医疗机构编码", "text", False, "hospital"),
     Column("patient_id", "参保人编码", "text", False, "insured person"),
     Column("admission_weight_g", "新生儿入院体重（克）", "int", False, "newborn admission weight in grams"),
-    Column("los_days", "实际住院天数", "int", False, "length of stay in days"),
+    Column("los_days", "实际住院天数", "int", False, "length of stay in days (read by some regional packs)"),
     Column("discharge_method", "离院方式", "int", False,
            "1 医嘱离院, 2 医嘱转院, 3 医嘱转社区/卫生院, 4 非医嘱离院, 5 死亡, 9 其他"),
+    Column("icu_hours", "重症监护时长（小时）", "int", False,
+           "hours in intensive care, whole hours; missing counts as 0 (read by some regional packs)"),
     Column("admit_date", "入院日期", "date", False, "admission date"),
     Column("discharge_date", "出院日期", "date", False, "discharge date"),
     Column("settlement_date", "结算日期", "date", False, "settlement date"),
     Column("insurance_type", "险种类型", "text", False, "310 职工 employee, 390 居民 resident"),
-    Column("dept", "科室", "text", False, "discharging department"),
+    Column("dept", "科室", "text", False,
+           "discharging department; regional packs compare it as an exact string (e.g. ICU)"),
     Column("total_cost", "总费用（元）", "money", False, "total cost in yuan"),
     Column("drug_cost", "药品费（元）", "money", False, "drug cost"),
     Column("consumables_cost", "耗材费（元）", "money", False, "consumables cost"),
@@ -63,4 +66,13 @@ NUMERIC_COLUMNS = {
     Field.AGE_DAYS: "age_days",
     Field.ADMISSION_WEIGHT: "admission_weight_g",
     Field.BIRTH_WEIGHT: "birth_weight_g",
+    Field.LOS_DAYS: "los_days",
+    Field.ICU_HOURS: "icu_hours",
+    Field.DISCHARGE_METHOD: "discharge_method",
 }
+
+#: Record column each text rule field reads (compared as exact strings).
+TEXT_COLUMNS = {Field.DEPT: "dept"}
+
+#: Value a numeric rule field takes when the record leaves it empty (others are missing).
+NUMERIC_DEFAULTS = {Field.ICU_HOURS: 0}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from grouper._config import JIT, PARALLEL
+from foundation.numba_options import JIT, PARALLEL
 
 RATIO = 10_000
 

@@ -34,12 +34,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from payment import _kernels
+# The case categories (:attr:`Classified.category`) are public names of this module; the kernel assigns them.
 from payment._kernels import CAT_DRG, CAT_EVENT, CAT_RESERVE, CAT_UNPAID
 from payment.inputs import Cases, Hospitals, PaymentInputError, Period
 from payment.money import (POINT_UNITS, RATIO_UNITS, MoneyRangeError, allocate_largest_remainder,
                            ratio_decimal)
 from payment.policy import Policy
-from weights.decimals import fen_text
+from foundation.decimals import fen_text
 
 CASE_TYPES = {
     0: ("normal", "正常病例"), 1: ("high", "高倍率病例"), 2: ("low", "低倍率病例"),
@@ -50,6 +51,7 @@ CASE_TYPES = {
 DRG_TRACK = (0, 1, 2)
 RESERVE_TRACKS = (3, 4, 5, 7, 9)
 EVENT = 6
+#: Case types paid nothing (暂缓/不予支付): standard and fund payment 0, listed for the hospital to fix.
 UNPAID = (8, 10, 11)
 
 
@@ -60,7 +62,7 @@ class Classified:
     case_type: np.ndarray
     points: np.ndarray
     track_standard: np.ndarray
-    category: np.ndarray  # _kernels.CAT_*: DRG track, reserve tracks, event, unpaid
+    category: np.ndarray  # CAT_DRG, CAT_RESERVE, CAT_EVENT or CAT_UNPAID
     special_over_cap: np.ndarray
 
 
@@ -119,9 +121,11 @@ class PointValue:
     denominator: int
 
     def yuan_per_point(self, places: int = 6) -> str:
+        """元 per point (点值), rounded down to ``places`` decimals: N × 10⁴ ÷ (D × 100 fen per 元)."""
         return str(ratio_decimal(self.numerator * POINT_UNITS, self.denominator * 100, places))
 
     def yuan_per_rw(self, places: int = 6) -> str:
+        """元 per RW (费率; a case of RW 1 has 100 points), rounded down to ``places`` decimals."""
         return str(ratio_decimal(self.numerator * POINT_UNITS * 100, self.denominator * 100, places))
 
 
@@ -146,23 +150,131 @@ class Settlement:
     scores: dict[str, int] = field(default_factory=dict)
 
 
-def _fund_budgets(policy: Policy, cases: Cases) -> dict[int, tuple[int, int, int]]:
+def fund_budgets(policy: Policy, funds) -> dict[int, tuple[int, int, int]]:
+    """Budget, adjustment reserve (调剂金) and distributable budget of each fund, in fen.
+
+    Parameters
+    ----------
+    policy : Policy
+    funds : sequence of (region, insurance_type)
+        The funds of the run, as :attr:`payment.Cases.funds`; each must have a budget in the policy.
+
+    Returns
+    -------
+    dict
+        Fund index → ``(budget, reserve, distributable)``; reserve = ⌊budget × reserve share⌋.
+    """
     out = {}
-    for f, key in enumerate(cases.funds):
-        budget = next(b.amount_fen for b in policy.budgets if (b.region, b.insurance_type) == key)
+    for f, key in enumerate(funds):
+        budget = next(b.amount_fen for b in policy.budgets if (b.region, b.insurance_type) == tuple(key))
         reserve = budget * policy.reserve_u // RATIO_UNITS
         out[f] = (budget, reserve, budget - reserve)
     return out
 
 
-def _values(points: np.ndarray, patient: np.ndarray, numerators: dict[int, int], scale: int) -> dict[int, PointValue]:
-    """Point value of each group g with points: (numerator_g + scale × Σ patient shares) ÷ (scale × Σ points)."""
+def point_values(points: np.ndarray, patient: np.ndarray, numerators: dict[int, int],
+                 scale: int) -> dict[int, PointValue]:
+    """Point value of each group g with points: (numerator_g + scale × Σ patient shares) ÷ (scale × Σ points).
+
+    Parameters
+    ----------
+    points, patient : numpy.ndarray of int64
+        Σ DRG-track points (1/10,000) and Σ patient shares (fen) per group.
+    numerators : dict
+        Group → the budget it shares (fen): a fund's distributable budget, or its twelfth for a month.
+    scale : int
+        12 when a month shares a twelfth of the budget (exactly, as ``budget / 12``), else 1.
+
+    Returns
+    -------
+    dict
+        Group → :class:`PointValue`, for the groups with points.
+    """
     return {g: PointValue(int(numerators[g]) + scale * int(patient[g]), scale * int(points[g]))
             for g in numerators if points[g] > 0}
 
 
-def _standards(points, group, mask, values: dict[int, PointValue], n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """⌊points × N/D⌋ and remainders of the masked cases, per group's point value (groups without one: 0)."""
+def monthly_point_values(policy: Policy, budgets: dict[int, tuple[int, int, int]],
+                         by_fund_month: np.ndarray) -> dict[int, PointValue]:
+    """The provisional point value of each fund × month (group ``fund × 12 + month − 1``).
+
+    The policy's forecast value (``[monthly] provisional``) when it sets one, else a twelfth of the
+    distributable budget over the month's points.
+
+    Parameters
+    ----------
+    policy : Policy
+    budgets : dict
+        From :func:`fund_budgets`.
+    by_fund_month : numpy.ndarray of int64, shape (funds, 12, k ≥ 3)
+        DRG-track count, Σ points and Σ patient shares of each fund × month (columns 0, 1, 2).
+
+    Returns
+    -------
+    dict
+        Group → :class:`PointValue`, for the months with DRG-track cases.
+    """
+    if policy.provisional is None:
+        numerators = {f * 12 + m: budgets[f][2] for f in budgets for m in range(12)}
+        return point_values(by_fund_month[..., 1].ravel(), by_fund_month[..., 2].ravel(), numerators, 12)
+    return {g: PointValue(*policy.provisional) for g in range(by_fund_month.shape[0] * 12)
+            if by_fund_month[..., 0].ravel()[g] > 0}
+
+
+def budget_point_values(budgets: dict[int, tuple[int, int, int]], by_fund: np.ndarray, scale: int, funds,
+                        period: Period) -> dict[int, PointValue]:
+    """The point value of each fund that shares its distributable budget over the period's points.
+
+    Parameters
+    ----------
+    budgets : dict
+        From :func:`fund_budgets`.
+    by_fund : numpy.ndarray of int64, shape (funds, k ≥ 3)
+        DRG-track count, Σ points and Σ patient shares of each fund (columns 0, 1, 2).
+    scale : int
+        As for :func:`point_values`.
+    funds : sequence of (region, insurance_type)
+    period : Period
+        For the message.
+
+    Raises
+    ------
+    PaymentInputError
+        A fund with a budget but no DRG-track points in the period.
+    """
+    values = point_values(by_fund[:, 1], by_fund[:, 2], {f: b[2] for f, b in budgets.items()}, scale)
+    empty = [funds[f] for f in budgets if f not in values]
+    if empty:
+        raise PaymentInputError(f"fund {'/'.join(empty[0])} has a budget but no DRG-track cases with points in "
+                                f"{period}; nothing to share the budget over")
+    return values
+
+
+def floor_standards(points: np.ndarray, group: np.ndarray, mask: np.ndarray, values: dict[int, PointValue],
+                    n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """⌊points × N/D⌋ and remainders of the masked cases, per group's point value (groups without one: 0).
+
+    Parameters
+    ----------
+    points, group : numpy.ndarray of int64
+        Each case's points (1/10,000) and the group (fund, or fund × month) whose value it takes.
+    mask : numpy.ndarray of bool
+        The cases to price (the DRG track); the others get 0.
+    values : dict
+        Group → :class:`PointValue`.
+    n_groups : int
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        The floored standards in fen and the remainders (numerators over each group's denominator),
+        which :func:`payment.money.allocate_largest_remainder` completes to the budget.
+
+    Raises
+    ------
+    MoneyRangeError
+        Budget or points beyond exact int64 arithmetic.
+    """
     num = np.zeros(max(n_groups, 1), np.int64)
     den = np.ones(max(n_groups, 1), np.int64)
     for g, v in values.items():
@@ -207,8 +319,20 @@ def corridor_adjustment(policy: Policy, standard: int, cost: int) -> int:
     return total // RATIO_UNITS if cost > standard else -((total + RATIO_UNITS - 1) // RATIO_UNITS)
 
 
-def _withhold(policy: Policy, provisional: np.ndarray) -> np.ndarray:
-    """The withheld part of positive provisional amounts; the paid part is rounded down."""
+def withhold(policy: Policy, provisional: np.ndarray) -> np.ndarray:
+    """The withheld part (预留金) of positive provisional amounts; the paid part is rounded down.
+
+    Parameters
+    ----------
+    policy : Policy
+    provisional : numpy.ndarray of int64
+        Provisional amounts in fen (per account, or per account × month).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        ``provisional − ⌊provisional × (1 − withhold share)⌋`` where positive, else 0.
+    """
     paid = provisional * (RATIO_UNITS - policy.withhold_u) // RATIO_UNITS
     return np.where(provisional > 0, provisional - paid, 0)
 
@@ -243,7 +367,7 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
         raise PaymentInputError(f"drg settle {kind} needs a {'year (2024)' if kind == 'year' else 'month (2024-03)'}"
                                 f", not {period}")
     cl = classify(cases, policy, hospitals)
-    budgets = _fund_budgets(policy, cases)
+    budgets = fund_budgets(policy, cases.funds)
     n_funds = max(len(cases.funds), 1)
     n_accounts = max(len(hospitals.ids), 1) * n_funds
     keep = cases.fund >= 0
@@ -260,27 +384,16 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
                             budgets=budgets, scores=dict(scores or {}))
     monthly = None
     if kind in ("year", "month"):
-        group = fund * 12 + month
-        if policy.provisional is None:
-            numerators = {f * 12 + m: budgets[f][2] for f in range(len(cases.funds)) for m in range(12)}
-            values = _values(by_fund_month[..., 1].ravel(), by_fund_month[..., 2].ravel(), numerators, 12)
-        else:
-            values = {g: PointValue(*policy.provisional) for g in range(n_funds * 12)
-                      if by_fund_month[..., 0].ravel()[g] > 0}
-        monthly, _ = _standards(cl.points, group, drg_mask, values, n_funds * 12)
+        values = monthly_point_values(policy, budgets, by_fund_month)
+        monthly, _ = floor_standards(cl.points, fund * 12 + month, drg_mask, values, n_funds * 12)
         settlement.monthly_values = {(g // 12, period.year * 100 + g % 12 + 1): v for g, v in values.items()}
     if kind == "month":
         standard = np.where(drg_mask, monthly, cl.track_standard)
         settlement.point_values = {g // 12: v for g, v in values.items()}
     else:
         scale = 12 if period.month is not None else 1
-        totals = by_fund_month.sum(axis=1)
-        values = _values(totals[:, 1], totals[:, 2], {f: b[2] for f, b in budgets.items()}, scale)
-        empty = [cases.funds[f] for f in budgets if f not in values]
-        if empty:
-            raise PaymentInputError(f"fund {'/'.join(empty[0])} has a budget but no DRG-track cases with points in "
-                                    f"{period}; nothing to share the budget over")
-        q, r = _standards(cl.points, fund, drg_mask, values, n_funds)
+        values = budget_point_values(budgets, by_fund_month.sum(axis=1), scale, cases.funds, period)
+        q, r = floor_standards(cl.points, fund, drg_mask, values, n_funds)
         standard = np.where(drg_mask, _allocate(q, r, fund, drg_mask, values, scale), cl.track_standard)
         settlement.point_values = values
     paid = keep & (cl.category != CAT_UNPAID)
@@ -291,23 +404,31 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     sums = account_sums(first, second, n_accounts)
     if kind == "year":
         settlement.monthly_standard = monthly
-        provisional = second[:, CAT_DRG, 3] - first[:, CAT_DRG, 2] + second[:, CAT_RESERVE, 2]
-        withheld = _withhold(policy, provisional)
-        events = second[:, CAT_EVENT, 2]
-        settlement.months = {"provisional": provisional, "withheld": withheld, "event_fund": events,
-                             "paid": provisional - withheld + events, "n_cases": first[:, :, 0].sum(axis=1)}
-        _year_end(settlement, sums, n_funds)
+        settlement.months = monthly_payments(policy, first, second)
+        year_end(policy, hospitals, budgets, settlement.scores, settlement.months, sums, n_funds)
     elif kind == "month":
         provisional = sums["drg_fund"] + sums["reserve_fund"]
-        withheld = _withhold(policy, provisional)
+        withheld = withhold(policy, provisional)
         sums.update(provisional=provisional, withheld=withheld, paid=provisional - withheld + sums["event_fund"])
     settlement.accounts = sums
     return settlement
 
 
 def account_sums(first: np.ndarray, second: np.ndarray, n_accounts: int) -> dict[str, np.ndarray]:
-    """Per account (hospital × fund) figures from the slot × category sums of the first pass (count, points,
-    patient shares, costs) and the second (count, standards, fund payments)."""
+    """Per account (hospital × fund) figures from the slot × category sums of the two passes.
+
+    Parameters
+    ----------
+    first, second : numpy.ndarray of int64, shape (accounts × 12, 4, k)
+        Per slot (account × month) and category: the first pass's count, points, patient shares and
+        costs; the second's count, standards, fund payments and provisional standards.
+    n_accounts : int
+
+    Returns
+    -------
+    dict
+        Name → int64 array per account, as :attr:`Settlement.accounts` holds them before the year end.
+    """
     per_account = lambda table, cat, col: table[:, cat, col].reshape(n_accounts, 12).sum(axis=1)  # noqa: E731
     return {
         "n_cases": first[:, :, 0].sum(axis=1).reshape(n_accounts, 12).sum(axis=1),
@@ -319,9 +440,53 @@ def account_sums(first: np.ndarray, second: np.ndarray, n_accounts: int) -> dict
     }
 
 
-def _year_end(settlement: Settlement, sums: dict, n_funds: int) -> None:
-    policy, hospitals = settlement.policy, settlement.hospitals
-    per_account = {k: v.reshape(-1, 12).sum(axis=1) for k, v in settlement.months.items() if k != "n_cases"}
+def monthly_payments(policy: Policy, first: np.ndarray, second: np.ndarray) -> dict[str, np.ndarray]:
+    """A year's monthly pre-settlement per account × month, replayed from the two passes' slot sums.
+
+    Parameters
+    ----------
+    policy : Policy
+    first, second : numpy.ndarray of int64
+        As for :func:`account_sums`; ``second[..., 3]`` holds the provisional (monthly) standards.
+
+    Returns
+    -------
+    dict
+        ``provisional``, ``withheld``, ``event_fund``, ``paid`` and ``n_cases`` per slot, fen
+        (:attr:`Settlement.months`).
+    """
+    provisional = second[:, CAT_DRG, 3] - first[:, CAT_DRG, 2] + second[:, CAT_RESERVE, 2]
+    withheld = withhold(policy, provisional)
+    events = second[:, CAT_EVENT, 2]
+    return {"provisional": provisional, "withheld": withheld, "event_fund": events,
+            "paid": provisional - withheld + events, "n_cases": first[:, :, 0].sum(axis=1)}
+
+
+def year_end(policy: Policy, hospitals: Hospitals, budgets: dict[int, tuple[int, int, int]],
+             scores: dict[str, int], months: dict[str, np.ndarray], sums: dict[str, np.ndarray],
+             n_funds: int) -> None:
+    """Year-end clearing (年度清算) of each account: withhold release, corridor, annual amount and balance.
+
+    Parameters
+    ----------
+    policy : Policy
+    hospitals : Hospitals
+    budgets : dict
+        From :func:`fund_budgets`.
+    scores : dict
+        Assessment score per hospital (1/100 points); the policy's default where missing.
+    months : dict
+        From :func:`monthly_payments`.
+    sums : dict
+        From :func:`account_sums`; completed in place with the year-end figures.
+    n_funds : int
+
+    Raises
+    ------
+    PaymentInputError
+        A hospital with withheld money and no score.
+    """
+    per_account = {k: v.reshape(-1, 12).sum(axis=1) for k, v in months.items() if k != "n_cases"}
     n_accounts = len(sums["n_cases"])
     release_u = np.zeros(n_accounts, np.int64)
     corridor = np.zeros(n_accounts, np.int64)
@@ -329,7 +494,7 @@ def _year_end(settlement: Settlement, sums: dict, n_funds: int) -> None:
     for a in np.flatnonzero(sums["n_cases"]):
         hid = hospitals.ids[a // n_funds]
         if per_account["withheld"][a] > 0 or policy.release_bands is not None:
-            s = settlement.scores.get(hid, policy.default_score * 100 if policy.default_score is not None else None)
+            s = scores.get(hid, policy.default_score * 100 if policy.default_score is not None else None)
             if s is None:
                 raise PaymentInputError(f"hospital {hid} has no assessment score (考核得分) to release its withhold; "
                                         "give a score file (--scores) or set [assessment] default_score")
@@ -344,7 +509,7 @@ def _year_end(settlement: Settlement, sums: dict, n_funds: int) -> None:
         released=released, corridor=corridor, annual_due=annual, monthly_paid=per_account["paid"],
         balance=annual - per_account["paid"],
     )
-    for f, (_, _, distributable) in settlement.budgets.items():
+    for f, (_, _, distributable) in budgets.items():
         total = int(sums["drg_fund"][f::n_funds].sum())
         if total != distributable:  # the allocation guarantees this; a failure here is a defect, not bad input
             raise AssertionError(f"fund {f}: Σ DRG fund payments {total} ≠ distributable budget {distributable}")
@@ -399,11 +564,15 @@ def reconciliation(settlement: Settlement) -> list[dict]:
 
 
 def point_value_text(settlement: Settlement, fund: int) -> str:
+    """A fund's final point value as statements print it: 元 per RW for the rate method, else 元 per point."""
     value = settlement.point_values.get(fund)
     if value is None:
         return ""
     return value.yuan_per_rw() if settlement.policy.method == "rate" else value.yuan_per_point()
 
 
-__all__ = ["CASE_TYPES", "Classified", "PointValue", "Settlement", "classify", "corridor_adjustment",
-           "reconciliation", "settle"]
+__all__ = ["CASE_TYPES", "CAT_DRG", "CAT_EVENT", "CAT_RESERVE", "CAT_UNPAID", "DRG_TRACK", "EVENT", "RESERVE_TRACKS",
+           "UNPAID", "Classified", "PointValue", "Settlement", "account_sums", "budget_point_values", "classify",
+           "corridor_adjustment", "floor_standards", "fund_budgets", "group_sum", "monthly_payments",
+           "monthly_point_values", "point_value_text", "point_values", "reconciliation", "settle", "withhold",
+           "year_end"]

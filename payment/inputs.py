@@ -9,7 +9,6 @@ cost, no discharge date, no hospital) is kept with a rejection reason, never dro
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from payment import _kernels
+from foundation.decimals import unscaled
+from foundation.files import InputError, read_text_table
+from foundation.text_values import year_month
+from icd_tables.intake.values import canonical_records
 from payment.money import decimal_units
 from payment.policy import LEVELS, Policy
 from weights import WeightTable, lookup_units
@@ -58,24 +60,10 @@ def _read_frame(path: Path, what: str) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise PaymentInputError(f"{path}: no such {what} file")
-    suffix = path.suffix.lower()
     try:
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path).astype(str)
-        if suffix in (".xlsx", ".xlsm"):
-            return pd.read_excel(path, dtype=str).fillna("")
-        if suffix in (".csv", ".txt", ".tsv"):
-            raw = path.read_bytes()
-            encoding = "utf-8-sig"
-            try:
-                raw.decode(encoding)
-            except UnicodeDecodeError:
-                encoding = "gb18030"
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding,
-                               sep="\t" if suffix == ".tsv" else ",")
-    except Exception as exc:  # pandas/openpyxl raise many kinds on damaged files
-        raise PaymentInputError(f"{path}: cannot read the {what} file: {exc}") from None
-    raise PaymentInputError(f"{path}: unknown {what} file format {suffix!r}; use .csv, .xlsx or .parquet")
+        return read_text_table(path).to_pandas()
+    except InputError as exc:
+        raise PaymentInputError(f"cannot read the {what} file: {exc}") from None
 
 
 def _columns(frame: pd.DataFrame, path, what: str, required: tuple[str, ...]) -> dict[str, str]:
@@ -289,50 +277,25 @@ def _factorize(column, n: int) -> tuple[np.ndarray, list[str]]:
 
 
 def _money(column, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A canonical money column → fen and validity (present, not negative)."""
     if column is None:
         return np.zeros(n, np.int64), np.zeros(n, bool)
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        values = pd.to_numeric(pd.Series(column.to_numpy(zero_copy_only=False)).str.replace(",", ""),
-                               errors="coerce").to_numpy(np.float64)
-    else:
-        values = pc.cast(column, pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
-    return _kernels.yuan_to_fen(np.ascontiguousarray(values, dtype=np.float64))
+    fen = unscaled(column)
+    valid = column.is_valid().to_numpy(zero_copy_only=False) & (fen >= 0)
+    return np.where(valid, fen, 0), valid
 
 
 def _integers(column, n: int) -> np.ndarray:
-    """Whole non-negative numbers (int or text columns) → int64, -1 where missing or invalid."""
+    """A canonical whole-number column → int64, -1 where missing or negative."""
     if column is None:
         return np.full(n, -1, np.int64)
-    if pa.types.is_integer(column.type):
-        values = pc.fill_null(column.cast(pa.int64()), -1).to_numpy(zero_copy_only=False)
-        return np.where(values >= 0, values, -1)
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        values = pd.to_numeric(pd.Series(column.to_numpy(zero_copy_only=False)), errors="coerce")
-    else:
-        values = pd.Series(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False))
-    values = values.to_numpy(np.float64)
-    ok = np.isfinite(values) & (values >= 0) & (values == np.floor(values))
-    return np.where(ok, values, -1).astype(np.int64)
+    values = pc.fill_null(column, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.where(values >= 0, values, -1)
 
 
 def _months(column, n: int) -> np.ndarray:
-    """ISO dates (text, date or timestamp) → YYYYMM; 0 where missing or invalid."""
-    if column is None:
-        return np.zeros(n, np.int64)
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-            or pa.types.is_dictionary(column.type)):
-        column = pc.strftime(column, "%Y-%m-%d") if pa.types.is_timestamp(column.type) else column.cast(pa.string())
-    codes, values = _factorize(column, n)
-    months = np.zeros(len(values), np.int64)
-    for k, text in enumerate(values):
-        try:
-            day = dt.date.fromisoformat(str(text).strip()[:10])
-            months[k] = day.year * 100 + day.month
-        except ValueError:
-            pass
-    return months[codes]
+    """A canonical date column → YYYYMM; 0 where missing."""
+    return np.zeros(n, np.int64) if column is None else year_month(column)
 
 
 def _hash_arrays(parts) -> str:
@@ -404,7 +367,7 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
         A required column is missing, a hospital is not in the hospital table, an insurance type
         has no budget, or the period has no cases.
     """
-    table = cases if isinstance(cases, pa.Table) else pa.Table.from_pandas(cases, preserve_index=False)
+    table = canonical_records(cases if isinstance(cases, pa.Table) else pa.Table.from_pandas(cases, preserve_index=False))
     for name in ("case_id", "drg", "status", "total_cost", "hospital_id", policy.period_by):
         if name not in table.column_names:
             raise PaymentInputError(f"the cases have no {name!r} column; give grouped cases "

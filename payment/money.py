@@ -32,7 +32,6 @@ from decimal import Decimal, InvalidOperation
 
 import numpy as np
 
-FEN_PER_YUAN = 100
 POINT_UNITS = 10_000
 RATIO_UNITS = 10_000
 #: Operands of :func:`mul_div_floor` stay below this (exact as float64).
@@ -136,6 +135,6 @@ def ratio_decimal(numerator: int, denominator: int, places: int) -> Decimal:
 
 
 __all__ = [
-    "FEN_PER_YUAN", "POINT_UNITS", "RATIO_UNITS", "MoneyRangeError", "allocate_largest_remainder",
+    "POINT_UNITS", "RATIO_UNITS", "MoneyRangeError", "allocate_largest_remainder",
     "decimal_units", "mul_div_floor", "ratio_decimal",
 ]

@@ -20,7 +20,7 @@ from payment._kernels import CAT_DRG, category_sums
 from payment.engine import CASE_TYPES, DRG_TRACK, Settlement, group_sum, point_value_text, reconciliation
 from payment.inputs import REJECT_REASONS
 from payment.money import RATIO_UNITS
-from weights.decimals import decimal_array
+from foundation.decimals import decimal_array
 
 ENGINE_FORMAT = "drg-settlement/1"
 METADATA_KEY = b"drg_settlement"

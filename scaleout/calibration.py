@@ -10,7 +10,7 @@ What runs where (``calibrate_spark``)
 4. executors (``groupBy("drg").applyInPandas``): each DRG's valid cases, whole, through calibration's
    own :func:`drg_sums` — trimming bounds, kept cases, exact integer sums per year (``LongType``, as on
    one machine), the float sums over the DRG's cases in cost order;
-5. driver: RW as exact rationals, shrinkage, CV, RIV — :meth:`RelativeWeightCalibrator._finish`, the
+5. driver: RW as exact rationals, shrinkage, CV, RIV — :meth:`RelativeWeightCalibrator.fit_from_sums`, the
    estimator's own code.
 
 A DRG's entries depend on its own cases only, so the fitted calibrator equals
@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from calibration._columns import categories, years
-from calibration.estimator import RelativeWeightCalibrator, _pack_version, drg_sums
-from calibration.history import EXCLUSIONS, CalibrationError, History, prepare, require_columns, year_plan
+from calibration.estimator import RelativeWeightCalibrator, common_pack_version, drg_sums
+from calibration.history import (EXCLUSIONS, CalibrationError, History, candidate_years, plain_texts, prepare,
+                                 require_columns, year_plan)
 
 #: Per-case columns of step 2.
 CASE_SCHEMA = "drg string, reason long, fen long, year_index long, los double, drg_name string, adrg string"
@@ -41,20 +41,12 @@ def _batches(batches: Iterator[pa.RecordBatch]) -> pa.Table | None:
     return table if table is not None and table.num_rows else None
 
 
-def _texts(column) -> pa.Array:
-    """A text column as plain strings, null where missing or empty (as :func:`categories` reads it)."""
-    codes, values = categories(column)
-    return pa.array(values + [None], pa.string()).take(pa.array(np.where(codes >= 0, codes, len(values))))
-
-
 def _candidate_years(batches, options: dict):
     """Step 1: one partition → the distinct years of its cases that are valid but for the year."""
     table = _batches(batches)
     if table is None:
         return
-    candidate = prepare(table, **options).reason == 0
-    year = years(table)
-    yield pa.record_batch({"year": pa.array(np.unique(year[candidate & (year > 0)]), pa.int64())})
+    yield pa.record_batch({"year": pa.array(candidate_years(table, **options), pa.int64())})
 
 
 def _case_batches(batches, options: dict, plan):
@@ -64,7 +56,7 @@ def _case_batches(batches, options: dict, plan):
         return
     history = prepare(table, **options, plan=plan)
     codes = pa.array(history.drg_codes + [None], pa.string())
-    extra = {name: (_texts(table.column(name)) if name in table.column_names else pa.nulls(table.num_rows, pa.string()))
+    extra = {name: (plain_texts(table.column(name)) if name in table.column_names else pa.nulls(table.num_rows, pa.string()))
              for name in ("drg_name", "adrg")}
     yield from pa.table({
         "drg": codes.take(pa.array(np.where(history.drg >= 0, history.drg, len(history.drg_codes)))),
@@ -124,10 +116,10 @@ def calibrate_spark(frame, **params) -> RelativeWeightCalibrator:
     from pyspark.sql import functions as F
 
     estimator = RelativeWeightCalibrator(**params)
-    estimator._validate_params()
+    estimator.validate_params()
     if estimator.split_advice:
         raise CalibrationError("split advice is not available on Spark (Spark 不支持拆分建议); fit it on one machine")
-    trim_options = estimator._trim_options()
+    trim_options = estimator.trim_options()
     require_columns(pa.table({c: pa.nulls(0) for c in frame.columns}), ("drg", "status", "total_cost", "los_days"))
     options = {"min_cost": estimator.min_cost, "min_los": estimator.min_los, "max_los": estimator.max_los}
     plan = None
@@ -169,8 +161,7 @@ def calibrate_spark(frame, **params) -> RelativeWeightCalibrator:
     used, weights, factors = plan or ([], [Fraction(1)], [Fraction(1)])
     empty = np.zeros(0, np.int64)
     history = History(empty, drg_codes, empty, empty, np.zeros(0), empty, used, weights, factors)
-    estimator._finish(sums, history, names, adrgs, n_grouped, reasons,
-                      _pack_version(pa.table({"pack_version": pa.array(sorted(versions), pa.string())})))
+    estimator.fit_from_sums(sums, history, names, adrgs, n_grouped, reasons, common_pack_version(sorted(versions)))
     return estimator
 
 

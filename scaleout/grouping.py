@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from grouper import RESULT_COLUMNS
-from icd_tables.pack import DEFAULT_PACK, Pack
+from icd_tables.pack import Pack
 
 #: Spark schema of the result columns (the ``Grouper`` columns, texts plain strings).
 RESULT_SCHEMA = ", ".join(f"{name} {'long' if name == 'row_no' else 'string'}" for name in RESULT_COLUMNS)
@@ -41,7 +41,7 @@ def group_batches(batches: Iterator[pa.RecordBatch], pack_ref, normalize: bool, 
     ``row_no`` column; otherwise the input's ``row_no`` is kept.  ``keep`` lists the input columns
     appended to the results, as (input name, output name).
     """
-    from grouper.normalize import normalize_codes
+    from icd_tables.intake.codes import normalize_codes
     from scaleout._worker import worker_grouper
 
     grouper = worker_grouper(pack_ref)
@@ -86,7 +86,7 @@ def partition_offsets(frame) -> dict[int, int]:
     return offsets
 
 
-def group_spark(records, pack=DEFAULT_PACK, *, normalize: bool = True, keep_input: bool = False):
+def group_spark(records, pack=None, *, normalize: bool = True, keep_input: bool = False):
     """Group the records of a Spark DataFrame on the executors.
 
     Parameters

@@ -25,14 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
 
 from payment import engine
-from payment._kernels import CAT_DRG, CAT_EVENT, CAT_RESERVE, CAT_UNPAID
-from payment.engine import CASE_TYPES, PointValue, classify
+from payment.engine import CASE_TYPES, CAT_DRG, CAT_UNPAID, PointValue, classify
 from payment.inputs import Hospitals, PaymentInputError, Period, prepare_cases
 from payment.policy import Policy
 from weights import WeightTable
@@ -72,7 +70,7 @@ def _standard_batches(batches, values: dict[int, PointValue], n_groups: int, gro
         points = batch.column("points").to_numpy(zero_copy_only=False)
         group = group_of(batch)
         mask = (batch.column("category").to_numpy(zero_copy_only=False) == CAT_DRG) & (group >= 0)
-        q, r = engine._standards(points, np.maximum(group, 0), mask, values, n_groups)
+        q, r = engine.floor_standards(points, np.maximum(group, 0), mask, values, n_groups)
         yield batch.append_column("q", pa.array(q)).append_column("r", pa.array(r))
 
 
@@ -196,26 +194,12 @@ def settle_spark(cases, weights: WeightTable, policy: Policy, hospitals: Hospita
     frame = frame.withColumn("month", F.greatest(F.col("yyyymm") % 100 - 1, F.lit(0)))
     frame = frame.withColumn("slot", ((F.greatest("hosp", F.lit(0)) * n_funds + F.greatest("fund", F.lit(0))) * 12
                                       + F.col("month")).cast("long"))
-    budgets = engine._fund_budgets(policy, SimpleNamespace(funds=funds))
+    budgets = engine.fund_budgets(policy, funds)
     first = _sums(frame, ("points", "patient_fen", "cost_fen"), n_hosp, n_funds)
     by_fund_month = first[:, CAT_DRG, :].reshape(-1, n_funds, 12, 4).sum(axis=0)
-
-    monthly_values = {}
-    if kind == "year":
-        if policy.provisional is None:
-            numerators = {f * 12 + m: budgets[f][2] for f in range(len(funds)) for m in range(12)}
-            monthly_values = engine._values(by_fund_month[..., 1].ravel(), by_fund_month[..., 2].ravel(),
-                                            numerators, 12)
-        else:
-            monthly_values = {g: PointValue(*policy.provisional) for g in range(n_funds * 12)
-                              if by_fund_month[..., 0].ravel()[g] > 0}
+    monthly_values = engine.monthly_point_values(policy, budgets, by_fund_month) if kind == "year" else {}
     scale = 1
-    totals = by_fund_month.sum(axis=1)
-    values = engine._values(totals[:, 1], totals[:, 2], {f: b[2] for f, b in budgets.items()}, scale)
-    empty = [funds[f] for f in budgets if f not in values]
-    if empty:
-        raise PaymentInputError(f"fund {'/'.join(empty[0])} has a budget but no DRG-track cases with points in "
-                                f"{period}; nothing to share the budget over")
+    values = engine.budget_point_values(budgets, by_fund_month.sum(axis=1), scale, funds, period)
 
     fund_of = lambda b: b.column("fund").to_numpy(zero_copy_only=False)  # noqa: E731
     with_q = frame.mapInArrow(lambda bs: _standard_batches(bs, values, n_funds, fund_of),
@@ -257,14 +241,8 @@ def _account_figures(first, second, kind, policy, hospitals, budgets, scores, n_
     n_accounts = max(len(hospitals.ids), 1) * n_funds
     sums = engine.account_sums(first, second, n_accounts)
     if kind == "year":
-        provisional = second[:, CAT_DRG, 3] - first[:, CAT_DRG, 2] + second[:, CAT_RESERVE, 2]
-        withheld = engine._withhold(policy, provisional)
-        events = second[:, CAT_EVENT, 2]
-        months = {"provisional": provisional, "withheld": withheld, "event_fund": events,
-                  "paid": provisional - withheld + events, "n_cases": first[:, :, 0].sum(axis=1)}
-        state = SimpleNamespace(policy=policy, hospitals=hospitals, months=months, budgets=budgets,
-                                scores=dict(scores or {}))
-        engine._year_end(state, sums, n_funds)
+        months = engine.monthly_payments(policy, first, second)
+        engine.year_end(policy, hospitals, budgets, dict(scores or {}), months, sums, n_funds)
     return sums
 
 

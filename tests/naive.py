@@ -25,6 +25,7 @@ from icd_tables.rules.ir import (
     Outcome,
     Present,
     RuleRow,
+    TextIn,
     TrueExpr,
 )
 
@@ -55,6 +56,10 @@ class NaiveRecord:
     age_days: int | None = None
     admission_weight_g: int | None = None
     birth_weight_g: int | None = None
+    los_days: int | None = None
+    icu_hours: int | None = None
+    discharge_method: int | None = None
+    dept: str | None = None
     has_mcc: bool = False
     has_cc: bool = False
 
@@ -70,14 +75,20 @@ class NaiveRecord:
             return self.procedures[1:]
         raise ValueError(f"{f} is not a code field")
 
-    def number(self, f: Field) -> int | None:
-        """The value of numeric field ``f``, ``None`` when missing."""
+    def number(self, f: Field) -> int | str | None:
+        """The value of numeric (or text) field ``f``, ``None`` when missing."""
         return {
             Field.AGE_YEARS: self.age_years,
             Field.SEX: self.sex,
             Field.AGE_DAYS: self.age_days,
             Field.ADMISSION_WEIGHT: self.admission_weight_g,
             Field.BIRTH_WEIGHT: self.birth_weight_g,
+            Field.LOS_DAYS: self.los_days,
+            Field.ICU_HOURS: self.icu_hours,
+            Field.DISCHARGE_METHOD: self.discharge_method,
+            Field.DEPT: self.dept,
+            Field.DX_COUNT: len(self.codes(Field.PRINCIPAL_DX)) + len(self.secondary_dx),
+            Field.PROC_COUNT: len(self.procedures),
         }[f]
 
 
@@ -136,6 +147,8 @@ def eval_expr(expr: Expr, rec: NaiveRecord, sets: Mapping[str, Collection[str]])
         return COMPARE[expr.op](len(distinct), expr.value)
     if isinstance(expr, Present):
         return rec.number(expr.field) is not None
+    if isinstance(expr, TextIn):
+        return rec.number(expr.field) in expr.values
     if isinstance(expr, And):
         return all(eval_expr(item, rec, sets) for item in expr.items)
     if isinstance(expr, Or):
@@ -145,9 +158,18 @@ def eval_expr(expr: Expr, rec: NaiveRecord, sets: Mapping[str, Collection[str]])
     raise TypeError(f"not a rule expression: {expr!r}")
 
 
+_TREES: dict[int, tuple[Sequence[RuleRow], dict]] = {}
+
+
 def _children(rows: Sequence[RuleRow], level: str, parent: str) -> list[RuleRow]:
-    """The rows of ``level`` under ``parent``, stably sorted by ``sort``."""
-    return sorted((r for r in rows if r.level == level and r.parent == parent), key=lambda r: r.sort)
+    """The rows of ``level`` under ``parent``, stably sorted by ``sort`` (indexed once per rows list)."""
+    cached = _TREES.get(id(rows))
+    if cached is None or cached[0] is not rows:
+        tree: dict[tuple[str, str], list[RuleRow]] = {}
+        for row in rows:
+            tree.setdefault((row.level, row.parent), []).append(row)
+        cached = _TREES[id(rows)] = (rows, {k: sorted(v, key=lambda r: r.sort) for k, v in tree.items()})
+    return cached[1].get((level, parent), [])
 
 
 def group_rows(
@@ -159,9 +181,9 @@ def group_rows(
     """Group ``rec`` by walking the decision table MDC → ADRG → DRG.
 
     The first MDC whose rule holds and that has an ADRG row whose rule holds
-    decides (an MDC without a matching ADRG row falls through to the next);
-    within it the first such ADRG row, then its first DRG row whose rule holds.
-    Siblings are tried in stable ``sort`` order.
+    and one of whose DRG rows holds decides (an MDC without such an ADRG row
+    falls through to the next); within it the first such ADRG row, then its
+    first DRG row whose rule holds.  Siblings are tried in stable ``sort`` order.
 
     Parameters
     ----------
@@ -175,11 +197,6 @@ def group_rows(
     -------
     NaiveResult
         ``adrg`` is ``""`` unless the status is ``"ok"``.
-
-    Raises
-    ------
-    ValueError
-        When the chosen ADRG row has no DRG row whose rule holds.
     """
     for mdc in _children(rows, "mdc", ""):
         if not eval_expr(mdc.rule, rec, sets):
@@ -188,8 +205,8 @@ def group_rows(
             if not eval_expr(adrg.rule, rec, sets):
                 continue
             drg = next((d for d in _children(rows, "drg", adrg.code) if eval_expr(d.rule, rec, sets)), None)
-            if drg is None:
-                raise ValueError(f"ADRG row {adrg.code}: no DRG row holds for {rec}")
+            if drg is None:  # the ADRG does not match: go on
+                continue
             adrg_code = adrg.target if adrg.outcome is Outcome.OK else ""
             return NaiveResult(adrg.outcome.value, mdc.code, adrg_code, drg.code, adrg.code)
     return NaiveResult(Outcome.UNGROUPABLE.value, "", "", ungroupable_drg, "")

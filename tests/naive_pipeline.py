@@ -15,7 +15,7 @@ import numpy as np
 
 from naive import NaiveRecord, eval_expr, group_rows
 
-from icd_tables.definition import SchemeDefinition
+from icd_tables.definition import REGROUP_EACH_SECONDARY_PROC, SchemeDefinition
 
 STATUS_ZH = {"ok": "分组成功", "qy": "歧义病案", "ungroupable": "无法入组"}
 DX_UNMAPPED = "诊断不能转换为分组器支持的编码"
@@ -55,6 +55,24 @@ def _codes(value) -> list[str]:
     return str(value).split("|")
 
 
+def _text(value) -> str | None:
+    """A text field as given: missing for None or NaN, else its ``str``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
+_SETS: dict[int, tuple[SchemeDefinition, dict[str, frozenset[str]]]] = {}
+
+
+def _sets(defn: SchemeDefinition) -> dict[str, frozenset[str]]:
+    """The definition's code sets as frozensets (built once per definition: the packs' lists are long)."""
+    cached = _SETS.get(id(defn))
+    if cached is None or cached[0] is not defn:
+        cached = _SETS[id(defn)] = (defn, {name: frozenset(codes) for name, codes in defn.sets.items()})
+    return cached[1]
+
+
 def naive_group(defn: SchemeDefinition, record: Mapping) -> dict:
     """Group one record dict; returns mdc, adrg, drg, status, status_zh, mcc_dx, cc_dx."""
     principal = record.get("principal_dx")
@@ -77,15 +95,28 @@ def naive_group(defn: SchemeDefinition, record: Mapping) -> dict:
         age_days=_number(record.get("age_days")),
         admission_weight_g=_number(record.get("admission_weight_g")),
         birth_weight_g=_number(record.get("birth_weight_g")),
+        los_days=_number(record.get("los_days")),
+        icu_hours=_number(record.get("icu_hours")),
+        discharge_method=_number(record.get("discharge_method")),
+        dept=_text(record.get("dept")),
     )
-    if not all(eval_expr(check.rule, rec, defn.sets) for check in defn.checks):
+    if rec.icu_hours is None:  # the tables README, section 7.1: missing counts as 0
+        rec.icu_hours = 0
+    sets = _sets(defn)
+    if not all(eval_expr(check.rule, rec, sets) for check in defn.checks):
         return {**result, "status": "invalid", "status_zh": CHECK_FAILED}
 
     exclusion = defn.cc_exclusion.get(dx[0])
     mcc = [i for i, s in enumerate(dx[1:], 1) if s in defn.mcc and defn.mcc[s] != exclusion]
     cc = [i for i, s in enumerate(dx[1:], 1) if s in defn.cc and defn.cc[s] != exclusion]
     rec.has_mcc, rec.has_cc = bool(mcc), bool(cc)
-    grouped = group_rows(defn.rows, rec, defn.sets, defn.ungroupable_drg)
+    grouped = group_rows(defn.rows, rec, sets, defn.ungroupable_drg)
+    if grouped.status == "ungroupable" and defn.regroup == REGROUP_EACH_SECONDARY_PROC:
+        for alone in procs[1:]:  # each secondary procedure as the only one; checks are not repeated
+            rec.procedures = [alone]
+            grouped = group_rows(defn.rows, rec, sets, defn.ungroupable_drg)
+            if grouped.status != "ungroupable":
+                break
     return {
         "mdc": grouped.mdc,
         "adrg": grouped.adrg,

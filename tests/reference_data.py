@@ -18,6 +18,22 @@ GOLDEN = SHARED / "golden"
 VERSIONS_1X = ("chs-drg-1.1", "chs-drg-1.0")
 
 
+def golden_schemes() -> list[str]:
+    """Every ``<name>`` with a golden file ``GOLDEN/<name>.parquet`` and a table folder ``TABLES/<name>``.
+
+    National and regional alike, found on disk: a new pack with its golden set needs no code.
+    Empty when ../shared is absent (the tests that use it then skip visibly).
+    """
+    if not GOLDEN.is_dir():
+        return []
+    return sorted(p.stem for p in GOLDEN.glob("*.parquet") if (TABLES / p.stem / "rules.json").is_file())
+
+
+def regional_schemes() -> list[str]:
+    """The golden schemes that are regional packs (``rules.json`` schema ``chs-drg-rules/2``)."""
+    return [name for name in golden_schemes() if name not in VERSIONS_1X]
+
+
 def require_shared(path: Path) -> Path:
     """Return ``path``, or skip the test visibly when ../shared is not beside the checkout."""
     if not path.exists():

@@ -9,7 +9,10 @@ serves the national 1.x packs and the bundled ``example-mini`` pack:
   codes through the inverse of ``dx_map`` / ``proc_map`` (several input codes
   may map to one grouper code; a grouper code that is no map value is skipped);
 * numeric candidates are the bounds of every ``Compare`` node, each with its
-  neighbours (e.g. 28/29 days, 1499/1500 g), plus a few ordinary values;
+  neighbours (e.g. 28/29 days, 1499/1500 g), plus a few ordinary values; the
+  regional fields (length of stay, ICU hours, discharge method, department)
+  are drawn only for packs whose rules read them, the department from the
+  texts the rules compare with and a few others;
 * most records are *aimed*: an ADRG row is chosen (stratified by the shape of
   its rule, so rare rule kinds are as likely as common ones), a branch of its
   rule, of its MDC's entry rule and of one of its DRG rows is turned into codes
@@ -38,6 +41,8 @@ from hypothesis import strategies as st
 from icd_tables.definition import SchemeDefinition
 from icd_tables.rules.ir import (
     COMPLICATION_SETS,
+    DERIVED_FIELDS,
+    TEXT_FIELDS,
     And,
     Compare,
     Count,
@@ -48,9 +53,10 @@ from icd_tables.rules.ir import (
     Or,
     Present,
     RuleRow,
+    TextIn,
     TrueExpr,
 )
-from icd_tables.schema import NUMERIC_COLUMNS
+from icd_tables.schema import NUMERIC_COLUMNS, TEXT_COLUMNS
 
 MCC, CC = "MCC", "CC"
 ZYZD, QTZD, ZYSS, QTSS = Field.PRINCIPAL_DX, Field.SECONDARY_DX, Field.PRINCIPAL_PROC, Field.OTHER_PROCS
@@ -71,7 +77,14 @@ TYPICAL = {
     Field.AGE_DAYS: (0, 1, 3, 7, 14, 27, 28, 29, 30, 60, 180, 364),
     Field.BIRTH_WEIGHT: (0, 600, 999, 1000, 1200, 1800, 2200, 2800, 3300, 4200),
     Field.ADMISSION_WEIGHT: (0, 600, 999, 1000, 1200, 1800, 2200, 2800, 3300, 4200),
+    Field.LOS_DAYS: (0, 1, 2, 4, 5, 7, 10, 14, 30, 60, 61, 120),
+    Field.ICU_HOURS: (0, 1, 24, 48, 96, 120, 121, 200, 400),
+    Field.DISCHARGE_METHOD: (1, 2, 3, 4, 5, 9),
 }
+#: Departments drawn besides the ones the rules name.
+TYPICAL_DEPTS = ("呼吸内科", "普通外科", "icu", "")
+#: Regional record fields, drawn only where a pack's rules read them.
+REGIONAL_FIELDS = (Field.LOS_DAYS, Field.ICU_HOURS, Field.DISCHARGE_METHOD, Field.DEPT)
 ODD_SEX = (0, 9, None)
 
 
@@ -133,6 +146,8 @@ def rule_shape(expr: Expr) -> str:
         return f"count({','.join(f.value for f in expr.fields)}{expr.op})"
     if isinstance(expr, Present):
         return f"has({expr.field.value})"
+    if isinstance(expr, TextIn):
+        return f"text({expr.field.value})"
     if isinstance(expr, Not):
         return f"not({rule_shape(expr.item)})"
     if isinstance(expr, (And, Or)):
@@ -164,6 +179,8 @@ class _Plan:
     compares: dict = field(default_factory=lambda: defaultdict(list))  # field -> [(op, value)]
     present: set = field(default_factory=set)
     absent: set = field(default_factory=set)
+    texts: dict = field(default_factory=dict)  # text field -> a value it must take
+    avoid_texts: dict = field(default_factory=lambda: defaultdict(set))  # text field -> values it must not take
     want: list = field(default_factory=list)  # tuples of MCC/CC: one of them must count
     avoid_mcc: bool = False
     avoid_cc: bool = False
@@ -190,8 +207,14 @@ class RecordModel:
 
         kinds: dict[str, set[str]] = defaultdict(set)
         bounds: dict[Field, set[int]] = defaultdict(set)
+        texts: dict[Field, set[str]] = defaultdict(set)
+        read: set[Field] = set()
 
         def visit(expr):
+            if isinstance(expr, (Compare, Present, TextIn)):
+                read.add(expr.field)
+            if isinstance(expr, TextIn):
+                texts[expr.field].update(expr.values)
             if isinstance(expr, InSets):
                 for name in expr.sets:
                     if name not in COMPLICATION_SETS:
@@ -219,13 +242,15 @@ class RecordModel:
         self.bounds = {f: tuple(sorted(v)) for f, v in bounds.items()}
         self.candidates: dict[Field, tuple[int, ...]] = {}
         for f in Field:
-            if f.is_code:
+            if f.is_code or f in TEXT_FIELDS or f in DERIVED_FIELDS:
                 continue
             values = set(TYPICAL.get(f, ()))
             for b in self.bounds.get(f, ()):
                 values.update((b - 1, b, b + 1))
             self.candidates[f] = tuple(sorted(v for v in values if v >= 0))
         self.uses_admission_weight = Field.ADMISSION_WEIGHT in self.bounds
+        self.regional_read = tuple(f for f in REGIONAL_FIELDS if f in read)
+        self.text_candidates = {f: tuple(sorted(texts.get(f, ()))) + TYPICAL_DEPTS for f in TEXT_FIELDS}
 
         rows = defn.rows
         self.mdc_rows = _sorted_rows(rows, "mdc", "")
@@ -286,6 +311,11 @@ class RecordModel:
             plan.counts.append((expr.set, expr.fields, op, expr.value))
         elif isinstance(expr, Present):
             (plan.present if positive else plan.absent).add(expr.field)
+        elif isinstance(expr, TextIn):
+            if positive and expr.values:
+                plan.texts[expr.field] = _pick(ch, expr.values)
+            elif not positive:
+                plan.avoid_texts[expr.field].update(expr.values)
         else:
             raise TypeError(expr)
 
@@ -455,6 +485,9 @@ class RecordModel:
             procs = _shuffle(ch, procs)
         if procs and ch.chance(0.05):
             procs.append(_pick(ch, procs))  # a procedure given twice
+        for op, value in plan.compares.get(Field.PROC_COUNT, ()):  # "at least n procedures" and the like
+            while not COMPARE[op](len(procs), value) and len(procs) < value + 1 and self.proc_sets:
+                procs.append(self._random_code(ch, "proc"))
 
         # complications
         pexcl = self.defn.cc_exclusion.get(principal)
@@ -497,7 +530,7 @@ class RecordModel:
             "principal_dx": principal_in,
             "secondary_dx": "|".join(c for c in sec_inputs if c is not None),
             "procedures": "|".join(self._proc_input(ch, c) for c in procs),
-            **{NUMERIC_COLUMNS[f]: v for f, v in nums.items()},
+            **{NUMERIC_COLUMNS.get(f) or TEXT_COLUMNS[f]: v for f, v in nums.items()},
         }
         if not self.uses_admission_weight and record.get("admission_weight_g") is None:
             record.pop("admission_weight_g", None)
@@ -539,6 +572,12 @@ class RecordModel:
             _pick(ch, self.candidates[Field.ADMISSION_WEIGHT])
             if self.uses_admission_weight and (young or ch.chance(0.05)) else None,
         )
+        for f in self.regional_read:
+            if f in TEXT_FIELDS:
+                nums[f] = self._text(ch, plan, f)
+            else:
+                default = _pick(ch, self.candidates[f]) if ch.chance(0.9) else None
+                nums[f] = self._number(ch, plan, f, default)
         # fill what a failed record check asks for (its Present fields), mostly
         for check in self.defn.checks:
             if _holds(check.rule, nums) or ch.chance(0.05):
@@ -549,6 +588,14 @@ class RecordModel:
                 if nums.get(f) is None and f is not Field.SEX:
                     nums[f] = _pick(ch, self.candidates[f])
         return nums
+
+    def _text(self, ch, plan: _Plan, f: Field) -> str | None:
+        if f in plan.texts:
+            return plan.texts[f]
+        if f in plan.absent or ch.chance(0.05):
+            return None
+        options = [v for v in self.text_candidates[f] if v not in plan.avoid_texts.get(f, ())]
+        return _pick(ch, options or list(self.text_candidates[f]))
 
     def _spoil(self, ch, record: dict) -> None:
         """Rarely: an unmappable or empty code, or a missing required number."""

@@ -335,8 +335,8 @@ def test_date_invalid():
 def test_cost_invalid():
     hits = only("COST_INVALID", record(total_cost=0), record(total_cost=-5.5), record(total_cost=None),
                 record(total_cost="免费"))
-    assert hits["value"].tolist() == ["0", "-5.5", "", "免费"]
-    assert hits["message_zh"].tolist()[0] == "总费用应为大于0的金额（元），填写的是“0”"
+    assert hits["value"].tolist() == ["0.00", "-5.50", "", "免费"]  # amounts in their canonical form
+    assert hits["message_zh"].tolist()[0] == "总费用应为大于0的金额（元），填写的是“0.00”"
     assert hits["message_en"].tolist()[3] == "total cost must be an amount above 0 yuan; found '免费'"
     assert only("COST_INVALID", record(total_cost="5000.00"), record(total_cost=0.01)).empty
 

@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from api import files
+from foundation import files
 from api.cli import EXIT_FAIL_ON, EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
 from reference_data import VERSIONS_1X, write_csv
-from icd_tables.pack import BUNDLED_DIR, DEFAULT_PACK
+from icd_tables.pack import BUNDLED_DIR, EXAMPLE_PACK
 
 EXPECTED = ["expected_mdc", "expected_adrg", "expected_drg", "expected_status", "expected_status_zh"]
 RESULT = ["mdc", "adrg", "drg", "status", "status_zh"]
@@ -140,7 +140,7 @@ def test_golden_as_a_gb18030_chinese_wide_csv_groups_identically(golden_run, gol
 def test_golden_normalised_up_front_gives_the_same_results(golden_run, tables_dir):
     """Normalising every record first (the library function) and the CLI's invalid-only pass agree."""
     from grouper import Grouper
-    from grouper.normalize import normalize_codes
+    from icd_tables.intake.codes import normalize_codes
 
     version, _, golden, results = golden_run
     grouper = Grouper(tables_dir / version)
@@ -198,7 +198,7 @@ def test_bad_rows_keep_their_row_and_say_what_to_fix(small_csv, tmp_path, capsys
 
 def test_normalising_everything_first_gives_the_same_results(small_csv, tmp_path, capsys, monkeypatch):
     """The shortcut (normalise only the records grouped invalid) and the plain way agree."""
-    from grouper.normalize import CodeNormalizer
+    from icd_tables.intake.codes import CodeNormalizer
 
     shortcut, plain = tmp_path / "shortcut.parquet", tmp_path / "plain.parquet"
     assert run(capsys, "group", small_csv, "-o", shortcut)[0] == EXIT_OK
@@ -338,19 +338,19 @@ def test_demo(private_packs, tmp_path, capsys):
     out = tmp_path / "demo.parquet"
     assert main(["demo", "-n", "500", "-o", str(out)]) == EXIT_OK
     printed = capsys.readouterr().out
-    assert DEFAULT_PACK in printed and "分组成功" in printed and "records/s" in printed
+    assert EXAMPLE_PACK in printed and "分组成功" in printed and "records/s" in printed
     assert len(pd.read_parquet(out)) == 500
 
 
 def test_packs_import_list_show(private_packs, capsys):
-    assert main(["packs", "import", str(BUNDLED_DIR / DEFAULT_PACK), "--name", "mini-copy", "--region", "测试"]) == 0
+    assert main(["packs", "import", str(BUNDLED_DIR / EXAMPLE_PACK), "--name", "mini-copy", "--region", "测试"]) == 0
     assert "mini-copy" in capsys.readouterr().out
     assert main(["packs", "list"]) == EXIT_OK
     listed = capsys.readouterr().out
-    assert "mini-copy" in listed and DEFAULT_PACK in listed
+    assert "mini-copy" in listed and EXAMPLE_PACK in listed
     assert main(["packs", "show", "mini-copy"]) == EXIT_OK
     shown = capsys.readouterr().out
     assert "region 测试" in shown and "rules.tsv" in shown
-    code = main(["packs", "import", str(BUNDLED_DIR / DEFAULT_PACK), "--name", "mini-copy"])
+    code = main(["packs", "import", str(BUNDLED_DIR / EXAMPLE_PACK), "--name", "mini-copy"])
     assert code == EXIT_INPUT and "already exists" in capsys.readouterr().err
     assert main(["packs", "show", "no-such-pack"]) == EXIT_INPUT

@@ -1,4 +1,8 @@
-"""Golden agreement: the IR (plain-Python evaluator) and the kernels reproduce every expected column."""
+"""Golden agreement: the IR (plain-Python evaluator) and the kernels reproduce every expected column.
+
+Every ``<name>.parquet`` of ../shared/golden with a table folder of that name is tested: the two
+national packs and every regional pack (tables README, section 7), found on disk.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import pandas as pd
 import pytest
 from naive_pipeline import naive_group
 
-from reference_data import VERSIONS_1X
+from reference_data import VERSIONS_1X, golden_schemes
 from grouper import Grouper
 from icd_tables.chs1x import load_chs1x
 
@@ -16,7 +20,7 @@ RESULT = ["mdc", "adrg", "drg", "status", "status_zh"]
 pytestmark = pytest.mark.golden
 
 
-@pytest.fixture(scope="module", params=VERSIONS_1X)
+@pytest.fixture(scope="module", params=golden_schemes() or list(VERSIONS_1X))
 def version_data(request, tables_dir, golden_dir):
     version = request.param
     golden = pd.read_parquet(golden_dir / f"{version}.parquet")
@@ -55,10 +59,10 @@ def test_ir_evaluator_reproduces_golden(version_data):
 def test_kernels_agree_with_ir_on_complications(version_data):
     """mcc_dx / cc_dx name the same input code as the plain-Python twin, whatever the split."""
     _, folder, golden = version_data
-    sample = golden.sample(3000, random_state=7)
+    sample = golden.sample(min(3000, len(golden)), random_state=7)
     results = Grouper(folder).group(sample)
     defn = load_chs1x(folder)
     naive = pd.DataFrame([naive_group(defn, rec) for rec in sample.to_dict("records")])
     for column in ("mcc_dx", "cc_dx"):
         assert (results[column].to_numpy() == naive[column].to_numpy()).all(), column
-    assert (results["mcc_dx"] != "").sum() > 100 and (results["cc_dx"] != "").sum() > 100
+    assert (results["mcc_dx"] != "").sum() > 50 and (results["cc_dx"] != "").sum() > 50

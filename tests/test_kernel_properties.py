@@ -1,8 +1,9 @@
 """The Numba kernels group exactly like the plain-Python twin, on records drawn from each pack's own lists.
 
 Records come from :mod:`strategies`, which reads the rule IR of the pack
-(national 1.1 and 1.0 from ``../shared``, skipped when absent; the bundled
-``example-mini`` always).  One :class:`Grouper` call groups a whole batch;
+(national 1.1 and 1.0 and every regional pack from ``../shared``, skipped when
+absent; the bundled ``example-mini`` always).  The regional packs get fewer
+Hypothesis examples each, plus one seeded batch, to keep the time reasonable.  One :class:`Grouper` call groups a whole batch;
 every record's ``mdc, adrg, drg, status, status_zh, mcc_dx, cc_dx`` must equal
 :func:`naive_pipeline.naive_group`, one result row per input row, in order.
 The edge-case tests at the end pin the record-input contract of the README.
@@ -23,15 +24,16 @@ from hypothesis import strategies as st
 from naive_pipeline import CHECK_FAILED, DX_UNMAPPED, PROC_UNMAPPED, naive_group
 from strategies import RecordModel, model_for, random_records, record_batches, seeded_batches
 
-from reference_data import TABLES, require_shared
+from reference_data import TABLES, regional_schemes, require_shared
 from grouper import RESULT_COLUMNS, Grouper, RecordSchemaError
 from icd_tables.chs1x import SPLIT_RULES, load_chs1x
 from icd_tables.definition import SchemeDefinition
 from icd_tables.pack import BUNDLED_DIR, Pack
-from icd_tables.schema import REQUIRED_COLUMNS
+from icd_tables.schema import NUMERIC_COLUMNS, REQUIRED_COLUMNS, TEXT_COLUMNS
 
 EXAMPLE = "example-mini"
 PACKS = ("chs-drg-1.1", "chs-drg-1.0", EXAMPLE)
+REGIONAL = regional_schemes()
 COMPARED = ("mdc", "adrg", "drg", "status", "status_zh", "mcc_dx", "cc_dx")
 PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -113,6 +115,28 @@ def test_kernel_matches_naive_on_large_batches(scheme, data):
     batch = data.draw(seeded_batches(scheme.model, min_size=1, max_size=200), label="batch")
     form = data.draw(st.sampled_from(["dicts", "pandas"]), label="form")
     assert_agrees(scheme, batch, batch if form == "dicts" else pd.DataFrame(batch))
+
+
+@pytest.fixture(scope="module", params=REGIONAL or [pytest.param("regional", marks=pytest.mark.skip("no regional packs"))])
+def regional(request) -> Scheme:
+    return load_scheme(request.param)
+
+
+@settings(PROPERTY, max_examples=6)
+@given(data=st.data())
+def test_kernel_matches_naive_on_regional_packs(regional, data):
+    batch = data.draw(seeded_batches(regional.model, min_size=1, max_size=60), label="batch")
+    assert_agrees(regional, batch)
+
+
+def test_kernel_matches_naive_on_a_seeded_regional_batch(regional):
+    """400 seeded records per regional pack, the regional fields drawn where the rules read them."""
+    batch = random_records(regional.model, 400, seed=17)
+    results = assert_agrees(regional, batch)
+    assert (results["status"] == "ok").mean() >= 0.5, results["status"].value_counts().to_dict()
+    columns = {**NUMERIC_COLUMNS, **TEXT_COLUMNS}
+    for f in regional.model.regional_read:
+        assert len({r.get(columns[f]) for r in batch}) > 2, columns[f]
 
 
 # --------------------------------------------------------------------------- the strategies are useful

@@ -15,7 +15,7 @@ from icd_tables.compiler import compile_definition
 from icd_tables.drgpack import load_drgpack, write_drgpack
 from icd_tables.errors import PackIntegrityError, PackNotFoundError
 from icd_tables.manifest import Manifest
-from icd_tables.pack import BUNDLED_DIR, DEFAULT_PACK, Pack, available_packs, cache_dir, import_pack
+from icd_tables.pack import BUNDLED_DIR, EXAMPLE_PACK, Pack, available_packs, cache_dir, import_pack
 
 
 @pytest.fixture(autouse=True)
@@ -27,21 +27,21 @@ def private_dirs(tmp_path, monkeypatch):
 @pytest.fixture
 def example_copy(tmp_path):
     folder = tmp_path / "example"
-    shutil.copytree(BUNDLED_DIR / DEFAULT_PACK, folder)
+    shutil.copytree(BUNDLED_DIR / EXAMPLE_PACK, folder)
     return folder
 
 
 def test_bundled_pack_loads_and_records_its_version():
     pack = Pack.load()
-    assert pack.manifest.name == DEFAULT_PACK
-    assert pack.version == f"{DEFAULT_PACK}@{pack.manifest.digest[:12]}"
+    assert pack.manifest.name == EXAMPLE_PACK
+    assert pack.version == f"{EXAMPLE_PACK}@{pack.manifest.digest[:12]}"
     assert "example" in pack.manifest.description.lower() or "示例" in pack.manifest.description
-    assert DEFAULT_PACK in available_packs()
+    assert EXAMPLE_PACK in available_packs()
 
 
 def test_compiled_form_is_cached_outside_the_package(tmp_path):
     Pack.load()
-    compiled = list(cache_dir().glob(f"{DEFAULT_PACK}-*/compiled.json"))
+    compiled = list(cache_dir().glob(f"{EXAMPLE_PACK}-*/compiled.json"))
     assert len(compiled) == 1
     assert tmp_path in compiled[0].parents
     assert not any(BUNDLED_DIR.rglob("*.npy"))
@@ -75,20 +75,20 @@ def test_resealed_change_gets_a_new_digest_and_is_recompiled(example_copy):
 
 def test_corrupt_cache_is_rebuilt():
     pack = Pack.load()
-    folder = next(cache_dir().glob(f"{DEFAULT_PACK}-*"))
+    folder = next(cache_dir().glob(f"{EXAMPLE_PACK}-*"))
     (folder / "compiled.json").write_text("{broken", encoding="utf-8")
     assert Pack.load().compiled.checksums() == pack.compiled.checksums()
 
 
 def test_unknown_pack_names_the_known_ones():
-    with pytest.raises(PackNotFoundError, match=DEFAULT_PACK):
+    with pytest.raises(PackNotFoundError, match=EXAMPLE_PACK):
         Pack.load("no-such-pack")
 
 
 def test_saved_arrays_are_byte_identical(tmp_path):
-    compiled = compile_definition(load_drgpack(BUNDLED_DIR / DEFAULT_PACK))
+    compiled = compile_definition(load_drgpack(BUNDLED_DIR / EXAMPLE_PACK))
     compiled.save(tmp_path / "a", {})
-    compile_definition(load_drgpack(BUNDLED_DIR / DEFAULT_PACK)).save(tmp_path / "b", {})
+    compile_definition(load_drgpack(BUNDLED_DIR / EXAMPLE_PACK)).save(tmp_path / "b", {})
     files = sorted(p.name for p in (tmp_path / "a").glob("*.npy"))
     assert files and files == sorted(p.name for p in (tmp_path / "b").glob("*.npy"))
     for name in files:

@@ -28,7 +28,7 @@ def test_year_settles_every_case_and_the_budget_to_the_fen(golden):
     cases, weights, policy, hospitals = golden
     run = run_settlement(cases, weights, policy, hospitals, "year", "2024")
     lines = run.tables["case_lines"]
-    in_2024 = sum(1 for d in cases.column("discharge_date").to_pylist() if d and d.startswith("2024"))
+    in_2024 = sum(1 for d in cases.column("discharge_date").to_pylist() if d and d.year == 2024)
     assert lines.num_rows == in_2024 and run.meta["cases"]["outside_period"] == cases.num_rows - in_2024
     for fund in run.meta["funds"]:
         assert fund["drg_fund_fen"] == fund["distributable_fen"]

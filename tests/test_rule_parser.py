@@ -24,6 +24,7 @@ from icd_tables.rules import (
     RuleRow,
     RuleSyntaxError,
     RuleTableError,
+    TextIn,
     format_rule,
     parse_rule,
     read_rule_table,
@@ -261,10 +262,19 @@ def test_format(expr, text):
     assert parse_rule(text) == expr
 
 
-@pytest.mark.parametrize("expr", [And((A, TRUE)), Not(TRUE), Or(())])
+@pytest.mark.parametrize("expr", [And((A, TRUE)), Not(TRUE), And(())])
 def test_format_rejects_what_the_language_cannot_write(expr):
     with pytest.raises(ValueError):
         format_rule(expr)
+
+
+def test_regional_constructs_are_written_for_reading():
+    """The never-holding empty ``or`` and department comparisons of regional packs (display only)."""
+    assert format_rule(Or(())) == "false"
+    assert format_rule(TextIn(Field.DEPT, ("ICU",))) == 'KS = "ICU"'
+    both = And((A, TextIn(Field.DEPT, ("ICU", "CCU"))))
+    assert format_rule(both).endswith('and (KS = "ICU" or KS = "CCU")')
+    assert format_rule(Not(TextIn(Field.DEPT, ("ICU",)))) == 'not KS = "ICU"'
 
 
 _RESERVED_WORDS = KEYWORDS | {f.value.lower() for f in Field} | {MCC.lower(), CC.lower()}

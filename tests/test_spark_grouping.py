@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from grouper import RESULT_COLUMNS, Grouper
-from grouper.normalize import normalize_codes
+from icd_tables.intake.codes import normalize_codes
 from icd_tables.pack import Pack
 from icd_tables.sample import sample_records
 from reference_data import GOLDEN, TABLES, VERSIONS_1X, require_shared

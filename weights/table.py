@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +25,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from foundation.atomic import atomic_path
 
 FORMAT = "drg-weights/1"
 METADATA_KEY = b"drg_weights"
@@ -98,18 +99,9 @@ class WeightTable:
 
     def write(self, path: str | os.PathLike) -> Path:
         """Write the table as Parquet, atomically (a temporary file renamed at the end)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             pq.write_table(self.to_arrow(), tmp)
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; a weight table is shared like the other outputs
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return Path(path)
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> "WeightTable":

@@ -17,7 +17,7 @@ import numpy as np
 from grouper import Batch, Grouper
 from grouper.results import STATUS_INVALID
 from icd_tables.compiled import MISSING, NUMERIC_ORDER
-from icd_tables.schema import CODE_LIST_SEPARATOR, NUMERIC_COLUMNS, REQUIRED_COLUMNS
+from icd_tables.schema import CODE_LIST_SEPARATOR, NUMERIC_COLUMNS, NUMERIC_DEFAULTS, REQUIRED_COLUMNS, TEXT_COLUMNS
 
 #: Numeric fields within int32 (its minimum marks "missing"), as the encoder requires.
 LIMIT = 2**31 - 1
@@ -49,7 +49,9 @@ class OneRecordGrouper:
         self.status_names, self.status_zh = _names(STATUS_NAMES), _names(STATUS_ZH_TEXT)
         self.reasons = _names(REASON_CODES)
         self.version = grouper.pack_version
-        self.fields = [NUMERIC_COLUMNS[f] for f in NUMERIC_ORDER]
+        self.fields = [{**NUMERIC_COLUMNS, **TEXT_COLUMNS}[f] for f in NUMERIC_ORDER]
+        self.defaults = [NUMERIC_DEFAULTS.get(f, MISSING) for f in NUMERIC_ORDER]
+        self.text = [f in TEXT_COLUMNS for f in NUMERIC_ORDER]
 
     def group(self, record: dict, row_no: int = 1) -> dict | None:
         """The result row of ``drg group`` for ``record`` (``warnings`` ``""``), or None (use the batch path)."""
@@ -60,7 +62,9 @@ class OneRecordGrouper:
         for k, name in enumerate(self.fields):
             value = record.get(name)
             if value is None:
-                nums[k, 0] = MISSING
+                nums[k, 0] = self.defaults[k]
+            elif self.text[k]:  # a department is matched against the pack's texts by the batch path
+                return None
             elif type(value) is int and abs(value) <= LIMIT:
                 nums[k, 0] = value
             else:

@@ -11,7 +11,6 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from icd_tables.pack import DEFAULT_PACK
 
 
 class Settings(BaseSettings):
@@ -25,7 +24,8 @@ class Settings(BaseSettings):
     database_schema : str
         PostgreSQL schema the tables live in (created when absent); ignored by DuckDB.
     pack : str
-        Definition pack (name or folder) loaded at start-up.
+        Definition pack (name or folder) loaded at start-up; default the configured one
+        (``drg packs default``, ``$DRG_PACK``).
     weights, policy, hospitals : Path, optional
         Weight table (.parquet or published .csv), payment policy (.toml) and hospital table;
         with weights and a policy the service computes expected payments and runs settlements.
@@ -58,7 +58,7 @@ class Settings(BaseSettings):
 
     database_url: str = "duckdb:///drg-service.duckdb"
     database_schema: str = "public"
-    pack: str = DEFAULT_PACK
+    pack: str | None = None
     weights: Path | None = None
     policy: Path | None = None
     hospitals: Path | None = None

@@ -21,10 +21,10 @@ import pyarrow.compute as pc
 from api.service.auth import Principal
 from api.service.db import CASE_COLUMNS, FINDING_COLUMNS, Connection, Database, utcnow
 from api.service.engine import Engine
-from grouper.encode import plain_array
+from foundation.arrow_columns import plain_array
 from icd_tables.schema import CODE_LIST_SEPARATOR
 from payment.engine import CASE_TYPES
-from weights.decimals import decimal_array, units_or_null
+from foundation.decimals import decimal_array, units_or_null
 from payment._kernels import yuan_to_fen
 from weights import lookup_units
 

@@ -25,8 +25,8 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from api.cases import iter_cases
-from api.columns import ColumnMappingError
-from api.files import InputError, ResultWriter
+from icd_tables.intake.headers import ColumnMappingError
+from foundation.files import InputError, ResultWriter
 from api.service.auth import Principal
 from api.service.db import utcnow
 from api.service.store import UploadError, fingerprint, new_id, prepare, record_run, store

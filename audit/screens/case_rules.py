@@ -29,7 +29,7 @@ from audit.code_sets import clean_codes, in_ranges
 from audit.screens.cases import CaseArrays, DrgReference, rw_column_units
 from audit.screens.flags import share_text
 from weights import RW_UNITS
-from weights.decimals import fen_text
+from foundation.decimals import fen_text
 
 
 def _suffix_mask(c: CaseArrays, suffixes) -> np.ndarray:

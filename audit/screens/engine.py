@@ -31,7 +31,7 @@ from audit.screens.hospital import dumping_flags, share_flags
 from audit.screens.money import Rates
 from audit.screens.patient import overlap_flags, split_flags
 from weights import WeightTable
-from weights.decimals import decimal_array, units_or_null, unscaled
+from foundation.decimals import decimal_array, units_or_null, unscaled
 
 CASE_RISK_SCHEMA = pa.schema([
     ("case_id", pa.string()), ("row_no", pa.int64()), ("hospital_id", pa.string()), ("n_flags", pa.int64()),

@@ -27,7 +27,7 @@ import json
 import numpy as np
 import pyarrow as pa
 
-from weights.decimals import units_or_null
+from foundation.decimals import units_or_null
 
 SEVERITY_ZH = {"error": "疑似违规", "warning": "可疑", "info": "提示"}
 

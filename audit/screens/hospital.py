@@ -28,7 +28,7 @@ import pyarrow as pa
 from audit.screens.cases import CaseArrays
 from audit.screens.flags import flags_table, share_text
 from weights import RW_UNITS, WeightTable
-from weights.decimals import fen_text
+from foundation.decimals import fen_text
 
 
 def two_proportion_z(k, n, k0, n0) -> np.ndarray:

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from audit.screens.cases import NO_DATE, CaseArrays
 from audit.screens.config import MATCH_KEYS
-from weights.decimals import fen_text
+from foundation.decimals import fen_text
 
 
 def sort_order(keys: list[np.ndarray]) -> np.ndarray:

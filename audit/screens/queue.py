@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from audit.screens.engine import ScreenResult
-from weights.decimals import decimal_array, unscaled
+from foundation.decimals import decimal_array, unscaled
 
 QUEUE_SCHEMA = pa.schema([
     ("rank", pa.int64()), ("selection", pa.string()), ("case_id", pa.string()), ("row_no", pa.int64()),

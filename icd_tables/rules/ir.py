@@ -22,7 +22,11 @@ Semantics (the contract every evaluator follows)
 * ``Count(set, fields, op, value)``: the number of *distinct* codes among the
   values of ``fields`` that are members of ``set`` (``length(SET ∩ {...})``),
   compared with ``value``.
-* ``Present(field)`` holds when the numeric field has a value.
+* ``Present(field)`` holds when the numeric (or text) field has a value.
+* ``TextIn(field, values)`` holds when the text field has a value equal, as
+  an exact string, to one of ``values`` (``dept``: the discharging department).
+* The derived fields ``ZDSL``/``SSSL`` are the number of diagnoses (principal
+  included) and of procedures; they are always present.
 * ``And``/``Or``/``Not``/``TRUE`` are ordinary two-valued logic.
 """
 
@@ -45,6 +49,12 @@ class Field(str, Enum):
     AGE_DAYS = "XSRTL"  # 新生儿天龄 (年龄不足1周岁的天数)
     ADMISSION_WEIGHT = "XSRTZ"  # 新生儿入院体重 (g)
     BIRTH_WEIGHT = "CSTZ"  # 新生儿出生体重 (g); extension used by the 1.x tables
+    LOS_DAYS = "ZYTS"  # 住院天数; regional packs (chs-drg-rules/2)
+    ICU_HOURS = "ICUSC"  # 重症监护时长 (小时); missing counts as 0
+    DISCHARGE_METHOD = "LYFS"  # 离院方式
+    DEPT = "KS"  # 出院科室, compared as an exact string
+    DX_COUNT = "ZDSL"  # 诊断数 (principal + secondary), derived
+    PROC_COUNT = "SSSL"  # 手术操作数, derived
 
     @property
     def is_code(self) -> bool:
@@ -58,7 +68,10 @@ class Field(str, Enum):
 CODE_FIELDS = frozenset(
     {Field.PRINCIPAL_DX, Field.SECONDARY_DX, Field.PRINCIPAL_PROC, Field.OTHER_PROCS}
 )
-NUMERIC_FIELDS = frozenset(Field) - CODE_FIELDS
+TEXT_FIELDS = frozenset({Field.DEPT})
+#: Fields the kernel derives from the code lists instead of reading a column.
+DERIVED_FIELDS = frozenset({Field.DX_COUNT, Field.PROC_COUNT})
+NUMERIC_FIELDS = frozenset(Field) - CODE_FIELDS - TEXT_FIELDS
 
 #: Reserved set names evaluated after the CC/MCC exclusion table.
 MCC = "MCC"
@@ -104,6 +117,14 @@ class Present:
 
 
 @dataclass(frozen=True)
+class TextIn:
+    """The text ``field`` has a value equal to one of ``values`` (exact strings)."""
+
+    field: Field
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class And:
     items: tuple["Expr", ...]
 
@@ -124,8 +145,10 @@ class TrueExpr:
 
 
 TRUE = TrueExpr()
+#: The rule that never holds (an empty ``or``).
+FALSE = Or(())
 
-Expr = Union[InSets, Compare, Count, Present, And, Or, Not, TrueExpr]
+Expr = Union[InSets, Compare, Count, Present, TextIn, And, Or, Not, TrueExpr]
 
 
 class Outcome(str, Enum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from api.columns import plan_columns
+from icd_tables.intake.headers import plan_columns
 from api.grouping import BatchGrouper
 from api.service.fast import OneRecordGrouper
 from grouper import Grouper

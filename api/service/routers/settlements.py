@@ -16,7 +16,7 @@ from api.service.deps import PrincipalDep, ServiceDep
 from api.service.routers.hospitals import period_filter
 from api.service.schemas import ErrorOut, LinePage, SettlementIn, SettlementRun, Statement
 from api.service.store import audit, new_id, record_run
-from grouper.encode import plain_array
+from foundation.arrow_columns import plain_array
 from payment import MoneyRangeError, PaymentInputError, PolicyError, run_settlement
 
 router = APIRouter(prefix="/v1/settlements", tags=["结算 settlements"])

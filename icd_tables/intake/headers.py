@@ -35,8 +35,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grouper.encode import plain_array
-from icd_tables.schema import CODE_LIST_SEPARATOR, COLUMNS, SEX_WORDS
+from foundation.arrow_columns import as_text, plain_array
+from icd_tables.schema import CODE_LIST_SEPARATOR, COLUMNS
 
 #: Pseudo-fields that are joined into ``procedures``.
 PRINCIPAL_PROC = "principal_procedure"
@@ -94,14 +94,6 @@ NUMBERED: dict[str, str] = {
 #: Fields a mapping may name: the schema's columns and the two procedure parts.
 FIELDS = tuple(c.name for c in COLUMNS) + (PRINCIPAL_PROC, OTHER_PROCS)
 CODE_LISTS = ("secondary_dx", OTHER_PROCS, "procedures")
-#: Integer grouping fields read from text: name → (Chinese name, unit suffix allowed after the number).
-INTEGER_FIELDS = {
-    "sex": ("性别", ""),
-    "age_years": ("年龄", "岁"),
-    "age_days": ("年龄不足1周岁的天数", "天"),
-    "birth_weight_g": ("新生儿出生体重", "克|g|G"),
-    "admission_weight_g": ("新生儿入院体重", "克|g|G"),
-}
 ZH_NAMES = {c.name: c.name_zh for c in COLUMNS} | {PRINCIPAL_PROC: "主要手术操作编码", OTHER_PROCS: "其他手术操作编码"}
 
 
@@ -248,10 +240,8 @@ class ColumnPlan:
 
         The batch needs the columns of :meth:`used_columns` (by name), no others.
 
-        Code columns come out as ``string`` (wide columns joined with ``|``); the
-        integer grouping fields as ``int64`` with nulls for empty cells when they
-        were text (``男``/``女`` → 1/2, a trailing unit such as ``岁`` dropped); a
-        column ``__bad__<field>`` holds the text of values that are not whole numbers.
+        Code columns come out as ``string`` (wide columns joined with ``|``); the other
+        fields as read (:func:`icd_tables.intake.values.canonical_records` types them).
         """
         out: dict[str, pa.Array] = {}
         n = table.num_rows
@@ -259,14 +249,7 @@ class ColumnPlan:
         for name, idx in self.sources.items():
             if name in (PRINCIPAL_PROC, OTHER_PROCS, "procedures", "secondary_dx"):
                 continue
-            column = get(idx[0])
-            if name in INTEGER_FIELDS:
-                column, bad = _integers(column, name)
-                if bad is not None:
-                    out[f"__bad__{name}"] = bad
-            elif name in ("principal_dx", "case_id", "hospital_id", "patient_id", "dept", "insurance_type"):
-                column = as_text(column)
-            out[name] = column
+            out[name] = get(idx[0])
         if "secondary_dx" in self.sources:
             out["secondary_dx"] = _join([as_text(get(i)) for i in self.sources["secondary_dx"]], n)
         if PRINCIPAL_PROC in self.sources or OTHER_PROCS in self.sources:
@@ -328,35 +311,6 @@ def plan_columns(names: list[str], mapping: dict[str, str] | None = None) -> Col
 
 # --- column conversion ---------------------------------------------------------------------
 
-def as_text(column: pa.Array) -> pa.Array:
-    """A ``string`` array whatever the input type (numbers, dates, lists joined with ``|``, nested as JSON)."""
-    t = column.type
-    if pa.types.is_string(t):
-        return column
-    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        try:
-            lists = column.cast(pa.list_(pa.string()))
-            values = pc.fill_null(lists.values, "")
-            return pc.binary_join(pa.ListArray.from_arrays(lists.offsets, values, mask=lists.is_null()),
-                                  CODE_LIST_SEPARATOR)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            pass
-    if pa.types.is_floating(t):
-        # 12.0 → "12" (a cell typed as a number in a spreadsheet), other values as written
-        values = column.to_numpy(zero_copy_only=False)
-        whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**53)
-        text = column.cast(pa.string())
-        if whole.any():
-            ints = pa.array(np.where(whole, values, 0).astype(np.int64)).cast(pa.string())
-            text = pc.if_else(pa.array(whole), ints, text)
-        return text
-    try:
-        return column.cast(pa.string())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return pa.array([None if v is None else json.dumps(v, ensure_ascii=False, default=str)
-                         for v in column.to_pylist()], pa.string())
-
-
 def _join(cells: list[pa.Array], n: int) -> pa.Array:
     """Join several code columns cell by cell with ``|``, skipping empty and null cells."""
     if not cells:
@@ -384,39 +338,3 @@ def _principal_first(principal: pa.Array | None, others: pa.Array, n: int) -> pa
     has_others = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(others), ""), False)
     both = pc.binary_join_element_wise(pc.fill_null(principal, ""), pc.fill_null(others, ""), CODE_LIST_SEPARATOR)
     return pc.if_else(has_others, both, principal)
-
-
-def _integers(column: pa.Array, name: str) -> tuple[pa.Array, pa.Array | None]:
-    """Whole numbers of an integer field; text values that are not whole numbers are returned as ``bad``."""
-    t = column.type
-    if pa.types.is_integer(t) or pa.types.is_boolean(t):
-        return column, None
-    if pa.types.is_floating(t):
-        values = column.to_numpy(zero_copy_only=False)
-        fractional = ~np.isnan(values) & ~(np.isfinite(values) & (values == np.round(values)))
-        if not fractional.any():
-            return column, None
-        return column, pc.if_else(pa.array(fractional), column.cast(pa.string()), pa.scalar(None, pa.string()))
-    text = as_text(column)
-    text = pc.utf8_trim_whitespace(pc.utf8_normalize(text, "NFKC") if not _all_ascii(text) else text)
-    if name == "sex":
-        for word, code in SEX_WORDS.items():
-            text = pc.if_else(pc.fill_null(pc.equal(text, word), False), str(code), text)
-    unit = INTEGER_FIELDS[name][1]
-    if unit:
-        text = pc.replace_substring_regex(text, rf"^([+-]?\d+(?:\.0*)?)\s*(?:{unit})$", r"\1")
-    text = pc.replace_substring_regex(text, r"^([+-]?\d+)\.0*$", r"\1")
-    if pc.any(pc.fill_null(pc.match_substring(text, ","), False)).as_py():  # thousands separators: 3,200
-        grouped = pc.fill_null(pc.match_substring_regex(text, r"^\d{1,3}(?:,\d{3})+$"), False)
-        text = pc.if_else(grouped, pc.replace_substring(text, ",", ""), text)
-    blank = pc.fill_null(pc.equal(text, ""), True)
-    digits = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d{1,9}$"), False)
-    unsigned = pc.replace_substring_regex(text, r"^\+", "")  # Arrow's cast reads "-3" but not "+3"
-    values = pc.if_else(digits, unsigned, pa.scalar(None, pa.string())).cast(pa.int64())
-    bad_mask = pc.and_(pc.invert(blank), pc.invert(digits))
-    bad = pc.if_else(bad_mask, text, pa.scalar(None, pa.string())) if pc.any(bad_mask).as_py() else None
-    return values, bad
-
-
-def _all_ascii(text: pa.Array) -> bool:
-    return bool(pc.all(pc.fill_null(pc.string_is_ascii(text), True)).as_py())

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from api import files, spark_cmd
+from api.cli import spark
+from foundation import files
 from api.cases import read_cases
-from api.files import InputError, write_table
-from api.options import number
-from api.report import Report
+from foundation.files import InputError, write_table
+from api.cli.options import number
+from api.cli.report import Report
 from calibration import EXCLUSIONS, TABLE_COLUMNS, CalibrationError, RelativeWeightCalibrator
 from calibration.indices import INDEX_COLUMNS, TOP_COLUMNS, performance_indices
 from icd_tables.pack import Pack
@@ -125,7 +126,7 @@ def cmd_calibrate(args) -> int:
         split_advice=args.advice)
     if args.engine == "spark":
         started = time.perf_counter()
-        model = spark_cmd.calibrate(args, params)
+        model = spark.calibrate(args, params)
     else:
         cases, pack = _read(args)
         if pack is not None:

@@ -25,6 +25,8 @@ grouper's one-step mapping through the pack's map tables then applies unchanged.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -32,13 +34,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grouper.encode import plain_array
+from foundation.arrow_columns import plain_array
 from icd_tables.schema import CODE_LIST_SEPARATOR
 
 #: Code columns the normaliser rewrites, and whether each holds a list of codes.
 CODE_COLUMNS = {"principal_dx": False, "secondary_dx": True, "procedures": True}
-#: Characters that separate codes in one cell (after NFKC, which maps ，；｜ to , ; |).
-SEPARATORS = ",;|、"
+FIELD_NAMES = {"principal_dx": "主要诊断", "secondary_dx": "其他诊断", "procedures": "手术操作"}
 _SEPARATOR_RUN = r"[\s,;|、]*[,;|、][\s,;|、]*"
 _WHITESPACE = " \t\r\n\v\f\u00a0\u3000"
 
@@ -178,6 +179,42 @@ class CodeNormalizer:
                     changed |= differs.to_numpy(zero_copy_only=False)
                 table = table.set_column(index, name, after)
         return table, changed
+
+
+def formatting_notes(before: pa.Table, after: pa.Table, rows: np.ndarray) -> list[str]:
+    """What formatting changed in each of ``rows``: ``Ｋ３５．８００ → K35.800：全角字符 (full width)``.
+
+    ``before`` and ``after`` hold the code columns as read and as normalised; ``rows`` index
+    the rows that changed.  One note per changed cell, ``; ``-joined per row.
+    """
+    notes = []
+    columns = [c for c in CODE_COLUMNS if c in before.column_names]
+    cells = {c: (_as_text(before.column(c)).take(pa.array(rows)).to_pylist(),
+                 _as_text(after.column(c)).take(pa.array(rows)).to_pylist()) for c in columns}
+    for k in range(len(rows)):
+        parts = []
+        for name in columns:
+            old, new = cells[name][0][k], cells[name][1][k]
+            if old != new:
+                parts.append(f"{FIELD_NAMES[name]} {old} → {new}：{'、'.join(_reasons(old or '', new or ''))}")
+        notes.append("; ".join(parts))
+    return notes
+
+
+def _reasons(old: str, new: str) -> list[str]:
+    """Why formatting turned ``old`` into ``new``, in words (Chinese, English in brackets)."""
+    reasons = []
+    folded = unicodedata.normalize("NFKC", old)
+    if folded != old:
+        reasons.append("全角字符 (full width)")
+    if any(ch in _WHITESPACE for ch in folded):
+        reasons.append("空格 (spaces)")
+    if re.search(r"[,;、]", folded) or re.search(r"\|\||^\||\|$", folded.strip()):
+        reasons.append("分隔符 (separators)")
+    cleaned = re.sub(_SEPARATOR_RUN, CODE_LIST_SEPARATOR, folded.strip(_WHITESPACE))
+    if cleaned != new and cleaned.upper() == new.upper():
+        reasons.append("大小写 (letter case)")
+    return reasons or ["格式 (formatting)"]
 
 
 _CACHE: OrderedDict[int, tuple[object, CodeNormalizer]] = OrderedDict()

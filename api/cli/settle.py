@@ -26,36 +26,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from api.cases import read_cases
-from api.files import XLSX_MAX_ROWS, ResultWriter
-from api.report import Report
+from foundation.files import XLSX_MAX_ROWS, ResultWriter
+from api.cli.report import Report
 from payment import (CASE_TYPES, KINDS, MoneyRangeError, PaymentInputError, Period, PolicyError, load_policy,
                      read_case_list, read_hospitals, read_scores, run_settlement)
+from payment.statement import (KIND_ZH, STATEMENT_LINES, STATEMENT_ZH, case_type_counts, unpaid_lines,
+                               worked_examples)
 from payment.tables import LABELS_ZH, diff_case_lines
-from weights import WeightMeta, WeightTable, read_published
-from weights.decimals import fen_text
+from weights import read_weight_file
+from foundation.decimals import fen_text
 
 FORMATS = ("parquet", "csv", "xlsx")
-KIND_ZH = {"year": "年度清算", "month": "按月预结", "shadow": "空转试运行"}
-#: Statement lines of a hospital (column → label), in the order printed.
-STATEMENT_LINES = {
-    "year": ("n_cases", "n_drg", "n_unpaid", "drg_points", "point_value", "drg_standard", "drg_patient_share",
-             "drg_fund", "drg_cost", "cost_ratio", "other_tracks_fund", "event_fund", "corridor", "provisional",
-             "withheld", "score", "release_share", "released", "annual_due", "monthly_paid", "balance"),
-    "month": ("n_cases", "n_drg", "n_unpaid", "drg_points", "point_value", "drg_standard", "drg_patient_share",
-              "drg_fund", "other_tracks_fund", "event_fund", "provisional", "withheld", "paid"),
-}
-STATEMENT_ZH = {
-    "n_cases": "病例数 cases", "n_drg": "DRG病例数 DRG-track cases", "n_unpaid": "暂缓/不予支付病例 unpaid cases",
-    "drg_points": "总点数 points", "point_value": "点值/费率 point value or base rate (元)",
-    "drg_standard": "DRG支付标准合计 standard", "drg_patient_share": "个人负担 patient shares",
-    "drg_fund": "DRG基金支付 DRG fund payment", "drg_cost": "DRG病例实际费用 actual cost",
-    "cost_ratio": "费用/支付标准 cost ÷ standard", "other_tracks_fund": "其他付费方式基金支付 other tracks",
-    "event_fund": "突发事件除外 event exclusions", "corridor": "结余留用/超支分担 corridor",
-    "provisional": "月度预结金额 provisional amount", "withheld": "预留金 withheld",
-    "score": "考核得分 assessment score", "release_share": "预留金返还比例 release share",
-    "released": "返还预留金 released", "annual_due": "年度应付 annual amount due",
-    "monthly_paid": "月度已拨付 paid monthly", "balance": "清算差额 balance due", "paid": "本月拨付 paid this month",
-}
 
 
 class SettleUsageError(Exception):
@@ -68,12 +49,6 @@ INPUT_ERRORS = (PolicyError, PaymentInputError, MoneyRangeError)
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _weights(path: Path) -> WeightTable:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return WeightTable.read(path)
-    return read_published(path, WeightMeta(path.stem))
 
 
 def _formats(text: str) -> list[str]:
@@ -90,31 +65,6 @@ def _cell(value) -> str:
     if isinstance(value, Decimal):
         return f"{value:,}"
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
-
-
-def _multiple_k(policy, line: dict) -> Decimal:
-    """K (高倍率判定倍数) of a case, as the policy sets it, for the worked example."""
-    if policy.high_by == "hospital_level":
-        return Decimal(policy.level_k_u[line["hospital_level"]]).scaleb(-4).normalize()
-    rw = int(line["rw"].scaleb(6))
-    return next(Decimal(k).scaleb(-4).normalize() for below, k in policy.rw_tiers if below is None or rw < below)
-
-
-def _worked_example(line: dict, policy) -> str:
-    """A case's payment with its own numbers, for the statement (exact decimals from the case line)."""
-    method = policy.method
-    ct = line["case_type"]
-    base = (f"{line['case_id']} {line['drg']} ({line['case_type_zh']}): ")
-    if ct in ("normal", "high", "low"):
-        unit = "费率" if method == "rate" else "点值"
-        head = {"normal": f"RW {line['rw']} × 100 × 系数 {line['coefficient']}",
-                "high": f"RW {line['rw']} × 100 × 系数 {line['coefficient']} + (费用 {line['total_cost']} ÷ 例均 "
-                        f"{line['mean_cost']} − K {_multiple_k(policy, line) if ct == 'high' else ''}) × RW "
-                        f"{line['rw']} × 100",
-                "low": f"费用 {line['total_cost']} ÷ 例均 {line['mean_cost']} × RW {line['rw']} × 100"}[ct]
-        return (base + f"{head} = {line['points']} 点；× {unit} {line['point_value']} → 支付标准 {line['standard']} 元；"
-                f"基金支付 = {line['standard']} − 个人负担 {line['patient_share']} = {line['fund_payment']} 元")
-    return base + f"支付标准 {line['standard']} 元；基金支付 {line['fund_payment']} 元。{line['formula']} {line['note']}"
 
 
 def _statement(run, hospital: str, rows: list[dict], lines: pa.Table, months: list[dict] | None) -> Report:
@@ -140,21 +90,12 @@ def _statement(run, hospital: str, rows: list[dict], lines: pa.Table, months: li
                                     "预结金额 provisional": _cell(m["provisional"]),
                                     "预留金 withheld": _cell(m["withheld"]), "拨付 paid": _cell(m["paid"])}
                                    for m in months]))
-    kinds = lines.column("case_type").combine_chunks()
-    codes = kinds.indices.to_numpy(zero_copy_only=False)
-    names = kinds.dictionary.to_pylist()
-    names_zh = lines.column("case_type_zh").combine_chunks().dictionary.to_pylist()
-    counts = np.bincount(codes, minlength=len(names))
-    present = [k for k in np.argsort(-counts, kind="stable") if counts[k]]
     report.heading("病例类型 Case types")
-    report.table(pd.DataFrame({"病例类型 case type": [names_zh[k] for k in present],
-                               "病例数 cases": [int(counts[k]) for k in present]}))
+    report.table(pd.DataFrame(case_type_counts(lines), columns=["病例类型 case type", "病例数 cases"]))
     report.heading("计算示例 How cases were paid (one per case type)")
-    _, first = np.unique(codes, return_index=True)
-    for line in lines.take(pa.array(np.sort(first))).to_pylist():
-        report.paragraph(_worked_example(line, policy))
-    unpaid_codes = [k for k, name in enumerate(names) if name in ("held", "rejected", "ungroupable_held")]
-    unpaid = lines.filter(pa.array(np.isin(codes, unpaid_codes)))
+    for example in worked_examples(lines, policy):
+        report.paragraph(example)
+    unpaid = unpaid_lines(lines)
     if unpaid.num_rows:
         report.heading("暂缓或不予支付病例 Cases not paid (fix and re-run)")
         report.table(unpaid.slice(0, 100).select(["case_id", "drg", "case_type_zh", "total_cost", "note"]).to_pandas()
@@ -297,7 +238,7 @@ def cmd_settle(args) -> int:
     scores = read_scores(extra["scores"], hospitals) if "scores" in extra else None
     special = read_case_list(extra["special"], "特病单议 special-case list") if "special" in extra else None
     events = read_case_list(extra["events"], "突发事件 event list") if "events" in extra else None
-    weights = _weights(args.weights)
+    weights = read_weight_file(args.weights)
     previous = None
     if args.previous is not None:
         lines = args.previous / "case_lines.parquet"

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
@@ -554,14 +555,27 @@ def open_input(path: Path, encoding: str | None = None) -> Source:
     return XlsxSource(path)
 
 
-def read_batches(path: Path, batch_size: int, encoding: str | None = None) -> Iterator[pa.Table]:
-    """Yield the records of ``path`` as Arrow tables of at most ``batch_size`` rows."""
-    yield from open_input(path, encoding).batches(batch_size)
+def read_text_table(path: Path, encoding: str | None = None) -> pa.Table:
+    """A whole small file (a hospital list, a weight table) as one table of text columns, empty cells ``""``.
 
+    Read by :func:`open_input`, so it accepts every input format and encoding the record files do.
 
-def count_rows(path: Path) -> int | None:
-    """Row count when the format knows it without a scan (Parquet), else None."""
-    return open_input(path).known_rows()
+    Raises
+    ------
+    InputError
+        Missing file, unknown format, unreadable or undecodable content.
+    """
+    from foundation.arrow_columns import as_text, plain_array
+
+    source = open_input(path, encoding)
+    parts = [batch.drop_columns([c for c in batch.column_names if c == ROW_WARNING])
+             for batch in source.batches(1 << 16)]
+    columns = {}
+    for k, name in enumerate(source.names):
+        cells = [plain_array(part.column(name)) for part in parts if name in part.column_names]
+        text = pa.concat_arrays([as_text(c) for c in cells]) if cells else pa.array([], pa.string())
+        columns[name] = pc.fill_null(text, "")
+    return pa.table(columns) if columns else pa.table({})
 
 
 # --- writing -----------------------------------------------------------------------------

@@ -1,17 +1,10 @@
-"""The ``drg`` command line.
-
-Exit codes: 0 every input row got an output row (whatever the statuses);
-1 an unexpected failure (such as a full disk), with a one-line message;
-2 usage error (bad option, column mapping or output); 3 unreadable input or pack;
-4 ``--fail-on`` statuses present.
-"""
+"""``drg group`` and ``drg demo``: group a file of records, or generated ones."""
 
 from __future__ import annotations
 
 import argparse
 import codecs
 import collections
-import os
 import queue
 import sys
 import threading
@@ -22,33 +15,21 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from api import files, validate_cmd, weights_cmd
-from api import calibrate_cmd
-from api import settle_cmd
-from api import audit_cmd
-from api import serve_cmd
-from api import spark_cmd
-from api.columns import ColumnMappingError, plan_columns, read_mapping
-from api.files import InputError, OutputError, ResultWriter, open_input
+from api.cli import spark
+from api.cli.exits import EXIT_FAIL_ON, EXIT_OK, UsageError
+from api.cli.options import positive
+from api.cli.progress import Progress
 from api.grouping import BatchGrouper
-from api.options import positive
-from api.progress import Progress
-from audit.rulebook import RuleBookError
-from grouper import Grouper, RecordSchemaError
-from icd_tables.errors import PackError
-from icd_tables.pack import DEFAULT_PACK, Pack, available_packs, import_pack
+from foundation import files
+from foundation.files import OutputError, ResultWriter
+from grouper import Grouper
+from icd_tables.intake.reader import open_records
+from icd_tables.pack import EXAMPLE_PACK, Pack
 from icd_tables.sample import sample_records
-from icd_tables.schema import REQUIRED_COLUMNS
-from weights import WeightTableError
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INPUT, EXIT_FAIL_ON = 0, 1, 2, 3, 4
 #: Input columns the grouper reads (others are read only with --keep-input).
 GROUPING_FIELDS = ("case_id", "sex", "age_years", "age_days", "birth_weight_g", "admission_weight_g",
                    "principal_dx", "secondary_dx", "procedures", "principal_procedure", "other_procedures")
-
-
-class UsageError(Exception):
-    """A command-line option that cannot be used as given (exit 2)."""
 
 
 class Summary:
@@ -164,7 +145,7 @@ class _BackgroundWriter:
 
 def cmd_group(args) -> int:
     if args.engine == "spark":
-        return spark_cmd.group(args)
+        return spark.group(args)
     if args.encoding:
         try:
             codecs.lookup(args.encoding)
@@ -173,16 +154,8 @@ def cmd_group(args) -> int:
     files.output_format(args.output)
     if args.output.resolve() == args.input.resolve():
         raise UsageError("the output would overwrite the input; choose another -o")
-    mapping = read_mapping(args.columns) if args.columns else None
-    source = open_input(args.input, args.encoding)
-    plan = plan_columns(source.names, mapping)
-    missing = plan.missing(REQUIRED_COLUMNS)
-    if missing:
-        raise RecordSchemaError(
-            f"{args.input}: no column found for {', '.join(missing)} "
-            f"({', '.join(_zh(m) for m in missing)}); columns found: {', '.join(source.names[:40]) or 'none'}"
-            f"{' …' if len(source.names) > 40 else ''}. Map them with --columns FILE (see 'drg group --help')."
-        )
+    record_file = open_records(args.input, columns=args.columns, encoding=args.encoding)
+    source, plan = record_file.source, record_file.plan
     for note in plan.notes:
         print(f"drg: note: {note}", file=sys.stderr)
     if args.verbose:
@@ -197,7 +170,7 @@ def cmd_group(args) -> int:
     grouper = Grouper(Pack.load(args.pack))
     plan = plan.only(GROUPING_FIELDS)
     batcher = BatchGrouper(grouper, plan, normalize=not args.no_normalize, keep_input=args.keep_input,
-                           input_as_text=source.format != "parquet")
+                           input_as_text=source.format != "parquet", excel_serials=record_file.excel_serials)
     wanted = None if args.keep_input else [source.names[i] for i in plan.used_columns()]
     summary = Summary()
     progress = Progress(source.known_rows())
@@ -227,12 +200,6 @@ def cmd_group(args) -> int:
     return EXIT_FAIL_ON if failing else EXIT_OK
 
 
-def _zh(name: str) -> str:
-    from api.columns import ZH_NAMES
-
-    return ZH_NAMES.get(name, name)
-
-
 def cmd_demo(args) -> int:
     pack = Pack.load(args.pack)
     grouper = Grouper(pack)
@@ -258,39 +225,6 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
-def cmd_packs_list(args) -> int:
-    packs = available_packs()
-    if not packs:
-        print("no packs found")
-    for name, folder in packs.items():
-        try:
-            pack = Pack.load(folder)
-            print(f"{name:<20} {pack.version:<28} {pack.manifest.scheme} {pack.manifest.version}  {folder}")
-        except PackError as exc:
-            print(f"{name:<20} UNUSABLE: {exc}")
-    return EXIT_OK
-
-
-def cmd_packs_import(args) -> int:
-    target = import_pack(args.source, args.name, region=args.region, force=args.force)
-    pack = Pack.load(target)
-    print(f"imported {pack.version} into {target}")
-    return EXIT_OK
-
-
-def cmd_packs_show(args) -> int:
-    pack = Pack.load(args.pack)
-    m, c = pack.manifest, pack.compiled
-    print(f"{m.name} ({pack.version})\n  scheme {m.scheme} {m.version}, region {m.region}\n  source {m.source}")
-    if m.description:
-        print(f"  {m.description}")
-    print(f"  {len(c.mdc_codes)} MDC, {len(c.adrg_codes)} ADRG, {len(c.drg_codes) - 1} DRG, "
-          f"{len(c.dx_inputs):,} diagnosis and {len(c.proc_inputs):,} procedure input codes")
-    for rel, sha in m.files.items():
-        print(f"  {sha[:16]}  {rel}")
-    return EXIT_OK
-
-
 GROUP_EPILOG = """\
 inputs: .parquet, .csv/.tsv/.txt (UTF-8 with or without BOM, GB18030/GBK, UTF-16; detected),
 .xlsx (first sheet, first row the header), .jsonl/.json.  Chinese headers of the 病案首页 and
@@ -303,15 +237,13 @@ exit codes: 0 every input row got a result row (whatever the statuses); 1 unexpe
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="drg", description="CHS-DRG 分组与支付引擎 grouping and payment engine")
-    sub = parser.add_subparsers(dest="command", required=True)
 
+def add_parser(sub) -> None:
     group = sub.add_parser("group", help="group a file of records 分组", epilog=GROUP_EPILOG,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     group.add_argument("input", type=Path, help="records: .parquet, .csv, .xlsx or .jsonl")
     group.add_argument("-o", "--output", type=Path, required=True, help="results: .parquet, .csv or .xlsx")
-    group.add_argument("--pack", default=DEFAULT_PACK, help="pack name or folder (default: %(default)s)")
+    group.add_argument("--pack", help="pack name or folder (default: the one set by 'drg packs default' or $DRG_PACK)")
     group.add_argument("--columns", type=Path, metavar="FILE",
                        help="column mapping: input header → field (TOML, JSON or CSV)")
     group.add_argument("--encoding", help="text encoding of a CSV/JSON input (default: detected)")
@@ -330,58 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
     group.set_defaults(func=cmd_group)
 
     demo = sub.add_parser("demo", help="group generated records with the bundled example pack")
-    demo.add_argument("--pack", default=DEFAULT_PACK)
+    demo.add_argument("--pack", default=EXAMPLE_PACK, help="pack name or folder (default: %(default)s)")
     demo.add_argument("-n", type=positive, default=10_000, help="number of records (default %(default)s)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--show", type=int, default=10, help="result rows to print")
     demo.add_argument("-o", "--output", type=Path)
     demo.set_defaults(func=cmd_demo)
 
-    packs = sub.add_parser("packs", help="definition packs 分组方案")
-    packs_sub = packs.add_subparsers(dest="packs_command", required=True)
-    packs_sub.add_parser("list", help="list bundled and imported packs").set_defaults(func=cmd_packs_list)
-    imp = packs_sub.add_parser("import", help="import a pack or a CHS-DRG 1.x table folder")
-    imp.add_argument("source", type=Path)
-    imp.add_argument("--name")
-    imp.add_argument("--region")
-    imp.add_argument("--force", action="store_true")
-    imp.set_defaults(func=cmd_packs_import)
-    show = packs_sub.add_parser("show", help="describe a pack")
-    show.add_argument("pack")
-    show.set_defaults(func=cmd_packs_show)
-    weights_cmd.add_parser(sub)
-    settle_cmd.add_parser(sub)
-    serve_cmd.add_parser(sub)
-    calibrate_cmd.add_parser(sub)
-    validate_cmd.add_parser(sub)
-    audit_cmd.add_parser(sub)
-    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    try:
-        return args.func(args)
-    except (UsageError, OutputError, ColumnMappingError, settle_cmd.SettleUsageError,
-            serve_cmd.ServeUsageError, *audit_cmd.USAGE_ERRORS, *spark_cmd.USAGE_ERRORS) as exc:
-        print(f"drg: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (InputError, PackError, RecordSchemaError, WeightTableError, RuleBookError,
-            calibrate_cmd.CalibrationError, *settle_cmd.INPUT_ERRORS, *audit_cmd.INPUT_ERRORS) as exc:
-        print(f"drg: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    except KeyboardInterrupt:
-        print("\ndrg: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        if os.environ.get("DRG_DEBUG"):
-            raise
-        print(f"drg: {type(exc).__name__}: {exc} (set DRG_DEBUG=1 to see where)", file=sys.stderr)
-        return EXIT_ERROR
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+__all__ = ["GROUPING_FIELDS", "Summary", "add_parser"]

@@ -12,16 +12,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from api.cases import iter_cases, read_cases
-from api.files import InputError, output_format, write_table
-from api.options import non_negative
-from api.report import Report
+from foundation.atomic import atomic_path
+from foundation.files import InputError, output_format, write_table
+from api.cli.options import non_negative
+from api.cli.report import Report
 from audit.screens import RateError, ScreenInputError, Screener, review_queue
 from audit.screens.engine import ScreenResult
 from audit.screens.flags import FLAG_LABELS_ZH, SEVERITY_ZH
 from audit.screens.queue import SELECTION_ZH
 from audit.validate import Validator
 from weights import WeightTable
-from weights.decimals import fen_text, unscaled
+from foundation.decimals import fen_text, unscaled
 
 #: Errors of this command that mean bad input (exit 3); bad options are usage errors (exit 2).
 INPUT_ERRORS = (ScreenInputError,)
@@ -34,7 +35,8 @@ def _read(paths: list[Path], args, validator: Validator | None) -> pa.Table:
     if validator is None:
         return read_cases(paths, pack=args.pack, columns=args.columns, encoding=args.encoding)
     parts = []
-    for first_row_no, records in iter_cases(paths, columns=args.columns, encoding=args.encoding, raw=True):
+    for first_row_no, records in iter_cases(paths, columns=args.columns, encoding=args.encoding, raw=True,
+                                            code_pack=validator.pack):
         result = validator.validate(records, first_row_no=first_row_no)
         table = result.results
         for name in WHATIF_COLUMNS:
@@ -184,12 +186,9 @@ def write_workbook(result: ScreenResult, queue: pa.Table, screener: Screener, pa
     chart.height, chart.width = 10, 18
     summary.add_chart(chart, "J2")
     book.properties.creator = "drg-engine"
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    book.save(tmp)
-    tmp.replace(path)
-    return path
+    with atomic_path(path) as tmp:
+        book.save(tmp)
+    return Path(path)
 
 
 def _print_summary(result: ScreenResult, n: int, seconds: float, out) -> None:

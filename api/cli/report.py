@@ -18,8 +18,9 @@ from __future__ import annotations
 import html
 import math
 import os
-import tempfile
 from pathlib import Path
+
+from foundation.atomic import write_text_atomic
 from typing import Sequence
 
 import pandas as pd
@@ -258,18 +259,7 @@ class Report:
 
     def write(self, path: str | os.PathLike) -> Path:
         """Write the report atomically (a temporary file renamed at the end)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(self.html())
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is shared like the other outputs
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_text_atomic(path, self.html())
 
 
 __all__ = ["Report"]

@@ -12,13 +12,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from api.cases import iter_cases, read_cases
-from api.files import InputError, ResultWriter, output_format, write_table
-from api.progress import Progress
-from api.report import Report
+from foundation.files import InputError, ResultWriter, output_format, write_table
+from api.cli.progress import Progress
+from api.cli.report import Report
 from audit.findings import SEVERITIES, SEVERITY_ZH
 from audit.summary import summarize
 from audit.validate import Validation, Validator
-from icd_tables.pack import DEFAULT_PACK
 from weights import WeightTable
 
 SUMMARY_SUFFIX = "-summary"
@@ -30,8 +29,8 @@ def _validator(args) -> Validator:
     return Validator(args.pack, weights=weights, rules=args.rules)
 
 
-def _records(args) -> pa.Table:
-    return read_cases([args.input], columns=args.columns, encoding=args.encoding, raw=True)
+def _records(args, validator: Validator) -> pa.Table:
+    return read_cases([args.input], columns=args.columns, encoding=args.encoding, raw=True, code_pack=validator.pack)
 
 
 class _Writers:
@@ -65,7 +64,7 @@ def cmd_validate(args) -> int:
     summary_path = args.summary or stem.with_name(stem.name + SUMMARY_SUFFIX + ".csv")
     report_path = args.report or stem.with_name(stem.name + REPORT_SUFFIX)
     batches = iter_cases([args.input], columns=args.columns, encoding=args.encoding, raw=True,
-                         batch_size=args.batch_size)
+                         batch_size=args.batch_size, code_pack=validator.pack)
     writers = _Writers([args.output, args.explain, args.whatif])
     progress = Progress(None)
     kept_findings, kept_records, statuses = [], [], collections.Counter()
@@ -151,7 +150,7 @@ def _report(counts: pd.DataFrame, summary: pd.DataFrame, statuses: collections.C
 
 def cmd_explain(args) -> int:
     validator = _validator(args)
-    records = _records(args)
+    records = _records(args, validator)
     ids = pc.cast(records.column("case_id"), pa.string()).to_pylist()
     if args.case_id not in ids:
         print(f"drg: case_id {args.case_id!r} not found in {args.input} ({len(ids):,} records)", file=sys.stderr)
@@ -215,7 +214,7 @@ def explain_text(result: Validation, validator: Validator) -> str:
 
 
 def _common(parser) -> None:
-    parser.add_argument("--pack", default=DEFAULT_PACK, help="pack name or folder (default: %(default)s)")
+    parser.add_argument("--pack", help="pack name or folder (default: the one set by 'drg packs default' or $DRG_PACK)")
     parser.add_argument("--weights", type=Path, help="weight table (.parquet): what-if RW and under/upcoding rules")
     parser.add_argument("--rules", type=Path, help="rule book (TOML) merged onto the bundled one")
     parser.add_argument("--columns", type=Path, metavar="FILE", help="column mapping (as for drg group)")

@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from icd_tables.pack import Pack
+
 SETTING_OPTIONS = {"database": "database_url", "schema": "database_schema", "pack": "pack", "weights": "weights",
                    "policy": "policy", "hospitals": "hospitals", "job_dir": "job_dir",
                    "max_upload_mb": "max_upload_mb", "rate_limit": "rate_limit_per_s", "rate_burst": "rate_burst",
@@ -77,8 +79,11 @@ def cmd_serve(args) -> int:
         raise ServeUsageError("--workers above 1 needs PostgreSQL (--database postgresql://…); "
                               "a DuckDB file is opened by one process")
 
+    pack = Pack.load(settings.pack)  # no pack chosen: exit 2 naming the installed packs, before the server starts
     print(f"DRG 服务 http://{args.host}:{args.port}/ (API docs /docs), database "
-          f"{settings.database_url.split('@')[-1]}, {args.workers} worker(s)", file=sys.stderr)
+          f"{settings.database_url.split('@')[-1]}, {args.workers} worker(s); 分组方案 pack {pack.version}"
+          f"{f', weights {settings.weights}' if settings.weights else ''}"
+          f"{f', policy {settings.policy}' if settings.policy else ''}", file=sys.stderr)
     uvicorn.run("api.service.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                 log_level=args.log_level, access_log=args.access_log)
     return 0
@@ -104,7 +109,7 @@ def add_parser(sub) -> None:
     p.add_argument("--workers", type=int, default=1, help="worker processes (PostgreSQL only above 1)")
     p.add_argument("--database", help="duckdb:///file.duckdb (default drg-service.duckdb) or postgresql://…")
     p.add_argument("--schema", help="PostgreSQL schema (default public)")
-    p.add_argument("--pack", help="pack name or folder (default the bundled example pack)")
+    p.add_argument("--pack", help="pack name or folder (default: the one set by 'drg packs default' or $DRG_PACK)")
     p.add_argument("--weights", type=Path, help="weight table (.parquet, or a published .csv)")
     p.add_argument("--policy", type=Path, help="payment policy (.toml); with --weights enables payments and settlements")
     p.add_argument("--hospitals", type=Path, help="hospital table (default: the policy's)")

@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grouper._config import JIT
-from grouper.encode import plain_array
+from foundation.numba_options import JIT
+from foundation.arrow_columns import plain_array
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)

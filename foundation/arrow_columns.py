@@ -1,0 +1,54 @@
+"""Arrow columns as plain arrays and as text: the shapes every layer converts its input through."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: Separator of list elements written as text (code lists in flat files).
+LIST_SEPARATOR = "|"
+
+
+def plain_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One contiguous, non-dictionary Arrow array."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    return column
+
+
+def as_text(column: pa.Array) -> pa.Array:
+    """A ``string`` array whatever the input type (numbers, dates, lists joined with ``|``, nested as JSON)."""
+    t = column.type
+    if pa.types.is_string(t):
+        return column
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        try:
+            lists = column.cast(pa.list_(pa.string()))
+            values = pc.fill_null(lists.values, "")
+            return pc.binary_join(pa.ListArray.from_arrays(lists.offsets, values, mask=lists.is_null()),
+                                  LIST_SEPARATOR)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            pass
+    if pa.types.is_floating(t):
+        # 12.0 → "12" (a cell typed as a number in a spreadsheet), other values as written
+        values = column.to_numpy(zero_copy_only=False)
+        whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**53)
+        text = column.cast(pa.string())
+        if whole.any():
+            ints = pa.array(np.where(whole, values, 0).astype(np.int64)).cast(pa.string())
+            text = pc.if_else(pa.array(whole), ints, text)
+        return text
+    try:
+        return column.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return pa.array([None if v is None else json.dumps(v, ensure_ascii=False, default=str)
+                         for v in column.to_pylist()], pa.string())
+
+
+
+__all__ = ["LIST_SEPARATOR", "as_text", "plain_array"]
