@@ -12,6 +12,8 @@ may hold a NUL character), answered 4xx by design.  Examples per operation are f
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -35,7 +37,8 @@ def fuzzed(request, tmp_path_factory):
     close_client(c, request.param, schema)
 
 
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(Settings()))  # the schema only: no lifespan
+SCHEMA_ONLY = Settings(database_url="duckdb:///:memory:", job_dir=Path(tempfile.gettempdir()) / "drg-fuzz-schema")
+schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(SCHEMA_ONLY))  # calls go to `fuzzed`
 
 
 @schema.parametrize()
