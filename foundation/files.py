@@ -11,6 +11,9 @@ or fewer cells than the header, a JSON line that is not an object or whose
 values change type) switches the rest of the file to a plain-Python reader
 that keeps every row: short rows are padded with empty cells and the problem is
 reported in the row's ``warnings`` (column :data:`ROW_WARNING` of the batch).
+A CSV file holding any quote is read by :func:`foundation.csv_rows.csv_rows`
+throughout, so that a quote left open or stray is a damaged row with its line
+number, never a cell that swallows the lines after it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import datetime as dt
 import decimal
 import json
 import os
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +33,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
+
+from foundation.csv_rows import csv_rows
 
 INPUT_FORMATS = {
     ".parquet": "parquet", ".pq": "parquet",
@@ -218,7 +222,9 @@ class CsvSource(Source):
         self.delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(path, self.encoding)
         try:
             with open(path, encoding=_python_encoding(self.encoding), newline="") as f:
-                header = next(csv.reader(f, delimiter=self.delimiter), None)
+                reader = csv.reader(f, delimiter=self.delimiter)
+                header = next(reader, None)
+                self._header_lines = reader.line_num  # a quoted header cell may hold line breaks
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not {self.encoding} text ({exc.reason} at byte {exc.start}); "
                              "give the encoding with --encoding") from exc
@@ -227,6 +233,7 @@ class CsvSource(Source):
         if not header or not any(h.strip() for h in header):
             raise InputError(f"{path}: empty file, or no header line")
         self.names = _unique_names(header)
+        self._has_quote: bool | None = None
 
     def describe(self):
         delimiter = {"\t": "tab", ",": "comma", ";": "semicolon"}[self.delimiter]
@@ -235,12 +242,21 @@ class CsvSource(Source):
     def _arrow_reader(self, columns=None):
         read = pacsv.ReadOptions(column_names=self.names, skip_rows=1, block_size=BLOCK_BYTES,
                                  encoding=_arrow_encoding(self.encoding))
-        parse = pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True)
+        parse = pacsv.ParseOptions(delimiter=self.delimiter, quote_char=False)  # only files without quotes come here
         convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in self.names},
                                        include_columns=columns, quoted_strings_can_be_null=False)
         return pacsv.open_csv(self.path, read_options=read, parse_options=parse, convert_options=convert)
 
+    def _quoted(self) -> bool:
+        """Whether the file holds a quote at all (then the careful reader reads it: see foundation.csv_rows)."""
+        if self._has_quote is None:
+            with open(self.path, "rb") as f:
+                self._has_quote = any(b'"' in block for block in iter(lambda: f.read(BLOCK_BYTES), b""))
+        return self._has_quote
+
     def count_rows(self):
+        if self._quoted():
+            return sum(1 for _ in self._python_rows(0))
         n = 0
         try:
             for batch in self._arrow_reader(self.names[:1]):
@@ -251,6 +267,9 @@ class CsvSource(Source):
 
     def batches(self, batch_size, columns=None):
         columns = self.names if columns is None else [c for c in self.names if c in set(columns)]
+        if self._quoted():
+            yield from self._python_batches(0, batch_size, columns)
+            return
         done = 0
         try:
             for batch in _rebatch(self._arrow_reader(columns), batch_size):
@@ -262,33 +281,17 @@ class CsvSource(Source):
         yield from self._python_batches(done, batch_size, columns)
 
     def _python_rows(self, skip: int) -> Iterator[tuple[list[str], str | None]]:
-        csv.field_size_limit(sys.maxsize)
-        width = len(self.names)
         try:
             with open(self.path, encoding=_python_encoding(self.encoding), newline="") as f:
-                reader = csv.reader(f, delimiter=self.delimiter)
-                next(reader, None)  # header
-                k = 0
-                for row in reader:
-                    if not row:
-                        continue  # an empty line is not a record (as for the Arrow reader)
-                    k += 1
-                    if k <= skip:
-                        continue
-                    note = None
-                    if len(row) != width:
-                        note = f"行有{len(row)}个单元格，表头有{width}个 (row has {len(row)} cells, header {width})"
-                        if len(row) > width:
-                            extra = [c for c in row[width:] if c.strip()]
-                            if extra:
-                                note += f"; 多余单元格 extra cells: {'|'.join(extra)[:200]}"
-                        row = (row + [""] * width)[:width]
-                    yield row, note
+                for _ in range(self._header_lines):
+                    next(f, None)
+                rows = csv_rows(f, self.delimiter, len(self.names), first_line=self._header_lines + 1)
+                for k, (_, row, note) in enumerate(rows):
+                    if k >= skip:
+                        yield row, note
         except UnicodeDecodeError as exc:
             raise InputError(f"{self.path}: not {self.encoding} text ({exc.reason} at byte {exc.start}); "
                              "give the encoding with --encoding") from exc
-        except csv.Error as exc:
-            raise InputError(f"{self.path}: malformed CSV: {exc}") from exc
 
     def _python_batches(self, skip, batch_size, columns):
         positions = [self.names.index(c) for c in columns]
