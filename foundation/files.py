@@ -587,7 +587,8 @@ class ResultWriter:
     """Append Arrow tables to a Parquet, CSV or XLSX file, written to a temporary name then renamed.
 
     CSV is written as UTF-8 with a byte order mark (Excel then shows Chinese text);
-    XLSX refuses to go past :data:`XLSX_MAX_ROWS` rows.
+    XLSX refuses to go past :data:`XLSX_MAX_ROWS` rows.  Neither runs a formula: a text cell or header
+    starting with one of :data:`FORMULA_STARTS` gets a leading ``'`` in CSV and the string type in XLSX.
     """
 
     def __init__(self, path: Path):
@@ -627,7 +628,7 @@ class ResultWriter:
 
             self._writer = Workbook(write_only=True)
             self._sheet = self._writer.create_sheet("results")
-            self._sheet.append([_xlsx_text(name, None) for name in schema.names])
+            self._sheet.append([_xlsx_text(name, self._sheet) for name in schema.names])
             self._schema = schema
 
     def _write_xlsx(self, table: pa.Table) -> None:
@@ -687,15 +688,48 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.table(columns, schema=schema)
 
 
+#: First characters that make a spreadsheet read a cell as a formula (CSV / formula injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = "^[=+\\-@\t\r]"
+
+
+def formula_like(text: str) -> bool:
+    """Whether a spreadsheet would read ``text`` as a formula."""
+    return text.startswith(FORMULA_STARTS)
+
+
+def _inert(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Text cells a spreadsheet would read as a formula, prefixed with ``'`` (shown as text, never run)."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    hit = pc.fill_null(pc.match_substring_regex(column, _FORMULA_START), False)
+    if not pc.any(hit).as_py():
+        return column
+    return pc.if_else(hit, pc.binary_join_element_wise("'", column, ""), column)
+
+
 def _csv_ready(table: pa.Table) -> pa.Table:
-    """Nested columns as JSON text (Arrow's CSV writer takes flat types only)."""
-    bad = [i for i, f in enumerate(table.schema)
-           if pa.types.is_nested(f.type) or pa.types.is_null(f.type)]
-    for i in bad:
-        name = table.schema.field(i).name
-        values = [None if v is None else _cell_text(v) for v in table.column(i).to_pylist()]
-        table = table.set_column(i, name, pa.array(values, pa.string()))
-    return table
+    """Nested columns as JSON text (Arrow's CSV writer takes flat types only); header and text cells a
+    spreadsheet would take for a formula prefixed with ``'``."""
+    columns = []
+    for field, column in zip(table.schema, table.columns):
+        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if pa.types.is_nested(kind) or pa.types.is_null(kind):
+            column = pa.array([None if v is None else _cell_text(v) for v in column.to_pylist()], pa.string())
+        if pa.types.is_nested(kind) or pa.types.is_null(kind) or pa.types.is_string(kind) or \
+                pa.types.is_large_string(kind):
+            column = _inert(column)
+        columns.append(column)
+    names = [f"'{name}" if formula_like(name) else name for name in table.column_names]
+    return pa.table(columns, names=names)
+
+
+def inert_formulas(sheet) -> None:
+    """Make every cell of an openpyxl worksheet that holds text starting with ``=`` a text cell."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
 
 
 def _xlsx_values(column: pa.ChunkedArray, sheet) -> list:
@@ -715,12 +749,13 @@ def _xlsx_values(column: pa.ChunkedArray, sheet) -> list:
 
 
 def _xlsx_text(value, sheet):
-    """Text for a cell: characters XML cannot hold are dropped; a leading ``=`` stays text, not a formula."""
+    """Text for a cell: characters XML cannot hold are dropped; text a spreadsheet would take for a formula
+    (:data:`FORMULA_STARTS`) is a cell of the string type."""
     if not value:
         return value
     if not value.isprintable():
         value = "".join(c for c in value if ord(c) >= 32 or c in "\t\n\r")
-    if value.startswith("=") and sheet is not None:
+    if formula_like(value):
         from openpyxl.cell import WriteOnlyCell
 
         cell = WriteOnlyCell(sheet, value=value)
