@@ -75,7 +75,6 @@ def measure_regional(args) -> dict:
     import numba
 
     from grouper import Grouper
-    from grouper._kernels import group_encoded
     from grouper.encode import encode
     from icd_tables.pack import Pack
 
@@ -91,7 +90,7 @@ def measure_regional(args) -> dict:
         enc = encode(table, grouper.pack.compiled)
         numba.set_num_threads(1)
         out[f"{name}: kernel records/s (1 thread)"] = args.batch / _best(
-            lambda: group_encoded(grouper._tables, enc.batch))
+            lambda: grouper.group_batch(enc.batch))
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
         speed[name] = args.batch / _best(lambda: grouper.group_arrow(table))
         out[f"{name}: encode + kernel + results records/s (in memory)"] = speed[name]

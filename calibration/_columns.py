@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from foundation.text_values import parse_amounts, year_month
+from foundation.text_values import parse_numbers, year_month
 from icd_tables.intake.values import canonical_records
 
 
@@ -58,19 +58,9 @@ def categories(column) -> tuple[np.ndarray, list[str]]:
 
 
 def numbers(column) -> np.ndarray:
-    """A numeric column (or text, read as an amount) as float64, NaN where missing or not a number."""
-    column = _plain(column)
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    if pa.types.is_null(column.type):
-        return np.full(len(column), np.nan)
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        column = parse_amounts(column)[0]
-    elif not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
-              or pa.types.is_decimal(column.type)):
-        raise TypeError(f"column of type {column.type} is not numeric")
-    values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
-    return np.asarray(values, dtype=np.float64)
+    """A numeric column (or text, read by :func:`foundation.text_values.parse_numbers`) as float64, NaN where
+    missing or not a number."""
+    return parse_numbers(_plain(column))
 
 
 def column_or_none(table: pa.Table, name: str):

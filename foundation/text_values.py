@@ -107,6 +107,35 @@ def parse_integers(column: pa.Array, unit: str = "", words: dict[str, int] | Non
     return values, _bad(pc.and_(pc.invert(blank), pc.invert(digits)), text)
 
 
+def _number_text(column: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Cleaned text, the text a number is read from (currency sign, unit and separators removed), and a
+    mask of the cells holding a number."""
+    written = _cleaned(column)
+    text = pc.replace_substring_regex(written, r"^[¥]\s*|\s*元$", "")
+    if pc.any(pc.fill_null(pc.match_substring(text, ","), False)).as_py():
+        grouped = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$"), False)
+        text = pc.if_else(grouped, pc.replace_substring(text, ",", ""), text)
+    number = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?(?:\d{1,16}(?:\.\d*)?|\.\d+)$"), False)
+    return written, pc.replace_substring_regex(text, r"^\+", ""), number
+
+
+def parse_numbers(column: pa.Array) -> np.ndarray:
+    """Float64 values of a numeric or text column (text in the forms of :func:`parse_amounts`, any
+    number of decimals); NaN where missing or not a number.  For figures that are not money
+    (relative weights, counts read as measures)."""
+    column = plain_array(column)
+    if pa.types.is_null(column.type):
+        return np.full(len(column), np.nan)
+    if _is_text(column):
+        _, text, number = _number_text(column)
+        column = pc.if_else(number, text, _NULL_TEXT)
+    elif not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+              or pa.types.is_decimal(column.type) or pa.types.is_boolean(column.type)):
+        raise TypeError(f"column of type {column.type} is not numeric")
+    values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    return np.asarray(values, dtype=np.float64)
+
+
 def parse_amounts(column: pa.Array) -> tuple[pa.Array, pa.Array | None]:
     """Money amounts as exact ``decimal128(18, 2)`` (元 to the fen); unreadable text is returned apart.
 
@@ -131,14 +160,9 @@ def parse_amounts(column: pa.Array) -> tuple[pa.Array, pa.Array | None]:
 
         present = column.is_valid().to_numpy(zero_copy_only=False)
         return decimal_array(fen, 2, valid=present & finite), _bad(pa.array(present & ~finite), as_text(column))
-    written = _cleaned(column)
-    text = pc.replace_substring_regex(written, r"^[¥]\s*|\s*元$", "")
-    if pc.any(pc.fill_null(pc.match_substring(text, ","), False)).as_py():
-        grouped = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$"), False)
-        text = pc.if_else(grouped, pc.replace_substring(text, ",", ""), text)
+    written, text, number = _number_text(column)
     blank = pc.fill_null(pc.equal(text, ""), True)
-    number = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?(?:\d{1,16}(?:\.\d*)?|\.\d+)$"), False)
-    exact = pc.if_else(number, pc.replace_substring_regex(text, r"^\+", ""), _NULL_TEXT)
+    exact = pc.if_else(number, text, _NULL_TEXT)
     values = pc.round(exact.cast(pa.decimal128(38, 10)), 2)
     return _fit_money(values, written, pc.and_(pc.invert(blank), pc.invert(number)))
 
@@ -233,5 +257,5 @@ def is_ambiguous_date(text: pa.Array) -> pa.Array:
     return pc.fill_null(pc.match_substring_regex(_cleaned(text), AMBIGUOUS_DATE), False)
 
 
-__all__ = ["AMBIGUOUS_DATE", "INTEGER_DIGITS", "MONEY_TYPE", "day_numbers", "is_ambiguous_date", "parse_amounts",
+__all__ = ["AMBIGUOUS_DATE", "INTEGER_DIGITS", "MONEY_TYPE", "day_numbers", "is_ambiguous_date", "parse_amounts", "parse_numbers",
            "parse_dates", "parse_integers", "year_month"]

@@ -20,13 +20,13 @@ from foundation.arrow_columns import plain_array
 
 from grouper._kernels import Batch, _split_cells
 from icd_tables.compiled import MISSING, NUMERIC_ORDER, CompiledPack
+from icd_tables.intake.values import canonical_records
 from icd_tables.schema import (
     CODE_LIST_COLUMNS,
     CODE_LIST_SEPARATOR,
     NUMERIC_COLUMNS,
     NUMERIC_DEFAULTS,
     REQUIRED_COLUMNS,
-    SEX_WORDS,
     TEXT_COLUMNS,
 )
 
@@ -127,22 +127,14 @@ def check_columns(table: pa.Table) -> None:
         )
 
 
-def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int, *, sex: bool = False) -> np.ndarray:
-    """An int32 array with :data:`MISSING` for absent, empty or non-integer values."""
+def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int) -> np.ndarray:
+    """An int32 array of a canonical whole-number column, :data:`MISSING` for absent or out-of-range values.
+
+    Text is read by the intake (:func:`icd_tables.intake.values.canonical_records`) before this.
+    """
     if column is None:
         return np.full(n, MISSING, dtype=np.int32)
-    column = plain_array(column)
-    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-        values = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
-    else:  # text such as " 60", "１", "男"; booleans, lists and other types read as missing
-        try:
-            text = column.cast(pa.string()) if not pa.types.is_boolean(column.type) else pa.nulls(n, pa.string())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            text = pa.nulls(n, pa.string())
-        text = pd.Series(text.to_pandas(), dtype=object).str.normalize("NFKC").str.strip()
-        if sex:
-            text = text.replace(SEX_WORDS)
-        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    values = np.asarray(pc.cast(plain_array(column), pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
     ok = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) <= NUMERIC_LIMIT)
     out = np.full(n, MISSING, dtype=np.int32)
     out[ok] = values[ok].astype(np.int32)
@@ -243,13 +235,17 @@ def encode(table: pa.Table, pack: CompiledPack) -> Encoded:
     dx_ids[is_principal] = principal_ids
     dx_ids[~is_principal] = secondary_ids
 
+    # the fields the rules read, typed as every command types them (text such as "65岁" or "男")
+    typed = canonical_records(table.select([c for c in (*NUMERIC_COLUMNS.values(), *TEXT_COLUMNS.values())
+                                            if c in names]))
+    get = lambda c: typed.column(c) if c in typed.column_names else None  # noqa: E731
     nums = np.empty((len(NUMERIC_ORDER), n), dtype=np.int32)
     for row, field in enumerate(NUMERIC_ORDER):
         if field in TEXT_COLUMNS:
             nums[row] = text_index(get(TEXT_COLUMNS[field]), n, pack.text_values)
             continue
         column = NUMERIC_COLUMNS[field]
-        nums[row] = numeric_column(get(column), n, sex=column == "sex")
+        nums[row] = numeric_column(get(column), n)
         if field in NUMERIC_DEFAULTS:
             nums[row][nums[row] == MISSING] = NUMERIC_DEFAULTS[field]
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from foundation.text_values import year_month
+from icd_tables.intake.values import canonical_records
 from payment.engine import CASE_TYPES, DRG_TRACK, UNPAID, classify
 from payment.inputs import Cases, Hospitals, PaymentInputError, Period, prepare_cases
 from payment.money import POINT_UNITS, decimal_units, mul_div_floor
@@ -106,15 +107,17 @@ def expected_payment(cases: pa.Table, weights: WeightTable, policy: Policy, hosp
     fund = np.full(n, -1, np.int64)
     case_type = [""] * n
     note = [""] * n
-    dates = cases.column(policy.period_by) if policy.period_by in cases.column_names else pa.nulls(n, pa.string())
-    month = pc.utf8_slice_codeunits(pc.cast(dates, pa.string()), 0, 7)
-    for i in np.flatnonzero(~pc.fill_null(pc.is_valid(month), False).to_numpy(zero_copy_only=False)):
+    cases = canonical_records(cases)
+    dates = cases.column(policy.period_by) if policy.period_by in cases.column_names else pa.nulls(n, pa.date32())
+    month = year_month(dates)
+    for i in np.flatnonzero(month == 0):
         note[i] = f"{policy.period_by} 缺失，无法预计支付 (no {policy.period_by}: not priced)"
     point_value, basis = reference_point_value(policy, weights)
-    for m in (m for m in pc.unique(month).to_pylist() if m):
-        rows = np.flatnonzero(pc.fill_null(pc.equal(month, m), False).to_numpy(zero_copy_only=False))
+    for m in np.unique(month[month > 0]):
+        rows = np.flatnonzero(month == m)
         try:
-            prepared = prepare_cases(cases.take(pa.array(rows)), weights, policy, hospitals, Period.parse(m))
+            period = Period(int(m) // 100, int(m) % 100)
+            prepared = prepare_cases(cases.take(pa.array(rows)), weights, policy, hospitals, period)
         except PaymentInputError as exc:
             for i in rows:
                 note[i] = f"未能预计支付 (not priced): {exc}"

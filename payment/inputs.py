@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from foundation.decimals import unscaled
 from foundation.files import InputError, read_text_table
+from foundation.headers import find_columns
 from foundation.text_values import year_month
 from icd_tables.intake.values import canonical_records
 from payment.money import decimal_units
@@ -67,12 +68,7 @@ def _read_frame(path: Path, what: str) -> pd.DataFrame:
 
 
 def _columns(frame: pd.DataFrame, path, what: str, required: tuple[str, ...]) -> dict[str, str]:
-    found = {}
-    for header in frame.columns:
-        key = str(header).strip().lower()
-        for canonical, aliases in HOSPITAL_HEADERS.items():
-            if key in aliases and canonical not in found:
-                found[canonical] = header
+    found = find_columns(frame.columns, HOSPITAL_HEADERS)
     missing = [c for c in required if c not in found]
     if missing:
         names = " / ".join(HOSPITAL_HEADERS[missing[0]][:3])

@@ -6,8 +6,9 @@ What runs where
   loaded pack is broadcast — one copy per executor, a few MB;
 * executors: ``mapInArrow`` hands each Python worker its partition as Arrow record batches; the
   worker builds one :class:`Grouper` per pack (cached in the worker process, keyed by the pack's
-  ``name@digest``, see :mod:`scaleout._worker`) and groups every batch with
-  :meth:`Grouper.group_arrow`, as ``drg group`` does.  Numba's on-disk cache (``cache=True``) makes
+  ``name@digest``, see :mod:`scaleout._worker`), reads every batch through the one record intake
+  (:class:`icd_tables.intake.reader.RecordIntake`: header aliases, value types, code formatting)
+  and groups it with :meth:`Grouper.group_arrow`, as ``drg group`` does.  Numba's on-disk cache (``cache=True``) makes
   the JIT warm-up of later workers on the same machine cheap.
 
 A record's result depends on that record alone, so how Spark splits the data changes nothing:
@@ -41,14 +42,18 @@ def group_batches(batches: Iterator[pa.RecordBatch], pack_ref, normalize: bool, 
     ``row_no`` column; otherwise the input's ``row_no`` is kept.  ``keep`` lists the input columns
     appended to the results, as (input name, output name).
     """
-    from icd_tables.intake.codes import normalize_codes
+    from icd_tables.intake.reader import RecordIntake
+    from icd_tables.intake.values import without_unreadable
     from scaleout._worker import worker_grouper
 
     grouper = worker_grouper(pack_ref)
     next_row = offsets[_partition_id()] if offsets is not None else 1
+    intake = None
     for batch in batches:
         table = pa.Table.from_batches([batch])
-        records = normalize_codes(table, grouper.pack) if normalize else table
+        if intake is None:  # one intake per partition, as for one input file
+            intake = RecordIntake.for_table(table, grouper.pack if normalize else None)
+        records = without_unreadable(intake(table, next_row).records)
         results = grouper.group_arrow(records, first_row_no=next_row)
         next_row += table.num_rows
         if offsets is None:

@@ -52,7 +52,7 @@ def test_grouped_input_is_used_as_it_is(records, tmp_path):
     assert a.rw() == b.rw()
 
 
-def test_exit_codes(records, tmp_path, capsys):
+def test_exit_codes(records, tmp_path, capsys, monkeypatch):
     out = str(tmp_path / "w.parquet")
     assert main(["calibrate", str(records), "--pack", "example-mini", "-o", out, "--trim", "median"]) == 2
     assert main(["calibrate", str(records), "--pack", "example-mini", "-o", out, "--year-weights", "2,x"]) == 2
@@ -62,7 +62,9 @@ def test_exit_codes(records, tmp_path, capsys):
     bad = write_csv(tmp_path / "cpi.csv", ["年份", "价格"], [[2024, 100]])
     assert main(["calibrate", str(records), "--pack", "example-mini", "-o", out, "--inflation", str(bad)]) == 3
     assert "year (年份) and index (价格指数)" in capsys.readouterr().err
-    assert main(["calibrate", str(records), "-o", out]) == 3  # raw records without --pack
+    monkeypatch.delenv("DRG_PACK")
+    assert main(["calibrate", str(records), "-o", out]) == 2  # raw records, no --pack and no default pack
+    assert "no pack chosen" in capsys.readouterr().err
     assert not (tmp_path / "w.parquet").exists()
 
 

@@ -33,7 +33,7 @@ DATE_FORMS = ("{y}-{m:02d}-{d:02d}", "{y}/{m:02d}/{d:02d}", "{y}/{m}/{d}", "{y}.
               "{y}{m:02d}{d:02d}", "{y}年{m}月{d}日", "{y}-{m:02d}-{d:02d} 08:30:00", "{y}/{m}/{d} 8:30")
 AMOUNT_FORMS = ("{:,.2f}", "￥{:,.2f}", "￥{:.2f}", "{:.2f}元", "{:.2f}")
 HEADERS = ["病案号", "医疗机构编码", "性别", "年龄", "年龄不足1周岁的天数", "新生儿出生体重（克）", "实际住院天数", "离院方式", "主要诊断编码", "其他诊断编码",
-           "手术操作编码", "总费用", "入院日期", "出院日期", "险种类型", "科室"]
+           "手术操作编码", "总费用", "个人支付", "入院日期", "出院日期", "险种类型", "科室"]
 FULL_WIDTH = str.maketrans("0123456789.ABCDEFGHIJKLMNOPQRSTUVWXYZ", "０１２３４５６７８９．ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ")
 
 
@@ -74,6 +74,7 @@ def export(tmp_path_factory):
                           _cell(row.birth_weight_g), _cell(row.los_days),
                           _cell(row.discharge_method), principal, secondary, row.procedures or "",
                           AMOUNT_FORMS[k % len(AMOUNT_FORMS)].format(row.total_cost),
+                          AMOUNT_FORMS[(k + 1) % len(AMOUNT_FORMS)].format(round(row.total_cost * 0.2, 2)),
                           _date(row.admit_date, k + 3), _date(row.discharge_date, k), row.insurance_type, row.dept])
     hospitals = sorted(frame.hospital_id.unique())
     pd.DataFrame({"hospital_id": hospitals, "level": ["3"] * len(hospitals)}).to_csv(folder / "hospitals.csv",
@@ -114,12 +115,16 @@ def test_every_command_reads_the_export_the_same_way(export, monkeypatch):
     run = folder / "run"
     assert main(["settle", "month", str(src), "--period", MONTH, "--policy", str(folder / "policy.toml"),
                  "--weights", str(folder / "weights.parquet"), "-o", str(run)]) == 0
-    lines = pd.read_parquet(next(run.glob("*case*lines*.parquet")) if list(run.glob("*case*lines*.parquet"))
-                            else next(run.glob("*.parquet")))
+    lines = pd.read_parquet(run / "case_lines.parquet")
     in_month = set(golden.case_id[golden.discharge_date.str.startswith(MONTH)])
     assert set(lines.case_id) == in_month
-    reasons = " ".join(map(str, lines.get("reject_reason", pd.Series(dtype=str)).fillna("")))
-    assert "日期" not in reasons and "总费用" not in reasons
+    rejected = lines[lines.case_type == "rejected"]
+    assert set(rejected.case_id) == set(golden.case_id[golden.expected_status == "invalid"]) & in_month
+    assert rejected.note.str.startswith("分组结果无效").all()  # rejected for the grouping only: no date or amount
+    paid = lines[lines.case_type != "rejected"]
+    expected_share = {r.case_id: Decimal(str(round(r.total_cost * 0.2, 2))).quantize(Decimal("0.01"))
+                      for r in golden.itertuples()}
+    assert all(p.patient_share == expected_share[p.case_id] for p in paid.itertuples())
 
 
 def test_every_read_gives_the_same_canonical_columns(export):

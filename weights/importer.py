@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from foundation.files import InputError, read_text_table
+from foundation.headers import find_columns
 from weights.table import DECIMAL_COLUMNS, WeightMeta, WeightTable, WeightTableError
 
 #: Header aliases as regions publish them → canonical column.
@@ -22,32 +24,11 @@ HEADER_ALIASES = {
 MAX_DECIMALS = {"rw": 6, "mean_cost": 2, "mean_los": 2}
 
 
-def _canonical(header: str) -> str | None:
-    key = str(header).strip().lower().replace(" ", "").replace("（", "(").replace("）", ")")
-    for canonical, aliases in HEADER_ALIASES.items():
-        if key in aliases:
-            return canonical
-    return None
-
-
 def _read_text_table(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        frame = pd.read_excel(path, dtype=str)
-    elif suffix in (".csv", ".txt"):
-        raw = path.read_bytes()
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                raw.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise WeightTableError(f"{path}: neither UTF-8 nor GB18030 text")
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-    else:
-        raise WeightTableError(f"{path}: unknown format {suffix!r}; give a .csv or .xlsx file")
-    return frame
+    try:
+        return read_text_table(path).to_pandas()
+    except InputError as exc:
+        raise WeightTableError(str(exc)) from None
 
 
 def _decimal(text: str, column: str, row_no: int, drg: str) -> Decimal | None:
@@ -75,7 +56,7 @@ def read_published(path: str | os.PathLike, meta: WeightMeta) -> WeightTable:
     Parameters
     ----------
     path : path-like
-        CSV (UTF-8 or GB18030) or XLSX with at least a DRG column and an RW
+        CSV (any encoding the record files may have), XLSX, JSON or Parquet with at least a DRG column and an RW
         column (``drg``/``病组编码``/``DRG编码`` and ``rw``/``权重``/``相对权重``).
     meta : WeightMeta
         Name, region, year, base rates; ``source`` and ``source_sha256`` are
@@ -91,11 +72,7 @@ def read_published(path: str | os.PathLike, meta: WeightMeta) -> WeightTable:
     if not path.is_file():
         raise WeightTableError(f"{path}: no such file")
     raw = _read_text_table(path)
-    columns = {}
-    for header in raw.columns:
-        canonical = _canonical(header)
-        if canonical and canonical not in columns:
-            columns[canonical] = header
+    columns = find_columns(raw.columns, HEADER_ALIASES)
     missing = [c for c in ("drg", "rw") if c not in columns]
     if missing:
         raise WeightTableError(

@@ -12,9 +12,10 @@ import numba
 
 from api.service.auth import Principal
 from api.service.schemas import ExpectedPayment, Explanation, Finding, GroupResponse, GroupResult
-from api.service.store import CASE_TYPE_ZH, UploadError, audit, fingerprint, money_from_yuan, new_id, prepare, record_run
+from api.service.store import CASE_TYPE_ZH, UploadError, audit, fingerprint, new_id, prepare, record_run
 from api.service.store import store as store_cases
 from grouper.encode import to_arrow
+from icd_tables.intake.values import canonical_records
 
 
 def _scoped(principal: Principal, record: dict) -> dict:
@@ -31,11 +32,7 @@ def _payment(service, record: dict, result: dict) -> ExpectedPayment | None:
     engine = service.engine
     if not engine.can_price:
         return None
-    table = to_arrow([{**record, "drg": result["drg"], "status": result["status"]}])
-    for name in ("total_cost", "patient_paid", "self_pay_cost"):
-        if name in table.column_names:
-            table = table.set_column(table.column_names.index(name), name, money_from_yuan(table.column(name), 1))
-    priced = engine.price(table)
+    priced = engine.price(canonical_records(to_arrow([{**record, "drg": result["drg"], "status": result["status"]}])))
     standard, fund = int(priced.standard_fen[0]), int(priced.fund_fen[0])
     text = lambda fen: None if fen < 0 else f"{fen // 100}.{fen % 100:02d}"  # noqa: E731
     case_type = priced.case_type[0]

@@ -21,11 +21,11 @@ import pyarrow.compute as pc
 from api.service.auth import Principal
 from api.service.db import CASE_COLUMNS, FINDING_COLUMNS, Connection, Database, utcnow
 from api.service.engine import Engine
-from foundation.arrow_columns import plain_array
-from icd_tables.schema import CODE_LIST_SEPARATOR
+from foundation.arrow_columns import as_text, plain_array
+from foundation.text_values import MONEY_TYPE
+from icd_tables.intake.reader import RecordIntake
 from payment.engine import CASE_TYPES
-from foundation.decimals import decimal_array, units_or_null
-from payment._kernels import yuan_to_fen
+from foundation.decimals import units_or_null
 from weights import lookup_units
 
 CASE_TYPE_ZH = {name: zh for name, zh in CASE_TYPES.values()}
@@ -45,50 +45,11 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{utcnow():%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
 
 
-def _text(column) -> pa.Array:
-    if column is None:
-        return None
-    column = plain_array(column)
-    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
-        return pc.binary_join(column.cast(pa.list_(pa.string())), CODE_LIST_SEPARATOR)
-    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-        return pc.strftime(column, "%Y-%m-%d")
-    return column if pa.types.is_string(column.type) else column.cast(pa.string())
-
-
-def _integers(column, n: int) -> pa.Array:
-    if column is None:
-        return pa.nulls(n, pa.int64())
-    column = plain_array(column)
-    if pa.types.is_integer(column.type):
-        return column.cast(pa.int64())
-    text = _text(column) if not pa.types.is_floating(column.type) else None
-    values = (pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False) if text is None else
-              np.array([_number(v) for v in text.to_pylist()], dtype=np.float64))
-    ok = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) < 2**62)
-    return pa.array(np.where(ok, values, 0).astype(np.int64), mask=~ok)
-
-
-def _number(value) -> float:
-    try:
-        return float(str(value).strip().replace(",", "")) if value is not None else np.nan
-    except ValueError:
-        return np.nan
-
-
-def money_from_yuan(column, n: int) -> pa.Array:
-    """Yuan (number or text) → exact decimal(18, 2), to the nearest fen; null where not a number ≥ 0."""
-    if column is None:
-        return pa.nulls(n, pa.decimal128(18, 2))
-    column = plain_array(column)
-    if pa.types.is_decimal(column.type):
-        column = column.cast(pa.float64())
-    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-        values = pc.cast(column, pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
-    else:
-        values = np.array([_number(v) for v in _text(column).to_pylist()], dtype=np.float64)
-    fen, valid = yuan_to_fen(np.ascontiguousarray(values, dtype=np.float64))
-    return decimal_array(fen, 2, valid=valid)
+def _text(records: pa.Table, name: str) -> pa.Array:
+    """A canonical column as stored text (dates ``YYYY-MM-DD``); null where absent."""
+    if name not in records.column_names:
+        return pa.nulls(records.num_rows, pa.string())
+    return as_text(plain_array(records.column(name)))
 
 
 def _severity_counts(findings: pa.Table | None, n: int, first_row_no: int) -> dict[str, pa.Array]:
@@ -118,8 +79,9 @@ def prepare(engine: Engine, records: pa.Table, principal: Principal, run_id: str
     Scoped callers may only upload their own hospital's records: an empty ``hospital_id`` becomes
     theirs, another hospital's is refused naming the row.  Payer uploads need a hospital per row.
     """
+    records = RecordIntake.for_table(records, engine.grouper.pack)(records, first_row_no).records
     n = records.num_rows
-    hospital = _text(records.column("hospital_id")) if "hospital_id" in records.column_names else pa.nulls(n, pa.string())
+    hospital = _text(records, "hospital_id")
     hospital = pc.utf8_trim_whitespace(hospital)
     empty = pc.fill_null(pc.equal(hospital, ""), True)
     if principal.scoped:
@@ -135,7 +97,7 @@ def prepare(engine: Engine, records: pa.Table, principal: Principal, run_id: str
         if len(bad):
             raise UploadError(f"第 {bad[0] + first_row_no} 行缺少医疗机构编码 (row {bad[0] + first_row_no}: "
                               "hospital_id is empty); a payer upload names the hospital of every case")
-    case_id = _text(records.column("case_id")) if "case_id" in records.column_names else pa.nulls(n, pa.string())
+    case_id = _text(records, "case_id")
     missing_id = np.flatnonzero(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(case_id), ""), True)
                                 .to_numpy(zero_copy_only=False))
     if len(missing_id):
@@ -154,14 +116,13 @@ def prepare(engine: Engine, records: pa.Table, principal: Principal, run_id: str
         "row_no": results.column("row_no").cast(pa.int64()),
     }
     date_column = engine.policy.period_by if engine.policy else "discharge_date"
-    dates = _text(get(date_column)) if get(date_column) is not None else pa.nulls(n, pa.string())
-    columns["month"] = pc.utf8_slice_codeunits(dates, 0, 7)
+    columns["month"] = pc.utf8_slice_codeunits(_text(records, date_column), 0, 7)
     for name in TEXT_FIELDS + ("sex", "secondary_dx", "procedures"):
-        columns[name] = _text(get(name)) if get(name) is not None else pa.nulls(n, pa.string())
+        columns[name] = _text(records, name)
     for name in INT_FIELDS:
-        columns[name] = _integers(get(name), n)
+        columns[name] = get(name).cast(pa.int64()) if get(name) is not None else pa.nulls(n, pa.int64())
     for name in MONEY_FIELDS:
-        columns[name] = money_from_yuan(get(name), n)
+        columns[name] = get(name).cast(MONEY_TYPE) if get(name) is not None else pa.nulls(n, MONEY_TYPE)
     for name in RESULT_TEXT:
         columns[name] = plain_array(results.column(name)).cast(pa.string())
     ok = pc.equal(results.column("status"), "ok").to_numpy(zero_copy_only=False)
@@ -311,5 +272,5 @@ def audit(db: Database, principal: Principal | None, action: str, obj: str, stat
                       principal.hospital_id if principal else None, action, obj, status))
 
 
-__all__ = ["CASE_TYPE_ZH", "Prepared", "money_from_yuan", "UploadError", "audit", "fingerprint", "new_id", "prepare", "record_run",
+__all__ = ["CASE_TYPE_ZH", "Prepared", "UploadError", "audit", "fingerprint", "new_id", "prepare", "record_run",
            "store"]

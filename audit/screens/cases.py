@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.screens.flags import flags_table
+from foundation.text_values import day_numbers, parse_dates, parse_numbers
+from icd_tables.intake.values import canonical_records
 from audit.screens.money import Rates, payment_fen
 from weights import RW_UNITS, WeightTable, lookup_units
 
@@ -31,12 +33,12 @@ class ScreenInputError(ValueError):
 
 
 def as_table(cases) -> pa.Table:
-    """An Arrow table from an Arrow table, a pandas DataFrame or a list of dicts."""
+    """An Arrow table in the canonical record types, from an Arrow table, a pandas DataFrame or a list of dicts."""
     if isinstance(cases, pa.Table):
-        return cases
+        return canonical_records(cases)
     if isinstance(cases, pd.DataFrame):
-        return pa.Table.from_pandas(cases, preserve_index=False)
-    return pa.Table.from_pylist(list(cases))
+        return canonical_records(pa.Table.from_pandas(cases, preserve_index=False))
+    return canonical_records(pa.Table.from_pylist(list(cases)))
 
 
 def _plain(column) -> pa.Array:
@@ -64,32 +66,19 @@ def factorize(column, n: int, values: bool = True) -> tuple[np.ndarray, list[str
 
 
 def days(column, n: int) -> np.ndarray:
-    """Days since 1970-01-01 of ISO date text (or date/timestamp columns); :data:`NO_DATE` where not a date."""
+    """Days since 1970-01-01 of a date column (read as every command reads dates); :data:`NO_DATE` where missing."""
     if column is None:
         return np.full(n, NO_DATE, np.int32)
-    column = _plain(column)
-    if pa.types.is_date(column.type) or pa.types.is_timestamp(column.type):
-        parsed = pc.cast(pc.cast(column, pa.date32()), pa.int32())
-        return parsed.fill_null(NO_DATE).to_numpy(zero_copy_only=False).astype(np.int32)
-    codes, values = factorize(column, n)
-    text = pa.array([v[:10] for v in values], pa.string())
-    stamps = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
-    per_value = pc.cast(pc.cast(stamps, pa.date32()), pa.int32()).fill_null(NO_DATE).to_numpy(zero_copy_only=False)
-    table = np.append(per_value.astype(np.int32), NO_DATE)
-    return table[np.where(codes >= 0, codes, len(values))]
+    values, valid = day_numbers(parse_dates(_plain(column))[0])
+    return np.where(valid, values, NO_DATE).astype(np.int32)
 
 
 def numbers(column, n: int, missing=np.nan) -> np.ndarray:
-    """Float values (text parsed); ``missing`` where null or not a number."""
+    """Float values (text read by :func:`foundation.text_values.parse_numbers`); ``missing`` where null or
+    not a number."""
     if column is None:
         return np.full(n, missing, np.float64)
-    column = _plain(column)
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        column = pc.cast(pc.if_else(pc.match_substring_regex(column, r"^\s*-?\d+(\.\d+)?\s*$"), column, None),
-                         pa.float64())
-    values = pc.cast(column, pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+    values = parse_numbers(_plain(column))
     return np.where(np.isfinite(values), values, missing)
 
 

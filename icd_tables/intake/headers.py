@@ -27,7 +27,6 @@ import csv
 import io
 import json
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from foundation.arrow_columns import as_text, plain_array
+from foundation.headers import header_key, without_unit
 from icd_tables.schema import CODE_LIST_SEPARATOR, COLUMNS
 
 #: Pseudo-fields that are joined into ``procedures``.
@@ -101,15 +101,6 @@ class ColumnMappingError(ValueError):
     """A ``--columns`` mapping file cannot be read or names an unknown field."""
 
 
-def header_key(name: str) -> str:
-    """The form headers are compared in: NFKC, no whitespace, case-folded."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(name))).casefold()
-
-
-def _without_unit(key: str) -> str:
-    return re.sub(r"\([^()]*\)$", "", key)
-
-
 _ALIAS_INDEX: dict[str, tuple[str, int]] = {}
 for _field in FIELDS:
     for _rank, _alias in enumerate((_field, *ALIASES.get(_field, ()))):
@@ -130,10 +121,10 @@ def match_header(name: str) -> tuple[str, int, int | None] | None:
     m = _NUMBER.match(key)
     if m:
         base = m.group(1)
-        target = _NUMBERED_INDEX.get(base) or _NUMBERED_INDEX.get(_without_unit(base))
+        target = _NUMBERED_INDEX.get(base) or _NUMBERED_INDEX.get(without_unit(base))
         if target:
             return target, 0, int(next(g for g in m.groups()[1:] if g is not None))
-    bare = _without_unit(key)
+    bare = without_unit(key)
     if bare in _ALIAS_INDEX:
         found, rank = _ALIAS_INDEX[bare]
         return found, rank, None
