@@ -353,3 +353,22 @@ def test_denied_cross_hospital_attempts_are_logged(api):
     denied = _log(api, "denied")
     assert [(d["hospital_id"], d["status"]) for d in denied] == [("H002", 404)] * 3 + [("H001", 403)]
     assert denied[1]["object"] == f"GET /v1/hospitals/H001/cases/{case_id}"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "xlsx"])
+def test_large_text_uploads_become_background_jobs(api, fmt, tmp_path):
+    """Finding 10: a CSV, JSON Lines or XLSX upload over ``background_bytes`` runs as a job, not in the request."""
+    frame = month_records("H001", 30, 12)
+    path = tmp_path / f"cases.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    elif fmt == "jsonl":
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    else:
+        frame.to_excel(path, index=False)
+    api.service.settings.background_bytes = path.stat().st_size - 1
+    r = api.post("/v1/batches/upload", "hospital", files={"file": (path.name, path.read_bytes())})
+    assert r.status_code == 200 and r.json()["state"] == "queued" and r.json()["job_id"], r.text
+    api.service.settings.background_bytes = path.stat().st_size
+    r = api.post("/v1/batches/upload", "hospital", files={"file": (path.name, path.read_bytes())})
+    assert r.status_code == 200 and r.json()["state"] == "done" and r.json()["n_records"] == 30, r.text
