@@ -132,7 +132,7 @@ def parse_numbers(column: pa.Array) -> np.ndarray:
     elif not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
               or pa.types.is_decimal(column.type) or pa.types.is_boolean(column.type)):
         raise TypeError(f"column of type {column.type} is not numeric")
-    values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    values = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)  # beyond 2**53: nearest
     return np.asarray(values, dtype=np.float64)
 
 

@@ -232,6 +232,8 @@ class Summary(BaseModel):
     hospital_id: str
     period: str | None
     n_cases: int
+    data_errors: int = Field(0, description="数值超出合理范围的病例数：计入病例数，不计入费用、指标与支付 "
+                                            "(cases holding a value no stay can have: counted, in no sum)")
     by_status: dict[str, int]
     cmi: float | None = Field(description="CMI 病例组合指数")
     total_weight: str | None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+from decimal import Decimal
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
@@ -372,3 +373,47 @@ def test_large_text_uploads_become_background_jobs(api, fmt, tmp_path):
     api.service.settings.background_bytes = path.stat().st_size
     r = api.post("/v1/batches/upload", "hospital", files={"file": (path.name, path.read_bytes())})
     assert r.status_code == 200 and r.json()["state"] == "done" and r.json()["n_records"] == 30, r.text
+
+
+# (field value, whether it is read as a number: beyond decimal(18, 2) an amount is unreadable, i.e. missing)
+IMPLAUSIBLE = [({"los_days": 4_000_000_000_000_000_000}, True), ({"los_days": 4_000_000_000_000_000}, True),
+               ({"age_years": -3}, True), ({"total_cost": 9_999_999_999_999_999}, False),
+               ({"total_cost": "99999999999999.99"}, True), ({"drug_cost": -5}, True),
+               ({"birth_weight_g": 90_000}, True)]
+
+
+@pytest.mark.parametrize("bad, readable", IMPLAUSIBLE, ids=[f"{k}={v}" for (b, _) in IMPLAUSIBLE
+                                                             for k, v in b.items()])
+def test_a_stored_implausible_value_breaks_no_summary_of_any_hospital(api, bad, readable):
+    """Finding 3: one hospital stores a value no stay can have; every aggregate of the month still answers, the
+    case is a data error (listed, not paid, not averaged)."""
+    for hospital, key in (("H001", "hospital"), ("H002", "other")):
+        r = api.post("/v1/batches", key, json={"records": records_json(month_records(hospital, 20, 3))})
+        assert r.status_code == 200, r.text
+    before = api.get("/v1/hospitals/H001/summary?period=2024-03", "hospital").json()
+    record = {**records_json(month_records("H002", 1, 9))[0], "case_id": "BAD-1", **bad}
+    r = api.post("/v1/group?store=true", "other", json=record)
+    assert r.status_code in (200, 422), r.text
+    stored = r.status_code == 200
+    clean = api.get("/v1/hospitals/H001/summary?period=2024-03", "hospital")
+    assert clean.status_code == 200 and clean.json() == before, clean.text  # another hospital's row changes nothing
+    for url, who in (("/v1/hospitals/H002/summary?period=2024-03", "other"),
+                     ("/v1/hospitals/H002/summary?period=2024", "payer"), ("/v1/hospitals/H002/summary", "payer"),
+                     ("/v1/hospitals/H002/cases?period=2024-03", "other")):
+        r = api.get(url, who)
+        assert r.status_code == 200, (url, r.text)
+    summary = api.get("/v1/hospitals/H002/summary?period=2024-03", "other").json()
+    assert summary["n_cases"] == 20 + stored
+    if stored:
+        assert summary["data_errors"] == int(readable)
+        assert Decimal(summary["total_cost"]) < Decimal(10) ** 9  # the data error is in no sum
+    r = api.post("/v1/audit-runs", "payer", json={"period": "2024-03"})
+    assert r.status_code == 201, r.text
+    r = api.post("/v1/settlements", "payer", json={"kind": "month", "period": "2024-03"})
+    assert r.status_code == 201, r.text
+    if stored and readable:
+        lines = api.get(f"/v1/settlements/{r.json()['run_id']}/lines?hospital_id=H002&limit=1000", "payer").json()
+        bad_line = [line for line in lines["lines"] if line["case_id"] == "BAD-1"]
+        assert bad_line and bad_line[0]["case_type"] == "rejected" and "数据错误" in bad_line[0]["note"]
+        assert bad_line[0]["fund_payment"] in ("0.00", None)
+    assert api.get("/v1/hospitals/H002/summary?period=2024-03", "payer").status_code == 200
