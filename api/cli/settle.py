@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from api.cases import read_cases
+from foundation.atomic import remove_stale_partials
 from foundation.files import XLSX_MAX_ROWS, ResultWriter
 from api.cli.report import Report
 from payment import (CASE_TYPES, KINDS, MoneyRangeError, PaymentInputError, Period, PolicyError, load_policy,
@@ -254,6 +255,8 @@ def cmd_settle(args) -> int:
                                "use --formats parquet,csv")
     target = args.output
     target.parent.mkdir(parents=True, exist_ok=True)
+    for left in remove_stale_partials(target, args.stale_after):
+        print(f"removed {left.name}, left by a killed run", file=sys.stderr)
     tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -329,6 +332,9 @@ def add_parser(sub) -> None:
         p.add_argument("--columns", type=Path, metavar="FILE", help="column mapping of the case files")
         p.add_argument("--encoding", help="text encoding of CSV/JSON case files (default: detected)")
         p.add_argument("--force", action="store_true", help="replace an existing run folder")
+        p.add_argument("--stale-after", type=float, default=3600, metavar="SECONDS",
+                       help="remove hidden partial folders a killed run left beside the output once older than "
+                            "this (default %(default)s s)")
         p.set_defaults(func=cmd_settle)
 
 
