@@ -642,23 +642,51 @@ class ResultWriter:
     def close(self) -> None:
         if self._writer is None:
             return
-        if self.format == "xlsx":
-            self._writer.save(self._tmp)
-        else:
-            self._writer.close()
-            if self._file is not None:
-                self._file.close()
+        try:
+            if self.format == "xlsx":
+                self._writer.save(self._tmp)
+            else:
+                self._writer.close()
+                if self._file is not None:
+                    self._file.close()
+        except BaseException:  # a full disk: nothing half-written stays, the error goes to the caller
+            self.abort()
+            raise
         self._tmp.replace(self.path)
 
     def abort(self) -> None:
         try:
-            if self._writer is not None and self.format != "xlsx":
+            if self._writer is not None and self.format == "xlsx":
+                _discard_workbook(self._writer)
+            elif self._writer is not None:
                 self._writer.close()
             if self._file is not None:
                 self._file.close()
         except (OSError, pa.ArrowException):
             pass
+        self._writer = None
         self._tmp.unlink(missing_ok=True)
+
+
+def _discard_workbook(book) -> None:
+    """Close a write-only workbook's sheet streams and remove their temporary files.
+
+    A stream left open is closed by the garbage collector instead, which on a full disk fails again
+    and prints a stray "Exception ignored" traceback.
+    """
+    for sheet in book.worksheets:
+        writer = getattr(sheet, "_writer", None)
+        if writer is None:
+            continue
+        try:
+            writer.close()
+        except OSError:
+            pass
+        writer.xf = None
+        try:
+            writer.cleanup()
+        except (OSError, ValueError):
+            pass
 
 
 def write_table(table: pa.Table, path: Path) -> Path:

@@ -53,3 +53,30 @@ def test_drg_group_keep_input_neutralises_an_input_header(tmp_path):
         else:
             sheet = load_workbook(out).active
             assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+
+
+def test_xlsx_on_a_full_disk_fails_cleanly(tmp_path):
+    """Issue 16 finding 12: a full disk (here a file-size limit) raises OSError once; no stray "Exception ignored"
+    traceback, no partial file left."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "import pyarrow as pa\n"
+        "from foundation.files import write_table\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))\n"
+        "t = pa.table({'a': [f'text {i} ' * 5 for i in range(100_000)]})\n"
+        "try:\n"
+        "    write_table(t, sys.argv[1])\n"
+        "except OSError as exc:\n"
+        "    print('refused', exc.errno)\n"
+    )
+    out = tmp_path / "out.xlsx"
+    done = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert done.stdout.strip() == "refused 27", done.stderr
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert list(tmp_path.iterdir()) == []
