@@ -74,3 +74,15 @@ def test_indices_leave_a_data_error_out_of_every_mean():
     for name in ("cmi", "cost_index", "time_index", "total_weight", "total_cost"):
         assert dirty.column(name).to_pylist() == clean.column(name).to_pylist(), name
     assert np.isfinite(dirty.column("time_index").to_numpy()).all()
+
+
+def test_validation_lists_a_data_quality_finding():
+    from audit.validate import Validator
+
+    record = {"case_id": "A1", "sex": 1, "age_years": 60, "principal_dx": "I21.000", "los_days": 40000,
+              "total_cost": 9000, "drug_cost": -3}
+    findings = Validator().validate([record]).findings.to_pylist()
+    found = {f["field"]: f for f in findings if f["rule_id"] == "VALUE_IMPLAUSIBLE"}
+    assert set(found) == {"los_days", "drug_cost"}
+    assert found["los_days"]["severity"] == "error" and "住院天数超出合理范围" in found["los_days"]["message_zh"]
+    assert found["los_days"]["value"] == "40000" and "0 to 36525" in found["los_days"]["message_en"]
