@@ -162,6 +162,8 @@ def parse_amounts(column: pa.Array) -> tuple[pa.Array, pa.Array | None]:
         return decimal_array(fen, 2, valid=present & finite), _bad(pa.array(present & ~finite), as_text(column))
     written, text, number = _number_text(column)
     blank = pc.fill_null(pc.equal(text, ""), True)
+    # more than 10 decimals is no amount anyone wrote (and would not fit the exact cast below): unreadable
+    number = pc.and_(number, pc.invert(pc.fill_null(pc.match_substring_regex(text, r"\.\d{11,}$"), False)))
     exact = pc.if_else(number, text, _NULL_TEXT)
     values = pc.round(exact.cast(pa.decimal128(38, 10)), 2)
     return _fit_money(values, written, pc.and_(pc.invert(blank), pc.invert(number)))

@@ -379,7 +379,7 @@ def test_large_text_uploads_become_background_jobs(api, fmt, tmp_path):
 IMPLAUSIBLE = [({"los_days": 4_000_000_000_000_000_000}, True), ({"los_days": 4_000_000_000_000_000}, True),
                ({"age_years": -3}, True), ({"total_cost": 9_999_999_999_999_999}, False),
                ({"total_cost": "99999999999999.99"}, True), ({"drug_cost": -5}, True),
-               ({"birth_weight_g": 90_000}, True)]
+               ({"birth_weight_g": 90_000}, True), ({"total_cost": "0.000000000001"}, False)]
 
 
 @pytest.mark.parametrize("bad, readable", IMPLAUSIBLE, ids=[f"{k}={v}" for (b, _) in IMPLAUSIBLE
@@ -417,3 +417,14 @@ def test_a_stored_implausible_value_breaks_no_summary_of_any_hospital(api, bad, 
         assert bad_line and bad_line[0]["case_type"] == "rejected" and "数据错误" in bad_line[0]["note"]
         assert bad_line[0]["fund_payment"] in ("0.00", None)
     assert api.get("/v1/hospitals/H002/summary?period=2024-03", "payer").status_code == 200
+
+
+def test_review_queue_of_a_run_without_flags(api):
+    """Finding 5 through the service: a one-record month has no flags; its queue is the random sample."""
+    assert api.post("/v1/batches", "hospital", json={"records": records_json(month_records("H001", 1, 2))}) \
+        .status_code == 200
+    run = api.post("/v1/audit-runs", "payer", json={"period": "2024-03"})
+    assert run.status_code == 201 and run.json()["n_flags"] == 0, run.text
+    queue = api.get(f"/v1/audit-runs/{run.json()['run_id']}/queue?top=5&sample=3", "payer")
+    assert queue.status_code == 200, queue.text
+    assert [e["selection"] for e in queue.json()["entries"]] == ["random"]
