@@ -25,6 +25,7 @@ from audit.trace_rules import TraceView
 from audit.whatif import WhatIf
 from grouper import Grouper
 from grouper.results import STATUS_INVALID, STATUS_UNGROUPABLE, take_text
+from icd_tables.rules import readable
 from icd_tables.compiled import ATOM_CC, ATOM_KIND, ATOM_MCC, ATOM_MCC_OR_CC, CompiledPack
 from foundation.decimals import units_or_null
 
@@ -32,7 +33,7 @@ UNCONDITIONAL = "无条件 (unconditional)"
 
 
 def _rule_text(rule: str) -> str:
-    return rule or UNCONDITIONAL
+    return readable(rule) if rule else UNCONDITIONAL
 
 
 def _drg_rows(cp: CompiledPack, adrg_row: np.ndarray, drg: np.ndarray) -> np.ndarray:

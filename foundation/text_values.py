@@ -22,6 +22,10 @@ Forms accepted, as hospital and payer exports write them:
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from decimal import Decimal
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -59,6 +63,17 @@ def _bad(mask: pa.Array, text: pa.Array) -> pa.Array | None:
     return pc.if_else(mask, text, _NULL_TEXT) if pc.any(mask).as_py() else None
 
 
+def _plain_cast(text: pa.Array, to: pa.DataType, plain: str) -> pa.Array | None:
+    """``text`` cast to ``to`` when every non-empty cell matches ``plain`` (``65``, ``87953.43``): the
+    common case of a clean export, read with one pattern instead of the general path; None otherwise."""
+    blank = pc.equal(text, "")
+    if not pc.all(pc.or_kleene(blank, pc.match_substring_regex(text, plain))).as_py():
+        return None
+    if pc.any(blank).as_py():
+        text = pc.if_else(blank, _NULL_TEXT, text)
+    return pc.cast(text, to)
+
+
 def _is_text(column: pa.Array) -> bool:
     return pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
 
@@ -81,9 +96,7 @@ def parse_integers(column: pa.Array, unit: str = "", words: dict[str, int] | Non
     unreadable : pyarrow.Array of string or None
     """
     column = plain_array(column)
-    if pa.types.is_integer(column.type):
-        return column.cast(pa.int64()), None
-    if pa.types.is_boolean(column.type) or pa.types.is_null(column.type):
+    if pa.types.is_integer(column.type) or pa.types.is_boolean(column.type) or pa.types.is_null(column.type):
         return column.cast(pa.int64()), None
     if pa.types.is_floating(column.type) or pa.types.is_decimal(column.type):
         values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
@@ -91,6 +104,9 @@ def parse_integers(column: pa.Array, unit: str = "", words: dict[str, int] | Non
         present = column.is_valid().to_numpy(zero_copy_only=False)
         ints = pa.array(np.where(whole, values, 0).astype(np.int64), mask=~(whole & present))
         return ints, _bad(pa.array(present & ~whole), as_text(column))
+    plain = _plain_cast(column, pa.int64(), rf"^-?\d{{1,{INTEGER_DIGITS}}}$")
+    if plain is not None:
+        return plain, None
     text = _cleaned(column)
     for word, code in (words or {}).items():
         text = pc.if_else(pc.fill_null(pc.equal(text, word), False), str(code), text)
@@ -107,15 +123,21 @@ def parse_integers(column: pa.Array, unit: str = "", words: dict[str, int] | Non
     return values, _bad(pc.and_(pc.invert(blank), pc.invert(digits)), text)
 
 
+#: The written forms of a number: a currency sign or unit around it, thousands separators, the number.
+CURRENCY = r"^[¥]\s*|\s*元$"
+GROUPED = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$"
+NUMBER = r"^[+-]?(?:\d{1,16}(?:\.\d*)?|\.\d+)$"
+
+
 def _number_text(column: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
     """Cleaned text, the text a number is read from (currency sign, unit and separators removed), and a
     mask of the cells holding a number."""
     written = _cleaned(column)
-    text = pc.replace_substring_regex(written, r"^[¥]\s*|\s*元$", "")
+    text = pc.replace_substring_regex(written, CURRENCY, "")
     if pc.any(pc.fill_null(pc.match_substring(text, ","), False)).as_py():
-        grouped = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$"), False)
+        grouped = pc.fill_null(pc.match_substring_regex(text, GROUPED), False)
         text = pc.if_else(grouped, pc.replace_substring(text, ",", ""), text)
-    number = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?(?:\d{1,16}(?:\.\d*)?|\.\d+)$"), False)
+    number = pc.fill_null(pc.match_substring_regex(text, NUMBER), False)
     return written, pc.replace_substring_regex(text, r"^\+", ""), number
 
 
@@ -160,6 +182,9 @@ def parse_amounts(column: pa.Array) -> tuple[pa.Array, pa.Array | None]:
 
         present = column.is_valid().to_numpy(zero_copy_only=False)
         return decimal_array(fen, 2, valid=present & finite), _bad(pa.array(present & ~finite), as_text(column))
+    plain = _plain_cast(column, pa.decimal128(38, 2), r"^-?\d{1,16}(?:\.\d{0,2})?$")
+    if plain is not None:
+        return _fit_money(plain, column)
     written, text, number = _number_text(column)
     blank = pc.fill_null(pc.equal(text, ""), True)
     # more than 10 decimals is no amount anyone wrote (and would not fit the exact cast below): unreadable
@@ -236,6 +261,32 @@ def _parse_distinct_dates(text: pa.Array, excel_serials: bool) -> tuple[np.ndarr
     return days, valid
 
 
+def exact_decimal(text) -> Decimal:
+    """One number written in a settings or table cell (text, int or Decimal) as an exact :class:`Decimal`.
+
+    The forms of :func:`parse_amounts` (``87,953.43``, ``￥87953.43``, ``87953.43元``, full-width
+    digits), any number of decimals, nothing rounded.
+
+    Raises
+    ------
+    ValueError
+        Not a finite number.
+    """
+    if isinstance(text, Decimal):
+        if not text.is_finite():
+            raise ValueError(f"{text!r} is not a finite number")
+        return text
+    if isinstance(text, int) and not isinstance(text, bool):
+        return Decimal(text)
+    # the patterns of the column readers, applied to one value with Python's re (same syntax, no Arrow call)
+    cleaned = re.sub(CURRENCY, "", unicodedata.normalize("NFKC", str(text)).strip())
+    if re.match(GROUPED, cleaned, re.ASCII):
+        cleaned = cleaned.replace(",", "")
+    if not re.match(NUMBER, cleaned, re.ASCII):
+        raise ValueError(f"{text!r} is not a number")
+    return Decimal(cleaned.lstrip("+"))
+
+
 def year_month(dates: pa.Array) -> np.ndarray:
     """``YYYYMM`` of each date (int64), 0 where missing."""
     dates = plain_array(dates)
@@ -259,5 +310,5 @@ def is_ambiguous_date(text: pa.Array) -> pa.Array:
     return pc.fill_null(pc.match_substring_regex(_cleaned(text), AMBIGUOUS_DATE), False)
 
 
-__all__ = ["AMBIGUOUS_DATE", "INTEGER_DIGITS", "MONEY_TYPE", "day_numbers", "is_ambiguous_date", "parse_amounts", "parse_numbers",
+__all__ = ["AMBIGUOUS_DATE", "INTEGER_DIGITS", "MONEY_TYPE", "day_numbers", "exact_decimal", "is_ambiguous_date", "parse_amounts", "parse_numbers",
            "parse_dates", "parse_integers", "year_month"]

@@ -134,9 +134,9 @@ def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int) -> np.ndar
     """
     if column is None:
         return np.full(n, MISSING, dtype=np.int32)
-    # unsafe: an int64 beyond 2**53 only has to come out beyond NUMERIC_LIMIT, not exact
-    values = np.asarray(pc.cast(plain_array(column), pa.float64(), safe=False).to_numpy(zero_copy_only=False),
-                        dtype=np.float64)
+    # unsafe: an integer beyond 2**53 may round, but it is far out of range and reads as missing anyway
+    floats = pc.cast(plain_array(column), pa.float64(), safe=False)
+    values = np.asarray(floats.to_numpy(zero_copy_only=False), dtype=np.float64)
     ok = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) <= NUMERIC_LIMIT)
     out = np.full(n, MISSING, dtype=np.int32)
     out[ok] = values[ok].astype(np.int32)

@@ -32,6 +32,7 @@ from icd_tables.definition import SchemeDefinition
 from icd_tables.drgpack import load_drgpack
 from icd_tables.errors import NoPackChosenError, PackError, PackIntegrityError, PackNotFoundError
 from icd_tables.manifest import FORMAT_CHS1X, FORMAT_DRGPACK, MANIFEST, Manifest, sha256_file
+from icd_tables.regions import NATIONAL
 
 #: Bumped whenever the compiler's output changes meaning, so old caches are not reused.
 COMPILER_VERSION = f"{FORMAT_VERSION}.0"
@@ -40,8 +41,6 @@ BUNDLED_DIR = Path(__file__).parent / "packs"
 EXAMPLE_PACK = "example-mini"
 #: Environment variable naming the default pack (``drg packs default NAME`` stores one instead).
 PACK_ENV = "DRG_PACK"
-#: Region of the national packs, which accept weights and policies of any region.
-NATIONAL = "全国 (national)"
 
 
 def cache_dir() -> Path:
@@ -264,6 +263,11 @@ def import_pack(source: str | os.PathLike, name: str | None = None, *, region: s
     new = Manifest(**fields)
     target = user_packs_dir() / new.name
     if target.exists() and not force:
+        try:
+            if read_manifest(target) == new:
+                return target  # the same pack again: nothing to do
+        except PackError:
+            pass
         raise PackError(f"a pack named {new.name!r} already exists at {target}; use --force to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))

@@ -28,9 +28,11 @@ documented bounds guarantee and the function checks).
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import numpy as np
+
+from foundation.text_values import exact_decimal
 
 POINT_UNITS = 10_000
 RATIO_UNITS = 10_000
@@ -53,11 +55,9 @@ def decimal_units(text, places: int, what: str) -> int:
         Not a number, not finite, or more than ``places`` decimals; the message names ``what``.
     """
     try:
-        value = Decimal(str(text).strip().replace(",", ""))
-    except InvalidOperation:
-        raise ValueError(f"{what}: {text!r} is not a number") from None
-    if not value.is_finite():
-        raise ValueError(f"{what}: {text!r} is not a finite number")
+        value = exact_decimal(text)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
     scaled = value.scaleb(places)
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{what}: {text} has more than {places} decimals")

@@ -158,17 +158,22 @@ def eval_expr(expr: Expr, rec: NaiveRecord, sets: Mapping[str, Collection[str]])
     raise TypeError(f"not a rule expression: {expr!r}")
 
 
-_TREES: dict[int, tuple[Sequence[RuleRow], dict]] = {}
+_TREES: dict[tuple[int, int], tuple[Sequence[RuleRow], dict]] = {}
 
 
 def _children(rows: Sequence[RuleRow], level: str, parent: str) -> list[RuleRow]:
-    """The rows of ``level`` under ``parent``, stably sorted by ``sort`` (indexed once per rows list)."""
-    cached = _TREES.get(id(rows))
+    """The rows of ``level`` under ``parent``, stably sorted by ``sort``.
+
+    Indexed once per rows list and length (the regional packs have thousands of rows), so a list
+    that grows is indexed again.
+    """
+    key = (id(rows), len(rows))
+    cached = _TREES.get(key)
     if cached is None or cached[0] is not rows:
         tree: dict[tuple[str, str], list[RuleRow]] = {}
         for row in rows:
             tree.setdefault((row.level, row.parent), []).append(row)
-        cached = _TREES[id(rows)] = (rows, {k: sorted(v, key=lambda r: r.sort) for k, v in tree.items()})
+        cached = _TREES[key] = (rows, {k: sorted(v, key=lambda r: r.sort) for k, v in tree.items()})
     return cached[1].get((level, parent), [])
 
 

@@ -210,3 +210,32 @@ def test_numbers_unchanged_json_roundtrip():
     values, _ = parse_amounts(pa.array(["0.10", "0.20", "12345678901.23"]))
     assert json.dumps([str(v) for v in values.to_pylist()]) == '["0.10", "0.20", "12345678901.23"]'
     assert np.isclose(float(values.to_pylist()[0]), 0.1)
+
+
+@pytest.mark.parametrize("text", ["87953.43", "87,953.43", "￥87,953.43", "87953.43元", "１２３．４", "+.5", "1,23", "abc",
+                                  "1e5", "12.3.4", " 7 "])
+def test_one_value_reads_as_its_column_does(text):
+    """Settings and table cells (policy amounts, rates, weights) follow the column readers' syntax exactly."""
+    from foundation.text_values import exact_decimal, parse_numbers
+
+    column = parse_numbers(pa.array([text]))[0]
+    try:
+        value = exact_decimal(text)
+    except ValueError:
+        assert np.isnan(column)
+    else:
+        assert float(value) == column
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.integers(-10**17, 10**17).map(str), st.just("")), min_size=1, max_size=20),
+       st.lists(st.one_of(st.integers(-10**15, 10**15).map(lambda f: f"{f / 100:.2f}"), st.just("7"), st.just("")),
+                min_size=1, max_size=20))
+def test_clean_columns_read_the_same_on_the_fast_path(ints, amounts):
+    """A clean column is cast in one step; the same cells beside one messy cell take the general path."""
+    from foundation.text_values import parse_integers
+
+    fast, slow = parse_integers(pa.array(ints)), parse_integers(pa.array(ints + ["1岁"]), "岁")
+    assert fast[1] is None and fast[0].to_pylist() == slow[0].to_pylist()[:-1]
+    fast, slow = parse_amounts(pa.array(amounts)), parse_amounts(pa.array(amounts + ["￥1"]))
+    assert fast[1] is None and fast[0].to_pylist() == slow[0].to_pylist()[:-1]

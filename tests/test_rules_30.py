@@ -294,7 +294,8 @@ def test_unknown_set_is_a_key_error():
         eval_expr(parse_rule("length(T ∩ ZYSS) > 0"), NaiveRecord(), {})
 
 
-def test_group_rows_falls_through_and_needs_a_drg():
+def test_group_rows_falls_through_also_when_no_drg_of_an_adrg_holds():
+    """An ADRG row whose DRG rows all fail (or that has none) does not match: the walk goes on."""
     rows = [
         RuleRow("mdc", "A", "", 1, TRUE),
         RuleRow("mdc", "B", "", 2, TRUE),
@@ -305,7 +306,9 @@ def test_group_rows_falls_through_and_needs_a_drg():
         RuleRow("drg", "BB21", "BB1", 1, TRUE),
     ]
     assert group_rows(rows, NaiveRecord(age_years=0), {}) == NaiveResult("ok", "B", "BB2", "BB21", "BB1")
-    with pytest.raises(ValueError, match="AA1"):
-        group_rows(rows, NaiveRecord(age_years=2), {})
-    with pytest.raises(ValueError, match="BB9"):
-        group_rows(rows, NaiveRecord(age_years=9), {})
+    # AA1 holds but AA11 needs NL > 5: MDC A is not matched; BB9 holds but has no DRG row: BB1 takes it
+    assert group_rows(rows, NaiveRecord(age_years=2), {}) == NaiveResult("ok", "B", "BB2", "BB21", "BB1")
+    assert group_rows(rows, NaiveRecord(age_years=9), {}) == NaiveResult("ok", "B", "BB2", "BB21", "BB1")
+    assert group_rows(rows, NaiveRecord(age_years=7), {}) == NaiveResult("ok", "B", "BB2", "BB21", "BB1")
+    rows.append(RuleRow("drg", "AA13", "AA1", 2, TRUE))
+    assert group_rows(rows, NaiveRecord(age_years=2), {}) == NaiveResult("ok", "A", "AA1", "AA13", "AA1")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 
 from foundation.files import InputError, read_text_table
 from foundation.headers import find_columns
+from foundation.text_values import exact_decimal
 from weights.table import DECIMAL_COLUMNS, WeightMeta, WeightTable, WeightTableError
 
 #: Header aliases as regions publish them → canonical column.
@@ -32,15 +33,13 @@ def _read_text_table(path: Path) -> pd.DataFrame:
 
 
 def _decimal(text: str, column: str, row_no: int, drg: str) -> Decimal | None:
-    text = str(text).strip().replace(",", "")
+    text = str(text).strip()
     if text in ("", "nan", "None"):
         return None
     try:
-        value = Decimal(text)
-    except InvalidOperation:
+        value = exact_decimal(text)
+    except ValueError:
         raise WeightTableError(f"row {row_no}: DRG {drg}: {column} {text!r} is not a number") from None
-    if not value.is_finite():
-        raise WeightTableError(f"row {row_no}: DRG {drg}: {column} {text!r} is not a finite number")
     if value < 0:
         raise WeightTableError(f"row {row_no}: DRG {drg}: {column} {text} is negative")
     if -value.as_tuple().exponent > MAX_DECIMALS[column]:
@@ -97,10 +96,10 @@ def parse_rates(text: str | None) -> dict[str, str]:
     for part in filter(None, (p.strip() for p in (text or "").split(","))):
         key, sep, value = part.partition("=")
         try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
+            number = exact_decimal(value.strip())
+        except ValueError:
             number = None
-        if not sep or not key.strip() or number is None or not number.is_finite() or number <= 0:
+        if not sep or not key.strip() or number is None or number <= 0:
             raise WeightTableError(f"base rate {part!r}: expected INSURANCE_TYPE=AMOUNT, e.g. 310=12252.70")
         rates[key.strip()] = value.strip()
     return rates

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from api.cases import iter_cases, read_cases
 from foundation.atomic import atomic_path
 from foundation.files import InputError, inert_formulas, output_format, write_table
+from api.cli.in_use import in_use_line, pack_versions
 from api.cli.options import non_negative
 from api.cli.report import Report
 from audit.screens import RateError, ScreenInputError, Screener, review_queue
@@ -66,6 +67,7 @@ def cmd_audit(args) -> int:
     history = _read(args.history, args, validator) if args.history else None
     print(f"drg: screening {cases.num_rows:,} cases"
           f"{f' with {history.num_rows:,} history cases' if history is not None else ''}", file=sys.stderr)
+    print(in_use_line(pack_versions(cases), weights.meta.name if weights is not None else None), file=sys.stderr)
     result = screener.screen(cases, history)
     queue = review_queue(result, top=args.top, sample=args.sample, seed=args.seed)
     queue_path = args.queue or _beside(args.output, "-queue.csv")

@@ -16,6 +16,7 @@ from foundation import files
 from api.cases import read_cases
 from foundation.files import InputError, write_table
 from api.cli.options import number
+from api.cli.in_use import in_use_line, pack_versions
 from api.cli.report import Report
 from calibration import EXCLUSIONS, TABLE_COLUMNS, CalibrationError, RelativeWeightCalibrator
 from calibration.indices import INDEX_COLUMNS, TOP_COLUMNS, performance_indices
@@ -110,8 +111,8 @@ def _read(args):
     pack = Pack.load(args.pack) if args.pack else None
     started = time.perf_counter()
     cases = read_cases(args.inputs, pack=pack, columns=args.columns, encoding=args.encoding)
-    print(f"read {cases.num_rows:,} cases from {len(args.inputs)} file(s) in {time.perf_counter() - started:.1f} s"
-          f"{' (grouped with ' + pack.version + ')' if pack else ''}", file=sys.stderr)
+    print(f"read {cases.num_rows:,} cases from {len(args.inputs)} file(s) in {time.perf_counter() - started:.1f} s; "
+          + in_use_line(pack_versions(cases), getattr(args, "weights", None) and str(args.weights)), file=sys.stderr)
     return cases, pack
 
 

@@ -4,36 +4,74 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.cli.exits import EXIT_OK
-from icd_tables.errors import PackError
+import sys
+
+from api.cli.exits import EXIT_OK, UsageError
+from icd_tables.errors import PackError, PackNotFoundError
 from foundation.atomic import write_text_atomic
-from icd_tables.pack import PACK_ENV, Pack, available_packs, configured_pack, default_pack_file, import_pack
+from icd_tables.pack import (
+    PACK_ENV,
+    Pack,
+    available_packs,
+    configured_pack,
+    default_pack_file,
+    import_pack,
+    read_manifest,
+)
+from icd_tables.regions import region_label
+
+LIST_COLUMNS = ("name", "region 统筹区", "year", "schema", "DRGs", "digest", "source")
 
 
 def cmd_packs_list(args) -> int:
     packs = available_packs()
     if not packs:
         print("no packs found")
+        return EXIT_OK
+    rows = []
     for name, folder in packs.items():
         try:
             pack = Pack.load(folder)
-            print(f"{name:<20} {pack.version:<28} {pack.manifest.scheme} {pack.manifest.version}  {folder}")
         except PackError as exc:
-            print(f"{name:<20} UNUSABLE: {exc}")
+            print(f"{name}  UNUSABLE 不可用: {exc}")
+            continue
+        m = pack.manifest
+        rows.append((name, region_label(m.region), m.version, m.format, str(len(pack.compiled.drg_codes) - 1),
+                     m.digest[:12], m.source))
+    widths = [max(len(r[k]) for r in [LIST_COLUMNS, *rows]) for k in range(len(LIST_COLUMNS) - 1)]
+    for row in [LIST_COLUMNS, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
     return EXIT_OK
 
 
 def cmd_packs_import(args) -> int:
-    target = import_pack(args.source, args.name, region=args.region, force=args.force)
-    pack = Pack.load(target)
-    print(f"imported {pack.version} into {target}")
+    """Import every pack among the sources; what is not a pack (a README, a licence, a rule folder) is skipped."""
+    if args.name and len(args.source) > 1:
+        raise UsageError("drg packs import: --name needs exactly one source 只能为一个方案指定名称")
+    imported = 0
+    for source in args.source:
+        if not source.is_dir():
+            print(f"skipped {source}: not a folder, not a pack 不是分组方案，已跳过", file=sys.stderr)
+            continue
+        try:
+            read_manifest(source)
+        except PackNotFoundError:
+            print(f"skipped {source}: no manifest.json or CHS-DRG rules.json, not a pack 不是分组方案，已跳过",
+                  file=sys.stderr)
+            continue
+        target = import_pack(source, args.name, region=args.region, force=args.force)
+        pack = Pack.load(target)
+        print(f"imported {pack.version} ({region_label(pack.manifest.region)}) into {target}")
+        imported += 1
+    print(f"{imported} pack(s) imported 已导入 {imported} 个分组方案", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_packs_show(args) -> int:
     pack = Pack.load(args.pack)
     m, c = pack.manifest, pack.compiled
-    print(f"{m.name} ({pack.version})\n  scheme {m.scheme} {m.version}, region {m.region}\n  source {m.source}")
+    print(f"{m.name} ({pack.version})\n  scheme {m.scheme} {m.version}, region {region_label(m.region)}\n"
+          f"  source {m.source}")
     if m.description:
         print(f"  {m.description}")
     print(f"  {len(c.mdc_codes)} MDC, {len(c.adrg_codes)} ADRG, {len(c.drg_codes) - 1} DRG, "
@@ -61,12 +99,14 @@ def cmd_packs_default(args) -> int:
 def add_parser(sub) -> None:
     packs = sub.add_parser("packs", help="definition packs 分组方案")
     packs_sub = packs.add_subparsers(dest="packs_command", required=True)
-    packs_sub.add_parser("list", help="list bundled and imported packs").set_defaults(func=cmd_packs_list)
-    imp = packs_sub.add_parser("import", help="import a pack or a CHS-DRG 1.x table folder")
-    imp.add_argument("source", type=Path)
-    imp.add_argument("--name")
-    imp.add_argument("--region")
-    imp.add_argument("--force", action="store_true")
+    packs_sub.add_parser("list", help="list bundled and imported packs: name, region, year, schema, DRGs, "
+                                      "digest, source").set_defaults(func=cmd_packs_list)
+    imp = packs_sub.add_parser("import", help="import packs or CHS-DRG table folders (national or regional)",
+                               epilog="example: drg packs import ../shared/drg-tables/*  (non-packs are skipped)")
+    imp.add_argument("source", type=Path, nargs="+")
+    imp.add_argument("--name", help="name to register the pack under (one source only)")
+    imp.add_argument("--region", help="pooling region to record (default: the pack's own)")
+    imp.add_argument("--force", action="store_true", help="replace an existing pack of that name")
     imp.set_defaults(func=cmd_packs_import)
     default = packs_sub.add_parser("default", help="set (or show) the pack used when --pack is not given",
                                    epilog="example: drg packs default chs-drg-1.1")

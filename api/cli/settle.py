@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from api.cases import read_cases
@@ -34,6 +35,10 @@ from payment import (CASE_TYPES, KINDS, MoneyRangeError, PaymentInputError, Peri
 from payment.statement import (KIND_ZH, STATEMENT_LINES, STATEMENT_ZH, case_type_counts, unpaid_lines,
                                worked_examples)
 from payment.tables import LABELS_ZH, diff_case_lines
+from api.cli.in_use import in_use_line
+from icd_tables.errors import PackError
+from icd_tables.pack import Pack, available_packs
+from icd_tables.regions import check_regions
 from weights import read_weight_file
 from foundation.decimals import fen_text
 
@@ -197,6 +202,7 @@ def _summary(run, seconds: float, out) -> None:
     meta = run.meta
     print(f"\n{KIND_ZH[run.settlement.kind]} {run.settlement.kind} {meta['period']}: "
           f"{meta['cases']['settled']:,} cases in {seconds:.1f} s (run {meta['run_version']})", file=out)
+    print("  " + in_use_line(meta["pack_version"], meta["weights"]["name"], meta["policy"]["version"]), file=out)
     for name, n in meta["cases"]["by_case_type"].items():
         code = next(k for k, v in CASE_TYPES.items() if v[0] == name)
         print(f"  {CASE_TYPES[code][1]:<14} {name:<16} {n:>10,}", file=out)
@@ -213,8 +219,41 @@ def _summary(run, seconds: float, out) -> None:
     held = run.tables["drgs"].to_pandas()
     held = held[held["n_held"] > 0].sort_values(["n_held", "drg"], ascending=[False, True])
     if len(held):
-        print(f"  无权重病组 DRGs without a weight (held, paid 0): {len(held)}, {int(held['n_held'].sum()):,} cases; "
+        n_held = int(held["n_held"].sum())
+        n_ok = pc.sum(pc.equal(run.tables["case_lines"].column("status"), "ok")).as_py() or 0
+        share = f" = {100 * n_held / n_ok:.2f}% of the {n_ok:,} status-ok cases 占分组成功病例" if n_ok else ""
+        print(f"  无权重病组 DRGs without a weight (held, paid 0): {len(held)}, {n_held:,} cases{share}; "
               f"most: {', '.join(f'{d} ({n})' for d, n in zip(held['drg'][:8], held['n_held'][:8]))}", file=out)
+
+
+def _grouping_pack(args, cases: pa.Table) -> Pack | None:
+    """The pack the cases were grouped with: ``--pack``, or the one their ``pack_version`` names, if installed."""
+    if args.pack:
+        return Pack.load(args.pack)
+    if "pack_version" not in cases.column_names:
+        return None
+    names = {str(v).split("@")[0] for v in pc.unique(cases.column("pack_version")).to_pylist() if v}
+    packs = available_packs()
+    if len(names) != 1 or next(iter(names)) not in packs:
+        return None
+    try:
+        return Pack.load(packs[next(iter(names))])
+    except PackError:
+        return None
+
+
+def _region_warnings(args, cases: pa.Table, weights, policy) -> list[str]:
+    """Refuse weights or a policy of another region than the grouping pack's (unless --force)."""
+    pack = _grouping_pack(args, cases)
+    if pack is None:
+        return []
+    m = pack.manifest
+    others = [(f"weight table {weights.meta.name}", weights.meta.region, weights.meta.year),
+              (f"policy {policy.name or args.policy}", policy.region, None)]
+    try:
+        return check_regions(m.name, m.region, m.version, others, force=args.force)
+    except ValueError as exc:
+        raise SettleUsageError(str(exc)) from exc
 
 
 def cmd_settle(args) -> int:
@@ -248,6 +287,8 @@ def cmd_settle(args) -> int:
                                    "with --formats including parquet)")
         previous = (pq.read_table(lines), json.loads((args.previous / "run.json").read_text(encoding="utf-8")))
     cases = read_cases(args.cases, pack=args.pack, columns=args.columns, encoding=args.encoding)
+    for warning in _region_warnings(args, cases, weights, policy):
+        print(warning, file=sys.stderr)
     run = run_settlement(cases, weights, policy, hospitals, args.kind, args.period, scores=scores, special=special,
                          events=events, files_sha256=files)
     if "xlsx" in formats and run.tables["case_lines"].num_rows > XLSX_MAX_ROWS - 1:
@@ -331,7 +372,9 @@ def add_parser(sub) -> None:
         p.add_argument("--statements", default="all", help="HTML statements: all, none, or hospital ids H001,H002")
         p.add_argument("--columns", type=Path, metavar="FILE", help="column mapping of the case files")
         p.add_argument("--encoding", help="text encoding of CSV/JSON case files (default: detected)")
-        p.add_argument("--force", action="store_true", help="replace an existing run folder")
+        p.add_argument("--force", action="store_true",
+                       help="replace an existing run folder; accept weights or a policy of another region than the "
+                            "pack's")
         p.add_argument("--stale-after", type=float, default=3600, metavar="SECONDS",
                        help="remove hidden partial folders a killed run left beside the output once older than "
                             "this (default %(default)s s)")

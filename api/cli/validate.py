@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from api.cases import iter_cases, read_cases
 from foundation.files import InputError, ResultWriter, output_format, write_table
+from api.cli.in_use import in_use_line
 from api.cli.progress import Progress
 from api.cli.report import Report
 from audit.findings import SEVERITIES, SEVERITY_ZH
@@ -91,6 +92,8 @@ def cmd_validate(args) -> int:
     counts = _counts(findings)
     _report(counts, summary, statuses, records.num_rows, findings.num_rows, validator, args.input).write(report_path)
     _print_summary(counts, records.num_rows, findings, sys.stderr)
+    print(in_use_line(validator.pack.version, validator.weights.meta.name if validator.weights is not None else None),
+          file=sys.stderr)
     print(f"问题清单 findings: {args.output}\n汇总 summary: {summary_path}\n报告 report: {report_path}"
           f"{chr(10) + '分组说明 explanations: ' + str(args.explain) if args.explain else ''}"
           f"{chr(10) + '替代方案 what-if: ' + str(args.whatif) if args.whatif else ''}", file=sys.stderr)

@@ -14,9 +14,10 @@ is ``⌊(rw_a − rw_b) × rate_fen ÷ 10^6⌋`` of the exact RW difference.  Un
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 
 import numpy as np
+
+from foundation.text_values import exact_decimal
 
 from weights import RW_UNITS, WeightTable
 
@@ -32,10 +33,10 @@ class RateError(ValueError):
 
 def _fen(text: str, what: str) -> int:
     try:
-        value = Decimal(str(text).strip().replace(",", ""))
-    except InvalidOperation:
+        value = exact_decimal(text)
+    except ValueError:
         raise RateError(f"{what}: {text!r} is not an amount in 元") from None
-    if not value.is_finite() or value <= 0 or value > MAX_RATE_YUAN:
+    if value <= 0 or value > MAX_RATE_YUAN:
         raise RateError(f"{what}: {text} must be a positive amount in 元 up to {MAX_RATE_YUAN:,}")
     fen = value * 100
     if fen != fen.to_integral_value():

@@ -69,6 +69,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "patient_id": ("参保人编码", "人员编号", "个人编号", "参保人员编号", "psn_no"),
     "los_days": ("实际住院天数", "住院天数", "实际住院(天)", "实际住院日", "SJZYTS", "act_ipt_days", "los"),
     "discharge_method": ("离院方式", "离院方式代码", "LYFS", "dscg_way"),
+    "icu_hours": ("重症监护时长", "重症监护时长(小时)", "ICU时长", "ICU时长(小时)", "重症监护合计时长", "ICU小时数",
+                  "重症监护室时长"),
     "admit_date": ("入院日期", "入院时间", "RYSJ", "adm_time", "adm_date"),
     "discharge_date": ("出院日期", "出院时间", "CYSJ", "dscg_time", "dscg_date"),
     "settlement_date": ("结算日期", "结算时间", "setl_time", "setl_date"),

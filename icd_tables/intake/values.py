@@ -37,6 +37,33 @@ _EXPECTED = {
 }
 
 
+#: A duration as the 医保结算清单 gives 重症监护合计时长: "2天3小时15分钟" (any part may be left out) or "2/3/15".
+_DURATION = re.compile(r"^(?:(\d+)天)?(?:(\d+)(?:小时|时))?(?:(\d+)分钟?)?$")
+_SLASHED = re.compile(r"^(\d+)/(\d+)/(\d+)$")
+
+
+def duration_hours(column: pa.Array) -> pa.Array:
+    """Text durations in days/hours/minutes as whole hours, as text; other cells unchanged.
+
+    Minutes are rounded down to the hour (only completed hours count): ``2天3小时59分钟`` is 51.
+    """
+    column = plain_array(column)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return column
+    converted = {}
+    for text in pc.unique(column).to_pylist():
+        if text is None:
+            continue
+        key = re.sub(r"\s+", "", text)
+        match = _SLASHED.match(key) or (_DURATION.match(key) if re.search(r"天|分", key) else None)
+        if match:
+            days, hours, minutes = (int(g or 0) for g in match.groups())
+            converted[text] = str(days * 24 + hours + minutes // 60)
+    if not converted:
+        return column
+    return pa.array([converted.get(v, v) for v in column.to_pylist()], pa.string())
+
+
 def canonical_records(table: pa.Table, *, excel_serials: bool = False) -> pa.Table:
     """``table`` with its record-schema columns in their canonical types (other columns untouched).
 
@@ -61,6 +88,8 @@ def canonical_records(table: pa.Table, *, excel_serials: bool = False) -> pa.Tab
         if kind in ("text", "codes"):
             converted = as_text(column)
         elif kind == "int":
+            if name == "icu_hours":
+                column = duration_hours(column)
             converted, unreadable = parse_integers(column, UNITS.get(name, ""), SEX_WORDS if name == "sex" else None)
         elif kind == "date":
             converted, unreadable = parse_dates(column, excel_serials)

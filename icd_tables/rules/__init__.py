@@ -26,7 +26,7 @@ from icd_tables.rules.ir import (
     TrueExpr,
 )
 from icd_tables.rules.parser import RuleSyntaxError, parse_rule
-from icd_tables.rules.printer import format_rule
+from icd_tables.rules.printer import format_rule, readable
 from icd_tables.rules.table import RuleTableError, read_rule_table, write_rule_table
 
 __all__ = [
@@ -58,5 +58,6 @@ __all__ = [
     "format_rule",
     "parse_rule",
     "read_rule_table",
+    "readable",
     "write_rule_table",
 ]

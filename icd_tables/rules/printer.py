@@ -7,6 +7,8 @@ needs them, so ``parse_rule(format_rule(e)) == e`` for every normalised ``e``
 
 from __future__ import annotations
 
+import re
+
 from icd_tables.rules.ir import And, Compare, Count, Expr, Field, InSets, Not, Or, Present, TextIn, TrueExpr
 from icd_tables.rules.parser import INTERSECTION
 
@@ -31,6 +33,42 @@ def format_rule(expr: Expr) -> str:
         For ``TRUE`` inside a larger expression or an ``And`` without items.
     """
     return "" if isinstance(expr, TrueExpr) else _format(expr)
+
+
+#: Field → (Chinese name, unit) for reading comparisons in explanations.
+_WORDS = {
+    Field.AGE_YEARS: ("年龄", "岁"), Field.AGE_DAYS: ("年龄", "天"), Field.SEX: ("性别", ""),
+    Field.BIRTH_WEIGHT: ("出生体重", "克"), Field.ADMISSION_WEIGHT: ("入院体重", "克"),
+    Field.LOS_DAYS: ("住院天数", "天"), Field.ICU_HOURS: ("ICU 时长", "小时"), Field.DISCHARGE_METHOD: ("离院方式", ""),
+    Field.DX_COUNT: ("诊断数", "个"), Field.PROC_COUNT: ("手术操作数", "个"), Field.DEPT: ("科室", ""),
+}
+_SYMBOLS = {">=": "≥", "<=": "≤", "!=": "≠", "=": "=", "<": "<", ">": ">"}
+_COMPARISON = re.compile(r"\b(" + "|".join(f.value for f in _WORDS) + r") (>=|<=|!=|=|<|>) (-?\d+|\"[^\"]*\")")
+
+
+def readable(text: str) -> str:
+    """Rule text with comparisons in words, for explanations: ``ZYTS >= 61`` → ``住院天数 ≥ 61 天``.
+
+    Parameters
+    ----------
+    text : str
+        A rule as :func:`format_rule` writes it.
+
+    Returns
+    -------
+    str
+        The same text with each comparison of a record field spelled in Chinese with its unit
+        (``ICUSC > 120`` → ``ICU 时长 > 120 小时``, ``KS = "ICU"`` → ``科室 = "ICU"``).
+    """
+    names = {f.value: words for f, words in _WORDS.items()}
+
+    def spell(match: re.Match) -> str:
+        name, unit = names[match.group(1)]
+        value = match.group(3)
+        suffix = f" {unit}" if unit and not value.startswith('"') else ""
+        return f"{name} {_SYMBOLS[match.group(2)]} {value}{suffix}"
+
+    return _COMPARISON.sub(spell, text)
 
 
 def _braced(names: list[str]) -> str:

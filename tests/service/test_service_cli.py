@@ -33,3 +33,11 @@ def test_keys_and_usage(tmp_path, capsys):
     assert "a coder key belongs to one hospital" in capsys.readouterr().err
     assert main(["serve", *db, "--workers", "2"]) == 2
     assert "--workers above 1 needs PostgreSQL" in capsys.readouterr().err
+
+
+def test_serve_without_a_pack_stops_naming_the_packs(tmp_path, capsys):
+    """No --pack and no default: exit 2 before the server starts (the example pack is never a silent default)."""
+    del os.environ["DRG_PACK"]
+    assert main(["serve", "--database", f"duckdb:///{tmp_path / 's.duckdb'}"]) == 2
+    err = capsys.readouterr().err
+    assert "no pack chosen" in err and "drg packs default" in err and "example-mini" in err
