@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from urllib.parse import unquote, unquote_to_bytes
+from urllib.parse import unquote_to_bytes
 
 import numpy as np
 from fastapi.responses import JSONResponse
@@ -116,7 +116,7 @@ class RequestGuard:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         raw = scope.get("raw_path")
         if raw:
-            scope = {**scope, "path": unquote(raw.split(b"?", 1)[0].decode("latin-1"))}
+            scope = {**scope, "path": unquote_to_bytes(raw.split(b"?", 1)[0]).decode("utf-8", "replace")}
         try:
             check_address(scope)
             if declared is not None and declared.isdigit() and int(declared) > self.limit:
