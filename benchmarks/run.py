@@ -257,6 +257,46 @@ def _settle_measure(args, kind: str, period: str) -> dict:
             f"settle {kind}: output tables, s": tables, f"settle {kind}: case lines to Parquet, s": write}
 
 
+def measure_settle_rules(args) -> dict:
+    """Today's year and June runs and the same with every combinable year-end rule on (issue 18: corridor bands,
+    totals, minimum volumes, coefficient on the fund, fixed point value, half-yearly release and carry-forward
+    through the ledger), on the same ``--rows`` workload in one process: prepare + settle (+ ledger entries)."""
+    from benchmarks.test_bench_payment import (months_ledger, payment_workload, record, settle_period,
+                                               with_year_end_rules)
+    from payment.ledger import Ledger
+
+    small = payment_workload(1000)
+    settle_period(small, "year", "2024")
+    settle_period(with_year_end_rules(small), "year", "2024", months_ledger(with_year_end_rules(small), 12))
+    workload = payment_workload(args.rows)
+    out, runs = {}, {}
+    for fixed, name in ((True, "fund coefficient, fixed value"), (False, "budget rescaled")):
+        rules = with_year_end_rules(workload, fixed)
+        start = time.perf_counter()
+        ledger = months_ledger(rules, 12)
+        out[f"rules ({name}): 12 month runs recorded in the ledger, s"] = time.perf_counter() - start
+        june = Ledger(tuple(e for e in ledger.entries if e["run"] < "2024-06"))
+        runs[name] = (rules, {"year": ledger, "month": june})
+    times: dict[str, list[float]] = {}
+    for _ in range(3):  # interleaved, so that a busy machine slows each variant alike; best of 3 each
+        for kind, period in (("year", "2024"), ("month", "2024-06")):
+            start = time.perf_counter()
+            settle_period(workload, kind, period)
+            times.setdefault(f"settle {kind} {period} today, s", []).append(time.perf_counter() - start)
+            for name, (rules, ledgers) in runs.items():
+                start = time.perf_counter()
+                record(settle_period(rules, kind, period, ledgers[kind]))
+                times.setdefault(f"settle {kind} {period} with the rules ({name}), s", []).append(
+                    time.perf_counter() - start)
+    for key, values in times.items():
+        out[key] = min(values)
+    for kind, period in (("year", "2024"), ("month", "2024-06")):
+        for name in runs:
+            out[f"settle {kind} {period} rules ({name}) ÷ today"] = (
+                out[f"settle {kind} {period} with the rules ({name}), s"] / out[f"settle {kind} {period} today, s"])
+    return out
+
+
 def measure_settle_year(args) -> dict:
     return _settle_measure(args, "year", "2024")
 
@@ -284,6 +324,7 @@ MEASURES = {"load": measure_load, "kernel": measure_kernel, "regional": measure_
             "validate": measure_validate, "audit": measure_audit,
             "reference": measure_reference, "calibrate": measure_calibrate, "indices": measure_indices,
             "settle_year": measure_settle_year, "settle_month": measure_settle_month,
+            "settle_rules": measure_settle_rules,
             "screens": measure_screens}
 
 

@@ -17,6 +17,9 @@ import pyarrow.compute as pc
 import pytest
 
 from payment import Period, load_policy, prepare_cases, read_hospitals, settle
+from payment.engine import ledger_entries
+from payment.ledger import Ledger
+from payment.policy import CorridorBand
 from payment.run import EXAMPLE_POLICY
 from weights import WeightMeta, WeightTable
 
@@ -62,10 +65,47 @@ def payment_workload(rows: int, seed: int = 0):
     return cases, weights, policy, hospitals
 
 
-def settle_period(workload, kind: str, period: str):
+def settle_period(workload, kind: str, period: str, ledger: Ledger | None = None):
     cases, weights, policy, hospitals = workload
     prepared = prepare_cases(cases, weights, policy, hospitals, Period.parse(period))
-    return settle(prepared, policy, hospitals, kind, Period.parse(period))
+    return settle(prepared, policy, hospitals, kind, Period.parse(period), ledger=ledger)
+
+
+def with_year_end_rules(workload, fixed: bool = True):
+    """The workload with every combinable rule of issue 18 on: corridor bands that say how they pay (the quoted
+    rules, excess from the standard), a total for every hospital and a minimum volume for every seventh,
+    half-yearly release, the balance carried into June of next year; and the coefficient on the fund amount
+    at a fixed point value (``fixed``) or, the other combination, on the standard rescaled to the budget."""
+    cases, weights, policy, hospitals = workload
+    bands = (CorridorBand(9000, "cost_plus_reward", True, 0, 5000, None), CorridorBand(11000, "standard", True, 0,
+                                                                                       None, None),
+             CorridorBand(12000, "excess", True, 5000, None, None), CorridorBand(None, "capped", False, 0, None, None))
+    per_hospital = sum(b.amount_fen for b in policy.budgets) // len(hospitals.ids)
+    rules = dataclasses.replace(
+        policy, corridor=tuple((b.upto_u, b.fund_share_u) for b in bands), corridor_pay=bands,
+        excess_from="standard", coefficient_applies_to="fund" if fixed else "standard",
+        point_value_fixed=(241_000_000, 10**8) if fixed else None, provisional=(241_000_000, 10**8) if fixed else None,
+        release_schedule="half", carry_balance=True, carry_from_month=6,
+        totals_over="share", totals_fund_share_u=5000, min_case_deduction_fen=1)
+    limits = dataclasses.replace(hospitals, totals_fen={h: per_hospital for h in hospitals.ids},
+                                 min_cases={h: 1_000_000 for h in hospitals.ids[::7]})
+    return cases, weights, rules, limits
+
+
+def months_ledger(workload, upto: int) -> Ledger:
+    """Last year cleared (a carried balance per account) and the month runs 1 … ``upto`` recorded."""
+    _, _, policy, hospitals = workload
+    ledger = Ledger(tuple({"run": "2023", "hospital_id": h, "region": policy.region, "insurance_type": t,
+                           "provisional": 0, "withheld": 0, "event_fund": 0, "paid": 0, "released": 0,
+                           "carried_in": 0, "deducted": 0, "carried_out": 12345 * (i + 1), "release_period": ""}
+                          for i, h in enumerate(hospitals.ids) for t in ("310", "390")))
+    for m in range(1, upto + 1):
+        ledger = record(settle_period(workload, "month", f"2024-{m:02d}", ledger))
+    return ledger
+
+
+def record(settlement) -> Ledger:
+    return settlement.ledger.record(str(settlement.period), ledger_entries(settlement))
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +123,23 @@ def test_settle_year(benchmark, workload):
 def test_settle_month(benchmark, workload):
     settlement = benchmark(settle_period, workload, "month", "2024-03")
     assert (settlement.accounts["paid"] <= settlement.accounts["provisional"] + settlement.accounts["event_fund"]).all()
+
+
+@pytest.fixture(scope="module")
+def rules_workload(workload):
+    rules = with_year_end_rules(workload)
+    return rules, months_ledger(rules, 12)
+
+
+def test_settle_year_with_year_end_rules(benchmark, rules_workload):
+    rules, ledger = rules_workload
+    settlement = benchmark(lambda: settle_period(rules, "year", "2024", ledger))
+    assert settlement.accounts["total_deduction"].any() and (settlement.accounts["released_before"] > 0).all() == \
+        (settlement.accounts["withheld"] > 0).all()
+
+
+def test_settle_release_month_with_year_end_rules(benchmark, rules_workload):
+    rules, ledger = rules_workload
+    june = Ledger(tuple(e for e in ledger.entries if e["run"] < "2024-06"))
+    settlement = benchmark(lambda: settle_period(rules, "month", "2024-06", june))
+    assert settlement.releases and settlement.accounts["carried_in"].any()

@@ -66,6 +66,8 @@ def _bad(mask: pa.Array, text: pa.Array) -> pa.Array | None:
 def _plain_cast(text: pa.Array, to: pa.DataType, plain: str) -> pa.Array | None:
     """``text`` cast to ``to`` when every non-empty cell matches ``plain`` (``65``, ``87953.43``): the
     common case of a clean export, read with one pattern instead of the general path; None otherwise."""
+    if not _is_text(text):
+        return None
     blank = pc.equal(text, "")
     if not pc.all(pc.or_kleene(blank, pc.match_substring_regex(text, plain))).as_py():
         return None

@@ -123,6 +123,17 @@ def standards(points, group, numerator, denominator, mask):
     return q, r
 
 
+@njit(**PARALLEL)
+def fund_coefficient(standard, patient, hosp, coef, mask):
+    """Coefficient on the fund amount: patient + ⌊(standard − patient) × coef[hosp] / 10,000⌋ in ``mask``."""
+    n = len(standard)
+    out = standard.copy()
+    for i in prange(n):
+        if mask[i]:
+            out[i] = patient[i] + (standard[i] - patient[i]) * coef[hosp[i]] // RATIO
+    return out
+
+
 @njit(**JIT)
 def category_sums(slot, category, keep, n_slots, a, b, c, d, e):
     """Per slot and category: count and the sums of ``a`` … ``e`` → int64 array [n_slots, 4, 6]."""

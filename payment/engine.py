@@ -37,9 +37,10 @@ from payment import _kernels
 # The case categories (:attr:`Classified.category`) are public names of this module; the kernel assigns them.
 from payment._kernels import CAT_DRG, CAT_EVENT, CAT_RESERVE, CAT_UNPAID
 from payment.inputs import Cases, Hospitals, PaymentInputError, Period
+from payment.ledger import Ledger, LedgerError
 from payment.money import (POINT_UNITS, RATIO_UNITS, MoneyRangeError, allocate_largest_remainder,
-                           ratio_decimal)
-from payment.policy import Policy
+                           mul_div_floor, ratio_decimal)
+from payment.policy import SCHEDULES, Policy
 from foundation.decimals import fen_text
 
 CASE_TYPES = {
@@ -91,7 +92,8 @@ def classify(cases: Cases, policy: Policy, hospitals: Hospitals) -> Classified:
     if policy.high_by == "hospital_level":
         hosp_k[: len(hospitals.ids)] = [policy.level_k_u[level] for level in hospitals.level]
     coef = np.zeros(max(len(hospitals.ids), 1), np.int64)
-    coef[: len(hospitals.ids)] = hospitals.coef_u
+    # the coefficient on the fund amount (applies_to = "fund"): points without it, see _fund_coefficient
+    coef[: len(hospitals.ids)] = hospitals.coef_u if policy.coefficient_applies_to == "standard" else RATIO_UNITS
     rates = np.array([policy.per_diem_fen.get(code, -1) for code in cases.drg_codes] or [-1], np.int64)
     weighted = cases.drg_mean[cases.drg_rw > 0]
     paid_cost = cases.cost_fen[~rejected]  # a rejected case's cost is never computed with (it may be a data error)
@@ -149,6 +151,8 @@ class Settlement:
     accounts: dict[str, np.ndarray] = field(default_factory=dict)            # per (hospital, fund)
     months: dict[str, np.ndarray] = field(default_factory=dict)              # per (hospital, fund, month) for years
     scores: dict[str, int] = field(default_factory=dict)
+    ledger: Ledger | None = None                   # the run ledger read (month and year runs)
+    releases: list[dict] = field(default_factory=list)  # withhold released in this run, per account
 
 
 def fund_budgets(policy: Policy, funds) -> dict[int, tuple[int, int, int]]:
@@ -304,11 +308,63 @@ def _release_share(policy: Policy, score_u: int) -> int:
 def corridor_adjustment(policy: Policy, standard: int, cost: int) -> int:
     """Fund's corridor payment (+) or claw-back (−) for a hospital's DRG standard and actual cost, fen.
 
-    The bands split cost ÷ standard at their ``upto`` ratios; the fund pays ``fund_share`` of the part of
-    the cost between the standard and the actual cost that falls in each band (of the surplus, when cost
-    is below the standard, it takes that share back), rounded down to the fen.
+    Margin bands (only ``fund_share``): the bands split cost ÷ standard at their ``upto`` ratios; the fund
+    pays ``fund_share`` of the part of the cost between the standard and the actual cost that falls in each
+    band (of the surplus, when cost is below the standard, it takes that share back), rounded down to the
+    fen.  Bands that say how they pay (``pay``): see :func:`corridor_parts`.
     """
-    if policy.corridor is None or standard <= 0 or cost == standard:
+    return corridor_parts(policy, standard, cost)[0]
+
+
+def corridor_parts(policy: Policy, standard: int, cost: int) -> tuple[int, int]:
+    """(adjustment, of which reward) in fen: settled total = standard + adjustment.
+
+    With bands that say how they pay, the band is the one the ratio cost ÷ standard falls in (a ratio of
+    exactly ``upto`` in this band when ``include_upto``, else in the next), and the settled total is:
+
+    * ``standard``: the standard (按定额标准结算), adjustment 0;
+    * ``cost``: the actual cost (按实际发生数结算);
+    * ``cost_plus_reward``: the cost plus ⌊reward_share × (standard − cost)⌋ or the fixed ``reward``;
+    * ``excess``: the standard plus ⌊fund_share × (cost − base)⌋, base the band's lower edge
+      (``excess_from = "band_edge"``) or the standard (``"standard"``);
+    * ``capped``: what the band below pays at this band's lower edge (above it the hospital bears the cost).
+
+    Every amount is rounded down to the fen (a negative one too: toward minus infinity).
+    """
+    if policy.corridor is None or standard <= 0:
+        return 0, 0
+    bands = policy.corridor_pay
+    if bands is None:
+        return _margin(policy, standard, cost), 0
+    cost4 = cost * RATIO_UNITS
+    b = 0
+    while bands[b].upto_u is not None and (cost4 > standard * bands[b].upto_u or
+                                           cost4 == standard * bands[b].upto_u and not bands[b].include_upto):
+        b += 1
+    return _band_pays(policy, b, standard, cost4)
+
+
+def _band_pays(policy: Policy, b: int, standard: int, cost4: int) -> tuple[int, int]:
+    """Adjustment and reward of band ``b`` for a cost given in 1/10,000 fen (exact at a ratio edge)."""
+    band = policy.corridor_pay[b]
+    lower_u = policy.corridor_pay[b - 1].upto_u if b else 0
+    over = cost4 - standard * RATIO_UNITS  # (cost − standard) in 1/10,000 fen
+    if band.pay == "standard":
+        return 0, 0
+    if band.pay == "cost":
+        return over // RATIO_UNITS, 0
+    if band.pay == "cost_plus_reward":
+        reward = band.reward_fen if band.reward_fen is not None else \
+            max(0, -over) * band.reward_share_u // RATIO_UNITS**2
+        return over // RATIO_UNITS + reward, reward
+    if band.pay == "excess":
+        base4 = standard * (RATIO_UNITS if policy.excess_from == "standard" else lower_u)
+        return (cost4 - base4) * band.fund_share_u // RATIO_UNITS**2, 0
+    return _band_pays(policy, b - 1, standard, standard * lower_u)  # capped
+
+
+def _margin(policy: Policy, standard: int, cost: int) -> int:
+    if cost == standard:
         return 0
     low, high = sorted((standard, cost))
     total, lower_edge = 0, 0
@@ -338,8 +394,15 @@ def withhold(policy: Policy, provisional: np.ndarray) -> np.ndarray:
     return np.where(provisional > 0, provisional - paid, 0)
 
 
+def _fund_coefficient(standard: np.ndarray, cases: Cases, hospitals: Hospitals, mask: np.ndarray) -> np.ndarray:
+    """``applies_to = "fund"``: fund amount = ⌊(standard − patient share) × coefficient⌋; standard = that + share."""
+    if not hospitals.ids:
+        return standard
+    return _kernels.fund_coefficient(standard, cases.patient_fen, np.maximum(cases.hosp, 0), hospitals.coef_u, mask)
+
+
 def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period: Period,
-           scores: dict[str, int] | None = None) -> Settlement:
+           scores: dict[str, int] | None = None, ledger: Ledger | None = None) -> Settlement:
     """Settle the cases of a period.
 
     Parameters
@@ -353,7 +416,11 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     period : Period
         A year for ``year``; a month for ``month``; either for ``shadow``.
     scores : dict, optional
-        Assessment score per hospital (1/100 points), for the withhold release of a year run.
+        Assessment score per hospital (1/100 points), for the withhold release of a year run, or of a
+        month run that ends a release period (``[assessment] schedule``).
+    ledger : Ledger, optional
+        The run ledger: a month run releases withholds and settles carried balances from it; a year run
+        reads what the months paid, withheld and released from it instead of recomputing the months.
 
     Returns
     -------
@@ -382,20 +449,30 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     by_fund_month = first[:, CAT_DRG, :].reshape(-1, n_funds, 12, 6).sum(axis=0)
     drg_mask = (cl.category == CAT_DRG) & keep
     settlement = Settlement(kind, period, policy, hospitals, cases, cl, cl.track_standard, zeros, {},
-                            budgets=budgets, scores=dict(scores or {}))
+                            budgets=budgets, scores=dict(scores or {}), ledger=ledger)
     monthly = None
     if kind in ("year", "month"):
         values = monthly_point_values(policy, budgets, by_fund_month)
         monthly, _ = floor_standards(cl.points, fund * 12 + month, drg_mask, values, n_funds * 12)
+        if policy.coefficient_applies_to == "fund":
+            monthly = _fund_coefficient(monthly, cases, hospitals, drg_mask)
         settlement.monthly_values = {(g // 12, period.year * 100 + g % 12 + 1): v for g, v in values.items()}
     if kind == "month":
         standard = np.where(drg_mask, monthly, cl.track_standard)
         settlement.point_values = {g // 12: v for g, v in values.items()}
     else:
         scale = 12 if period.month is not None else 1
-        values = budget_point_values(budgets, by_fund_month.sum(axis=1), scale, cases.funds, period)
-        q, r = floor_standards(cl.points, fund, drg_mask, values, n_funds)
-        standard = np.where(drg_mask, _allocate(q, r, fund, drg_mask, values, scale), cl.track_standard)
+        if policy.point_value_fixed is not None:
+            totals = by_fund_month.sum(axis=1)
+            values = {f: PointValue(*policy.point_value_fixed) for f in budgets if totals[f, 1] > 0}
+            q, _ = floor_standards(cl.points, fund, drg_mask, values, n_funds)
+        else:
+            values = budget_point_values(budgets, by_fund_month.sum(axis=1), scale, cases.funds, period)
+            q, r = floor_standards(cl.points, fund, drg_mask, values, n_funds)
+            q = _allocate(q, r, fund, drg_mask, values, scale)
+        if policy.coefficient_applies_to == "fund":
+            q = _fund_coefficient(q, cases, hospitals, drg_mask)
+        standard = np.where(drg_mask, q, cl.track_standard)
         settlement.point_values = values
     paid = keep & (cl.category != CAT_UNPAID)
     settlement.standard = np.where(paid, standard, 0)
@@ -406,11 +483,15 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     if kind == "year":
         settlement.monthly_standard = monthly
         settlement.months = monthly_payments(policy, first, second)
-        year_end(policy, hospitals, budgets, settlement.scores, settlement.months, sums, n_funds)
+        if ledger is not None:
+            settlement.months.update(_ledger_months(settlement, n_funds))
+        year_end(policy, hospitals, budgets, settlement.scores, settlement.months, sums, n_funds, ledger)
     elif kind == "month":
         provisional = sums["drg_fund"] + sums["reserve_fund"]
         withheld = withhold(policy, provisional)
         sums.update(provisional=provisional, withheld=withheld, paid=provisional - withheld + sums["event_fund"])
+        if ledger is not None or policy.release_schedule != "year":
+            _month_release_and_carry(settlement, sums, n_funds)
     settlement.accounts = sums
     return settlement
 
@@ -463,9 +544,139 @@ def monthly_payments(policy: Policy, first: np.ndarray, second: np.ndarray) -> d
             "paid": provisional - withheld + events, "n_cases": first[:, :, 0].sum(axis=1)}
 
 
+def account_keys(settlement: Settlement) -> list[tuple[str, str, str]]:
+    """(hospital id, region, insurance type) of every account index."""
+    funds = settlement.cases.funds or [("", "")]
+    return [(h, *f) for h in (settlement.hospitals.ids or ("",)) for f in funds]
+
+
+def _score_share(policy: Policy, scores: dict[str, int], hid: str) -> tuple[int, int]:
+    s = scores.get(hid, policy.default_score * 100 if policy.default_score is not None else None)
+    if s is None:
+        raise PaymentInputError(f"hospital {hid} has no assessment score (考核得分) to release its withhold; "
+                                "give a score file (--scores) or set [assessment] default_score")
+    return s, _release_share(policy, s)
+
+
+def _month_release_and_carry(settlement: Settlement, sums: dict, n_funds: int) -> None:
+    """A month run: release the withhold of the schedule period it ends, settle last year's carried balance."""
+    policy, ledger, period = settlement.policy, settlement.ledger, settlement.period
+    keys = account_keys(settlement)
+    index = {k: a for a, k in enumerate(keys)}
+    released = np.zeros(len(keys), np.int64)
+    carried = np.zeros(len(keys), np.int64)
+    months = SCHEDULES[policy.release_schedule]
+    if months < 12 and period.month % months == 0:
+        first = period.month - months + 1
+        withheld = {k: int(sums["withheld"][a]) for a, k in enumerate(keys) if sums["n_cases"][a]}
+        if months > 1:
+            if ledger is None:
+                raise PaymentInputError(f"[assessment] schedule = \"{policy.release_schedule}\": the {period} run "
+                                        f"releases the withhold of {period.year}-{first:02d}..{period}; it reads them "
+                                        "from the run ledger: give --ledger / 需要结算台账")
+            for m in range(first, period.month):
+                if not ledger.has_run(f"{period.year}-{m:02d}"):
+                    raise LedgerError(f"ledger {ledger.path or '(in memory)'}: no month run {period.year}-{m:02d} "
+                                      f"recorded; the {period} run releases the withhold of {period.year}-"
+                                      f"{first:02d}..{period}: settle the months in order / 请按月顺序结算")
+            for e in ledger.month_entries(period.year, range(first, period.month)):
+                k = (e["hospital_id"], e["region"], e["insurance_type"])
+                withheld[k] = withheld.get(k, 0) + e["withheld"]
+        for k in sorted(withheld):
+            score, share = _score_share(policy, settlement.scores, k[0])
+            amount = withheld[k] * share // RATIO_UNITS
+            settlement.releases.append({"hospital_id": k[0], "region": k[1], "insurance_type": k[2],
+                                        "release_period": f"{period.year}-{first:02d}..{period}",
+                                        "withheld": withheld[k], "score": score, "release_share": share,
+                                        "released": amount})
+            if k in index:
+                released[index[k]] = amount
+    start = policy.carry_from_month
+    if ledger is not None and policy.carry_balance and start <= period.month < start + policy.carry_months:
+        last = period.year - 1
+        if ledger.has_run(str(last)):
+            k_th, n = period.month - start + 1, policy.carry_months
+            for e in ledger.entries:
+                if e["run"] == str(last) and e["carried_out"]:
+                    b = e["carried_out"]
+                    k = (e["hospital_id"], e["region"], e["insurance_type"])
+                    if k not in index:
+                        raise LedgerError(f"{ledger.describe(e)}: the hospital or fund is not in this run; its "
+                                          "carried balance cannot be settled")
+                    carried[index[k]] = b * k_th // n - b * (k_th - 1) // n
+        elif ledger.runs_of_year(last):
+            raise LedgerError(f"ledger {ledger.path or '(in memory)'}: year {last} has month runs but no year-end "
+                              f"clearing; run drg settle year {last} before {period} (carried balance, "
+                              "[corridor] carry_balance)")
+    sums.update(released=released, carried_in=carried, transfer=sums["paid"] + released + carried)
+
+
+def _ledger_months(settlement: Settlement, n_funds: int) -> dict[str, np.ndarray]:
+    """A year run with a ledger: each account's months as recorded (paid, withheld, released), not recomputed."""
+    ledger, period, cases = settlement.ledger, settlement.period, settlement.cases
+    index = {k: a for a, k in enumerate(account_keys(settlement))}
+    for m in sorted({int(v) % 100 for v in np.unique(cases.yyyymm) if v // 100 == period.year}):
+        if not ledger.has_run(f"{period.year}-{m:02d}"):
+            raise LedgerError(f"ledger {ledger.path or '(in memory)'}: no month run {period.year}-{m:02d} recorded, "
+                              f"but the year has cases discharged then; the year run reads what was paid from the "
+                              f"ledger: settle {period.year}-{m:02d} first / 请先结算该月")
+    out = {k: np.zeros(len(index) * 12, np.int64) for k in ("provisional", "withheld", "event_fund", "paid",
+                                                            "released")}
+    for e in ledger.month_entries(period.year, range(1, 13)):
+        a = index.get((e["hospital_id"], e["region"], e["insurance_type"]))
+        if a is None:
+            raise LedgerError(f"{ledger.describe(e)}: the hospital or fund has no cases in the year run; the year "
+                              "cannot be cleared against this ledger")
+        slot = a * 12 + int(e["run"][5:7]) - 1
+        for k in out:
+            out[k][slot] += e[k]
+    return out
+
+
+def _split(amount: int, weights: np.ndarray) -> np.ndarray:
+    """``amount`` over accounts in proportion to ``weights`` (≥ 0), by largest remainder; all to the first if 0."""
+    out = np.zeros(len(weights), np.int64)
+    total = int(weights.sum())
+    if amount == 0:
+        return out
+    if total == 0:
+        out[0] = amount
+        return out
+    q, r = mul_div_floor(weights, amount, total)
+    return allocate_largest_remainder(q, r, amount)
+
+
+def _limits(policy: Policy, hospitals: Hospitals, sums: dict, corridor: np.ndarray, n_funds: int):
+    """总控额度 and 最低服务人次 deductions per account (see the README, payment section)."""
+    n = len(corridor)
+    total_ded, volume_ded = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    totals, minimum = hospitals.totals_fen, hospitals.min_cases  # the table's, the policy's overriding them
+    if not totals and not minimum:
+        return total_ded, volume_ded
+    due = sums["drg_fund"] + sums["reserve_fund"] + corridor
+    paid_cases = sums["n_cases"] - sums["n_held"]
+    for h, hid in enumerate(hospitals.ids):
+        own = slice(h * n_funds, (h + 1) * n_funds)
+        present = sums["n_cases"][own] > 0
+        if not present.any():
+            continue
+        weights = np.where(present, np.maximum(due[own], 0), 0)
+        if not weights.any():
+            weights = present.astype(np.int64) * (np.arange(n_funds) == np.argmax(present))
+        if hid in totals:
+            excess = max(0, int(due[own].sum()) - totals[hid])
+            kept = excess - excess * policy.totals_fund_share_u // RATIO_UNITS if policy.totals_over == "share" \
+                else excess
+            total_ded[own] = _split(kept, weights)
+        if hid in minimum:
+            missing = max(0, minimum[hid] - int(paid_cases[own].sum()))
+            volume_ded[own] = _split(missing * policy.min_case_deduction_fen, weights)
+    return total_ded, volume_ded
+
+
 def year_end(policy: Policy, hospitals: Hospitals, budgets: dict[int, tuple[int, int, int]],
              scores: dict[str, int], months: dict[str, np.ndarray], sums: dict[str, np.ndarray],
-             n_funds: int) -> None:
+             n_funds: int, ledger: Ledger | None = None) -> None:
     """Year-end clearing (年度清算) of each account: withhold release, corridor, annual amount and balance.
 
     Parameters
@@ -481,6 +692,9 @@ def year_end(policy: Policy, hospitals: Hospitals, budgets: dict[int, tuple[int,
     sums : dict
         From :func:`account_sums`; completed in place with the year-end figures.
     n_funds : int
+    ledger : Ledger, optional
+        The run ledger the months were read from (``months`` then holds what they ``released``): with a
+        release schedule the year releases nothing more; with ``carry_balance`` the balance is carried.
 
     Raises
     ------
@@ -489,31 +703,65 @@ def year_end(policy: Policy, hospitals: Hospitals, budgets: dict[int, tuple[int,
     """
     per_account = {k: v.reshape(-1, 12).sum(axis=1) for k, v in months.items() if k != "n_cases"}
     n_accounts = len(sums["n_cases"])
+    released_before = per_account.get("released", np.zeros(n_accounts, np.int64))
+    by_schedule = policy.release_schedule != "year"
+    if by_schedule and ledger is None:
+        raise PaymentInputError(f"[assessment] schedule = \"{policy.release_schedule}\": the withhold was released "
+                                "in the month runs; the year run reads them from the run ledger: give --ledger / "
+                                "需要结算台账")
     release_u = np.zeros(n_accounts, np.int64)
     corridor = np.zeros(n_accounts, np.int64)
+    reward = np.zeros(n_accounts, np.int64)
     score = np.full(n_accounts, -1, np.int64)
     for a in np.flatnonzero(sums["n_cases"]):
         hid = hospitals.ids[a // n_funds]
-        if per_account["withheld"][a] > 0 or policy.release_bands is not None:
-            s = scores.get(hid, policy.default_score * 100 if policy.default_score is not None else None)
-            if s is None:
-                raise PaymentInputError(f"hospital {hid} has no assessment score (考核得分) to release its withhold; "
-                                        "give a score file (--scores) or set [assessment] default_score")
-            score[a] = s
-            release_u[a] = _release_share(policy, s)
-        corridor[a] = corridor_adjustment(policy, int(sums["drg_standard"][a]), int(sums["drg_cost"][a]))
+        if not by_schedule and (per_account["withheld"][a] > 0 or policy.release_bands is not None):
+            score[a], release_u[a] = _score_share(policy, scores, hid)
+        corridor[a], reward[a] = corridor_parts(policy, int(sums["drg_standard"][a]), int(sums["drg_cost"][a]))
     withheld = per_account["withheld"]
-    released = withheld * release_u // RATIO_UNITS
-    annual = sums["drg_fund"] + sums["reserve_fund"] + sums["event_fund"] + corridor - (withheld - released)
+    released = released_before + withheld * release_u // RATIO_UNITS
+    total_ded, volume_ded = _limits(policy, hospitals, sums, corridor, n_funds)
+    annual = (sums["drg_fund"] + sums["reserve_fund"] + sums["event_fund"] + corridor - total_ded - volume_ded
+              - (withheld - released))
+    balance = annual - per_account["paid"] - released_before
+    carried = balance if ledger is not None and policy.carry_balance else np.zeros(n_accounts, np.int64)
     sums.update(
         provisional=per_account["provisional"], withheld=withheld, score=score, release_share=release_u,
-        released=released, corridor=corridor, annual_due=annual, monthly_paid=per_account["paid"],
-        balance=annual - per_account["paid"],
+        released=released, corridor=corridor, annual_due=annual, monthly_paid=per_account["paid"] + released_before,
+        balance=balance, corridor_reward=reward, total_deduction=total_ded, volume_deduction=volume_ded,
+        released_before=released_before, carried_out=carried,
     )
+    if policy.point_value_fixed is not None:
+        return  # a fixed point value spends what it spends; the reconciliation shows the difference
     for f, (_, _, distributable) in budgets.items():
         total = int(sums["drg_fund"][f::n_funds].sum())
         if total != distributable:  # the allocation guarantees this; a failure here is a defect, not bad input
             raise AssertionError(f"fund {f}: Σ DRG fund payments {total} ≠ distributable budget {distributable}")
+
+
+def ledger_entries(settlement: Settlement) -> list[dict]:
+    """The ledger entries of a month or year run, per account with cases (and per account released to)."""
+    s, a = settlement, settlement.accounts
+    keys = account_keys(s)
+    entries = {}
+    for i in np.flatnonzero(a["n_cases"]):
+        hid, region, ins = keys[i]
+        e = {"hospital_id": hid, "region": region, "insurance_type": ins}
+        if s.kind == "month":
+            e.update(provisional=a["provisional"][i], withheld=a["withheld"][i], event_fund=a["event_fund"][i],
+                     paid=a["paid"][i], released=a.get("released", a["paid"] * 0)[i],
+                     carried_in=a.get("carried_in", a["paid"] * 0)[i])
+        else:
+            e.update(released=a["released"][i] - a["released_before"][i],
+                     deducted=a["total_deduction"][i] + a["volume_deduction"][i],
+                     carried_out=a["carried_out"][i], paid=a["balance"][i] - a["carried_out"][i])
+        entries[keys[i]] = e
+    for r in s.releases:
+        k = (r["hospital_id"], r["region"], r["insurance_type"])
+        e = entries.setdefault(k, {"hospital_id": k[0], "region": k[1], "insurance_type": k[2]})
+        e.update(released=r["released"], release_period=r["release_period"])
+    return [{k: (int(v) if isinstance(v, (int, np.integer)) else v) for k, v in e.items()}
+            for _, e in sorted(entries.items())]
 
 
 def group_sum(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
@@ -553,9 +801,18 @@ def reconciliation(settlement: Settlement) -> list[dict]:
         if s.kind == "year":
             corridor = int(s.accounts["corridor"][f::n_funds].sum())
             kept = int((s.accounts["withheld"] - s.accounts["released"])[f::n_funds].sum())
-            lines += [("corridor", "调剂金支出: 结余留用/超支分担", corridor),
+            reward = int(s.accounts["corridor_reward"][f::n_funds].sum())
+            outside = reward if s.policy.reward_from == "outside" else 0
+            lines += [("corridor", "调剂金支出: 结余留用/超支分担", corridor - outside),
                       ("withhold_kept", "调剂金收入: 考核未返还预留金", kept)]
-            balance += kept - corridor
+            balance += kept - corridor + outside
+            if s.policy.corridor_pay is not None:
+                lines.append(("corridor_reward", "结余奖励 (调剂金支出，已含在上行)" if not outside else
+                              "结余奖励 (预算外)", reward))
+            if s.hospitals.totals_fen or s.hospitals.min_cases:
+                deducted = int((s.accounts["total_deduction"] + s.accounts["volume_deduction"])[f::n_funds].sum())
+                lines.append(("deducted", "调剂金收入: 总控额度/最低服务人次扣减", deducted))
+                balance += deducted
         lines.append(("reserve_balance", "调剂金结余 (负数为超支)", balance))
         lines.append(("event_fund", "突发事件除外 (预算外)", int(by_type[f, EVENT])))
         for name, name_zh, amount in lines:
@@ -574,6 +831,7 @@ def point_value_text(settlement: Settlement, fund: int) -> str:
 
 __all__ = ["CASE_TYPES", "CAT_DRG", "CAT_EVENT", "CAT_RESERVE", "CAT_UNPAID", "DRG_TRACK", "EVENT", "RESERVE_TRACKS",
            "UNPAID", "Classified", "PointValue", "Settlement", "account_sums", "budget_point_values", "classify",
-           "corridor_adjustment", "floor_standards", "fund_budgets", "group_sum", "monthly_payments",
-           "monthly_point_values", "point_value_text", "point_values", "reconciliation", "settle", "withhold",
+           "account_keys", "corridor_adjustment", "corridor_parts", "floor_standards", "fund_budgets", "group_sum", "monthly_payments",
+           "ledger_entries", "monthly_point_values", "point_value_text", "point_values", "reconciliation", "settle",
+           "withhold",
            "year_end"]

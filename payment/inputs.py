@@ -38,6 +38,8 @@ HOSPITAL_HEADERS = {
     "score": ("score", "考核得分", "得分", "考核分数"),
     "case_id": ("case_id", "病案号", "结算ID", "结算id", "setl_id"),
     "event": ("event", "事件", "突发事件", "除外事件"),
+    "total": ("total", "总控额度", "总额控制指标", "总控指标"),
+    "min_cases": ("min_cases", "最低服务人次", "最低人次"),
 }
 #: Status codes of a case, from the grouping result's ``status``.
 STATUS_CODES = {"ok": 0, "qy": 1, "ungroupable": 2, "invalid": 3}
@@ -92,6 +94,8 @@ class Hospitals:
     names: tuple[str, ...]
     regions: tuple[str, ...]
     sha256: str = ""
+    totals_fen: dict[str, int] = field(default_factory=dict)  # 总控额度 (column total), per hospital id
+    min_cases: dict[str, int] = field(default_factory=dict)   # 最低服务人次 (column min_cases)
 
     def index(self) -> dict[str, int]:
         return {h: i for i, h in enumerate(self.ids)}
@@ -101,8 +105,9 @@ def read_hospitals(source, policy: Policy) -> Hospitals:
     """Read a hospital table (CSV/XLSX/Parquet file or a DataFrame) and give each hospital its coefficient.
 
     Columns: ``hospital_id`` (医疗机构编码), ``level`` (医院等级: 1/2/3 or 一级/二级/三级), optional
-    ``coefficient`` (医院系数, overrides the level's), ``name`` (医疗机构名称), ``region`` (统筹区).
-    The policy's ``[coefficients] hospitals`` override both.
+    ``coefficient`` (医院系数, overrides the level's), ``name`` (医疗机构名称), ``region`` (统筹区),
+    ``total`` (总控额度, 元) and ``min_cases`` (最低服务人次; empty = none).  The policy's
+    ``[coefficients] hospitals``, ``[totals] hospitals`` and ``[min_volume] hospitals`` override them.
 
     Raises
     ------
@@ -112,7 +117,7 @@ def read_hospitals(source, policy: Policy) -> Hospitals:
     origin = "hospital table" if isinstance(source, pd.DataFrame) else str(source)
     frame = source.astype(str) if isinstance(source, pd.DataFrame) else _read_frame(source, "hospital table")
     cols = _columns(frame, origin, "hospital table", ("hospital_id", "level"))
-    ids, levels, coefs, names, regions, seen = [], [], [], [], [], {}
+    ids, levels, coefs, names, regions, seen, totals, minimum = [], [], [], [], [], {}, {}, {}
     for row_no, row in enumerate(frame.to_dict("records"), start=2):
         hid = str(row[cols["hospital_id"]]).strip()
         if not hid:
@@ -144,11 +149,22 @@ def read_hospitals(source, policy: Policy) -> Hospitals:
         names.append(str(row.get(cols["name"], "")) if "name" in cols else "")
         region = str(row.get(cols["region"], "")).strip() if "region" in cols else ""
         regions.append(region or policy.region)
+        for key, places, out, what in (("total", 2, totals, "总控额度"), ("min_cases", 0, minimum, "最低服务人次")):
+            text = str(row.get(cols[key], "")).strip() if key in cols else ""
+            if text and text.lower() not in ("nan", "none"):
+                try:
+                    out[hid] = decimal_units(text, places, key)
+                except ValueError as exc:
+                    raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid}: {exc} ({what})") from None
+                if out[hid] < 0:
+                    raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid}: {key} {text} is negative")
     order = np.argsort(np.array(ids, dtype=object), kind="stable")
-    digest = hashlib.sha256(repr([ids, levels, coefs, names, regions]).encode()).hexdigest()
+    limits = [sorted(totals.items()), sorted(minimum.items())] if totals or minimum else []
+    digest = hashlib.sha256(repr([ids, levels, coefs, names, regions] + limits).encode()).hexdigest()
     return Hospitals(tuple(ids[i] for i in order), np.array(levels, np.int64)[order],
                      np.array(coefs, np.int64)[order], tuple(names[i] for i in order),
-                     tuple(regions[i] for i in order), digest)
+                     tuple(regions[i] for i in order), digest,
+                     {**totals, **policy.totals_fen}, {**minimum, **policy.min_cases})
 
 
 def read_scores(source, hospitals: Hospitals) -> dict[str, int]:

@@ -28,6 +28,10 @@ PERIOD_COLUMNS = ("discharge_date", "settlement_date")
 LEVELS = (1, 2, 3)
 #: Default RW tiers for the high-cost multiple K (高倍率判定倍数).
 DEFAULT_RW_TIERS = (("1", "3"), ("2", "2.5"), ("3", "2"), ("5", "1.5"), (None, "1.3"))
+#: How a corridor band pays (``[corridor] bands … pay``), see :func:`payment.engine.corridor_parts`.
+CORRIDOR_PAY = ("standard", "cost", "cost_plus_reward", "excess", "capped")
+#: Withhold release schedules (``[assessment] schedule``) → months per period.
+SCHEDULES = {"year": 12, "half": 6, "quarter": 3, "month": 1}
 
 
 class PolicyError(ValueError):
@@ -52,6 +56,18 @@ class BenefitRule:
     deductible_fen: int
     ratio_u: int
     annual_cap_fen: int
+
+
+@dataclass(frozen=True)
+class CorridorBand:
+    """One corridor band that says how it pays (``pay``): ratio bound in 1/10,000 (None = above the last)."""
+
+    upto_u: int | None
+    pay: str
+    include_upto: bool  # a ratio exactly at ``upto`` belongs to this band (以下/以内 含本数)
+    fund_share_u: int
+    reward_share_u: int | None  # cost_plus_reward: share of the saving; or
+    reward_fen: int | None      # a fixed amount
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,20 @@ class Policy:
     unreferred_cut_u: int
     far_below_u: int
     far_above_u: int
+    # year-end mechanics (issue 18); the defaults are the behaviour before them
+    corridor_pay: tuple[CorridorBand, ...] | None = None  # None: the bands act on the margin (fund_share)
+    excess_from: str = "band_edge"        # "excess" bands: the excess above the band's lower edge or the standard
+    reward_from: str = "reserve"          # a reward is paid from the reserve (调剂金) or outside the budget
+    carry_from_month: int = 1             # carried balance settled in next year's months from … (1–12)
+    carry_months: int = 1                 # … over this many months
+    coefficient_applies_to: str = "standard"  # hospital coefficient on the standard (points) or the fund amount
+    point_value_fixed: tuple[int, int] | None = None  # year point value fixed (N/D fen per point unit); None = budget
+    release_schedule: str = "year"
+    totals_fen: dict[str, int] = field(default_factory=dict)   # 总控额度 per hospital
+    totals_over: str = "cap"
+    totals_fund_share_u: int = 0
+    min_cases: dict[str, int] = field(default_factory=dict)     # 最低服务人次 per hospital
+    min_case_deduction_fen: int = 0
     files: dict[str, Path] = field(default_factory=dict)
     path: str = ""
     sha256: str = ""
@@ -208,6 +238,48 @@ def _rising(table: _Table, key: str, bands, bound: str) -> None:
         table.fail(key, f"must rise ('{bound}' increasing) and the last one has no '{bound}'")
 
 
+def _whole(table: _Table, key, default, low: int, high: int | None) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or high is not None and value > high:
+        table.fail(str(key), f"{value!r} must be a whole number {f'from {low} to {high}' if high else f'≥ {low}'}")
+    return value
+
+
+def _corridor_pay(corridor: _Table) -> tuple[CorridorBand, ...] | None:
+    """Bands that say how they pay (``pay`` on every band), or None for margin bands (``fund_share`` only)."""
+    raw = corridor.data.get("bands")
+    if not isinstance(raw, list) or not raw or not any(isinstance(b, dict) and "pay" in b for b in raw):
+        return None
+    corridor.get("bands")
+    out = []
+    for k, item in enumerate(raw, start=1):
+        t = _Table(item, f"{corridor.where} bands #{k}", corridor.origin)
+        if "pay" not in item:
+            t.fail("pay", f"missing: when one band says how it pays, every band does ({', '.join(CORRIDOR_PAY)})")
+        pay = t.choice("pay", CORRIDOR_PAY, None)
+        upto = t.units("upto", 4, low=0)
+        include = t.get("include_upto")
+        if upto is not None and not isinstance(include, bool):
+            t.fail("include_upto", "missing or not true/false: say whether a ratio of exactly 'upto' belongs to this "
+                   "band (true, 以下/以内 含本数) or the next (false)")
+        if upto is None and include is not None:
+            t.fail("include_upto", "the last band has no 'upto'")
+        share = _ratio(t, "fund_share", "0")
+        reward_share = _ratio(t, "reward_share", None)
+        reward = t.units("reward", 2, low=0)
+        if pay == "cost_plus_reward" and (reward_share is None) == (reward is None):
+            t.fail("reward_share", "give reward_share (share of the saving) or reward (元), one of them")
+        if pay != "cost_plus_reward" and (reward_share is not None or reward is not None):
+            t.fail("reward_share" if reward_share is not None else "reward", "only with pay = \"cost_plus_reward\"")
+        if pay != "excess" and share:
+            t.fail("fund_share", "only with pay = \"excess\" (the fund's share of the excess)")
+        if pay == "capped" and k == 1:
+            t.fail("pay", "\"capped\" pays what the band below pays at its upper edge; the first band has none")
+        t.close()
+        out.append(CorridorBand(upto, pay, bool(include), share, reward_share, reward))
+    return tuple(out)
+
+
 def load_policy(path) -> Policy:
     """Read and validate a policy TOML file.
 
@@ -274,7 +346,22 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
     coef = top.table("coefficients")
     level_coef = _per_level(coef, "levels", 4, {"1": "0.5", "2": "0.75", "3": "1.15"})
     hospital_coef = _mapping(coef, "hospitals", 4, "hospital id = coefficient")
+    applies_to = coef.choice("applies_to", ("standard", "fund"), "standard")
     coef.close()
+
+    point_value = top.table("point_value")
+    pv_mode = point_value.choice("mode", ("budget", "fixed"), "budget")
+    fixed = None
+    if pv_mode == "fixed":
+        fixed = (point_value.units("value", 6, low=0, required=True), 10**8 if method == "point" else 10**10)
+        if fixed[0] == 0:
+            point_value.fail("value", "must be positive")
+    elif point_value.get("value") is not None:
+        point_value.fail("value", "only with mode = \"fixed\"")
+    point_value.close()
+    if applies_to == "fund" and fixed is None:
+        coef.fail("applies_to", "\"fund\" applies the coefficient to each case's fund amount, which cannot be "
+                  "rescaled to the budget exactly; set [point_value] mode = \"fixed\" and value")
 
     high = top.table("high_cost")
     high_by = high.choice("by", ("rw_tier", "hospital_level"), "rw_tier")
@@ -323,6 +410,8 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
         value = monthly.units("provisional", 6, low=0)
         # yuan per point (point method) or per RW (rate method) → fen per 1/10,000 point
         provisional = (value, 10**8 if method == "point" else 10**10)
+    elif fixed is not None:
+        provisional = fixed
     withhold_u = _ratio(monthly, "withhold", "0.10")
     monthly.close()
 
@@ -335,17 +424,40 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
             assessment.fail("release", "the lowest band must start at min_score = 0")
     default_score = assessment.units("default_score", 0, low=0, high=100)
     scores_file = assessment.get("scores")
+    schedule = assessment.choice("schedule", tuple(SCHEDULES), "year")
     assessment.close()
 
     corridor = top.table("corridor")
+    corridor_pay = _corridor_pay(corridor)
     corridor_bands = _bands(corridor, "bands", "upto", 4, "fund_share",
-                            "must be a list of { upto = ratio, fund_share = share }, the last without 'upto'")
+                            "must be a list of { upto = ratio, fund_share = share }, the last without 'upto'") \
+        if corridor_pay is None else [(b.upto_u, b.fund_share_u) for b in corridor_pay]
     if corridor_bands is not None:
         _rising(corridor, "bands", corridor_bands, "upto")
+    excess_from = corridor.choice("excess_from", ("band_edge", "standard"), "band_edge")
+    reward_from = corridor.choice("reward_from", ("reserve", "outside"), "reserve")
     carry = corridor.get("carry_balance", False)
     if not isinstance(carry, bool):
         corridor.fail("carry_balance", "must be true or false")
+    carry_from = _whole(corridor, "carry_from_month", 1, 1, 12)
+    carry_months = _whole(corridor, "carry_months", 1, 1, 13 - carry_from)
     corridor.close()
+
+    totals = top.table("totals")
+    totals_fen = _mapping(totals, "hospitals", 2, "hospital id = 总控额度 in 元")
+    totals_over = totals.choice("over", ("cap", "share"), "cap")
+    totals_share = _ratio(totals, "fund_share", "0")
+    if totals_over == "cap" and totals_share:
+        totals.fail("fund_share", "only with over = \"share\"")
+    totals.close()
+    volume = top.table("min_volume")
+    raw_min = volume.get("hospitals", {})
+    if not isinstance(raw_min, dict):
+        volume.fail("hospitals", "must be a table of hospital id = 最低服务人次")
+    sub = _Table(raw_min, "[min_volume] hospitals", origin)
+    min_cases = {str(k): _whole(sub, k, None, 0, None) for k in raw_min}
+    deduction = volume.units("deduction", 2, "0", low=0)
+    volume.close()
 
     benefits_t = top.table("benefits")
     rules = []
@@ -385,8 +497,13 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
         provisional=provisional, withhold_u=withhold_u, release_bands=tuple(release) if release else None,
         default_score=default_score, corridor=tuple(corridor_bands) if corridor_bands else None,
         carry_balance=carry, benefits=tuple(rules), unreferred_cut_u=unreferred, far_below_u=far_below,
-        far_above_u=far_above, files=files, path=origin, sha256=sha256,
+        far_above_u=far_above, corridor_pay=corridor_pay, excess_from=excess_from, reward_from=reward_from,
+        carry_from_month=carry_from, carry_months=carry_months, coefficient_applies_to=applies_to,
+        point_value_fixed=fixed, release_schedule=schedule, totals_fen=totals_fen, totals_over=totals_over,
+        totals_fund_share_u=totals_share, min_cases=min_cases, min_case_deduction_fen=deduction,
+        files=files, path=origin, sha256=sha256,
     )
 
 
-__all__ = ["BenefitRule", "Budget", "LEVELS", "METHODS", "Policy", "PolicyError", "load_policy", "parse_policy"]
+__all__ = ["BenefitRule", "Budget", "CORRIDOR_PAY", "CorridorBand", "LEVELS", "METHODS", "Policy", "PolicyError",
+           "SCHEDULES", "load_policy", "parse_policy"]

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from payment.engine import Settlement, settle
+from payment.engine import Settlement, ledger_entries, settle
 from payment.inputs import Hospitals, Period, prepare_cases
+from payment.ledger import Ledger
 from payment.policy import Policy
 from payment.tables import (case_lines, group_table, hospital_table, month_table, reconciliation_table,
-                            run_metadata, with_metadata)
+                            release_table, run_metadata, with_metadata)
 from weights import WeightTable
 
 KINDS = ("year", "month", "shadow")
@@ -26,11 +27,13 @@ class Run:
     settlement: Settlement
     tables: dict[str, pa.Table]
     meta: dict
+    ledger: Ledger | None = None  # the ledger with this run recorded (write it with payment.ledger.write_ledger)
 
 
 def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospitals, kind: str, period,
                    scores: dict[str, int] | None = None, special: dict[str, str] | None = None,
-                   events: dict[str, str] | None = None, files_sha256: dict[str, str] | None = None) -> Run:
+                   events: dict[str, str] | None = None, files_sha256: dict[str, str] | None = None,
+                   ledger: Ledger | None = None) -> Run:
     """Settle a period of grouped cases.
 
     Parameters
@@ -47,18 +50,29 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
         Assessment scores, 特病单议 approvals, 突发事件 exclusions.
     files_sha256 : dict, optional
         SHA-256 of the score and case-list files, recorded in the metadata.
+    ledger : Ledger, optional
+        The run ledger (month and year runs): read by the run, returned with the run recorded in
+        ``Run.ledger``.
 
     Returns
     -------
     Run
         Tables ``case_lines``, ``hospitals``, ``drgs``, ``reconciliation`` (and ``hospital_months`` for a
-        year, ``departments`` for a shadow run).
+        year, ``departments`` for a shadow run, ``releases`` for a month run that releases withholds).
+
+    Raises
+    ------
+    payment.ledger.LedgerError
+        The run contradicts the ledger (e.g. a month re-run with other figures after it was paid).
     """
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
     period = period if isinstance(period, Period) else Period.parse(period)
     prepared = prepare_cases(cases, weights, policy, hospitals, period, special=special, events=events)
-    settlement = settle(prepared, policy, hospitals, kind, period, scores)
+    if ledger is not None and kind == "shadow":
+        raise ValueError("a shadow run pays nothing: it takes no ledger")
+    settlement = settle(prepared, policy, hospitals, kind, period, scores, ledger)
+    recorded = ledger.record(str(period), ledger_entries(settlement)) if ledger is not None else None
     meta = run_metadata(settlement, weights.meta, files_sha256 or {})
     tables = {"case_lines": case_lines(settlement), "hospitals": hospital_table(settlement),
               "drgs": group_table(settlement, "drg"), "reconciliation": reconciliation_table(settlement)}
@@ -66,7 +80,9 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
         tables["hospital_months"] = month_table(settlement)
     if kind == "shadow":
         tables["departments"] = group_table(settlement, "dept")
-    return Run(settlement, {name: with_metadata(t, meta) for name, t in tables.items()}, meta)
+    if settlement.releases:
+        tables["releases"] = release_table(settlement)
+    return Run(settlement, {name: with_metadata(t, meta) for name, t in tables.items()}, meta, recorded)
 
 
 __all__ = ["KINDS", "EXAMPLE_POLICY", "Run", "run_settlement"]

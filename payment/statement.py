@@ -20,9 +20,11 @@ KIND_ZH = {"year": "年度清算", "month": "按月预结", "shadow": "空转试
 STATEMENT_LINES = {
     "year": ("n_cases", "n_drg", "n_unpaid", "drg_points", "point_value", "drg_standard", "drg_patient_share",
              "drg_fund", "drg_cost", "cost_ratio", "other_tracks_fund", "event_fund", "corridor", "provisional",
-             "withheld", "score", "release_share", "released", "annual_due", "monthly_paid", "balance"),
+             "withheld", "score", "release_share", "released", "released_before", "corridor_reward",
+             "total_deduction", "volume_deduction", "annual_due", "monthly_paid", "balance", "carried_out"),
     "month": ("n_cases", "n_drg", "n_unpaid", "drg_points", "point_value", "drg_standard", "drg_patient_share",
-              "drg_fund", "other_tracks_fund", "event_fund", "provisional", "withheld", "paid"),
+              "drg_fund", "other_tracks_fund", "event_fund", "provisional", "withheld", "paid", "released",
+              "carried_in", "transfer"),
 }
 #: Label of each statement line, Chinese and English.
 STATEMENT_ZH = {
@@ -36,6 +38,10 @@ STATEMENT_ZH = {
     "score": "考核得分 assessment score", "release_share": "预留金返还比例 release share",
     "released": "返还预留金 released", "annual_due": "年度应付 annual amount due",
     "monthly_paid": "月度已拨付 paid monthly", "balance": "清算差额 balance due", "paid": "本月拨付 paid this month",
+    "released_before": "其中月度已返还 of which released in month runs", "corridor_reward": "其中结余奖励 of which reward",
+    "total_deduction": "总控额度扣减 deducted past the total", "volume_deduction": "最低服务人次扣减 deducted for volume",
+    "carried_out": "结转下年 carried into next year", "carried_in": "上年清算差额 last year's balance settled",
+    "transfer": "本月合计拨付 transferred this month",
 }
 #: Names of the unpaid case types (:data:`payment.engine.UNPAID`), as case lines write them.
 UNPAID_NAMES = tuple(CASE_TYPES[code][0] for code in UNPAID)

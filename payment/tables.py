@@ -185,6 +185,9 @@ def hospital_table(s: Settlement) -> pa.Table:
         columns["withheld"] = _money(a["withheld"][present])
     if s.kind == "month":
         columns["paid"] = _money(a["paid"][present])
+        if "transfer" in a:
+            for name in ("released", "carried_in", "transfer"):
+                columns[name] = _money(a[name][present])
     if s.kind == "year":
         score = a["score"][present]
         columns.update({
@@ -197,7 +200,41 @@ def hospital_table(s: Settlement) -> pa.Table:
             "balance": _money(a["balance"][present]),
             "carried_to_next_year": pa.array(np.full(len(present), s.policy.carry_balance)),
         })
+        p = s.policy
+        extra = (("corridor_reward",) if p.corridor_pay is not None else ()) + \
+            (("total_deduction", "volume_deduction") if s.hospitals.totals_fen or s.hospitals.min_cases else ()) + \
+            (("released_before", "carried_out") if s.ledger is not None else ())
+        for name in extra:
+            columns[name] = _money(a[name][present])
     return pa.table(columns)
+
+
+def release_table(s: Settlement) -> pa.Table:
+    """Month runs that end a release period: each account's withhold of the period, score and release."""
+    rows = s.releases
+    return pa.table({
+        "hospital_id": pa.array([r["hospital_id"] for r in rows], pa.string()),
+        "region": pa.array([r["region"] for r in rows], pa.string()),
+        "insurance_type": pa.array([r["insurance_type"] for r in rows], pa.string()),
+        "release_period": pa.array([r["release_period"] for r in rows], pa.string()),
+        "withheld": _money([r["withheld"] for r in rows]),
+        "score": decimal_array(np.array([r["score"] for r in rows], np.int64), 2),
+        "release_share": decimal_array(np.array([r["release_share"] for r in rows], np.int64), 4),
+        "released": _money([r["released"] for r in rows]),
+    })
+
+
+def settlement_rules(p) -> dict:
+    """Which reading of each year-end rule a run used (shown on statements and in run.json)."""
+    return {
+        "coefficient_applies_to": p.coefficient_applies_to,
+        "point_value": "fixed" if p.point_value_fixed is not None else "budget",
+        "corridor": "none" if p.corridor is None else "margin" if p.corridor_pay is None else "bands_pay",
+        "corridor_base": "Σ DRG支付标准 (含个人负担) / Σ DRG standards, patient shares included",
+        "excess_from": p.excess_from, "reward_from": p.reward_from,
+        "release_schedule": p.release_schedule,
+        "carry_balance": {"months_from": p.carry_from_month, "months": p.carry_months} if p.carry_balance else False,
+    }
 
 
 def month_table(s: Settlement) -> pa.Table:
@@ -298,7 +335,7 @@ def run_metadata(s: Settlement, weights_meta, extra_files: dict[str, str]) -> di
     }
     run_version = hashlib.sha256(json.dumps(inputs, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
     return {
-        "run_version": run_version, **inputs, "rounding": ROUNDING_RULE,
+        "run_version": run_version, **inputs, "rounding": ROUNDING_RULE, "rules": settlement_rules(p),
         "cases": {"settled": int(c.n), "outside_period": int(c.outside_period),
                   "by_case_type": {CASE_TYPES[k][0]: int(counts[k]) for k in CASE_TYPES if counts[k]}},
         "funds": funds,
@@ -348,4 +385,5 @@ def diff_case_lines(previous: pa.Table, current: pa.Table) -> pa.Table:
 
 
 __all__ = ["LABELS_ZH", "ROUNDING_RULE", "case_lines", "diff_case_lines", "group_table", "hospital_table",
-           "month_table", "reconciliation_table", "run_metadata", "with_metadata"]
+           "month_table", "reconciliation_table", "release_table", "run_metadata", "settlement_rules",
+           "with_metadata"]

@@ -14,8 +14,11 @@ What runs where (``settle_spark``)
 5. Spark + driver: the largest-remainder allocation (最大余数法): the count of cases per
    distinct remainder gives the threshold, the ``row_no`` order breaks its ties — the cases that
    get one more fen are exactly those of the single-machine allocation;
-6. Spark SQL sums again, then the year end (withhold release, corridor) on the driver with the
-   engine's own function, per hospital × fund (small).
+6. Spark SQL sums again, then the year end (withhold release, corridor, 总控额度, 最低服务人次) on the
+   driver with the engine's own function, per hospital × fund (small).
+
+The run ledger is not read here: a policy with a release schedule, the coefficient on the fund amount
+or a fixed point value is refused by name (``_UNDISTRIBUTED``); settle those on one machine.
 
 The input order of the single-machine engine is the ``row_no`` order here: settle grouped cases
 that carry ``row_no`` (``group_spark`` writes it).
@@ -36,6 +39,13 @@ from payment.policy import Policy
 from weights import WeightTable
 
 _FUND_SEP = "\x1f"
+#: Policy keys the Spark settlement refuses, by name (everything else of the year end runs on the driver with
+#: the engine's own functions: corridor bands of either form, 总控额度, 最低服务人次).
+_UNDISTRIBUTED = {
+    '[coefficients] applies_to = "fund"': lambda p: p.coefficient_applies_to == "fund",
+    '[point_value] mode = "fixed"': lambda p: p.point_value_fixed is not None,
+    "[assessment] schedule (other than \"year\")": lambda p: p.release_schedule != "year",
+}
 #: Per-case columns computed on the executors (all integers but the ids).
 CASE_SCHEMA = ("row_no long, case_id string, hospital_id string, hosp long, fund_key string, yyyymm long, "
                "case_type long, category long, points long, track_standard long, cost_fen long, patient_fen long")
@@ -171,6 +181,10 @@ def settle_spark(cases, weights: WeightTable, policy: Policy, hospitals: Hospita
     if kind not in ("year", "shadow"):
         raise PaymentInputError(f"settle on Spark: kind {kind!r} not distributed; use year or shadow "
                                 "(按月预结 runs fit one machine: drg settle month)")
+    for key, used in _UNDISTRIBUTED.items():
+        if used(policy):
+            raise PaymentInputError(f"settle on Spark: {key} is not distributed (it reads or writes the run ledger, "
+                                    "or is not rescaled to the budget); settle on one machine: drg settle")
     if "row_no" not in cases.columns:
         raise PaymentInputError("settle on Spark needs a row_no column (行号) to order the cases; "
                                 "group with group_spark or drg group first")

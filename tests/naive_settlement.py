@@ -62,7 +62,7 @@ def multiple_k(rw: Fraction, level: int, policy) -> Fraction:
 def points(case, kind: str, policy, hospitals, weights) -> int:
     """Points in 1/10,000 point."""
     rw, _ = weights[case["drg"]]
-    coef = hospitals[case["hospital_id"]][1]
+    coef = hospitals[case["hospital_id"]][1] if policy.coefficient_applies_to == "standard" else 1
     base = floor(rw * 100 * coef * U)
     mean = mean_cost(case, policy, weights)
     if kind == "high":
@@ -118,20 +118,95 @@ def fund_of(case, policy, hospitals_region) -> tuple[str, str]:
 
 
 def corridor(policy, standard: int, cost: int) -> int:
-    if policy.corridor is None or standard <= 0 or cost == standard:
-        return 0
-    lo, hi = min(standard, cost), max(standard, cost)
-    edges = [0] + [floor(standard * _r(u)) for u, _ in policy.corridor[:-1]] + [None]
-    total = Fraction(0)
-    for b, (_, share) in enumerate(policy.corridor):
-        a, z = edges[b], edges[b + 1]
-        top = hi if z is None else min(hi, z)
-        total += _r(share) * max(0, top - max(lo, a))
-    return floor(total) if cost > standard else floor(-total)
+    return corridor_parts(policy, standard, cost)[0]
 
 
-def settle_year(cases, policy, hospitals, weights, scores=None, special=(), events=(), regions=None):
-    """Year-end clearing of one year's cases → per-case results and per (hospital, fund) accounts."""
+def corridor_parts(policy, standard: int, cost: int) -> tuple[int, int]:
+    """(adjustment, reward): margin bands, or the band the ratio cost ÷ standard falls in pays its way."""
+    if policy.corridor is None or standard <= 0:
+        return 0, 0
+    if policy.corridor_pay is None:
+        if cost == standard:
+            return 0, 0
+        lo, hi = min(standard, cost), max(standard, cost)
+        edges = [0] + [floor(standard * _r(u)) for u, _ in policy.corridor[:-1]] + [None]
+        total = Fraction(0)
+        for b, (_, share) in enumerate(policy.corridor):
+            a, z = edges[b], edges[b + 1]
+            top = hi if z is None else min(hi, z)
+            total += _r(share) * max(0, top - max(lo, a))
+        return (floor(total) if cost > standard else floor(-total)), 0
+    bands = policy.corridor_pay
+    ratio = Fraction(cost, standard)
+    b = next(i for i, band in enumerate(bands) if band.upto_u is None or ratio < _r(band.upto_u)
+             or ratio == _r(band.upto_u) and band.include_upto)
+    return _band(policy, b, standard, Fraction(cost))
+
+
+def _band(policy, b: int, standard: int, cost: Fraction) -> tuple[int, int]:
+    band = policy.corridor_pay[b]
+    lower = _r(policy.corridor_pay[b - 1].upto_u) if b else Fraction(0)
+    if band.pay == "standard":
+        return 0, 0
+    if band.pay == "cost":
+        return floor(cost - standard), 0
+    if band.pay == "cost_plus_reward":
+        reward = band.reward_fen if band.reward_fen is not None else floor(max(0, standard - cost)
+                                                                           * _r(band.reward_share_u))
+        return floor(cost - standard) + reward, reward
+    if band.pay == "excess":
+        base = standard if policy.excess_from == "standard" else standard * lower
+        return floor(_r(band.fund_share_u) * (cost - base)), 0
+    return _band(policy, b - 1, standard, standard * lower)
+
+
+def with_coefficient(policy, standard: int, patient: int, coef: Fraction) -> int:
+    """``applies_to = "fund"``: the fund amount ⌊(standard − patient) × Ci⌋ plus the patient share."""
+    if policy.coefficient_applies_to == "standard":
+        return standard
+    return patient + floor((standard - patient) * coef)
+
+
+def split(amount: int, weights: list[int]) -> list[int]:
+    if amount == 0:
+        return [0] * len(weights)
+    if sum(weights) == 0:
+        return [amount] + [0] * (len(weights) - 1)
+    return allocate([Fraction(amount * w, sum(weights)) for w in weights], amount)
+
+
+def limits(policy, accounts: dict) -> None:
+    """总控额度 and 最低服务人次 deductions of each hospital, split over its funds by their fund payments."""
+    for a in accounts.values():
+        a["total_deduction"] = a["volume_deduction"] = 0
+    for hospital in sorted({h for h, _ in accounts}):
+        keys = sorted(k for k in accounts if k[0] == hospital)
+        due = [accounts[k]["drg_fund"] + accounts[k]["reserve_fund"] + accounts[k]["corridor"] for k in keys]
+        weights = [max(d, 0) for d in due]
+        if hospital in policy.totals_fen:
+            excess = max(0, sum(due) - policy.totals_fen[hospital])
+            kept = excess - floor(excess * _r(policy.totals_fund_share_u)) if policy.totals_over == "share" else excess
+            for k, part in zip(keys, split(kept, weights)):
+                accounts[k]["total_deduction"] = part
+        if hospital in policy.min_cases:
+            missing = max(0, policy.min_cases[hospital] - sum(accounts[k]["paid_cases"] for k in keys))
+            for k, part in zip(keys, split(missing * policy.min_case_deduction_fen, weights)):
+                accounts[k]["volume_deduction"] = part
+
+
+def release_share(policy, score) -> Fraction:
+    if policy.release_bands is None:
+        return Fraction(score or 0, U)
+    return next(_r(s) for m, s in policy.release_bands if (score or 0) >= m * 100)
+
+
+def settle_year(cases, policy, hospitals, weights, scores=None, special=(), events=(), regions=None,
+                period_scores=None):
+    """Year-end clearing of one year's cases → per-case results and per (hospital, fund) accounts.
+
+    ``period_scores``: for a release schedule other than the year, the scores given to the month run that
+    ends each period (month → hospital → score); the months were settled and recorded before the year.
+    """
     regions = regions or {}
     events = set(events)
     special_ok = special_within_cap(cases, policy, list(special), events)
@@ -148,11 +223,17 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
         budget = budgets[fund]
         distributable = budget - floor(budget * _r(policy.reserve_u))
         drg = [ln for ln in lines if ln["fund"] == fund and ln["drg_track"]]
-        value = Fraction(distributable + sum(ln["case"]["patient"] for ln in drg), sum(ln["points"] for ln in drg))
+        if policy.point_value_fixed is not None:
+            value = Fraction(*policy.point_value_fixed)
+            standards = [floor(ln["points"] * value) for ln in drg]
+        else:
+            value = Fraction(distributable + sum(ln["case"]["patient"] for ln in drg),
+                             sum(ln["points"] for ln in drg))
+            standards = allocate([ln["points"] * value for ln in drg], distributable +
+                                 sum(ln["case"]["patient"] for ln in drg))
         values[fund] = value
-        for ln, s in zip(drg, allocate([ln["points"] * value for ln in drg], distributable +
-                                       sum(ln["case"]["patient"] for ln in drg))):
-            ln["standard"] = s
+        for ln, s in zip(drg, standards):
+            ln["standard"] = with_coefficient(policy, s, ln["case"]["patient"], hospitals[ln["case"]["hospital_id"]][1])
         for month in range(1, 13):
             in_month = [ln for ln in drg if ln["case"]["month"] == month]
             if not in_month or sum(ln["points"] for ln in in_month) == 0:
@@ -166,15 +247,17 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
                 value_m = Fraction(*policy.provisional)
             monthly_values[(fund, month)] = value_m
             for ln in in_month:
-                ln["monthly_standard"] = floor(ln["points"] * value_m)
+                ln["monthly_standard"] = with_coefficient(policy, floor(ln["points"] * value_m), ln["case"]["patient"],
+                                                          hospitals[ln["case"]["hospital_id"]][1])
     unpaid = ("held", "ungroupable_held", "rejected")
     accounts: dict = {}
     for ln in lines:
         c = ln["case"]
         ln["fund_payment"] = 0 if ln["kind"] in unpaid else ln["standard"] - c["patient"]
         a = accounts.setdefault((c["hospital_id"], ln["fund"]), {
-            "drg_fund": 0, "drg_standard": 0, "drg_cost": 0, "reserve_fund": 0, "event_fund": 0,
+            "drg_fund": 0, "drg_standard": 0, "drg_cost": 0, "reserve_fund": 0, "event_fund": 0, "paid_cases": 0,
             "months": {m: [0, 0] for m in range(1, 13)}})
+        a["paid_cases"] += ln["kind"] not in unpaid
         if ln["drg_track"]:
             a["drg_fund"] += ln["fund_payment"]
             a["drg_standard"] += ln["standard"]
@@ -186,23 +269,33 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
         elif ln["kind"] not in unpaid:
             a["reserve_fund"] += ln["fund_payment"]
             a["months"][c["month"]][0] += ln["fund_payment"]
+    months_per_period = {"year": 12, "half": 6, "quarter": 3, "month": 1}[policy.release_schedule]
     for (hospital, _), a in accounts.items():
-        withheld = paid = 0
-        for provisional, event in a["months"].values():
+        withheld = paid = released_before = 0
+        period_withheld = 0
+        for month, (provisional, event) in sorted(a["months"].items()):
             part = floor(provisional * (1 - _r(policy.withhold_u))) if provisional > 0 else provisional
             withheld += provisional - part
+            period_withheld += provisional - part
             paid += part + event
-        score = (scores or {}).get(hospital)
-        if score is None and policy.default_score is not None:
-            score = policy.default_score * 100
-        if policy.release_bands is None:
-            share = Fraction(score or 0, U)
-        else:
-            share = next(_r(s) for m, s in policy.release_bands if (score or 0) >= m * 100)
-        released = floor(withheld * share)
-        a["withheld"], a["released"], a["monthly_paid"] = withheld, released, paid
-        a["corridor"] = corridor(policy, a["drg_standard"], a["drg_cost"])
-        a["annual_due"] = (a["drg_fund"] + a["reserve_fund"] + a["event_fund"] + a["corridor"]
-                           - (withheld - released))
-        a["balance"] = a["annual_due"] - paid
+            if months_per_period < 12 and month % months_per_period == 0:
+                score = (period_scores or {}).get(month, {}).get(hospital)
+                if score is None:
+                    score = policy.default_score * 100
+                released_before += floor(period_withheld * release_share(policy, score))
+                period_withheld = 0
+        released = released_before
+        if months_per_period == 12:
+            score = (scores or {}).get(hospital)
+            if score is None and policy.default_score is not None:
+                score = policy.default_score * 100
+            released = floor(withheld * release_share(policy, score))
+        a["withheld"], a["released"], a["monthly_paid"] = withheld, released, paid + released_before
+        a["released_before"] = released_before
+        a["corridor"], a["corridor_reward"] = corridor_parts(policy, a["drg_standard"], a["drg_cost"])
+    limits(policy, accounts)
+    for a in accounts.values():
+        a["annual_due"] = (a["drg_fund"] + a["reserve_fund"] + a["event_fund"] + a["corridor"] - a["total_deduction"]
+                           - a["volume_deduction"] - (a["withheld"] - a["released"]))
+        a["balance"] = a["annual_due"] - a["monthly_paid"]
     return lines, accounts, values, monthly_values

@@ -164,3 +164,30 @@ def test_partial_folders_of_a_killed_run_are_removed_by_the_next_run(inputs, cap
     assert "left by a killed run" in capsys.readouterr().err
     assert settle(inputs, "month", "2024-03", inputs / "run", "--force", "--stale-after", "0") == 0
     assert not fresh.exists()
+
+
+def test_ledger_half_yearly_release_and_a_contradicting_rerun(inputs, capsys):
+    policy = POLICY.format(budget="300000.00").replace("default_score = 100", 'default_score = 100\nschedule = "half"')
+    (inputs / "policy.toml").write_text(policy, encoding="utf-8")
+    write_csv(inputs / "scores-H1.csv", ["hospital_id", "score"], [["H1", "95"], ["H2", "70"], ["H3", "50"]])
+    ledger = inputs / "ledger.csv"
+    for m in range(1, 6):
+        assert settle(inputs, "month", f"2024-{m:02d}", inputs / f"m{m}", "--ledger", str(ledger)) == 0
+    assert settle(inputs, "month", "2024-06", inputs / "m6", "--ledger", str(ledger),
+                  "--scores", str(inputs / "scores-H1.csv")) == 0
+    releases = (inputs / "m6" / "releases.csv").read_text(encoding="utf-8-sig")
+    assert "2024-01..2024-06" in releases
+    recorded = ledger.read_bytes()
+    assert recorded.decode().count("\n2024-06,") >= 1
+    # June again: the same figures, the ledger unchanged byte for byte
+    assert settle(inputs, "month", "2024-06", inputs / "m6", "--ledger", str(ledger), "--force",
+                  "--scores", str(inputs / "scores-H1.csv")) == 0
+    assert ledger.read_bytes() == recorded
+    # March with a corrected cost after it was paid and released: stops, names the entry, writes nothing
+    rows = _rows()
+    rows[2][4] = "99999.00"  # K002: H3, March
+    write_csv(inputs / "cases.csv", HEADER, rows)
+    capsys.readouterr()
+    assert settle(inputs, "month", "2024-03", inputs / "m3b", "--ledger", str(ledger)) == 3
+    assert "entry run 2024-03 hospital H3" in capsys.readouterr().err
+    assert ledger.read_bytes() == recorded and not (inputs / "m3b").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 from hypothesis import given, settings
@@ -156,3 +157,15 @@ def test_patient_shares_match_its_twin(rows):
         ratio = max(ratio - 1_000, 0) if u else ratio
         assert ok[i] and fund[i] == min(max(c - min(s, c) - deductible, 0) * ratio // RATIO, cap)
 
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**10), st.integers(0, 10**10), st.integers(0, 2), st.booleans()),
+                min_size=1, max_size=40),
+       st.lists(st.integers(1, 30_000), min_size=3, max_size=3))
+def test_fund_coefficient_matches_its_twin(rows, coef):
+    standard, patient, hosp, mask = (np.array(col) for col in zip(*rows))
+    got = k.fund_coefficient(standard.astype(np.int64), patient.astype(np.int64), hosp.astype(np.int64),
+                             np.array(coef, np.int64), mask.astype(bool))
+    # twin: patient + ⌊(standard − patient) × coefficient⌋, toward −∞ when the patient paid more than the standard
+    assert got.tolist() == [p + math.floor(Fraction((s - p) * coef[h], RATIO)) if m else s for s, p, h, m in rows]

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import naive_settlement as naive
 from payment import run_settlement
+from payment.ledger import Ledger
 from payment.money import allocate_largest_remainder, mul_div_floor
 from payment_helpers import cases_frame, hospitals, naive_hospitals, naive_weights, policy, weights
 
@@ -136,3 +137,101 @@ def test_largest_remainder_allocation_matches_fractions(weights_, total):
     out = allocate_largest_remainder(q, r, total)
     assert out.tolist() == naive.allocate([Fraction(x * total, denominator) for x in weights_], total)
     assert int(out.sum()) == total
+
+
+# ---- the year-end rules of issue 18 -----------------------------------------------------------------------
+
+@st.composite
+def corridor_bands(draw):
+    """Bands that say how they pay: rising bounds, any pay per band (capped never first), boundaries either way."""
+    n = draw(st.integers(1, 4))
+    bounds = sorted(draw(st.lists(st.integers(5000, 15000), min_size=n - 1, max_size=n - 1, unique=True)))
+    bands = []
+    for k in range(n):
+        pay = draw(st.sampled_from(["standard", "cost", "cost_plus_reward", "excess"] + (["capped"] if k else [])))
+        band = {"pay": pay}
+        if k < n - 1:
+            band.update(upto=f"{bounds[k] / 10_000:.4f}", include_upto=draw(st.booleans()))
+        if pay == "cost_plus_reward":
+            band.update({"reward_share": draw(st.sampled_from(["0.5", "0.3333"]))} if draw(st.booleans())
+                        else {"reward": draw(st.sampled_from(["0", "123.45"]))})
+        if pay == "excess":
+            band["fund_share"] = draw(st.sampled_from(["0.5", "0.25", "1"]))
+        bands.append(band)
+    return bands
+
+
+@st.composite
+def year_end_changes(draw):
+    changes = {"corridor": {"bands": draw(corridor_bands()),
+                            "excess_from": draw(st.sampled_from(["band_edge", "standard"])),
+                            "reward_from": draw(st.sampled_from(["reserve", "outside"]))},
+               "totals": {"hospitals": {"HA": f"{draw(st.integers(0, 2_000_000_00)) / 100:.2f}"},
+                          **draw(st.sampled_from([{"over": "cap"}, {"over": "share", "fund_share": "0.4"}]))},
+               "min_volume": {"hospitals": {"HB": draw(st.integers(0, 30)), "HC": 5},
+                              "deduction": draw(st.sampled_from(["0", "1500.00"]))}}
+    if draw(st.booleans()):
+        changes["point_value"] = {"mode": "fixed", "value": draw(st.sampled_from(["85.5", "123.456789"]))}
+        changes["coefficients"] = {"levels": {"1": "0.5", "2": "0.75", "3": "1.15"},
+                                   "applies_to": draw(st.sampled_from(["standard", "fund"]))}
+    return changes
+
+
+def _compare_year(run, accounts, names):
+    for row in run.tables["hospitals"].to_pylist():
+        expected = accounts[(row["hospital_id"], (row["region"], row["insurance_type"]))]
+        for name in names:
+            assert int(row[name] * 100) == expected[name], (row["hospital_id"], name)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario(), year_end_changes())
+def test_year_end_rules_match_the_plain_python_calculator(data, extra):
+    cases, changes, scores, special, events = data
+    pol = policy(**{**changes, **extra, "corridor": extra["corridor"]})
+    h = hospitals(pol, HOSPITALS)
+    w = weights(WEIGHTS)
+    run = run_settlement(cases_frame(cases), w, pol, h, "year", "2024", scores=scores,
+                         special={c: "" for c in special}, events={c: "e" for c in events})
+    lines, accounts, _, _ = naive.settle_year(cases, pol, naive_hospitals(h), naive_weights(w), scores, special, events)
+    table = run.tables["case_lines"]
+    assert [int(x * 100) for x in table.column("fund_payment").to_pylist()] == [ln["fund_payment"] for ln in lines]
+    _compare_year(run, accounts, ("drg_fund", "corridor", "corridor_reward", "total_deduction", "volume_deduction",
+                                  "released", "annual_due", "monthly_paid", "balance"))
+    if pol.point_value_fixed is None:  # the budget is spent exactly wherever it is rescaled
+        for fund in run.meta["funds"]:
+            assert fund["drg_fund_fen"] == fund["distributable_fen"]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario(), st.sampled_from(["month", "quarter", "half", "year"]),
+       st.dictionaries(st.integers(1, 12),
+                       st.dictionaries(st.sampled_from(["HA", "HB", "HC"]), st.integers(0, 100_00))))
+def test_months_through_the_ledger_then_the_year(data, schedule, period_scores):
+    """Every month settled and recorded, then the year read from the ledger: the naive year with the same scores;
+    re-recording any month changes nothing."""
+    cases, changes, scores, _, _ = data
+    cases = cases + [dict(cases[0], case_id=f"M{m}", month=m) for m in range(1, 13)]  # every month has a run
+    changes = {**changes, "assessment": {**changes["assessment"], "schedule": schedule, "default_score": 80}}
+    pol = policy(**changes)
+    h = hospitals(pol, HOSPITALS)
+    w = weights(WEIGHTS)
+    frame = cases_frame(cases)
+    ledger = Ledger()
+    for m in range(1, 13):
+        ledger = run_settlement(frame, w, pol, h, "month", f"2024-{m:02d}", scores=period_scores.get(m),
+                                ledger=ledger).ledger
+    again = run_settlement(frame, w, pol, h, "month", "2024-03", scores=period_scores.get(3), ledger=ledger).ledger
+    assert again.to_csv() == ledger.to_csv()
+    year_scores = scores if schedule == "year" else None
+    run = run_settlement(frame, w, pol, h, "year", "2024", scores=year_scores, ledger=ledger)
+    _, accounts, _, _ = naive.settle_year(cases, pol, naive_hospitals(h), naive_weights(w), year_scores,
+                                          period_scores=period_scores)
+    _compare_year(run, accounts, ("withheld", "released", "released_before", "annual_due", "monthly_paid",
+                                  "balance"))
+    # nothing released twice: what the months released plus what the year released is what the year shows
+    entries = run.ledger.entries
+    for row in run.tables["hospitals"].to_pylist():
+        own = [e for e in entries if e["hospital_id"] == row["hospital_id"] and e["insurance_type"] ==
+               row["insurance_type"]]
+        assert sum(e["released"] for e in own) == int(row["released"] * 100)

@@ -95,6 +95,34 @@ def test_refuses_month_runs_and_cases_without_row_no(spark):
         settle_spark(frame.drop("row_no"), w, pol, hosp, "year", "2024")
 
 
+def test_year_end_rules_on_the_driver_and_refused_keys(spark):
+    """Corridor bands that say how they pay, 总控额度 and 最低服务人次 give the single-machine figures; the keys
+    that need the ledger or a fixed point value are refused by name."""
+    import dataclasses
+
+    from payment import PaymentInputError
+    from scaleout.settlement import settle_spark
+
+    cases, w, pol, hosp = _tied_year()
+    rules = policy(monthly={"withhold": "0.05"}, tracks={"event": {"ratio": "1.0"}},
+                   corridor={"bands": [{"upto": "0.9", "include_upto": True, "pay": "cost_plus_reward",
+                                        "reward_share": "0.5"}, {"upto": "1.1", "include_upto": False,
+                                                                 "pay": "standard"},
+                                       {"upto": "1.2", "include_upto": True, "pay": "excess", "fund_share": "0.5"},
+                                       {"pay": "capped"}], "excess_from": "standard"},
+                   totals={"hospitals": {"H1": "300000"}}, min_volume={"hospitals": {"H2": 60}, "deduction": "100"})
+    # the policy's totals and minimum volumes join the hospital table as it is read
+    local, _ = _assert_same(spark, cases, w, rules, hospitals(rules, [("H1", 3), ("H2", 2), ("H3", 1)]), "year",
+                            "2024", 3)
+    assert local.accounts["total_deduction"].any() and local.accounts["volume_deduction"].any()
+    frame = spark_frame(spark, _plain_with_row_no(cases), 2)
+    for changed, key in ((dataclasses.replace(pol, point_value_fixed=(90, 10**8)), r"\[point_value\] mode"),
+                         (dataclasses.replace(pol, release_schedule="half"), r"\[assessment\] schedule"),
+                         (dataclasses.replace(pol, coefficient_applies_to="fund"), r"\[coefficients\] applies_to")):
+        with pytest.raises(PaymentInputError, match=key):
+            settle_spark(frame, w, changed, hosp, "year", "2024")
+
+
 @pytest.mark.golden
 @pytest.mark.parametrize("kind", ["year", "shadow"])
 def test_golden_year_with_the_example_policy(spark, kind):

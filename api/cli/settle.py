@@ -32,6 +32,7 @@ from foundation.files import XLSX_MAX_ROWS, ResultWriter
 from api.cli.report import Report
 from payment import (CASE_TYPES, KINDS, MoneyRangeError, PaymentInputError, Period, PolicyError, load_policy,
                      read_case_list, read_hospitals, read_scores, run_settlement)
+from payment.ledger import LedgerError, read_ledger, write_ledger
 from payment.statement import (KIND_ZH, STATEMENT_LINES, STATEMENT_ZH, case_type_counts, unpaid_lines,
                                worked_examples)
 from payment.tables import LABELS_ZH, diff_case_lines
@@ -50,7 +51,7 @@ class SettleUsageError(Exception):
 
 
 #: Errors of the payment layer that mean bad input (exit 3).
-INPUT_ERRORS = (PolicyError, PaymentInputError, MoneyRangeError)
+INPUT_ERRORS = (PolicyError, PaymentInputError, MoneyRangeError, LedgerError)
 
 
 def _sha256(path: Path) -> str:
@@ -85,10 +86,15 @@ def _statement(run, hospital: str, rows: list[dict], lines: pa.Table, months: li
                     "DRG基金支付 DRG fund (元)": _cell(total("drg_fund")),
                     ("清算差额 balance due (元)" if kind == "year" else "本月拨付 paid (元)"): _cell(total(key))})
     report.heading("结算明细 Statement (按险种 by insurance type)")
-    frame = pd.DataFrame({"项目 item": [STATEMENT_ZH[k] for k in STATEMENT_LINES[kind]]})
+    shown = [k for k in STATEMENT_LINES[kind] if k in rows[0]]  # the lines of the rules this policy uses
+    frame = pd.DataFrame({"项目 item": [STATEMENT_ZH[k] for k in shown]})
     for r in rows:
-        frame[f"{r['region']} {r['insurance_type']}"] = [_cell(r.get(k)) for k in STATEMENT_LINES[kind]]
+        frame[f"{r['region']} {r['insurance_type']}"] = [_cell(r.get(k)) for k in shown]
     report.table(frame)
+    rules = meta["rules"]
+    report.paragraph(f"系数作用于 coefficient on: {rules['coefficient_applies_to']} · 点值 point value: "
+                     f"{rules['point_value']} · 走廊 corridor: {rules['corridor']} ({rules['corridor_base']}) · "
+                     f"预留金返还 release: {rules['release_schedule']}", note=True)
     if months:
         report.heading("按月预结 Monthly pre-settlement")
         report.table(pd.DataFrame([{"月份 month": m["month"], "险种 insurance": m["insurance_type"],
@@ -289,8 +295,9 @@ def cmd_settle(args) -> int:
     cases = read_cases(args.cases, pack=args.pack, columns=args.columns, encoding=args.encoding)
     for warning in _region_warnings(args, cases, weights, policy):
         print(warning, file=sys.stderr)
+    ledger = read_ledger(args.ledger) if getattr(args, "ledger", None) is not None else None
     run = run_settlement(cases, weights, policy, hospitals, args.kind, args.period, scores=scores, special=special,
-                         events=events, files_sha256=files)
+                         events=events, files_sha256=files, ledger=ledger)
     if "xlsx" in formats and run.tables["case_lines"].num_rows > XLSX_MAX_ROWS - 1:
         raise SettleUsageError(f"{run.tables['case_lines'].num_rows:,} case lines do not fit an XLSX sheet; "
                                "use --formats parquet,csv")
@@ -323,6 +330,8 @@ def cmd_settle(args) -> int:
         (tmp / "run.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                       encoding="utf-8")
         _replace_folder(tmp, target, args.force)
+        if run.ledger is not None and run.ledger is not ledger:
+            write_ledger(run.ledger, args.ledger)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -368,6 +377,9 @@ def add_parser(sub) -> None:
         p.add_argument("--special", type=Path, help="特病单议 approved cases: case_id")
         p.add_argument("--events", type=Path, help="突发事件 exclusions: case_id, event")
         p.add_argument("--previous", type=Path, metavar="RUN_DIR", help="write a diff against this earlier run")
+        if kind != "shadow":
+            p.add_argument("--ledger", type=Path, metavar="FILE",
+                           help="run ledger 结算台账 (.csv, created if missing): read, and this run recorded in it")
         p.add_argument("--formats", default="parquet,csv", help="table formats: parquet,csv,xlsx (default %(default)s)")
         p.add_argument("--statements", default="all", help="HTML statements: all, none, or hospital ids H001,H002")
         p.add_argument("--columns", type=Path, metavar="FILE", help="column mapping of the case files")
