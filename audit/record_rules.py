@@ -42,6 +42,7 @@ from audit.rulebook import Rule, RuleBook
 from grouper.encode import Encoded, encode, numeric_column, to_arrow
 from foundation.arrow_columns import plain_array
 from foundation.text_values import day_numbers
+from icd_tables.intake.bounds import implausible_fields, load_bounds
 from icd_tables.intake.reader import FORMATTING
 from icd_tables.intake.values import UNREADABLE, canonical_records
 from icd_tables.compiled import MISSING, NUMERIC_ORDER, CompiledPack
@@ -476,6 +477,20 @@ def check_discharge_method_unknown(b: _Batch, rule: Rule):
     return [b.findings(rule, rows, "discharge_method", text, value=text)]
 
 
+def check_value_implausible(b: _Batch, rule: Rule):
+    """Values no stay can have (:mod:`icd_tables.intake.bounds`): the data-quality side of the intake's warning."""
+    bounds = {bound.field: bound for bound in load_bounds()}
+    present = pa.table({f: b.column(f) for f in bounds if b.column(f) is not None}) if bounds else pa.table({})
+    out = []
+    for field, outside in implausible_fields(present).items():
+        rows = np.flatnonzero(outside)
+        text = b.cell_text(field, rows)
+        bound = bounds[field]
+        out.append(b.findings(rule, rows, field, text, value=text, bound=bound.message, low=str(bound.min),
+                              high=str(bound.max)))
+    return out
+
+
 def check_code_format(b: _Batch, rule: Rule):
     notes = b.column(FORMATTING)
     if notes is None:
@@ -513,6 +528,7 @@ CHECKS = {
     "DATE_INVALID": check_date_invalid,
     "COST_INVALID": check_cost_invalid,
     "DISCHARGE_METHOD_UNKNOWN": check_discharge_method_unknown,
+    "VALUE_IMPLAUSIBLE": check_value_implausible,
 }
 RECORD_RULES = tuple(CHECKS)
 

@@ -21,6 +21,9 @@ low_risk_mortality  it has no death in the region, or ln(m_g) < mean − 1 SD (d
 自费占比             both values; present only when the input has that column
 ================== ============================================================================
 
+A case holding a value no stay can have (outside ``icd_tables/intake/bounds.toml``) is a data
+error: it counts among n_cases and in no sum, mean or ratio (not ``ok``; its cost and days unknown).
+
 Money totals are exact (sums in integer fen, written as decimal(18, 2)); ratios are float64
 rounded to 6 decimals.  Levels (``level``): ``region`` (全地区), ``hospital``,
 ``hospital_month``, ``hospital_dept``, ``hospital_dept_month``; ``dept`` and ``month`` are
@@ -35,6 +38,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from icd_tables.intake.bounds import implausible_rows
 from calibration._columns import as_table, categories, column_or_none, months, numbers
 from calibration.history import CalibrationError, require_columns
 from weights import RW_UNITS, WeightTable
@@ -98,19 +102,23 @@ class _Cases:
         self.month, self.months = month + 1, [""] + month_values
         self.drg, self.drg_codes = categories(table.column("drg"))
         status, status_values = categories(table.column("status"))
-        self.ok = (status == (status_values.index("ok") if "ok" in status_values else -2)) & (self.drg >= 0)
+        # a value no stay can have (icd_tables.intake.bounds) makes the case a data error: in no sum or mean
+        self.data_error = implausible_rows(table)
+        self.ok = (status == (status_values.index("ok") if "ok" in status_values else -2)) & (self.drg >= 0) \
+            & ~self.data_error
         units = rw_units(weights)
         per_drg = np.array([units.get(c, -1) for c in self.drg_codes] + [-1], dtype=np.int64)
         self.rw = np.where(self.ok, per_drg[np.where(self.drg >= 0, self.drg, len(self.drg_codes))], -1)
-        self.cost = numbers(table.column("total_cost"))
+        self.cost = np.where(self.data_error, np.nan, numbers(table.column("total_cost")))
         self.fen = np.rint(np.nan_to_num(self.cost, nan=-1.0) * 100)
-        self.los = numbers(table.column("los_days"))
+        self.los = np.where(self.data_error, np.nan, numbers(table.column("los_days")))
         with np.errstate(invalid="ignore"):
             self.excluded = (self.cost < min_cost) | (self.los > (np.inf if max_los is None else max_los))
         method = column_or_none(table, "discharge_method")
         self.death = None if method is None else numbers(method) == 5
         self.has_method = None if method is None else np.isfinite(numbers(method))
-        self.parts = {share: numbers(table.column(col)) for share, col in SHARES.items() if col in table.column_names}
+        self.parts = {share: np.where(self.data_error, np.nan, numbers(table.column(col)))
+                      for share, col in SHARES.items() if col in table.column_names}
 
     @staticmethod
     def _keys(column):

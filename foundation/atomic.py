@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -42,4 +45,45 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
-__all__ = ["atomic_path", "write_text_atomic"]
+def remove_stale_partials(target: str | os.PathLike, max_age_s: float) -> list[Path]:
+    """Remove what killed writers of ``target`` left beside it; returns what was removed.
+
+    A writer killed with SIGKILL cannot clean up: its hidden ``.NAME.partial-PID`` or
+    ``.NAME.old-PID`` folder (or ``.NAME.*.partial`` file of :func:`atomic_path`) stays.  Such an
+    entry is removed once it is older than ``max_age_s`` seconds and, where its name carries a
+    process id, that process is gone (a run still writing is never touched).
+    """
+    target = Path(target)
+    if not target.parent.is_dir():
+        return []
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(?:(?:partial|old)-(\d+)|.+\.partial)$")
+    cutoff = time.time() - max_age_s
+    removed = []
+    for entry in target.parent.iterdir():
+        found = pattern.match(entry.name)
+        if not found or (found.group(1) and _alive(int(found.group(1)))):
+            continue
+        try:
+            if entry.lstat().st_mtime >= cutoff:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except FileNotFoundError:  # another run cleaned it first
+            continue
+        removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return pid != os.getpid()
+
+
+__all__ = ["atomic_path", "remove_stale_partials", "write_text_atomic"]

@@ -11,6 +11,9 @@ or fewer cells than the header, a JSON line that is not an object or whose
 values change type) switches the rest of the file to a plain-Python reader
 that keeps every row: short rows are padded with empty cells and the problem is
 reported in the row's ``warnings`` (column :data:`ROW_WARNING` of the batch).
+A CSV file holding any quote is read by :func:`foundation.csv_rows.csv_rows`
+throughout, so that a quote left open or stray is a damaged row with its line
+number, never a cell that swallows the lines after it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import datetime as dt
 import decimal
 import json
 import os
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +34,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from foundation.csv_rows import csv_rows
 from foundation.xlsx import FIELDS_SHEET, write_xlsx
 
 INPUT_FORMATS = {
@@ -220,7 +223,9 @@ class CsvSource(Source):
         self.delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(path, self.encoding)
         try:
             with open(path, encoding=_python_encoding(self.encoding), newline="") as f:
-                header = next(csv.reader(f, delimiter=self.delimiter), None)
+                reader = csv.reader(f, delimiter=self.delimiter)
+                header = next(reader, None)
+                self._header_lines = reader.line_num  # a quoted header cell may hold line breaks
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not {self.encoding} text ({exc.reason} at byte {exc.start}); "
                              "give the encoding with --encoding") from exc
@@ -229,6 +234,7 @@ class CsvSource(Source):
         if not header or not any(h.strip() for h in header):
             raise InputError(f"{path}: empty file, or no header line")
         self.names = _unique_names(header)
+        self._has_quote: bool | None = None
 
     def describe(self):
         delimiter = {"\t": "tab", ",": "comma", ";": "semicolon"}[self.delimiter]
@@ -237,12 +243,21 @@ class CsvSource(Source):
     def _arrow_reader(self, columns=None):
         read = pacsv.ReadOptions(column_names=self.names, skip_rows=1, block_size=BLOCK_BYTES,
                                  encoding=_arrow_encoding(self.encoding))
-        parse = pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True)
+        parse = pacsv.ParseOptions(delimiter=self.delimiter, quote_char=False)  # only files without quotes come here
         convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in self.names},
                                        include_columns=columns, quoted_strings_can_be_null=False)
         return pacsv.open_csv(self.path, read_options=read, parse_options=parse, convert_options=convert)
 
+    def _quoted(self) -> bool:
+        """Whether the file holds a quote at all (then the careful reader reads it: see foundation.csv_rows)."""
+        if self._has_quote is None:
+            with open(self.path, "rb") as f:
+                self._has_quote = any(b'"' in block for block in iter(lambda: f.read(BLOCK_BYTES), b""))
+        return self._has_quote
+
     def count_rows(self):
+        if self._quoted():
+            return sum(1 for _ in self._python_rows(0))
         n = 0
         try:
             for batch in self._arrow_reader(self.names[:1]):
@@ -253,6 +268,9 @@ class CsvSource(Source):
 
     def batches(self, batch_size, columns=None):
         columns = self.names if columns is None else [c for c in self.names if c in set(columns)]
+        if self._quoted():
+            yield from self._python_batches(0, batch_size, columns)
+            return
         done = 0
         try:
             for batch in _rebatch(self._arrow_reader(columns), batch_size):
@@ -264,33 +282,17 @@ class CsvSource(Source):
         yield from self._python_batches(done, batch_size, columns)
 
     def _python_rows(self, skip: int) -> Iterator[tuple[list[str], str | None]]:
-        csv.field_size_limit(sys.maxsize)
-        width = len(self.names)
         try:
             with open(self.path, encoding=_python_encoding(self.encoding), newline="") as f:
-                reader = csv.reader(f, delimiter=self.delimiter)
-                next(reader, None)  # header
-                k = 0
-                for row in reader:
-                    if not row:
-                        continue  # an empty line is not a record (as for the Arrow reader)
-                    k += 1
-                    if k <= skip:
-                        continue
-                    note = None
-                    if len(row) != width:
-                        note = f"行有{len(row)}个单元格，表头有{width}个 (row has {len(row)} cells, header {width})"
-                        if len(row) > width:
-                            extra = [c for c in row[width:] if c.strip()]
-                            if extra:
-                                note += f"; 多余单元格 extra cells: {'|'.join(extra)[:200]}"
-                        row = (row + [""] * width)[:width]
-                    yield row, note
+                for _ in range(self._header_lines):
+                    next(f, None)
+                rows = csv_rows(f, self.delimiter, len(self.names), first_line=self._header_lines + 1)
+                for k, (_, row, note) in enumerate(rows):
+                    if k >= skip:
+                        yield row, note
         except UnicodeDecodeError as exc:
             raise InputError(f"{self.path}: not {self.encoding} text ({exc.reason} at byte {exc.start}); "
                              "give the encoding with --encoding") from exc
-        except csv.Error as exc:
-            raise InputError(f"{self.path}: malformed CSV: {exc}") from exc
 
     def _python_batches(self, skip, batch_size, columns):
         positions = [self.names.index(c) for c in columns]
@@ -606,7 +608,8 @@ class ResultWriter:
     workbook for people (:func:`foundation.xlsx.write_xlsx`: ``labels`` as headers, the sheet named
     ``sheet``, frozen header, filter, widths, money formats) written at :meth:`close`, with
     ``progress`` called as rows are written; past :data:`XLSX_MAX_ROWS` − 1 rows it is refused unless
-    ``split`` spreads the rows over sheets.
+    ``split`` spreads the rows over sheets.  Neither runs a formula: a text cell or header starting with
+    one of :data:`FORMULA_STARTS` gets a leading ``'`` in CSV and is written as text in XLSX.
     """
 
     def __init__(self, path: Path, *, sheet: str = "数据 data", labels: dict[str, str] | None = None,
@@ -656,13 +659,17 @@ class ResultWriter:
     def close(self) -> None:
         if self._writer is None:
             return
-        if self.format == "xlsx":
-            write_xlsx(pa.concat_tables(self._writer), self._tmp, sheet=self.sheet, labels=self.labels,
-                       split=self.split, progress=self.progress)
-        else:
-            self._writer.close()
-            if self._file is not None:
-                self._file.close()
+        try:
+            if self.format == "xlsx":
+                write_xlsx(pa.concat_tables(self._writer), self._tmp, sheet=self.sheet, labels=self.labels,
+                           split=self.split, progress=self.progress)
+            else:
+                self._writer.close()
+                if self._file is not None:
+                    self._file.close()
+        except BaseException:  # a full disk: nothing half-written stays, the error goes to the caller
+            self.abort()
+            raise
         self._tmp.replace(self.path)
 
     def abort(self) -> None:
@@ -673,6 +680,7 @@ class ResultWriter:
                 self._file.close()
         except (OSError, pa.ArrowException):
             pass
+        self._writer = None
         self._tmp.unlink(missing_ok=True)
 
 
@@ -706,12 +714,77 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.table(columns, schema=schema)
 
 
+#: First characters that make a spreadsheet read a cell as a formula (CSV / formula injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = "^[=+\\-@\t\r]"
+
+
+def formula_like(text: str) -> bool:
+    """Whether a spreadsheet would read ``text`` as a formula."""
+    return text.startswith(FORMULA_STARTS)
+
+
+def _inert(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Text cells a spreadsheet would read as a formula, prefixed with ``'`` (shown as text, never run)."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    hit = pc.fill_null(pc.match_substring_regex(column, _FORMULA_START), False)
+    if not pc.any(hit).as_py():
+        return column
+    return pc.if_else(hit, pc.binary_join_element_wise("'", column, ""), column)
+
+
 def _csv_ready(table: pa.Table) -> pa.Table:
-    """Nested columns as JSON text (Arrow's CSV writer takes flat types only)."""
-    bad = [i for i, f in enumerate(table.schema)
-           if pa.types.is_nested(f.type) or pa.types.is_null(f.type)]
-    for i in bad:
-        name = table.schema.field(i).name
-        values = [None if v is None else _cell_text(v) for v in table.column(i).to_pylist()]
-        table = table.set_column(i, name, pa.array(values, pa.string()))
-    return table
+    """Nested columns as JSON text (Arrow's CSV writer takes flat types only); header and text cells a
+    spreadsheet would take for a formula prefixed with ``'``."""
+    columns = []
+    for field, column in zip(table.schema, table.columns):
+        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if pa.types.is_nested(kind) or pa.types.is_null(kind):
+            column = pa.array([None if v is None else _cell_text(v) for v in column.to_pylist()], pa.string())
+        if pa.types.is_nested(kind) or pa.types.is_null(kind) or pa.types.is_string(kind) or \
+                pa.types.is_large_string(kind):
+            column = _inert(column)
+        columns.append(column)
+    names = [f"'{name}" if formula_like(name) else name for name in table.column_names]
+    return pa.table(columns, names=names)
+
+
+def inert_formulas(sheet) -> None:
+    """Make every cell of an openpyxl worksheet that holds text starting with ``=`` a text cell."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
+
+
+def _xlsx_values(column: pa.ChunkedArray, sheet) -> list:
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    values = column.to_pylist()
+    t = column.type
+    if pa.types.is_nested(t):
+        values = [None if v is None else _cell_text(v) for v in values]
+    elif pa.types.is_timestamp(t) and t.tz is not None:
+        values = [None if v is None else v.replace(tzinfo=None) for v in values]
+    elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        values = [None if v is None else v.decode("utf-8", "replace") for v in values]
+    elif not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        return values
+    return [_xlsx_text(v, sheet) if isinstance(v, str) else v for v in values]
+
+
+def _xlsx_text(value, sheet):
+    """Text for a cell: characters XML cannot hold are dropped; text a spreadsheet would take for a formula
+    (:data:`FORMULA_STARTS`) is a cell of the string type."""
+    if not value:
+        return value
+    if not value.isprintable():
+        value = "".join(c for c in value if ord(c) >= 32 or c in "\t\n\r")
+    if formula_like(value):
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value

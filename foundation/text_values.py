@@ -156,7 +156,7 @@ def parse_numbers(column: pa.Array) -> np.ndarray:
     elif not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
               or pa.types.is_decimal(column.type) or pa.types.is_boolean(column.type)):
         raise TypeError(f"column of type {column.type} is not numeric")
-    values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    values = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)  # beyond 2**53: nearest
     return np.asarray(values, dtype=np.float64)
 
 
@@ -189,6 +189,8 @@ def parse_amounts(column: pa.Array) -> tuple[pa.Array, pa.Array | None]:
         return _fit_money(plain, column)
     written, text, number = _number_text(column)
     blank = pc.fill_null(pc.equal(text, ""), True)
+    # more than 10 decimals is no amount anyone wrote (and would not fit the exact cast below): unreadable
+    number = pc.and_(number, pc.invert(pc.fill_null(pc.match_substring_regex(text, r"\.\d{11,}$"), False)))
     exact = pc.if_else(number, text, _NULL_TEXT)
     values = pc.round(exact.cast(pa.decimal128(38, 10)), 2)
     return _fit_money(values, written, pc.and_(pc.invert(blank), pc.invert(number)))

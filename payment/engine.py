@@ -97,9 +97,10 @@ def classify(cases: Cases, policy: Policy, hospitals: Hospitals) -> Classified:
     coef[: len(hospitals.ids)] = hospitals.coef_u if policy.coefficient_applies_to == "standard" else RATIO_UNITS
     rates = np.array([policy.per_diem_fen.get(code, -1) for code in cases.drg_codes] or [-1], np.int64)
     weighted = cases.drg_mean[cases.drg_rw > 0]
-    if weighted.size and cases.n and (int(cases.cost_fen.max()) * RATIO_UNITS * int(cases.drg_rw.max())
-                                      // (RATIO_UNITS * int(weighted.min())) >= 2**52):
-        raise MoneyRangeError(f"a cost of {fen_text(cases.cost_fen.max())} 元 against a DRG mean cost of "
+    paid_cost = cases.cost_fen[~rejected]  # a rejected case's cost is never computed with (it may be a data error)
+    if weighted.size and paid_cost.size and (int(paid_cost.max()) * RATIO_UNITS * int(cases.drg_rw.max())
+                                             // (RATIO_UNITS * int(weighted.min())) >= 2**52):
+        raise MoneyRangeError(f"a cost of {fen_text(paid_cost.max())} 元 against a DRG mean cost of "
                               f"{fen_text(weighted.min())} 元 is outside the exact range; check the costs and the "
                               "mean costs")
     ct, points, standard, category = _kernels.classify_points(

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from icd_tables.intake.bounds import implausible_rows
 from foundation.decimals import unscaled
 from foundation.files import InputError, read_text_table
 from foundation.headers import find_columns
@@ -43,6 +44,8 @@ HOSPITAL_HEADERS = {
 }
 #: Status codes of a case, from the grouping result's ``status``.
 STATUS_CODES = {"ok": 0, "qy": 1, "ungroupable": 2, "invalid": 3}
+#: reject_reason of a case holding a value no stay can have (icd_tables/intake/bounds.toml).
+DATA_ERROR = 9
 #: Why a case cannot be settled (reject_reason codes) → message.
 REJECT_REASONS = {
     1: "分组结果无效，请修正病案后重新分组 (grouping invalid: fix the record and group it again)",
@@ -56,6 +59,8 @@ REJECT_REASONS = {
     6: "个人支付为负或大于总费用，请核对个人支付与总费用 (patient_paid negative or above total_cost: check both amounts)",
     7: "床日付费病例缺少住院天数，请补填实际住院天数 (per-diem case without los_days: fill in the length of stay)",
     8: "险种类型为空，请填写险种类型（310 职工、390 居民）(insurance_type empty: fill it in, 310 or 390)",
+    9: "数值超出合理范围，数据错误，请核对后重新上传 (a value no stay can have: age, days, weight, hours or an amount outside its "
+       "plausible range: correct it and upload again)",
 }
 
 
@@ -467,6 +472,7 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
     reject[(patient_source == 0) & (paid > cost)] = 6
     per_diem_drgs = np.array([code in policy.per_diem_fen for code in drg_codes], bool)
     reject[(status == 0) & per_diem_drgs[drg] & (los < 0)] = 7
+    reject[implausible_rows(table)] = DATA_ERROR
     reject[fund < 0] = 8
     reject[hosp < 0] = 4
     reject[yyyymm == 0] = 3
@@ -491,5 +497,5 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
                  event_mask, dict(events or {}), fingerprint, pack_version, outside)
 
 
-__all__ = ["Cases", "Hospitals", "PaymentInputError", "Period", "REJECT_REASONS", "prepare_cases",
+__all__ = ["DATA_ERROR", "Cases", "Hospitals", "PaymentInputError", "Period", "REJECT_REASONS", "prepare_cases",
            "read_case_list", "read_hospitals", "read_scores"]

@@ -189,7 +189,7 @@ def test_bad_rows_keep_their_row_and_say_what_to_fix(small_csv, tmp_path, capsys
     assert status[4] == "invalid" and "age_years" in detail[4] and "abc" in warnings[4]
     assert status[5] == "invalid" and "主要诊断为空" in detail[5]
     assert status[6] == "invalid" and detail[6] == "R75"
-    assert status[7] == "invalid" and detail[7] == "@@garbage"
+    assert status[7] == "invalid" and detail[7] == "'@@garbage"  # CSV: a leading ' keeps a spreadsheet from running it
     assert status[8] == "invalid" and detail[8] == "36.0600"  # a procedure code in a diagnosis field
     assert "duplicate case_id, first at row 1" in warnings[9]
     assert results.loc[8, RESULT].tolist() == results.loc[0, RESULT].tolist()  # grouped normally

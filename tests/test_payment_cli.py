@@ -138,6 +138,34 @@ def test_existing_run_folder_needs_force(inputs):
     assert settle(inputs, "month", "2024", inputs / "m") == 2  # a month run needs a month
 
 
+def test_partial_folders_of_a_killed_run_are_removed_by_the_next_run(inputs, capsys):
+    """Issue 16 finding 12: a run killed with SIGKILL leaves .NAME.partial-PID; the next run removes it once old,
+    and leaves a live run's folder (its process still running) and a fresh one alone."""
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    old = {inputs / f".run.partial-{dead_pid}": "dir", inputs / f".run.old-{dead_pid}": "dir",
+           inputs / ".run.k3j2.partial": "file"}
+    kept = {inputs / f".run.partial-{os.getppid()}": "dir", inputs / ".other.partial-1": "dir"}
+    for path, kind in {**old, **kept}.items():
+        if kind == "dir":
+            path.mkdir()
+            (path / "case_lines.csv").write_text("x")
+        else:
+            path.write_text("x")
+        os.utime(path, (0, 0))
+    fresh = inputs / f".run.partial-{dead_pid + 100000}"
+    fresh.mkdir()
+    assert settle(inputs, "month", "2024-03", inputs / "run") == 0
+    assert not any(p.exists() for p in old) and all(p.exists() for p in kept) and fresh.exists()
+    assert "left by a killed run" in capsys.readouterr().err
+    assert settle(inputs, "month", "2024-03", inputs / "run", "--force", "--stale-after", "0") == 0
+    assert not fresh.exists()
+
+
 def test_ledger_half_yearly_release_and_a_contradicting_rerun(inputs, capsys):
     policy = POLICY.format(budget="300000.00").replace("default_score = 100", 'default_score = 100\nschedule = "half"')
     (inputs / "policy.toml").write_text(policy, encoding="utf-8")

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from api.cli.commands import help_of
 from api.cases import iter_cases, read_cases
 from foundation.atomic import atomic_path
-from foundation.files import InputError, output_format, write_table
+from foundation.files import InputError, inert_formulas, output_format, write_table
 from api.cli.in_use import in_use_line, pack_versions
 from api.cli.options import non_negative
 from api.cli.report import Report
@@ -182,6 +182,7 @@ def write_workbook(result: ScreenResult, queue: pa.Table, screener: Screener, pa
         sheet.append(list(frame.columns))
         for row in frame.itertuples(index=False):
             sheet.append([None if isinstance(v, float) and v != v else v for v in row])
+        inert_formulas(sheet)
     summary = book["规则汇总 screens"]
     chart = BarChart()
     chart.type, chart.title = "bar", "疑点数 flags"

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from api.cli.commands import help_of
 from api.cases import read_cases
+from foundation.atomic import remove_stale_partials
 from foundation.files import XLSX_MAX_ROWS, ResultWriter
 from api.cli.report import Report
 from payment import (CASE_TYPES, KINDS, MoneyRangeError, PaymentInputError, Period, PolicyError, load_policy,
@@ -316,6 +317,8 @@ def cmd_settle(args) -> int:
                                "use --formats parquet,csv")
     target = args.output
     target.parent.mkdir(parents=True, exist_ok=True)
+    for left in remove_stale_partials(target, args.stale_after):
+        print(f"removed {left.name}, left by a killed run", file=sys.stderr)
     tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -414,6 +417,9 @@ def add_parser(sub) -> None:
         p.add_argument("--budget-share", metavar="SHARE",
                        help="for part of the region with its own budget: its share of every fund's budget, "
                             "e.g. 0.05 or 5%%")
+        p.add_argument("--stale-after", type=float, default=3600, metavar="SECONDS",
+                       help="remove hidden partial folders a killed run left beside the output once older than "
+                            "this (default %(default)s s)")
         p.set_defaults(func=cmd_settle)
 
 

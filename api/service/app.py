@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match, Route
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.service.auth import Authenticator, Denied, RateLimiter, token_secret
@@ -63,6 +64,14 @@ def validation_text(errors: list[dict]) -> str:
     return "请求内容无效 (invalid request): " + "; ".join(parts)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; ``settings`` default to the ``DRG_SERVICE_*`` environment."""
     settings = settings or Settings()
@@ -97,7 +106,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             principal = getattr(request.state, "principal", None)
             await run_in_threadpool(write_audit, request.app.state.service.db, principal, "denied",
                                     f"{request.method} {request.url.path}"[:500], exc.status_code)
-        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # every method of the path, not only those of the first route matched
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):

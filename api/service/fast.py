@@ -17,6 +17,7 @@ import numpy as np
 from grouper import Batch, Grouper
 from grouper.results import STATUS_INVALID
 from icd_tables.compiled import MISSING, NUMERIC_ORDER
+from icd_tables.intake.bounds import load_bounds
 from icd_tables.schema import CODE_LIST_SEPARATOR, NUMERIC_COLUMNS, NUMERIC_DEFAULTS, REQUIRED_COLUMNS, TEXT_COLUMNS
 
 #: Numeric fields within int32 (its minimum marks "missing"), as the encoder requires.
@@ -49,6 +50,7 @@ class OneRecordGrouper:
         self.status_names, self.status_zh = _names(STATUS_NAMES), _names(STATUS_ZH_TEXT)
         self.reasons = _names(REASON_CODES)
         self.version = grouper.pack_version
+        self.bounds = load_bounds()
         self.fields = [{**NUMERIC_COLUMNS, **TEXT_COLUMNS}[f] for f in NUMERIC_ORDER]
         self.defaults = [NUMERIC_DEFAULTS.get(f, MISSING) for f in NUMERIC_ORDER]
         self.text = [f in TEXT_COLUMNS for f in NUMERIC_ORDER]
@@ -58,6 +60,10 @@ class OneRecordGrouper:
         case_id = record.get("case_id")
         if not isinstance(case_id, str) or not case_id.strip() or any(c not in record for c in REQUIRED_COLUMNS):
             return None
+        for bound in self.bounds:  # a value outside its plausible range has a warning: the batch path writes it
+            value = record.get(bound.field)
+            if isinstance(value, (int, float)) and not bound.min <= value <= bound.max:
+                return None
         nums = np.empty((len(self.fields), 1), dtype=np.int32)
         for k, name in enumerate(self.fields):
             value = record.get(name)

@@ -6,7 +6,7 @@
 * answers 408 when a client stops sending its body for ``body_timeout_s`` (slow clients);
 * decodes the path exactly once from the bytes the client sent (``%2F`` in an identifier stays a
   character of the identifier, ``%2520`` stays ``%20``), whatever the server in front did;
-* refuses a path or query holding a control character (``\\x00`` … ``\\x1f``, ``\\x7f``) with 400;
+* answers 404 for a NUL character in the path and 422 for one in the query;
 * reads a JSON body whole and checks it with :func:`check_json` (400 or 422) before FastAPI parses it.
 
 So no input reaches a route that the routes could not store or answer: the checks are the same for
@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from urllib.parse import unquote, unquote_to_bytes
+from urllib.parse import unquote_to_bytes
 
 import numpy as np
 from fastapi.responses import JSONResponse
@@ -27,7 +27,6 @@ from fastapi.responses import JSONResponse
 MAX_JSON_DEPTH = 32
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _NUL_ESCAPE = re.compile(r'(?<!\\)(?:\\\\)*\\u0000')
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class BadRequest(ValueError):
@@ -79,10 +78,15 @@ def check_json(body: bytes) -> None:
 
 
 def check_address(scope) -> None:
-    """400 for a control character in the decoded path or query string."""
-    query = unquote_to_bytes(scope.get("query_string", b"").replace(b"+", b" "))
-    if _CONTROL.search(scope.get("path", "")) or re.search(rb"[\x00-\x1f\x7f]", query):
-        raise BadRequest(400, "地址中不能有控制字符 (the path or query holds a control character)")
+    """A NUL character in the decoded path names nothing that can exist (404); in the query it is refused (422).
+
+    NUL is the one character no stored text can hold (PostgreSQL refuses it); every other
+    character of an identifier is looked up as given.
+    """
+    if "\x00" in scope.get("path", ""):
+        raise BadRequest(404, "未找到 (not found)")
+    if b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
+        raise BadRequest(422, "查询参数中不能有 NUL 字符 (a query parameter holds a NUL character)")
 
 
 def _is_json(scope) -> bool:
@@ -112,7 +116,7 @@ class RequestGuard:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         raw = scope.get("raw_path")
         if raw:
-            scope = {**scope, "path": unquote(raw.split(b"?", 1)[0].decode("latin-1"))}
+            scope = {**scope, "path": unquote_to_bytes(raw.split(b"?", 1)[0]).decode("utf-8", "replace")}
         try:
             check_address(scope)
             if declared is not None and declared.isdigit() and int(declared) > self.limit:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 
 def as_utc(value: datetime) -> datetime:
@@ -18,8 +18,9 @@ def as_utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
-Number = int | str
-Money = float | int | str
+# strict: JSON true/false is not a number (lax pydantic would read it as 1/0)
+Number = StrictInt | StrictStr
+Money = StrictFloat | StrictInt | StrictStr
 
 RECORD_EXAMPLE = {
     "case_id": "BA2024030001", "hospital_id": "H001", "sex": 1, "age_years": 67, "principal_dx": "J18.900",
@@ -234,6 +235,8 @@ class Summary(BaseModel):
     hospital_id: str
     period: str | None
     n_cases: int
+    data_errors: int = Field(0, description="数值超出合理范围的病例数：计入病例数，不计入费用、指标与支付 "
+                                            "(cases holding a value no stay can have: counted, in no sum)")
     by_status: dict[str, int]
     cmi: float | None = Field(description="CMI 病例组合指数")
     total_weight: str | None

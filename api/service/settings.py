@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         that the address gets 429 and writes nothing until its allowance refills.
     background_threshold : int
         Batches with more records than this run as background jobs.
+    background_bytes : int
+        Uploads that do not state their record count (CSV, XLSX, JSON Lines) run as background jobs
+        when larger than this many bytes (default 32 MiB, about 150,000 CSV records).
     job_dir : Path
         Where uploads of background jobs and their results are kept.
     job_heartbeat_s, job_stale_s : float
@@ -70,6 +73,7 @@ class Settings(BaseSettings):
     rate_burst: float = Field(400.0, ge=0)
     failed_sign_ins_per_min: float = Field(10.0, gt=0)
     background_threshold: int = Field(200_000, ge=0)
+    background_bytes: int = Field(32 * 2**20, ge=0)
     job_dir: Path = Path("drg-service-jobs")
     job_heartbeat_s: float = Field(10.0, gt=0)
     job_stale_s: float = Field(120.0, gt=0)

@@ -23,6 +23,7 @@ from api.service.db import CASE_COLUMNS, FINDING_COLUMNS, Connection, Database, 
 from api.service.engine import Engine
 from foundation.arrow_columns import as_text, plain_array
 from foundation.text_values import MONEY_TYPE
+from icd_tables.intake.bounds import load_bounds
 from icd_tables.intake.reader import RecordIntake
 from payment.engine import CASE_TYPES
 from foundation.decimals import units_or_null
@@ -35,6 +36,17 @@ INT_FIELDS = ("age_years", "age_days", "birth_weight_g", "admission_weight_g", "
 MONEY_FIELDS = ("total_cost", "drug_cost", "consumables_cost", "self_pay_cost", "patient_paid")
 RESULT_TEXT = ("mdc", "adrg", "drg", "drg_name", "status", "status_zh", "reason_code", "reason_detail", "mcc_dx",
                "cc_dx", "warnings", "pack_version")
+
+
+def data_error_sql(alias: str = "") -> str:
+    """SQL that is true for a stored case holding a value outside its plausible range (``bounds.toml``).
+
+    Such a case is listed (counted, its warning kept) but in no sum, mean or payment of a summary.
+    """
+    prefix = f"{alias}." if alias else ""
+    tests = [f"{prefix}{b.field} < {b.min} OR {prefix}{b.field} > {b.max}" for b in load_bounds()
+             if b.field in CASE_COLUMNS]
+    return f"COALESCE(({' OR '.join(tests)}), FALSE)"
 
 
 class UploadError(ValueError):
@@ -272,5 +284,5 @@ def audit(db: Database, principal: Principal | None, action: str, obj: str, stat
                       principal.hospital_id if principal else None, action, obj, status))
 
 
-__all__ = ["CASE_TYPE_ZH", "Prepared", "UploadError", "audit", "fingerprint", "new_id", "prepare", "record_run",
+__all__ = ["CASE_TYPE_ZH", "data_error_sql", "Prepared", "UploadError", "audit", "fingerprint", "new_id", "prepare", "record_run",
            "store"]

@@ -10,7 +10,8 @@ a row means the same thing everywhere:
 3. given a pack, code cells are cleaned of formatting (:mod:`icd_tables.intake.codes`)
    and each change is noted in the column :data:`FORMATTING`;
 4. each row gets one ``warnings`` text: a row the file reader repaired, values
-   that could not be read, a duplicate or empty case id.
+   that could not be read, values outside their plausible range
+   (:mod:`icd_tables.intake.bounds`), a duplicate or empty case id.
 
 Rows keep their order; one canonical row per input row.
 """
@@ -28,6 +29,7 @@ import pyarrow.compute as pc
 
 from foundation.arrow_columns import plain_array
 from foundation.files import ROW_WARNING, InputError, Source, open_input
+from icd_tables.intake.bounds import implausible_messages
 from icd_tables.intake.codes import CodeNormalizer, formatting_notes
 from icd_tables.intake.duplicates import DuplicateTracker
 from icd_tables.intake.headers import ZH_NAMES, ColumnPlan, plan_columns, read_mapping
@@ -112,6 +114,10 @@ class RecordIntake:
         for name, text in unreadable_fields(records).items():
             parts.append(unreadable_message(name, text))
             self.warning_counts[unreadable_summary(name)] += len(text) - text.null_count
+        for name, text in implausible_messages(records).items():
+            parts.append(text)
+            self.warning_counts[f"{ZH_NAMES.get(name, name)} {name}: 超出合理范围 (data error)"] += \
+                len(text) - text.null_count
         if "case_id" in records.column_names:
             case_id = plain_array(records.column("case_id"))
             first = self.duplicates.first_rows(case_id, first_row_no)

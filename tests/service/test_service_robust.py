@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+from decimal import Decimal
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
@@ -361,3 +362,77 @@ def test_validation_422_is_bilingual_like_every_other_error(api):
     body = r.json()
     assert body["detail"].startswith("请求内容无效 (invalid request): body.records 应为列表 (")
     assert body["errors"][0]["loc"] == ["body", "records"] and body["errors"][0]["type"] == "list_type"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "xlsx"])
+def test_large_text_uploads_become_background_jobs(api, fmt, tmp_path):
+    """Finding 10: a CSV, JSON Lines or XLSX upload over ``background_bytes`` runs as a job, not in the request."""
+    frame = month_records("H001", 30, 12)
+    path = tmp_path / f"cases.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    elif fmt == "jsonl":
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    else:
+        frame.to_excel(path, index=False)
+    api.service.settings.background_bytes = path.stat().st_size - 1
+    r = api.post("/v1/batches/upload", "hospital", files={"file": (path.name, path.read_bytes())})
+    assert r.status_code == 200 and r.json()["state"] == "queued" and r.json()["job_id"], r.text
+    api.service.settings.background_bytes = path.stat().st_size
+    r = api.post("/v1/batches/upload", "hospital", files={"file": (path.name, path.read_bytes())})
+    assert r.status_code == 200 and r.json()["state"] == "done" and r.json()["n_records"] == 30, r.text
+
+
+# (field value, whether it is read as a number: beyond decimal(18, 2) an amount is unreadable, i.e. missing)
+IMPLAUSIBLE = [({"los_days": 4_000_000_000_000_000_000}, True), ({"los_days": 4_000_000_000_000_000}, True),
+               ({"age_years": -3}, True), ({"total_cost": 9_999_999_999_999_999}, False),
+               ({"total_cost": "99999999999999.99"}, True), ({"drug_cost": -5}, True),
+               ({"birth_weight_g": 90_000}, True), ({"total_cost": "0.000000000001"}, False)]
+
+
+@pytest.mark.parametrize("bad, readable", IMPLAUSIBLE, ids=[f"{k}={v}" for (b, _) in IMPLAUSIBLE
+                                                             for k, v in b.items()])
+def test_a_stored_implausible_value_breaks_no_summary_of_any_hospital(api, bad, readable):
+    """Finding 3: one hospital stores a value no stay can have; every aggregate of the month still answers, the
+    case is a data error (listed, not paid, not averaged)."""
+    for hospital, key in (("H001", "hospital"), ("H002", "other")):
+        r = api.post("/v1/batches", key, json={"records": records_json(month_records(hospital, 20, 3))})
+        assert r.status_code == 200, r.text
+    before = api.get("/v1/hospitals/H001/summary?period=2024-03", "hospital").json()
+    record = {**records_json(month_records("H002", 1, 9))[0], "case_id": "BAD-1", **bad}
+    r = api.post("/v1/group?store=true", "other", json=record)
+    assert r.status_code in (200, 422), r.text
+    stored = r.status_code == 200
+    clean = api.get("/v1/hospitals/H001/summary?period=2024-03", "hospital")
+    assert clean.status_code == 200 and clean.json() == before, clean.text  # another hospital's row changes nothing
+    for url, who in (("/v1/hospitals/H002/summary?period=2024-03", "other"),
+                     ("/v1/hospitals/H002/summary?period=2024", "payer"), ("/v1/hospitals/H002/summary", "payer"),
+                     ("/v1/hospitals/H002/cases?period=2024-03", "other")):
+        r = api.get(url, who)
+        assert r.status_code == 200, (url, r.text)
+    summary = api.get("/v1/hospitals/H002/summary?period=2024-03", "other").json()
+    assert summary["n_cases"] == 20 + stored
+    if stored:
+        assert summary["data_errors"] == int(readable)
+        assert Decimal(summary["total_cost"]) < Decimal(10) ** 9  # the data error is in no sum
+    r = api.post("/v1/audit-runs", "payer", json={"period": "2024-03"})
+    assert r.status_code == 201, r.text
+    r = api.post("/v1/settlements", "payer", json={"kind": "month", "period": "2024-03"})
+    assert r.status_code == 201, r.text
+    if stored and readable:
+        lines = api.get(f"/v1/settlements/{r.json()['run_id']}/lines?hospital_id=H002&limit=1000", "payer").json()
+        bad_line = [line for line in lines["lines"] if line["case_id"] == "BAD-1"]
+        assert bad_line and bad_line[0]["case_type"] == "rejected" and "数据错误" in bad_line[0]["note"]
+        assert bad_line[0]["fund_payment"] in ("0.00", None)
+    assert api.get("/v1/hospitals/H002/summary?period=2024-03", "payer").status_code == 200
+
+
+def test_review_queue_of_a_run_without_flags(api):
+    """Finding 5 through the service: a one-record month has no flags; its queue is the random sample."""
+    assert api.post("/v1/batches", "hospital", json={"records": records_json(month_records("H001", 1, 2))}) \
+        .status_code == 200
+    run = api.post("/v1/audit-runs", "payer", json={"period": "2024-03"})
+    assert run.status_code == 201 and run.json()["n_flags"] == 0, run.text
+    queue = api.get(f"/v1/audit-runs/{run.json()['run_id']}/queue?top=5&sample=3", "payer")
+    assert queue.status_code == 200, queue.text
+    assert [e["selection"] for e in queue.json()["entries"]] == ["random"]

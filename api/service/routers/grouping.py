@@ -96,7 +96,9 @@ def upload_batch(service: ServiceDep, principal: PrincipalDep,
         path.unlink(missing_ok=True)
         raise HTTPException(422, f"无法读取上传文件 (cannot read the upload): "
                                  f"{public_message(exc, path, file.filename)}") from None
-    if background or (background is None and total is not None and total > settings.background_threshold):
+    large = (total > settings.background_threshold if total is not None  # Parquet and Arrow state their rows
+             else path.stat().st_size > settings.background_bytes)        # text and XLSX: judged by size
+    if background or (background is None and large):
         job_id, run_id = service.jobs.submit(principal, path, validate)
         audit(service.db, principal, "upload", f"job:{job_id}")
         return BatchResponse(run_id=run_id, job_id=job_id, state="queued", n_records=total or 0)

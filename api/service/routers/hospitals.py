@@ -13,9 +13,10 @@ from fastapi import APIRouter, HTTPException, Query
 from api.service.auth import NOT_FOUND
 from api.service.deps import PrincipalDep, ServiceDep
 from api.service.schemas import CaseDetail, CasePage, ErrorOut, Summary, as_utc
-from api.service.store import audit
+from api.service.store import audit, data_error_sql
 from calibration.indices import performance_indices
 from payment.expected import FORECAST_LABEL, reference_point_value_text
+from payment.inputs import DATA_ERROR, REJECT_REASONS
 
 router = APIRouter(prefix="/v1/hospitals", tags=["医院 hospitals"])
 ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut},
@@ -110,24 +111,29 @@ def _latest_run(conn, hospital_id: str, period: str | None) -> str | None:
 def summary(hospital_id: str, service: ServiceDep, principal: PrincipalDep, period: Period = None) -> Summary:
     """A hospital's period: cases by status, CMI and the performance indices (against all hospitals of
     the period), payment vs cost per DRG (the latest settlement run of the period, else the expected
-    payments), and validation findings."""
+    payments), and validation findings.  A case holding a value no stay can have (``data_errors``) counts
+    among the cases and in no sum, index or payment."""
     _visible(principal, hospital_id)
     engine = service.engine
     where, params = period_filter(period)
     with service.db.connect() as conn:
         statuses = conn.rows(f"SELECT status, COUNT(*) AS n FROM cases WHERE {where} AND hospital_id = ? "
                              "GROUP BY status ORDER BY status", (*params, hospital_id))
-        total = conn.one(f"SELECT COUNT(*) AS n, SUM(total_cost) AS cost FROM cases WHERE {where} AND hospital_id = ?",
-                         (*params, hospital_id))
+        error = data_error_sql()
+        total = conn.one(f"SELECT COUNT(*) AS n, SUM(CASE WHEN {error} THEN NULL ELSE total_cost END) AS cost, "
+                         f"SUM(CASE WHEN {error} THEN 1 ELSE 0 END) AS data_errors FROM cases WHERE {where} AND "
+                         "hospital_id = ?", (*params, hospital_id))
         run_id = _latest_run(conn, hospital_id, period)
         if run_id:
             drgs = conn.rows("SELECT drg, COUNT(*) AS n_cases, SUM(total_cost) AS total_cost, SUM(standard) AS payment, "
                              "SUM(fund_payment) AS fund, MAX(rw) AS rw FROM settlement_lines WHERE run_id = ? AND "
-                             "hospital_id = ? GROUP BY drg ORDER BY drg", (run_id, hospital_id))
+                             "hospital_id = ? AND COALESCE(note, '') <> ? GROUP BY drg ORDER BY drg",
+                             (run_id, hospital_id, REJECT_REASONS[DATA_ERROR]))
         else:
             drgs = conn.rows(f"SELECT drg, COUNT(*) AS n_cases, SUM(total_cost) AS total_cost, "
                              f"SUM(expected_standard) AS payment, SUM(expected_fund) AS fund, MAX(rw) AS rw FROM cases "
-                             f"WHERE {where} AND hospital_id = ? GROUP BY drg ORDER BY drg", (*params, hospital_id))
+                             f"WHERE {where} AND hospital_id = ? AND NOT {error} GROUP BY drg ORDER BY drg",
+                             (*params, hospital_id))
         severity = conn.rows(f"SELECT severity, COUNT(*) AS n FROM findings f JOIN cases c ON c.hospital_id = "
                              f"f.hospital_id AND c.case_id = f.case_id AND c.version = f.version WHERE {where} AND "
                              "c.hospital_id = ? GROUP BY severity ORDER BY severity", (*params, hospital_id))
@@ -135,8 +141,8 @@ def summary(hospital_id: str, service: ServiceDep, principal: PrincipalDep, peri
                           f"f.hospital_id AND c.case_id = f.case_id AND c.version = f.version WHERE {where} AND "
                           "c.hospital_id = ? GROUP BY rule_id, severity ORDER BY n DESC, rule_id LIMIT 10",
                           (*params, hospital_id))
-        region = conn.arrow(f"SELECT {', '.join(INDEX_INPUT)} FROM cases WHERE {where} ORDER BY hospital_id, case_id",
-                            params) if engine.weights is not None and total["n"] else None
+        region = conn.arrow(f"SELECT {', '.join(INDEX_INPUT)} FROM cases WHERE {where} AND NOT {error} "
+                            "ORDER BY hospital_id, case_id", params) if engine.weights is not None and total["n"] else None
     indices, cmi, weight = {}, None, None
     if region is not None and region.num_rows:
         result = performance_indices(region, engine.weights, levels=("hospital",)).table.to_pylist()
@@ -153,7 +159,7 @@ def summary(hospital_id: str, service: ServiceDep, principal: PrincipalDep, peri
     funds = [d["fund"] for d in drgs if d["fund"] is not None]
     paid, fund = sum(payments, Decimal("0.00")), sum(funds, Decimal("0.00"))
     audit(service.db, principal, "read", f"summary:{hospital_id}?period={period or ''}")
-    return Summary(hospital_id=hospital_id, period=period, n_cases=total["n"],
+    return Summary(hospital_id=hospital_id, period=period, n_cases=total["n"], data_errors=total["data_errors"] or 0,
                    by_status={r["status"]: r["n"] for r in statuses}, cmi=cmi, total_weight=weight,
                    indices=json.loads(json.dumps(indices, default=str)),
                    total_cost=str(total["cost"] or Decimal("0.00")),

@@ -12,12 +12,13 @@ import pyarrow as pa
 from fastapi import APIRouter, HTTPException, Query
 
 from api.service.auth import NOT_FOUND
-from api.service.db import LINE_COLUMNS
+from api.service.db import CASE_COLUMNS, LINE_COLUMNS
 from api.service.deps import PrincipalDep, ServiceDep
 from api.service.routers.hospitals import period_filter
 from api.service.schemas import ErrorOut, LedgerEntry, LinePage, SettlementIn, SettlementRun, Statement
 from api.service.store import audit, new_id, record_run
 from foundation.arrow_columns import plain_array
+from icd_tables.intake.bounds import load_bounds
 from payment import MoneyRangeError, PaymentInputError, PolicyError, read_scores, run_settlement
 from payment.engine import ledger_entries
 from payment.ledger import AMOUNT_COLUMNS, COLUMNS, KEY_COLUMNS, Ledger, LedgerError, ledger_from_rows
@@ -32,6 +33,8 @@ READERS = ("hospital", "payer", "auditor")
 #: Stored columns a settlement reads.
 SETTLE_INPUT = ("case_id", "hospital_id", "patient_id", "drg", "status", "total_cost", "self_pay_cost", "patient_paid",
                 "los_days", "admit_date", "discharge_date", "settlement_date", "insurance_type", "dept", "pack_version")
+# every bounded field too: a case holding a value no stay can have is a data error, not paid
+SETTLE_INPUT += tuple(b.field for b in load_bounds() if b.field in CASE_COLUMNS and b.field not in SETTLE_INPUT)
 
 
 def _json_value(value):
