@@ -30,6 +30,8 @@ from api.service.routers import audit, catalogue, grouping, hospitals, session, 
 from api.service.settings import Settings
 from api.service.uploads import JobRunner
 
+#: The answer to a change that lost a race with another one on the same cases (nothing of it was stored).
+CONFLICT = "并发修改冲突，本次未保存，请重试 (another change to the same cases came first; nothing was stored: try again)"
 log = logging.getLogger("drg.service")
 #: Answers any route may give.
 COMMON_ERRORS = {400: "请求格式错误 malformed request", 401: "未认证 not authenticated", 413: "请求过大 body too large",
