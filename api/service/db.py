@@ -40,6 +40,9 @@ CASE_COLUMNS: dict[str, str] = {
     "n_fatal": "BIGINT", "n_error": "BIGINT", "n_warning": "BIGINT", "n_info": "BIGINT",
     "uploaded_at": "TIMESTAMP NOT NULL", "uploaded_by": "TEXT NOT NULL",
 }
+#: Case columns added after the first schema version, by the migration named (the tables are altered).
+ADDED_CASE_COLUMNS = {"icu_hours": "BIGINT"}  # migration 5: the regional packs' ICU hours
+CASE_COLUMNS.update(ADDED_CASE_COLUMNS)
 FINDING_COLUMNS: dict[str, str] = {
     "hospital_id": "TEXT NOT NULL", "case_id": "TEXT NOT NULL", "version": "BIGINT NOT NULL", "row_no": "BIGINT",
     "rule_id": "TEXT", "severity": "TEXT", "field": "TEXT", "value": "TEXT", "message_zh": "TEXT",
@@ -59,7 +62,8 @@ def _columns(spec: dict[str, str]) -> str:
 
 
 def _migration_1(dialect: str) -> list[str]:
-    history = {**CASE_COLUMNS, "superseded_at": "TIMESTAMP NOT NULL"}
+    first = {k: v for k, v in CASE_COLUMNS.items() if k not in ADDED_CASE_COLUMNS}
+    history = {**first, "superseded_at": "TIMESTAMP NOT NULL"}
     unique = "UNIQUE " if dialect == "postgresql" else ""
     statements = [
         "CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, "
@@ -69,7 +73,7 @@ def _migration_1(dialect: str) -> list[str]:
         "pack_version TEXT, weights_version TEXT, policy_version TEXT, input_sha256 TEXT, n_records BIGINT, "
         "status TEXT NOT NULL, detail TEXT, created_by TEXT NOT NULL, created_at TIMESTAMP NOT NULL, "
         "finished_at TIMESTAMP)",
-        f"CREATE TABLE cases (\n  {_columns(CASE_COLUMNS)}\n)",
+        f"CREATE TABLE cases (\n  {_columns(first)}\n)",
         f"CREATE {unique}INDEX cases_key ON cases (hospital_id, case_id)",
         f"CREATE TABLE case_history (\n  {_columns(history)}\n)",
         "CREATE INDEX case_history_key ON case_history (hospital_id, case_id)",
@@ -144,7 +148,13 @@ def _migration_4(dialect: str) -> list[str]:
 
 
 #: Schema versions, oldest first: each a function of the dialect giving its statements.
-MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4)
+def _migration_5(dialect: str) -> list[str]:
+    """ICU hours (重症监护时长) of a case, which regional packs read."""
+    return [f"ALTER TABLE {table} ADD COLUMN {name} {kind}" for table in ("cases", "case_history")
+            for name, kind in ADDED_CASE_COLUMNS.items()]
+
+
+MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4, _migration_5)
 
 
 #: SQLSTATEs of a transaction that lost a race (serialisation failure, deadlock, unique key taken): retry it.

@@ -48,6 +48,7 @@ class RecordIn(BaseModel):
     patient_id: str | None = Field(None, max_length=100, description="参保人编码")
     los_days: Number | None = Field(None, description="实际住院天数")
     discharge_method: Number | None = Field(None, description="离院方式 1..9, 5 = 死亡")
+    icu_hours: Number | None = Field(None, description="重症监护时长（小时）; 缺省为 0 (regional packs read it)")
     admit_date: str | None = Field(None, max_length=40, description="入院日期 YYYY-MM-DD")
     discharge_date: str | None = Field(None, max_length=40, description="出院日期 YYYY-MM-DD")
     settlement_date: str | None = Field(None, max_length=40, description="结算日期 YYYY-MM-DD")
