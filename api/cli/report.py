@@ -70,8 +70,9 @@ _LABEL_WIDTH = 300
 
 
 def _text_width(text: str) -> int:
-    """Approximate width at 11 px: East Asian characters are about twice as wide as Latin ones."""
-    return sum(11 if ord(ch) > 0x2E80 else 6 for ch in text)
+    """Approximate width at 11 px: East Asian characters about twice a small Latin letter, capitals, digits
+    and ``_`` (rule ids such as ``FATAL_PROC_UNMAPPED``) in between."""
+    return sum(11 if ord(ch) > 0x2E80 else 8 if ch.isupper() or ch.isdigit() or ch == "_" else 6 for ch in text)
 
 
 def _clip(text: str, width: int) -> str:
