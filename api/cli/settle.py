@@ -83,8 +83,8 @@ def _statement(run, hospital: str, rows: list[dict], lines: pa.Table, months: li
     meta, policy = run.meta, run.settlement.policy
     kind = run.settlement.kind
     report = Report(f"DRG付费{KIND_ZH[kind]}结算单", f"DRG payment statement ({kind} {meta['period']})",
-                    f"{hospital} {rows[0]['hospital_name']} · 期间 {meta['period']} · 政策 {policy.version} · "
-                    f"权重 {meta['weights']['name']} · 运行版本 run {meta['run_version']}")
+                    f"{hospital} {rows[0]['hospital_name']} · 期间 {meta['period']} · 分组方案 {meta['pack_version'] or '-'} · "
+                    f"政策 {policy.version} · 权重 {meta['weights']['name']} · 运行版本 run {meta['run_version']}")
     total = lambda key: sum((r[key] for r in rows if r.get(key) is not None), Decimal(0))  # noqa: E731
     key = "balance" if kind == "year" else "paid"
     report.metrics({"病例数 cases": f"{sum(r['n_cases'] for r in rows):,}",
@@ -128,8 +128,8 @@ def _statement(run, hospital: str, rows: list[dict], lines: pa.Table, months: li
 def _shadow_report(run) -> Report:
     meta = run.meta
     report = Report("DRG付费空转试运行报告", "DRG shadow run: DRG payment vs. actual cost",
-                    f"期间 {meta['period']} · 政策 {run.settlement.policy.version} · 权重 {meta['weights']['name']} · "
-                    f"运行版本 run {meta['run_version']}")
+                    f"期间 {meta['period']} · 分组方案 {meta['pack_version'] or '-'} · 政策 {run.settlement.policy.version} · "
+                    f"权重 {meta['weights']['name']} · 运行版本 run {meta['run_version']}")
     hospitals = run.tables["hospitals"].to_pandas()
     drgs = run.tables["drgs"].to_pandas()
     standard, cost = hospitals["drg_standard"].sum(), hospitals["drg_cost"].sum()
