@@ -17,7 +17,9 @@ numbers, decimals and floats are numbers, amounts of 2 decimals shown as ``#,##0
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +34,8 @@ FIELDS_SHEET = "_fields"
 MAX_WIDTH, MIN_WIDTH = 60, 6
 #: Characters XML 1.0 cannot hold (control characters other than tab, newline, carriage return).
 _XML_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]"
+#: Line ends a cell holds as newline (the writer would store a carriage return as the literal ``_x000D_``).
+_CARRIAGE_RETURN = r"\r\n?"
 
 
 class SheetLimitError(ValueError):
@@ -67,9 +71,11 @@ def _cell_column(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, str | None]:
 
         values = [None if v is None else _cell_text(v) for v in column.to_pylist()]
         return pa.chunked_array([pa.array(values, pa.string())]), None
-    if (pa.types.is_string(t) or pa.types.is_large_string(t)) and pc.any(
-            pc.match_substring_regex(column, _XML_ILLEGAL)).as_py():
-        return pc.replace_substring_regex(column, _XML_ILLEGAL, ""), None
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        if pc.any(pc.match_substring_regex(column, _XML_ILLEGAL)).as_py():
+            column = pc.replace_substring_regex(column, _XML_ILLEGAL, "")
+        if pc.any(pc.match_substring(column, "\r")).as_py():
+            column = pc.replace_substring_regex(column, _CARRIAGE_RETURN, "\n")
     return column, None
 
 
@@ -148,16 +154,23 @@ def write_xlsx(table: pa.Table, path: str | os.PathLike, *, sheet: str = "数据
     entries = [(name, stream(data.slice(k * SHEET_ROWS, SHEET_ROWS))) for k, name in enumerate(names)]
     entries.append((FIELDS_SHEET, pa.table({"field": table.column_names, "header": headers})))
     header_format = xw.Format().set_bold().set_background_color("#DDEBF7").set_border("thin").set_text_wrap()
-    xw.write_worksheets(
-        entries, str(path),
-        freeze_panes={name: {"row": 1, "col": 0} for name in names},
-        autofilter={name: True for name in names},
-        column_widths={name: widths for name in names},
-        column_formats={name: formats for name in names} if formats else None,
-        header_format={name: header_format for name in names},
-        sheet_view={FIELDS_SHEET: {"hidden": True}},
-        datetime_format="yyyy-mm-dd hh:mm:ss",
-    )
+    try:
+        xw.write_worksheets(
+            entries, str(path),
+            freeze_panes={name: {"row": 1, "col": 0} for name in names},
+            autofilter={name: True for name in names},
+            column_widths={name: widths for name in names},
+            column_formats={name: formats for name in names} if formats else None,
+            header_format={name: header_format for name in names},
+            sheet_view={FIELDS_SHEET: {"hidden": True}},
+            datetime_format="yyyy-mm-dd hh:mm:ss",
+        )
+    except BaseException as exc:  # the Rust writer panics on an I/O error (pyo3's PanicException is a BaseException)
+        if type(exc).__name__ != "PanicException":
+            raise
+        code = re.search(r"code: (\d+)", str(exc))
+        raise OSError(int(code.group(1)) if code else errno.EIO,
+                      f"cannot write {Path(path).name}: {str(exc).splitlines()[0]}") from None
     return Path(path)
 
 
