@@ -6,7 +6,7 @@ and ``￥``, messy code cells — are read by the paths the faces use:
 
 * ``drg group``: :class:`icd_tables.intake.reader.RecordFile` and its intake, batch by batch;
 * ``drg validate/explain/settle/calibrate/indices/audit``: :func:`api.cases.read_cases`;
-* the service's file uploads: ``api.service.uploads.batches`` then the store's intake;
+* the service's file uploads: ``api.service.uploads.batches`` (the intake the store is given);
 * the service's JSON batch and single-record routes: the records as dicts, through the store's intake.
 """
 
@@ -22,11 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.cases import read_cases
-from icd_tables.intake.reader import RecordIntake, open_records
+from icd_tables.intake.reader import open_records
 from icd_tables.intake.values import KINDS
 
 pytest.importorskip("fastapi")
 from api.service.uploads import batches as upload_batches  # noqa: E402  (the service extra is installed)
+from api.service.uploads import json_batch as json_route_batch  # noqa: E402
 
 HEADERS = {"case_id": "病案号", "sex": "性别", "age_years": "年龄", "principal_dx": "主要诊断编码",
            "secondary_dx": "其他诊断编码", "procedures": "手术操作编码", "los_days": "实际住院天数",
@@ -93,13 +94,11 @@ def test_every_path_reads_the_same_canonical_columns(tmp_path, records, fmt):
     intake = record_file.intake()
     cli = pa.concat_tables([intake(b, 1).records for b in record_file.source.batches(7)], promote_options="permissive")
     shared = read_cases(path, raw=True, batch_size=5)
-    uploaded = pa.concat_tables([RecordIntake.for_table(t)(t).records for t in upload_batches(path)[1]],
-                               promote_options="permissive")
+    uploaded = pa.concat_tables([read.records for read in upload_batches(path, None)], promote_options="permissive")
     reference = _canonical(cli)
     assert len(reference) == len(HEADERS)
     for other in (shared, uploaded):
         assert _canonical(other) == reference
     if fmt != "xlsx":  # spreadsheets may type cells (numbers, dates) the way a JSON client would not
         as_dicts = [dict(zip(HEADERS, r)) for r in records]
-        table = pa.Table.from_pylist(as_dicts)
-        assert _canonical(RecordIntake.for_table(table)(table).records) == reference
+        assert _canonical(next(json_route_batch(as_dicts, None)).records) == reference

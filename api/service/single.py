@@ -14,6 +14,7 @@ from api.service.auth import Principal
 from api.service.schemas import ExpectedPayment, Explanation, Finding, GroupResponse, GroupResult
 from api.service.store import CASE_TYPE_ZH, UploadError, audit, fingerprint, new_id, prepare, record_run
 from api.service.store import store as store_cases
+from api.service.uploads import json_batch
 from grouper.encode import to_arrow
 from icd_tables.intake.values import canonical_records
 from payment.expected import FORECAST_LABEL
@@ -56,11 +57,11 @@ def group_one(service, principal: Principal, record: dict, *, validate: bool, st
     version = None
     if store:
         run_id = new_id("run")
-        table = to_arrow([record])
-        prepared = prepare(engine, table, principal, run_id, validate=True)
+        read = next(json_batch([record], engine.grouper.pack))
+        prepared = prepare(engine, read, principal, run_id, validate=True)
         with service.db.connect(write=True) as conn:
             store_cases(conn, prepared)
-            record_run(conn, run_id, "group", principal, engine, input_sha256=fingerprint(table), n_records=1,
+            record_run(conn, run_id, "group", principal, engine, input_sha256=fingerprint(read.records), n_records=1,
                        hospital_id=principal.hospital_id if principal.scoped else None)
             version = conn.one("SELECT version FROM cases WHERE hospital_id = ? AND case_id = ?",
                                (prepared.cases.column("hospital_id")[0].as_py(), str(record["case_id"])))["version"]

@@ -24,7 +24,8 @@ from api.service.engine import Engine
 from foundation.arrow_columns import as_text, plain_array
 from foundation.text_values import MONEY_TYPE
 from icd_tables.intake.bounds import load_bounds
-from icd_tables.intake.reader import RecordIntake
+from icd_tables.intake.reader import IntakeBatch
+from icd_tables.intake.values import without_unreadable
 from payment.engine import CASE_TYPES
 from foundation.decimals import units_or_null
 from weights import lookup_units
@@ -84,14 +85,13 @@ class Prepared:
     results: pa.Table
 
 
-def prepare(engine: Engine, records: pa.Table, principal: Principal, run_id: str, *, validate: bool,
-            first_row_no: int = 1) -> Prepared:
-    """Group (and validate, and price) a batch of records and lay it out as stored rows.
+def prepare(engine: Engine, read: IntakeBatch, principal: Principal, run_id: str, *, validate: bool) -> Prepared:
+    """Group (and validate, and price) a batch the intake read and lay it out as stored rows.
 
     Scoped callers may only upload their own hospital's records: an empty ``hospital_id`` becomes
     theirs, another hospital's is refused naming the row.  Payer uploads need a hospital per row.
     """
-    records = RecordIntake.for_table(records, engine.grouper.pack)(records, first_row_no).records
+    records, first_row_no = read.records, read.first_row_no
     n = records.num_rows
     hospital = _text(records, "hospital_id")
     hospital = pc.utf8_trim_whitespace(hospital)
@@ -121,7 +121,8 @@ def prepare(engine: Engine, records: pa.Table, principal: Principal, run_id: str
     if validate:
         validation = engine.validator.validate(records, first_row_no=first_row_no)
         findings = validation.findings
-    results = engine.group(records, first_row_no)
+    results = engine.grouper.group_arrow(without_unreadable(records), first_row_no=first_row_no)
+    results = results.append_column("warnings", read.warnings)
     get = lambda c: records.column(c) if c in records.column_names else None  # noqa: E731
     columns: dict[str, pa.Array] = {
         "hospital_id": hospital, "case_id": case_id, "run_id": pa.repeat(pa.scalar(run_id), n),

@@ -24,9 +24,9 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from api.cases import iter_cases
 from icd_tables.intake.headers import ColumnMappingError
 from foundation.files import InputError, ResultWriter
+from icd_tables.intake.reader import IntakeBatch, RecordIntake, open_records
 from api.service.auth import Principal
 from api.service.db import utcnow
 from api.service.store import UploadError, fingerprint, new_id, prepare, record_run, store
@@ -58,17 +58,22 @@ def public_message(exc: BaseException, path: Path, name: str) -> str:
     return str(exc).replace(str(path), name or "upload").replace(str(path.parent), "")
 
 
-def _arrow_batches(path: Path) -> Iterator[pa.Table]:
-    table = _read_arrow(path)
-    for offset in range(0, max(table.num_rows, 1), STEP):
-        yield table.slice(offset, STEP)
+def _read(tables: Iterator[pa.Table], intake: RecordIntake) -> Iterator[IntakeBatch]:
+    """Each table through one intake (its state, such as case ids seen, spans the whole upload)."""
+    row_no = 1
+    for table in tables:
+        yield intake(table, row_no)
+        row_no += table.num_rows
 
 
-def batches(path: Path) -> tuple[int | None, Iterator[pa.Table]]:
-    """The upload's records in steps of :data:`STEP`, columns mapped to the record schema."""
+def batches(path: Path, pack) -> Iterator[IntakeBatch]:
+    """The upload's records in steps of :data:`STEP`, read by the one intake with ``pack``'s code spelling."""
     if path.suffix.lower() in (".arrow", ".feather", ".ipc"):
-        return None, _arrow_batches(path)
-    return None, (table for _, table in iter_cases(path, raw=True, batch_size=STEP))
+        table = _read_arrow(path)
+        return _read((table.slice(offset, STEP) for offset in range(0, max(table.num_rows, 1), STEP)),
+                     RecordIntake.for_table(table, pack))
+    record_file = open_records(path)
+    return _read(record_file.source.batches(STEP), record_file.intake(pack))
 
 
 def count_records(path: Path) -> int | None:
@@ -81,7 +86,7 @@ def count_records(path: Path) -> int | None:
     return None
 
 
-def process(service, principal: Principal, parts: Iterator[pa.Table], run_id: str, *, validate: bool,
+def process(service, principal: Principal, parts: Iterator[IntakeBatch], run_id: str, *, validate: bool,
             results_path: Path | None = None, on_progress=None, keep_results: int = 0) -> dict:
     """Group, validate and store the batches of one upload in one transaction; record its run."""
     engine, db = service.engine, service.db
@@ -94,11 +99,12 @@ def process(service, principal: Principal, parts: Iterator[pa.Table], run_id: st
     digest = hashlib.sha256()
     try:
         with db.connect(write=True) as conn:
-            for records in parts:
+            for read in parts:
+                records = read.records
                 if not records.num_rows:
                     continue
                 digest.update(fingerprint(records).encode())
-                prepared = prepare(engine, records, principal, run_id, validate=validate, first_row_no=row_no)
+                prepared = prepare(engine, read, principal, run_id, validate=validate)
                 for key, value in store(conn, prepared).items():
                     counts[key] += value
                 status = prepared.results.column("status").value_counts()
@@ -128,8 +134,10 @@ def process(service, principal: Principal, parts: Iterator[pa.Table], run_id: st
             "results": results}
 
 
-def json_batch(records: list[dict]) -> Iterator[pa.Table]:
-    yield to_arrow(records)
+def json_batch(records: list[dict], pack) -> Iterator[IntakeBatch]:
+    """Records sent as JSON, read by the one intake."""
+    table = to_arrow(records)
+    return _read(iter([table]), RecordIntake.for_table(table, pack))
 
 
 def csv_results(parquet: Path) -> Path:
@@ -230,7 +238,7 @@ class JobRunner:
         self._update(job_id, state="running")
         results = path.parent / "results.parquet"
         try:
-            _, parts = batches(path)
+            parts = batches(path, self.service.engine.grouper.pack)
             summary = process(self.service, principal, parts, run_id, validate=validate, results_path=results,
                               on_progress=lambda done: self._update(job_id, done=done))
         except (UploadError, *READ_ERRORS) as exc:

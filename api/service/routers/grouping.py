@@ -61,7 +61,7 @@ def group_batch(body: BatchIn, service: ServiceDep, principal: PrincipalDep,
     run_id = new_id("run")
     records = [r.model_dump(exclude_none=True) for r in body.records]
     try:
-        summary = process(service, principal, json_batch(records), run_id, validate=validate,
+        summary = process(service, principal, json_batch(records, service.engine.grouper.pack), run_id, validate=validate,
                           keep_results=INLINE_RESULTS)
     except UploadError as exc:
         raise HTTPException(422, str(exc)) from None
@@ -104,7 +104,7 @@ def upload_batch(service: ServiceDep, principal: PrincipalDep,
         return BatchResponse(run_id=run_id, job_id=job_id, state="queued", n_records=total or 0)
     run_id = new_id("run")
     try:
-        _, parts = batches(path)
+        parts = batches(path, service.engine.grouper.pack)
         summary = process(service, principal, parts, run_id, validate=validate)
     except (UploadError, *READ_ERRORS) as exc:
         raise HTTPException(422, public_message(exc, path, file.filename)) from None
