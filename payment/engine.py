@@ -797,16 +797,17 @@ def ledger_entries(settlement: Settlement) -> list[dict]:
     s, a = settlement, settlement.accounts
     keys = account_keys(s)
     entries = {}
+    lifecycle = a.get("lifecycle_deducted", a["n_cases"] * 0)  # payment.deductions: 违规扣款/更正追回 of this run
     for i in np.flatnonzero(a["n_cases"]):
         hid, region, ins = keys[i]
         e = {"hospital_id": hid, "region": region, "insurance_type": ins}
         if s.kind == "month":
             e.update(provisional=a["provisional"][i], withheld=a["withheld"][i], event_fund=a["event_fund"][i],
                      paid=a["paid"][i], released=a.get("released", a["paid"] * 0)[i],
-                     carried_in=a.get("carried_in", a["paid"] * 0)[i])
+                     carried_in=a.get("carried_in", a["paid"] * 0)[i], deducted=lifecycle[i])
         else:
             e.update(released=a["released"][i] - a["released_before"][i],
-                     deducted=a["total_deduction"][i] + a["volume_deduction"][i],
+                     deducted=a["total_deduction"][i] + a["volume_deduction"][i] + lifecycle[i],
                      carried_out=a["carried_out"][i], paid=a["balance"][i] - a["carried_out"][i])
         entries[keys[i]] = e
     for r in s.releases:

@@ -9,12 +9,13 @@ run             the run's period: ``2024-03`` (month run) or ``2024`` (year run)
 provisional     月度预结金额: the month's provisional amount (month runs)
 withheld        预留金: withheld from it
 event_fund      突发事件除外: paid outside the budget
-paid            paid for the period's cases: provisional − withheld + event_fund (month runs); the year-end
-                balance paid (year runs; 0 when it is carried)
+paid            paid for the period's cases: provisional − withheld + event_fund − deducted (month runs); the
+                year-end balance paid (year runs; 0 when it is carried)
 released        预留金返还: withhold released in this run (release period in ``release_period``)
 release_period  the months whose withhold was released, e.g. ``2024-01..2024-06``
 carried_in      上年清算差额: the part of last year's carried balance settled in this month run (+ paid, − deducted)
-deducted        总控额度/最低服务人次扣减 deducted in the year run
+deducted        总控额度/最低服务人次扣减 deducted in the year run; 违规扣款/更正追回 applied in the run
+                (:mod:`payment.deductions`, month and year runs)
 carried_out     清算差额结转下年: the year-end balance carried into next year's month runs
 ==============  ====================================================================================
 

@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from payment.lifecycle import LifecycleRules, parse_lifecycle
 from payment.money import decimal_units
 
 if sys.version_info >= (3, 11):
@@ -134,6 +135,7 @@ class Policy:
     min_case_deduction_fen: int = 0
     # 奖优罚劣: (min score, next year's coefficient adjustment, bonus share) per band, highest first; None = none
     next_year_bands: tuple[tuple[int, int, int], ...] | None = None
+    lifecycle: LifecycleRules = field(default_factory=LifecycleRules)  # [lifecycle]: returns, deadlines, deductions
     files: dict[str, Path] = field(default_factory=dict)
     path: str = ""
     sha256: str = ""
@@ -530,8 +532,9 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
 
     hospitals_file = top.get("hospitals")
     name = str(top.get("name", ""))
-    top.close()
     folder = folder or Path(".")
+    lifecycle = parse_lifecycle(top.table("lifecycle"), folder)
+    top.close()
     files = {key: (folder / value) for key, value in (("hospitals", hospitals_file), ("special", special_file),
                                                       ("events", events_file), ("scores", scores_file)) if value}
     return Policy(
@@ -548,7 +551,7 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
         carry_from_month=carry_from, carry_months=carry_months, coefficient_applies_to=applies_to,
         point_value_fixed=fixed, release_schedule=schedule, totals_fen=totals_fen, totals_over=totals_over,
         totals_fund_share_u=totals_share, min_cases=min_cases, min_case_deduction_fen=deduction,
-        next_year_bands=next_year, files=files, path=origin, sha256=sha256,
+        next_year_bands=next_year, lifecycle=lifecycle, files=files, path=origin, sha256=sha256,
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
-from payment.engine import Settlement, ledger_entries, settle
+from payment.deductions import adjustment_table, apply_adjustments, reserve_lines
+from payment.engine import Settlement, ledger_entries, reconciliation, settle
 from payment.inputs import Hospitals, Period, prepare_cases
 from payment.ledger import Ledger
 from payment.policy import Policy
@@ -29,12 +30,14 @@ class Run:
     tables: dict[str, pa.Table]
     meta: dict
     ledger: Ledger | None = None  # the ledger with this run recorded (write it with payment.ledger.write_ledger)
+    adjustments: list = field(default_factory=list)  # deduction/recovery lines applied (payment.deductions)
 
 
 def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospitals, kind: str, period,
                    scores: dict[str, int] | None = None, special: dict[str, str] | None = None,
                    events: dict[str, str] | None = None, files_sha256: dict[str, str] | None = None,
-                   ledger: Ledger | None = None, scope: Scope | None = None) -> Run:
+                   ledger: Ledger | None = None, scope: Scope | None = None, adjustments=None,
+                   applied: dict | None = None) -> Run:
     """Settle a period of grouped cases.
 
     Parameters
@@ -56,6 +59,10 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
         ``Run.ledger``.
     scope : Scope, optional
         Point values or budget share for a run on part of the region (:mod:`payment.scope`).
+    adjustments : list of payment.deductions.Adjustment, optional
+        Deduction and recovery lines to apply in this run (month and year runs, :func:`payment.deductions.pending`);
+        ``applied`` holds the lines applied by earlier runs (id → line). The lines applied are in
+        ``Run.adjustments`` and the table ``deductions``.
 
     Returns
     -------
@@ -77,6 +84,11 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
         raise ValueError("a shadow run pays nothing: it takes no ledger")
     scope = scope or Scope()
     settlement = settle(prepared, policy, hospitals, kind, period, scores, ledger, scope)
+    done = []
+    if adjustments is not None:
+        if kind == "shadow":
+            raise ValueError("a shadow run pays nothing: it applies no deductions")
+        done = apply_adjustments(settlement, adjustments, applied or {}, str(period))
     recorded = ledger.record(str(period), ledger_entries(settlement)) if ledger is not None else None
     described = {"point_values": {f"{r} {t}".strip() or "all": f"{n}/{d}" for (r, t), (n, d)
                                   in sorted(scope.point_values.items())},
@@ -87,6 +99,10 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
     meta["warnings"] = [warning] if warning else []
     tables = {"case_lines": case_lines(settlement), "hospitals": hospital_table(settlement),
               "drgs": group_table(settlement, "drg"), "reconciliation": reconciliation_table(settlement)}
+    if adjustments is not None:
+        tables["reconciliation"] = reconciliation_table(settlement, reserve_lines(
+            settlement, reconciliation(settlement), applied or {}, done))
+        tables["deductions"] = adjustment_table(done)
     if kind == "year":
         tables["hospital_months"] = month_table(settlement)
         if policy.next_year_bands is not None:
@@ -95,7 +111,7 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
         tables["departments"] = group_table(settlement, "dept")
     if settlement.releases:
         tables["releases"] = release_table(settlement)
-    return Run(settlement, {name: with_metadata(t, meta) for name, t in tables.items()}, meta, recorded)
+    return Run(settlement, {name: with_metadata(t, meta) for name, t in tables.items()}, meta, recorded, done)
 
 
 __all__ = ["KINDS", "EXAMPLE_POLICY", "Run", "run_settlement"]

@@ -219,6 +219,9 @@ def hospital_table(s: Settlement) -> pa.Table:
             (("bonus",) if s.hospitals.bonus_u else ())
         for name in extra:
             columns[name] = _money(a[name][present])
+    for name in ("lifecycle_deducted", "lifecycle_deducted_months"):  # payment.deductions applied (扣款/追回)
+        if name in a:
+            columns[name] = _money(a[name][present])
     return pa.table(columns)
 
 
@@ -326,8 +329,9 @@ def group_table(s: Settlement, by: str) -> pa.Table:
     return pa.table(columns)
 
 
-def reconciliation_table(s: Settlement) -> pa.Table:
-    rows = reconciliation(s)
+def reconciliation_table(s: Settlement, rows: list[dict] | None = None) -> pa.Table:
+    """The fund lines (:func:`payment.engine.reconciliation`, or ``rows`` of that form) as a table."""
+    rows = reconciliation(s) if rows is None else rows
     return pa.table({
         "region": pa.array([r["region"] for r in rows], pa.string()),
         "insurance_type": pa.array([r["insurance_type"] for r in rows], pa.string()),
