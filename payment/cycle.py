@@ -21,7 +21,7 @@ from weights import WeightTable
 class CycleRun:
     """A run of the cycle: the settlement :class:`~payment.run.Run`, its ledger and the lines it applied."""
 
-    run: Run
+    run: Run | None  # None: a month with no accepted case closed without a settlement
     ledger: Ledger
     applied: dict[str, Adjustment]
 
@@ -56,6 +56,9 @@ def settle_cycle(book: CaseBook, records: pa.Table, kind: str, period: str, on: 
         As :func:`payment.run.run_settlement`; nothing is recorded then.
     """
     cases = book.run_cases(records, kind, period, policy.period_by)
+    if kind == "month" and not cases.num_rows:  # nothing accepted for the month: it closes, nothing is paid
+        book.closed.setdefault(period, on)
+        return CycleRun(None, ledger, dict(applied))
     lines = pending(book, flags, applied, kind, period)
     run = run_settlement(cases, weights, policy, hospitals, kind, period, scores=scores, ledger=ledger,
                          adjustments=lines, applied=applied)
