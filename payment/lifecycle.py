@@ -217,11 +217,14 @@ class CaseBook:
         self.cleared: dict[int, date] = {}      # year run → the day it ran
         self.disbursed: dict[tuple[str, str], date] = {}   # (run, hospital) → day paid out (拨付)
         self.recoveries: list[dict] = []        # superseded payments to recover (payment.deductions)
+        self.seq0 = 0                           # history rows before this book was loaded (a store's)
+        self.dirty: set[tuple[str, str]] = set()  # cases changed since loaded (what a store writes back)
 
     # ------------------------------------------------------------------ history
     def _log(self, state: CaseState, on: date, dimension: str, before: str, after: str, note: str = "",
              run: str = "") -> None:
-        self.history.append({"seq": len(self.history) + 1, "on": on, "hospital_id": state.hospital_id,
+        self.dirty.add(state.key)
+        self.history.append({"seq": self.seq0 + len(self.history) + 1, "on": on, "hospital_id": state.hospital_id,
                              "case_id": state.case_id, "version": state.version, "dimension": dimension,
                              "from": before, "to": after, "period": state.period, "run": run, "note": note})
 
@@ -242,37 +245,37 @@ class CaseBook:
                              f"state {state.submission} {SUBMISSION[state.submission]}; allowed from {allowed}")
 
     # ------------------------------------------------------------------ submission
-    def submit(self, hospital_id: str, case_id: str, month: str, on: date) -> CaseState:
+    def submit(self, hospital_id: str, case_id: str, month: str, on: date, version: int | None = None) -> CaseState:
         """A hospital uploads a record of ``month`` (a first upload, a resubmission, or a correction).
 
         A first upload past the deadline is ``late``: refused when the policy says so, else accepted into the
         next open month.  A returned case becomes ``resubmitted``; an accepted one becomes a new ``submitted``
         version (a correction: after payment the paid version is superseded on acceptance).
 
-        Raises
-        ------
-        LifecycleError
-            A refused case, or a case waiting for review (submitted/resubmitted: review it first).
+        A case waiting for review is replaced by the new version; a refused case stays refused (logged).
+        ``version``: the stored version number (a store's own count), else the next one.
         """
         state = self.cases.get((hospital_id, case_id))
         if state is None:
-            state = CaseState(hospital_id, case_id, month, submitted_on=on, first_submitted_on=on)
+            state = CaseState(hospital_id, case_id, month, version or 1, submitted_on=on, first_submitted_on=on)
             self.cases[state.key] = state
             state.late = on > self.rules.upload_deadline(month)
             self._log(state, on, "submission", "", "submitted", "逾期申报 late upload" if state.late else "")
             if state.late and self._too_late(month, on):
                 self._set(state, on, "submission", "refused", "逾期不予受理 refused: uploaded past the limit")
             return state
-        if state.submission == "returned":
-            state.version += 1
+        if state.submission == "refused":
+            self._log(state, on, "submission", "refused", "refused", "再次上传，仍不予受理 uploaded again, still refused")
+        elif state.submission in ("returned", "submitted", "resubmitted"):
+            # sent again after a return, or replaced before the review: the new version waits for review
+            state.version = version or state.version + 1
             state.submitted_on, state.month = on, month
-            self._set(state, on, "submission", "resubmitted")
-        elif state.submission == "accepted":
-            state.version += 1
+            self._set(state, on, "submission", "resubmitted" if state.submission != "submitted" else "submitted",
+                      "" if state.submission == "returned" else "审核前重新上传 replaced before review")
+        else:  # accepted: a correction
+            state.version = version or state.version + 1
             state.submitted_on, state.month, state.correction = on, month, True
             self._set(state, on, "submission", "submitted", "更正 correction")
-        else:
-            self._refuse_step(state, "upload again", "returned 退回修改 or accepted 已受理")
         return state
 
     def _too_late(self, month: str, on: date) -> bool:
@@ -393,6 +396,7 @@ class CaseBook:
             state = self.cases[(hospitals[c.hosp[i]], case_id)]
             f = int(c.fund[i])
             region, insurance = c.funds[f] if f >= 0 else ("", "")
+            self.dirty.add(state.key)
             state.paid.setdefault(state.accepted_version, []).append(
                 Payment(period, region, insurance, int(settlement.standard[i]), int(settlement.fund_payment[i])))
             if kind == "month" and state.payment == "unpaid":
