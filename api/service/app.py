@@ -26,7 +26,7 @@ from api.service.fast import OneRecordGrouper
 from api.service.guard import RequestGuard
 from api.service.schemas import ErrorOut
 from api.service.store import audit as write_audit
-from api.service.routers import audit, catalogue, grouping, hospitals, session, settlements, web
+from api.service.routers import audit, catalogue, grouping, hospitals, lifecycle, session, settlements, web
 from api.service.settings import Settings
 from api.service.uploads import JobRunner
 
@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="DRG 分组与支付服务 (drg-engine service)", version="1", description=DESCRIPTION,
                   lifespan=lifespan)
     common = {code: {"model": ErrorOut, "description": text} for code, text in COMMON_ERRORS.items()}
-    for module in (grouping, catalogue, hospitals, settlements, audit, session, web):
+    for module in (grouping, catalogue, hospitals, settlements, lifecycle, audit, session, web):
         app.include_router(module.router, responses=common)
 
     @app.exception_handler(StarletteHTTPException)

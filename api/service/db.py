@@ -154,7 +154,50 @@ def _migration_5(dialect: str) -> list[str]:
             for name, kind in ADDED_CASE_COLUMNS.items()]
 
 
-MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4, _migration_5)
+#: A case's life (payment.lifecycle, payment.deductions): current states, history, payments per version, runs,
+#: payouts, recoveries to make and the deduction/recovery lines applied (each once: the id is the key).
+LIFECYCLE_TABLES: dict[str, tuple[dict[str, str], str]] = {
+    "case_states": ({"hospital_id": "TEXT NOT NULL", "case_id": "TEXT NOT NULL", "month": "TEXT NOT NULL",
+                     "version": "BIGINT NOT NULL", "accepted_version": "BIGINT NOT NULL", "submission": "TEXT NOT NULL",
+                     "payment": "TEXT NOT NULL", "period": "TEXT NOT NULL", "submitted_on": "DATE",
+                     "first_submitted_on": "DATE", "late": "BOOLEAN NOT NULL", "correction": "BOOLEAN NOT NULL"},
+                    "hospital_id, case_id"),
+    "case_events": ({"seq": "BIGINT NOT NULL", "on_day": "DATE NOT NULL", "hospital_id": "TEXT NOT NULL",
+                     "case_id": "TEXT NOT NULL", "version": "BIGINT NOT NULL", "dimension": "TEXT NOT NULL",
+                     "from_state": "TEXT NOT NULL", "to_state": "TEXT NOT NULL", "period": "TEXT NOT NULL",
+                     "run": "TEXT NOT NULL", "note": "TEXT NOT NULL"}, "seq"),
+    "case_payments": ({"hospital_id": "TEXT NOT NULL", "case_id": "TEXT NOT NULL", "version": "BIGINT NOT NULL",
+                       "run": "TEXT NOT NULL", "region": "TEXT NOT NULL", "insurance_type": "TEXT NOT NULL",
+                       "standard": MONEY, "fund": MONEY}, "hospital_id, case_id, version, run"),
+    "lifecycle_runs": ({"run": "TEXT NOT NULL", "kind": "TEXT NOT NULL", "on_day": "DATE NOT NULL"}, "run"),
+    "disbursements": ({"run": "TEXT NOT NULL", "hospital_id": "TEXT NOT NULL", "on_day": "DATE NOT NULL"},
+                      "run, hospital_id"),
+    "recoveries": ({"hospital_id": "TEXT NOT NULL", "case_id": "TEXT NOT NULL", "version": "BIGINT NOT NULL",
+                    "run": "TEXT NOT NULL", "region": "TEXT NOT NULL", "insurance_type": "TEXT NOT NULL",
+                    "standard": MONEY, "fund": MONEY, "sticky": "BOOLEAN NOT NULL", "accepted_on": "DATE NOT NULL"},
+                   "hospital_id, case_id, version"),
+    "adjustments": ({"adjustment_id": "TEXT NOT NULL", "kind": "TEXT NOT NULL", "hospital_id": "TEXT NOT NULL",
+                     "case_id": "TEXT NOT NULL", "region": "TEXT NOT NULL", "insurance_type": "TEXT NOT NULL",
+                     "amount": MONEY, "sticky": "BOOLEAN NOT NULL", "basis": "TEXT NOT NULL", "flag_id": "TEXT NOT NULL",
+                     "rule_id": "TEXT NOT NULL", "appeal_status": "TEXT NOT NULL", "reason": "TEXT NOT NULL",
+                     "outcome": "TEXT NOT NULL", "run": "TEXT NOT NULL", "run_id": "TEXT NOT NULL"}, "adjustment_id"),
+}
+
+
+def _migration_6(dialect: str) -> list[str]:
+    """Reserved for the migration another branch adds as 6 (the lead renumbers when merging)."""
+    return []
+
+
+def _migration_7(dialect: str) -> list[str]:
+    """A case's life from upload to payment (issue 21): states with history, deductions applied once."""
+    out = [f"CREATE TABLE {name} (\n  {_columns(columns)},\n  PRIMARY KEY ({key})\n)"
+           for name, (columns, key) in LIFECYCLE_TABLES.items()]
+    return out + ["CREATE INDEX case_events_key ON case_events (hospital_id, case_id)",
+                  "CREATE INDEX adjustments_hospital ON adjustments (hospital_id)"]
+
+
+MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6, _migration_7)
 
 
 #: SQLSTATEs of a transaction that lost a race (serialisation failure, deadlock, unique key taken): retry it.
@@ -330,5 +373,6 @@ class Database:
             self._pool.close()
 
 
-__all__ = ["APPEAL_COLUMNS", "AUDIT_FLAG_COLUMNS", "CASE_COLUMNS", "FINDING_COLUMNS", "LEDGER_COLUMNS", "LINE_COLUMNS", "MIGRATIONS",
+__all__ = ["APPEAL_COLUMNS", "AUDIT_FLAG_COLUMNS", "CASE_COLUMNS", "FINDING_COLUMNS", "LEDGER_COLUMNS", "LIFECYCLE_TABLES",
+           "LINE_COLUMNS", "MIGRATIONS",
            "Connection", "Database", "is_conflict", "utcnow"]

@@ -29,6 +29,7 @@ from foundation.files import InputError, ResultWriter
 from icd_tables.intake.reader import IntakeBatch, RecordIntake, open_records
 from api.service.auth import Principal
 from api.service.db import utcnow
+from api.service.lifecycle_store import submit_upload
 from api.service.store import UploadError, fingerprint, new_id, prepare, record_run, store
 from grouper import RecordSchemaError
 from grouper.encode import to_arrow
@@ -107,6 +108,7 @@ def process(service, principal: Principal, parts: Iterator[IntakeBatch], run_id:
                 prepared = prepare(engine, read, principal, run_id, validate=validate)
                 for key, value in store(conn, prepared).items():
                     counts[key] += value
+                submit_upload(conn, engine.policy if engine.can_price else None, prepared.cases)  # 申报 (lifecycle)
                 status = prepared.results.column("status").value_counts()
                 by_status.update({v["values"].as_py(): v["counts"].as_py() for v in status})
                 n_findings += prepared.findings.num_rows if prepared.findings is not None else 0
