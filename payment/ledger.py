@@ -49,8 +49,8 @@ class LedgerError(ValueError):
     """A run contradicts the ledger, or the ledger file is malformed; the message names the entry."""
 
 
-def _run_order(run: str) -> tuple[int, int]:
-    """Month runs of a year before its year run."""
+def run_order(run: str) -> tuple[int, int]:
+    """Sort key of a ledger run: the month runs of a year (``2024-03``) before its year run (``2024``)."""
     return (int(run[:4]), int(run[5:7]) if len(run) > 4 else 13)
 
 
@@ -69,7 +69,7 @@ class Ledger:
         return run in self.runs
 
     def runs_of_year(self, year: int) -> list[str]:
-        return sorted((r for r in self.runs if r.startswith(f"{year:04d}")), key=_run_order)
+        return sorted((r for r in self.runs if r.startswith(f"{year:04d}")), key=run_order)
 
     def month_entries(self, year: int, months) -> list[dict]:
         """Entries of the month runs of ``year`` in ``months`` (1–12)."""
@@ -108,9 +108,9 @@ class Ledger:
         if len(run) > 4 and self.has_run(run[:4]):
             raise LedgerError(f"ledger {self.path or '(in memory)'}: year {run[:4]} is cleared (run {run[:4]}); month "
                               f"{run} cannot be added after the year-end clearing / 年度已清算")
-        if all(_run_order(r) < _run_order(run) for r in self.runs):  # the usual case: runs in order
+        if all(run_order(r) < run_order(run) for r in self.runs):  # the usual case: runs in order
             return Ledger(self.entries + tuple(new), self.path)
-        return Ledger(tuple(sorted(self.entries + tuple(new), key=lambda e: (_run_order(e["run"]), key(e)))),
+        return Ledger(tuple(sorted(self.entries + tuple(new), key=lambda e: (run_order(e["run"]), key(e)))),
                       self.path)
 
     def rows(self, run: str | None = None) -> list[dict]:
@@ -171,7 +171,7 @@ def ledger_from_rows(rows, source: str, unit: str = "row", first: int = 1) -> Le
                             **{k: decimal_units(row[k] or "0", 2, k) for k in AMOUNT_COLUMNS}})
         except ValueError as exc:
             raise LedgerError(f"ledger {source}: {unit} {n}: {exc}") from None
-    entries.sort(key=lambda e: (_run_order(e["run"]), *(e[k] for k in KEY_COLUMNS)))
+    entries.sort(key=lambda e: (run_order(e["run"]), *(e[k] for k in KEY_COLUMNS)))
     return Ledger(tuple({k: e[k] for k in COLUMNS} for e in entries), source)
 
 
@@ -180,4 +180,4 @@ def write_ledger(ledger: Ledger, path) -> None:
     write_text_atomic(path, ledger.to_csv())
 
 
-__all__ = ["COLUMNS", "Ledger", "LedgerError", "ledger_from_rows", "read_ledger", "write_ledger"]
+__all__ = ["COLUMNS", "Ledger", "LedgerError", "ledger_from_rows", "read_ledger", "run_order", "write_ledger"]

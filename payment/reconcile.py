@@ -34,7 +34,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from payment.deductions import Adjustment
-from payment.ledger import Ledger, _run_order
+from payment.ledger import Ledger, run_order
 from payment.lifecycle import CaseBook
 
 COUNTS = ("submitted", "late", "returned", "accepted", "refused", "settled", "deducted_cases")
@@ -89,7 +89,7 @@ def reconcile(book: CaseBook, ledger: Ledger, applied: dict[str, Adjustment], fl
         r["paid_out"] = r["due"] if (run, h) in book.disbursed else 0
         r["open_amount"] = r["due"] - r["paid_out"]
     items = _open_items(book, ledger, applied, flags)
-    return sorted(rows.values(), key=lambda r: (r["hospital_id"], _run_order(r["run"]))), items
+    return sorted(rows.values(), key=lambda r: (r["hospital_id"], run_order(r["run"]))), items
 
 
 def _open_items(book: CaseBook, ledger: Ledger, applied: dict[str, Adjustment], flags) -> list[dict]:

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from api.service.db import LIFECYCLE_TABLES, Connection
 from payment.deductions import Adjustment
-from payment.ledger import _run_order
+from payment.ledger import run_order
 from payment.lifecycle import CaseBook, CaseState, LifecycleRules, Payment
 
 #: PostgreSQL advisory lock key of the case book (the ledger's is 72012).
@@ -67,7 +67,7 @@ def load_book(conn: Connection, rules: LifecycleRules, keys=None) -> CaseBook:
             r["hospital_id"], r["case_id"], r["month"], int(r["version"]), int(r["accepted_version"]), r["submission"],
             r["payment"], r["period"], r["submitted_on"], r["first_submitted_on"], bool(r["late"]),
             bool(r["correction"]))
-    for r in sorted(payments, key=lambda r: (r["version"], _run_order(r["run"]))):
+    for r in sorted(payments, key=lambda r: (r["version"], run_order(r["run"]))):
         book.cases[(r["hospital_id"], r["case_id"])].paid.setdefault(int(r["version"]), []).append(
             Payment(r["run"], r["region"], r["insurance_type"], _fen(r["standard"]), _fen(r["fund"])))
     for r in conn.rows("SELECT * FROM lifecycle_runs"):
