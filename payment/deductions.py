@@ -189,6 +189,9 @@ def apply_adjustments(settlement: Settlement, lines, applied: dict[str, Adjustme
         before = np.zeros_like(here)
         for line in applied.values():
             i = index.get((line.hospital_id, line.region, line.insurance_type))
+            if line.run.startswith(year + "-") and line.amount_fen and settlement.ledger is None:
+                raise DeductionError(f"{line.adjustment_id} was applied in the month run {line.run}: the year run "
+                                     "reads what the months paid from the run ledger; give it (--ledger) / 需要结算台账")
             if line.sticky and line.run.startswith(year + "-") and i is not None:
                 before[i] += line.amount_fen
         a["lifecycle_deducted_months"] = before

@@ -201,12 +201,15 @@ def release_share(policy, score) -> Fraction:
 
 
 def settle_year(cases, policy, hospitals, weights, scores=None, special=(), events=(), regions=None,
-                period_scores=None, bonus=None):
+                period_scores=None, bonus=None, deductions=None):
     """Year-end clearing of one year's cases → per-case results and per (hospital, fund) accounts.
 
     ``period_scores``: for a release schedule other than the year, the scores given to the month run that
     ends each period (month → hospital → score); the months were settled and recorded before the year.
     ``bonus``: hospital → bonus share (the hospital table's bonus_share, set by last year's score).
+    ``deductions``: (hospital, fund) → {"months": {month: fen}, "year": fen, "sticky_months": fen} — deduction and
+    recovery lines (payment.deductions) applied in the month runs (lowering what they paid) and in the year run;
+    the annual amount due drops by the sticky ones of the months and by the year's.
     """
     regions = regions or {}
     events = set(events)
@@ -274,11 +277,12 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
     for (hospital, _), a in accounts.items():
         withheld = paid = released_before = 0
         period_withheld = 0
+        taken = (deductions or {}).get((hospital, _), {})
         for month, (provisional, event) in sorted(a["months"].items()):
             part = floor(provisional * (1 - _r(policy.withhold_u))) if provisional > 0 else provisional
             withheld += provisional - part
             period_withheld += provisional - part
-            paid += part + event
+            paid += part + event - taken.get("months", {}).get(month, 0)
             if months_per_period < 12 and month % months_per_period == 0:
                 score = (period_scores or {}).get(month, {}).get(hospital)
                 if score is None:
@@ -297,7 +301,9 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
     limits(policy, accounts)
     for (hospital, _), a in accounts.items():
         a["bonus"] = floor(a["drg_fund"] * (bonus or {}).get(hospital, 0))
+        taken = (deductions or {}).get((hospital, _), {})
         a["annual_due"] = (a["drg_fund"] + a["reserve_fund"] + a["event_fund"] + a["corridor"] - a["total_deduction"]
-                           - a["volume_deduction"] - (a["withheld"] - a["released"]) + a["bonus"])
+                           - a["volume_deduction"] - (a["withheld"] - a["released"]) + a["bonus"]
+                           - taken.get("sticky_months", 0) - taken.get("year", 0))
         a["balance"] = a["annual_due"] - a["monthly_paid"]
     return lines, accounts, values, monthly_values
