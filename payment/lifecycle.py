@@ -115,7 +115,9 @@ def parse_lifecycle(table, folder: Path) -> LifecycleRules:
     if name is not None:
         if not isinstance(name, str) or not name.strip():
             table.fail("calendar", f"{name!r}: a calendar file (工作日历), e.g. \"calendars/china-2024.toml\"")
-        path = folder / name if (folder / name).exists() else BUNDLED_CALENDARS / name
+        # beside the policy, else bundled (payment/policies/calendars/…, named with or without the folder)
+        candidates = [folder / name, BUNDLED_CALENDARS.parent / name, BUNDLED_CALENDARS / name]
+        path = next((c for c in candidates if c.is_file()), candidates[0])
         try:
             calendar = read_calendar(path)
         except CalendarError as exc:
