@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from api.service.auth import NOT_FOUND
@@ -30,13 +30,23 @@ from payment.ledger import LedgerError
 from payment.lifecycle import PAYMENT, SUBMISSION, LifecycleError, month_index
 from payment.reconcile import as_yuan, reconcile
 
-router = APIRouter(prefix="/v1/lifecycle", tags=["病例全流程 lifecycle"])
+def _single_values(request: Request) -> None:
+    """A query parameter given twice is refused (422), not silently read as its last value."""
+    keys = [k for k, _ in request.query_params.multi_items()]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise HTTPException(422, f"查询参数 {repeated[0][:50]} 重复 (query parameter given more than once)")
+
+
+router = APIRouter(prefix="/v1/lifecycle", tags=["病例全流程 lifecycle"], dependencies=[Depends(_single_values)])
 ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut},
           422: {"model": ErrorOut}, 429: {"model": ErrorOut}}
 #: Who reads money (deductions, deadlines of payment, reconciliation); coders do not.
 MONEY_READERS = ("hospital", "payer", "auditor")
 CASE_READERS = MONEY_READERS + ("coder",)
-HospitalQuery = Annotated[str | None, Query(max_length=100, description="医疗机构（医院账号为本院）")]
+#: A hospital id holds no control character (a code, not text).
+HospitalQuery = Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$",
+                                            description="医疗机构（医院账号为本院）")]
 
 
 class CaseStateOut(BaseModel):
@@ -356,13 +366,17 @@ def deductions(service: ServiceDep, principal: PrincipalDep, hospital_id: Hospit
 
 @router.get("/deadlines", response_model=DeadlinesOut, responses=ERRORS, summary="申报、审核、拨付时限 deadlines")
 def deadlines(service: ServiceDep, principal: PrincipalDep, hospital_id: HospitalQuery = None,
-              as_of: Annotated[date | None, Query(description="as of this day (default today)")] = None
+              as_of: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
+                                                 description="as of this day, YYYY-MM-DD (default today)")] = None
               ) -> DeadlinesOut:
     """The deadlines of the months with cases, and the late uploads, overdue reviews and overdue payments."""
     principal.require(*MONEY_READERS)
     hospital_id = _scope(principal, hospital_id)
     rules = _policy(service).lifecycle
-    as_of = as_of or today()
+    try:
+        as_of = date.fromisoformat(as_of) if as_of else today()
+    except ValueError:
+        raise HTTPException(422, f"as_of 应为日期 YYYY-MM-DD (not a date: {as_of[:10]!r})") from None
     with service.db.connect() as conn:
         book = load_book(conn, rules)
         owed = {(r["run"], r["hospital_id"]) for r in conn.rows("SELECT DISTINCT run, hospital_id FROM ledger")}
