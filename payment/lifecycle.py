@@ -86,6 +86,7 @@ class LifecycleRules:
     payment_working_days: int = 7
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     deductions: dict[str, DeductionRule] = field(default_factory=dict)
+    enabled: bool = False  # the policy has a [lifecycle] table: the service records every upload as a submission
 
     def upload_deadline(self, month: str) -> date:
         """Last day (included) to upload the records of ``month`` (YYYY-MM): ``upload_day`` of the next month."""
@@ -103,6 +104,7 @@ class LifecycleRules:
 
 def parse_lifecycle(table, folder: Path) -> LifecycleRules:
     """Validate ``[lifecycle]`` (a table reader of :mod:`payment.policy`, which names the key in errors)."""
+    enabled = bool(table.data)
     severities = table.get("return_severities", [])
     if not isinstance(severities, list) or any(s not in SEVERITIES for s in severities):
         table.fail("return_severities", f"{severities!r}: a list of {', '.join(SEVERITIES)} (退回修改的问题级别)")
@@ -145,7 +147,7 @@ def parse_lifecycle(table, folder: Path) -> LifecycleRules:
         t.close()
         rules[str(rule_id)] = DeductionRule(basis, amount or 0, share or 0)
     table.close()
-    return LifecycleRules(tuple(severities), late, refuse_after, upload_day, review, payment, calendar, rules)
+    return LifecycleRules(tuple(severities), late, refuse_after, upload_day, review, payment, calendar, rules, enabled)
 
 
 def _whole(table, key: str, default: int, low: int, high: int | None = None) -> int:

@@ -166,7 +166,7 @@ def decided_flags(conn: Connection, hospital_id: str | None = None) -> list[dict
 
 def submit_upload(conn, policy, cases: pa.Table) -> None:
     """Each stored case of an upload is a submission (申报) of today, with its stored version."""
-    if policy is None or not cases.num_rows:
+    if policy is None or not policy.lifecycle.enabled or not cases.num_rows:
         return
     lock_book(conn)
     months = dict(zip(zip(cases.column("hospital_id").to_pylist(), cases.column("case_id").to_pylist()),
