@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class WorkCalendar:
             return True
         return day.weekday() < 5 and day not in self.holidays
 
+    @lru_cache(maxsize=4096)  # deadlines repeat: one per month and submission day
     def add(self, start: date, n: int) -> date:
         """The ``n``-th working day after ``start`` (``start`` itself not counted); ``n = 0`` gives ``start``."""
         if n < 0:
@@ -48,6 +50,7 @@ class WorkCalendar:
             n -= self.is_working(day)
         return day
 
+    @lru_cache(maxsize=4096)
     def between(self, start: date, end: date) -> int:
         """Working days after ``start`` up to and including ``end`` (0 when ``end`` ≤ ``start``)."""
         count, day = 0, start

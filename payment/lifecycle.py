@@ -61,6 +61,10 @@ SETTLED_DIFFERENCE = ("SPLIT_READMISSION", "UPCODING_WHATIF")
 BUNDLED_CALENDARS = Path(__file__).resolve().parent / "policies" / "calendars"
 
 
+LATE_NOTE = "逾期申报 late upload"
+REFUSED_NOTE = "逾期不予受理 refused: uploaded past the limit"
+
+
 class LifecycleError(ValueError):
     """A step a case's state does not allow; the message names the case, its state and the allowed steps."""
 
@@ -263,10 +267,10 @@ class CaseBook:
         if state is None:
             state = CaseState(hospital_id, case_id, month, version or 1, submitted_on=on, first_submitted_on=on)
             self.cases[state.key] = state
-            state.late = on > self.rules.upload_deadline(month)
-            self._log(state, on, "submission", "", "submitted", "逾期申报 late upload" if state.late else "")
-            if state.late and self._too_late(month, on):
-                self._set(state, on, "submission", "refused", "逾期不予受理 refused: uploaded past the limit")
+            state.late, refused = self.first_submission(month, on)
+            self._log(state, on, "submission", "", "submitted", LATE_NOTE if state.late else "")
+            if refused:
+                self._set(state, on, "submission", "refused", REFUSED_NOTE)
             return state
         if state.submission == "refused":
             self._log(state, on, "submission", "refused", "refused", "再次上传，仍不予受理 uploaded again, still refused")
@@ -282,11 +286,15 @@ class CaseBook:
             self._set(state, on, "submission", "submitted", "更正 correction")
         return state
 
-    def _too_late(self, month: str, on: date) -> bool:
+    def first_submission(self, month: str, on: date) -> tuple[bool, bool]:
+        """(late, refused) of a first upload of a record of ``month`` on ``on``."""
+        late = on > self.rules.upload_deadline(month)
+        if not late:
+            return False, False
         if self.rules.late == "refuse":
-            return True
+            return True, True
         limit = self.rules.refuse_after_working_days
-        return bool(limit) and self.rules.calendar.between(self.rules.upload_deadline(month), on) > limit
+        return True, bool(limit) and self.rules.calendar.between(self.rules.upload_deadline(month), on) > limit
 
     def review(self, hospital_id: str, case_id: str, on: date, severities=(), note: str = "") -> CaseState:
         """The payer reviews a submission (初审): returned with findings of the policy's severities, else accepted."""
@@ -467,6 +475,6 @@ class CaseBook:
                 for s in sorted(self.cases.values(), key=lambda s: s.key)]
 
 
-__all__ = ["BUNDLED_CALENDARS", "DEDUCTION_BASES", "LATE", "PAYMENT", "SEVERITIES", "SETTLED_DIFFERENCE", "SUBMISSION",
+__all__ = ["BUNDLED_CALENDARS", "DEDUCTION_BASES", "LATE", "LATE_NOTE", "PAYMENT", "REFUSED_NOTE", "SEVERITIES", "SETTLED_DIFFERENCE", "SUBMISSION",
            "CaseBook", "CaseState", "DeductionRule", "LifecycleError", "LifecycleRules", "Payment", "month_index",
            "month_text", "parse_lifecycle"]

@@ -13,11 +13,12 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from api.service.db import LIFECYCLE_TABLES, Connection
 from payment.deductions import Adjustment
 from payment.ledger import run_order
-from payment.lifecycle import CaseBook, CaseState, LifecycleRules, Payment
+from payment.lifecycle import LATE_NOTE, REFUSED_NOTE, CaseBook, CaseState, LifecycleRules, Payment
 
 #: PostgreSQL advisory lock key of the case book (the ledger's is 72012).
 BOOK_LOCK = 72013
@@ -165,22 +166,71 @@ def decided_flags(conn: Connection, hospital_id: str | None = None) -> list[dict
 
 
 def submit_upload(conn, policy, cases: pa.Table) -> None:
-    """Each stored case of an upload is a submission (申报) of today, with its stored version."""
+    """Each stored case of an upload is a submission (申报) of today, with its stored version.
+
+    Cases seen before go through the case book; first uploads (most of an upload) are written in columns,
+    with the book's own rule for lateness (:meth:`CaseBook.first_submission`).
+    """
     if policy is None or not policy.lifecycle.enabled or not cases.num_rows:
         return
     lock_book(conn)
-    months = dict(zip(zip(cases.column("hospital_id").to_pylist(), cases.column("case_id").to_pylist()),
-                      cases.column("month").to_pylist()))
-    keys = [k for k, m in months.items() if m and len(m) == 7]
-    book = load_book(conn, policy.lifecycle, keys)
-    versions = {(r["hospital_id"], r["case_id"]): r["version"] for r in conn.rows(
-        "SELECT c.hospital_id, c.case_id, c.version FROM cases c WHERE EXISTS (SELECT 1 FROM lifecycle_keys k "
-        "WHERE k.hospital_id = c.hospital_id AND k.case_id = c.case_id)")}
-    on = today()
-    for h, c in keys:
-        book.submit(h, c, months[(h, c)], on, int(versions[(h, c)]))
-    save_book(conn, book)
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS lifecycle_upload (hospital_id TEXT, case_id TEXT, month TEXT, "
+                 "n BIGINT)")
+    conn.execute("DELETE FROM lifecycle_upload")
+    conn.insert_arrow("lifecycle_upload", pa.table({
+        "hospital_id": cases.column("hospital_id"), "case_id": cases.column("case_id"),
+        "month": cases.column("month"), "n": pa.array(range(cases.num_rows), pa.int64())}))
+    last = ("SELECT hospital_id, case_id, month FROM (SELECT u.*, ROW_NUMBER() OVER (PARTITION BY hospital_id, "
+            "case_id ORDER BY n DESC) AS r FROM lifecycle_upload u) x WHERE r = 1 AND LENGTH(month) = 7")
+    on, book = today(), CaseBook(policy.lifecycle)
+    seen = conn.rows(f"SELECT l.hospital_id, l.case_id, l.month, c.version FROM ({last}) l JOIN cases c ON "
+                     "c.hospital_id = l.hospital_id AND c.case_id = l.case_id WHERE EXISTS (SELECT 1 FROM case_states "
+                     "s WHERE s.hospital_id = l.hospital_id AND s.case_id = l.case_id) ORDER BY 1, 2")
+    if seen:
+        book = load_book(conn, policy.lifecycle, [(r["hospital_id"], r["case_id"]) for r in seen])
+        for r in seen:
+            book.submit(r["hospital_id"], r["case_id"], r["month"], on, int(r["version"]))
+        save_book(conn, book)
+    new = conn.arrow(f"SELECT l.hospital_id, l.case_id, l.month, c.version FROM ({last}) l JOIN cases c ON "
+                     "c.hospital_id = l.hospital_id AND c.case_id = l.case_id WHERE NOT EXISTS (SELECT 1 FROM "
+                     "case_states s WHERE s.hospital_id = l.hospital_id AND s.case_id = l.case_id) ORDER BY 1, 2")
+    if new.num_rows:
+        _first_submissions(conn, book, new, on)
 
+
+def _first_submissions(conn, book: CaseBook, new: pa.Table, on: date) -> None:
+    """First uploads in columns: state ``submitted`` (or ``refused``), one history row each (two when refused)."""
+    n = new.num_rows
+    months = new.column("month").cast(pa.string())
+    distinct = pc.unique(months).to_pylist()
+    verdict = [book.first_submission(m, on) for m in distinct]
+    at = pc.index_in(months, pa.array(distinct, pa.string()))
+    late = pc.take(pa.array([v[0] for v in verdict], pa.bool_()), at)
+    refused = pc.take(pa.array([v[1] for v in verdict], pa.bool_()), at)
+    hospital, case = new.column("hospital_id").cast(pa.string()), new.column("case_id").cast(pa.string())
+    version = new.column("version").cast(pa.int64())
+    days = pa.array([on] * n, pa.date32())
+    blank = pa.array([""] * n, pa.string())
+    conn.insert_arrow("case_states", pa.table({
+        "hospital_id": hospital, "case_id": case, "month": months, "version": version,
+        "accepted_version": pa.array([0] * n, pa.int64()),
+        "submission": pc.if_else(refused, "refused", "submitted"), "payment": blank, "period": blank,
+        "submitted_on": days, "first_submitted_on": days, "late": late, "correction": pa.array([False] * n)}))
+    seq0 = conn.one("SELECT COALESCE(MAX(seq), 0) AS n FROM case_events")["n"]
+    events = pa.table({
+        "seq": pa.array(range(seq0 + 1, seq0 + n + 1), pa.int64()), "on_day": days, "hospital_id": hospital,
+        "case_id": case, "version": version, "dimension": pa.array(["submission"] * n), "from_state": blank,
+        "to_state": pa.array(["submitted"] * n), "period": blank, "run": blank,
+        "note": pc.if_else(late, LATE_NOTE, "")})
+    conn.insert_arrow("case_events", events)
+    gone = events.filter(refused)
+    if gone.num_rows:
+        k = gone.num_rows
+        conn.insert_arrow("case_events", gone.set_column(0, "seq", pa.array(range(seq0 + n + 1, seq0 + n + k + 1),
+                                                                          pa.int64()))
+                          .set_column(6, "from_state", pa.array(["submitted"] * k))
+                          .set_column(7, "to_state", pa.array(["refused"] * k))
+                          .set_column(10, "note", pa.array([REFUSED_NOTE] * k)))
 
 __all__ = ["BOOK_LOCK", "decided_flags", "submit_upload", "load_adjustments", "load_book", "lock_book", "save_adjustments",
            "save_book", "today"]
