@@ -17,7 +17,8 @@ import pyarrow.compute as pc
 
 from api.service.db import LIFECYCLE_TABLES, Connection
 from payment.deductions import Adjustment
-from payment.ledger import run_order
+from payment.ledger import ledger_from_rows, run_order
+from payment.reconcile import as_yuan, reconcile
 from payment.lifecycle import LATE_NOTE, REFUSED_NOTE, CaseBook, CaseState, LifecycleRules, Payment
 
 #: PostgreSQL advisory lock key of the case book (the ledger's is 72012).
@@ -232,5 +233,22 @@ def _first_submissions(conn, book: CaseBook, new: pa.Table, on: date) -> None:
                           .set_column(7, "to_state", pa.array(["refused"] * k))
                           .set_column(10, "note", pa.array([REFUSED_NOTE] * k)))
 
-__all__ = ["BOOK_LOCK", "decided_flags", "submit_upload", "load_adjustments", "load_book", "lock_book", "save_adjustments",
+def statement_lifecycle(conn: Connection, policy, run_id: str, hospital_id: str, period: str | None):
+    """A statement's deduction lines (those its run applied to the hospital) and its reconciliation row."""
+    lines = [{k: str(v) if isinstance(v, Decimal) else v for k, v in a.row().items()}
+             for a in load_adjustments(conn, "run_id = ? AND hospital_id = ?", (run_id, hospital_id)).values()]
+    if policy is None or not period or not conn.one("SELECT 1 AS x FROM case_states WHERE hospital_id = ? LIMIT 1",
+                                                    (hospital_id,)):
+        return lines, []
+    keys = [(r["hospital_id"], r["case_id"]) for r in conn.rows(
+        "SELECT hospital_id, case_id FROM case_states WHERE hospital_id = ?", (hospital_id,))]
+    book = load_book(conn, policy.lifecycle, keys)
+    ledger = ledger_from_rows(conn.rows("SELECT * FROM ledger WHERE hospital_id = ?", (hospital_id,)),
+                              "table ledger 结算台账")
+    rows, _ = reconcile(book, ledger, load_adjustments(conn, "hospital_id = ?", (hospital_id,)))
+    return lines, [{k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()}
+                   for r in as_yuan(rows) if r["hospital_id"] == hospital_id and r["run"] == period]
+
+
+__all__ = ["BOOK_LOCK", "decided_flags", "statement_lifecycle", "submit_upload", "load_adjustments", "load_book", "lock_book", "save_adjustments",
            "save_book", "today"]

@@ -290,6 +290,10 @@ class Statement(BaseModel):
     kind: str
     period: str | None
     lines: list[dict] = Field(description="每险种一行 (one row per insurance type)")
+    deductions: list[dict] = Field(default_factory=list, description="本次结算执行的违规扣款/更正追回，附疑点、申诉与复议结论 "
+                                   "(deduction and recovery lines applied in this run, beside the flag, appeal and decision)")
+    reconciliation: list[dict] = Field(default_factory=list, description="本期对账 (this run's reconciliation row, "
+                                       "payment.reconcile)")
 
 
 class LedgerEntry(BaseModel):

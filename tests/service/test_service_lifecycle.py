@@ -55,7 +55,7 @@ class Player:
     """Plays the quarter's steps on the service, each on its day."""
 
     def __init__(self, c, monkeypatch):
-        self.c, self.monkeypatch, self.flag_run = c, monkeypatch, {}
+        self.c, self.monkeypatch, self.flag_run, self.run_ids = c, monkeypatch, {}, {}
         service = c.service
         for h in ("H3", "H4", "H5"):
             c.keys[h] = create_key(service.db, "hospital", HOSPITAL[h])[1]
@@ -87,7 +87,7 @@ class Player:
             body = {"kind": kind, "period": period}
             if kind == "year":
                 body["scores"] = {v: "100" for v in HOSPITAL.values()}
-            self.ok(c.post("/v1/lifecycle/runs", "payer", json=body), 201)
+            self.run_ids[period] = self.ok(c.post("/v1/lifecycle/runs", "payer", json=body), 201)["run_id"]
         elif action == "flag":
             fid, h, cid, rule, evidence = args
             run_id = f"audit-quarter-{n}"
@@ -119,7 +119,16 @@ class Player:
         deductions = self.ok(c.get("/v1/lifecycle/deductions", "payer"))
         ledger = [{k: v for k, v in e.items() if k != "run_id"} for e in self.ok(c.get("/v1/settlements/ledger",
                                                                                     "payer"))]
-        return {"cases": cases, "history": history, "deductions": deductions, "ledger": ledger,
+        statements = {}
+        for period, run_id in self.run_ids.items():
+            for h in HOSPITAL.values():
+                r = c.get(f"/v1/settlements/{run_id}/statements/{h}", "payer")
+                if r.status_code == 200:
+                    body = r.json()
+                    statements[f"{period}/{h}"] = {"deductions": [{k: v for k, v in d.items() if k != "run_id"}
+                                                                  for d in body["deductions"]],
+                                                   "reconciliation": body["reconciliation"]}
+        return {"cases": cases, "history": history, "deductions": deductions, "ledger": ledger, "statements": statements,
                 "deadlines": self.ok(c.get(f"/v1/lifecycle/deadlines?as_of={Q.AS_OF}", "payer")),
                 "reconciliation": self.ok(c.get("/v1/lifecycle/reconciliation", "payer"))}
 
@@ -249,3 +258,15 @@ def test_authorization_matrix(small):
     assert r.status_code == 201 and r.json()["run_id"] is None
     ledger = c.get("/v1/settlements/ledger", "payer").json()
     assert [(e["run"], e["hospital_id"]) for e in ledger] == [("2024-01", "H001")]
+
+
+def test_statements_show_deductions_and_reconciliation(played):
+    for tables in played.values():
+        feb = tables["statements"]["2024-02/H005"]
+        assert [(d["flag_id"], d["appeal_status"], d["reason"], d["outcome"], d["kind"]) for d in feb["deductions"]] == \
+            [("SPLIT:H5:c2", "upheld", "病历有据 documented", "复议结论 upheld", "deduction")]
+        (row,) = feb["reconciliation"]
+        assert (row["hospital_id"], row["run"], row["deducted_cases"]) == ("H005", "2024-02", 1)
+        assert row["deducted"] == feb["deductions"][0]["amount"]
+        assert tables["statements"]["2024-03/H004"]["deductions"][0]["kind"] == "recovery"
+        assert tables["statements"]["2024-01/H001"]["deductions"] == []

@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.service.auth import NOT_FOUND
 from api.service.db import CASE_COLUMNS, LINE_COLUMNS
+from api.service.lifecycle_store import statement_lifecycle
 from api.service.deps import PrincipalDep, ServiceDep
 from api.service.routers.hospitals import period_filter
 from api.service.schemas import ErrorOut, LedgerEntry, LinePage, SettlementIn, SettlementRun, Statement
@@ -212,11 +213,14 @@ def get_statement(run_id: str, hospital_id: str, service: ServiceDep, principal:
         run = _visible_run(conn, principal, run_id)
         row = conn.one("SELECT body FROM settlement_statements WHERE run_id = ? AND hospital_id = ?",
                        (run_id, hospital_id))
+        deductions, reconciliation = statement_lifecycle(conn, service.engine.policy, run_id, hospital_id,
+                                                         run["period"])
     if row is None:
         raise HTTPException(404, NOT_FOUND)
     audit(service.db, principal, "read", f"statement:{run_id}/{hospital_id}")
     return Statement(run_id=run_id, hospital_id=hospital_id, kind=run["kind"].removeprefix("settle-"),
-                     period=run["period"], lines=json.loads(row["body"]))
+                     period=run["period"], lines=json.loads(row["body"]), deductions=deductions,
+                     reconciliation=reconciliation)
 
 
 @router.get("/{run_id}/lines", response_model=LinePage, responses=ERRORS, summary="病例结算明细 case lines")
