@@ -19,7 +19,9 @@ What runs where (``settle_spark``)
 
 The run ledger is not read here: a policy with a release schedule, the coefficient on the fund amount,
 a fixed point value or ``[assessment.next_year]``, and a hospital table with ``bonus_share``, are refused
-by name (``_UNDISTRIBUTED``); settle those on one machine.
+by name (``_UNDISTRIBUTED``); settle those on one machine.  ``[lifecycle]`` (returns, deadlines, deductions) is
+read by the case life cycle (``payment.cycle``, the service), not by a settlement of given cases: Spark settles
+the cases it is given and applies no deduction (the run ledger, where deductions are recorded, is not read here).
 
 The input order of the single-machine engine is the ``row_no`` order here: settle grouped cases
 that carry ``row_no`` (``group_spark`` writes it).
