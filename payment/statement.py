@@ -21,9 +21,11 @@ STATEMENT_LINES = {
     "year": ("n_cases", "n_drg", "n_unpaid", "drg_points", "point_value", "drg_standard", "drg_patient_share",
              "drg_fund", "drg_cost", "cost_ratio", "other_tracks_fund", "event_fund", "corridor", "provisional",
              "withheld", "score", "release_share", "released", "released_before", "corridor_reward",
-             "total_deduction", "volume_deduction", "bonus", "annual_due", "monthly_paid", "balance", "carried_out"),
+             "total_deduction", "volume_deduction", "bonus", "lifecycle_deducted_months", "lifecycle_deducted",
+             "annual_due", "monthly_paid", "balance", "carried_out"),
     "month": ("n_cases", "n_drg", "n_unpaid", "drg_points", "point_value", "drg_standard", "drg_patient_share",
-              "drg_fund", "other_tracks_fund", "event_fund", "provisional", "withheld", "paid", "released",
+              "drg_fund", "other_tracks_fund", "event_fund", "provisional", "withheld", "lifecycle_deducted", "paid",
+              "released",
               "carried_in", "transfer"),
 }
 #: Label of each statement line, Chinese and English.
@@ -42,6 +44,8 @@ STATEMENT_ZH = {
     "total_deduction": "总控额度扣减 deducted past the total", "volume_deduction": "最低服务人次扣减 deducted for volume",
     "bonus": "考核奖励 bonus (奖优罚劣)", "carried_out": "结转下年 carried into next year", "carried_in": "上年清算差额 last year's balance settled",
     "transfer": "本月合计拨付 transferred this month",
+    "lifecycle_deducted": "违规扣款/更正追回 deducted in this run (payment.deductions)",
+    "lifecycle_deducted_months": "各月已扣款 deducted in the month runs",
 }
 #: Names of the unpaid case types (:data:`payment.engine.UNPAID`), as case lines write them.
 UNPAID_NAMES = tuple(CASE_TYPES[code][0] for code in UNPAID)
