@@ -202,18 +202,40 @@ def apply_adjustments(settlement: Settlement, lines, applied: dict[str, Adjustme
     return done
 
 
+def to_pool(policy, funds, applied: dict[str, Adjustment], year: int) -> dict[int, int]:
+    """``deductions_to = "pool"``: fund index → the deductions of ``year``'s month runs, back to the DRG pool."""
+    if policy.lifecycle.deductions_to != "pool":
+        return {}
+    index = {tuple(f): i for i, f in enumerate(funds)}
+    out: dict[int, int] = {}
+    for d in applied.values():
+        f = index.get((d.region, d.insurance_type))
+        if d.kind == "deduction" and d.run.startswith(f"{year}-") and f is not None:
+            out[f] = out.get(f, 0) + d.amount_fen
+    return out
+
+
 def reserve_lines(settlement: Settlement, rows: list[dict], applied: dict[str, Adjustment],
                   done: list[Adjustment]) -> list[dict]:
     """The fund lines with the deductions and recoveries that went to the reserve (调剂金收入) and its balance.
 
-    Month runs: this run's lines; year runs: the sticky lines of the year (its month runs' and its own).
+    Month runs: this run's lines; year runs: the sticky lines of the year (its month runs' and its own), less
+    the month runs' deductions returned to the DRG pool (line ``lifecycle_to_pool``).
     """
     year = str(settlement.period.year)
     counted = list(done) if settlement.kind == "month" else \
         [d for d in list(applied.values()) + done if d.sticky and d.run.startswith(year)]
+    pooled = to_pool(settlement.policy, settlement.cases.funds, applied, settlement.period.year) \
+        if settlement.kind == "year" else {}
+    if pooled:
+        counted = [d for d in counted if not (d.kind == "deduction" and d.run.startswith(year + "-"))]
     out = []
     for row in rows:
         fund = (row["region"], row["insurance_type"])
+        if row["line"] == "reserve_balance" and pooled:
+            f = settlement.cases.funds.index(fund) if fund in [tuple(x) for x in settlement.cases.funds] else -1
+            out.append({**row, "line": "lifecycle_to_pool", "line_zh": "违规扣款回流DRG基金池 (已含在可分配预算)",
+                        "amount_fen": pooled.get(f, 0)})
         if row["line"] == "reserve_balance":
             amounts = {k: sum(d.amount_fen for d in counted if d.kind == k and (d.region, d.insurance_type) == fund)
                        for k in KINDS}
@@ -235,4 +257,4 @@ def adjustment_table(lines) -> pa.Table:
 
 
 __all__ = ["KINDS", "Adjustment", "DeductionError", "adjustment_table", "apply_adjustments", "deduction_amount",
-           "pending", "reserve_lines"]
+           "pending", "reserve_lines", "to_pool"]

@@ -404,7 +404,7 @@ def _fund_coefficient(standard: np.ndarray, cases: Cases, hospitals: Hospitals, 
 
 def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period: Period,
            scores: dict[str, int] | None = None, ledger: Ledger | None = None,
-           scope: Scope | None = None) -> Settlement:
+           scope: Scope | None = None, to_pool: dict[int, int] | None = None) -> Settlement:
     """Settle the cases of a period.
 
     Parameters
@@ -427,6 +427,9 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
         For a run on part of the region's hospitals: the region's point values (month and shadow
         runs: each case's standard is ⌊points × value⌋, no budget is shared) or the subset's share of
         each budget (:mod:`payment.scope`).
+    to_pool : dict, optional
+        A year run: fund index → fen added to the fund's distributable budget (deductions of the year's
+        month runs returned to the DRG pool, ``[lifecycle] deductions_to = "pool"``, :mod:`payment.deductions`).
 
     Returns
     -------
@@ -470,6 +473,9 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
         if policy.coefficient_applies_to == "fund":
             monthly = _fund_coefficient(monthly, cases, hospitals, drg_mask)
         settlement.monthly_values = {(g // 12, period.year * 100 + g % 12 + 1): v for g, v in values.items()}
+    if kind == "year" and to_pool:  # after the months' provisional values: the pool grows for the year only
+        budgets = {f: (b, r, d + to_pool.get(f, 0)) for f, (b, r, d) in budgets.items()}
+        settlement.budgets = budgets
     if kind == "month":
         standard = np.where(drg_mask, monthly, cl.track_standard)
         settlement.point_values = {g // 12: v for g, v in values.items()}

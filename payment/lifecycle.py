@@ -91,6 +91,7 @@ class LifecycleRules:
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     deductions: dict[str, DeductionRule] = field(default_factory=dict)
     enabled: bool = False  # the policy has a [lifecycle] table: the service records every upload as a submission
+    deductions_to: str = "reserve"  # "pool": the month runs' deductions back to the DRG pool at the year run
 
     def upload_deadline(self, month: str) -> date:
         """Last day (included) to upload the records of ``month`` (YYYY-MM): ``upload_day`` of the next month."""
@@ -113,6 +114,7 @@ def parse_lifecycle(table, folder: Path) -> LifecycleRules:
     if not isinstance(severities, list) or any(s not in SEVERITIES for s in severities):
         table.fail("return_severities", f"{severities!r}: a list of {', '.join(SEVERITIES)} (退回修改的问题级别)")
     late = table.choice("late", LATE, "next_month")
+    deductions_to = table.choice("deductions_to", ("reserve", "pool"), "reserve")
     refuse_after = _whole(table, "refuse_after_working_days", 0, 0)
     if late == "refuse" and refuse_after:
         table.fail("refuse_after_working_days", "only with late = \"next_month\" (逾期多少工作日不予受理)")
@@ -151,7 +153,8 @@ def parse_lifecycle(table, folder: Path) -> LifecycleRules:
         t.close()
         rules[str(rule_id)] = DeductionRule(basis, amount or 0, share or 0)
     table.close()
-    return LifecycleRules(tuple(severities), late, refuse_after, upload_day, review, payment, calendar, rules, enabled)
+    return LifecycleRules(tuple(severities), late, refuse_after, upload_day, review, payment, calendar, rules, enabled,
+                          deductions_to)
 
 
 def _whole(table, key: str, default: int, low: int, high: int | None = None) -> int:

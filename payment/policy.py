@@ -534,6 +534,9 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
     name = str(top.get("name", ""))
     folder = folder or Path(".")
     lifecycle = parse_lifecycle(top.table("lifecycle"), folder)
+    if lifecycle.deductions_to == "pool" and fixed is not None:
+        top.fail("[lifecycle] deductions_to", "\"pool\" returns deductions to the budget the point value shares; "
+                 "a fixed point value shares none ([point_value] mode = \"fixed\") / 固定点值时扣款无法回流基金池")
     top.close()
     files = {key: (folder / value) for key, value in (("hospitals", hospitals_file), ("special", special_file),
                                                       ("events", events_file), ("scores", scores_file)) if value}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from payment.deductions import adjustment_table, apply_adjustments, reserve_lines
+from payment.deductions import adjustment_table, apply_adjustments, reserve_lines, to_pool
 from payment.engine import Settlement, ledger_entries, reconciliation, settle
 from payment.inputs import Hospitals, Period, prepare_cases
 from payment.ledger import Ledger
@@ -83,7 +83,8 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
     if ledger is not None and kind == "shadow":
         raise ValueError("a shadow run pays nothing: it takes no ledger")
     scope = scope or Scope()
-    settlement = settle(prepared, policy, hospitals, kind, period, scores, ledger, scope)
+    pooled = to_pool(policy, prepared.funds, applied or {}, period.year) if kind == "year" else None
+    settlement = settle(prepared, policy, hospitals, kind, period, scores, ledger, scope, pooled)
     done = []
     if adjustments is not None:
         if kind == "shadow":

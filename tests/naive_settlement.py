@@ -201,7 +201,7 @@ def release_share(policy, score) -> Fraction:
 
 
 def settle_year(cases, policy, hospitals, weights, scores=None, special=(), events=(), regions=None,
-                period_scores=None, bonus=None, deductions=None):
+                period_scores=None, bonus=None, deductions=None, pool=None):
     """Year-end clearing of one year's cases → per-case results and per (hospital, fund) accounts.
 
     ``period_scores``: for a release schedule other than the year, the scores given to the month run that
@@ -210,6 +210,8 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
     ``deductions``: (hospital, fund) → {"months": {month: fen}, "year": fen, "sticky_months": fen} — deduction and
     recovery lines (payment.deductions) applied in the month runs (lowering what they paid) and in the year run;
     the annual amount due drops by the sticky ones of the months and by the year's.
+    ``pool``: fund → fen of the months' deductions returned to the DRG pool (added to the year's distributable
+    budget; the months' provisional values keep the budget they had).
     """
     regions = regions or {}
     events = set(events)
@@ -226,6 +228,8 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
     for fund in sorted({ln["fund"] for ln in lines}):
         budget = budgets[fund]
         distributable = budget - floor(budget * _r(policy.reserve_u))
+        monthly_distributable = distributable
+        distributable += (pool or {}).get(fund, 0)
         drg = [ln for ln in lines if ln["fund"] == fund and ln["drg_track"]]
         if policy.point_value_fixed is not None:
             value = Fraction(*policy.point_value_fixed)
@@ -245,7 +249,7 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
                     ln["monthly_standard"] = 0
                 continue
             if policy.provisional is None:
-                value_m = Fraction(distributable, 12 * sum(ln["points"] for ln in in_month)) + Fraction(
+                value_m = Fraction(monthly_distributable, 12 * sum(ln["points"] for ln in in_month)) + Fraction(
                     sum(ln["case"]["patient"] for ln in in_month), sum(ln["points"] for ln in in_month))
             else:
                 value_m = Fraction(*policy.provisional)

@@ -19,10 +19,10 @@ FUNDS = [("HA", "310"), ("HA", "390"), ("HB", "310"), ("HB", "390"), ("HC", "310
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario(), st.lists(st.tuples(st.sampled_from(FUNDS), st.integers(0, 13), st.integers(0, 5_000_00),
-                                      st.booleans()), max_size=8))
-def test_deductions_match_the_twin(data, lines):
+                                      st.booleans()), max_size=8), st.sampled_from(["reserve", "pool"]))
+def test_deductions_match_the_twin(data, lines, deductions_to):
     cases, changes, scores, _, _ = data
-    pol = policy(**changes)
+    pol = policy(**changes, lifecycle={"deductions_to": deductions_to})
     h = hospitals(pol, HOSPITALS)
     w = weights(WEIGHTS)
     frame = cases_frame(cases)
@@ -46,10 +46,16 @@ def test_deductions_match_the_twin(data, lines):
             month = int(a.run[5:])
             t["months"][month] = t["months"].get(month, 0) + a.amount_fen
             t["sticky_months"] += a.amount_fen if a.sticky else 0
-    _, accounts, _, _ = naive.settle_year(cases, pol, naive_hospitals(h), naive_weights(w), scores, deductions=taken)
+    pool = {}
+    if deductions_to == "pool":  # the month runs' deductions (not recoveries) back to the year's pool
+        for a in applied.values():
+            if a.kind == "deduction":
+                pool[("测试市", a.insurance_type)] = pool.get(("测试市", a.insurance_type), 0) + a.amount_fen
+    _, accounts, _, _ = naive.settle_year(cases, pol, naive_hospitals(h), naive_weights(w), scores, deductions=taken,
+                                          pool=pool)
     for row in year.tables["hospitals"].to_pylist():
         expected = accounts[(row["hospital_id"], (row["region"], row["insurance_type"]))]
-        for name in ("annual_due", "monthly_paid", "balance"):
+        for name in ("drg_fund", "annual_due", "monthly_paid", "balance"):
             assert int(row[name] * 100) == expected[name], name
     # every line offered to a run with the account is applied once; the ledger holds them all
     assert sum(e["deducted"] for e in year.ledger.entries) == sum(a.amount_fen for a in applied.values()) + sum(
