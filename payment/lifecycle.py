@@ -37,13 +37,11 @@ caller, never read from the clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from foundation.workdays import CalendarError, WorkCalendar, read_calendar
 
