@@ -226,14 +226,13 @@ class CaseBook:
         self.cleared: dict[int, date] = {}      # year run → the day it ran
         self.disbursed: dict[tuple[str, str], date] = {}   # (run, hospital) → day paid out (拨付)
         self.recoveries: list[dict] = []        # superseded payments to recover (payment.deductions)
-        self.seq0 = 0                           # history rows before this book was loaded (a store's)
         self.dirty: set[tuple[str, str]] = set()  # cases changed since loaded (what a store writes back)
 
     # ------------------------------------------------------------------ history
     def _log(self, state: CaseState, on: date, dimension: str, before: str, after: str, note: str = "",
              run: str = "") -> None:
         self.dirty.add(state.key)
-        self.history.append({"seq": self.seq0 + len(self.history) + 1, "on": on, "hospital_id": state.hospital_id,
+        self.history.append({"seq": len(self.history) + 1, "on": on, "hospital_id": state.hospital_id,
                              "case_id": state.case_id, "version": state.version, "dimension": dimension,
                              "from": before, "to": after, "period": state.period, "run": run, "note": note})
 

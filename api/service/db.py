@@ -191,8 +191,8 @@ def _migration_6(dialect: str) -> list[str]:
 
 def _migration_7(dialect: str) -> list[str]:
     """A case's life from upload to payment (issue 21): states with history, deductions applied once."""
-    out = [f"CREATE TABLE {name} (\n  {_columns(columns)},\n  PRIMARY KEY ({key})\n)"
-           for name, (columns, key) in LIFECYCLE_TABLES.items()]
+    out = ["CREATE SEQUENCE case_events_seq"] + [f"CREATE TABLE {name} (\n  {_columns(columns)},\n  PRIMARY KEY ({key})\n)"
+                                                   for name, (columns, key) in LIFECYCLE_TABLES.items()]
     return out + ["CREATE INDEX case_events_key ON case_events (hospital_id, case_id)",
                   "CREATE INDEX adjustments_hospital ON adjustments (hospital_id)"]
 

@@ -52,9 +52,19 @@ def _of_keys(table: str) -> str:
             "k.hospital_id = t.hospital_id AND k.case_id = t.case_id)")
 
 
-def lock_book(conn: Connection) -> None:
+def lock_book(conn: Connection, shared: bool = False) -> None:
+    """Uploads take the book's lock shared (each changes only its own hospitals' cases, already serialised per
+    hospital by the store); the payer's reviews, returns, runs and payouts take it alone."""
     if conn.dialect == "postgresql":
-        conn.execute("SELECT pg_advisory_xact_lock(?)", (BOOK_LOCK,))
+        conn.execute(f"SELECT pg_advisory_xact_lock{'_shared' if shared else ''}(?)", (BOOK_LOCK,))
+
+
+def _seqs(conn: Connection, n: int) -> list[int]:
+    """``n`` new history numbers, rising (from a sequence: concurrent uploads never take the same one)."""
+    if not n:
+        return []
+    source = "generate_series(1, ?)" if conn.dialect == "postgresql" else "range(?)"
+    return sorted(r["s"] for r in conn.rows(f"SELECT nextval('case_events_seq') AS s FROM {source}", (n,)))
 
 
 def load_book(conn: Connection, rules: LifecycleRules, keys=None) -> CaseBook:
@@ -83,7 +93,6 @@ def load_book(conn: Connection, rules: LifecycleRules, keys=None) -> CaseBook:
                                            _fen(r["fund"])), "sticky": bool(r["sticky"]), "accepted_on": r["accepted_on"]}
                        for r in sorted(conn.rows("SELECT * FROM recoveries"),
                                        key=lambda r: (r["hospital_id"], r["case_id"], r["version"]))]
-    book.seq0 = conn.one("SELECT COALESCE(MAX(seq), 0) AS n FROM case_events")["n"]
     return book
 
 
@@ -113,9 +122,10 @@ def save_book(conn: Connection, book: CaseBook) -> None:
              "insurance_type": p.insurance_type, "standard": _yuan(p.standard), "fund": _yuan(p.fund)}
             for s in states for v, payments in sorted(s.paid.items()) for p in payments]))
     conn.insert_arrow("case_events", _table("case_events", [
-        {"seq": e["seq"], "on_day": e["on"], "hospital_id": e["hospital_id"], "case_id": e["case_id"],
+        {"seq": seq, "on_day": e["on"], "hospital_id": e["hospital_id"], "case_id": e["case_id"],
          "version": e["version"], "dimension": e["dimension"], "from_state": e["from"], "to_state": e["to"],
-         "period": e["period"], "run": e["run"], "note": e["note"]} for e in book.history]))
+         "period": e["period"], "run": e["run"], "note": e["note"]}
+        for seq, e in zip(_seqs(conn, len(book.history)), book.history)]))
     for name in ("lifecycle_runs", "disbursements", "recoveries"):
         conn.execute(f"DELETE FROM {name}")
     conn.insert_arrow("lifecycle_runs", _table("lifecycle_runs", [
@@ -128,7 +138,6 @@ def save_book(conn: Connection, book: CaseBook) -> None:
          "region": r["payment"].region, "insurance_type": r["payment"].insurance_type,
          "standard": _yuan(r["payment"].standard), "fund": _yuan(r["payment"].fund), "sticky": r["sticky"],
          "accepted_on": r["accepted_on"]} for r in book.recoveries]))
-    book.seq0 += len(book.history)
     book.history, book.dirty = [], set()
 
 
@@ -174,7 +183,7 @@ def submit_upload(conn, policy, cases: pa.Table) -> None:
     """
     if policy is None or not policy.lifecycle.enabled or not cases.num_rows:
         return
-    lock_book(conn)
+    lock_book(conn, shared=True)
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS lifecycle_upload (hospital_id TEXT, case_id TEXT, month TEXT, "
                  "n BIGINT)")
     conn.execute("DELETE FROM lifecycle_upload")
@@ -217,18 +226,17 @@ def _first_submissions(conn, book: CaseBook, new: pa.Table, on: date) -> None:
         "accepted_version": pa.array([0] * n, pa.int64()),
         "submission": pc.if_else(refused, "refused", "submitted"), "payment": blank, "period": blank,
         "submitted_on": days, "first_submitted_on": days, "late": late, "correction": pa.array([False] * n)}))
-    seq0 = conn.one("SELECT COALESCE(MAX(seq), 0) AS n FROM case_events")["n"]
+    k = int(pc.sum(refused.cast(pa.int64())).as_py() or 0)
+    seqs = _seqs(conn, n + k)
     events = pa.table({
-        "seq": pa.array(range(seq0 + 1, seq0 + n + 1), pa.int64()), "on_day": days, "hospital_id": hospital,
+        "seq": pa.array(seqs[:n], pa.int64()), "on_day": days, "hospital_id": hospital,
         "case_id": case, "version": version, "dimension": pa.array(["submission"] * n), "from_state": blank,
         "to_state": pa.array(["submitted"] * n), "period": blank, "run": blank,
         "note": pc.if_else(late, LATE_NOTE, "")})
     conn.insert_arrow("case_events", events)
     gone = events.filter(refused)
     if gone.num_rows:
-        k = gone.num_rows
-        conn.insert_arrow("case_events", gone.set_column(0, "seq", pa.array(range(seq0 + n + 1, seq0 + n + k + 1),
-                                                                          pa.int64()))
+        conn.insert_arrow("case_events", gone.set_column(0, "seq", pa.array(seqs[n:], pa.int64()))
                           .set_column(6, "from_state", pa.array(["submitted"] * k))
                           .set_column(7, "to_state", pa.array(["refused"] * k))
                           .set_column(10, "note", pa.array([REFUSED_NOTE] * k)))
