@@ -103,8 +103,11 @@ def _table(name: str, rows: list[dict]) -> pa.Table:
                                  types.get(kind.split()[0], pa.string())) for c, kind in columns.items()})
 
 
-def save_book(conn: Connection, book: CaseBook) -> None:
-    """Write back what changed since :func:`load_book` (in the caller's transaction)."""
+def save_book(conn: Connection, book: CaseBook, whole: bool = True) -> None:
+    """Write back what changed since :func:`load_book` (in the caller's transaction).
+
+    ``whole=False`` (uploads: submissions only) leaves the runs, payouts and recoveries as they are.
+    """
     keys = sorted(book.dirty)
     if keys:
         _stage_keys(conn, keys)
@@ -126,6 +129,9 @@ def save_book(conn: Connection, book: CaseBook) -> None:
          "version": e["version"], "dimension": e["dimension"], "from_state": e["from"], "to_state": e["to"],
          "period": e["period"], "run": e["run"], "note": e["note"]}
         for seq, e in zip(_seqs(conn, len(book.history)), book.history)]))
+    book.history, book.dirty = [], set()
+    if not whole:
+        return
     for name in ("lifecycle_runs", "disbursements", "recoveries"):
         conn.execute(f"DELETE FROM {name}")
     conn.insert_arrow("lifecycle_runs", _table("lifecycle_runs", [
@@ -138,7 +144,6 @@ def save_book(conn: Connection, book: CaseBook) -> None:
          "region": r["payment"].region, "insurance_type": r["payment"].insurance_type,
          "standard": _yuan(r["payment"].standard), "fund": _yuan(r["payment"].fund), "sticky": r["sticky"],
          "accepted_on": r["accepted_on"]} for r in book.recoveries]))
-    book.history, book.dirty = [], set()
 
 
 def load_adjustments(conn: Connection, where: str = "TRUE", params=()) -> dict[str, Adjustment]:
@@ -200,7 +205,7 @@ def submit_upload(conn, policy, cases: pa.Table) -> None:
         book = load_book(conn, policy.lifecycle, [(r["hospital_id"], r["case_id"]) for r in seen])
         for r in seen:
             book.submit(r["hospital_id"], r["case_id"], r["month"], on, int(r["version"]))
-        save_book(conn, book)
+        save_book(conn, book, whole=False)
     new = conn.arrow(f"SELECT l.hospital_id, l.case_id, l.month, c.version FROM ({last}) l JOIN cases c ON "
                      "c.hospital_id = l.hospital_id AND c.case_id = l.case_id WHERE NOT EXISTS (SELECT 1 FROM "
                      "case_states s WHERE s.hospital_id = l.hospital_id AND s.case_id = l.case_id) ORDER BY 1, 2")
