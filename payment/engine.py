@@ -18,13 +18,18 @@ code    case type         rule
 3       ``per_diem``      DRG in ``[tracks.per_diem] rates``: daily rate × los_days (床日)
 4       ``long_stay``     los_days > ``[tracks.long_stay] days``: ⌊cost × ratio⌋
 9 / 10  no weight         ``missing_weight``: ``fee_for_service`` ⌊cost × 1⌋, ``hold`` paid 0 (listed)
+12      ``quota``         ``method = "quota"`` (定额法): any case of types 0–2 and 7–10 is a discharge paid
+                          its hospital's quota (定额标准), whatever its DRG
 1       ``high``          cost × 10⁴ > K × mean (高倍率): points = base + ⌊(cost/mean − K) × RW × 100⌋
 2       ``low``           cost × 10⁴ < L × mean (低倍率): points = ⌊cost/mean × RW × 100⌋
 0       ``normal``        points = ⌊RW × 100 × coefficient⌋
 ======  ================  ==============================================================
 
 Types 0–2 are the DRG track, paid from the distributable budget at the point value; 3, 4, 5, 7, 9
-are paid from the adjustment reserve (调剂金); 6 outside the budget; 8, 10, 11 are not paid.
+are paid from the adjustment reserve (调剂金); 6 outside the budget; 8, 10, 11 are not paid.  Under the
+quota method type 12 takes the DRG track's place (standard = quota, not rescaled to the budget; the
+year-end corridor compares Σ quotas with Σ cost, covered cost = total − self_pay_cost with
+``[quota] covered_cost``).
 """
 
 from __future__ import annotations
@@ -49,10 +54,14 @@ CASE_TYPES = {
     3: ("per_diem", "床日付费"), 4: ("long_stay", "超长住院"), 5: ("special", "特病单议"),
     6: ("event", "突发事件除外"), 7: ("ungroupable", "无法入组/歧义按项目"), 8: ("ungroupable_held", "无法入组/歧义暂缓"),
     9: ("no_weight_ffs", "无权重按项目"), 10: ("held", "无权重暂缓支付"), 11: ("rejected", "数据错误不予结算"),
+    12: ("quota", "定额结算"),
 }
 DRG_TRACK = (0, 1, 2)
 RESERVE_TRACKS = (3, 4, 5, 7, 9)
 EVENT = 6
+QUOTA = 12
+#: The case types a quota (定额) pays under ``method = "quota"``: every discharge, grouped or not.
+QUOTA_PAID = (0, 1, 2, 7, 8, 9, 10)
 #: Case types paid nothing (暂缓/不予支付): standard and fund payment 0, listed for the hospital to fix.
 UNPAID = (8, 10, 11)
 
@@ -110,11 +119,46 @@ def classify(cases: Cases, policy: Policy, hospitals: Hospitals) -> Classified:
         9 if policy.missing_weight == "fee_for_service" else 10,
         7 if policy.ungroupable_pay == "fee_for_service" else 8,
         policy.long_stay_ratio_u, policy.special_ratio_u, policy.event_ratio_u, policy.ungroupable_ratio_u)
+    if policy.method == "quota":
+        quota = np.isin(ct, QUOTA_PAID)
+        ct, points, category = np.where(quota, QUOTA, ct), np.where(quota, 0, points), np.where(quota, CAT_DRG, category)
+        standard = np.where(quota, hospital_quotas(hospitals, cases.hosp[quota])[np.maximum(cases.hosp, 0)], standard)
     if policy.missing_weight == "error" and (ct == 10).any():
         missing = sorted({cases.drg_codes[d] for d in np.unique(cases.drg[ct == 10])})
         raise PaymentInputError(f"{len(missing)} DRGs have no weight (无权重病组): {', '.join(missing[:20])}; "
                                 "add them to the weight table or set missing_weight = \"hold\"")
     return Classified(ct, points, standard, category, cases.special & ~special & ~rejected & ~cases.event)
+
+
+def hospital_quotas(hospitals: Hospitals, used: np.ndarray) -> np.ndarray:
+    """Each hospital's quota (定额标准) in fen, by hospital index; 0 where none.
+
+    Parameters
+    ----------
+    hospitals : Hospitals
+        With ``quota_fen`` (:func:`payment.inputs.read_hospitals` resolves the policy's ``[quota]``).
+    used : numpy.ndarray of int64
+        Hospital indices of the cases a quota pays: each must have a quota.
+
+    Raises
+    ------
+    PaymentInputError
+        A hospital with such cases and no quota.
+    """
+    out = np.array([hospitals.quota_fen.get(h, 0) for h in hospitals.ids] or [0], np.int64)
+    missing = [hospitals.ids[h] for h in np.unique(used) if h >= 0 and out[h] == 0]
+    if missing:
+        raise PaymentInputError(f"hospital {missing[0]} has no quota (定额标准){f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}: "
+                                "give it in the quota table ([quota] table), [quota] hospitals or [quota] levels "
+                                "/ 请设定该医院的定额标准")
+    return out
+
+
+def covered_cost(cases: Cases) -> np.ndarray:
+    """Covered cost (医保范围内费用) of each case: total − self_pay_cost (at most the total), fen."""
+    if cases.self_pay_fen is None:
+        return cases.cost_fen
+    return cases.cost_fen - np.minimum(cases.self_pay_fen, cases.cost_fen)
 
 
 @dataclass(frozen=True)
@@ -154,6 +198,7 @@ class Settlement:
     scores: dict[str, int] = field(default_factory=dict)
     ledger: Ledger | None = None                   # the run ledger read (month and year runs)
     releases: list[dict] = field(default_factory=list)  # withhold released in this run, per account
+    quota_baseline: np.ndarray | None = None       # shadow runs with [quota]: each DRG-track case's quota, fen
 
 
 def fund_budgets(policy: Policy, funds) -> dict[int, tuple[int, int, int]]:
@@ -402,6 +447,45 @@ def _fund_coefficient(standard: np.ndarray, cases: Cases, hospitals: Hospitals, 
     return _kernels.fund_coefficient(standard, cases.patient_fen, np.maximum(cases.hosp, 0), hospitals.coef_u, mask)
 
 
+def _drg_standards(settlement: Settlement, cl: Classified, by_fund_month: np.ndarray, fixed: dict,
+                   drg_mask: np.ndarray, fund: np.ndarray, month: np.ndarray):
+    """The point-method and rate-method standards of a run (and the year run's monthly ones); sets the values."""
+    kind, period, policy, cases = settlement.kind, settlement.period, settlement.policy, settlement.cases
+    hospitals, budgets, n_funds = settlement.hospitals, settlement.budgets, max(len(settlement.cases.funds), 1)
+    monthly = None
+    if kind in ("year", "month"):
+        values = monthly_point_values(policy, budgets, by_fund_month)
+        if fixed:
+            values = {g: PointValue(*fixed[g // 12]) for g in values}
+        monthly, _ = floor_standards(cl.points, fund * 12 + month, drg_mask, values, n_funds * 12)
+        if policy.coefficient_applies_to == "fund":
+            monthly = _fund_coefficient(monthly, cases, hospitals, drg_mask)
+        settlement.monthly_values = {(g // 12, period.year * 100 + g % 12 + 1): v for g, v in values.items()}
+    if kind == "month":
+        standard = np.where(drg_mask, monthly, cl.track_standard)
+        settlement.point_values = {g // 12: v for g, v in values.items()}
+    elif fixed:  # the region's values: no budget is shared over this subset's points
+        values = {f: PointValue(*fixed[f]) for f in range(n_funds) if by_fund_month[f, :, 1].sum() > 0}
+        q, _ = floor_standards(cl.points, fund, drg_mask, values, n_funds)
+        standard = np.where(drg_mask, q, cl.track_standard)
+        settlement.point_values = values
+    else:
+        scale = 12 if period.month is not None else 1
+        if policy.point_value_fixed is not None:
+            totals = by_fund_month.sum(axis=1)
+            values = {f: PointValue(*policy.point_value_fixed) for f in budgets if totals[f, 1] > 0}
+            q, _ = floor_standards(cl.points, fund, drg_mask, values, n_funds)
+        else:
+            values = budget_point_values(budgets, by_fund_month.sum(axis=1), scale, cases.funds, period)
+            q, r = floor_standards(cl.points, fund, drg_mask, values, n_funds)
+            q = _allocate(q, r, fund, drg_mask, values, scale)
+        if policy.coefficient_applies_to == "fund":
+            q = _fund_coefficient(q, cases, hospitals, drg_mask)
+        standard = np.where(drg_mask, q, cl.track_standard)
+        settlement.point_values = values
+    return standard, monthly
+
+
 def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period: Period,
            scores: dict[str, int] | None = None, ledger: Ledger | None = None,
            scope: Scope | None = None) -> Settlement:
@@ -454,50 +538,34 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     month = np.maximum(cases.yyyymm % 100 - 1, 0)
     slot = (np.maximum(cases.hosp, 0) * n_funds + fund) * 12 + month
     zeros = np.zeros(cases.n, np.int64)
+    cost = covered_cost(cases) if policy.method == "quota" and policy.covered_cost else cases.cost_fen
     first = _kernels.category_sums(slot, cl.category, keep, n_accounts * 12, cl.points, cases.patient_fen,
-                                   cases.cost_fen, zeros, zeros)
+                                   cost, zeros, zeros)
     # DRG-track points and patient shares per fund × month: (accounts × 12) → (hospitals, funds, 12)
     by_fund_month = first[:, CAT_DRG, :].reshape(-1, n_funds, 12, 6).sum(axis=0)
     drg_mask = (cl.category == CAT_DRG) & keep
     settlement = Settlement(kind, period, policy, hospitals, cases, cl, cl.track_standard, zeros, {},
                             budgets=budgets, scores=dict(scores or {}), ledger=ledger)
     monthly = None
-    if kind in ("year", "month"):
-        values = monthly_point_values(policy, budgets, by_fund_month)
-        if fixed:
-            values = {g: PointValue(*fixed[g // 12]) for g in values}
-        monthly, _ = floor_standards(cl.points, fund * 12 + month, drg_mask, values, n_funds * 12)
-        if policy.coefficient_applies_to == "fund":
-            monthly = _fund_coefficient(monthly, cases, hospitals, drg_mask)
-        settlement.monthly_values = {(g // 12, period.year * 100 + g % 12 + 1): v for g, v in values.items()}
-    if kind == "month":
-        standard = np.where(drg_mask, monthly, cl.track_standard)
-        settlement.point_values = {g // 12: v for g, v in values.items()}
-    elif fixed:  # the region's values: no budget is shared over this subset's points
-        values = {f: PointValue(*fixed[f]) for f in range(n_funds) if by_fund_month[f, :, 1].sum() > 0}
-        q, _ = floor_standards(cl.points, fund, drg_mask, values, n_funds)
-        standard = np.where(drg_mask, q, cl.track_standard)
-        settlement.point_values = values
+    if policy.method == "quota":  # each case's standard is its quota: no point value, nothing rescaled
+        if scope.point_values or scope.budget_share is not None:
+            raise PaymentInputError("method = \"quota\" (定额法) has no point value or budget share to scope: settle "
+                                    "the hospitals' cases without --point-value / --budget-share")
+        standard = cl.track_standard
+        monthly = standard if kind == "year" else None
     else:
-        scale = 12 if period.month is not None else 1
-        if policy.point_value_fixed is not None:
-            totals = by_fund_month.sum(axis=1)
-            values = {f: PointValue(*policy.point_value_fixed) for f in budgets if totals[f, 1] > 0}
-            q, _ = floor_standards(cl.points, fund, drg_mask, values, n_funds)
-        else:
-            values = budget_point_values(budgets, by_fund_month.sum(axis=1), scale, cases.funds, period)
-            q, r = floor_standards(cl.points, fund, drg_mask, values, n_funds)
-            q = _allocate(q, r, fund, drg_mask, values, scale)
-        if policy.coefficient_applies_to == "fund":
-            q = _fund_coefficient(q, cases, hospitals, drg_mask)
-        standard = np.where(drg_mask, q, cl.track_standard)
-        settlement.point_values = values
+        standard, monthly = _drg_standards(settlement, cl, by_fund_month, fixed, drg_mask, fund, month)
     paid = keep & (cl.category != CAT_UNPAID)
     settlement.standard = np.where(paid, standard, 0)
     settlement.fund_payment = np.where(paid, standard - cases.patient_fen, 0)
     second = _kernels.category_sums(slot, cl.category, keep, n_accounts * 12, settlement.standard,
                                     settlement.fund_payment, zeros if monthly is None else monthly, zeros, zeros)
     sums = account_sums(first, second, n_accounts)
+    if kind == "shadow" and policy.method != "quota" and hospitals.quota_fen:
+        # the quota (定额) baseline beside DRG and fee for service: what the quota would pay the same cases
+        quotas = hospital_quotas(hospitals, cases.hosp[drg_mask])
+        settlement.quota_baseline = np.where(drg_mask & paid, quotas[np.maximum(cases.hosp, 0)], 0)
+        sums["quota_standard"] = group_sum(settlement.quota_baseline, slot // 12, n_accounts)
     if kind == "year":
         settlement.monthly_standard = monthly
         settlement.months = monthly_payments(policy, first, second)
@@ -751,8 +819,8 @@ def year_end(policy: Policy, hospitals: Hospitals, budgets: dict[int, tuple[int,
         balance=balance, corridor_reward=reward, total_deduction=total_ded, volume_deduction=volume_ded,
         released_before=released_before, carried_out=carried, bonus=bonus,
     )
-    if policy.point_value_fixed is not None:
-        return  # a fixed point value spends what it spends; the reconciliation shows the difference
+    if policy.point_value_fixed is not None or policy.method == "quota":
+        return  # a fixed point value (or a quota) spends what it spends; the reconciliation shows the difference
     for f, (_, _, distributable) in budgets.items():
         total = int(sums["drg_fund"][f::n_funds].sum())
         if total != distributable:  # the allocation guarantees this; a failure here is a defect, not bad input
@@ -842,7 +910,8 @@ def reconciliation(settlement: Settlement) -> list[dict]:
         budget, reserve, distributable = s.budgets.get(f, (0, 0, 0))
         lines = [("budget", "统筹基金预算", budget), ("reserve", "调剂金", reserve),
                  ("distributable", "可分配预算", distributable),
-                 ("drg_fund", "DRG病例基金支付", int(s.accounts["drg_fund"][f::n_funds].sum()))]
+                 ("drg_fund", "定额病例基金支付" if s.policy.method == "quota" else "DRG病例基金支付",
+                  int(s.accounts["drg_fund"][f::n_funds].sum()))]
         if s.kind != "month":
             lines.append(("drg_minus_distributable", "DRG基金支付−可分配预算", lines[-1][2] - distributable))
         reserve_used = 0

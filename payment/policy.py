@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-METHODS = {"point": "点数法", "rate": "费率法"}
+METHODS = {"point": "点数法", "rate": "费率法", "quota": "定额法"}
 MISSING_WEIGHT = ("hold", "fee_for_service", "error")
 PERIOD_COLUMNS = ("discharge_date", "settlement_date")
 #: Hospital levels (医院等级) a policy and a hospital table may name.
@@ -134,6 +134,11 @@ class Policy:
     min_case_deduction_fen: int = 0
     # 奖优罚劣: (min score, next year's coefficient adjustment, bonus share) per band, highest first; None = none
     next_year_bands: tuple[tuple[int, int, int], ...] | None = None
+    # 定额 (issue 19): quota per discharge in fen, per hospital id and per hospital level ([quota]; the table file
+    # in files["quota"]); covered_cost: the quota method's corridor compares covered cost (total − self_pay_cost)
+    quota_hospitals_fen: dict[str, int] = field(default_factory=dict)
+    quota_levels_fen: dict[int, int] = field(default_factory=dict)
+    covered_cost: bool = False
     files: dict[str, Path] = field(default_factory=dict)
     path: str = ""
     sha256: str = ""
@@ -523,6 +528,26 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
     unreferred = _ratio(benefits_t, "unreferred_ratio_cut", "0")
     benefits_t.close()
 
+    quota = top.table("quota")
+    quota_hospitals = _mapping(quota, "hospitals", 2, "hospital id = 定额标准 in 元")
+    quota_levels = _per_level(quota, "levels", 2, {})
+    quota_file = quota.get("table")
+    if quota_file is not None and (not isinstance(quota_file, str) or not quota_file.strip()):
+        quota.fail("table", "must be a file name (定额标准表: hospital_id or level, quota)")
+    covered = quota.get("covered_cost", method == "quota")
+    if not isinstance(covered, bool):
+        quota.fail("covered_cost", "must be true or false (按医保范围内费用 total − self_pay_cost)")
+    if any(v == 0 for v in [*quota_hospitals.values(), *quota_levels.values()]):
+        quota.fail("hospitals" if 0 in quota_hospitals.values() else "levels", "a quota (定额标准) must be positive")
+    quota.close()
+    if method == "quota":
+        if not (quota_hospitals or quota_levels or quota_file):
+            quota.fail("table", "missing: method = \"quota\" (定额法) needs quotas: [quota] table, hospitals or "
+                       "levels / 定额法须给出定额标准")
+        if applies_to == "fund":
+            coef.fail("applies_to", "method = \"quota\" applies no hospital coefficient (a quota per level or "
+                      "hospital carries it); remove applies_to = \"fund\" / 定额法不使用医院系数")
+
     shadow = top.table("shadow")
     far_below = _ratio(shadow, "far_below", "0.5")
     far_above = _ratio(shadow, "far_above", "2", high=100)
@@ -533,7 +558,8 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
     top.close()
     folder = folder or Path(".")
     files = {key: (folder / value) for key, value in (("hospitals", hospitals_file), ("special", special_file),
-                                                      ("events", events_file), ("scores", scores_file)) if value}
+                                                      ("events", events_file), ("scores", scores_file),
+                                                      ("quota", quota_file)) if value}
     return Policy(
         version=version.strip(), name=name, region=region, method=method, period_by=period_by,
         budgets=tuple(budgets), reserve_u=reserve_u, level_coef_u=level_coef, hospital_coef_u=hospital_coef,
@@ -548,7 +574,8 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
         carry_from_month=carry_from, carry_months=carry_months, coefficient_applies_to=applies_to,
         point_value_fixed=fixed, release_schedule=schedule, totals_fen=totals_fen, totals_over=totals_over,
         totals_fund_share_u=totals_share, min_cases=min_cases, min_case_deduction_fen=deduction,
-        next_year_bands=next_year, files=files, path=origin, sha256=sha256,
+        next_year_bands=next_year, quota_hospitals_fen=quota_hospitals, quota_levels_fen=quota_levels,
+        covered_cost=covered, files=files, path=origin, sha256=sha256,
     )
 
 

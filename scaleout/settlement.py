@@ -47,6 +47,8 @@ _UNDISTRIBUTED = {
     '[point_value] mode = "fixed"': lambda p: p.point_value_fixed is not None,
     "[assessment] schedule (other than \"year\")": lambda p: p.release_schedule != "year",
     "[assessment.next_year]": lambda p: p.next_year_bands is not None,
+    'method = "quota" / [quota] (定额)': lambda p: p.method == "quota" or bool(
+        p.quota_hospitals_fen or p.quota_levels_fen or "quota" in p.files),
 }
 #: Per-case columns computed on the executors (all integers but the ids).
 CASE_SCHEMA = ("row_no long, case_id string, hospital_id string, hosp long, fund_key string, yyyymm long, "

@@ -133,15 +133,19 @@ def _shadow_report(run) -> Report:
     hospitals = run.tables["hospitals"].to_pandas()
     drgs = run.tables["drgs"].to_pandas()
     standard, cost = hospitals["drg_standard"].sum(), hospitals["drg_cost"].sum()
-    report.metrics({"DRG病例数 DRG-track cases": f"{int(hospitals['n_drg'].sum()):,}",
-                    "支付标准合计 standard (元)": _cell(standard), "实际费用 cost (元)": _cell(cost),
-                    "盈亏 gain (元)": _cell(standard - cost)})
+    metrics = {"DRG病例数 DRG-track cases": f"{int(hospitals['n_drg'].sum()):,}",
+               "支付标准合计 standard (元)": _cell(standard), "实际费用（按项目）fee for service (元)": _cell(cost),
+               "盈亏 gain (元)": _cell(standard - cost)}
+    baseline = ["quota_standard", "quota_gain"] if "quota_standard" in hospitals else []
+    if baseline:  # the quota (定额) method's payment of the same cases, beside DRG and fee for service
+        metrics["定额基线 quota baseline (元)"] = _cell(hospitals["quota_standard"].sum())
+    report.metrics(metrics)
     report.heading("医疗机构盈亏 Gain/loss by hospital")
     top = hospitals.sort_values(["gain", "hospital_id"]).head(40)
     report.bar_chart(top["hospital_id"] + " " + top["insurance_type"], [int(v) for v in top["gain"]],
                      title="盈亏（元）gain = standard − cost, 元 (most loss first)")
     report.table(hospitals[["hospital_id", "insurance_type", "n_drg", "drg_standard", "drg_cost", "gain",
-                            "cost_ratio", "far_from_cost_share"]].astype(str).rename(columns=LABELS_ZH))
+                            "cost_ratio", "far_from_cost_share", *baseline]].astype(str).rename(columns=LABELS_ZH))
     report.heading("亏损病组 DRGs that lose money")
     losing = drgs[drgs["gain"] < 0].sort_values(["gain", "drg"]).head(30)
     report.table(losing[["drg", "rw", "n_cases", "standard", "total_cost", "gain", "far_from_cost"]].astype(str)
