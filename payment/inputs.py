@@ -108,6 +108,34 @@ class Hospitals:
         return {h: i for i, h in enumerate(self.ids)}
 
 
+def _level(text, origin: str, row_no: int, hid: str) -> int:
+    level = LEVEL_WORDS.get(str(text).strip().removesuffix(".0"))
+    if level not in LEVELS:
+        raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid}: unknown hospital level {text!r} (医院等级); "
+                                "use 1, 2 or 3 (一级/二级/三级)")
+    return level
+
+
+def read_hospital_levels(source) -> dict[str, int]:
+    """Hospital id → level (医院等级) from a hospital table (file or DataFrame), as :func:`read_hospitals` reads them.
+
+    Raises
+    ------
+    PaymentInputError
+        A missing column, an empty id or an unknown level, naming the row.
+    """
+    origin = "hospital table" if isinstance(source, pd.DataFrame) else str(source)
+    frame = source.astype(str) if isinstance(source, pd.DataFrame) else _read_frame(source, "hospital table")
+    cols = _columns(frame, origin, "hospital table", ("hospital_id", "level"))
+    out = {}
+    for row_no, row in enumerate(frame.to_dict("records"), start=2):
+        hid = str(row[cols["hospital_id"]]).strip()
+        if not hid:
+            raise PaymentInputError(f"{origin}: row {row_no}: empty hospital_id (医疗机构编码)")
+        out[hid] = _level(row[cols["level"]], origin, row_no, hid)
+    return out
+
+
 def read_hospitals(source, policy: Policy) -> Hospitals:
     """Read a hospital table (CSV/XLSX/Parquet file or a DataFrame) and give each hospital its coefficient.
 
@@ -134,10 +162,7 @@ def read_hospitals(source, policy: Policy) -> Hospitals:
         if hid in seen:
             raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid} listed twice (first at row {seen[hid]})")
         seen[hid] = row_no
-        level = LEVEL_WORDS.get(str(row[cols["level"]]).strip().removesuffix(".0"))
-        if level not in LEVELS:
-            raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid}: unknown hospital level "
-                                    f"{row[cols['level']]!r} (医院等级); use 1, 2 or 3 (一级/二级/三级)")
+        level = _level(row[cols["level"]], origin, row_no, hid)
         coef = policy.hospital_coef_u.get(hid)
         text = str(row.get(cols.get("coefficient"), "")).strip() if "coefficient" in cols else ""
         if coef is None and text and text.lower() not in ("nan", "none"):
@@ -562,4 +587,4 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
 
 
 __all__ = ["DATA_ERROR", "Cases", "Hospitals", "PaymentInputError", "Period", "REJECT_REASONS", "prepare_cases",
-           "read_case_list", "read_hospitals", "read_quota_table", "read_scores"]
+           "read_case_list", "read_hospital_levels", "read_hospitals", "read_quota_table", "read_scores"]

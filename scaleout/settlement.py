@@ -18,8 +18,8 @@ What runs where (``settle_spark``)
    driver with the engine's own function, per hospital × fund (small).
 
 The run ledger is not read here: a policy with a release schedule, the coefficient on the fund amount,
-a fixed point value or ``[assessment.next_year]``, and a hospital table with ``bonus_share``, are refused
-by name (``_UNDISTRIBUTED``); settle those on one machine.
+a fixed point value, ``[assessment.next_year]``, the quota method or a ``[quota]`` baseline, and a hospital
+table with ``bonus_share``, are refused by name (``_UNDISTRIBUTED``); settle those on one machine.
 
 The input order of the single-machine engine is the ``row_no`` order here: settle grouped cases
 that carry ``row_no`` (``group_spark`` writes it).
