@@ -240,3 +240,16 @@ def test_quota_year_matches_the_plain_python_calculator(data, covered, self_pays
             assert int(row[name] * 100) == expected[name], (row["hospital_id"], name)
     assert Fraction(sum(ln["standard"] for ln in lines if ln["kind"] == "quota")) == sum(
         row["drg_standard"] * 100 for row in run.tables["hospitals"].to_pylist())
+
+
+def test_bundled_quota_corridor_policy_pays_quotas_by_level():
+    from payment import load_policy, read_hospitals
+    from payment.run import EXAMPLE_POLICY
+
+    pol = load_policy(EXAMPLE_POLICY.with_name("quota-corridor.toml"))
+    h = read_hospitals(pol.files["hospitals"], pol)
+    levels = dict(zip(h.ids, h.level.tolist()))
+    # quotas 10,000.00 × Ci: level 1 × 0.5 = 5,000.00, level 2 × 0.75 = 7,500.00, level 3 × 1.15 = 11,500.00
+    assert pol.method == "quota" and pol.covered_cost
+    assert {h.quota_fen[i] for i in h.ids if levels[i] == 3} == {1_150_000}
+    assert {h.quota_fen[i] for i in h.ids if levels[i] == 1} <= {500_000}
