@@ -121,7 +121,8 @@ def classify(cases: Cases, policy: Policy, hospitals: Hospitals) -> Classified:
         policy.long_stay_ratio_u, policy.special_ratio_u, policy.event_ratio_u, policy.ungroupable_ratio_u)
     if policy.method == "quota":
         quota = np.isin(ct, QUOTA_PAID)
-        ct, points, category = np.where(quota, QUOTA, ct), np.where(quota, 0, points), np.where(quota, CAT_DRG, category)
+        ct, points = np.where(quota, QUOTA, ct), np.where(quota, 0, points)
+        category = np.where(quota, CAT_DRG, category)
         standard = np.where(quota, hospital_quotas(hospitals, cases.hosp[quota])[np.maximum(cases.hosp, 0)], standard)
     if policy.missing_weight == "error" and (ct == 10).any():
         missing = sorted({cases.drg_codes[d] for d in np.unique(cases.drg[ct == 10])})
@@ -148,7 +149,8 @@ def hospital_quotas(hospitals: Hospitals, used: np.ndarray) -> np.ndarray:
     out = np.array([hospitals.quota_fen.get(h, 0) for h in hospitals.ids] or [0], np.int64)
     missing = [hospitals.ids[h] for h in np.unique(used) if h >= 0 and out[h] == 0]
     if missing:
-        raise PaymentInputError(f"hospital {missing[0]} has no quota (定额标准){f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}: "
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise PaymentInputError(f"hospital {missing[0]} has no quota (定额标准){more}: "
                                 "give it in the quota table ([quota] table), [quota] hospitals or [quota] levels "
                                 "/ 请设定该医院的定额标准")
     return out
@@ -955,8 +957,8 @@ def point_value_text(settlement: Settlement, fund: int) -> str:
     return value.yuan_per_rw() if settlement.policy.method == "rate" else value.yuan_per_point()
 
 
-__all__ = ["CASE_TYPES", "CAT_DRG", "CAT_EVENT", "CAT_RESERVE", "CAT_UNPAID", "DRG_TRACK", "EVENT", "RESERVE_TRACKS",
-           "UNPAID", "Classified", "PointValue", "Settlement", "account_sums", "budget_point_values", "classify",
+__all__ = ["CASE_TYPES", "CAT_DRG", "CAT_EVENT", "CAT_RESERVE", "CAT_UNPAID", "DRG_TRACK", "EVENT", "QUOTA",
+           "QUOTA_PAID", "RESERVE_TRACKS", "UNPAID", "covered_cost", "hospital_quotas", "Classified", "PointValue", "Settlement", "account_sums", "budget_point_values", "classify",
            "account_keys", "corridor_adjustment", "corridor_parts", "floor_standards", "fund_budgets", "group_sum", "monthly_payments",
            "ledger_entries", "monthly_point_values", "next_year", "point_value_text", "point_values",
            "reconciliation", "settle", "withhold",
