@@ -566,8 +566,11 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     if kind == "shadow" and policy.method != "quota" and hospitals.quota_fen:
         # the quota (定额) baseline beside DRG and fee for service: what the quota would pay the same cases
         quotas = hospital_quotas(hospitals, cases.hosp[drg_mask])
-        settlement.quota_baseline = np.where(drg_mask & paid, quotas[np.maximum(cases.hosp, 0)], 0)
+        settlement.quota_baseline = np.where(drg_mask, quotas[np.maximum(cases.hosp, 0)], 0)
         sums["quota_standard"] = group_sum(settlement.quota_baseline, slot // 12, n_accounts)
+        # the cost the quota is compared with: covered (total − self-pay) with [quota] covered_cost, as quotas are set
+        compared = covered_cost(cases) if policy.covered_cost else cases.cost_fen
+        sums["quota_cost"] = group_sum(np.where(drg_mask, compared, 0), slot // 12, n_accounts)
     if kind == "year":
         settlement.monthly_standard = monthly
         settlement.months = monthly_payments(policy, first, second)

@@ -38,7 +38,7 @@ LABELS_ZH = {
     "patient_share_source": "个人负担来源", "fund_payment": "基金支付", "provisional_standard": "月度预结支付标准",
     "provisional_fund": "月度预结基金支付", "formula": "计算过程", "note": "说明", "gain": "盈亏（支付标准−费用）",
     "payment_ratio": "支付标准/费用", "far_from_cost": "偏离费用", "quota_standard": "定额基线（定额标准）",
-    "quota_gain": "定额盈亏（定额−费用）",
+    "quota_cost": "定额对比费用", "quota_gain": "定额盈亏（定额−费用）",
 }
 FORMULAS = {
     ("point", 0): "点数 = 权重 × 100 × 医院系数；支付标准 = 点数 × 点值；基金支付 = 支付标准 − 个人负担 "
@@ -200,7 +200,8 @@ def hospital_table(s: Settlement) -> pa.Table:
         columns["far_from_cost_share"] = _ratio(far[present], a["n_drg"][present])
         if "quota_standard" in a:  # the quota (定额) baseline of the same DRG-track cases
             columns["quota_standard"] = _money(a["quota_standard"][present])
-            columns["quota_gain"] = _money(a["quota_standard"][present] - a["drg_cost"][present])
+            columns["quota_cost"] = _money(a["quota_cost"][present])
+            columns["quota_gain"] = _money(a["quota_standard"][present] - a["quota_cost"][present])
     if s.kind in ("month", "year"):
         columns["provisional"] = _money(a["provisional"][present])
         columns["withheld"] = _money(a["withheld"][present])

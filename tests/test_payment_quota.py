@@ -180,6 +180,16 @@ def test_shadow_run_shows_the_quota_baseline_beside_drg_and_fee_for_service(tmp_
     lines = run.tables["case_lines"].to_pylist()
     assert [r["quota_standard"] for r in lines] == [D("4750.00"), D("4750.00"), D("8400.00"), D("8400.00"), None,
                                                      D("12433.34")]
+    # with [quota] covered_cost = true the quota is compared with the covered cost, as it was set from it:
+    # H1 9,500.00 vs 4,000 + 3,400 = 7,400.00 → 2,100.00; H2 16,800.00 vs 8,500 + 10,000 = 18,500.00 → −1,700.00;
+    # H3 12,433.34 vs 15,800.00 → −3,366.66 (the DRG figures do not change)
+    covered = policy(quota={"table": str(tmp_path / "quotas.csv"), "covered_cost": True})
+    again = run_settlement(cases_frame(cases_2024(True)), weights(A01), covered, hospitals(covered, LEVELS), "shadow",
+                           "2024")
+    rows_c = {r["hospital_id"]: r for r in again.tables["hospitals"].to_pylist()}
+    assert {h: (str(r["quota_cost"]), str(r["quota_gain"])) for h, r in rows_c.items()} == {
+        "H1": ("7400.00", "2100.00"), "H2": ("18500.00", "-1700.00"), "H3": ("15800.00", "-3366.66")}
+    assert [r["drg_standard"] for r in rows_c.values()] == [r["drg_standard"] for r in rows.values()]
 
 
 def test_quota_table_reader_and_policy_keys(tmp_path):
@@ -253,3 +263,67 @@ def test_bundled_quota_corridor_policy_pays_quotas_by_level():
     assert pol.method == "quota" and pol.covered_cost
     assert {h.quota_fen[i] for i in h.ids if levels[i] == 3} == {1_150_000}
     assert {h.quota_fen[i] for i in h.ids if levels[i] == 1} <= {500_000}
+
+
+QUOTA_POLICY_FILE = """\
+version = "quota-cli-1"
+region = "测试市"
+method = "{method}"
+average_cost = "10000.00"
+hospitals = "hospitals.csv"
+
+[[budget]]
+insurance_type = "all"
+amount = "1000000.00"
+
+[quota]
+table = "quotas.csv"
+
+[monthly]
+withhold = "0.10"
+
+[assessment]
+default_score = 100
+
+[corridor]
+bands = [ {{ upto = "0.9", include_upto = true, pay = "cost_plus_reward", reward_share = "0.5" }},
+          {{ upto = "1.1", include_upto = true, pay = "standard" }},
+          {{ upto = "1.2", include_upto = true, pay = "excess", fund_share = "0.5" }}, {{ pay = "capped" }} ]
+"""
+
+
+def test_command_line_quota_table_then_month_year_and_shadow_runs(tmp_path, capsys):
+    from api.cli import main
+    from reference_data import write_csv
+
+    # the history as a hospital would export it: Chinese headers, 基本医保支付范围外费用 read as self_pay_cost
+    write_csv(tmp_path / "history.csv", ["病案号", "医疗机构编码", "出院日期", "总费用", "基本医保支付范围外费用"],
+              [[f"h{i}", h, f"{y}-06-30", cost, self_pay] for i, (h, y, cost, self_pay) in enumerate(HISTORY)])
+    assert main(["calibrate", str(tmp_path / "history.csv"), "--quota", "hospital", "--year", "2024",
+                 "-o", str(tmp_path / "quotas.csv")]) == 0
+    assert read_quota_table(tmp_path / "quotas.csv") == (
+        {h: int(D(q) * 100) for h, q in COVERED_QUOTAS.items()}, {})
+    write_csv(tmp_path / "hospitals.csv", ["hospital_id", "level"], [[h, str(level)] for h, level in LEVELS])
+    frame = cases_frame(cases_2024(True)).assign(dept="内科")
+    frame.to_csv(tmp_path / "cases.csv", index=False)
+    weights(A01).write(tmp_path / "weights.parquet")
+    for method in ("quota", "point"):
+        (tmp_path / f"{method}.toml").write_text(QUOTA_POLICY_FILE.format(method=method), encoding="utf-8")
+
+    def settle(kind, period, method, out):
+        return main(["settle", kind, str(tmp_path / "cases.csv"), "--weights", str(tmp_path / "weights.parquet"),
+                     "--policy", str(tmp_path / f"{method}.toml"), "--period", period, "-o", str(tmp_path / out)])
+
+    assert settle("month", "2024-01", "quota", "m1") == 0
+    assert settle("year", "2024", "quota", "y1") == 0 and settle("year", "2024", "quota", "y2") == 0
+    for name in ("case_lines.parquet", "hospitals.csv", "reconciliation.csv", "run.json"):
+        assert (tmp_path / "y1" / name).read_bytes() == (tmp_path / "y2" / name).read_bytes(), name
+    statement = (tmp_path / "y1" / "statements" / "H3.html").read_text(encoding="utf-8")
+    # H3's year-end as in test_year_end_corridor_on_quota_times_discharges_covered_cost
+    assert "定额付费年度清算结算单" in statement and "24,866.68" in statement and "723.32" in statement
+    assert "定额标准合计" in statement and "总点数" not in statement
+    assert settle("shadow", "2024", "point", "s1") == 0
+    shadow = (tmp_path / "s1" / "shadow.html").read_text(encoding="utf-8")
+    # Σ quota baseline 9,500.00 + 16,800.00 + 12,433.34 = 38,733.34 beside the DRG standards and the costs
+    assert "定额基线 quota baseline" in shadow and "38,733.34" in shadow and "<td>12433.34</td>" in shadow
+    assert "Σ quota fund" in capsys.readouterr().err

@@ -34,7 +34,7 @@ from api.cli.report import Report
 from payment import (CASE_TYPES, KINDS, MoneyRangeError, PaymentInputError, Period, PolicyError, load_policy,
                      read_case_list, read_hospitals, read_scores, run_settlement)
 from payment.ledger import LedgerError, read_ledger, write_ledger
-from payment.statement import (KIND_ZH, STATEMENT_LINES, STATEMENT_ZH, case_type_counts, unpaid_lines,
+from payment.statement import (KIND_ZH, case_type_counts, statement_lines, unpaid_lines,
                                worked_examples)
 from payment.scope import Scope, parse_budget_share, parse_point_value
 from payment.tables import LABELS_ZH, diff_case_lines
@@ -82,17 +82,20 @@ def _cell(value) -> str:
 def _statement(run, hospital: str, rows: list[dict], lines: pa.Table, months: list[dict] | None) -> Report:
     meta, policy = run.meta, run.settlement.policy
     kind = run.settlement.kind
-    report = Report(f"DRG付费{KIND_ZH[kind]}结算单", f"DRG payment statement ({kind} {meta['period']})",
+    quota = policy.method == "quota"
+    report = Report(f"{'定额' if quota else 'DRG'}付费{KIND_ZH[kind]}结算单",
+                    f"{'Quota' if quota else 'DRG'} payment statement ({kind} {meta['period']})",
                     f"{hospital} {rows[0]['hospital_name']} · 期间 {meta['period']} · 分组方案 {meta['pack_version'] or '-'} · "
                     f"政策 {policy.version} · 权重 {meta['weights']['name']} · 运行版本 run {meta['run_version']}")
     total = lambda key: sum((r[key] for r in rows if r.get(key) is not None), Decimal(0))  # noqa: E731
     key = "balance" if kind == "year" else "paid"
     report.metrics({"病例数 cases": f"{sum(r['n_cases'] for r in rows):,}",
-                    "DRG基金支付 DRG fund (元)": _cell(total("drg_fund")),
+                    ("定额基金支付 quota fund (元)" if quota else "DRG基金支付 DRG fund (元)"): _cell(total("drg_fund")),
                     ("清算差额 balance due (元)" if kind == "year" else "本月拨付 paid (元)"): _cell(total(key))})
     report.heading("结算明细 Statement (按险种 by insurance type)")
-    shown = [k for k in STATEMENT_LINES[kind] if k in rows[0]]  # the lines of the rules this policy uses
-    frame = pd.DataFrame({"项目 item": [STATEMENT_ZH[k] for k in shown]})
+    lines_shown = [(k, label) for k, label in statement_lines(kind, policy) if k in rows[0]]  # the rules used
+    shown = [k for k, _ in lines_shown]
+    frame = pd.DataFrame({"项目 item": [label for _, label in lines_shown]})
     for r in rows:
         frame[run.settlement.policy.fund_name(r["region"], r["insurance_type"])] = [
             _cell(r.get(k)) if k != "point_value" or r.get(k) is not None else NO_POINTS for k in shown]
@@ -136,7 +139,7 @@ def _shadow_report(run) -> Report:
     metrics = {"DRG病例数 DRG-track cases": f"{int(hospitals['n_drg'].sum()):,}",
                "支付标准合计 standard (元)": _cell(standard), "实际费用（按项目）fee for service (元)": _cell(cost),
                "盈亏 gain (元)": _cell(standard - cost)}
-    baseline = ["quota_standard", "quota_gain"] if "quota_standard" in hospitals else []
+    baseline = ["quota_standard", "quota_cost", "quota_gain"] if "quota_standard" in hospitals else []
     if baseline:  # the quota (定额) method's payment of the same cases, beside DRG and fee for service
         metrics["定额基线 quota baseline (元)"] = _cell(hospitals["quota_standard"].sum())
     report.metrics(metrics)
@@ -233,6 +236,8 @@ def _summary(run, seconds: float, out) -> None:
             ok = f["drg_fund_fen"] == f["distributable_fen"]
             check = f"; Σ DRG fund {fen_text(f['drg_fund_fen'])} {'=' if ok else '≠'} distributable"
         value = f"{unit} {f['point_value']}" if f["point_value"] else NO_POINTS
+        if run.settlement.policy.method == "quota":  # no point value; what the quotas spend is not rescaled
+            value, check = "定额法 quota method", f"; Σ quota fund {fen_text(f['drg_fund_fen'])} (not rescaled)"
         print(f"  {run.settlement.policy.fund_name(f['region'], f['insurance_type'])} ({f['insurance_type']}): budget "
               f"{fen_text(f['budget_fen'])}, distributable {fen_text(f['distributable_fen'])}, {value}{check}", file=out)
     held = run.tables["drgs"].to_pandas()
