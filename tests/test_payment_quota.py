@@ -327,3 +327,57 @@ def test_command_line_quota_table_then_month_year_and_shadow_runs(tmp_path, caps
     # Σ quota baseline 9,500.00 + 16,800.00 + 12,433.34 = 38,733.34 beside the DRG standards and the costs
     assert "定额基线 quota baseline" in shadow and "38,733.34" in shadow and "<td>12433.34</td>" in shadow
     assert "Σ quota fund" in capsys.readouterr().err
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario(), st.sampled_from(["month", "quarter", "half", "year"]),
+       st.dictionaries(st.integers(1, 12), st.dictionaries(st.sampled_from(["HA", "HB", "HC"]), st.integers(0, 100_00))),
+       st.lists(st.integers(0, 5_000_00), min_size=52, max_size=52))
+def test_quota_months_through_the_ledger_then_the_year(data, schedule, period_scores, self_pays):
+    """Quota month runs recorded in the ledger, then the year read from it: the plain-Python year."""
+    from payment.ledger import Ledger
+
+    cases, changes, scores, _, _ = data
+    cases = cases + [dict(cases[0], case_id=f"M{m}", month=m) for m in range(1, 13)]
+    for c, self_pay in zip(cases, self_pays):
+        c["self_pay"] = self_pay
+    changes = {**changes, "method": "quota", "corridor": {"bands": QUOTED_BANDS},
+               "quota": {"levels": {"1": "4321.09", "2": "8000.00", "3": "12000.01"}},
+               "assessment": {**changes["assessment"], "schedule": schedule, "default_score": 80}}
+    pol = policy(**changes)
+    h = hospitals(pol, HOSPITALS)
+    w = weights(PROPERTY_WEIGHTS)
+    frame = cases_frame(cases)
+    ledger = Ledger()
+    for m in range(1, 13):
+        ledger = run_settlement(frame, w, pol, h, "month", f"2024-{m:02d}", scores=period_scores.get(m),
+                                ledger=ledger).ledger
+    year_scores = scores if schedule == "year" else None
+    run = run_settlement(frame, w, pol, h, "year", "2024", scores=year_scores, ledger=ledger)
+    _, accounts, _, _ = naive.settle_year(cases, pol, naive_hospitals(h), naive_weights(w), year_scores,
+                                          period_scores=period_scores)
+    for row in run.tables["hospitals"].to_pylist():
+        expected = accounts[(row["hospital_id"], (row["region"], row["insurance_type"]))]
+        for name in ("withheld", "released", "corridor", "annual_due", "monthly_paid", "balance"):
+            assert int(row[name] * 100) == expected[name], (row["hospital_id"], name)
+
+
+def test_weights_on_covered_cost():
+    from calibration import RelativeWeightCalibrator
+
+    rows = [("A", "1000.00", "200.00"), ("A", "3000.00", "0"), ("B", "2000.00", "0"), ("B", "2000.00", "1000.00")]
+    cases = [{"drg": d, "status": "ok", "total_cost": cost, "self_pay_cost": self_pay, "los_days": 5}
+             for d, cost, self_pay in rows]
+    without = [{k: v for k, v in c.items() if k != "self_pay_cost"} for c in cases]
+
+    def fit(data, covered):
+        model = RelativeWeightCalibrator("none", min_cases=1, covered_cost=covered).fit(data)
+        return {d: str(rw) for d, rw in model.weights_.items()}, str(model.mean_cost_)
+
+    # total cost: A (1,000 + 3,000) ÷ 2 = 2,000, B 2,000, all 2,000 → RW 1 and 1 (the default: covered_cost off)
+    assert fit(cases, False) == ({"A": "1.000000", "B": "1.000000"}, "2000.00")
+    # covered: A (800 + 3,000) ÷ 2 = 1,900; B (2,000 + 1,000) ÷ 2 = 1,500; all 6,800 ÷ 4 = 1,700;
+    # RW A = 1,900 ÷ 1,700 = 1.1176470… → 1.117647; B = 1,500 ÷ 1,700 = 0.8823529… → 0.882353
+    assert fit(cases, True) == ({"A": "1.117647", "B": "0.882353"}, "1700.00")
+    # without the column the switch changes nothing
+    assert fit(without, True) == fit(without, False) == fit(cases, False)
