@@ -263,7 +263,8 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
             ln["standard"] = with_coefficient(policy, s, ln["case"]["patient"], hospitals[ln["case"]["hospital_id"]][1])
         for month in range(1, 13):
             in_month = [ln for ln in drg if ln["case"]["month"] == month]
-            if not in_month or sum(ln["points"] for ln in in_month) == 0:
+            # a month without points has no value to share the budget over; a forecast value prices it all the same
+            if not in_month or policy.provisional is None and sum(ln["points"] for ln in in_month) == 0:
                 for ln in in_month:
                     ln["monthly_standard"] = 0
                 continue
