@@ -167,6 +167,9 @@ def cmd_calibrate(args) -> int:
         if pack is not None:
             codes, names = pack.compiled.drg_codes.to_pylist(), pack.compiled.drg_names.to_pylist()
             params["all_drgs"] = {c: n or "" for c, n in zip(codes, names) if c and c != "0000"}
+        if args.covered_cost and "self_pay_cost" not in cases.column_names:
+            print("--covered-cost: the cases have no self_pay_cost (自费/范围外费用) column; the total cost is used",
+                  file=sys.stderr)
         started = time.perf_counter()
         model = RelativeWeightCalibrator(**params).fit(cases)
     seconds = time.perf_counter() - started
