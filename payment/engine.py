@@ -961,8 +961,8 @@ def point_value_text(settlement: Settlement, fund: int) -> str:
 
 
 __all__ = ["CASE_TYPES", "CAT_DRG", "CAT_EVENT", "CAT_RESERVE", "CAT_UNPAID", "DRG_TRACK", "EVENT", "QUOTA",
-           "QUOTA_PAID", "RESERVE_TRACKS", "UNPAID", "covered_cost", "hospital_quotas", "Classified", "PointValue", "Settlement", "account_sums", "budget_point_values", "classify",
-           "account_keys", "corridor_adjustment", "corridor_parts", "floor_standards", "fund_budgets", "group_sum", "monthly_payments",
-           "ledger_entries", "monthly_point_values", "next_year", "point_value_text", "point_values",
-           "reconciliation", "settle", "withhold",
-           "year_end"]
+           "QUOTA_PAID", "RESERVE_TRACKS", "UNPAID", "Classified", "PointValue", "Settlement", "account_keys",
+           "account_sums", "budget_point_values", "classify", "corridor_adjustment", "corridor_parts", "covered_cost",
+           "floor_standards", "fund_budgets", "group_sum", "hospital_quotas", "ledger_entries", "monthly_payments",
+           "monthly_point_values", "next_year", "point_value_text", "point_values", "reconciliation", "settle",
+           "withhold", "year_end"]

@@ -580,7 +580,7 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
         pack_version = ", ".join(sorted(str(v) for v in versions if v))
     fingerprint = _hash_arrays([case_id, row_no, hosp, drg, drg_codes, status, cost, paid, patient_source, los,
                                 yyyymm, insurance, insurance_codes, dept, dept_codes, special_mask, event_mask,
-                                reject] + ([self_pay] if policy.method == "quota" and policy.covered_cost else []))
+                                reject] + ([self_pay] if policy.covered_cost else []))
     return Cases(case_id, row_no, hosp, drg, drg_codes, status, per_drg_rw, per_drg_mean, cost, paid, patient_source,
                  los, yyyymm, insurance, insurance_codes, dept, dept_codes, fund, funds, reject, special_mask, special_rank,
                  event_mask, dict(events or {}), fingerprint, pack_version, outside, self_pay)

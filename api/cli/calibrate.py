@@ -220,7 +220,8 @@ def calibration_report(model: RelativeWeightCalibrator, name: str, source: str) 
                "RIV 方差减少系数": round(model.riv_, 4), "CV<1 占比 share": f"{model.cv_share_:.1%}",
                "小样本病组 small": int(stats["small_group"].sum()), "无数据病组 no data": len(model.missing_drgs_),
                "例均费用 mean cost": f"{model.mean_cost_} 元"})
-    r.paragraph(f"剔除方法 trimming: {model.trim}; min_cases {model.min_cases}; "
+    r.paragraph(f"费用口径 cost: {'范围内费用 covered (total − self_pay_cost)' if model.covered_cost else '总费用 total'}; "
+                f"剔除方法 trimming: {model.trim}; min_cases {model.min_cases}; "
                 f"年份 years {', '.join(map(str, model.years_)) or '-'}; "
                 f"年份权重 year weights {', '.join(model.year_weights_) or '-'}; "
                 f"通胀系数 inflation {', '.join(model.inflation_factors_) or '-'}", note=True)
