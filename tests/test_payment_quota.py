@@ -381,3 +381,17 @@ def test_weights_on_covered_cost():
     assert fit(cases, True) == ({"A": "1.117647", "B": "0.882353"}, "1700.00")
     # without the column the switch changes nothing
     assert fit(without, True) == fit(without, False) == fit(cases, False)
+
+
+def test_expected_payment_of_a_quota_case(tmp_path):
+    import pyarrow as pa
+
+    from payment.expected import expected_payment
+
+    pol = quota_policy(quota_file(tmp_path, True))
+    frame = pa.Table.from_pandas(cases_frame(cases_2024(True)[:1]), preserve_index=False)
+    result = expected_payment(frame, weights(A01), pol, hospitals(pol, LEVELS))
+    # c1 at H1: the quota 4,750.00; the fund 4,750.00 − 400.00 = 4,350.00
+    assert (result.case_type, result.standard_fen.tolist(), result.fund_fen.tolist()) == (["quota"], [475000],
+                                                                                           [435000])
+    assert result.basis.startswith("quota")
