@@ -918,7 +918,8 @@ def reconciliation(settlement: Settlement) -> list[dict]:
                  ("drg_fund", "定额病例基金支付" if s.policy.method == "quota" else "DRG病例基金支付",
                   int(s.accounts["drg_fund"][f::n_funds].sum()))]
         if s.kind != "month":
-            lines.append(("drg_minus_distributable", "DRG基金支付−可分配预算", lines[-1][2] - distributable))
+            lines.append(("drg_minus_distributable", f"{'定额' if s.policy.method == 'quota' else 'DRG'}基金支付−可分配预算",
+                          lines[-1][2] - distributable))
         reserve_used = 0
         for code in RESERVE_TRACKS:
             amount = int(by_type[f, code])
