@@ -1,0 +1,247 @@
+"""异地就医 (issue 22): inbound cases grouped here, benefits by the insured region, cleared between funds.
+
+Every expected figure below is worked out by hand from the rules in ``payment/cross_region.py`` and the README
+(amounts in 元); the arithmetic is in the comments.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from payment import PolicyError, run_settlement
+from payment.ledger import Ledger
+from payment_helpers import case, cases_frame, hospitals, policy, weights
+
+D = Decimal
+
+# A01 RW 1.0 (mean 10,000.00) → 100 points; B01 RW 2.0 (mean 20,000.00) → 200 points; both hospitals level 2
+# with coefficient 1.0.
+WEIGHTS = [("A01", "1.0", "10000.00"), ("B01", "2.0", "20000.00")]
+HOSPITALS = [("HA", 2), ("HB", 2)]
+# Each insured region's own benefits (参保地政策), all 310: 320100 起付线 1,000, 80%, 未备案 −10%;
+# 330100 起付线 500, 90%, 未备案 −20%.  The local table (起付线 800, 85%) must not be used for them.
+REGION_A = {"unreferred_ratio_cut": "0.10",
+            "rules": [{"insurance_type": "310", "deductible": "1000", "ratio": "0.80", "annual_cap": "300000"}]}
+REGION_B = {"unreferred_ratio_cut": "0.20",
+            "rules": [{"insurance_type": "310", "deductible": "500", "ratio": "0.90", "annual_cap": "200000"}]}
+
+
+def region_policy(**cross):
+    # Budget 5,079,000.00, no reserve: a month shares 5,079,000 ÷ 12 = 423,250.00.
+    return policy(
+        region="本市", budget=[{"insurance_type": "310", "amount": "5079000.00"}], reserve={"share": "0"},
+        benefits={"unreferred_ratio_cut": "0.05", "rules": [
+            {"insurance_type": "310", "deductible": "800", "ratio": "0.85", "annual_cap": "400000"}]},
+        cross_region={"local": ["110100"], "benefits": {"320100": REGION_A, "330100": REGION_B}, **cross})
+
+
+def month_cases():
+    """10 local cases and 30 inbound ones (15 insured in 320100, 15 in 330100), all discharged in March 2024."""
+    rows = []
+    for i in range(10):  # local: cost 9,000.00, patient_paid 1,000.00; insured here (empty, 本市 or 110100)
+        rows.append((case(f"L{i}", "HA" if i < 5 else "HB", "A01", "9000", "1000", month=3),
+                     ["", "本市", "110100"][i % 3], "0", "0"))
+    for i in range(15):  # 320100 at HA: A01, cost 9,000.00, no self-pay; L5..: 5 of them without a filed referral
+        rows.append((case(f"A{i}", "HA", "A01", "9000", "0", month=3), "320100", "0", "是" if i >= 10 else "0"))
+    for i in range(15):  # 330100 at HB: B01, cost 22,000.00 with 1,000.00 self-pay; 5 without referral
+        rows.append((case(f"B{i}", "HB", "B01", "22000", "0", month=3), "330100", "1000", "1" if i >= 10 else ""))
+    frame = cases_frame([r[0] for r in rows])
+    inbound = [r[1] not in ("", "本市", "110100") for r in rows]
+    frame["patient_paid"] = [None if x else p for x, p in zip(inbound, frame["patient_paid"])]
+    frame["insured_region"] = [r[1] for r in rows]
+    frame["self_pay_cost"] = [r[2] for r in rows]
+    frame["out_of_area_unreferred"] = [r[3] for r in rows]
+    return frame
+
+
+def settle_month(pol, frame=None, ledger=None):
+    return run_settlement(month_cases() if frame is None else frame, weights(WEIGHTS), pol,
+                          hospitals(pol, HOSPITALS), "month", "2024-03", ledger=ledger)
+
+
+def by_id(run):
+    return {r["case_id"]: r for r in run.tables["case_lines"].to_pylist()}
+
+
+def clearing(run):
+    return {(r["insured_region"], r["month"]): r for r in run.tables["clearing"].to_pylist()}
+
+
+def test_patient_shares_follow_each_insured_region_and_the_pool_inside():
+    run = settle_month(region_policy(pool="inside"))
+    lines = by_id(run)
+    # 320100: eligible 9,000 − 0 − 1,000 = 8,000; × 80% = 6,400 fund → patient 2,600.00;
+    #         unreferred 70%: 5,600 → patient 3,400.00.
+    # 330100: eligible 22,000 − 1,000 − 500 = 20,500; × 90% = 18,450 → patient 3,550.00;
+    #         unreferred 70%: 14,350 → patient 7,650.00.
+    assert [lines[f"A{i}"]["patient_share"] for i in (0, 10)] == [D("2600.00"), D("3400.00")]
+    assert [lines[f"B{i}"]["patient_share"] for i in (0, 10)] == [D("3550.00"), D("7650.00")]
+    assert lines["L0"]["patient_share"] == D("1000.00")  # patient_paid given
+    # The local point value with the inbound cases inside the pool:
+    # points 10 × 100 + 15 × 100 + 15 × 200 = 5,500; patient shares 10 × 1,000 + (10 × 2,600 + 5 × 3,400) +
+    # (10 × 3,550 + 5 × 7,650) = 10,000 + 43,000 + 73,750 = 126,750;
+    # value = (423,250 + 126,750) ÷ 5,500 = 100.000000 元/点.
+    assert lines["L0"]["point_value"] == lines["A0"]["point_value"] == D("100.000000")
+    # standards 100 × 100 = 10,000.00 and 200 × 100 = 20,000.00
+    assert (lines["A0"]["standard"], lines["A0"]["fund_payment"]) == (D("10000.00"), D("7400.00"))
+    assert (lines["B10"]["standard"], lines["B10"]["fund_payment"]) == (D("20000.00"), D("12350.00"))
+    rows = clearing(run)
+    # 320100: cost 15 × 9,000 = 135,000; standard 15 × 10,000 = 150,000; patient 43,000;
+    #   at discharge 10 × 6,400 + 5 × 5,600 = 92,000 (= cost − patient); paid 150,000 − 43,000 = 107,000;
+    #   difference 107,000 − 92,000 = 15,000 (borne by the local pool).
+    a = rows[("320100", "2024-03")]
+    assert (a["n_cases"], a["n_drg"], a["total_cost"], a["drg_standard"], a["patient_share"], a["fund_at_discharge"],
+            a["fund_payment"], a["clearing_amount"], a["difference"]) == (
+        15, 15, D("135000.00"), D("150000.00"), D("43000.00"), D("92000.00"), D("107000.00"), D("92000.00"),
+        D("15000.00"))
+    # 330100: cost 330,000; standard 300,000; patient 73,750; at discharge 10 × 18,450 + 5 × 14,350 = 256,250;
+    #   paid 300,000 − 73,750 = 226,250; difference −30,000.
+    b = rows[("330100", "2024-03")]
+    assert (b["total_cost"], b["drg_standard"], b["patient_share"], b["fund_at_discharge"], b["fund_payment"],
+            b["difference"]) == (D("330000.00"), D("300000.00"), D("73750.00"), D("256250.00"), D("226250.00"),
+                                 D("-30000.00"))
+    assert a["borne_by"].startswith("pool") and len(rows) == 2
+    assert run.tables["clearing_cases"].num_rows == 30
+
+
+def test_pool_outside_reference_value_and_the_reserve_bears_the_difference():
+    run = settle_month(region_policy(pool="outside", reference_value="95", difference="reserve"))
+    lines = by_id(run)
+    # Local pool alone: 1,000 points, patient shares 10,000; value (423,250 + 10,000) ÷ 1,000 = 433.250000 元/点;
+    # a local case: 100 × 433.25 = 43,325.00, fund 42,325.00.
+    assert lines["L0"]["point_value"] == D("433.250000")
+    assert (lines["L0"]["standard"], lines["L0"]["fund_payment"]) == (D("43325.00"), D("42325.00"))
+    # Inbound at the reference value 95: A01 100 × 95 = 9,500.00; B01 200 × 95 = 19,000.00.
+    assert lines["A0"]["point_value"] == D("95.000000")
+    assert (lines["A0"]["standard"], lines["A0"]["fund_payment"]) == (D("9500.00"), D("6900.00"))  # − 2,600
+    assert (lines["B10"]["standard"], lines["B10"]["fund_payment"]) == (D("19000.00"), D("11350.00"))  # − 7,650
+    rows = clearing(run)
+    # 320100: paid 10 × 6,900 + 5 × 6,100 = 99,500; recovered 92,000; difference 7,500.
+    # 330100: paid 10 × 15,450 + 5 × 11,350 = 211,250; recovered 256,250; difference −45,000.
+    assert (rows[("320100", "2024-03")]["fund_payment"], rows[("320100", "2024-03")]["difference"]) == (
+        D("99500.00"), D("7500.00"))
+    assert (rows[("330100", "2024-03")]["fund_payment"], rows[("330100", "2024-03")]["clearing_amount"],
+            rows[("330100", "2024-03")]["difference"]) == (D("211250.00"), D("256250.00"), D("-45000.00"))
+    recon = {(r["region"], r["line"]): r["amount"] for r in run.tables["reconciliation"].to_pylist()}
+    # Σ local DRG fund = the month's share 423,250.00 (10 × 42,325); the reserve bears 7,500 − 45,000 = −37,500
+    # (it gains 37,500.00), so its balance is 0 − (−37,500) = 37,500.00.
+    assert recon[("本市", "drg_fund")] == D("423250.00")
+    assert recon[("本市", "reserve:cross_region")] == D("-37500.00")
+    assert recon[("本市", "reserve_balance")] == D("37500.00")
+    assert recon[("320100", "clearing:recovered")] == D("92000.00")
+    assert recon[("330100", "clearing:fund_payment")] == D("211250.00")
+    hospitals_table = {(r["hospital_id"], r["region"]): r for r in run.tables["hospitals"].to_pylist()}
+    assert hospitals_table[("HA", "320100")]["drg_fund"] == D("99500.00")  # its own account (clearing fund)
+
+
+def test_who_bears_the_difference():
+    hospital = by_id(settle_month(region_policy(pool="outside", reference_value="95", difference="hospital")))
+    # the hospital is paid what clearing recovers: standard = cost 9,000.00, fund 9,000 − 2,600 = 6,400.00
+    assert (hospital["A0"]["standard"], hospital["A0"]["fund_payment"]) == (D("9000.00"), D("6400.00"))
+    run = settle_month(region_policy(pool="outside", reference_value="95", difference="hospital"))
+    a = clearing(run)[("320100", "2024-03")]
+    # the DRG standard is still shown (15 × 9,500 = 142,500); paid = recovered = 92,000; difference 0
+    assert (a["drg_standard"], a["fund_payment"], a["clearing_amount"], a["difference"]) == (
+        D("142500.00"), D("92000.00"), D("92000.00"), D("0.00"))
+    insured = clearing(settle_month(region_policy(pool="outside", reference_value="95",
+                                                  difference="insured_region")))
+    # clearing recovers the DRG fund payment itself: 99,500.00, difference 0
+    assert (insured[("320100", "2024-03")]["clearing_amount"], insured[("320100", "2024-03")]["difference"]) == (
+        D("99500.00"), D("0.00"))
+
+
+def test_clearing_reconciles_with_the_run_ledger():
+    run = settle_month(region_policy(pool="outside", reference_value="95"), ledger=Ledger())
+    rows = {r["insured_region"]: r for r in run.tables["clearing_ledger"].to_pylist()}
+    # HA's clearing account 320100/310: provisional 99,500.00, withheld 10% (the default) = 9,950.00
+    assert (rows["320100"]["fund_payment"], rows["320100"]["ledger_amount"], rows["320100"]["ledger_withheld"],
+            rows["320100"]["difference"]) == (D("99500.00"), D("99500.00"), D("9950.00"), D("0.00"))
+    entries = {(e["hospital_id"], e["region"]): e for e in run.ledger.entries}
+    assert entries[("HB", "330100")]["provisional"] == 211_250_00
+
+
+def test_a_local_only_month_is_identical_with_and_without_the_new_columns():
+    pol = region_policy(pool="outside", reference_value="95")
+    frame = month_cases()
+    local = frame[frame["case_id"].str.startswith("L")].reset_index(drop=True)
+    plain = local.drop(columns=["insured_region", "out_of_area_unreferred"])
+    with_columns, without = settle_month(pol, local), settle_month(pol, plain)
+    assert with_columns.tables.keys() == without.tables.keys() and "clearing" not in without.tables
+    for name, table in with_columns.tables.items():
+        assert _bytes(table) == _bytes(without.tables[name]), name
+    assert with_columns.meta == without.meta
+
+
+def _bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def test_a_region_without_a_benefit_table_needs_patient_paid():
+    pol = policy(region="本市", cross_region={"benefits": {"320100": REGION_A}}, benefits={"rules": [
+        {"insurance_type": "310", "deductible": "800", "ratio": "0.85", "annual_cap": "400000"}]})
+    frame = cases_frame([case("x", "HA", "A01", "9000", "0"), case("y", "HA", "A01", "9000", "0")])
+    frame["patient_paid"] = [None, None]
+    frame["insured_region"] = ["440100", "320100"]
+    run = run_settlement(frame, weights(WEIGHTS), pol, hospitals(pol, HOSPITALS), "year", "2024")
+    lines = by_id(run)
+    assert lines["x"]["case_type"] == "rejected" and "patient_paid" in lines["x"]["note"]
+    assert lines["y"]["patient_share"] == D("2600.00")  # 320100's table: 9,000 − ⌊8,000 × 0.8⌋
+
+
+@pytest.mark.parametrize("cross, message", [
+    ({"pool": "outside"}, r"\[cross_region\] reference_value: missing"),
+    ({"pool": "inside", "reference_value": "95"}, r"reference_value: only with pool = \"outside\""),
+    ({"pool": "inside", "difference": "hospital"}, r"difference: 'hospital': with pool = \"inside\".*本地统筹基金"),
+    ({"pool": "outside", "reference_value": "95", "difference": "nobody"}, r"difference: 'nobody' is not one of"),
+    ({"pool": "elsewhere"}, r"\[cross_region\] pool: 'elsewhere' is not one of inside, outside"),
+    ({"benefits": {"320100": {"rules": [{"ratio": "1.5", "annual_cap": "1"}]}}},
+     r"\[\[cross_region.benefits.320100.rules\]\] #1 ratio: 1.5 must be between 0 and 1"),
+    ({"benefits": {"320100": "missing-file.toml"}}, r"\[cross_region.benefits\] 320100: cannot read .*参保地待遇"),
+    ({"local": "110100"}, r"\[cross_region\] local: must be a list"),
+    ({"outboundgrowth": "0.1"}, r"\[cross_region\] outboundgrowth: unknown key"),
+])
+def test_policy_keys_are_validated_by_name(cross, message):
+    with pytest.raises(PolicyError, match=message):
+        policy(cross_region=cross)
+
+
+def test_a_benefit_file_per_region(tmp_path):
+    (tmp_path / "320100.toml").write_text(
+        '[benefits]\nunreferred_ratio_cut = "0.10"\n[[benefits.rules]]\ninsurance_type = "310"\n'
+        'deductible = "1000"\nratio = "0.80"\nannual_cap = "300000"\n', encoding="utf-8")
+    (tmp_path / "policy.toml").write_text(
+        'version = "t"\nregion = "本市"\naverage_cost = "10000"\n[[budget]]\ninsurance_type = "310"\n'
+        'amount = "1000000"\n[cross_region]\nbenefits = { "320100" = "320100.toml" }\n', encoding="utf-8")
+    from payment import load_policy
+
+    pol = load_policy(tmp_path / "policy.toml")
+    assert pol.cross_region.benefits == policy(region="本市", cross_region={"benefits": {"320100": REGION_A}}
+                                               ).cross_region.benefits
+    assert set(pol.cross_region.files_sha256) == {"benefits:320100"}
+
+
+def test_outbound_forecast_in_the_shadow_run():
+    pol = region_policy(pool="inside", outbound_growth="0.05")
+    # last year's clearing tables of two treating regions: 本市's own insured (110100 and 本市) and another
+    # region's (ignored); a year row (2023) is a total and is not counted twice.
+    last_year = pa.table({"insured_region": ["110100", "本市", "110100", "999999"],
+                          "insurance_type": ["310", "310", "310", "310"],
+                          "month": ["2023-01", "2023-07", "2023", "2023-02"],
+                          "n_cases": ["4", "6", "10", "9"],
+                          "clearing_amount": ["120000.00", "80000.01", "200000.01", "5.00"]})
+    frame = month_cases()
+    run = run_settlement(frame, weights(WEIGHTS), pol, hospitals(pol, HOSPITALS), "shadow", "2024-03",
+                         outbound=last_year)
+    row = run.tables["outbound"].to_pylist()[0]
+    # Σ = 120,000.00 + 80,000.01 = 200,000.01 (10 cases); forecast 200,000.01 + ⌊200,000.01 × 5%⌋
+    # = 20,000,001 fen + ⌊1,000,000.05⌋ = 21,000,001 fen = 210,000.01; share of 5,079,000: ⌊0.041347…⌋ = 0.0413
+    assert (row["last_year_cases"], row["last_year_amount"], row["forecast"], row["budget_share"]) == (
+        10, D("200000.01"), D("210000.01"), D("0.0413"))
+    recon = {(r["region"], r["line"]): r["amount"] for r in run.tables["reconciliation"].to_pylist()}
+    assert recon[("本市", "outbound_forecast")] == D("210000.01")
