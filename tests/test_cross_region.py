@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import naive_settlement as naive
 from payment import PolicyError, run_settlement
 from payment.ledger import Ledger
-from payment_helpers import case, cases_frame, hospitals, policy, weights
+from payment_helpers import case, cases_frame, hospitals, naive_hospitals, naive_weights, policy, weights
 
 D = Decimal
 
@@ -245,3 +249,91 @@ def test_outbound_forecast_in_the_shadow_run():
         10, D("200000.01"), D("210000.01"), D("0.0413"))
     recon = {(r["region"], r["line"]): r["amount"] for r in run.tables["reconciliation"].to_pylist()}
     assert recon[("本市", "outbound_forecast")] == D("210000.01")
+
+
+# --- the engine against the plain-Python twin (tests/naive_settlement.py) -------------------------------------
+
+PROPERTY_HOSPITALS = [("HA", 3), ("HB", 2), ("HC", 1, "0.9")]
+PROPERTY_WEIGHTS = [("A01", "1.0", "10000.00"), ("B01", "2.345678", None), ("C01", "0.5", "5000.00"),
+                    ("P01", "1.0", "8000.00")]
+ANY = [{"insurance_type": "all", "deductible": "600", "ratio": "0.75", "annual_cap": "50000"}]
+
+
+@st.composite
+def cross_scenario(draw):
+    n = draw(st.integers(3, 30))
+    cases = []
+    for i in range(n):
+        cost = draw(st.integers(0, 200_000_00))
+        cases.append({
+            "case_id": f"C{i:03d}", "hospital_id": draw(st.sampled_from(["HA", "HB", "HC"])),
+            "drg": draw(st.sampled_from(["A01", "B01", "C01", "P01", "Z99"])),
+            "status": draw(st.sampled_from(["ok"] * 8 + ["ungroupable"])), "cost": cost,
+            "patient": draw(st.one_of(st.none(), st.integers(0, cost))), "los": draw(st.integers(1, 90)),
+            "month": draw(st.integers(1, 12)), "insurance_type": draw(st.sampled_from(["310", "390"])),
+            "insured_region": draw(st.sampled_from(["", "本市", "110100", "320100", "330100"])),
+            "self_pay": draw(st.integers(0, cost)), "unreferred": draw(st.booleans()),
+        })
+    for k, ins in ((0, "310"), (1, "390")):  # every budget fund has points
+        cases[k].update(drg="A01", status="ok", cost=10_000_00, patient=1_000_00, insurance_type=ins,
+                        insured_region="", los=5)
+    pool = draw(st.sampled_from(["inside", "outside"]))
+    cross = {"local": ["110100"], "pool": pool,
+             "benefits": {"320100": {"unreferred_ratio_cut": "0.1", "rules": REGION_A["rules"] + ANY},
+                          "330100": {"rules": [dict(r, insurance_type="all") for r in REGION_B["rules"]]}}}
+    if pool == "outside":
+        cross["reference_value"] = draw(st.sampled_from(["95", "123.456789", "0.5"]))
+        cross["difference"] = draw(st.sampled_from(["reserve", "hospital", "insured_region"]))
+    changes = {
+        "region": "本市", "method": draw(st.sampled_from(["point", "rate"])),
+        "budget": [{"insurance_type": "310", "amount": f"{draw(st.integers(1, 10**9)) / 100:.2f}"},
+                   {"insurance_type": "390", "amount": f"{draw(st.integers(1, 10**9)) / 100:.2f}"}],
+        "reserve": {"share": draw(st.sampled_from(["0", "0.05"]))},
+        "monthly": {"withhold": draw(st.sampled_from(["0", "0.1"]))},
+        "tracks": {"long_stay": {"days": 60, "ratio": "0.9"}, "per_diem": {"rates": {"P01": "321.45"}}},
+        "corridor": {"bands": [{"upto": "0.9", "fund_share": "0.3"}, {"upto": "1.1", "fund_share": "0"},
+                               {"fund_share": "0.5"}]},
+        "benefits": {"unreferred_ratio_cut": "0.05", "rules": ANY}, "cross_region": cross,
+    }
+    return cases, changes
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cross_scenario())
+def test_year_with_inbound_cases_matches_the_plain_python_calculator(data):
+    cases, changes = data
+    pol = policy(**changes)
+    h = hospitals(pol, PROPERTY_HOSPITALS)
+    w = weights(PROPERTY_WEIGHTS)
+    computed = [c["patient"] is None for c in cases]
+    for c in cases:
+        if c["patient"] is None:
+            c["patient"] = naive.patient_share(c, pol, dict(zip(h.ids, h.level))[c["hospital_id"]])
+    frame = cases_frame(cases)
+    frame["patient_paid"] = [None if x else p for x, p in zip(computed, frame["patient_paid"])]
+    frame["insured_region"] = [c["insured_region"] for c in cases]
+    frame["self_pay_cost"] = [f"{c['self_pay'] / 100:.2f}" for c in cases]
+    frame["out_of_area_unreferred"] = ["是" if c["unreferred"] else "0" for c in cases]
+    run = run_settlement(frame, w, pol, h, "year", "2024", scores={"HA": 100_00, "HB": 80_00, "HC": 0})
+    lines, accounts, _, _ = naive.settle_year(cases, pol, naive_hospitals(h), naive_weights(w),
+                                              {"HA": 100_00, "HB": 80_00, "HC": 0})
+    table = run.tables["case_lines"]
+    assert [int(x * 100) for x in table.column("patient_share").to_pylist()] == [c["patient"] for c in cases]
+    assert table.column("case_type").to_pylist() == [ln["kind"] for ln in lines]
+    assert [int(x * 100) for x in table.column("standard").to_pylist()] == [
+        0 if ln["kind"] in ("held", "ungroupable_held") else ln["standard"] for ln in lines]
+    assert [int(x * 100) for x in table.column("fund_payment").to_pylist()] == [ln["fund_payment"] for ln in lines]
+    expected = naive.clearing_lines(lines, pol)
+    got = {(r["insured_region"], r["insurance_type"], int(r["month"][5:])): r
+           for r in (run.tables["clearing"].to_pylist() if "clearing" in run.tables else []) if len(r["month"]) > 4}
+    assert set(got) == set(expected)
+    for key, row in expected.items():
+        assert {k: (int(got[key][k] * 100) if isinstance(got[key][k], Decimal) else got[key][k])
+                for k in row} == row, key
+    s = run.settlement
+    keys = [(hid, region, ins) for hid in s.hospitals.ids for region, ins in s.cases.funds]
+    for i in np.flatnonzero(s.accounts["n_cases"]):
+        hid, region, ins = keys[i]
+        a = accounts[(hid, (region, ins))]
+        assert (s.accounts["annual_due"][i], s.accounts["balance"][i], s.accounts["corridor"][i]) == (
+            a["annual_due"], a["balance"], a["corridor"]), keys[i]
