@@ -473,7 +473,7 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
 
     reject = np.zeros(n, np.int64)
     patient_source = np.where(paid_ok, 0, 2)
-    if not paid_ok.all() and policy.benefits:
+    if not paid_ok.all() and (policy.benefits or found is not None):
         from payment.benefits import patient_shares
 
         insured = None if found is None else (found.region, cross_region.benefit_tables(policy, found))

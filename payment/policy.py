@@ -167,6 +167,8 @@ class Policy:
         """A fund's name for statements: ``示例市 职工``, from its budget (:attr:`Budget.fund_name`)."""
         budget = next((b for b in self.budgets if (b.region, b.insurance_type) == (region, insurance_type)), None)
         name = budget.fund_name if budget is not None else FUND_NAMES.get(insurance_type, insurance_type)
+        if budget is None and self.cross_region is not None and region not in (self.region, ""):
+            name += " 异地就医清算"  # a clearing fund (pool = "outside"): the insured region pays
         return f"{region} {name}".strip()
 
     def fund_key(self, region: str, insurance_type: str) -> tuple[str, str] | None:

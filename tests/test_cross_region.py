@@ -6,6 +6,7 @@ Every expected figure below is worked out by hand from the rules in ``payment/cr
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import numpy as np
@@ -337,3 +338,106 @@ def test_year_with_inbound_cases_matches_the_plain_python_calculator(data):
         a = accounts[(hid, (region, ins))]
         assert (s.accounts["annual_due"][i], s.accounts["balance"][i], s.accounts["corridor"][i]) == (
             a["annual_due"], a["balance"], a["corridor"]), keys[i]
+
+
+# --- drg settle -------------------------------------------------------------------------------------------------
+
+CLI_POLICY = """\
+version = "cross-1"
+region = "本市"
+average_cost = "10000.00"
+hospitals = "hospitals.csv"
+
+[[budget]]
+insurance_type = "310"
+amount = "5079000.00"
+
+[reserve]
+share = "0"
+
+[coefficients]
+levels = { 1 = "0.8", 2 = "1.0", 3 = "1.2" }
+
+[cross_region]
+local = ["110100"]
+pool = "outside"
+reference_value = "95"
+difference = "reserve"
+outbound_growth = "0.05"
+
+[cross_region.benefits.320100]
+unreferred_ratio_cut = "0.10"
+rules = [ { insurance_type = "310", deductible = "1000", ratio = "0.80", annual_cap = "300000" } ]
+
+[cross_region.benefits.330100]
+unreferred_ratio_cut = "0.20"
+rules = [ { insurance_type = "310", deductible = "500", ratio = "0.90", annual_cap = "200000" } ]
+"""
+
+
+@pytest.fixture
+def cli_inputs(tmp_path):
+    from reference_data import write_csv
+
+    write_csv(tmp_path / "hospitals.csv", ["hospital_id", "level", "name"], [["HA", "2", "甲医院"], ["HB", "2", "乙医院"]])
+    (tmp_path / "policy.toml").write_text(CLI_POLICY, encoding="utf-8")
+    weights(WEIGHTS).write(tmp_path / "weights.parquet")
+    frame = month_cases().rename(columns={"insured_region": "参保地区划", "out_of_area_unreferred": "异地就医未备案",
+                                          "self_pay_cost": "自费金额"})
+    frame.to_csv(tmp_path / "cases.csv", index=False)
+    local = frame[frame["case_id"].str.startswith("L")]
+    local.to_csv(tmp_path / "local.csv", index=False)
+    local.drop(columns=["参保地区划", "异地就医未备案"]).to_csv(tmp_path / "local-plain.csv", index=False)
+    return tmp_path
+
+
+def cli_settle(folder, kind, period, cases, out, *extra):
+    from api.cli import main
+
+    return main(["settle", kind, str(folder / cases), "--weights", str(folder / "weights.parquet"),
+                 "--policy", str(folder / "policy.toml"), "--period", period, "-o", str(folder / out), *extra])
+
+
+def test_drg_settle_writes_the_clearing_statement(cli_inputs, capsys):
+    import openpyxl
+
+    assert cli_settle(cli_inputs, "month", "2024-03", "cases.csv", "m", "--formats", "csv,xlsx", "--ledger",
+                      str(cli_inputs / "ledger.csv")) == 0
+    err = capsys.readouterr().err
+    # the figures of test_pool_outside_reference_value_and_the_reserve_bears_the_difference, read through the
+    # intake's Chinese headers (参保地区划, 异地就医未备案, 自费金额)
+    assert "异地就医 320100 (310): 15 cases, paid 99,500.00, cleared 92,000.00, difference 7,500.00" in err
+    text = (cli_inputs / "m" / "clearing.csv").read_text(encoding="utf-8-sig")
+    assert ('"330100","310","2024-03",15,15,0,330000.00,285000.00,73750.00,256250.00,211250.00,256250.00,-45000.00,'
+            '"外 outside","reserve 就医地调剂金"') in text  # standard 15 × 19,000 = 285,000
+    sheet = openpyxl.load_workbook(cli_inputs / "m" / "clearing.xlsx", read_only=True).worksheets[0]
+    header = next(sheet.iter_rows(values_only=True))
+    assert "参保地" in header and "清算金额（参保地应付）" in header
+    for name in ("clearing_cases.csv", "clearing_ledger.csv"):
+        assert (cli_inputs / "m" / name).is_file()
+    html = (cli_inputs / "m" / "statements" / "HA.html").read_text(encoding="utf-8")
+    assert "320100 职工 异地就医清算" in html
+
+
+def test_drg_settle_local_month_is_byte_identical_with_and_without_the_new_columns(cli_inputs):
+    assert cli_settle(cli_inputs, "month", "2024-03", "local.csv", "a") == 0
+    assert cli_settle(cli_inputs, "month", "2024-03", "local-plain.csv", "b") == 0
+    files = sorted(p.relative_to(cli_inputs / "a") for p in (cli_inputs / "a").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(cli_inputs / "b") for p in (cli_inputs / "b").rglob("*") if p.is_file())
+    assert not any("clearing" in str(p) for p in files)
+    for path in files:
+        assert (cli_inputs / "a" / path).read_bytes() == (cli_inputs / "b" / path).read_bytes(), path
+
+
+def test_drg_settle_shadow_forecasts_the_outbound_reserve(cli_inputs, capsys):
+    from reference_data import write_csv
+
+    # another region's clearing statement, as the XLSX/CSV labels write it (Chinese headers)
+    write_csv(cli_inputs / "last.csv", ["参保地", "险种类型", "结算月份", "病例数", "清算金额（参保地应付）"],
+              [["110100", "310", "2023-05", "3", "1000.00"], ["320100", "310", "2023-05", "3", "9.99"]])
+    assert cli_settle(cli_inputs, "shadow", "2024-03", "cases.csv", "s", "--outbound",
+                      str(cli_inputs / "last.csv"), "--statements", "none") == 0
+    text = (cli_inputs / "s" / "reconciliation.csv").read_text(encoding="utf-8-sig")
+    assert '"本市","310","outbound_forecast",' in text and ",1050.00" in text  # 1,000.00 + ⌊1,000.00 × 5%⌋
+    meta = json.loads((cli_inputs / "s" / "run.json").read_text(encoding="utf-8"))
+    assert "outbound:last.csv" in meta["files_sha256"]
