@@ -441,3 +441,21 @@ def test_drg_settle_shadow_forecasts_the_outbound_reserve(cli_inputs, capsys):
     assert '"本市","310","outbound_forecast",' in text and ",1050.00" in text  # 1,000.00 + ⌊1,000.00 × 5%⌋
     meta = json.loads((cli_inputs / "s" / "run.json").read_text(encoding="utf-8"))
     assert "outbound:last.csv" in meta["files_sha256"]
+
+
+def test_the_documented_example_parses():
+    """payment/policies/example.toml's [cross_region] block, uncommented, is a valid policy (pool outside)."""
+    import re
+    import tomllib
+
+    from payment import parse_policy
+    from payment.run import EXAMPLE_POLICY
+
+    text = EXAMPLE_POLICY.read_text(encoding="utf-8")
+    start, end = text.index("# [cross_region]"), text.index("[shadow]")
+    keys = [re.sub(r"^# ", "", line) for line in text[start:end].splitlines()
+            if re.match(r"^# (\[|[a-z_]+ = )", line)]
+    block = "\n".join(keys).replace('pool = "inside"', 'pool = "outside"')
+    cr = parse_policy(tomllib.loads(text[:start] + block + "\n" + text[end:]), "example").cross_region
+    assert (cr.local, cr.pool, cr.reference, cr.difference) == (("230100",), "outside", (95_000000, 10**8), "reserve")
+    assert cr.benefits["320100"][1] == 1000 and cr.benefits["320100"][0][0].ratio_u == 8000
