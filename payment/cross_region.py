@@ -318,8 +318,9 @@ def outbound_rows(s, last_year: pa.Table) -> list[dict]:
     cols = find_columns(last_year.column_names, _OUTBOUND_HEADERS)
     missing = [k for k in ("insured_region", "insurance_type", "month", "clearing_amount") if k not in cols]
     if missing:
-        raise PaymentInputError(f"last year's clearing table has no {missing[0]} column ({' / '.join(_OUTBOUND_HEADERS[missing[0]])}); "
-                                "give the clearing tables written by drg settle (clearing.csv) / 上年清算表缺少该列")
+        names = " / ".join(_OUTBOUND_HEADERS[missing[0]])
+        raise PaymentInputError(f"last year's clearing table has no {missing[0]} column ({names}); give the clearing "
+                                "tables written by drg settle (clearing.csv) / 上年清算表缺少该列")
     local = {policy.region, *policy.cross_region.local}
     growth = policy.cross_region.outbound_growth_u
     sums: dict[str, list[int]] = {}

@@ -459,3 +459,18 @@ def test_the_documented_example_parses():
     cr = parse_policy(tomllib.loads(text[:start] + block + "\n" + text[end:]), "example").cross_region
     assert (cr.local, cr.pool, cr.reference, cr.difference) == (("230100",), "outside", (95_000000, 10**8), "reserve")
     assert cr.benefits["320100"][1] == 1000 and cr.benefits["320100"][0][0].ratio_u == 8000
+
+
+def test_a_year_run_keeps_the_clearing_funds_out_of_the_budget():
+    pol = region_policy(pool="outside", reference_value="95")
+    run = run_settlement(month_cases(), weights(WEIGHTS), pol, hospitals(pol, HOSPITALS), "year", "2024")
+    lines = by_id(run)
+    # the year shares the whole distributable 5,079,000.00 over the 1,000 local points: (5,079,000 + 10,000) ÷
+    # 1,000 = 5,089.000000 元/点, so Σ local DRG fund = 10 × (508,900 − 1,000) = 5,079,000.00 to the fen
+    assert lines["L0"]["point_value"] == D("5089.000000") and lines["A0"]["standard"] == D("9500.00")
+    funds = {(f["region"], f["insurance_type"]): f for f in run.meta["funds"]}
+    assert funds[("本市", "310")]["drg_fund_fen"] == funds[("本市", "310")]["distributable_fen"] == 5_079_000_00
+    assert funds[("320100", "310")]["budget_fen"] == 0 and funds[("320100", "310")]["drg_fund_fen"] == 99_500_00
+    rows = clearing(run)
+    # the year row repeats March, the only month: 320100 paid 99,500.00, recovered 92,000.00
+    assert rows[("320100", "2024")] == rows[("320100", "2024-03")] | {"month": "2024"}

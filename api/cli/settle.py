@@ -409,7 +409,7 @@ examples:
   drg settle shadow cases.parquet --weights w.parquet --policy p.toml --period 2024 -o runs/shadow-2024
   drg settle month h001.csv --weights w.parquet --policy p.toml --period 2024-03 -o runs/h001 --point-value runs/2024-03
   drg settle shadow h001.csv --weights w.parquet --policy p.toml --period 2024 -o runs/h001 --point-value 310=241.5,390=198.25
-  drg settle shadow cases.parquet --weights w.parquet --policy p.toml --period 2025 -o runs/shadow-2025 --outbound 2024/*/clearing.csv
+  drg settle shadow cases.parquet --weights w.parquet --policy p.toml --period 2025 -o runs/s --outbound 2024/clearing.csv
 
 inputs: grouped cases (drg group --keep-input) or raw records with --pack; a weight table (.parquet from
 'drg weights import', or a published .csv/.xlsx); the policy TOML (payment/policies/example.toml documents
