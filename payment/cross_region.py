@@ -187,23 +187,36 @@ def clearing_rows(s) -> list[dict]:
     per = _per_case(s)
     cr = s.policy.cross_region
     idx = np.flatnonzero(c.inbound)
-    groups: dict[tuple, dict] = {}
-    for k in idx:
-        month = f"{c.yyyymm[k] // 100:04d}-{c.yyyymm[k] % 100:02d}"
-        key = (c.insured_codes[c.insured[k]], c.insurance_codes[c.insurance[k]], month)
-        keys = [key] + ([key[:2] + (str(s.period.year),)] if s.period.month is None else [])
-        for g in keys:
-            row = groups.setdefault(g, {"n_cases": 0, "n_drg": 0, "n_unpaid": 0, **{m: 0 for m in MONEY}})
-            row["n_cases"] += 1
-            row["n_drg"] += int(per["n_drg"][k])
-            row["n_unpaid"] += int(not per["paid"][k])
-            for m in MONEY:
-                row[m] += int(per[m][k])
+    # one group per (insured region, insurance type, month); the year row per (region, type) when a year is run
+    keys = np.stack([c.insured[idx], c.insurance[idx], c.yyyymm[idx]], axis=1)
+    groups, group = np.unique(keys, axis=0, return_inverse=True)
+    group = group.ravel()
+    values = {"n_cases": np.ones(len(idx), np.int64), "n_drg": per["n_drg"][idx].astype(np.int64),
+              "n_unpaid": (~per["paid"][idx]).astype(np.int64), **{m: per[m][idx] for m in MONEY}}
+    sums = {k: np.bincount(group, weights=v, minlength=len(groups)).astype(np.int64) if np.abs(v).sum() < 2**53
+            else _exact_sum(v, group, len(groups)) for k, v in values.items()}
     pool = "内 inside" if cr.pool == "inside" else "外 outside"
     borne = f"{cr.difference} {CROSS_REGION_DIFFERENCE[cr.difference]}"
-    return [{"insured_region": g[0], "insurance_type": g[1], "month": g[2], **row, "pool": pool, "borne_by": borne}
-            for g, row in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1], len(item[0][2]) == 4,
-                                                                    item[0][2]))]
+    rows = []
+    for g, (region, ins, yyyymm) in enumerate(groups):
+        rows.append({"insured_region": c.insured_codes[region], "insurance_type": c.insurance_codes[ins],
+                     "month": f"{yyyymm // 100:04d}-{yyyymm % 100:02d}", **{k: int(v[g]) for k, v in sums.items()},
+                     "pool": pool, "borne_by": borne})
+    if s.period.month is None:
+        totals: dict[tuple, dict] = {}
+        for r in rows:
+            total = totals.setdefault((r["insured_region"], r["insurance_type"]), {**r, "month": str(s.period.year),
+                                                                                   **{k: 0 for k in sums}})
+            for k in sums:
+                total[k] += r[k]
+        rows += totals.values()
+    return sorted(rows, key=lambda r: (r["insured_region"], r["insurance_type"], len(r["month"]) == 4, r["month"]))
+
+
+def _exact_sum(values: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n, np.int64)
+    np.add.at(out, group, values)
+    return out
 
 
 def _table(rows: list[dict], text: tuple[str, ...], counts: tuple[str, ...], money: tuple[str, ...],
@@ -264,14 +277,16 @@ def fund_lines(s) -> tuple[dict[int, list[tuple[str, str, int]]], dict[int, int]
                     ("clearing:difference", f"差额 (承担方: {CROSS_REGION_DIFFERENCE[s.policy.cross_region.difference]})"
                                             " difference", int(per["difference"][own].sum()))]
     if s.policy.cross_region.difference == "reserve" and c.clearing_funds:
-        hosp_region = np.array(s.hospitals.regions + ("",), dtype=object)[np.where(c.hosp >= 0, c.hosp,
-                                                                                  len(s.hospitals.ids))]
+        # the local fund of the hospital's region and the case's insurance type bears it
         index = {tuple(k): f for f, k in enumerate(c.funds)}
-        for k in np.flatnonzero(clearing_mask(c) & per["paid"]):
-            local = s.policy.fund_key(hosp_region[k], c.insurance_codes[c.insurance[k]])
-            f = index.get(local)
-            if f is not None and f not in c.clearing_funds:
-                borne[f] = borne.get(f, 0) + int(per["difference"][k])
+        n_ins = max(len(c.insurance_codes), 1)
+        local = np.array([index.get(s.policy.fund_key(region, ins), -1) for region in s.hospitals.regions
+                          for ins in c.insurance_codes] or [-1], np.int64)
+        chosen = clearing_mask(c) & per["paid"] & (c.hosp >= 0)
+        owner = local[c.hosp[chosen] * n_ins + c.insurance[chosen]]
+        amounts = per["difference"][chosen]
+        for f in np.unique(owner[owner >= 0]):
+            borne[int(f)] = int(amounts[owner == f].sum())
     return lines, borne
 
 

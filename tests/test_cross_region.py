@@ -474,3 +474,15 @@ def test_a_year_run_keeps_the_clearing_funds_out_of_the_budget():
     rows = clearing(run)
     # the year row repeats March, the only month: 320100 paid 99,500.00, recovered 92,000.00
     assert rows[("320100", "2024")] == rows[("320100", "2024-03")] | {"month": "2024"}
+
+
+@pytest.mark.parametrize("header", ["参保地", "参保地区划", "insuplc_admdvs", "参保地医保区划", "insured_region"])
+def test_the_intake_reads_the_insured_region_under_its_names(header):
+    from icd_tables.intake.headers import plan_columns
+    from icd_tables.intake.values import canonical_records
+
+    plan = plan_columns(["病案号", header, "异地就医未备案"])
+    assert plan.mapped == {"case_id": ["病案号"], "insured_region": [header],
+                           "out_of_area_unreferred": ["异地就医未备案"]}
+    table = canonical_records(plan.apply(pa.table({"病案号": ["1"], header: [330100], "异地就医未备案": ["是"]})))
+    assert table.column("insured_region").to_pylist() == ["330100"]  # a code read as a number stays its text
