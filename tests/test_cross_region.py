@@ -417,6 +417,8 @@ def test_drg_settle_writes_the_clearing_statement(cli_inputs, capsys):
         assert (cli_inputs / "m" / name).is_file()
     html = (cli_inputs / "m" / "statements" / "HA.html").read_text(encoding="utf-8")
     assert "320100 职工 异地就医清算" in html
+    clearing_html = (cli_inputs / "m" / "clearing.html").read_text(encoding="utf-8")
+    assert "异地就医清算单" in clearing_html and "参考点值 95" in clearing_html and "就医地调剂金" in clearing_html
 
 
 def test_drg_settle_local_month_is_byte_identical_with_and_without_the_new_columns(cli_inputs):

@@ -37,6 +37,7 @@ from payment.ledger import LedgerError, read_ledger, write_ledger
 from payment.statement import (KIND_ZH, STATEMENT_LINES, STATEMENT_ZH, case_type_counts, unpaid_lines,
                                worked_examples)
 from payment.scope import Scope, parse_budget_share, parse_point_value
+from payment.policy import CROSS_REGION_DIFFERENCE, CROSS_REGION_POOL
 from payment.tables import LABELS_ZH, diff_case_lines
 from api.cli.in_use import in_use_line
 from api.cli.labels import labels_zh
@@ -156,6 +157,28 @@ def _shadow_report(run) -> Report:
     policy = run.settlement.policy
     report.paragraph(f"金额单位：元。偏离费用: 支付标准低于费用×{Decimal(policy.far_below_u).scaleb(-4).normalize()} "
                      f"或高于费用×{Decimal(policy.far_above_u).scaleb(-4).normalize()}。{meta['rounding']}", note=True)
+    return report
+
+
+def _clearing_report(run) -> Report:
+    """异地就医清算单: the clearing table for the clearing centre (清算中心), printable."""
+    meta, policy = run.meta, run.settlement.policy
+    cr = policy.cross_region
+    report = Report("异地就医清算单", "Cross-region clearing statement (异地就医)",
+                    f"就医地 {policy.region} · 期间 {meta['period']} · 政策 {policy.version} · 运行版本 run "
+                    f"{meta['run_version']}")
+    rows = run.tables["clearing"].to_pandas()
+    period = rows[rows["month"] == meta["period"]] if (rows["month"] == meta["period"]).any() else rows
+    report.metrics({"异地就医病例 inbound cases": f"{int(period['n_cases'].sum()):,}",
+                    "医疗机构基金支付 paid (元)": _cell(period["fund_payment"].sum()),
+                    "清算金额 to clear (元)": _cell(period["clearing_amount"].sum()),
+                    "差额 difference (元)": _cell(period["difference"].sum())})
+    labels = {**LABELS_ZH, **labels_zh()}
+    report.table(rows.astype(str).rename(columns=labels))
+    reference = f"，参考点值 {Decimal(cr.reference[0]).scaleb(-6).normalize()}" if cr.reference else ""
+    report.paragraph(f"异地就医病例按就医地分组方案分组，个人负担按参保地待遇政策计算；{CROSS_REGION_POOL[cr.pool]}"
+                     f"{reference}；差额（医疗机构基金支付 − 清算金额）由{CROSS_REGION_DIFFERENCE[cr.difference]}承担。"
+                     f"出院结算基金应付 = 总费用 − 个人负担。金额单位：元。{meta['rounding']}", note=True)
     return report
 
 
@@ -369,6 +392,9 @@ def cmd_settle(args) -> int:
             changes = diff.column("change").to_pylist()
             meta["previous"] = {"run_version": previous[1].get("run_version"),
                                 **{k: changes.count(k) for k in ("added", "removed", "changed")}}
+        if "clearing" in run.tables:
+            _clearing_report(run).write(tmp / "clearing.html")
+            written.append("clearing.html")
         if run.settlement.kind == "shadow":
             _shadow_report(run).write(tmp / "shadow.html")
             written.append("shadow.html")
