@@ -319,7 +319,7 @@ def ledger_table(s, ledger) -> pa.Table:
                   ("fund_payment", "ledger_amount", "ledger_withheld", "difference"))
 
 
-def outbound_rows(s, last_year: pa.Table) -> list[dict]:
+def outbound_rows(policy: Policy, last_year: pa.Table) -> list[dict]:
     """外出就医预测: the region's own insured treated elsewhere last year (clearing tables of the treating
     regions, month rows), per insurance type: forecast = S + ⌊S × outbound_growth⌋, S = Σ clearing amounts.
 
@@ -329,7 +329,6 @@ def outbound_rows(s, last_year: pa.Table) -> list[dict]:
         A clearing table without the columns insured_region, insurance_type, month and clearing_amount, or
         an amount that is not money.
     """
-    policy = s.policy
     cols = find_columns(last_year.column_names, _OUTBOUND_HEADERS)
     missing = [k for k in ("insured_region", "insurance_type", "month", "clearing_amount") if k not in cols]
     if missing:

@@ -95,7 +95,7 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
                         described if scope.point_values or scope.budget_share is not None else None)
     warning = coverage_warning(prepared, hospitals, kind, scope)
     meta["warnings"] = [warning] if warning else []
-    outbound_rows = cross_region.outbound_rows(settlement, outbound) if outbound is not None else []
+    outbound_rows = cross_region.outbound_rows(policy, outbound) if outbound is not None else []
     tables = {"case_lines": case_lines(settlement), "hospitals": hospital_table(settlement),
               "drgs": group_table(settlement, "drg"),
               "reconciliation": reconciliation_table(settlement, cross_region.outbound_lines(outbound_rows))}

@@ -373,3 +373,14 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
                            - a["volume_deduction"] - (a["withheld"] - a["released"]) + a["bonus"])
         a["balance"] = a["annual_due"] - a["monthly_paid"]
     return lines, accounts, values, monthly_values
+
+
+def outbound_forecast(rows, policy) -> dict:
+    """外出就医预测 per insurance type: last year's clearing amounts (fen) of the local insured, month rows only,
+    plus the growth rounded down: rows are (insured_region, insurance_type, month, amount in fen)."""
+    local = {policy.region, *policy.cross_region.local}
+    sums: dict = {}
+    for region, ins, month, amount in rows:
+        if region in local and "-" in month:
+            sums[ins] = sums.get(ins, 0) + amount
+    return {ins: s + floor(s * _r(policy.cross_region.outbound_growth_u)) for ins, s in sums.items()}

@@ -488,3 +488,30 @@ def test_the_intake_reads_the_insured_region_under_its_names(header):
                            "out_of_area_unreferred": ["异地就医未备案"]}
     table = canonical_records(plan.apply(pa.table({"病案号": ["1"], header: [330100], "异地就医未备案": ["是"]})))
     assert table.column("insured_region").to_pylist() == ["330100"]  # a code read as a number stays its text
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["本市", "110100", "320100"]), st.sampled_from(["310", "390"]),
+                          st.sampled_from(["2023-01", "2023-12", "2023"]), st.integers(-10**9, 10**11)), max_size=12),
+       st.sampled_from(["0", "0.05", "-0.1", "0.0333"]))
+def test_outbound_forecast_matches_the_plain_python_calculator(rows, growth):
+    pol = region_policy(outbound_growth=growth)
+    last_year = pa.table({"insured_region": [r[0] for r in rows], "insurance_type": [r[1] for r in rows],
+                          "month": [r[2] for r in rows], "clearing_amount": [f"{D(r[3]).scaleb(-2):.2f}" for r in rows]},
+                         schema=pa.schema([(k, pa.string()) for k in ("insured_region", "insurance_type", "month",
+                                                                      "clearing_amount")]))
+    from payment.cross_region import outbound_rows
+
+    got = {r["insurance_type"]: r["forecast"] for r in outbound_rows(pol, last_year)}
+    assert got == naive.outbound_forecast(rows, pol)
+
+
+def test_the_ledger_check_of_a_year_reads_the_month_runs():
+    pol = region_policy(pool="outside", reference_value="95")
+    month = settle_month(pol, ledger=Ledger())
+    year = run_settlement(month_cases(), weights(WEIGHTS), pol, hospitals(pol, HOSPITALS), "year", "2024",
+                          ledger=month.ledger)
+    rows = {r["insured_region"]: r for r in year.tables["clearing_ledger"].to_pylist()}
+    # March was recorded with the same reference value: 330100's 211,250.00 paid = the ledger's provisional
+    assert (rows["330100"]["fund_payment"], rows["330100"]["ledger_amount"], rows["330100"]["difference"]) == (
+        D("211250.00"), D("211250.00"), D("0.00"))
