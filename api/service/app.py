@@ -12,6 +12,7 @@ import secrets
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +30,7 @@ from api.service.store import audit as write_audit
 from api.service.routers import audit, catalogue, grouping, hospitals, session, settlements, web
 from api.service.settings import Settings
 from api.service.uploads import JobRunner
+from api.service.visibility import RoleView
 
 #: The answer to a change that lost a race with another one on the same cases (nothing of it was stored).
 CONFLICT = "并发修改冲突，本次未保存，请重试 (another change to the same cases came first; nothing was stored: try again)"
@@ -96,8 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             db.close()
 
-    app = FastAPI(title="DRG 分组与支付服务 (drg-engine service)", version="1", description=DESCRIPTION,
-                  lifespan=lifespan)
+    # /docs and /redoc with Swagger UI and ReDoc served by the service itself (fastapi-offline bundles them):
+    # an intranet without internet gets working docs; no validator badge, no web fonts
+    app = FastAPIOffline(title="DRG 分组与支付服务 (drg-engine service)", version="1", description=DESCRIPTION,
+                         lifespan=lifespan, swagger_ui_parameters={"validatorUrl": None})
     common = {code: {"model": ErrorOut, "description": text} for code, text in COMMON_ERRORS.items()}
     for module in (grouping, catalogue, hospitals, settlements, audit, session, web):
         app.include_router(module.router, responses=common)
@@ -128,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.error("unexpected error %s on %s %s", ref, request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": f"内部错误，请联系管理员 (internal error, reference {ref})"}, 500)
 
+    app.add_middleware(RoleView)
     app.add_middleware(RequestGuard, limit=settings.max_upload_mb * 2**20, body_timeout_s=settings.body_timeout_s)
     return app
 
