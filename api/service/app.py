@@ -98,10 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             db.close()
 
-    # /docs and /redoc with Swagger UI and ReDoc served by the service itself (fastapi-offline bundles them):
-    # an intranet without internet gets working docs; no validator badge, no web fonts
+    # /docs with Swagger UI served by the service itself (fastapi-offline bundles it; no validator badge), /redoc
+    # from the web router with the same package's ReDoc: an intranet without internet gets working docs
     app = FastAPIOffline(title="DRG 分组与支付服务 (drg-engine service)", version="1", description=DESCRIPTION,
-                         lifespan=lifespan, swagger_ui_parameters={"validatorUrl": None})
+                         lifespan=lifespan, redoc_url=None, swagger_ui_parameters={"validatorUrl": None})
     common = {code: {"model": ErrorOut, "description": text} for code, text in COMMON_ERRORS.items()}
     for module in (grouping, catalogue, hospitals, settlements, audit, session, web):
         app.include_router(module.router, responses=common)

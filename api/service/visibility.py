@@ -21,6 +21,7 @@ PAYMENT_FIELDS = frozenset({
     "points", "point_value", "point_value_basis",
     # settled amounts (结算金额) of statements, case lines and the ledger
     "standard", "provisional", "withheld", "event_fund", "paid", "released", "carried_in", "deducted", "carried_out",
+    "drg_points", "drg_standard", "drg_patient_share", "drg_fund", "other_tracks_fund", "transfer",
     # money at stake of a flag, a what-if and their evidence (涉及金额)
     "money_at_stake", "whatif_money", "priority", "money", "gain", "rate",
 })
