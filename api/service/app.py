@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match, Route
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.service.auth import Authenticator, Denied, RateLimiter, token_secret
+from api.service.auth import NOT_FOUND, Authenticator, Denied, RateLimiter, token_secret
 from api.service.db import Database, is_conflict
 from api.service.deps import Service
 from api.service.engine import Engine
@@ -115,7 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:  # every method of the path, not only those of the first route matched
             headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
-        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
+        detail = NOT_FOUND if exc.status_code == 404 and exc.detail == "Not Found" else exc.detail  # no such route
+        return JSONResponse({"detail": detail}, exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):

@@ -451,6 +451,7 @@ class QueueEntry(BaseModel):
     priority: float = Field(description="优先级 = 涉及金额（元） × 风险分")
     n_flags: int
     rules: str
+    rules_zh: str = Field("", description="规则中文名 (the rules' Chinese titles)")
 
 
 class ReviewQueue(BaseModel):

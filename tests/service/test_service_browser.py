@@ -343,11 +343,11 @@ def test_payer_walk(server, browser):
     assert len(appealed) == 1 and "申诉中" in appealed[0].text
     flag_id = appealed[0].find_elements(By.TAG_NAME, "td")[0].text
     appealed[0].find_element(By.TAG_NAME, "textarea").send_keys("申诉理由成立 (the appeal holds)")
+    _shot(browser, "payer-decision")
     appealed[0].find_element(By.XPATH, ".//button[text()='复议 decide']").click()
     _wait(browser, lambda d: "没有疑点" in _text(d, "#flags-result"))
     appeal = _api(base, key, f"/v1/flags/{quote(flag_id, safe='')}/appeal?run_id={first_run}")
     assert appeal.json()["status"] == "withdrawn", appeal.text
-    _shot(browser, "payer-decisions")
 
 
 def test_phone_width(server, browser):
@@ -370,9 +370,11 @@ def test_docs_and_redoc_load_from_the_service(server, browser):
     browser.get(base + "/docs")
     _wait(browser, lambda d: _css(d, ".swagger-ui .info .title"))
     assert "DRG 分组与支付服务" in _text(browser, ".swagger-ui .info .title")
+    _shot(browser, "docs")
     browser.get(base + "/redoc")
     _wait(browser, lambda d: _css(d, ".api-info h1, .api-content h1"))
     assert "DRG 分组与支付服务" in _text(browser, ".api-content h1")
+    _shot(browser, "redoc")
 
 
 def test_bad_key_shows_error(server, browser):

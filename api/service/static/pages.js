@@ -10,6 +10,7 @@
   const SEVERITY_ZH = {fatal: "致命 fatal", error: "错误 error", warning: "警告 warning", info: "提示 info"};
   const STATUS = [["", "全部 all"], ["ok", "正常入组 ok"], ["qy", "歧义 qy"], ["ungroupable", "无法入组 ungroupable"],
                   ["invalid", "无效 invalid"]];
+  const statusText = (k) => (STATUS.find(([v]) => v === k) || [k, k])[1];
 
   // A form of labelled fields; submit(values) runs on submit.  fields: [{name, label, type, value, options, readonly}]
   function form(id, fields, button, submit) {
@@ -70,7 +71,7 @@
       return;
     }
     out.append(el("p", {id: "by-status"}, "分组状态 by status: ",
-      Object.entries(s.by_status).map(([k, n]) => `${(STATUS.find(([v]) => v === k) || [k, k])[1]} ${count(n)}`).join("；")));
+      Object.entries(s.by_status).map(([k, n]) => `${statusText(k)} ${count(n)}`).join("；")));
     out.append(el("h3", {}, paid ? "各DRG费用与支付 Cost and payment per DRG (元)" : "各DRG病例与费用 Cases and cost per DRG"));
     const series = [{name: "费用 cost (元)", type: "bar", data: s.drgs.map((d) => Number(d.total_cost))}];
     if (paid) series.push({name: "支付 payment (元)", type: "bar", data: s.drgs.map((d) => Number(d.payment || 0))});
@@ -140,7 +141,7 @@
             r.stored !== null && r.stored !== undefined ? metric("u-stored", "保存 stored", count(r.stored)) : null,
             r.replaced ? metric("u-replaced", "替换旧版本 replaced", count(r.replaced)) : null,
             r.n_findings !== null && r.n_findings !== undefined ? metric("u-findings", "质控问题 findings", count(r.n_findings)) : null));
-          if (r.by_status) out.append(table([{label: "状态 status", value: (x) => x[0]},
+          if (r.by_status) out.append(table([{label: "状态 status", value: (x) => statusText(x[0])},
                                               {label: "病例 cases", value: (x) => x[1], num: true}],
                                              Object.entries(r.by_status), "", {id: "upload-status"}));
           if (r.by_status && r.by_status.invalid)
@@ -384,14 +385,14 @@
       try { const r = await api(path, {method: "POST", body}); started.textContent = `已完成 done: ${r.run_id}`; then(); }
       catch (e) { started.textContent = e.message; started.className = "error"; }
     };
-    view.append(el("h3", {}, "结算 Settlement runs"));
+    view.append(started, el("h3", {}, "结算 Settlement runs"));
     if (payer) view.append(form("settle-form", [{name: "kind", label: "类型 kind", options: [["month", "按月预结 month"],
         ["year", "年度清算 year"], ["shadow", "空转 shadow"]]}, {name: "period", label: "期间 period (2024-03 / 2024)", value: period(params)}],
       "发起结算 settle", (v) => start("/v1/settlements", {kind: v.kind, period: v.period}, listSettlements)()));
     view.append(settle, el("h3", {}, "智能审核 Audit runs"));
     if (payer) view.append(form("audit-form", [monthField(params)], "发起审核 screen",
                                 (v) => start("/v1/audit-runs", {period: v.period}, listAudits)()));
-    view.append(screen, started);
+    view.append(screen);
     await Promise.all([listSettlements(), listAudits()]);
   }});
 
@@ -428,7 +429,7 @@
                         {label: "病例 case", value: (e) => e.case_id, link: (e) => link("case", {hospital: e.hospital_id, id: e.case_id})},
                         {label: "风险分 score", value: (e) => number(e.score, 2), num: true},
                         {label: "涉及金额 at stake (元)", value: (e) => e.money_at_stake, money: true},
-                        {label: "疑点 flags", value: (e) => e.n_flags, num: true}, {label: "规则 rules", value: (e) => e.rules}],
+                        {label: "疑点 flags", value: (e) => e.n_flags, num: true}, {label: "规则 rules", value: (e) => `${e.rules_zh} (${e.rules})`}],
                        queue.entries, "队列为空：本次审核没有疑点病例 the queue is empty", {id: "queue-table"}));
     });
     const first = params.get("run") || runs[0].run_id;
