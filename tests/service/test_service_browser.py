@@ -153,10 +153,15 @@ def _sign_in(driver, base, key):
 
 
 def _shot(driver, name):
+    """The whole page as a PNG in DRG_SCREENSHOT_DIR (for people to look at; nothing is asserted on pixels)."""
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        time.sleep(0.2)
+        size = driver.get_window_size()
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(size["width"], min(max(height, size["height"]), 4000))
+        time.sleep(0.3)
         driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
+        driver.set_window_size(size["width"], size["height"])
 
 
 def _money(text: str) -> str:
