@@ -33,6 +33,7 @@ def test_workbench_page_loads_only_its_own_files(web):
     page = web.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert not OUTSIDE.search(page.text)
+    assert "default-src 'self'" in page.headers["content-security-policy"]
     scripts = re.findall(r'<script src="([^"]+)"', page.text)
     assert scripts == ["/static/vendor/echarts/echarts.min.js", "/static/app.js", "/static/pages.js"]
     for path in [*scripts, "/static/style.css"]:

@@ -30,9 +30,15 @@ def redoc_js() -> bytes:
     return REDOC_JS.read_text(encoding="utf-8").replace(REDOC_OUTSIDE, "data:,").encode()
 
 
+#: The workbench page may load and call nothing but the service itself (the browser enforces it).
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
 @router.get("/")
 def index() -> FileResponse:
-    return FileResponse(STATIC / "index.html", media_type=MEDIA_TYPES[".html"], headers={"Cache-Control": "no-cache"})
+    return FileResponse(STATIC / "index.html", media_type=MEDIA_TYPES[".html"],
+                        headers={"Cache-Control": "no-cache", "Content-Security-Policy": CSP})
 
 
 @router.get("/redoc")
