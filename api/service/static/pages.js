@@ -325,7 +325,6 @@
     const body = await api(`/v1/audit-runs/${q(runId)}/flags?${query}`);
     const flags = body.flags.filter((f) => !v.status || f.appeal_status === v.status);
     const paid = flags.some((f) => has(f, "money_at_stake"));
-    const rows = flags.map((f) => Object.assign({}, f));
     out.append(el("p", {}, `共 ${count(flags.length)} 个疑点 (${count(flags.length)} flags)`));
     const wrap = table([
       {label: "疑点 flag", value: (f) => f.flag_id},
@@ -333,9 +332,9 @@
       {label: "医院 hospital", value: (f) => f.hospital_id}, {label: "严重程度 severity", value: (f) => f.severity_zh},
       {label: "问题 problem", value: (f) => f.message_zh},
       ...(paid ? [{label: "涉及金额 at stake (元)", value: (f) => f.money_at_stake, money: true}] : []),
-      {label: "申诉 appeal", value: () => ""}], rows, "没有疑点 no flags", {id: "flag-table"});
+      {label: "申诉 appeal", value: () => ""}], flags, "没有疑点 no flags", {id: "flag-table"});
     out.append(wrap);
-    wrap.querySelectorAll("tbody tr").forEach((tr, i) => tr.lastChild.replaceChildren(appealCell(runId, rows[i], refresh)));
+    wrap.querySelectorAll("tbody tr").forEach((tr, i) => tr.lastChild.replaceChildren(appealCell(runId, flags[i], refresh)));
   }
 
   function flagsPage(view, params, statusOptions) {
