@@ -209,7 +209,9 @@ def test_quota_table_reader_and_policy_keys(tmp_path):
                          ({"method": "quota", "quota": {"levels": {"1": "0"}}}, "levels: a quota"),
                          ({"method": "quota", "quota": {"levels": {"1": "1"}}, "point_value": {"mode": "fixed",
                            "value": "1"}, "coefficients": {"applies_to": "fund"}}, "applies_to"),
-                         ({"quota": {"bogus": 1}}, r"\[quota\] bogus: unknown key")):
+                         ({"quota": {"bogus": 1}}, r"\[quota\] bogus: unknown key"),
+                         ({"method": "quota", "quota": {"levels": {"1": "1"}}, "cross_region": {"pool": "inside"}},
+                          "cross_region: not with method")):
         with pytest.raises(PolicyError, match=key):
             policy(**changes)
 
