@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from payment import cross_region
 from payment.deductions import adjustment_table, apply_adjustments, reserve_lines, to_pool
 from payment.engine import Settlement, ledger_entries, reconciliation, settle
 from payment.inputs import Hospitals, Period, prepare_cases
@@ -36,8 +37,8 @@ class Run:
 def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospitals, kind: str, period,
                    scores: dict[str, int] | None = None, special: dict[str, str] | None = None,
                    events: dict[str, str] | None = None, files_sha256: dict[str, str] | None = None,
-                   ledger: Ledger | None = None, scope: Scope | None = None, adjustments=None,
-                   applied: dict | None = None) -> Run:
+                   ledger: Ledger | None = None, scope: Scope | None = None, outbound: pa.Table | None = None,
+                   adjustments=None, applied: dict | None = None) -> Run:
     """Settle a period of grouped cases.
 
     Parameters
@@ -59,6 +60,9 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
         ``Run.ledger``.
     scope : Scope, optional
         Point values or budget share for a run on part of the region (:mod:`payment.scope`).
+    outbound : pyarrow.Table, optional
+        Shadow runs: last year's clearing tables of the regions where this region's insured were treated
+        (:func:`payment.cross_region.outbound_rows`); needs ``[cross_region]``.
     adjustments : list of payment.deductions.Adjustment, optional
         Deduction and recovery lines to apply in this run (month and year runs, :func:`payment.deductions.pending`);
         ``applied`` holds the lines applied by earlier runs (id → line). The lines applied are in
@@ -69,7 +73,9 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
     Run
         Tables ``case_lines``, ``hospitals``, ``drgs``, ``reconciliation`` (and ``hospital_months`` for a
         year, ``next_year`` for a year with ``[assessment.next_year]``, ``departments`` for a shadow run,
-        ``releases`` for a month run that releases withholds).
+        ``releases`` for a month run that releases withholds; with inbound 异地就医 cases ``clearing`` and
+        ``clearing_cases``, and ``clearing_ledger`` with a ledger and a clearing fund; ``outbound`` for a
+        shadow run given last year's clearing).
 
     Raises
     ------
@@ -82,6 +88,9 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
     prepared = prepare_cases(cases, weights, policy, hospitals, period, special=special, events=events)
     if ledger is not None and kind == "shadow":
         raise ValueError("a shadow run pays nothing: it takes no ledger")
+    if outbound is not None and (kind != "shadow" or policy.cross_region is None):
+        raise ValueError("last year's clearing (outbound forecast, 异地就医支出预测) goes with a shadow run of a "
+                         "policy with [cross_region]")
     scope = scope or Scope()
     pooled = to_pool(policy, prepared.funds, applied or {}, period.year) if kind == "year" else None
     settlement = settle(prepared, policy, hospitals, kind, period, scores, ledger, scope, pooled)
@@ -94,14 +103,17 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
     described = {"point_values": {f"{r} {t}".strip() or "all": f"{n}/{d}" for (r, t), (n, d)
                                   in sorted(scope.point_values.items())},
                  "budget_share": None if scope.budget_share is None else str(scope.budget_share)}
-    meta = run_metadata(settlement, weights.meta, files_sha256 or {},
+    files_sha256 = {**(files_sha256 or {}), **(policy.cross_region.files_sha256 if policy.cross_region else {})}
+    meta = run_metadata(settlement, weights.meta, files_sha256,
                         described if scope.point_values or scope.budget_share is not None else None)
     warning = coverage_warning(prepared, hospitals, kind, scope)
     meta["warnings"] = [warning] if warning else []
+    outbound_rows = cross_region.outbound_rows(policy, outbound) if outbound is not None else []
     tables = {"case_lines": case_lines(settlement), "hospitals": hospital_table(settlement),
-              "drgs": group_table(settlement, "drg"), "reconciliation": reconciliation_table(settlement)}
-    if adjustments is not None:
-        tables["reconciliation"] = reconciliation_table(settlement, reserve_lines(
+              "drgs": group_table(settlement, "drg"),
+              "reconciliation": reconciliation_table(settlement, cross_region.outbound_lines(outbound_rows))}
+    if adjustments is not None:  # the deductions' reserve lines: the engine's lines rewritten (a month/year run)
+        tables["reconciliation"] = reconciliation_table(settlement, rows=reserve_lines(
             settlement, reconciliation(settlement), applied or {}, done))
         tables["deductions"] = adjustment_table(done)
     if kind == "year":
@@ -112,6 +124,13 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
         tables["departments"] = group_table(settlement, "dept")
     if settlement.releases:
         tables["releases"] = release_table(settlement)
+    if prepared.inbound is not None:
+        tables["clearing"] = cross_region.clearing_table(settlement)
+        tables["clearing_cases"] = cross_region.clearing_cases(settlement)
+        if recorded is not None and prepared.clearing_funds:
+            tables["clearing_ledger"] = cross_region.ledger_table(settlement, recorded)
+    if outbound is not None:
+        tables["outbound"] = cross_region.outbound_table(outbound_rows)
     return Run(settlement, {name: with_metadata(t, meta) for name, t in tables.items()}, meta, recorded, done)
 
 

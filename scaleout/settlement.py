@@ -18,10 +18,11 @@ What runs where (``settle_spark``)
    driver with the engine's own function, per hospital × fund (small).
 
 The run ledger is not read here: a policy with a release schedule, the coefficient on the fund amount,
-a fixed point value or ``[assessment.next_year]``, and a hospital table with ``bonus_share``, are refused
-by name (``_UNDISTRIBUTED``); settle those on one machine.  ``[lifecycle]`` (returns, deadlines, deductions) is
-read by the case life cycle (``payment.cycle``, the service), not by a settlement of given cases: Spark settles
-the cases it is given and applies no deduction (the run ledger, where deductions are recorded, is not read here).
+a fixed point value, ``[assessment.next_year]``, ``[cross_region]`` (异地就医), the quota method or a
+``[quota]`` baseline, and a hospital table with ``bonus_share``, are refused by name (``_UNDISTRIBUTED``); settle
+those on one machine.  ``[lifecycle]`` (returns, deadlines, deductions) is read by the case life cycle
+(``payment.cycle``, the service), not by a settlement of given cases: Spark settles the cases it is given and
+applies no deduction (the run ledger, where deductions are recorded, is not read here).
 
 The input order of the single-machine engine is the ``row_no`` order here: settle grouped cases
 that carry ``row_no`` (``group_spark`` writes it).
@@ -49,6 +50,10 @@ _UNDISTRIBUTED = {
     '[point_value] mode = "fixed"': lambda p: p.point_value_fixed is not None,
     "[assessment] schedule (other than \"year\")": lambda p: p.release_schedule != "year",
     "[assessment.next_year]": lambda p: p.next_year_bands is not None,
+    # 异地就医: inbound cases need their insured region's benefit tables and clearing funds on the executors
+    "[cross_region]": lambda p: p.cross_region is not None,
+    'method = "quota" / [quota] (定额)': lambda p: p.method == "quota" or bool(
+        p.quota_hospitals_fen or p.quota_levels_fen or "quota" in p.files),
 }
 #: Per-case columns computed on the executors (all integers but the ids).
 CASE_SCHEMA = ("row_no long, case_id string, hospital_id string, hosp long, fund_key string, yyyymm long, "
@@ -188,8 +193,8 @@ def settle_spark(cases, weights: WeightTable, policy: Policy, hospitals: Hospita
     for key, used in _UNDISTRIBUTED.items():
         if used(policy):
             raise PaymentInputError(f"settle on Spark: {key} is not distributed (it reads or writes the run ledger, "
-                                    "is not rescaled to the budget, or writes next year's table); settle on one "
-                                    "machine: drg settle")
+                                    "is not rescaled to the budget, writes next year's table or clears 异地就医 "
+                                    "cases); settle on one machine: drg settle")
     if hospitals.bonus_u:
         raise PaymentInputError("settle on Spark: the hospital table's bonus_share (考核奖励比例) is not distributed; "
                                 "settle on one machine: drg settle")
