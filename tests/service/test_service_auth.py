@@ -79,6 +79,13 @@ def _routes(c, target):
             month_records(h, 2, 7).assign(case_id=[f"MX-{who}-{h}-a", f"MX-{who}-{h}-b"]))}),
         "store_one": lambda who: c.post("/v1/group?store=true", who, json=records_json(
             month_records(h, 1, 8).assign(case_id=[f"MX1-{who}-{h}"]))[0]),
+        # 病例全流程 (issue 21)
+        "lifecycle_cases": lambda who: c.get(f"/v1/lifecycle/cases?hospital_id={h}", who),
+        "lifecycle_history": lambda who: c.get(f"/v1/lifecycle/cases/{h}/{quote(_case(c, h), safe='')}/history",
+                                               who),
+        "lifecycle_deductions": lambda who: c.get(f"/v1/lifecycle/deductions?hospital_id={h}", who),
+        "lifecycle_deadlines": lambda who: c.get(f"/v1/lifecycle/deadlines?hospital_id={h}", who),
+        "lifecycle_reconciliation": lambda who: c.get(f"/v1/lifecycle/reconciliation?hospital_id={h}", who),
     }
 
 
@@ -105,6 +112,12 @@ EXPECTED = {
     # uploading another hospital's records is refused as bad input (422), naming the row
     "upload": {"hospital": (200, 422), "coder": (200, 422), "payer": (200, 200), "auditor": (403, 403)},
     "store_one": {"hospital": (200, 422), "coder": (200, 422), "payer": (200, 200), "auditor": (403, 403)},
+    # a case's states and history: as the cases; deductions, deadlines and reconciliation are money (no coder)
+    "lifecycle_cases": OWN, "lifecycle_history": OWN,
+    "lifecycle_deductions": {"hospital": (200, 404), "coder": (403, 403), "payer": (200, 200), "auditor": (200, 200)},
+    "lifecycle_deadlines": {"hospital": (200, 404), "coder": (403, 403), "payer": (200, 200), "auditor": (200, 200)},
+    "lifecycle_reconciliation": {"hospital": (200, 404), "coder": (403, 403), "payer": (200, 200),
+                                 "auditor": (200, 200)},
 }
 MATRIX = [(route, role, target, EXPECTED[route][role][0 if target == "own" else 1])
           for route in EXPECTED for role in ROLES for target in ("own", "other")]
