@@ -379,7 +379,7 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
     for (hospital, fund), a in accounts.items():
         withheld = paid = released_before = 0
         period_withheld = 0
-        taken = (deductions or {}).get((hospital, _), {})
+        taken = (deductions or {}).get((hospital, fund), {})
         for month, (provisional, event) in sorted(a["months"].items()):
             part = floor(provisional * (1 - _r(policy.withhold_u))) if provisional > 0 else provisional
             withheld += provisional - part
@@ -403,9 +403,9 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
         a["corridor"], a["corridor_reward"] = (0, 0) if cleared else corridor_parts(policy, a["drg_standard"],
                                                                                     a["drg_cost"])
     limits(policy, accounts)
-    for (hospital, _), a in accounts.items():
+    for (hospital, fund), a in accounts.items():
         a["bonus"] = floor(a["drg_fund"] * (bonus or {}).get(hospital, 0))
-        taken = (deductions or {}).get((hospital, _), {})
+        taken = (deductions or {}).get((hospital, fund), {})
         a["annual_due"] = (a["drg_fund"] + a["reserve_fund"] + a["event_fund"] + a["corridor"] - a["total_deduction"]
                            - a["volume_deduction"] - (a["withheld"] - a["released"]) + a["bonus"]
                            - taken.get("sticky_months", 0) - taken.get("year", 0))
