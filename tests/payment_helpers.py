@@ -42,8 +42,9 @@ def weights(rows):
 
 
 def cases_frame(cases):
-    """Naive-style case dicts (fen, month) → the engine's input columns (yuan text, dates)."""
-    return pd.DataFrame({
+    """Naive-style case dicts (fen, month) → the engine's input columns (yuan text, dates); ``dx`` and ``procs``
+    become principal_dx and procedures when a case has them."""
+    frame = pd.DataFrame({
         "case_id": [c["case_id"] for c in cases],
         "hospital_id": [c["hospital_id"] for c in cases],
         "drg": [c["drg"] for c in cases],
@@ -54,6 +55,10 @@ def cases_frame(cases):
         "discharge_date": [f"2024-{c['month']:02d}-15" for c in cases],
         "insurance_type": [c["insurance_type"] for c in cases],
     })
+    if any("dx" in c for c in cases):
+        frame["principal_dx"] = [c.get("dx", "") for c in cases]
+        frame["procedures"] = ["|".join(c.get("procs", ())) for c in cases]
+    return frame
 
 
 def naive_hospitals(h):

@@ -226,8 +226,10 @@ def _summary(run, seconds: float, out) -> None:
     for f in meta["funds"]:
         check = ""
         if run.settlement.kind == "year":
-            ok = f["drg_fund_fen"] == f["distributable_fen"]
-            check = f"; Σ DRG fund {fen_text(f['drg_fund_fen'])} {'=' if ok else '≠'} distributable"
+            pool = f["drg_fund_fen"] + f["budget_tracks_fen"]
+            ok = pool == f["distributable_fen"]
+            inside = f" (+ {fen_text(f['budget_tracks_fen'])} 预算内床日/单病种)" if f["budget_tracks_fen"] else ""
+            check = f"; Σ DRG fund {fen_text(f['drg_fund_fen'])}{inside} {'=' if ok else '≠'} distributable"
         value = f"{unit} {f['point_value']}" if f["point_value"] else NO_POINTS
         print(f"  {run.settlement.policy.fund_name(f['region'], f['insurance_type'])} ({f['insurance_type']}): budget "
               f"{fen_text(f['budget_fen'])}, distributable {fen_text(f['distributable_fen'])}, {value}{check}", file=out)
