@@ -245,7 +245,7 @@ def monthly_point_values(policy: Policy, budgets: dict[int, tuple[int, int, int]
         DRG-track count, Σ points and Σ patient shares of each fund × month (columns 0, 1, 2).
     in_budget : numpy.ndarray of int64, shape (funds, 12), optional
         Fund payments of the tracks paid from the DRG budget (预算内) per fund × month: the month shares
-        a twelfth of the distributable budget less them.
+        a twelfth of the distributable budget less them (at least 0).
 
     Returns
     -------
@@ -254,12 +254,8 @@ def monthly_point_values(policy: Policy, budgets: dict[int, tuple[int, int, int]
     """
     if policy.provisional is None:
         taken = np.zeros((len(budgets), 12), np.int64) if in_budget is None else in_budget
-        numerators = {f * 12 + m: budgets[f][2] - 12 * int(taken[f, m]) for f in budgets for m in range(12)}
-        short = [g for g, v in numerators.items() if v < 0]
-        if short:
-            raise PaymentInputError(f"fund {short[0] // 12} month {short[0] % 12 + 1}: the tracks paid from the DRG "
-                                    f"budget take {fen_text(int(taken.ravel()[short[0]]))} 元, more than a twelfth of "
-                                    "the distributable budget / 预算内项目支付超过当月可分配预算")
+        # a month whose in-budget tracks take its whole twelfth pays its DRG cases no provisional fund amount
+        numerators = {f * 12 + m: max(budgets[f][2] - 12 * int(taken[f, m]), 0) for f in budgets for m in range(12)}
         return point_values(by_fund_month[..., 1].ravel(), by_fund_month[..., 2].ravel(), numerators, 12)
     return {g: PointValue(*policy.provisional) for g in range(by_fund_month.shape[0] * 12)
             if by_fund_month[..., 0].ravel()[g] > 0}

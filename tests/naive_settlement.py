@@ -289,7 +289,7 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
                 whole = budget - floor(budget * _r(policy.reserve_u))
                 taken = sum(ln["standard"] - ln["case"]["patient"] for ln in lines if ln["fund"] == fund
                             and ln["kind"] in in_budget and ln["case"]["month"] == month)
-                value_m = Fraction(whole - 12 * taken, 12 * sum(ln["points"] for ln in in_month)) + Fraction(
+                value_m = Fraction(max(whole - 12 * taken, 0), 12 * sum(ln["points"] for ln in in_month)) + Fraction(
                     sum(ln["case"]["patient"] for ln in in_month), sum(ln["points"] for ln in in_month))
             else:
                 value_m = Fraction(*policy.provisional)
