@@ -34,7 +34,8 @@ class Run:
 def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospitals, kind: str, period,
                    scores: dict[str, int] | None = None, special: dict[str, str] | None = None,
                    events: dict[str, str] | None = None, files_sha256: dict[str, str] | None = None,
-                   ledger: Ledger | None = None, scope: Scope | None = None) -> Run:
+                   ledger: Ledger | None = None, scope: Scope | None = None,
+                   special_list: dict | None = None) -> Run:
     """Settle a period of grouped cases.
 
     Parameters
@@ -56,6 +57,9 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
         ``Run.ledger``.
     scope : Scope, optional
         Point values or budget share for a run on part of the region (:mod:`payment.scope`).
+    special_list : dict, optional
+        Which 特病单议 list ``special`` is (version, sha256, …): recorded in the metadata (``special_list``) and
+        in the run version.
 
     Returns
     -------
@@ -82,7 +86,7 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
                                   in sorted(scope.point_values.items())},
                  "budget_share": None if scope.budget_share is None else str(scope.budget_share)}
     meta = run_metadata(settlement, weights.meta, files_sha256 or {},
-                        described if scope.point_values or scope.budget_share is not None else None)
+                        described if scope.point_values or scope.budget_share is not None else None, special_list)
     warning = coverage_warning(prepared, hospitals, kind, scope)
     meta["warnings"] = [warning] if warning else []
     tables = {"case_lines": case_lines(settlement), "hospitals": hospital_table(settlement),

@@ -351,7 +351,8 @@ def reconciliation_table(s: Settlement) -> pa.Table:
     })
 
 
-def run_metadata(s: Settlement, weights_meta, extra_files: dict[str, str], scope: dict | None = None) -> dict:
+def run_metadata(s: Settlement, weights_meta, extra_files: dict[str, str], scope: dict | None = None,
+                 special_list: dict | None = None) -> dict:
     """What a run was made from and its summary; ``run_version`` is a digest of the inputs (no timestamps)."""
     c, cl, p = s.cases, s.classified, s.policy
     funds = []
@@ -381,6 +382,8 @@ def run_metadata(s: Settlement, weights_meta, extra_files: dict[str, str], scope
     }
     if scope:  # a partial run's point values or budget share are inputs too
         inputs["scope"] = scope
+    if special_list:  # the 特病单议 list the run used (its version and digest)
+        inputs["special_list"] = special_list
     run_version = hashlib.sha256(json.dumps(inputs, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
     return {
         "run_version": run_version, **inputs, "rounding": ROUNDING_RULE, "rules": settlement_rules(p),

@@ -137,12 +137,16 @@ LEDGER_COLUMNS: dict[str, str] = {
     "run_id": "TEXT NOT NULL", "run": "TEXT NOT NULL", "hospital_id": "TEXT NOT NULL", "region": "TEXT NOT NULL",
     "insurance_type": "TEXT NOT NULL", "provisional": MONEY, "withheld": MONEY, "event_fund": MONEY, "paid": MONEY,
     "released": MONEY, "carried_in": MONEY, "deducted": MONEY, "carried_out": MONEY, "release_period": "TEXT",
+    "stay": "TEXT NOT NULL", "interim": MONEY,
 }
+#: Ledger columns added by migration 6 (中途结算: the stay settled in interim and what was paid on it).
+ADDED_LEDGER_COLUMNS = {"stay": "''", "interim": "0"}
 
 
 def _migration_4(dialect: str) -> list[str]:
     """The run ledger (结算台账) that month, release and year runs read and write."""
-    return [f"CREATE TABLE ledger (\n  {_columns(LEDGER_COLUMNS)},\n"
+    first = {k: v for k, v in LEDGER_COLUMNS.items() if k not in ADDED_LEDGER_COLUMNS}
+    return [f"CREATE TABLE ledger (\n  {_columns(first)},\n"
             "  PRIMARY KEY (run, hospital_id, region, insurance_type)\n)",
             "CREATE INDEX ledger_hospital ON ledger (hospital_id)"]
 
@@ -154,7 +158,26 @@ def _migration_5(dialect: str) -> list[str]:
             for name, kind in ADDED_CASE_COLUMNS.items()]
 
 
-MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4, _migration_5)
+#: 特病单议 approved lists uploaded by the payer: one row per list version, its cases as JSON.
+SPECIAL_LIST_COLUMNS: dict[str, str] = {
+    "list_id": "TEXT PRIMARY KEY", "version": "TEXT NOT NULL", "sha256": "TEXT NOT NULL", "n_cases": "BIGINT NOT NULL",
+    "created_by": "TEXT NOT NULL", "created_at": "TIMESTAMP NOT NULL", "body": "TEXT NOT NULL",
+}
+
+
+def _migration_6(dialect: str) -> list[str]:
+    """Interim settlement (stay entries in the ledger, keyed by the stay) and the payer's 特病单议 lists."""
+    old = [k for k in LEDGER_COLUMNS if k not in ADDED_LEDGER_COLUMNS]
+    return [f"CREATE TABLE ledger_v6 (\n  {_columns(LEDGER_COLUMNS)},\n"
+            "  PRIMARY KEY (run, hospital_id, region, insurance_type, stay)\n)",
+            f"INSERT INTO ledger_v6 ({', '.join(old + list(ADDED_LEDGER_COLUMNS))}) SELECT {', '.join(old)}, "
+            f"{', '.join(ADDED_LEDGER_COLUMNS.values())} FROM ledger",
+            "DROP INDEX ledger_hospital", "DROP TABLE ledger", "ALTER TABLE ledger_v6 RENAME TO ledger",
+            "CREATE INDEX ledger_hospital ON ledger (hospital_id)",
+            f"CREATE TABLE special_lists (\n  {_columns(SPECIAL_LIST_COLUMNS)}\n)"]
+
+
+MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6)
 
 
 #: SQLSTATEs of a transaction that lost a race (serialisation failure, deadlock, unique key taken): retry it.
@@ -331,4 +354,5 @@ class Database:
 
 
 __all__ = ["APPEAL_COLUMNS", "AUDIT_FLAG_COLUMNS", "CASE_COLUMNS", "FINDING_COLUMNS", "LEDGER_COLUMNS", "LINE_COLUMNS", "MIGRATIONS",
+           "SPECIAL_LIST_COLUMNS",
            "Connection", "Database", "is_conflict", "utcnow"]
