@@ -357,6 +357,21 @@ def interim_paid_before(cases: Cases, ledger: Ledger | None) -> np.ndarray:
     return out
 
 
+def _same_month_interim(cases: Cases, interim: np.ndarray, fund_payment: np.ndarray) -> np.ndarray:
+    """Per case: the interim payments of its stay in this run dated in its own month (a stay settled in interim
+    and discharged in the same month); the ledger holds only earlier months'."""
+    out = np.zeros(cases.n, np.int64)
+    paid = {}
+    for i in np.flatnonzero(interim).tolist():
+        key = (cases.stay[i].as_py(), int(cases.yyyymm[i]))
+        paid[key] = paid.get(key, 0) + int(fund_payment[i])
+    if paid:
+        known = pc.is_in(cases.stay, value_set=pa.array(sorted({k for k, _ in paid}), pa.string()))
+        for i in np.flatnonzero(known.to_numpy(zero_copy_only=False) & ~interim).tolist():
+            out[i] = paid.get((cases.stay[i].as_py(), int(cases.yyyymm[i])), 0)
+    return out
+
+
 def _release_share(policy: Policy, score_u: int) -> int:
     """Share of the withhold released (1/10,000) for a score in 1/100 points."""
     if policy.release_bands is None:
@@ -562,7 +577,8 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     prior = interim_paid_before(cases, ledger) if kind != "shadow" else zeros
     interim = cl.case_type == INTERIM
     settlement.fund_payment = np.where(paid, standard - cases.patient_fen - np.where(interim, prior, 0), 0)
-    settlement.interim_netted = np.where(paid & ~interim, prior, 0)
+    settlement.interim_netted = np.where(paid & ~interim, prior + _same_month_interim(cases, interim,
+                                                                                      settlement.fund_payment), 0)
     second = _kernels.category_sums(slot, cl.category, keep, n_accounts * 12, settlement.standard,
                                     settlement.fund_payment, zeros if monthly is None else monthly,
                                     np.where(paid, budget_fund, 0), settlement.interim_netted)

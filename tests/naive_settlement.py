@@ -349,3 +349,28 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
                            - a["volume_deduction"] - (a["withheld"] - a["released"]) + a["bonus"])
         a["balance"] = a["annual_due"] - a["monthly_paid"]
     return lines, accounts, values, monthly_values
+
+
+def interim_stay(records, policy, rate=None):
+    """中途结算 of one stay: its records in month order (``interim`` True until the discharge record), each with
+    cumulative ``cost``, ``patient`` and ``los``; ``rate`` the stay's daily rate (None: not per diem).
+
+    Returns per record (fund payment, netted): an interim record is paid what the stay so far is due (days × rate,
+    else ⌊cost × long-stay ratio⌋, less its patient share) less every earlier interim payment; the discharge
+    record is paid by its own track (here per diem or long stay) and nets every interim payment.
+    """
+    out, paid = [], 0
+    for r in records:
+        if rate is not None:
+            standard = rate * r["los"]
+        elif not r["interim"] and not (policy.long_stay_days and r["los"] > policy.long_stay_days):
+            raise ValueError("the twin settles per-diem or long stays only")
+        else:
+            standard = floor(r["cost"] * _r(policy.long_stay_ratio_u))
+        due = standard - r["patient"]
+        if r["interim"]:
+            out.append((due - paid, 0))
+            paid = due
+        else:
+            out.append((due, paid))
+    return out

@@ -291,3 +291,57 @@ def test_special_case_at_a_hospital_with_five_cases_is_paid():
     at_least = lines_by_id(run_special(rounding="down", min_count=2))  # max(0, 2) = 2: both listed cases
     assert (at_least["approved"]["case_type"], at_least["s0"]["case_type"]) == ("special", "special")
     assert run_special().meta["rules"]["special_cap"] == {"rounding": "up", "min_count": 0}
+
+
+# --- property: interim settlement month by month equals the plain-Python twin, and nothing is paid twice -------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import naive_settlement as naive  # noqa: E402
+
+
+@st.composite
+def long_stays(draw):
+    """One stay admitted 2024-01-10: interim records in some months from July, the discharge after them."""
+    months = sorted(draw(st.sets(st.integers(7, 11), min_size=1, max_size=3)))
+    final = draw(st.integers(months[-1], 12))
+    cost = patient = los = 0
+    records = []
+    for m in months + [final]:
+        cost += draw(st.integers(0, 5_000_000))
+        patient = min(cost, patient + draw(st.integers(0, 500_000)))
+        los = max(los + 1, (m - 1) * 30)
+        records.append({"month": m, "interim": len(records) < len(months), "cost": cost, "patient": patient,
+                        "los": los})
+    return records, draw(st.sampled_from(["A01", "P01"]))
+
+
+@settings(max_examples=15, deadline=None)
+@given(long_stays())
+def test_interim_settlement_matches_its_twin(data):
+    records, drg = data
+    pol = policy(tracks={"long_stay": {"days": 60, "ratio": "0.9"}, "interim": {"enabled": True},
+                         "per_diem": {"rates": {"P01": "321.45"}}},
+                 monthly={"provisional": "90", "withhold": "0.10"})
+    rows = []
+    for k, r in enumerate(records):
+        date = f"2024-{r['month']:02d}-{20 if not r['interim'] else 15:02d}"  # ≥ 6 whole months from 01-10
+        rows.append({**STAY, "case_id": f"r{k}", "drg": drg, "los_days": r["los"],
+                     "total_cost": f"{Decimal(r['cost']) / 100:.2f}", "patient_paid": f"{Decimal(r['patient']) / 100:.2f}",
+                     "settlement_date": date, "discharge_date": None if r["interim"] else date})
+    rows += [{**DRG_JULY, "case_id": f"drg-{m}", "discharge_date": f"2024-{m:02d}-01"} for m in range(7, 13)]
+    ledger, got = Ledger(), {}
+    for m in range(7, 13):
+        run = run_settlement(stay_frame(rows), weights(WEIGHTS), pol, hospitals(pol, HOSPITALS), "month",
+                             f"2024-{m:02d}", ledger=ledger)
+        ledger = run.ledger
+        for line in run.tables["case_lines"].to_pylist():
+            if line["case_id"].startswith("r"):
+                got[line["case_id"]] = (int(line["fund_payment"] * 100), int(line["interim_netted"] * 100))
+    expected = naive.interim_stay(records, pol, 32145 if drg == "P01" else None)
+    assert [got[f"r{k}"] for k in range(len(records))] == expected
+    # never twice: the discharge nets exactly the interim payments the ledger recorded for the stay, so the
+    # stay is paid its discharge record's fund payment over all its runs
+    recorded = sum(e["interim"] for e in ledger.entries if e["stay"] == "HB|P1|2024-01-10")
+    assert recorded == sum(got[f"r{k}"][0] for k in range(len(records) - 1)) == got[f"r{len(records) - 1}"][1]
