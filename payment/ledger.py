@@ -46,7 +46,8 @@ AMOUNT_COLUMNS = ("provisional", "withheld", "event_fund", "paid", "released", "
                   "carried_out", "interim")
 #: Columns a ledger written before interim settlement lacks (read as empty / 0).
 OPTIONAL_COLUMNS = {"stay": "", "interim": "0"}
-COLUMNS = KEY_COLUMNS + AMOUNT_COLUMNS + ("release_period",)
+#: The file's columns: those of a ledger before interim settlement first, ``stay`` and ``interim`` last.
+COLUMNS = KEY_COLUMNS[:-1] + AMOUNT_COLUMNS[:-1] + ("release_period", "stay", "interim")
 
 
 class LedgerError(ValueError):

@@ -129,7 +129,10 @@ def prepare(engine: Engine, read: IntakeBatch, principal: Principal, run_id: str
         "row_no": results.column("row_no").cast(pa.int64()),
     }
     date_column = engine.policy.period_by if engine.policy else "discharge_date"
-    columns["month"] = pc.utf8_slice_codeunits(_text(records, date_column), 0, 7)
+    dated = _text(records, date_column)
+    if engine.policy is not None and engine.policy.interim_months is not None:
+        dated = pc.coalesce(dated, _text(records, "settlement_date"))  # 中途结算: dated by its settlement
+    columns["month"] = pc.utf8_slice_codeunits(dated, 0, 7)
     for name in TEXT_FIELDS + ("sex", "secondary_dx", "procedures"):
         columns[name] = _text(records, name)
     for name in INT_FIELDS:
