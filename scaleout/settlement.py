@@ -18,11 +18,11 @@ What runs where (``settle_spark``)
    driver with the engine's own function, per hospital × fund (small).
 
 The run ledger is not read here: a policy with a release schedule, the coefficient on the fund amount,
-a fixed point value, ``[assessment.next_year]``, tracks paid from the DRG budget (per diem ``paid_from =
-"budget"``, 单病种 ``budget = "inside"``) or interim settlement (``[tracks.interim]``), and a hospital
-table with ``bonus_share``, are refused by name (``_UNDISTRIBUTED``); settle those on one machine.
-Per-diem rate tables and 单病种 outside the budget are per-case prices: the executors apply them with
-payment's own :func:`payment.prepare_cases`.
+a fixed point value, ``[assessment.next_year]``, ``[cross_region]`` (异地就医), tracks paid from the DRG
+budget (per diem ``paid_from = "budget"``, 单病种 ``budget = "inside"``) or interim settlement
+(``[tracks.interim]``), and a hospital table with ``bonus_share``, are refused by name (``_UNDISTRIBUTED``);
+settle those on one machine.  Per-diem rate tables and 单病种 outside the budget are per-case prices: the
+executors apply them with payment's own :func:`payment.prepare_cases`.
 
 The input order of the single-machine engine is the ``row_no`` order here: settle grouped cases
 that carry ``row_no`` (``group_spark`` writes it).
@@ -50,6 +50,8 @@ _UNDISTRIBUTED = {
     '[point_value] mode = "fixed"': lambda p: p.point_value_fixed is not None,
     "[assessment] schedule (other than \"year\")": lambda p: p.release_schedule != "year",
     "[assessment.next_year]": lambda p: p.next_year_bands is not None,
+    # 异地就医: inbound cases need their insured region's benefit tables and clearing funds on the executors
+    "[cross_region]": lambda p: p.cross_region is not None,
     '[tracks.per_diem] paid_from = "budget"': lambda p: p.per_diem_from == "budget",
     '[tracks.single_disease] budget = "inside"': lambda p: bool(p.single_disease) and p.single_disease_budget == "inside",
     "[tracks.interim] enabled": lambda p: p.interim_months is not None,
@@ -192,8 +194,8 @@ def settle_spark(cases, weights: WeightTable, policy: Policy, hospitals: Hospita
     for key, used in _UNDISTRIBUTED.items():
         if used(policy):
             raise PaymentInputError(f"settle on Spark: {key} is not distributed (it reads or writes the run ledger, "
-                                    "is not rescaled to the budget, writes next year's table, or takes tracks off the "
-                                    "budget); settle on one machine: drg settle")
+                                    "is not rescaled to the budget, writes next year's table, clears 异地就医 "
+                                    "cases or takes tracks off the budget); settle on one machine: drg settle")
     if hospitals.bonus_u:
         raise PaymentInputError("settle on Spark: the hospital table's bonus_share (考核奖励比例) is not distributed; "
                                 "settle on one machine: drg settle")
