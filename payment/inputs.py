@@ -410,8 +410,8 @@ def _prices(rows, items: list[str], item_of: np.ndarray, procedures, fund, insur
             hospitals: Hospitals, names) -> np.ndarray:
     """Each case's amount from a price table (:func:`payment.prices.pick`), -1 where no row matches.
 
-    ``items``: the distinct item values (DRG codes, diagnoses) indexed by ``item_of``; ``procedures``: each
-    case's procedure codes text (``a|b``) or None.
+    ``items``: the distinct item values (DRG codes, diagnoses) indexed by ``item_of``; ``procedures``: the
+    procedure codes column (text ``a|b``) or None.  Only the cases whose item has a row are looked at.
     """
     out = np.full(len(item_of), -1, np.int64)
     by_item: dict[str, list] = {}
@@ -419,14 +419,15 @@ def _prices(rows, items: list[str], item_of: np.ndarray, procedures, fund, insur
         by_item.setdefault(r.item, []).append(r)
     wanted = np.array([by_item.get(str(v).strip().upper()) is not None for v in items] or [False], bool)
     candidates = np.flatnonzero(wanted[item_of] & (fund >= 0) & (hosp >= 0))
+    procs = [None] * len(candidates) if procedures is None else \
+        procedures.take(pa.array(candidates)).cast(pa.string()).to_pylist()
     seen: dict[tuple, int] = {}
-    for i in candidates.tolist():
-        procs = procedures[i] if procedures is not None else None
-        key = (int(item_of[i]), procs, int(fund[i]), int(insurance[i]), int(hosp[i]))
+    for i, text in zip(candidates.tolist(), procs):
+        key = (int(item_of[i]), text, int(fund[i]), int(insurance[i]), int(hosp[i]))
         if key not in seen:
             h = int(hosp[i])
             seen[key] = pick(by_item[str(items[key[0]]).strip().upper()],
-                             tuple(c.strip().upper() for c in (procs or "").split(CODE_LIST_SEPARATOR) if c.strip()),
+                             tuple(c.strip().upper() for c in (text or "").split(CODE_LIST_SEPARATOR) if c.strip()),
                              names[key[2]] + (insurance_codes[key[3]],), int(hospitals.level[h]), hospitals.ids[h])
         out[i] = seen[key]
     return out
@@ -564,9 +565,8 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
     if policy.single_disease and "principal_dx" in table.column_names:
         dx, dx_codes = _factorize(_column(table, "principal_dx"), n)
         procs = _column(table, "procedures")
-        single_price = _prices(policy.single_disease, dx_codes, dx,
-                               None if procs is None else procs.cast(pa.string()).to_pylist(), fund, insurance,
-                               insurance_codes, hosp, hospitals, names)
+        single_price = _prices(policy.single_disease, dx_codes, dx, procs, fund, insurance, insurance_codes, hosp,
+                               hospitals, names)
     reject[((status == 0) | interim) & (per_diem_rate >= 0) & (los < 0)] = 7
     stay = pa.nulls(n, pa.string())
     if policy.interim_months is not None:
