@@ -419,17 +419,20 @@ def _prices(rows, items: list[str], item_of: np.ndarray, procedures, fund, insur
         by_item.setdefault(r.item, []).append(r)
     wanted = np.array([by_item.get(str(v).strip().upper()) is not None for v in items] or [False], bool)
     candidates = np.flatnonzero(wanted[item_of] & (fund >= 0) & (hosp >= 0))
-    procs = [None] * len(candidates) if procedures is None else \
-        procedures.take(pa.array(candidates)).cast(pa.string()).to_pylist()
-    seen: dict[tuple, int] = {}
-    for i, text in zip(candidates.tolist(), procs):
-        key = (int(item_of[i]), text, int(fund[i]), int(insurance[i]), int(hosp[i]))
-        if key not in seen:
-            h = int(hosp[i])
-            seen[key] = pick(by_item[str(items[key[0]]).strip().upper()],
-                             tuple(c.strip().upper() for c in (text or "").split(CODE_LIST_SEPARATOR) if c.strip()),
-                             names[key[2]] + (insurance_codes[key[3]],), int(hospitals.level[h]), hospitals.ids[h])
-        out[i] = seen[key]
+    if not len(candidates):
+        return out
+    proc_of, proc_texts = (np.zeros(len(candidates), np.int64), [None]) if procedures is None else \
+        _factorize(procedures.take(pa.array(candidates)), len(candidates))
+    # one lookup per distinct (item, procedures, fund, insurance type, hospital), not per case
+    keys = np.stack([item_of[candidates], proc_of, fund[candidates], insurance[candidates], hosp[candidates]], axis=1)
+    distinct, inverse = np.unique(keys.astype(np.int64), axis=0, return_inverse=True)
+    amounts = np.empty(len(distinct), np.int64)
+    for k, (item, proc, f, ins, h) in enumerate(distinct.tolist()):
+        text = proc_texts[proc] or ""
+        amounts[k] = pick(by_item[str(items[item]).strip().upper()],
+                          tuple(c.strip().upper() for c in text.split(CODE_LIST_SEPARATOR) if c.strip()),
+                          names[f] + (insurance_codes[ins],), int(hospitals.level[h]), hospitals.ids[h])
+    out[candidates] = amounts[inverse.ravel()]
     return out
 
 
