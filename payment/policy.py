@@ -133,7 +133,6 @@ class Policy:
     special_ratio_u: int
     special_max_share_u: int
     event_ratio_u: int
-    per_diem_fen: dict[str, int]
     provisional: tuple[int, int] | None  # fen per point unit as N/D; None = distributable ÷ 12 ÷ month's points
     withhold_u: int
     release_bands: tuple[tuple[int, int], ...] | None  # (min score, share released); None = score / 100
@@ -701,7 +700,7 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
         average_cost_fen=average_cost, high_by=high_by, rw_tiers=tuple(tiers), level_k_u=level_k, low_u=low_u,
         missing_weight=missing_weight, ungroupable_pay=ungroupable_pay, ungroupable_ratio_u=ungroupable_ratio,
         long_stay_days=long_days, long_stay_ratio_u=long_ratio, special_ratio_u=special_ratio,
-        special_max_share_u=special_share, event_ratio_u=event_ratio, per_diem_fen=per_diem_fen,
+        special_max_share_u=special_share, event_ratio_u=event_ratio,
         provisional=provisional, withhold_u=withhold_u, release_bands=tuple(release) if release else None,
         default_score=default_score, corridor=tuple(corridor_bands) if corridor_bands else None,
         carry_balance=carry, benefits=rules, unreferred_cut_u=unreferred, far_below_u=far_below,

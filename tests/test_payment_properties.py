@@ -43,12 +43,12 @@ def scenario(draw):
     cases[1].update(drg="C01", status="ok", cost=5_000_00, patient=0, insurance_type="390", los=5, dx="J18.900")
     per_diem_from = draw(st.sampled_from(["reserve", "budget"]))
     single_budget = draw(st.sampled_from(["outside", "inside"]))
-    # tracks paid from the budget must fit in a month's twelfth of it
-    least = 10**11 if "budget" in per_diem_from or single_budget == "inside" else 1
+    # tracks paid from the budget (at most 40 × 90 days × 1,000.00 = 3,600,000.00) must fit in its distributable part
+    least = 5 * 10**8 if per_diem_from == "budget" or single_budget == "inside" else 1
     changes = {
         "method": draw(st.sampled_from(["point", "rate"])),
-        "budget": [{"insurance_type": "310", "amount": f"{draw(st.integers(least, least + 10**9)) / 100:.2f}"},
-                   {"insurance_type": "390", "amount": f"{draw(st.integers(least, least + 10**9)) / 100:.2f}"}],
+        "budget": [{"insurance_type": "310", "amount": f"{draw(st.integers(least, 10**9)) / 100:.2f}"},
+                   {"insurance_type": "390", "amount": f"{draw(st.integers(least, 10**9)) / 100:.2f}"}],
         "reserve": {"share": draw(st.sampled_from(["0", "0.05", "0.1234"]))},
         "missing_weight": draw(st.sampled_from(["hold", "fee_for_service"])),
         "monthly": {"withhold": draw(st.sampled_from(["0", "0.1", "0.0333"]))},
