@@ -16,8 +16,9 @@ of :mod:`icd_tables.intake.codes`, byte for byte:
 * a code the pack does not know as written, whose upper-cased form is the key of
   exactly one pack code, becomes that code.
 
-Code tables are open-addressing hash tables (FNV-1a over the bytes, linear
-probing, power-of-two size) of row indices into a string table.
+Code tables are open-addressing hash tables (linear probing, power-of-two size)
+of row indices into a string table; a slot holds a key's first 16 bytes, so
+looking up a code reads one slot row.
 """
 
 from __future__ import annotations
@@ -29,42 +30,72 @@ from foundation.numba_options import JIT
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
+_MIX1 = np.uint64(0xFF51AFD7ED558CCD)
+_MIX2 = np.uint64(0xC4CEB9FE1A85EC53)
 _BAR, _COMMA, _SEMI = ord("|"), ord(","), ord(";")
+#: Bytes of a key held in its slot; longer keys are also compared with the string table.
+_INLINE = 16
+#: One bit for each byte (all below 64) that makes a list cell messy besides ``|``: the pattern's
+#: whitespace, ``,`` and ``;``.
+_ODD_BITS = np.uint64(sum(1 << c for c in (9, 10, 12, 13, 32, _COMMA, _SEMI)))
 
 
-@njit(**JIT)
-def _hash(data, start, end):  # pragma: no cover - compiled
-    h = _FNV_OFFSET
-    for k in range(start, end):
-        h ^= np.uint64(data[k])
-        h *= _FNV_PRIME
+@njit(**JIT, inline="always")
+def _mix(w0, w1, n, tail):  # pragma: no cover - compiled
+    h = w0 * _MIX1 ^ (w1 + np.uint64(n)) * _MIX2 ^ tail
+    h ^= h >> np.uint64(33)
+    h *= _MIX1
+    h ^= h >> np.uint64(33)
     return h
+
+
+@njit(**JIT, inline="always")
+def _add_byte(w0, w1, tail, k, c):  # pragma: no cover - compiled
+    """Byte ``k`` of a key folded into its words (the first 16 bytes) or its tail hash (the rest)."""
+    if k < 8:
+        w0 |= np.uint64(c) << np.uint64(8 * k)
+    elif k < 16:
+        w1 |= np.uint64(c) << np.uint64(8 * (k - 8))
+    else:
+        tail = (tail ^ np.uint64(c)) * _FNV_PRIME
+    return w0, w1, tail
+
+
+@njit(**JIT, inline="always")
+def _key(src, a, b):  # pragma: no cover - compiled
+    """A string's first 16 bytes as two little-endian words, and its hash (all bytes and the length)."""
+    w0, w1, tail = np.uint64(0), np.uint64(0), _FNV_OFFSET
+    for k in range(b - a):
+        w0, w1, tail = _add_byte(w0, w1, tail, k, src[a + k])
+    return w0, w1, _mix(w0, w1, b - a, tail)
 
 
 @njit(**JIT)
 def build_table(key_offsets, key_data):  # pragma: no cover - compiled
-    """Slots (int32, -1 empty) of a hash table over the strings of a string table; the first of equal keys wins."""
+    """A hash table over the strings of a string table; the first of equal keys wins.
+
+    One row per slot: the key's first two words, and ``(row + 1) << 16 | length``
+    (0 for an empty slot), so that a probe reads one row and, for keys of up to
+    16 bytes, never the string table.
+    """
     n = key_offsets.shape[0] - 1
     size = 16
-    while size < 2 * n + 16:
+    while size < n + n // 2 + 16:
         size *= 2
-    slots = np.full(size, -1, dtype=np.int32)
-    mask = np.uint64(size - 1)
+    table = np.zeros((size, 3), dtype=np.uint64)
     for i in range(n):
         a, b = key_offsets[i], key_offsets[i + 1]
-        slot = _hash(key_data, a, b) & mask
-        while True:
-            j = slots[slot]
-            if j < 0:
-                slots[slot] = i
-                break
-            if _equal(key_data, key_offsets[j], key_offsets[j + 1], key_data, a, b):
-                break
-            slot = (slot + np.uint64(1)) & mask
-    return slots
+        if _find(table, key_offsets, key_data, key_data, a, b) < 0:
+            w0, w1, h = _key(key_data, a, b)
+            slot = h & np.uint64(size - 1)
+            while table[slot, 2] != 0:
+                slot = (slot + np.uint64(1)) & np.uint64(size - 1)
+            table[slot, 0], table[slot, 1] = w0, w1
+            table[slot, 2] = (np.uint64(i + 1) << np.uint64(16)) | np.uint64(min(b - a, 0xFFFF))
+    return table
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def _equal(x, xa, xb, y, ya, yb):  # pragma: no cover - compiled
     if xb - xa != yb - ya:
         return False
@@ -74,54 +105,81 @@ def _equal(x, xa, xb, y, ya, yb):  # pragma: no cover - compiled
     return True
 
 
-@njit(**JIT)
-def _find(slots, key_offsets, key_data, data, start, end):  # pragma: no cover - compiled
-    """Row of the key equal to ``data[start:end]``, -1 when none."""
-    mask = np.uint64(slots.shape[0] - 1)
-    slot = _hash(data, start, end) & mask
+@njit(**JIT, inline="always")
+def _find(table, key_offsets, key_data, src, a, b):  # pragma: no cover - compiled
+    """Row of the key equal to ``src[a:b]``, -1 when none."""
+    w0, w1, h = _key(src, a, b)
+    return _probe(table, key_offsets, key_data, src, a, b, w0, w1, h)
+
+
+@njit(**JIT, inline="always")
+def _probe(table, key_offsets, key_data, src, a, b, w0, w1, h):  # pragma: no cover - compiled
+    """Row of the key ``src[a:b]`` (whose words and hash :func:`_key` gives), -1 when none."""
+    mask = np.uint64(table.shape[0] - 1)
+    size = np.uint64(min(b - a, 0xFFFF))
+    slot = h & mask
     while True:
-        j = slots[slot]
-        if j < 0:
+        meta = table[slot, 2]
+        if meta == 0:
             return -1
-        if _equal(key_data, key_offsets[j], key_offsets[j + 1], data, start, end):
-            return j
+        if (meta & np.uint64(0xFFFF)) == size and table[slot, 0] == w0 and table[slot, 1] == w1:
+            row = np.int64(meta >> np.uint64(16)) - 1
+            if b - a <= _INLINE or _equal(key_data, key_offsets[row], key_offsets[row + 1], src, a, b):
+                return row
         slot = (slot + np.uint64(1)) & mask
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
+def _copy_code(src, read, end, is_list, out, w):  # pragma: no cover - compiled
+    """Copy one code (up to ``|`` in a list, else to ``end``) from ``src[read:]`` to ``out[w:]``, keying it.
+
+    Returns where it stopped, the code's key words and hash, and whether it holds a byte that makes a
+    list cell messy (the pattern's whitespace, ``,`` or ``;``), all in one pass over its bytes.
+    """
+    odd = np.uint64(0)
+    k = 0
+    while read + k < end:
+        c = src[read + k]
+        if is_list and c == _BAR:
+            break
+        out[w + k] = c
+        if c < 64:
+            odd |= (_ODD_BITS >> np.uint64(c)) & np.uint64(1)
+        k += 1
+    w0, w1, tail = np.uint64(0), np.uint64(0), _FNV_OFFSET
+    for j in range(min(k, 8)):
+        w0 |= np.uint64(out[w + j]) << np.uint64(8 * j)
+    for j in range(8, min(k, 16)):
+        w1 |= np.uint64(out[w + j]) << np.uint64(8 * (j - 8))
+    for j in range(16, k):
+        tail = (tail ^ np.uint64(out[w + j])) * _FNV_PRIME
+    return read + k, w0, w1, _mix(w0, w1, k, tail), odd != 0
+
+
+@njit(**JIT, inline="always")
 def _is_space(c):  # pragma: no cover - compiled
     """The regular expression's ``\\s``: space, tab, line feed, form feed, carriage return (not ``\\v``)."""
     return c == 32 or c == 9 or c == 10 or c == 12 or c == 13
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def _is_trim(c):  # pragma: no cover - compiled
     """ASCII characters of the intake's whitespace (``\\v`` included)."""
     return c == 32 or (9 <= c <= 13)
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def _is_separator(c):  # pragma: no cover - compiled
     return c == _BAR or c == _COMMA or c == _SEMI
 
 
-@njit(**JIT)
-def _messy(data, a, b):  # pragma: no cover - compiled
-    if b > a and (data[a] == _BAR or data[b - 1] == _BAR):
-        return True
-    for k in range(a, b):
-        c = data[k]
-        if _is_space(c) or c == _COMMA or c == _SEMI:
-            return True
-        if c == _BAR and k + 1 < b and data[k + 1] == _BAR:
-            return True
-    return False
+@njit(**JIT, inline="always")
+def _format_list(data, a, b, keep_leading_empty, out, w):  # pragma: no cover - compiled
+    """A messy list cell with separator runs collapsed to ``|`` and its ends trimmed, written at ``out[w:]``.
 
-
-@njit(**JIT)
-def _format_list(data, a, b, keep_leading_empty, scratch):  # pragma: no cover - compiled
-    """A messy list cell with separator runs collapsed to ``|`` and its ends trimmed, into ``scratch``; its length."""
-    w = 0
+    Returns its length.
+    """
+    start = w
     k = a
     while k < b:
         c = data[k]
@@ -133,70 +191,29 @@ def _format_list(data, a, b, keep_leading_empty, scratch):  # pragma: no cover -
                     has_sep = True
                 e += 1
             if has_sep:
-                scratch[w] = _BAR
+                out[w] = _BAR
                 w += 1
             else:
                 for m in range(k, e):
-                    scratch[w] = data[m]
+                    out[w] = data[m]
                     w += 1
             k = e
         else:
-            scratch[w] = c
+            out[w] = c
             w += 1
             k += 1
-    lo, hi = 0, w
+    lo, hi = start, w
     if keep_leading_empty:
-        while lo < hi and _is_trim(scratch[lo]):
+        while lo < hi and _is_trim(out[lo]):
             lo += 1
     else:
-        while lo < hi and (_is_trim(scratch[lo]) or scratch[lo] == _BAR):
+        while lo < hi and (_is_trim(out[lo]) or out[lo] == _BAR):
             lo += 1
-    while hi > lo and (_is_trim(scratch[hi - 1]) or scratch[hi - 1] == _BAR):
+    while hi > lo and (_is_trim(out[hi - 1]) or out[hi - 1] == _BAR):
         hi -= 1
     for m in range(lo, hi):
-        scratch[m - lo] = scratch[m]
+        out[start + m - lo] = out[m]
     return hi - lo
-
-
-@njit(**JIT)
-def _put_code(src, a, b, out, w, exact, inputs_off, inputs_data, fold, keys_off, keys_data, spelling,
-              fix_case, upper):  # pragma: no cover - compiled
-    """Write one code at ``out[w:]``; returns (input row or -1, bytes written, case fixed)."""
-    row = _find(exact, inputs_off, inputs_data, src, a, b)
-    if row < 0 and fix_case and b > a:
-        for k in range(b - a):
-            c = src[a + k]
-            upper[k] = c - 32 if 97 <= c <= 122 else c
-        key = _find(fold, keys_off, keys_data, upper, 0, b - a)
-        if key >= 0:
-            row = spelling[key]
-            sa, sb = inputs_off[row], inputs_off[row + 1]
-            for k in range(sb - sa):
-                out[w + k] = inputs_data[sa + k]
-            return row, sb - sa, True
-    for k in range(b - a):
-        out[w + k] = src[a + k]
-    return row, b - a, False
-
-
-@njit(**JIT)
-def _put_list(src, a, b, rows, piece_offsets, out, p, w, exact, inputs_off, inputs_data, fold, keys_off, keys_data,
-              spelling, fix_case, upper):  # pragma: no cover - compiled
-    """Write the ``|``-separated codes of ``src[a:b]`` (none when empty); returns (p, w, a case fixed)."""
-    fixed = False
-    if b > a:
-        start = a
-        for k in range(a, b + 1):
-            if k == b or src[k] == _BAR:
-                row, size, f = _put_code(src, start, k, out, w, exact, inputs_off, inputs_data, fold,
-                                         keys_off, keys_data, spelling, fix_case, upper)
-                fixed = fixed or f
-                rows[p] = row
-                w += size
-                p += 1
-                piece_offsets[p] = w
-                start = k + 1
-    return p, w, fixed
 
 
 @njit(**JIT)
@@ -212,7 +229,12 @@ def encode_cells(offsets, data, valid, verbatim, is_list, keep_leading_empty, no
     array's buffers) and ``changed`` (bool per cell: formatting changed its
     text).  A single cell (``is_list`` false) is one code, null or not; a list
     cell that is null or empty after formatting has none.  ``max_pieces`` and
-    ``max_bytes`` bound the output sizes.
+    ``max_bytes`` bound the output sizes; a case fix must keep a code's length
+    (the caller formats the cells of packs where it would not with Arrow's kernels).
+
+    Each code is copied to the output, keyed and checked for messy bytes in one
+    pass over its bytes.  Helpers take few arrays: each array passed costs
+    reference counting on every call, even to an inlined function.
     """
     n = offsets.shape[0] - 1
     cell_start = np.zeros(n + 1, dtype=np.int64)
@@ -223,7 +245,6 @@ def encode_cells(offsets, data, valid, verbatim, is_list, keep_leading_empty, no
     longest = 1
     for i in range(n):
         longest = max(longest, offsets[i + 1] - offsets[i])
-    scratch = np.empty(longest, dtype=np.uint8)
     upper = np.empty(longest, dtype=np.uint8)
     p, w = 0, 0
     for i in range(n):
@@ -236,32 +257,53 @@ def encode_cells(offsets, data, valid, verbatim, is_list, keep_leading_empty, no
                 piece_offsets[p] = w
             cell_start[i + 1] = p
             continue
-        if not is_list:
-            if fmt:
-                a0, b0 = a, b
-                while a < b and _is_trim(data[a]):
-                    a += 1
-                while b > a and _is_trim(data[b - 1]):
-                    b -= 1
-                changed[i] = a != a0 or b != b0
-            row, size, fixed = _put_code(data, a, b, out, w, exact, inputs_off, inputs_data, fold, keys_off,
-                                         keys_data, spelling, fmt, upper)
-            changed[i] = changed[i] or fixed
+        # a single cell is trimmed of whitespace
+        if not is_list and fmt:
+            a0, b0 = a, b
+            while a < b and _is_trim(data[a]):
+                a += 1
+            while b > a and _is_trim(data[b - 1]):
+                b -= 1
+            changed[i] = a != a0 or b != b0
+        # its codes (a list cell's split on "|"; none when empty), each copied, keyed and looked up in one pass;
+        # a list cell found messy is formatted at the end of the output, and its codes read again from there
+        first_p, first_w = p, w
+        check, messy = is_list and fmt, False
+        read, end = a, b
+        more = end > read or not is_list
+        while more:
+            if messy:
+                stop, w0, w1, h, odd = _copy_code(out, read, end, is_list, out, w)
+            else:
+                stop, w0, w1, h, odd = _copy_code(data, read, end, is_list, out, w)
+            size = stop - read
+            if check and (odd or size == 0):
+                length = _format_list(data, a, b, keep_leading_empty, out, first_w)
+                changed[i] = not _equal(out, first_w, first_w + length, data, a, b)
+                check, messy = False, True
+                p, w = first_p, first_w
+                read, end = first_w, first_w + length
+                more = end > read
+                continue
+            row = _probe(exact, inputs_off, inputs_data, out, w, w + size, w0, w1, h)
+            if row < 0 and fmt and size > 0:
+                for k in range(size):
+                    c = out[w + k]
+                    upper[k] = c - 32 if 97 <= c <= 122 else c
+                key = _find(fold, keys_off, keys_data, upper, 0, size)
+                if key >= 0:
+                    row = spelling[key]
+                    sa = inputs_off[row]
+                    for k in range(size):
+                        out[w + k] = inputs_data[sa + k]
+                    changed[i] = True
             rows[p] = row
             w += size
             p += 1
             piece_offsets[p] = w
-            cell_start[i + 1] = p
-            continue
-        if fmt and _messy(data, a, b):
-            length = _format_list(data, a, b, keep_leading_empty, scratch)
-            changed[i] = not _equal(scratch, 0, length, data, a, b)
-            p, w, fixed = _put_list(scratch, 0, length, rows, piece_offsets, out, p, w, exact, inputs_off,
-                                    inputs_data, fold, keys_off, keys_data, spelling, fmt, upper)
-        else:
-            p, w, fixed = _put_list(data, a, b, rows, piece_offsets, out, p, w, exact, inputs_off,
-                                    inputs_data, fold, keys_off, keys_data, spelling, fmt, upper)
-        changed[i] = changed[i] or fixed
+            if stop >= end:
+                break
+            read = stop + 1
         cell_start[i + 1] = p
     return cell_start, rows[:p], piece_offsets[:p + 1], out[:w], changed
 

@@ -55,14 +55,14 @@ class _CaseTable:
     spellings: pa.Array
 
     @functools.cached_property
-    def hashed(self) -> tuple:
-        """The kernels' hash tables: exact codes (slots, offsets, bytes), upper-case keys, key → input row."""
+    def hashed(self) -> tuple[tuple, bool]:
+        """The kernels' tables (exact codes: hash table, offsets, bytes; the same for the upper-case keys;
+        key → input row), and whether some key's spelling has another length in bytes than the key."""
         inputs, keys = _buffers(self.inputs), _buffers(self.keys)
         spelling = pc.index_in(self.spellings, value_set=self.inputs).to_numpy(zero_copy_only=False)
-        growth = max(0, int(np.max(pc.binary_length(self.spellings).to_numpy(zero_copy_only=False)
-                                   - pc.binary_length(self.keys).to_numpy(zero_copy_only=False), initial=0)))
+        reshaped = not pc.all(pc.equal(pc.binary_length(self.spellings), pc.binary_length(self.keys))).as_py()
         return (_kernels.build_table(*inputs), *inputs, _kernels.build_table(*keys), *keys,
-                spelling.astype(np.int32)), growth
+                spelling.astype(np.int32)), bool(reshaped)
 
     @classmethod
     def build(cls, inputs: pa.Array) -> "_CaseTable":
@@ -218,6 +218,8 @@ class CodeNormalizer:
         verbatim = changed = None
         if normalize:
             wide = pc.invert(pc.fill_null(pc.string_is_ascii(text), True))
+            if table.hashed[1]:  # a case fix could change a code's length: all cells formatted by Arrow
+                wide = pc.fill_null(pc.is_valid(text), False)
             if pc.any(wide).as_py():  # full-width and other non-ASCII cells: formatted by Arrow's Unicode kernels
                 before = text.filter(wide)
                 after = self.normalize_column(name, before)
@@ -240,9 +242,9 @@ class CodeNormalizer:
                  else text.is_valid().to_numpy(zero_copy_only=False))
         if verbatim is None:
             verbatim = np.zeros(n, dtype=bool)
-        hashed, growth = table.hashed
+        hashed = table.hashed[0]
         max_pieces = n + (_kernels.separator_count(offsets, data) if is_list else 0)
-        max_bytes = int(offsets[-1] - offsets[0]) + growth * max_pieces
+        max_bytes = int(offsets[-1] - offsets[0])
         cell_start, rows, piece_offsets, piece_data, changed = _kernels.encode_cells(
             offsets, data, valid, verbatim, is_list, keep_leading_empty, normalize, *hashed, max_pieces, max_bytes)
         mask = None
