@@ -166,11 +166,6 @@ def _text(column: pa.ChunkedArray | None, n: int) -> pa.Array:
     return column
 
 
-def _ids(rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Grouper code id of each pack input row, -1 where the pack cannot map the code."""
-    return np.where(rows >= 0, targets[np.maximum(rows, 0)], -1).astype(np.int32)
-
-
 def encode(table: pa.Table, pack: CompiledPack, *, normalize: bool = False) -> Encoded:
     """Encode an Arrow table of records for the kernel.
 
@@ -193,10 +188,11 @@ def encode(table: pa.Table, pack: CompiledPack, *, normalize: bool = False) -> E
     get = lambda c: table.column(c) if c in names else None  # noqa: E731
 
     codes = normalizer_for(pack)
-    principal, secondary, procedures = (codes.encode_column(c, get(c), n, normalize=normalize)
-                                        for c in ("principal_dx", "secondary_dx", "procedures"))
-    principal_ids = _ids(principal.rows, pack.dx_input_target)
-    secondary_ids = _ids(secondary.rows, pack.dx_input_target)
+    principal, secondary, procedures = (
+        codes.encode_column(c, get(c), n, normalize=normalize, targets=targets)
+        for c, targets in (("principal_dx", pack.dx_input_target), ("secondary_dx", pack.dx_input_target),
+                           ("procedures", pack.proc_input_target)))
+    principal_ids, secondary_ids = principal.ids, secondary.ids
     dx_start = secondary.cell_start + np.arange(n + 1, dtype=np.int64)
     dx_ids = np.empty(dx_start[-1], dtype=np.int32)
     is_principal = np.zeros(dx_start[-1], dtype=bool)
@@ -222,7 +218,7 @@ def encode(table: pa.Table, pack: CompiledPack, *, normalize: bool = False) -> E
         dx_start=dx_start,
         dx_ids=dx_ids,
         proc_start=procedures.cell_start,
-        proc_ids=_ids(procedures.rows, pack.proc_input_target),
+        proc_ids=procedures.ids,
         nums=nums,
     )
     reformatted = principal.changed | secondary.changed | procedures.changed if normalize else None

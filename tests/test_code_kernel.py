@@ -95,7 +95,7 @@ def _compare(name, pack_name, values, array, normalize):
             text, is_list=CODE_COLUMNS[name], keep_leading_empty=name == "procedures", normalize=normalize)
         a, b = got.cell_start[i], got.cell_start[i + 1]
         assert codes[a:b] == want_codes, (name, text)
-        assert got.rows[a:b].tolist() == want_rows, (name, text)
+        assert got.ids[a:b].tolist() == want_rows, (name, text)
         assert bool(got.changed[i]) == (want_changed and normalize), (name, text)
 
 

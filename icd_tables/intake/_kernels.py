@@ -218,13 +218,13 @@ def _format_list(data, a, b, keep_leading_empty, out, w):  # pragma: no cover - 
 
 @njit(**JIT)
 def encode_cells(offsets, data, valid, verbatim, is_list, keep_leading_empty, normalize,
-                 exact, inputs_off, inputs_data, fold, keys_off, keys_data, spelling,
+                 exact, inputs_off, inputs_data, fold, keys_off, keys_data, spelling, targets,
                  max_pieces, max_bytes):  # pragma: no cover - compiled
     """Split, format and look up the code cells of one column.
 
     Returns ``cell_start`` (int64, n + 1: codes of cell ``i`` are
-    ``cell_start[i]:cell_start[i + 1]``), ``rows`` (int32 pack input row of each
-    code, -1 when the pack does not know it), the codes as written after
+    ``cell_start[i]:cell_start[i + 1]``), ``rows`` (int32: ``targets`` at the
+    pack input row of each code, -1 when the pack does not know it), the codes as written after
     formatting (``piece_offsets`` int32 and ``piece_data``: an Arrow string
     array's buffers) and ``changed`` (bool per cell: formatting changed its
     text).  A single cell (``is_list`` false) is one code, null or not; a list
@@ -297,7 +297,7 @@ def encode_cells(offsets, data, valid, verbatim, is_list, keep_leading_empty, no
                     for k in range(size):
                         out[w + k] = inputs_data[sa + k]
                     changed[i] = True
-            rows[p] = row
+            rows[p] = targets[row] if row >= 0 else -1
             w += size
             p += 1
             piece_offsets[p] = w

@@ -2,7 +2,10 @@
 
 Exports from hospital systems spell the same code in many ways: ``" K35.800X001 "``,
 ``"Ｋ３５.８００ｘ００１"``, ``"I10，E11.900；J18.900"``.  :func:`normalize_codes`
-rewrites such cells to the pack's own spelling, vectorised over Arrow arrays:
+rewrites such cells to the pack's own spelling, vectorised over Arrow arrays, and
+:meth:`CodeNormalizer.encode_column` does the same while splitting the cells into
+codes and looking each up, in one Numba pass over the Arrow buffers (cells with
+non-ASCII characters are formatted by Arrow's Unicode kernels first):
 
 1. full-width and compatibility characters become their plain forms (Unicode NFKC,
    only on cells that are not plain ASCII);
@@ -106,13 +109,14 @@ class CodeCells:
     """The codes of one column, split, formatted and looked up (:meth:`CodeNormalizer.encode_column`).
 
     Cell ``i`` holds the codes ``cell_start[i]:cell_start[i + 1]`` of ``codes``
-    (as formatted; a null single cell is one null code); ``rows`` is each code's
-    row in the pack's input codes, -1 where the pack does not know it;
+    (as formatted; a null single cell is one null code); ``ids`` is each code's
+    row in the pack's input codes (or the target there, see :meth:`CodeNormalizer.encode_column`),
+    -1 where the pack does not know it;
     ``changed`` marks the cells whose text formatting changed.
     """
 
     cell_start: np.ndarray
-    rows: np.ndarray
+    ids: np.ndarray
     codes: pa.StringArray
     changed: np.ndarray
 
@@ -188,7 +192,8 @@ class CodeNormalizer:
         table = self._proc if name == "procedures" else self._dx
         return _fix_list_case(text, table) if is_list else table.fix(text)
 
-    def encode_column(self, name: str, column, n: int, *, normalize: bool = True) -> CodeCells:
+    def encode_column(self, name: str, column, n: int, *, normalize: bool = True,
+                      targets: np.ndarray | None = None) -> CodeCells:
         """Split, format (with ``normalize``) and look up one code column in one pass over its buffers.
 
         Parameters
@@ -202,6 +207,9 @@ class CodeNormalizer:
             The number of records.
         normalize : bool
             Format each cell as :meth:`normalize_column` does; otherwise take the codes as written.
+        targets : numpy.ndarray, optional
+            int32 per pack input code (``dx_input_target``, ``proc_input_target``): the ids given
+            instead of the input codes' rows.
 
         Returns
         -------
@@ -212,8 +220,10 @@ class CodeNormalizer:
         is_list = CODE_COLUMNS[name]
         table = self._proc if name == "procedures" else self._dx
         column = pa.nulls(n, pa.string()) if column is None else plain_array(column)
+        if targets is None:
+            targets = np.arange(len(table.inputs), dtype=np.int32)
         if not normalize and (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
-            return self._encode_lists(column, table)
+            return self._encode_lists(column, table, targets)
         text = column if pa.types.is_large_string(column.type) else _as_text(column)
         verbatim = changed = None
         if normalize:
@@ -227,15 +237,15 @@ class CodeNormalizer:
                 verbatim = wide.to_numpy(zero_copy_only=False)
                 changed = np.zeros(n, dtype=bool)
                 changed[verbatim] = pc.fill_null(pc.not_equal(before, after), False).to_numpy(zero_copy_only=False)
-        cells = self._encode_text(text, table, is_list=is_list, keep_leading_empty=name == "procedures",
+        cells = self._encode_text(text, table, targets, is_list=is_list, keep_leading_empty=name == "procedures",
                                   normalize=normalize, verbatim=verbatim)
         if changed is not None:
             cells.changed[:] |= changed
         return cells
 
     @staticmethod
-    def _encode_text(text: pa.Array, table: _CaseTable, *, is_list: bool, keep_leading_empty: bool,
-                     normalize: bool, verbatim: np.ndarray | None) -> CodeCells:
+    def _encode_text(text: pa.Array, table: _CaseTable, targets: np.ndarray, *, is_list: bool,
+                     keep_leading_empty: bool, normalize: bool, verbatim: np.ndarray | None) -> CodeCells:
         n = len(text)
         offsets, data = _buffers(text)
         valid = (np.ones(n, dtype=bool) if text.null_count == 0
@@ -245,23 +255,24 @@ class CodeNormalizer:
         hashed = table.hashed[0]
         max_pieces = n + (_kernels.separator_count(offsets, data) if is_list else 0)
         max_bytes = int(offsets[-1] - offsets[0])
-        cell_start, rows, piece_offsets, piece_data, changed = _kernels.encode_cells(
-            offsets, data, valid, verbatim, is_list, keep_leading_empty, normalize, *hashed, max_pieces, max_bytes)
+        cell_start, ids, piece_offsets, piece_data, changed = _kernels.encode_cells(
+            offsets, data, valid, verbatim, is_list, keep_leading_empty, normalize, *hashed,
+            np.ascontiguousarray(targets, dtype=np.int32), max_pieces, max_bytes)
         mask = None
         if not is_list and text.null_count:
             mask = pa.py_buffer(np.packbits(valid, bitorder="little"))
-        codes = pa.StringArray.from_buffers(len(rows), pa.py_buffer(piece_offsets), pa.py_buffer(piece_data), mask)
-        return CodeCells(cell_start, rows, codes, changed)
+        codes = pa.StringArray.from_buffers(len(ids), pa.py_buffer(piece_offsets), pa.py_buffer(piece_data), mask)
+        return CodeCells(cell_start, ids, codes, changed)
 
-    def _encode_lists(self, column: pa.Array, table: _CaseTable) -> CodeCells:
+    def _encode_lists(self, column: pa.Array, table: _CaseTable, targets: np.ndarray) -> CodeCells:
         """List cells taken as written: each element one code (a null element an empty one)."""
         lists = column.cast(pa.list_(pa.string()))
         lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
         cell_start = np.zeros(len(lists) + 1, dtype=np.int64)
         np.cumsum(lengths, out=cell_start[1:])
-        flat = self._encode_text(pc.fill_null(pc.list_flatten(lists), "").cast(pa.string()), table, is_list=False,
-                                 keep_leading_empty=False, normalize=False, verbatim=None)
-        return CodeCells(cell_start, flat.rows, flat.codes, np.zeros(len(lists), dtype=bool))
+        flat = self._encode_text(pc.fill_null(pc.list_flatten(lists), "").cast(pa.string()), table, targets,
+                                 is_list=False, keep_leading_empty=False, normalize=False, verbatim=None)
+        return CodeCells(cell_start, flat.ids, flat.codes, np.zeros(len(lists), dtype=bool))
 
     def __call__(self, table: pa.Table) -> pa.Table:
         return self.normalize(table)[0]
