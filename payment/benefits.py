@@ -31,20 +31,45 @@ def _flags(column, n: int) -> np.ndarray:
     return values.str.strip().str.lower().isin(TRUE_WORDS).to_numpy()
 
 
-def patient_shares(policy: Policy, cost, self_pay, insurance_codes, insurance, levels, patient_id, yyyymm,
-                   unreferred) -> tuple[np.ndarray, np.ndarray]:
-    """Patient share in fen of each case, and whether a benefit rule applied to it."""
-    rules = {(r.insurance_type, r.level): r for r in policy.benefits}
-    table = np.full((len(insurance_codes), 4, 3), -1, np.int64)  # insurance × level → deductible, ratio, cap
+def _rule_table(benefits, insurance_codes) -> np.ndarray:
+    """insurance × level → (deductible, ratio, cap); deductible −1 where no rule applies."""
+    rules = {(r.insurance_type, r.level): r for r in benefits}
+    table = np.full((len(insurance_codes), 4, 3), -1, np.int64)
     for i, code in enumerate(insurance_codes):
         for level in (1, 2, 3):
             rule = rules.get((code, level)) or rules.get(("all", level))
             if rule is not None:
                 table[i, level] = (rule.deductible_fen, rule.ratio_u, rule.annual_cap_fen)
-    fund, ok = _kernels.patient_shares(cost, self_pay, insurance, levels, _flags(unreferred, len(cost)), table,
-                                       policy.unreferred_cut_u)
+    return table
+
+
+def patient_shares(policy: Policy, cost, self_pay, insurance_codes, insurance, levels, patient_id, yyyymm,
+                   unreferred, insured=None) -> tuple[np.ndarray, np.ndarray]:
+    """Patient share in fen of each case, and whether a benefit rule applied to it.
+
+    ``insured``: for 异地就医 (:mod:`payment.cross_region`), each case's insured region index (-1 = local)
+    and the (rules, unreferred cut) of each region; an inbound case takes its insured region's table.
+    """
+    flags = _flags(unreferred, len(cost))
+    parts = [(None, policy.benefits, policy.unreferred_cut_u)]
+    if insured is not None:
+        region, tables = insured
+        parts = [(region == -1, policy.benefits, policy.unreferred_cut_u)] + [
+            (region == k, rules, cut) for k, (rules, cut) in enumerate(tables) if (region == k).any()]
+    fund = np.zeros(len(cost), np.int64)
+    ok = np.zeros(len(cost), bool)
+    cap = np.zeros(len(cost), np.int64)
+    for mask, rules, cut in parts:
+        table = _rule_table(rules, insurance_codes)
+        if mask is None:  # every case local: the arrays as they are
+            fund, ok = _kernels.patient_shares(cost, self_pay, insurance, levels, flags, table, cut)
+            cap = table[insurance, levels, 2]
+            continue
+        fund[mask], ok[mask] = _kernels.patient_shares(cost[mask], self_pay[mask], insurance[mask], levels[mask],
+                                                       flags[mask], table, cut)
+        cap[mask] = table[insurance[mask], levels[mask], 2]
     if patient_id is not None:
-        fund = _annual_cap(fund, table[insurance, levels, 2], patient_id, yyyymm, ok)
+        fund = _annual_cap(fund, cap, patient_id, yyyymm, ok)
     return cost - fund, ok
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from payment import _kernels
+from payment import _kernels, cross_region
 # The case categories (:attr:`Classified.category`) are public names of this module; the kernel assigns them.
 from payment._kernels import CAT_DRG, CAT_EVENT, CAT_RESERVE, CAT_UNPAID
 from payment.scope import Scope
@@ -154,6 +154,7 @@ class Settlement:
     scores: dict[str, int] = field(default_factory=dict)
     ledger: Ledger | None = None                   # the run ledger read (month and year runs)
     releases: list[dict] = field(default_factory=list)  # withhold released in this run, per account
+    inbound_standard: np.ndarray | None = None     # [cross_region] difference = "hospital": the DRG standards
 
 
 def fund_budgets(policy: Policy, funds) -> dict[int, tuple[int, int, int]]:
@@ -168,11 +169,12 @@ def fund_budgets(policy: Policy, funds) -> dict[int, tuple[int, int, int]]:
     Returns
     -------
     dict
-        Fund index → ``(budget, reserve, distributable)``; reserve = ⌊budget × reserve share⌋.
+        Fund index → ``(budget, reserve, distributable)``; reserve = ⌊budget × reserve share⌋.  A clearing
+        fund (异地就医 outside the local pool, :mod:`payment.cross_region`) has no budget: ``(0, 0, 0)``.
     """
     out = {}
     for f, key in enumerate(funds):
-        budget = next(b.amount_fen for b in policy.budgets if (b.region, b.insurance_type) == tuple(key))
+        budget = next((b.amount_fen for b in policy.budgets if (b.region, b.insurance_type) == tuple(key)), 0)
         reserve = budget * policy.reserve_u // RATIO_UNITS
         out[f] = (budget, reserve, budget - reserve)
     return out
@@ -446,7 +448,10 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
                                 "not --point-value")
     cl = classify(cases, policy, hospitals)
     budgets = scope.budgets(fund_budgets(policy, cases.funds), policy)
-    fixed = scope.fund_values(cases.funds, policy)
+    clearing = cross_region.reference_values(cases, policy)  # 异地就医 outside the pool: fixed reference values
+    fixed = scope.fund_values([None if f in clearing else k for f, k in enumerate(cases.funds)], policy)
+    if fixed:
+        fixed.update(clearing)
     n_funds = max(len(cases.funds), 1)
     n_accounts = max(len(hospitals.ids), 1) * n_funds
     keep = cases.fund >= 0
@@ -464,8 +469,9 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     monthly = None
     if kind in ("year", "month"):
         values = monthly_point_values(policy, budgets, by_fund_month)
-        if fixed:
-            values = {g: PointValue(*fixed[g // 12]) for g in values}
+        if fixed or clearing:
+            values = {g: PointValue(*fixed[g // 12]) if g // 12 in fixed else
+                      PointValue(*clearing[g // 12]) if g // 12 in clearing else v for g, v in values.items()}
         monthly, _ = floor_standards(cl.points, fund * 12 + month, drg_mask, values, n_funds * 12)
         if policy.coefficient_applies_to == "fund":
             monthly = _fund_coefficient(monthly, cases, hospitals, drg_mask)
@@ -480,21 +486,29 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
         settlement.point_values = values
     else:
         scale = 12 if period.month is not None else 1
+        totals = by_fund_month.sum(axis=1)
+        outside = {f: PointValue(*v) for f, v in clearing.items() if totals[f, 1] > 0}
         if policy.point_value_fixed is not None:
-            totals = by_fund_month.sum(axis=1)
-            values = {f: PointValue(*policy.point_value_fixed) for f in budgets if totals[f, 1] > 0}
+            values = {f: PointValue(*policy.point_value_fixed) for f in budgets if totals[f, 1] > 0} | outside
             q, _ = floor_standards(cl.points, fund, drg_mask, values, n_funds)
         else:
-            values = budget_point_values(budgets, by_fund_month.sum(axis=1), scale, cases.funds, period)
-            q, r = floor_standards(cl.points, fund, drg_mask, values, n_funds)
-            q = _allocate(q, r, fund, drg_mask, values, scale)
+            pooled = {f: b for f, b in budgets.items() if f not in clearing}
+            values = budget_point_values(pooled, totals, scale, cases.funds, period)
+            q, r = floor_standards(cl.points, fund, drg_mask, values | outside, n_funds)
+            q = _allocate(q, r, fund, drg_mask & ~cross_region.clearing_mask(cases), values, scale)
+            values = values | outside
         if policy.coefficient_applies_to == "fund":
             q = _fund_coefficient(q, cases, hospitals, drg_mask)
         standard = np.where(drg_mask, q, cl.track_standard)
         settlement.point_values = values
+    if clearing and policy.cross_region.difference == "hospital":
+        settlement.inbound_standard = standard
+        standard = cross_region.paid_as_cleared(standard, cases, policy, cl.category)
     paid = keep & (cl.category != CAT_UNPAID)
     settlement.standard = np.where(paid, standard, 0)
     settlement.fund_payment = np.where(paid, standard - cases.patient_fen, 0)
+    if monthly is not None:
+        monthly = cross_region.paid_as_cleared(monthly, cases, policy, cl.category)
     second = _kernels.category_sums(slot, cl.category, keep, n_accounts * 12, settlement.standard,
                                     settlement.fund_payment, zeros if monthly is None else monthly, zeros, zeros)
     sums = account_sums(first, second, n_accounts)
@@ -735,7 +749,8 @@ def year_end(policy: Policy, hospitals: Hospitals, budgets: dict[int, tuple[int,
         hid = hospitals.ids[a // n_funds]
         if not by_schedule and (per_account["withheld"][a] > 0 or policy.release_bands is not None):
             score[a], release_u[a] = _score_share(policy, scores, hid)
-        corridor[a], reward[a] = corridor_parts(policy, int(sums["drg_standard"][a]), int(sums["drg_cost"][a]))
+        if budgets[a % n_funds][0]:  # a clearing fund (异地就医 outside the pool, no budget) has no corridor
+            corridor[a], reward[a] = corridor_parts(policy, int(sums["drg_standard"][a]), int(sums["drg_cost"][a]))
     withheld = per_account["withheld"]
     released = released_before + withheld * release_u // RATIO_UNITS
     total_ded, volume_ded = _limits(policy, hospitals, sums, corridor, n_funds)
@@ -753,7 +768,9 @@ def year_end(policy: Policy, hospitals: Hospitals, budgets: dict[int, tuple[int,
     )
     if policy.point_value_fixed is not None:
         return  # a fixed point value spends what it spends; the reconciliation shows the difference
-    for f, (_, _, distributable) in budgets.items():
+    for f, (budget, _, distributable) in budgets.items():
+        if not budget:
+            continue  # a clearing fund: paid at its reference value, no budget to spend
         total = int(sums["drg_fund"][f::n_funds].sum())
         if total != distributable:  # the allocation guarantees this; a failure here is a defect, not bad input
             raise AssertionError(f"fund {f}: Σ DRG fund payments {total} ≠ distributable budget {distributable}")
@@ -838,7 +855,12 @@ def reconciliation(settlement: Settlement) -> list[dict]:
     by_type = group_sum(np.where(c.fund >= 0, s.fund_payment, 0), np.maximum(c.fund, 0) * n_types
                         + s.classified.case_type, n_funds * n_types).reshape(n_funds, n_types)
     rows = []
+    clearing, borne = cross_region.fund_lines(s)
     for f, key in enumerate(c.funds):
+        if f in clearing:  # 异地就医 outside the pool: paid at the reference value, recovered by clearing
+            rows += [{"region": key[0], "insurance_type": key[1], "line": name, "line_zh": name_zh,
+                      "amount_fen": amount} for name, name_zh, amount in clearing[f]]
+            continue
         budget, reserve, distributable = s.budgets.get(f, (0, 0, 0))
         lines = [("budget", "统筹基金预算", budget), ("reserve", "调剂金", reserve),
                  ("distributable", "可分配预算", distributable),
@@ -870,6 +892,9 @@ def reconciliation(settlement: Settlement) -> list[dict]:
                 deducted = int((s.accounts["total_deduction"] + s.accounts["volume_deduction"])[f::n_funds].sum())
                 lines.append(("deducted", "调剂金收入: 总控额度/最低服务人次扣减", deducted))
                 balance += deducted
+        if f in borne:
+            lines.append(("reserve:cross_region", "调剂金支出: 异地就医差额 (DRG基金支付−清算回收)", borne[f]))
+            balance -= borne[f]
         lines.append(("reserve_balance", "调剂金结余 (负数为超支)", balance))
         lines.append(("event_fund", "突发事件除外 (预算外)", int(by_type[f, EVENT])))
         for name, name_zh, amount in lines:

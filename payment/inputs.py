@@ -278,6 +278,12 @@ class Cases:
     fingerprint: str = ""
     pack_version: str = ""
     outside_period: int = 0
+    # 异地就医 ([cross_region], payment.cross_region): insured region index into insured_codes (-1 = local),
+    # the inbound mask, and the funds that are clearing funds (pool = "outside"); None/empty for local runs
+    insured: np.ndarray | None = None
+    insured_codes: list[str] = field(default_factory=list)
+    inbound: np.ndarray | None = None
+    clearing_funds: frozenset = frozenset()
 
     @property
     def n(self) -> int:
@@ -457,14 +463,23 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
 
     levels = hospitals.level[np.maximum(hosp, 0)]
     fund, funds = _funds(policy, hospitals, hosp, insurance, insurance_codes)
+    found = None
+    if policy.cross_region is not None and "insured_region" in table.column_names:
+        from payment import cross_region
+
+        found = cross_region.inbound_cases(policy, hospitals.regions, hosp,
+                                           *_factorize(_column(table, "insured_region"), n))
+        fund, funds, clearing = cross_region.clearing_funds(policy, found, fund, funds, insurance, insurance_codes)
 
     reject = np.zeros(n, np.int64)
     patient_source = np.where(paid_ok, 0, 2)
-    if not paid_ok.all() and policy.benefits:
+    if not paid_ok.all() and (policy.benefits or found is not None):
         from payment.benefits import patient_shares
 
+        insured = None if found is None else (found.region, cross_region.benefit_tables(policy, found))
         calc, calc_ok = patient_shares(policy, cost, self_pay, insurance_codes, insurance, levels,
-                                       _column(table, "patient_id"), yyyymm, _column(table, "out_of_area_unreferred"))
+                                       _column(table, "patient_id"), yyyymm, _column(table, "out_of_area_unreferred"),
+                                       insured)
         use = ~paid_ok & calc_ok
         paid = np.where(use, calc, paid)
         patient_source = np.where(use, 1, patient_source)
@@ -491,10 +506,14 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
         pack_version = ", ".join(sorted(str(v) for v in versions if v))
     fingerprint = _hash_arrays([case_id, row_no, hosp, drg, drg_codes, status, cost, paid, patient_source, los,
                                 yyyymm, insurance, insurance_codes, dept, dept_codes, special_mask, event_mask,
-                                reject])
-    return Cases(case_id, row_no, hosp, drg, drg_codes, status, per_drg_rw, per_drg_mean, cost, paid, patient_source,
-                 los, yyyymm, insurance, insurance_codes, dept, dept_codes, fund, funds, reject, special_mask, special_rank,
-                 event_mask, dict(events or {}), fingerprint, pack_version, outside)
+                                reject] + ([] if found is None else [found.region, found.codes]))
+    prepared = Cases(case_id, row_no, hosp, drg, drg_codes, status, per_drg_rw, per_drg_mean, cost, paid,
+                     patient_source, los, yyyymm, insurance, insurance_codes, dept, dept_codes, fund, funds, reject,
+                     special_mask, special_rank, event_mask, dict(events or {}), fingerprint, pack_version, outside)
+    if found is not None:
+        prepared.insured, prepared.insured_codes, prepared.inbound = found.region, found.codes, found.inbound
+        prepared.clearing_funds = clearing
+    return prepared
 
 
 __all__ = ["DATA_ERROR", "Cases", "Hospitals", "PaymentInputError", "Period", "REJECT_REASONS", "prepare_cases",

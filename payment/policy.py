@@ -70,6 +70,30 @@ class BenefitRule:
 
 
 @dataclass(frozen=True)
+class CrossRegion:
+    """``[cross_region]``: 异地就医, cases treated here whose insured region (参保地) is elsewhere.
+
+    Ratios in 1/10,000; ``reference`` in fen per 1/10,000 point as ``(N, D)``.
+    """
+
+    local: tuple[str, ...]                  # other names/codes of the treating region (its own insured)
+    pool: str                               # "inside" 纳入本地点值 | "outside" 不纳入, paid at the reference value
+    reference: tuple[int, int] | None       # pool = "outside": the reference point value
+    difference: str                         # who bears DRG fund payment − clearing: pool, reserve, hospital,
+    #                                         insured_region
+    benefits: dict[str, tuple[tuple["BenefitRule", ...], int]]  # insured region → (rules, unreferred cut)
+    outbound_growth_u: int                  # growth applied to last year's outbound clearing (shadow run)
+    files_sha256: dict[str, str] = field(default_factory=dict)  # benefit files per region → SHA-256
+
+
+#: ``[cross_region] pool`` → its Chinese name.
+CROSS_REGION_POOL = {"inside": "纳入本地点值", "outside": "不纳入本地点值，按参考点值支付"}
+#: ``[cross_region] difference`` → who bears DRG fund payment − what clearing recovers.
+CROSS_REGION_DIFFERENCE = {"pool": "本地统筹基金 (点值内)", "reserve": "就医地调剂金", "hospital": "医疗机构",
+                           "insured_region": "参保地 (按DRG清算)"}
+
+
+@dataclass(frozen=True)
 class CorridorBand:
     """One corridor band that says how it pays (``pay``): ratio bound in 1/10,000 (None = above the last)."""
 
@@ -134,6 +158,7 @@ class Policy:
     min_case_deduction_fen: int = 0
     # 奖优罚劣: (min score, next year's coefficient adjustment, bonus share) per band, highest first; None = none
     next_year_bands: tuple[tuple[int, int, int], ...] | None = None
+    cross_region: CrossRegion | None = None  # 异地就医 (issue 22); None: every case counts as local
     files: dict[str, Path] = field(default_factory=dict)
     path: str = ""
     sha256: str = ""
@@ -142,6 +167,8 @@ class Policy:
         """A fund's name for statements: ``示例市 职工``, from its budget (:attr:`Budget.fund_name`)."""
         budget = next((b for b in self.budgets if (b.region, b.insurance_type) == (region, insurance_type)), None)
         name = budget.fund_name if budget is not None else FUND_NAMES.get(insurance_type, insurance_type)
+        if budget is None and self.cross_region is not None and region not in (self.region, ""):
+            name += " 异地就医清算"  # a clearing fund (pool = "outside"): the insured region pays
         return f"{region} {name}".strip()
 
     def fund_key(self, region: str, insurance_type: str) -> tuple[str, str] | None:
@@ -289,6 +316,86 @@ def _whole(table: _Table, key, default, low: int, high: int | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low or high is not None and value > high:
         table.fail(str(key), f"{value!r} must be a whole number {f'from {low} to {high}' if high else f'≥ {low}'}")
     return value
+
+
+def _benefits(table: _Table) -> tuple[tuple[BenefitRule, ...], int]:
+    """A ``[benefits]`` table (rules and ``unreferred_ratio_cut``), closed."""
+    rules = []
+    rules_raw = table.get("rules", [])
+    if not isinstance(rules_raw, list):
+        table.fail("rules", "must be a list of [[benefits.rules]] tables")
+    for k, item in enumerate(rules_raw, start=1):
+        t = _Table(item, f"{table.where[:-1]}.rules]] #{k}".replace("[", "[[", 1), table.origin)
+        levels = t.get("level", list(LEVELS))
+        deductible = t.units("deductible", 2, "0", low=0)
+        ratio = t.units("ratio", 4, low=0, high=1, required=True)
+        cap = t.units("annual_cap", 2, low=0, required=True)
+        for level in levels if isinstance(levels, list) else [levels]:
+            rules.append(BenefitRule(str(t.get("insurance_type", "all")), _level(t, level), deductible, ratio, cap))
+        t.close()
+    unreferred = _ratio(table, "unreferred_ratio_cut", "0")
+    table.close()
+    return tuple(rules), unreferred
+
+
+def _region_benefits(table: _Table, key: str, folder: Path) -> tuple[tuple[tuple[BenefitRule, ...], int], str]:
+    """``[cross_region.benefits] REGION``: a table like ``[benefits]``, or a TOML file (relative to the policy)
+    holding one → (rules, cut) and the file's SHA-256 ("" inline)."""
+    raw = table.get(key)
+    if isinstance(raw, dict):
+        return _benefits(_Table(raw, f"[cross_region.benefits.{key}]", table.origin)), ""
+    if not isinstance(raw, str) or not raw.strip():
+        table.fail(key, "must be a [benefits]-style table or the name of a TOML file holding one "
+                        "(参保地待遇表：内联表或文件)")
+    path = folder / raw
+    try:
+        data = path.read_bytes()
+        parsed = tomllib.loads(data.decode("utf-8-sig"))
+    except OSError as exc:
+        table.fail(key, f"cannot read {path} ({exc.strerror}) / 无法读取参保地待遇文件")
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        table.fail(key, f"{path} is not a valid TOML file: {exc} / 参保地待遇文件格式错误")
+    inner = parsed.get("benefits", parsed) if isinstance(parsed, dict) else parsed
+    return _benefits(_Table(inner, "[benefits]", str(path))), hashlib.sha256(data).hexdigest()
+
+
+def _cross_region(table: _Table, method: str, folder: Path, origin: str) -> CrossRegion | None:
+    """``[cross_region]`` (异地就医), or None when the policy has none."""
+    if not table.data:
+        table.close()
+        return None
+    local = table.get("local", [])
+    if not isinstance(local, list) or not all(isinstance(x, (str, int)) and str(x).strip() for x in local):
+        table.fail("local", "must be a list of region codes or names, e.g. [\"330100\"] (本地参保地区划)")
+    pool = table.choice("pool", tuple(CROSS_REGION_POOL), "inside")
+    reference = None
+    if pool == "outside":
+        value = table.units("reference_value", 6, low=0, required=True)
+        if value == 0:
+            table.fail("reference_value", "must be positive / 参考点值须为正数")
+        reference = (value, 10**8 if method == "point" else 10**10)
+    elif table.get("reference_value") is not None:
+        table.fail("reference_value", "only with pool = \"outside\" (纳入本地点值时按本地点值支付，不用参考点值)")
+    raw_difference = table.get("difference")
+    if pool == "inside" and raw_difference not in (None, "pool"):
+        table.fail("difference", f"{raw_difference!r}: with pool = \"inside\" the cases share the local point "
+                                 "value, so the local pool bears the difference (\"pool\") / 纳入本地点值时差额由本地统筹基金承担")
+    difference = "pool" if pool == "inside" else table.choice("difference", ("reserve", "hospital",
+                                                                            "insured_region"), "reserve")
+    growth = table.units("outbound_growth", 4, "0", low=-1, high=10)
+    regions = table.get("benefits", {})
+    if not isinstance(regions, dict):
+        table.fail("benefits", "must be a table of insured region = [benefits]-style table or file name "
+                               "(参保地待遇表)")
+    sub = _Table(regions, "[cross_region.benefits]", origin)
+    benefits, hashes = {}, {}
+    for key in regions:
+        benefits[str(key)], digest = _region_benefits(sub, str(key), folder)
+        if digest:
+            hashes[f"benefits:{key}"] = digest
+    sub.close()
+    table.close()
+    return CrossRegion(tuple(str(x).strip() for x in local), pool, reference, difference, benefits, growth, hashes)
 
 
 def _corridor_pay(corridor: _Table) -> tuple[CorridorBand, ...] | None:
@@ -506,22 +613,8 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
     deduction = volume.units("deduction", 2, "0", low=0)
     volume.close()
 
-    benefits_t = top.table("benefits")
-    rules = []
-    rules_raw = benefits_t.get("rules", [])
-    if not isinstance(rules_raw, list):
-        benefits_t.fail("rules", "must be a list of [[benefits.rules]] tables")
-    for k, item in enumerate(rules_raw, start=1):
-        t = _Table(item, f"[[benefits.rules]] #{k}", origin)
-        levels = t.get("level", list(LEVELS))
-        deductible = t.units("deductible", 2, "0", low=0)
-        ratio = t.units("ratio", 4, low=0, high=1, required=True)
-        cap = t.units("annual_cap", 2, low=0, required=True)
-        for level in levels if isinstance(levels, list) else [levels]:
-            rules.append(BenefitRule(str(t.get("insurance_type", "all")), _level(t, level), deductible, ratio, cap))
-        t.close()
-    unreferred = _ratio(benefits_t, "unreferred_ratio_cut", "0")
-    benefits_t.close()
+    rules, unreferred = _benefits(top.table("benefits"))
+    cross_region = _cross_region(top.table("cross_region"), method, folder or Path("."), origin)
 
     shadow = top.table("shadow")
     far_below = _ratio(shadow, "far_below", "0.5")
@@ -543,14 +636,15 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
         special_max_share_u=special_share, event_ratio_u=event_ratio, per_diem_fen=per_diem_fen,
         provisional=provisional, withhold_u=withhold_u, release_bands=tuple(release) if release else None,
         default_score=default_score, corridor=tuple(corridor_bands) if corridor_bands else None,
-        carry_balance=carry, benefits=tuple(rules), unreferred_cut_u=unreferred, far_below_u=far_below,
+        carry_balance=carry, benefits=rules, unreferred_cut_u=unreferred, far_below_u=far_below,
         far_above_u=far_above, corridor_pay=corridor_pay, excess_from=excess_from, reward_from=reward_from,
         carry_from_month=carry_from, carry_months=carry_months, coefficient_applies_to=applies_to,
         point_value_fixed=fixed, release_schedule=schedule, totals_fen=totals_fen, totals_over=totals_over,
         totals_fund_share_u=totals_share, min_cases=min_cases, min_case_deduction_fen=deduction,
-        next_year_bands=next_year, files=files, path=origin, sha256=sha256,
+        next_year_bands=next_year, cross_region=cross_region, files=files, path=origin, sha256=sha256,
     )
 
 
-__all__ = ["BenefitRule", "Budget", "CORRIDOR_PAY", "CorridorBand", "FUND_NAMES", "LEVELS", "METHODS", "Policy",
+__all__ = ["BenefitRule", "Budget", "CORRIDOR_PAY", "CROSS_REGION_DIFFERENCE", "CROSS_REGION_POOL", "CorridorBand",
+           "CrossRegion", "FUND_NAMES", "LEVELS", "METHODS", "Policy",
            "PolicyError", "SCHEDULES", "load_policy", "parse_policy"]

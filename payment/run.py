@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from payment import cross_region
 from payment.engine import Settlement, ledger_entries, settle
 from payment.inputs import Hospitals, Period, prepare_cases
 from payment.ledger import Ledger
@@ -34,7 +35,7 @@ class Run:
 def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospitals, kind: str, period,
                    scores: dict[str, int] | None = None, special: dict[str, str] | None = None,
                    events: dict[str, str] | None = None, files_sha256: dict[str, str] | None = None,
-                   ledger: Ledger | None = None, scope: Scope | None = None) -> Run:
+                   ledger: Ledger | None = None, scope: Scope | None = None, outbound: pa.Table | None = None) -> Run:
     """Settle a period of grouped cases.
 
     Parameters
@@ -56,13 +57,18 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
         ``Run.ledger``.
     scope : Scope, optional
         Point values or budget share for a run on part of the region (:mod:`payment.scope`).
+    outbound : pyarrow.Table, optional
+        Shadow runs: last year's clearing tables of the regions where this region's insured were treated
+        (:func:`payment.cross_region.outbound_rows`); needs ``[cross_region]``.
 
     Returns
     -------
     Run
         Tables ``case_lines``, ``hospitals``, ``drgs``, ``reconciliation`` (and ``hospital_months`` for a
         year, ``next_year`` for a year with ``[assessment.next_year]``, ``departments`` for a shadow run,
-        ``releases`` for a month run that releases withholds).
+        ``releases`` for a month run that releases withholds; with inbound 异地就医 cases ``clearing`` and
+        ``clearing_cases``, and ``clearing_ledger`` with a ledger and a clearing fund; ``outbound`` for a
+        shadow run given last year's clearing).
 
     Raises
     ------
@@ -75,18 +81,24 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
     prepared = prepare_cases(cases, weights, policy, hospitals, period, special=special, events=events)
     if ledger is not None and kind == "shadow":
         raise ValueError("a shadow run pays nothing: it takes no ledger")
+    if outbound is not None and (kind != "shadow" or policy.cross_region is None):
+        raise ValueError("last year's clearing (outbound forecast, 异地就医支出预测) goes with a shadow run of a "
+                         "policy with [cross_region]")
     scope = scope or Scope()
     settlement = settle(prepared, policy, hospitals, kind, period, scores, ledger, scope)
     recorded = ledger.record(str(period), ledger_entries(settlement)) if ledger is not None else None
     described = {"point_values": {f"{r} {t}".strip() or "all": f"{n}/{d}" for (r, t), (n, d)
                                   in sorted(scope.point_values.items())},
                  "budget_share": None if scope.budget_share is None else str(scope.budget_share)}
-    meta = run_metadata(settlement, weights.meta, files_sha256 or {},
+    files_sha256 = {**(files_sha256 or {}), **(policy.cross_region.files_sha256 if policy.cross_region else {})}
+    meta = run_metadata(settlement, weights.meta, files_sha256,
                         described if scope.point_values or scope.budget_share is not None else None)
     warning = coverage_warning(prepared, hospitals, kind, scope)
     meta["warnings"] = [warning] if warning else []
+    outbound_rows = cross_region.outbound_rows(policy, outbound) if outbound is not None else []
     tables = {"case_lines": case_lines(settlement), "hospitals": hospital_table(settlement),
-              "drgs": group_table(settlement, "drg"), "reconciliation": reconciliation_table(settlement)}
+              "drgs": group_table(settlement, "drg"),
+              "reconciliation": reconciliation_table(settlement, cross_region.outbound_lines(outbound_rows))}
     if kind == "year":
         tables["hospital_months"] = month_table(settlement)
         if policy.next_year_bands is not None:
@@ -95,6 +107,13 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
         tables["departments"] = group_table(settlement, "dept")
     if settlement.releases:
         tables["releases"] = release_table(settlement)
+    if prepared.inbound is not None:
+        tables["clearing"] = cross_region.clearing_table(settlement)
+        tables["clearing_cases"] = cross_region.clearing_cases(settlement)
+        if recorded is not None and prepared.clearing_funds:
+            tables["clearing_ledger"] = cross_region.ledger_table(settlement, recorded)
+    if outbound is not None:
+        tables["outbound"] = cross_region.outbound_table(outbound_rows)
     return Run(settlement, {name: with_metadata(t, meta) for name, t in tables.items()}, meta, recorded)
 
 

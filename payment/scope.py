@@ -56,6 +56,9 @@ class Scope:
     def fund_values(self, funds, policy: Policy) -> dict[int, tuple[int, int]]:
         """The fixed point value of each fund index, ``{}`` without :attr:`point_values`.
 
+        ``funds`` may hold None for a fund whose value comes from elsewhere (a clearing fund of
+        :mod:`payment.cross_region`); it is left out.
+
         Raises
         ------
         PaymentInputError
@@ -64,7 +67,10 @@ class Scope:
         if not self.point_values:
             return {}
         out = {}
-        for f, (region, insurance) in enumerate(funds):
+        for f, key in enumerate(funds):
+            if key is None:
+                continue
+            region, insurance = key
             value = next((self.point_values[k] for k in ((region, insurance), ("", insurance), ("", ""))
                           if k in self.point_values), None)
             if value is None:

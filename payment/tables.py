@@ -326,8 +326,9 @@ def group_table(s: Settlement, by: str) -> pa.Table:
     return pa.table(columns)
 
 
-def reconciliation_table(s: Settlement) -> pa.Table:
-    rows = reconciliation(s)
+def reconciliation_table(s: Settlement, extra: list[dict] = ()) -> pa.Table:
+    """The reconciliation lines of :func:`payment.engine.reconciliation` and ``extra`` lines (same keys)."""
+    rows = reconciliation(s) + list(extra)
     return pa.table({
         "region": pa.array([r["region"] for r in rows], pa.string()),
         "insurance_type": pa.array([r["insurance_type"] for r in rows], pa.string()),

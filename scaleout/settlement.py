@@ -18,8 +18,8 @@ What runs where (``settle_spark``)
    driver with the engine's own function, per hospital × fund (small).
 
 The run ledger is not read here: a policy with a release schedule, the coefficient on the fund amount,
-a fixed point value or ``[assessment.next_year]``, and a hospital table with ``bonus_share``, are refused
-by name (``_UNDISTRIBUTED``); settle those on one machine.
+a fixed point value, ``[assessment.next_year]`` or ``[cross_region]`` (异地就医), and a hospital table
+with ``bonus_share``, are refused by name (``_UNDISTRIBUTED``); settle those on one machine.
 
 The input order of the single-machine engine is the ``row_no`` order here: settle grouped cases
 that carry ``row_no`` (``group_spark`` writes it).
@@ -47,6 +47,8 @@ _UNDISTRIBUTED = {
     '[point_value] mode = "fixed"': lambda p: p.point_value_fixed is not None,
     "[assessment] schedule (other than \"year\")": lambda p: p.release_schedule != "year",
     "[assessment.next_year]": lambda p: p.next_year_bands is not None,
+    # 异地就医: inbound cases need their insured region's benefit tables and clearing funds on the executors
+    "[cross_region]": lambda p: p.cross_region is not None,
 }
 #: Per-case columns computed on the executors (all integers but the ids).
 CASE_SCHEMA = ("row_no long, case_id string, hospital_id string, hosp long, fund_key string, yyyymm long, "
@@ -186,8 +188,8 @@ def settle_spark(cases, weights: WeightTable, policy: Policy, hospitals: Hospita
     for key, used in _UNDISTRIBUTED.items():
         if used(policy):
             raise PaymentInputError(f"settle on Spark: {key} is not distributed (it reads or writes the run ledger, "
-                                    "is not rescaled to the budget, or writes next year's table); settle on one "
-                                    "machine: drg settle")
+                                    "is not rescaled to the budget, writes next year's table or clears 异地就医 "
+                                    "cases); settle on one machine: drg settle")
     if hospitals.bonus_u:
         raise PaymentInputError("settle on Spark: the hospital table's bonus_share (考核奖励比例) is not distributed; "
                                 "settle on one machine: drg settle")

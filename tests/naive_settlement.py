@@ -6,7 +6,7 @@ largest remainder (ties to the earlier case).  It shares nothing with the engine
 :class:`payment.policy.Policy` (the policy reader has its own tests).
 
 Cases are dicts: ``case_id``, ``hospital_id``, ``drg``, ``status``, ``cost`` (fen), ``patient`` (fen),
-``los`` (days or None), ``month`` (1–12), ``insurance_type``.  Hospitals: id → (level, coefficient as
+``los`` (days or None), ``month`` (1–12), ``insurance_type``, optional ``insured_region`` (异地就医).  Hospitals: id → (level, coefficient as
 Fraction).  Weights: DRG → (RW as Fraction, mean cost in fen or None).
 """
 
@@ -112,9 +112,66 @@ def allocate(exact: list[Fraction], total: int) -> list[int]:
     return floors
 
 
+def inbound(case, policy, hospitals_region) -> bool:
+    """异地就医: insured elsewhere than the hospital's region, the policy's region and its local codes."""
+    insured = (case.get("insured_region") or "").strip()
+    region = hospitals_region.get(case["hospital_id"], policy.region)
+    return (policy.cross_region is not None and insured not in ("", region, policy.region)
+            and insured not in policy.cross_region.local)
+
+
+def clearing_fund(case, policy, hospitals_region) -> bool:
+    """An inbound case outside the local pool: paid from the clearing fund (insured region, insurance type)."""
+    return inbound(case, policy, hospitals_region) and policy.cross_region.pool == "outside"
+
+
 def fund_of(case, policy, hospitals_region) -> tuple[str, str]:
+    if clearing_fund(case, policy, hospitals_region):
+        return (case["insured_region"].strip(), case["insurance_type"])
     region = hospitals_region.get(case["hospital_id"], policy.region)
     return policy.fund_key(region, case["insurance_type"])
+
+
+def patient_share(case, policy, level: int, hospitals_region=None) -> int | None:
+    """The benefit calculator for one case (no annual cap across cases): the insured region's table for an
+    inbound case, else ``[benefits]``; None when no rule applies."""
+    rules, cut = policy.benefits, policy.unreferred_cut_u
+    if inbound(case, policy, hospitals_region or {}):
+        rules, cut = policy.cross_region.benefits.get(case["insured_region"].strip(), ((), 0))
+    rule = next((r for r in rules if r.insurance_type == case["insurance_type"] and r.level == level), None) or \
+        next((r for r in rules if r.insurance_type == "all" and r.level == level), None)
+    if rule is None:
+        return None
+    ratio = max(rule.ratio_u - (cut if case.get("unreferred") else 0), 0)
+    eligible = case["cost"] - min(case.get("self_pay", 0), case["cost"]) - rule.deductible_fen
+    fund = min(floor(Fraction(eligible * ratio, U)) if eligible > 0 else 0, rule.annual_cap_fen)
+    return case["cost"] - fund
+
+
+def clearing_lines(lines, policy, hospitals_region=None) -> dict:
+    """Per (insured region, insurance type, month): cases, DRG standard, patient share, fund at discharge,
+    fund payment, clearing amount and difference of the inbound cases (paid ones; held ones only counted)."""
+    out: dict = {}
+    for ln in lines:
+        c = ln["case"]
+        if not inbound(c, policy, hospitals_region or {}):
+            continue
+        row = out.setdefault((c["insured_region"].strip(), c["insurance_type"], c["month"]), {
+            "n_cases": 0, "n_unpaid": 0, "drg_standard": 0, "patient_share": 0, "fund_at_discharge": 0,
+            "fund_payment": 0, "clearing_amount": 0, "difference": 0})
+        row["n_cases"] += 1
+        if ln["kind"] in ("held", "ungroupable_held", "rejected"):
+            row["n_unpaid"] += 1
+            continue
+        at_discharge = c["cost"] - c["patient"]
+        cleared = ln["fund_payment"] if policy.cross_region.difference == "insured_region" else at_discharge
+        row["drg_standard"] += ln.get("drg_standard", ln["standard"]) if ln["drg_track"] else 0
+        row["patient_share"] += c["patient"]
+        row["fund_at_discharge"] += at_discharge
+        row["fund_payment"] += ln["fund_payment"]
+        row["clearing_amount"] += cleared
+        row["difference"] += ln["fund_payment"] - cleared
+    return out
 
 
 def corridor(policy, standard: int, cost: int) -> int:
@@ -220,11 +277,15 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
                       "standard": 0 if drg_track else track_standard(c, kind, policy), "drg_track": drg_track})
     budgets = {(b.region, b.insurance_type): b.amount_fen for b in policy.budgets}
     values, monthly_values = {}, {}
-    for fund in sorted({ln["fund"] for ln in lines}):
-        budget = budgets[fund]
+    for fund in sorted({ln["fund"] for ln in lines if ln["fund"] is not None}):
+        cleared = fund not in budgets  # a clearing fund: the reference value, no budget
+        budget = budgets.get(fund, 0)
         distributable = budget - floor(budget * _r(policy.reserve_u))
         drg = [ln for ln in lines if ln["fund"] == fund and ln["drg_track"]]
-        if policy.point_value_fixed is not None:
+        if cleared:
+            value = Fraction(*policy.cross_region.reference)
+            standards = [floor(ln["points"] * value) for ln in drg]
+        elif policy.point_value_fixed is not None:
             value = Fraction(*policy.point_value_fixed)
             standards = [floor(ln["points"] * value) for ln in drg]
         else:
@@ -241,7 +302,9 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
                 for ln in in_month:
                     ln["monthly_standard"] = 0
                 continue
-            if policy.provisional is None:
+            if cleared:
+                value_m = Fraction(*policy.cross_region.reference)
+            elif policy.provisional is None:
                 value_m = Fraction(distributable, 12 * sum(ln["points"] for ln in in_month)) + Fraction(
                     sum(ln["case"]["patient"] for ln in in_month), sum(ln["points"] for ln in in_month))
             else:
@@ -254,6 +317,13 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
     accounts: dict = {}
     for ln in lines:
         c = ln["case"]
+        if clearing_fund(c, policy, regions) and policy.cross_region.difference == "hospital" and \
+                ln["kind"] not in unpaid:
+            # paid what clearing recovers: the standard becomes the cost (fund = cost − patient share)
+            ln["drg_standard"] = ln["standard"]
+            ln["standard"] = c["cost"]
+            if ln["drg_track"]:
+                ln["monthly_standard"] = c["cost"]
         ln["fund_payment"] = 0 if ln["kind"] in unpaid else ln["standard"] - c["patient"]
         a = accounts.setdefault((c["hospital_id"], ln["fund"]), {
             "drg_fund": 0, "drg_standard": 0, "drg_cost": 0, "reserve_fund": 0, "event_fund": 0, "paid_cases": 0,
@@ -271,7 +341,7 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
             a["reserve_fund"] += ln["fund_payment"]
             a["months"][c["month"]][0] += ln["fund_payment"]
     months_per_period = {"year": 12, "half": 6, "quarter": 3, "month": 1}[policy.release_schedule]
-    for (hospital, _), a in accounts.items():
+    for (hospital, fund), a in accounts.items():
         withheld = paid = released_before = 0
         period_withheld = 0
         for month, (provisional, event) in sorted(a["months"].items()):
@@ -293,7 +363,9 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
             released = floor(withheld * release_share(policy, score))
         a["withheld"], a["released"], a["monthly_paid"] = withheld, released, paid + released_before
         a["released_before"] = released_before
-        a["corridor"], a["corridor_reward"] = corridor_parts(policy, a["drg_standard"], a["drg_cost"])
+        cleared = fund not in budgets  # a clearing fund has no corridor
+        a["corridor"], a["corridor_reward"] = (0, 0) if cleared else corridor_parts(policy, a["drg_standard"],
+                                                                                    a["drg_cost"])
     limits(policy, accounts)
     for (hospital, _), a in accounts.items():
         a["bonus"] = floor(a["drg_fund"] * (bonus or {}).get(hospital, 0))
@@ -301,3 +373,14 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
                            - a["volume_deduction"] - (a["withheld"] - a["released"]) + a["bonus"])
         a["balance"] = a["annual_due"] - a["monthly_paid"]
     return lines, accounts, values, monthly_values
+
+
+def outbound_forecast(rows, policy) -> dict:
+    """外出就医预测 per insurance type: last year's clearing amounts (fen) of the local insured, month rows only,
+    plus the growth rounded down: rows are (insured_region, insurance_type, month, amount in fen)."""
+    local = {policy.region, *policy.cross_region.local}
+    sums: dict = {}
+    for region, ins, month, amount in rows:
+        if region in local and "-" in month:
+            sums[ins] = sums.get(ins, 0) + amount
+    return {ins: s + floor(s * _r(policy.cross_region.outbound_growth_u)) for ins, s in sums.items()}

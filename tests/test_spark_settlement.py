@@ -119,7 +119,8 @@ def test_year_end_rules_on_the_driver_and_refused_keys(spark):
     for changed, key in ((dataclasses.replace(pol, point_value_fixed=(90, 10**8)), r"\[point_value\] mode"),
                          (dataclasses.replace(pol, release_schedule="half"), r"\[assessment\] schedule"),
                          (dataclasses.replace(pol, coefficient_applies_to="fund"), r"\[coefficients\] applies_to"),
-                         (dataclasses.replace(pol, next_year_bands=((0, 0, 100),)), r"\[assessment.next_year\]")):
+                         (dataclasses.replace(pol, next_year_bands=((0, 0, 100),)), r"\[assessment.next_year\]"),
+                         (policy(cross_region={"pool": "inside"}), r"\[cross_region\]")):
         with pytest.raises(PaymentInputError, match=key):
             settle_spark(frame, w, changed, hosp, "year", "2024")
     with pytest.raises(PaymentInputError, match="bonus_share"):

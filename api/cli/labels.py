@@ -28,10 +28,11 @@ def labels_zh() -> dict[str, str]:
     from audit.screens.flags import FLAG_LABELS_ZH
     from audit.summary import SUMMARY_COLUMNS_ZH
     from calibration.indices import INDEX_COLUMNS, TOP_COLUMNS
+    from payment.cross_region import CLEARING_LABELS_ZH
     from payment.tables import LABELS_ZH as PAYMENT_LABELS_ZH
 
-    return {**TOP_COLUMNS, **INDEX_COLUMNS, **SUMMARY_COLUMNS_ZH, **FLAG_LABELS_ZH, **PAYMENT_LABELS_ZH,
-            **RESULT_LABELS_ZH}
+    return {**TOP_COLUMNS, **INDEX_COLUMNS, **SUMMARY_COLUMNS_ZH, **FLAG_LABELS_ZH, **CLEARING_LABELS_ZH,
+            **PAYMENT_LABELS_ZH, **RESULT_LABELS_ZH}
 
 
 def add_xlsx_split(parser) -> None:

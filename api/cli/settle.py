@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from api.cli.commands import help_of
 from api.cases import read_cases
 from foundation.atomic import remove_stale_partials
-from foundation.files import XLSX_MAX_ROWS, ResultWriter
+from foundation.files import XLSX_MAX_ROWS, InputError, ResultWriter, read_text_table
 from api.cli.report import Report
 from payment import (CASE_TYPES, KINDS, MoneyRangeError, PaymentInputError, Period, PolicyError, load_policy,
                      read_case_list, read_hospitals, read_scores, run_settlement)
@@ -37,6 +37,7 @@ from payment.ledger import LedgerError, read_ledger, write_ledger
 from payment.statement import (KIND_ZH, STATEMENT_LINES, STATEMENT_ZH, case_type_counts, unpaid_lines,
                                worked_examples)
 from payment.scope import Scope, parse_budget_share, parse_point_value
+from payment.policy import CROSS_REGION_DIFFERENCE, CROSS_REGION_POOL
 from payment.tables import LABELS_ZH, diff_case_lines
 from api.cli.in_use import in_use_line
 from api.cli.labels import labels_zh
@@ -159,6 +160,28 @@ def _shadow_report(run) -> Report:
     return report
 
 
+def _clearing_report(run) -> Report:
+    """异地就医清算单: the clearing table for the clearing centre (清算中心), printable."""
+    meta, policy = run.meta, run.settlement.policy
+    cr = policy.cross_region
+    report = Report("异地就医清算单", "Cross-region clearing statement (异地就医)",
+                    f"就医地 {policy.region} · 期间 {meta['period']} · 政策 {policy.version} · 运行版本 run "
+                    f"{meta['run_version']}")
+    rows = run.tables["clearing"].to_pandas()
+    period = rows[rows["month"] == meta["period"]] if (rows["month"] == meta["period"]).any() else rows
+    report.metrics({"异地就医病例 inbound cases": f"{int(period['n_cases'].sum()):,}",
+                    "医疗机构基金支付 paid (元)": _cell(period["fund_payment"].sum()),
+                    "清算金额 to clear (元)": _cell(period["clearing_amount"].sum()),
+                    "差额 difference (元)": _cell(period["difference"].sum())})
+    labels = {**LABELS_ZH, **labels_zh()}
+    report.table(rows.astype(str).rename(columns=labels))
+    reference = f"，参考点值 {Decimal(cr.reference[0]).scaleb(-6).normalize()}" if cr.reference else ""
+    report.paragraph(f"异地就医病例按就医地分组方案分组，个人负担按参保地待遇政策计算；{CROSS_REGION_POOL[cr.pool]}"
+                     f"{reference}；差额（医疗机构基金支付 − 清算金额）由{CROSS_REGION_DIFFERENCE[cr.difference]}承担。"
+                     f"出院结算基金应付 = 总费用 − 个人负担。金额单位：元。{meta['rounding']}", note=True)
+    return report
+
+
 def _write_table(table: pa.Table, folder: Path, name: str, formats: list[str]) -> list[str]:
     written = []
     for fmt in formats:
@@ -229,8 +252,12 @@ def _summary(run, seconds: float, out) -> None:
             ok = f["drg_fund_fen"] == f["distributable_fen"]
             check = f"; Σ DRG fund {fen_text(f['drg_fund_fen'])} {'=' if ok else '≠'} distributable"
         value = f"{unit} {f['point_value']}" if f["point_value"] else NO_POINTS
-        print(f"  {run.settlement.policy.fund_name(f['region'], f['insurance_type'])} ({f['insurance_type']}): budget "
-              f"{fen_text(f['budget_fen'])}, distributable {fen_text(f['distributable_fen'])}, {value}{check}", file=out)
+        name = run.settlement.policy.fund_name(f['region'], f['insurance_type'])
+        if not f["budget_fen"] and run.settlement.policy.cross_region is not None:  # a clearing fund: no budget
+            print(f"  {name} ({f['insurance_type']}): 参考点值 reference {value}", file=out)
+            continue
+        print(f"  {name} ({f['insurance_type']}): budget {fen_text(f['budget_fen'])}, distributable "
+              f"{fen_text(f['distributable_fen'])}, {value}{check}", file=out)
     held = run.tables["drgs"].to_pandas()
     held = held[held["n_held"] > 0].sort_values(["n_held", "drg"], ascending=[False, True])
     if len(held):
@@ -239,6 +266,37 @@ def _summary(run, seconds: float, out) -> None:
         share = f" = {100 * n_held / n_ok:.2f}% of the {n_ok:,} status-ok cases 占分组成功病例" if n_ok else ""
         print(f"  无权重病组 DRGs without a weight (held, paid 0): {len(held)}, {n_held:,} cases{share}; "
               f"most: {', '.join(f'{d} ({n})' for d, n in zip(held['drg'][:8], held['n_held'][:8]))}", file=out)
+
+
+def _outbound(paths, policy, files: dict) -> pa.Table | None:
+    """``--outbound``: last year's clearing tables (CSV/XLSX/Parquet) as one table; their checksums recorded."""
+    if not paths:
+        return None
+    if policy.cross_region is None:
+        raise SettleUsageError("--outbound needs [cross_region] in the policy (its local codes and outbound_growth) "
+                               "/ 政策文件缺少 [cross_region]")
+    tables = []
+    for path in paths:
+        try:
+            tables.append(read_text_table(path))
+        except InputError as exc:
+            raise SettleUsageError(f"--outbound: {exc}") from None
+        files[f"outbound:{Path(path).name}"] = _sha256(path)
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _clearing_summary(run, out) -> None:
+    """One line per insured region of the clearing table (the year's rows, or the month's)."""
+    table = run.tables.get("clearing")
+    if table is None or not table.num_rows:
+        return
+    period = run.meta["period"]
+    for r in table.to_pylist():
+        if r["month"] != period:
+            continue
+        print(f"  异地就医 {r['insured_region']} ({r['insurance_type']}): {r['n_cases']:,} cases, paid "
+              f"{fen_text(int(r['fund_payment'] * 100))}, cleared {fen_text(int(r['clearing_amount'] * 100))}, "
+              f"difference {fen_text(int(r['difference'] * 100))} ({r['borne_by']})", file=out)
 
 
 def _grouping_pack(args, cases: pa.Table) -> Pack | None:
@@ -305,11 +363,12 @@ def cmd_settle(args) -> int:
     for warning in _region_warnings(args, cases, weights, policy):
         print(warning, file=sys.stderr)
     ledger = read_ledger(args.ledger) if getattr(args, "ledger", None) is not None else None
+    outbound = _outbound(getattr(args, "outbound", None), policy, files)
     point_value = getattr(args, "point_value", None)
     scope = Scope(parse_point_value(point_value, policy) if point_value else {},
                   parse_budget_share(args.budget_share) if args.budget_share else None)
     run = run_settlement(cases, weights, policy, hospitals, args.kind, args.period, scores=scores, special=special,
-                         events=events, files_sha256=files, ledger=ledger, scope=scope)
+                         events=events, files_sha256=files, ledger=ledger, scope=scope, outbound=outbound)
     for warning in run.meta["warnings"]:
         print(f"drg: {warning}", file=sys.stderr)
     if "xlsx" in formats and run.tables["case_lines"].num_rows > XLSX_MAX_ROWS - 1:
@@ -333,6 +392,9 @@ def cmd_settle(args) -> int:
             changes = diff.column("change").to_pylist()
             meta["previous"] = {"run_version": previous[1].get("run_version"),
                                 **{k: changes.count(k) for k in ("added", "removed", "changed")}}
+        if "clearing" in run.tables:
+            _clearing_report(run).write(tmp / "clearing.html")
+            written.append("clearing.html")
         if run.settlement.kind == "shadow":
             _shadow_report(run).write(tmp / "shadow.html")
             written.append("shadow.html")
@@ -350,6 +412,7 @@ def cmd_settle(args) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _summary(run, time.perf_counter() - started, sys.stderr)
+    _clearing_summary(run, sys.stderr)
     if "previous" in meta:
         p = meta["previous"]
         print(f"  against run {p['run_version']}: {p['changed']:,} changed, {p['added']:,} added, "
@@ -360,7 +423,8 @@ def cmd_settle(args) -> int:
 
 #: Chinese names of the run folder's tables (their XLSX sheets).
 SHEETS_ZH = {"case_lines": "病例明细", "hospitals": "医院结算", "drgs": "病组汇总", "reconciliation": "预算平衡",
-             "hospital_months": "医院月度", "departments": "科室汇总", "diff": "变化"}
+             "hospital_months": "医院月度", "departments": "科室汇总", "diff": "变化", "clearing": "异地就医清算",
+             "clearing_cases": "异地就医清算明细", "clearing_ledger": "清算台账核对", "outbound": "异地就医支出预测"}
 #: What a fund without DRG-track points shows instead of a point value.
 NO_POINTS = "无DRG点数，无点值 (no DRG-track points in this period, so no point value)"
 
@@ -371,6 +435,7 @@ examples:
   drg settle shadow cases.parquet --weights w.parquet --policy p.toml --period 2024 -o runs/shadow-2024
   drg settle month h001.csv --weights w.parquet --policy p.toml --period 2024-03 -o runs/h001 --point-value runs/2024-03
   drg settle shadow h001.csv --weights w.parquet --policy p.toml --period 2024 -o runs/h001 --point-value 310=241.5,390=198.25
+  drg settle shadow cases.parquet --weights w.parquet --policy p.toml --period 2025 -o runs/s --outbound 2024/clearing.csv
 
 inputs: grouped cases (drg group --keep-input) or raw records with --pack; a weight table (.parquet from
 'drg weights import', or a published .csv/.xlsx); the policy TOML (payment/policies/example.toml documents
@@ -409,6 +474,10 @@ def add_parser(sub) -> None:
         p.add_argument("--force", action="store_true",
                        help="replace an existing run folder; accept weights or a policy of another region than the "
                             "pack's")
+        if kind == "shadow":
+            p.add_argument("--outbound", type=Path, nargs="+", metavar="FILE",
+                           help="last year's clearing tables (clearing.csv of the regions where this region's insured "
+                                "were treated): forecast the outbound spending 异地就医支出预测 ([cross_region])")
         if kind != "year":
             p.add_argument("--point-value", metavar="VALUE",
                            help="for a file with part of the region's hospitals: the region's point value, "

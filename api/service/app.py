@@ -12,13 +12,14 @@ import secrets
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match, Route
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.service.auth import Authenticator, Denied, RateLimiter, token_secret
+from api.service.auth import NOT_FOUND, Authenticator, Denied, RateLimiter, token_secret
 from api.service.db import Database, is_conflict
 from api.service.deps import Service
 from api.service.engine import Engine
@@ -29,6 +30,7 @@ from api.service.store import audit as write_audit
 from api.service.routers import audit, catalogue, grouping, hospitals, session, settlements, web
 from api.service.settings import Settings
 from api.service.uploads import JobRunner
+from api.service.visibility import RoleView
 
 #: The answer to a change that lost a race with another one on the same cases (nothing of it was stored).
 CONFLICT = "并发修改冲突，本次未保存，请重试 (another change to the same cases came first; nothing was stored: try again)"
@@ -96,8 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             db.close()
 
-    app = FastAPI(title="DRG 分组与支付服务 (drg-engine service)", version="1", description=DESCRIPTION,
-                  lifespan=lifespan)
+    # /docs with Swagger UI served by the service itself (fastapi-offline bundles it; no validator badge), /redoc
+    # from the web router with the same package's ReDoc: an intranet without internet gets working docs
+    app = FastAPIOffline(title="DRG 分组与支付服务 (drg-engine service)", version="1", description=DESCRIPTION,
+                         lifespan=lifespan, redoc_url=None, swagger_ui_parameters={"validatorUrl": None})
     common = {code: {"model": ErrorOut, "description": text} for code, text in COMMON_ERRORS.items()}
     for module in (grouping, catalogue, hospitals, settlements, audit, session, web):
         app.include_router(module.router, responses=common)
@@ -111,7 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:  # every method of the path, not only those of the first route matched
             headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
-        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
+        detail = NOT_FOUND if exc.status_code == 404 and exc.detail == "Not Found" else exc.detail  # no such route
+        return JSONResponse({"detail": detail}, exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -128,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.error("unexpected error %s on %s %s", ref, request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": f"内部错误，请联系管理员 (internal error, reference {ref})"}, 500)
 
+    app.add_middleware(RoleView)
     app.add_middleware(RequestGuard, limit=settings.max_upload_mb * 2**20, body_timeout_s=settings.body_timeout_s)
     return app
 

@@ -104,6 +104,21 @@ class Explanation(BaseModel):
     best_alternative: str = Field(description="最佳替代编码方案")
     best_drg: str
     best_rw: str | None = None
+    coded_rw: str | None = Field(None, description="编码的 RW (coded RW)")
+    whatif_money: str | None = Field(None, description="最佳替代方案的金额差（元）; not shown to coders")
+
+
+class Alternative(BaseModel):
+    """假如 (a what-if alternative): the DRG the record would get with another principal code, and why."""
+
+    change: str = Field(description="principal_dx 换主诊断 / principal_proc 换主手术 / without_cc 去掉该 MCC/CC")
+    code: str = Field(description="替代的编码")
+    alternative: str = Field(description="替代方案说明")
+    drg: str
+    drg_name: str
+    status: str
+    rw: str | None = None
+    reason: str = Field(description="原因")
 
 
 class ExpectedPayment(BaseModel):
@@ -204,7 +219,8 @@ class CaseOut(BaseModel):
     dept: str | None
     total_cost: str | None
     rw: str | None
-    expected_fund: str | None
+    reason_detail: str | None = Field(None, description="分组原因说明（未入组、无效病例：需修改之处）")
+    expected_fund: str | None = Field(None, description="预计基金支付（元）; not shown to coders 编码员不可见")
     uploaded_at: UtcDatetime
 
 
@@ -219,6 +235,8 @@ class CaseDetail(BaseModel):
     case: dict
     findings: list[Finding]
     versions: list[dict] = Field(description="历史版本 (earlier versions, newest first)")
+    explanation: Explanation | None = Field(None, description="分组解释 (with explain=true)")
+    alternatives: list[Alternative] | None = Field(None, description="假如：替代编码方案 (with explain=true)")
 
 
 class DrgLine(BaseModel):
@@ -227,7 +245,7 @@ class DrgLine(BaseModel):
     n_cases: int
     rw: str | None
     total_cost: str = Field(description="实际费用合计（元）")
-    payment: str | None = Field(description="支付合计（元）: 结算结果, 否则预计支付")
+    payment: str | None = Field(None, description="支付合计（元）: 结算结果, 否则预计支付; not shown to coders")
 
 
 class Summary(BaseModel):
@@ -243,16 +261,29 @@ class Summary(BaseModel):
     total_weight: str | None
     indices: dict = Field(description="绩效指标 (drg indices, hospital level)")
     total_cost: str
-    payment: str | None = Field(description="支付标准合计（元），含个人负担")
-    payment_source: str = Field(description="settlement 结算 / expected 预计 / none")
+    payment: str | None = Field(None, description="支付标准合计（元），含个人负担; payment fields are not shown to coders")
+    payment_source: str = Field("none", description="settlement 结算 / expected 预计 / none")
     payment_label: str = Field("", description="结算结果，或“预计”（结算前的预测）")
     fund_payment: str | None = Field(None, description="基金支付合计（元）")
     patient_share: str | None = Field(None, description="个人负担合计（元）")
     point_value: str | None = Field(None, description="预计支付的参考点值及依据，如 170.000000 元/点（…）")
-    settlement_run: str | None
+    settlement_run: str | None = None
     drgs: list[DrgLine]
     findings_by_severity: dict[str, int]
     top_rules: list[dict]
+
+
+class HospitalRank(BaseModel):
+    """医院排名的一行 (one hospital of a period, for the payer's ranking)."""
+
+    hospital_id: str
+    n_cases: int = Field(description="病例数")
+    cmi: float | None = Field(description="CMI 病例组合指数")
+    cost_index: float | None = Field(description="费用消耗指数")
+    time_index: float | None = Field(description="时间消耗指数")
+    grouping_rate: float | None = Field(description="入组率")
+    n_flags: int | None = Field(description="期间最近一次智能审核的疑点数 (flags of the period's latest audit run)")
+    audit_run: str | None = Field(description="该审核运行编号")
 
 
 class SettlementIn(BaseModel):
@@ -392,7 +423,7 @@ class FlagOut(BaseModel):
     message_zh: str
     message_en: str
     evidence: dict = Field(description="证据")
-    money_at_stake: str | None = Field(description="涉及金额（元）")
+    money_at_stake: str | None = Field(None, description="涉及金额（元）; not shown to coders")
     score: float = Field(description="风险分")
     period: str
     appeal_status: str = Field(description="申诉状态 open 待申诉 / appealed 申诉中 / upheld 维持 / withdrawn 撤销")
@@ -420,6 +451,7 @@ class QueueEntry(BaseModel):
     priority: float = Field(description="优先级 = 涉及金额（元） × 风险分")
     n_flags: int
     rules: str
+    rules_zh: str = Field("", description="规则中文名 (the rules' Chinese titles)")
 
 
 class ReviewQueue(BaseModel):

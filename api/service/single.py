@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 
 from api.service.auth import Principal
-from api.service.schemas import ExpectedPayment, Explanation, Finding, GroupResponse, GroupResult
+from api.service.schemas import Alternative, ExpectedPayment, Explanation, Finding, GroupResponse, GroupResult
 from api.service.store import CASE_TYPE_ZH, UploadError, audit, fingerprint, new_id, prepare, record_run
 from api.service.store import store as store_cases
 from api.service.uploads import json_batch
@@ -42,6 +42,22 @@ def _payment(service, record: dict, result: dict) -> ExpectedPayment | None:
                            expected_standard=text(standard), expected_fund=text(fund),
                            expected_patient_share=text(patient), point_value=priced.point_value[0] or None,
                            point_value_basis=priced.basis, note=priced.note[0])
+
+
+def _filled(model, row: dict):
+    """``model`` from ``row``: values as text; a missing value is null where the field may be, else empty text."""
+    return model(**{k: ("" if field.is_required() else None) if row.get(k) is None else str(row[k])
+                    for k, field in model.model_fields.items()})
+
+
+def explain(service, record: dict) -> tuple[list[Finding], Explanation, list[Alternative]]:
+    """The validation of one record: its findings, the explanation of its DRG (grouping path, the MCC/CC
+    behind the split) and the what-if alternatives with the reason each lands where it does."""
+    validation = service.engine.validator.validate([record])
+    findings = [_filled(Finding, f) for f in validation.findings.to_pylist()]
+    explanation = _filled(Explanation, validation.explanations.to_pylist()[0])
+    alternatives = [_filled(Alternative, a) for a in validation.alternatives.to_pylist()]
+    return findings, explanation, alternatives
 
 
 def group_one(service, principal: Principal, record: dict, *, validate: bool, store: bool,
@@ -75,15 +91,10 @@ def group_one(service, principal: Principal, record: dict, *, validate: bool, st
     rw = engine.rw.get(result["drg"]) if result["status"] == "ok" else None
     findings = explanation = None
     if validate:
-        validation = engine.validator.validate([record])
-        findings = [Finding(**{k: str(v) for k, v in f.items() if k in Finding.model_fields})
-                    for f in validation.findings.to_pylist()]
-        ex = validation.explanations.to_pylist()[0]
-        explanation = Explanation(**{k: ("" if ex.get(k) is None else str(ex[k])) for k in Explanation.model_fields
-                                     if k != "best_rw"}, best_rw=None if ex.get("best_rw") is None else str(ex["best_rw"]))
+        findings, explanation, _ = explain(service, record)
     return GroupResponse(result=GroupResult(**{**result, "case_id": str(result["case_id"]), "rw": rw}),
                          findings=findings, explanation=explanation, payment=_payment(service, record, result) if payment else None,
                          stored=store, version=version)
 
 
-__all__ = ["group_one"]
+__all__ = ["explain", "group_one"]

@@ -75,6 +75,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "discharge_date": ("出院日期", "出院时间", "CYSJ", "dscg_time", "dscg_date"),
     "settlement_date": ("结算日期", "结算时间", "setl_time", "setl_date"),
     "insurance_type": ("险种类型", "险种", "险种类型代码", "insutype"),
+    "insured_region": ("参保地", "参保地区划", "insuplc_admdvs", "参保地医保区划", "参保所属医保区划", "参保区划"),
+    "out_of_area_unreferred": ("异地就医未备案", "未备案", "异地未备案", "异地未转诊备案", "未转诊备案"),
     "dept": ("科室", "出院科别", "出院科室", "科别", "CYKB", "dscg_caty"),
     "total_cost": ("总费用", "住院总费用", "医疗总费用", "总费用(元)", "费用合计", "ZFY", "medfee_sumamt"),
     "drug_cost": ("药品费", "药品费用", "药费"),

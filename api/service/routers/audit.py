@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import lru_cache
 from decimal import Decimal
 from typing import Annotated
 
@@ -29,6 +30,7 @@ from audit.appeals import STATUSES, Appeal, AppealError, open_appeal
 from audit.screens import FLAG_SCHEMA, RateError, ScreenResult, Screener, review_queue
 from audit.screens.engine import case_risk, hospital_risk
 from audit.screens.flags import SEVERITY_ZH
+from audit.screens.config import load_screens
 from audit.screens.queue import SELECTION_ZH
 
 router = APIRouter(prefix="/v1", tags=["智能审核 audit"])
@@ -218,9 +220,17 @@ def get_queue(run_id: RunId, service: ServiceDep, principal: PrincipalDep,
         result = stored_result(conn, run_id)
     queue = review_queue(result, top=top, sample=sample, seed=seed).to_pylist()
     audit(service.db, principal, "read", f"audit-queue:{run_id}?top={top}&sample={sample}&seed={seed}")
+    titles = screen_titles()
     entries = [QueueEntry(**{**e, "money_at_stake": _money(e["money_at_stake"])},
-                          selection_zh=SELECTION_ZH[e["selection"]]) for e in queue]
+                          selection_zh=SELECTION_ZH[e["selection"]],
+                          rules_zh="；".join(titles.get(r, r) for r in e["rules"].split("; ") if r)) for e in queue]
     return ReviewQueue(run_id=run_id, top=top, sample=sample, seed=seed, entries=entries)
+
+
+@lru_cache(maxsize=1)
+def screen_titles() -> dict[str, str]:
+    """The Chinese title of each bundled audit screen (分解住院, 低标准入院, …), by rule id."""
+    return {rule.id: rule.title_zh for rule in load_screens()}
 
 
 def _aware(value: datetime | None) -> datetime | None:

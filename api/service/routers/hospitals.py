@@ -12,7 +12,8 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.service.auth import NOT_FOUND
 from api.service.deps import PrincipalDep, ServiceDep
-from api.service.schemas import CaseDetail, CasePage, ErrorOut, Summary, as_utc
+from api.service.schemas import CaseDetail, CasePage, ErrorOut, HospitalRank, RecordIn, Summary, as_utc
+from api.service.single import explain as explain_record
 from api.service.store import audit, data_error_sql
 from calibration.indices import performance_indices
 from payment.expected import FORECAST_LABEL, reference_point_value_text
@@ -23,7 +24,7 @@ ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": Err
           429: {"model": ErrorOut}}
 Period = Annotated[str | None, Query(pattern=r"^\d{4}(-\d{2})?$", description="期间 2024 或 2024-03（按结算期间依据日期）")]
 LIST_COLUMNS = ("hospital_id", "case_id", "version", "run_id", "month", "drg", "drg_name", "status", "status_zh",
-                "dept", "total_cost", "rw", "expected_fund", "uploaded_at")
+                "dept", "total_cost", "rw", "reason_detail", "expected_fund", "uploaded_at")
 #: Columns read for the indices (calibration.indices.performance_indices).
 INDEX_INPUT = ("hospital_id", "dept", "discharge_date", "drg", "status", "total_cost", "los_days",
                "discharge_method", "drug_cost", "consumables_cost", "self_pay_cost")
@@ -80,7 +81,12 @@ def list_cases(hospital_id: str, service: ServiceDep, principal: PrincipalDep, p
 
 @router.get("/{hospital_id}/cases/{case_id:path}", response_model=CaseDetail, responses=ERRORS,
             summary="病例详情与历史版本 one case, its findings and history")
-def get_case(hospital_id: str, case_id: str, service: ServiceDep, principal: PrincipalDep) -> CaseDetail:
+def get_case(hospital_id: str, case_id: str, service: ServiceDep, principal: PrincipalDep,
+             explain: Annotated[bool, Query(description="同时给出分组解释与替代编码方案（重新质控当前版本） "
+                                                       "(explanation and what-if alternatives)")] = False
+             ) -> CaseDetail:
+    """The current version of a case with its findings and earlier versions; with ``explain`` also the
+    grouping path, the MCC/CC behind the DRG and the what-if alternatives (the current version validated anew)."""
     _visible(principal, hospital_id)
     with service.db.connect() as conn:
         case = conn.one("SELECT * FROM cases WHERE hospital_id = ? AND case_id = ?", (hospital_id, case_id))
@@ -93,8 +99,65 @@ def get_case(hospital_id: str, case_id: str, service: ServiceDep, principal: Pri
                              "FROM case_history WHERE hospital_id = ? AND case_id = ? ORDER BY version DESC",
                              (hospital_id, case_id))
     audit(service.db, principal, "read", f"case:{hospital_id}/{case_id}")
+    explanation = alternatives = None
+    if explain:
+        record = {k: _text(case[k]) for k in RecordIn.model_fields if case.get(k) is not None}
+        _, explanation, alternatives = explain_record(service, record)
     return CaseDetail(case=_row(case), findings=[{k: v or "" for k, v in f.items()} for f in findings],
-                      versions=[_row(v) for v in versions])
+                      versions=[_row(v) for v in versions], explanation=explanation, alternatives=alternatives)
+
+
+def hospital_indices(conn, engine, where: str, params: tuple) -> dict[str, dict]:
+    """The performance indices of every hospital over the cases ``where`` selects (all hospitals of the
+    period are the reference), by hospital; none without a weight table.  Data-error cases are left out."""
+    if engine.weights is None:
+        return {}
+    region = conn.arrow(f"SELECT {', '.join(INDEX_INPUT)} FROM cases WHERE {where} AND NOT {data_error_sql()} "
+                        "ORDER BY hospital_id, case_id", params)
+    if not region.num_rows:
+        return {}
+    rows = performance_indices(region, engine.weights, levels=("hospital",)).table.to_pylist()
+    return {r["hospital_id"]: r for r in rows}
+
+
+def rule_title(service, rule_id: str) -> str:
+    """The rule's Chinese title (the rule book's ``title_zh``), or its id for a rule the book lacks."""
+    try:
+        return service.engine.validator.rules.rule(rule_id).title_zh
+    except KeyError:
+        return rule_id
+
+
+def _number(value) -> float | None:
+    return None if value is None or value != value else float(value)
+
+
+@router.get("", response_model=list[HospitalRank], responses=ERRORS,
+            summary="医院排名：CMI、费用消耗指数、疑点 hospitals ranked (payer, auditor)")
+def rank_hospitals(service: ServiceDep, principal: PrincipalDep,
+                   period: Annotated[str, Query(pattern=r"^\d{4}(-\d{2})?$", description="期间 2024 或 2024-03")]
+                   ) -> list[HospitalRank]:
+    """Every hospital with cases in the period: case count, CMI, cost and time indices (against all hospitals
+    of the period) and the flags of the period's latest audit run; by CMI, highest first."""
+    principal.require("payer", "auditor")
+    where, params = period_filter(period)
+    with service.db.connect() as conn:
+        counts = conn.rows(f"SELECT hospital_id, COUNT(*) AS n FROM cases WHERE {where} GROUP BY hospital_id", params)
+        indices = hospital_indices(conn, service.engine, where, params) if counts else {}
+        run = conn.one("SELECT run_id FROM runs WHERE kind = 'audit' AND period LIKE ? AND status = 'done' "
+                       "ORDER BY created_at DESC, run_id DESC LIMIT 1", (f"{period}%",))
+        flags = {r["hospital_id"]: r["n"] for r in conn.rows(
+            "SELECT hospital_id, COUNT(*) AS n FROM audit_flags WHERE run_id = ? GROUP BY hospital_id",
+            (run["run_id"],))} if run else {}
+    out = []
+    for row in counts:
+        h, mine = row["hospital_id"], indices.get(row["hospital_id"], {})
+        out.append(HospitalRank(hospital_id=h, n_cases=row["n"], cmi=_number(mine.get("cmi")),
+                                cost_index=_number(mine.get("cost_index")), time_index=_number(mine.get("time_index")),
+                                grouping_rate=_number(mine.get("grouping_rate")),
+                                n_flags=flags.get(h, 0) if run else None, audit_run=run["run_id"] if run else None))
+    audit(service.db, principal, "read", f"hospitals?period={period}")
+    return sorted(out, key=lambda r: (r.cmi is None, -(r.cmi or 0), r.hospital_id))
 
 
 def _latest_run(conn, hospital_id: str, period: str | None) -> str | None:
@@ -141,16 +204,13 @@ def summary(hospital_id: str, service: ServiceDep, principal: PrincipalDep, peri
                           f"f.hospital_id AND c.case_id = f.case_id AND c.version = f.version WHERE {where} AND "
                           "c.hospital_id = ? GROUP BY rule_id, severity ORDER BY n DESC, rule_id LIMIT 10",
                           (*params, hospital_id))
-        region = conn.arrow(f"SELECT {', '.join(INDEX_INPUT)} FROM cases WHERE {where} AND NOT {error} "
-                            "ORDER BY hospital_id, case_id", params) if engine.weights is not None and total["n"] else None
+        region = hospital_indices(conn, engine, where, params) if total["n"] else {}
     indices, cmi, weight = {}, None, None
-    if region is not None and region.num_rows:
-        result = performance_indices(region, engine.weights, levels=("hospital",)).table.to_pylist()
-        mine = next((r for r in result if r["hospital_id"] == hospital_id), None)
-        if mine:
-            indices = {k: _text(v) for k, v in mine.items() if k not in ("level", "dept", "month", "hospital_id")}
-            cmi = mine["cmi"] if mine["cmi"] == mine["cmi"] else None
-            weight = str(mine["total_weight"])
+    mine = region.get(hospital_id)
+    if mine:
+        indices = {k: _text(v) for k, v in mine.items() if k not in ("level", "dept", "month", "hospital_id")}
+        cmi = mine["cmi"] if mine["cmi"] == mine["cmi"] else None
+        weight = str(mine["total_weight"])
     names = service.fast.names
     lines = [{"drg": d["drg"] or "", "drg_name": names.get(d["drg"], ""), "n_cases": d["n_cases"],
               "rw": _text(d["rw"]), "total_cost": str(d["total_cost"] or Decimal("0.00")),
@@ -172,4 +232,4 @@ def summary(hospital_id: str, service: ServiceDep, principal: PrincipalDep, peri
                    reference_point_value_text(engine.policy, engine.weights) or None,
                    settlement_run=run_id, drgs=lines,
                    findings_by_severity={r["severity"]: r["n"] for r in severity},
-                   top_rules=[dict(r) for r in rules])
+                   top_rules=[{**r, "title_zh": rule_title(service, r["rule_id"])} for r in rules])
