@@ -42,6 +42,7 @@ def read_cases(
     batch_size: int = 1_000_000,
     raw: bool = False,
     code_pack: Pack | str | None = None,
+    required: tuple[str, ...] | None = None,
 ) -> pa.Table:
     """Read case files into one table, grouping them when a pack is given.
 
@@ -64,6 +65,8 @@ def read_cases(
     code_pack : Pack or str, optional
         Clean code cells of formatting to this pack's spelling (default ``pack``), noting
         each change in the ``code_formatting`` column.
+    required : tuple of str, optional
+        With ``raw``: the fields the caller needs (default: those grouping needs).
 
     Returns
     -------
@@ -78,7 +81,8 @@ def read_cases(
         Raw records, no pack given and no default pack configured.
     """
     parts = [table for _, table in iter_cases(paths, pack=pack, columns=columns, encoding=encoding,
-                                              batch_size=batch_size, raw=raw, code_pack=code_pack)]
+                                              batch_size=batch_size, raw=raw, code_pack=code_pack,
+                                              required=required)]
     if not parts:
         raise InputError(f"{paths if isinstance(paths, (str, Path)) else paths[0]}: no records")
     return pa.concat_tables(parts, promote_options="permissive").combine_chunks()
@@ -93,11 +97,13 @@ def iter_cases(
     batch_size: int = 1_000_000,
     raw: bool = False,
     code_pack: Pack | str | None = None,
+    required: tuple[str, ...] | None = None,
 ) -> Iterator[tuple[int, pa.Table]]:
     """Like :func:`read_cases`, one batch at a time: yields ``(row_no of its first record, table)``.
 
     Every file is opened and its columns checked before the first batch is read.
-    ``code_pack`` (default: ``pack``) is the pack whose spelling code cells are cleaned to.
+    ``code_pack`` (default: ``pack``) is the pack whose spelling code cells are cleaned to; ``required``
+    (with ``raw``) the fields the caller needs instead of the grouping fields.
     """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     if not paths:
@@ -111,7 +117,7 @@ def iter_cases(
     spelling = loaded if code_pack is None else (code_pack if isinstance(code_pack, Pack) else Pack.load(code_pack))
     for record_file in files:
         if grouper is not None or raw:
-            record_file.require(REQUIRED_COLUMNS)
+            record_file.require(REQUIRED_COLUMNS if grouper is not None or required is None else required)
     row_no = 1
     for record_file in files:
         intake = record_file.intake(spelling)

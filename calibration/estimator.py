@@ -196,6 +196,9 @@ class RelativeWeightCalibrator(BaseEstimator):
         Kept cases sampled for the advice.
     random_state : int
         Seed of the advice's sample.
+    covered_cost : bool
+        Calibrate on the covered cost total − ``self_pay_cost`` (医保范围内费用) when the cases have that column;
+        off by default (the total cost, as before; without the column the result is the same either way).
 
     Attributes
     ----------
@@ -236,11 +239,13 @@ class RelativeWeightCalibrator(BaseEstimator):
         "split_advice": ["boolean"],
         "advice_sample": [Interval(Integral, 1, None, closed="left")],
         "random_state": [Interval(Integral, 0, None, closed="left")],
+        "covered_cost": ["boolean"],
     }
 
     def __init__(self, trim="iqr", *, iqr_factor=1.5, sd_factor=3.0, tails=(2.5, 97.5), min_cases=5,
                  smoothing=None, min_cost=5.0, min_los=0, max_los=60, year_weights=None, inflation=None,
-                 base_year=None, all_drgs=None, split_advice=False, advice_sample=200_000, random_state=0):
+                 base_year=None, all_drgs=None, split_advice=False, advice_sample=200_000, random_state=0,
+                 covered_cost=False):
         self.trim = trim
         self.iqr_factor = iqr_factor
         self.sd_factor = sd_factor
@@ -257,13 +262,15 @@ class RelativeWeightCalibrator(BaseEstimator):
         self.split_advice = split_advice
         self.advice_sample = advice_sample
         self.random_state = random_state
+        self.covered_cost = covered_cost
 
     def fit(self, cases, y=None):
         """Calibrate from grouped historical cases (Arrow table, DataFrame or list of dicts); returns self."""
         self.validate_params()
         table = as_table(cases)
         history = prepare(table, min_cost=self.min_cost, min_los=self.min_los, max_los=self.max_los,
-                          year_weights=self.year_weights, inflation=self.inflation, base_year=self.base_year)
+                          year_weights=self.year_weights, inflation=self.inflation, base_year=self.base_year,
+                          covered_cost=self.covered_cost)
         valid = history.reason == 0
         n_groups = len(history.drg_codes)
         sums, kept = drg_sums(history.drg[valid], history.fen[valid], history.year_index[valid], history.los[valid],

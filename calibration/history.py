@@ -7,7 +7,9 @@ inflation index are used, a year that they list.  Every other case is counted
 under the first reason of :data:`EXCLUSIONS` it meets; none is dropped silently.
 
 Cost in fen (分): ``c = round(total_cost × 100)`` (half to even; inputs carry at
-most two decimals, so this is exact for them).  Inflation to the base year B
+most two decimals, so this is exact for them).  With ``covered_cost`` and a ``self_pay_cost`` column,
+the covered cost (医保范围内费用) ``c − round(min(self_pay_cost, total_cost) × 100)`` instead (a missing
+self-pay counts as 0); without the column the cost is the total, as before.  Inflation to the base year B
 with a price index I (e.g. CPI by year): ``c' = round(c × I_B ÷ I_y)`` for a
 case of year y.  All later sums are exact integer sums of c'.
 """
@@ -126,7 +128,8 @@ def year_plan(year, candidate, year_weights, inflation, base_year):
 
 
 def prepare(table: pa.Table, *, min_cost: float, min_los: int, max_los: int | None,
-            year_weights=None, inflation=None, base_year: int | None = None, plan=None) -> History:
+            year_weights=None, inflation=None, base_year: int | None = None, plan=None,
+            covered_cost: bool = False) -> History:
     """Read the history's arrays and decide which cases are valid (see the module docstring).
 
     ``plan``: the years used, their weights and factors, as :func:`year_plan` gives them for the whole
@@ -140,6 +143,11 @@ def prepare(table: pa.Table, *, min_cost: float, min_los: int, max_los: int | No
     los = numbers(table.column("los_days"))
     with np.errstate(invalid="ignore"):
         fen = np.rint(np.where(np.isfinite(cost), cost, 0.0) * 100)
+        if covered_cost and "self_pay_cost" in table.column_names:
+            self_pay = numbers(table.column("self_pay_cost"))
+            fen = fen - np.minimum(np.rint(np.where(np.isfinite(self_pay) & (self_pay > 0), self_pay, 0.0) * 100),
+                                   np.maximum(fen, 0))
+            cost = np.where(np.isfinite(cost), fen / 100, cost)
         reason = np.select(
             [~ok | (drg < 0),
              ~(fen > 0),
@@ -168,7 +176,8 @@ def prepare(table: pa.Table, *, min_cost: float, min_los: int, max_los: int | No
     return History(drg, drg_codes, reason, fen, los, year_index, used, weights, factors)
 
 
-def candidate_years(table: pa.Table, *, min_cost: float, min_los: int, max_los: int | None) -> np.ndarray:
+def candidate_years(table: pa.Table, *, min_cost: float, min_los: int, max_los: int | None,
+                    covered_cost: bool = False) -> np.ndarray:
     """The distinct years of the cases that are valid but for their year, as :func:`year_plan` reads them.
 
     For a part of the history (a Spark partition): the union over all parts gives the years of the plan.
@@ -178,7 +187,8 @@ def candidate_years(table: pa.Table, *, min_cost: float, min_los: int, max_los: 
     numpy.ndarray of int64
         Sorted distinct years.
     """
-    candidate = prepare(table, min_cost=min_cost, min_los=min_los, max_los=max_los).reason == 0
+    candidate = prepare(table, min_cost=min_cost, min_los=min_los, max_los=max_los,
+                        covered_cost=covered_cost).reason == 0
     year = years(table)
     return np.unique(year[candidate & (year > 0)])
 

@@ -17,7 +17,7 @@ RATIO = 10_000
 
 # case types (payment.engine.CASE_TYPES)
 NORMAL, HIGH, LOW, PER_DIEM, LONG_STAY, SPECIAL, EVENT, UNGROUPABLE, UNGROUPABLE_HELD, NO_WEIGHT_FFS, HELD, \
-    REJECTED, SINGLE_DISEASE, INTERIM = range(14)
+    REJECTED, QUOTA, SINGLE_DISEASE, INTERIM = range(15)  # QUOTA: set by payment.engine under the quota method
 # categories of the sums
 CAT_DRG, CAT_RESERVE, CAT_EVENT, CAT_UNPAID = range(4)
 

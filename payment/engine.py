@@ -21,17 +21,22 @@ code    case type         rule
 3       ``per_diem``      a daily rate for its DRG × fund × level/hospital (床日): rate × los_days
 4       ``long_stay``     los_days > ``[tracks.long_stay] days``: ⌊cost × ratio⌋
 9 / 10  no weight         ``missing_weight``: ``fee_for_service`` ⌊cost × 1⌋, ``hold`` paid 0 (listed)
+12      ``quota``         ``method = "quota"`` (定额法): any case of types 0–2 and 7–10 is a discharge paid
+                          its hospital's quota (定额标准), whatever its DRG
 1       ``high``          cost × 10⁴ > K × mean (高倍率): points = base + ⌊(cost/mean − K) × RW × 100⌋
 2       ``low``           cost × 10⁴ < L × mean (低倍率): points = ⌊cost/mean × RW × 100⌋
 0       ``normal``        points = ⌊RW × 100 × coefficient⌋
 ======  ================  ==============================================================
 
-Types 0–2 are the DRG track, paid from the distributable budget at the point value; 3, 4, 5, 7, 9, 13
+Types 0–2 are the DRG track, paid from the distributable budget at the point value; 3, 4, 5, 7, 9, 14
 are paid from the adjustment reserve (调剂金) — per-diem cases and 单病种 ``inside`` from the DRG budget
 instead (``[tracks.per_diem] paid_from = "budget"``, ``[tracks.single_disease] budget = "inside"``: their
 fund payments are taken off the distributable budget before it is shared over the points); 6 and
 单病种 ``outside`` outside the budget; 8, 10, 11 are not paid.  A final record of a stay settled in
-interim nets what the interim settlements paid (``interim_netted``; the reserve takes it back).
+interim nets what the interim settlements paid (``interim_netted``; the reserve takes it back).  Under the
+quota method type 12 takes the DRG track's place (standard = quota, not rescaled to the budget; the
+year-end corridor compares Σ quotas with Σ cost, covered cost = total − self_pay_cost with
+``[quota] covered_cost``).
 """
 
 from __future__ import annotations
@@ -58,12 +63,15 @@ CASE_TYPES = {
     3: ("per_diem", "床日付费"), 4: ("long_stay", "超长住院"), 5: ("special", "特病单议"),
     6: ("event", "突发事件除外"), 7: ("ungroupable", "无法入组/歧义按项目"), 8: ("ungroupable_held", "无法入组/歧义暂缓"),
     9: ("no_weight_ffs", "无权重按项目"), 10: ("held", "无权重暂缓支付"), 11: ("rejected", "数据错误不予结算"),
-    12: ("single_disease", "单病种"), 13: ("interim", "中途结算"),
+    12: ("quota", "定额结算"), 13: ("single_disease", "单病种"), 14: ("interim", "中途结算"),
 }
 DRG_TRACK = (0, 1, 2)
-RESERVE_TRACKS = (3, 4, 5, 7, 9, 12, 13)
+RESERVE_TRACKS = (3, 4, 5, 7, 9, 13, 14)
 EVENT = 6
-PER_DIEM, SINGLE_DISEASE, INTERIM = 3, 12, 13
+PER_DIEM, SINGLE_DISEASE, INTERIM = 3, 13, 14
+QUOTA = 12
+#: The case types a quota (定额) pays under ``method = "quota"``: every discharge, grouped or not.
+QUOTA_PAID = (0, 1, 2, 7, 8, 9, 10)
 #: Case types paid nothing (暂缓/不予支付): standard and fund payment 0, listed for the hospital to fix.
 UNPAID = (8, 10, 11)
 
@@ -137,12 +145,49 @@ def classify(cases: Cases, policy: Policy, hospitals: Hospitals) -> Classified:
         7 if policy.ungroupable_pay == "fee_for_service" else 8,
         policy.long_stay_ratio_u, policy.special_ratio_u, policy.event_ratio_u, policy.ungroupable_ratio_u,
         cases.single_price, cases.interim, policy.single_disease_budget == "outside")
+    if policy.method == "quota":
+        quota = np.isin(ct, QUOTA_PAID)
+        ct, points = np.where(quota, QUOTA, ct), np.where(quota, 0, points)
+        category = np.where(quota, CAT_DRG, category)
+        standard = np.where(quota, hospital_quotas(hospitals, cases.hosp[quota])[np.maximum(cases.hosp, 0)], standard)
     if policy.missing_weight == "error" and (ct == 10).any():
         missing = sorted({cases.drg_codes[d] for d in np.unique(cases.drg[ct == 10])})
         raise PaymentInputError(f"{len(missing)} DRGs have no weight (无权重病组): {', '.join(missing[:20])}; "
                                 "add them to the weight table or set missing_weight = \"hold\"")
     return Classified(ct, points, standard, category,
                       cases.special & ~special & ~rejected & ~cases.event & ~cases.interim)
+
+
+def hospital_quotas(hospitals: Hospitals, used: np.ndarray) -> np.ndarray:
+    """Each hospital's quota (定额标准) in fen, by hospital index; 0 where none.
+
+    Parameters
+    ----------
+    hospitals : Hospitals
+        With ``quota_fen`` (:func:`payment.inputs.read_hospitals` resolves the policy's ``[quota]``).
+    used : numpy.ndarray of int64
+        Hospital indices of the cases a quota pays: each must have a quota.
+
+    Raises
+    ------
+    PaymentInputError
+        A hospital with such cases and no quota.
+    """
+    out = np.array([hospitals.quota_fen.get(h, 0) for h in hospitals.ids] or [0], np.int64)
+    missing = [hospitals.ids[h] for h in np.unique(used) if h >= 0 and out[h] == 0]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise PaymentInputError(f"hospital {missing[0]} has no quota (定额标准){more}: "
+                                "give it in the quota table ([quota] table), [quota] hospitals or [quota] levels "
+                                "/ 请设定该医院的定额标准")
+    return out
+
+
+def covered_cost(cases: Cases) -> np.ndarray:
+    """Covered cost (医保范围内费用) of each case: total − self_pay_cost (at most the total), fen."""
+    if cases.self_pay_fen is None:
+        return cases.cost_fen
+    return cases.cost_fen - np.minimum(cases.self_pay_fen, cases.cost_fen)
 
 
 @dataclass(frozen=True)
@@ -183,6 +228,7 @@ class Settlement:
     ledger: Ledger | None = None                   # the run ledger read (month and year runs)
     interim_netted: np.ndarray | None = None       # per case: interim payments of its stay netted at discharge
     releases: list[dict] = field(default_factory=list)  # withhold released in this run, per account
+    quota_baseline: np.ndarray | None = None       # shadow runs with [quota]: each DRG-track case's quota, fen
     inbound_standard: np.ndarray | None = None     # [cross_region] difference = "hospital": the DRG standards
 
 
@@ -477,6 +523,54 @@ def _fund_coefficient(standard: np.ndarray, cases: Cases, hospitals: Hospitals, 
     return _kernels.fund_coefficient(standard, cases.patient_fen, np.maximum(cases.hosp, 0), hospitals.coef_u, mask)
 
 
+def _drg_standards(settlement: Settlement, cl: Classified, by_fund_month: np.ndarray, fixed: dict, clearing: dict,
+                   drg_mask: np.ndarray, fund: np.ndarray, month: np.ndarray, in_budget: np.ndarray):
+    """The point-method and rate-method standards of a run (and the year run's monthly ones); sets the values.
+
+    ``fixed``: the scope's point values per fund; ``clearing``: the reference values of the 异地就医 clearing
+    funds (:func:`payment.cross_region.reference_values`); ``in_budget``: fund payments of the tracks paid from
+    the DRG budget per fund × month, taken off what the points share.
+    """
+    kind, period, policy, cases = settlement.kind, settlement.period, settlement.policy, settlement.cases
+    hospitals, budgets, n_funds = settlement.hospitals, settlement.budgets, max(len(settlement.cases.funds), 1)
+    monthly = None
+    if kind in ("year", "month"):
+        values = monthly_point_values(policy, budgets, by_fund_month, in_budget)
+        if fixed or clearing:
+            values = {g: PointValue(*fixed[g // 12]) if g // 12 in fixed else
+                      PointValue(*clearing[g // 12]) if g // 12 in clearing else v for g, v in values.items()}
+        monthly, _ = floor_standards(cl.points, fund * 12 + month, drg_mask, values, n_funds * 12)
+        if policy.coefficient_applies_to == "fund":
+            monthly = _fund_coefficient(monthly, cases, hospitals, drg_mask)
+        settlement.monthly_values = {(g // 12, period.year * 100 + g % 12 + 1): v for g, v in values.items()}
+    if kind == "month":
+        standard = np.where(drg_mask, monthly, cl.track_standard)
+        settlement.point_values = {g // 12: v for g, v in values.items()}
+    elif fixed:  # the region's values: no budget is shared over this subset's points
+        values = {f: PointValue(*fixed[f]) for f in range(n_funds) if by_fund_month[f, :, 1].sum() > 0}
+        q, _ = floor_standards(cl.points, fund, drg_mask, values, n_funds)
+        standard = np.where(drg_mask, q, cl.track_standard)
+        settlement.point_values = values
+    else:
+        scale = 12 if period.month is not None else 1
+        totals = by_fund_month.sum(axis=1)
+        outside = {f: PointValue(*v) for f, v in clearing.items() if totals[f, 1] > 0}
+        if policy.point_value_fixed is not None:
+            values = {f: PointValue(*policy.point_value_fixed) for f in budgets if totals[f, 1] > 0} | outside
+            q, _ = floor_standards(cl.points, fund, drg_mask, values, n_funds)
+        else:
+            pooled = {f: b for f, b in budgets.items() if f not in clearing}
+            values = budget_point_values(pooled, totals, scale, cases.funds, period, in_budget.sum(axis=1))
+            q, r = floor_standards(cl.points, fund, drg_mask, values | outside, n_funds)
+            q = _allocate(q, r, fund, drg_mask & ~cross_region.clearing_mask(cases), values, scale)
+            values = values | outside
+        if policy.coefficient_applies_to == "fund":
+            q = _fund_coefficient(q, cases, hospitals, drg_mask)
+        standard = np.where(drg_mask, q, cl.track_standard)
+        settlement.point_values = values
+    return standard, monthly
+
+
 def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period: Period,
            scores: dict[str, int] | None = None, ledger: Ledger | None = None,
            scope: Scope | None = None) -> Settlement:
@@ -535,8 +629,9 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     month = np.maximum(cases.yyyymm % 100 - 1, 0)
     slot = (np.maximum(cases.hosp, 0) * n_funds + fund) * 12 + month
     zeros = np.zeros(cases.n, np.int64)
+    cost = covered_cost(cases) if policy.method == "quota" and policy.covered_cost else cases.cost_fen
     first = _kernels.category_sums(slot, cl.category, keep, n_accounts * 12, cl.points, cases.patient_fen,
-                                   cases.cost_fen, zeros, zeros)
+                                   cost, zeros, zeros)
     # DRG-track points and patient shares per fund × month: (accounts × 12) → (hospitals, funds, 12)
     by_fund_month = first[:, CAT_DRG, :].reshape(-1, n_funds, 12, 6).sum(axis=0)
     drg_mask = (cl.category == CAT_DRG) & keep
@@ -546,43 +641,18 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     budget_fund = np.where(keep & np.isin(cl.case_type, budget_types), cl.track_standard - cases.patient_fen, 0)
     in_budget = group_sum(budget_fund, fund * 12 + month, n_funds * 12).reshape(n_funds, 12)
     monthly = None
-    if kind in ("year", "month"):
-        values = monthly_point_values(policy, budgets, by_fund_month, in_budget)
-        if fixed or clearing:
-            values = {g: PointValue(*fixed[g // 12]) if g // 12 in fixed else
-                      PointValue(*clearing[g // 12]) if g // 12 in clearing else v for g, v in values.items()}
-        monthly, _ = floor_standards(cl.points, fund * 12 + month, drg_mask, values, n_funds * 12)
-        if policy.coefficient_applies_to == "fund":
-            monthly = _fund_coefficient(monthly, cases, hospitals, drg_mask)
-        settlement.monthly_values = {(g // 12, period.year * 100 + g % 12 + 1): v for g, v in values.items()}
-    if kind == "month":
-        standard = np.where(drg_mask, monthly, cl.track_standard)
-        settlement.point_values = {g // 12: v for g, v in values.items()}
-    elif fixed:  # the region's values: no budget is shared over this subset's points
-        values = {f: PointValue(*fixed[f]) for f in range(n_funds) if by_fund_month[f, :, 1].sum() > 0}
-        q, _ = floor_standards(cl.points, fund, drg_mask, values, n_funds)
-        standard = np.where(drg_mask, q, cl.track_standard)
-        settlement.point_values = values
+    if policy.method == "quota":  # each case's standard is its quota: no point value, nothing rescaled
+        if scope.point_values or scope.budget_share is not None:
+            raise PaymentInputError("method = \"quota\" (定额法) has no point value or budget share to scope: settle "
+                                    "the hospitals' cases without --point-value / --budget-share")
+        standard = cl.track_standard
+        monthly = standard if kind == "year" else None
     else:
-        scale = 12 if period.month is not None else 1
-        totals = by_fund_month.sum(axis=1)
-        outside = {f: PointValue(*v) for f, v in clearing.items() if totals[f, 1] > 0}
-        if policy.point_value_fixed is not None:
-            values = {f: PointValue(*policy.point_value_fixed) for f in budgets if totals[f, 1] > 0} | outside
-            q, _ = floor_standards(cl.points, fund, drg_mask, values, n_funds)
-        else:
-            pooled = {f: b for f, b in budgets.items() if f not in clearing}
-            values = budget_point_values(pooled, totals, scale, cases.funds, period, in_budget.sum(axis=1))
-            q, r = floor_standards(cl.points, fund, drg_mask, values | outside, n_funds)
-            q = _allocate(q, r, fund, drg_mask & ~cross_region.clearing_mask(cases), values, scale)
-            values = values | outside
-        if policy.coefficient_applies_to == "fund":
-            q = _fund_coefficient(q, cases, hospitals, drg_mask)
-        standard = np.where(drg_mask, q, cl.track_standard)
-        settlement.point_values = values
-    if clearing and policy.cross_region.difference == "hospital":
-        settlement.inbound_standard = standard
-        standard = cross_region.paid_as_cleared(standard, cases, policy, cl.category)
+        standard, monthly = _drg_standards(settlement, cl, by_fund_month, fixed, clearing, drg_mask, fund, month,
+                                           in_budget)
+        if clearing and policy.cross_region.difference == "hospital":
+            settlement.inbound_standard = standard
+            standard = cross_region.paid_as_cleared(standard, cases, policy, cl.category)
     paid = keep & (cl.category != CAT_UNPAID)
     settlement.standard = np.where(paid, standard, 0)
     prior = interim_paid_before(cases, ledger) if kind != "shadow" else zeros
@@ -596,6 +666,14 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
                                     settlement.fund_payment, zeros if monthly is None else monthly,
                                     np.where(paid, budget_fund, 0), settlement.interim_netted)
     sums = account_sums(first, second, n_accounts)
+    if kind == "shadow" and policy.method != "quota" and hospitals.quota_fen:
+        # the quota (定额) baseline beside DRG and fee for service: what the quota would pay the same cases
+        quotas = hospital_quotas(hospitals, cases.hosp[drg_mask])
+        settlement.quota_baseline = np.where(drg_mask, quotas[np.maximum(cases.hosp, 0)], 0)
+        sums["quota_standard"] = group_sum(settlement.quota_baseline, slot // 12, n_accounts)
+        # the cost the quota is compared with: covered (total − self-pay) with [quota] covered_cost, as quotas are set
+        compared = covered_cost(cases) if policy.covered_cost else cases.cost_fen
+        sums["quota_cost"] = group_sum(np.where(drg_mask, compared, 0), slot // 12, n_accounts)
     if kind == "year":
         settlement.monthly_standard = monthly
         settlement.months = monthly_payments(policy, first, second)
@@ -858,8 +936,8 @@ def year_end(policy: Policy, hospitals: Hospitals, budgets: dict[int, tuple[int,
         balance=balance, corridor_reward=reward, total_deduction=total_ded, volume_deduction=volume_ded,
         released_before=released_before, carried_out=carried, bonus=bonus,
     )
-    if policy.point_value_fixed is not None:
-        return  # a fixed point value spends what it spends; the reconciliation shows the difference
+    if policy.point_value_fixed is not None or policy.method == "quota":
+        return  # a fixed point value (or a quota) spends what it spends; the reconciliation shows the difference
     for f, (budget, _, distributable) in budgets.items():
         if not budget:
             continue  # a clearing fund: paid at its reference value, no budget to spend
@@ -976,15 +1054,17 @@ def reconciliation(settlement: Settlement) -> list[dict]:
         budget, reserve, distributable = s.budgets.get(f, (0, 0, 0))
         lines = [("budget", "统筹基金预算", budget), ("reserve", "调剂金", reserve),
                  ("distributable", "可分配预算", distributable),
-                 ("drg_fund", "DRG病例基金支付", int(s.accounts["drg_fund"][f::n_funds].sum()))]
+                 ("drg_fund", "定额病例基金支付" if s.policy.method == "quota" else "DRG病例基金支付",
+                  int(s.accounts["drg_fund"][f::n_funds].sum()))]
         pool = lines[-1][2]
         for code in budget_types:
             amount = int(by_type[f, code])
             pool += amount
             lines.append((f"budget:{CASE_TYPES[code][0]}", f"预算内支出: {CASE_TYPES[code][1]}", amount))
         if s.kind != "month":
-            lines.append(("drg_minus_distributable", "DRG基金支付−可分配预算" if not budget_types else
-                          "DRG基金支付+预算内项目−可分配预算", pool - distributable))
+            name = "定额" if s.policy.method == "quota" else "DRG"
+            lines.append(("drg_minus_distributable", f"{name}基金支付−可分配预算" if not budget_types else
+                          f"{name}基金支付+预算内项目−可分配预算", pool - distributable))
         reserve_used = 0
         for code in reserve_types:
             amount = int(by_type[f, code])
@@ -1035,10 +1115,9 @@ def point_value_text(settlement: Settlement, fund: int) -> str:
     return value.yuan_per_rw() if settlement.policy.method == "rate" else value.yuan_per_point()
 
 
-__all__ = ["CASE_TYPES", "CAT_DRG", "CAT_EVENT", "CAT_RESERVE", "CAT_UNPAID", "DRG_TRACK", "EVENT", "RESERVE_TRACKS",
-           "UNPAID", "Classified", "PointValue", "Settlement", "account_sums", "interim_paid_before", "special_cap",
-           "track_types", "budget_point_values", "classify",
-           "account_keys", "corridor_adjustment", "corridor_parts", "floor_standards", "fund_budgets", "group_sum", "monthly_payments",
-           "ledger_entries", "monthly_point_values", "next_year", "point_value_text", "point_values",
-           "reconciliation", "settle", "withhold",
-           "year_end"]
+__all__ = ["CASE_TYPES", "CAT_DRG", "CAT_EVENT", "CAT_RESERVE", "CAT_UNPAID", "DRG_TRACK", "EVENT", "QUOTA",
+           "QUOTA_PAID", "RESERVE_TRACKS", "UNPAID", "Classified", "PointValue", "Settlement", "account_keys",
+           "account_sums", "budget_point_values", "classify", "corridor_adjustment", "corridor_parts", "covered_cost",
+           "floor_standards", "fund_budgets", "group_sum", "hospital_quotas", "interim_paid_before", "ledger_entries",
+           "monthly_payments", "monthly_point_values", "next_year", "point_value_text", "point_values",
+           "reconciliation", "settle", "special_cap", "track_types", "withhold", "year_end"]

@@ -72,6 +72,8 @@ def reference_point_value(policy: Policy, weights: WeightTable) -> tuple[object,
         rates (元 per RW) by insurance type; None when there is no reference value.
     basis : str
     """
+    if policy.method == "quota":  # each discharge is priced at its hospital's quota
+        return None, "quota 定额标准 (no point value 无点值)"
     if policy.provisional is not None:
         return policy.provisional, "policy forecast 政策预测点值"
     if policy.method == "rate":

@@ -43,6 +43,7 @@ HOSPITAL_HEADERS = {
     "total": ("total", "总控额度", "总额控制指标", "总控指标"),
     "min_cases": ("min_cases", "最低服务人次", "最低人次"),
     "bonus_share": ("bonus_share", "奖励比例", "考核奖励比例"),
+    "quota": ("quota", "定额标准", "定额", "次均定额"),
 }
 #: Status codes of a case, from the grouping result's ``status``.
 STATUS_CODES = {"ok": 0, "qy": 1, "ungroupable": 2, "invalid": 3}
@@ -107,9 +108,38 @@ class Hospitals:
     totals_fen: dict[str, int] = field(default_factory=dict)  # 总控额度 (column total), per hospital id
     min_cases: dict[str, int] = field(default_factory=dict)   # 最低服务人次 (column min_cases)
     bonus_u: dict[str, int] = field(default_factory=dict)     # 考核奖励比例 (column bonus_share), 1/10,000
+    quota_fen: dict[str, int] = field(default_factory=dict)   # 定额标准 per discharge ([quota]), per hospital id
 
     def index(self) -> dict[str, int]:
         return {h: i for i, h in enumerate(self.ids)}
+
+
+def _level(text, origin: str, row_no: int, hid: str) -> int:
+    level = LEVEL_WORDS.get(str(text).strip().removesuffix(".0"))
+    if level not in LEVELS:
+        raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid}: unknown hospital level {text!r} (医院等级); "
+                                "use 1, 2 or 3 (一级/二级/三级)")
+    return level
+
+
+def read_hospital_levels(source) -> dict[str, int]:
+    """Hospital id → level (医院等级) from a hospital table (file or DataFrame), as :func:`read_hospitals` reads them.
+
+    Raises
+    ------
+    PaymentInputError
+        A missing column, an empty id or an unknown level, naming the row.
+    """
+    origin = "hospital table" if isinstance(source, pd.DataFrame) else str(source)
+    frame = source.astype(str) if isinstance(source, pd.DataFrame) else _read_frame(source, "hospital table")
+    cols = _columns(frame, origin, "hospital table", ("hospital_id", "level"))
+    out = {}
+    for row_no, row in enumerate(frame.to_dict("records"), start=2):
+        hid = str(row[cols["hospital_id"]]).strip()
+        if not hid:
+            raise PaymentInputError(f"{origin}: row {row_no}: empty hospital_id (医疗机构编码)")
+        out[hid] = _level(row[cols["level"]], origin, row_no, hid)
+    return out
 
 
 def read_hospitals(source, policy: Policy) -> Hospitals:
@@ -138,10 +168,7 @@ def read_hospitals(source, policy: Policy) -> Hospitals:
         if hid in seen:
             raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid} listed twice (first at row {seen[hid]})")
         seen[hid] = row_no
-        level = LEVEL_WORDS.get(str(row[cols["level"]]).strip().removesuffix(".0"))
-        if level not in LEVELS:
-            raise PaymentInputError(f"{origin}: row {row_no}: hospital {hid}: unknown hospital level "
-                                    f"{row[cols['level']]!r} (医院等级); use 1, 2 or 3 (一级/二级/三级)")
+        level = _level(row[cols["level"]], origin, row_no, hid)
         coef = policy.hospital_coef_u.get(hid)
         text = str(row.get(cols.get("coefficient"), "")).strip() if "coefficient" in cols else ""
         if coef is None and text and text.lower() not in ("nan", "none"):
@@ -178,11 +205,72 @@ def read_hospitals(source, policy: Policy) -> Hospitals:
     order = np.argsort(np.array(ids, dtype=object), kind="stable")
     limits = [sorted(totals.items()), sorted(minimum.items())] if totals or minimum else []
     limits += [sorted(bonus.items())] if bonus else []
+    quotas = hospital_quota_fen(policy, dict(zip(ids, levels)))
+    limits += [sorted(quotas.items())] if quotas else []
     digest = hashlib.sha256(repr([ids, levels, coefs, names, regions] + limits).encode()).hexdigest()
     return Hospitals(tuple(ids[i] for i in order), np.array(levels, np.int64)[order],
                      np.array(coefs, np.int64)[order], tuple(names[i] for i in order),
                      tuple(regions[i] for i in order), digest,
-                     {**totals, **policy.totals_fen}, {**minimum, **policy.min_cases}, bonus)
+                     {**totals, **policy.totals_fen}, {**minimum, **policy.min_cases}, bonus, quotas)
+
+
+def read_quota_table(source) -> tuple[dict[str, int], dict[int, int]]:
+    """A quota table (定额标准表, as ``drg calibrate --quota`` writes it): quotas per hospital and per level.
+
+    Columns ``quota`` (定额标准, 元 per discharge) and ``hospital_id`` (医疗机构编码) or ``level`` (医院等级)
+    or both: a row with a hospital id is that hospital's quota; a row with only a level is the level's.
+
+    Returns
+    -------
+    (dict, dict)
+        Hospital id → fen, level → fen.
+
+    Raises
+    ------
+    PaymentInputError
+        Naming the row of a missing, negative or zero quota, an unknown level, or a hospital/level listed twice.
+    """
+    origin = "quota table" if isinstance(source, pd.DataFrame) else str(source)
+    frame = source.astype(str) if isinstance(source, pd.DataFrame) else _read_frame(source, "quota table")
+    cols = _columns(frame, origin, "quota table", ("quota",))
+    if "hospital_id" not in cols and "level" not in cols:
+        raise PaymentInputError(f"{origin}: the quota table needs a hospital_id (医疗机构编码) or level (医院等级) "
+                                f"column; headers found: {', '.join(map(str, frame.columns))}")
+    by_hospital, by_level = {}, {}
+    for row_no, row in enumerate(frame.to_dict("records"), start=2):
+        hid = str(row[cols["hospital_id"]]).strip() if "hospital_id" in cols else ""
+        hid = "" if hid.lower() in ("nan", "none") else hid
+        try:
+            quota = decimal_units(str(row[cols["quota"]]).strip(), 2, "quota")
+        except ValueError as exc:
+            raise PaymentInputError(f"{origin}: row {row_no}: {exc} (定额标准)") from None
+        if quota <= 0:
+            raise PaymentInputError(f"{origin}: row {row_no}: quota {row[cols['quota']]} must be positive (定额标准)")
+        if hid:
+            key, out = hid, by_hospital
+        else:
+            key = LEVEL_WORDS.get(str(row.get(cols.get("level"), "")).strip().removesuffix(".0"))
+            if key is None:
+                raise PaymentInputError(f"{origin}: row {row_no}: neither a hospital_id nor a level 1, 2 or 3 "
+                                        "(一级/二级/三级)")
+            out = by_level
+        if key in out:
+            raise PaymentInputError(f"{origin}: row {row_no}: {'hospital' if hid else 'level'} {key} listed twice")
+        out[key] = quota
+    return by_hospital, by_level
+
+
+def hospital_quota_fen(policy: Policy, levels: dict[str, int]) -> dict[str, int]:
+    """Each hospital's quota (定额标准) in fen: ``[quota] hospitals``, else the quota table's row of the hospital,
+    else ``[quota] levels`` of its level, else the table's row of its level; hospitals without one are left out."""
+    table_h, table_l = read_quota_table(policy.files["quota"]) if "quota" in policy.files else ({}, {})
+    out = {}
+    for hid, level in levels.items():
+        quota = policy.quota_hospitals_fen.get(hid, table_h.get(hid, policy.quota_levels_fen.get(level,
+                                                                                               table_l.get(level))))
+        if quota is not None:
+            out[hid] = quota
+    return out
 
 
 def read_scores(source, hospitals: Hospitals) -> dict[str, int]:
@@ -294,6 +382,7 @@ class Cases:
     single_price: np.ndarray | None = None    # fen: the case's 单病种 price; -1 = not 单病种
     interim: np.ndarray | None = None         # bool: an interim record (中途结算: settlement date, no discharge)
     stay: pa.Array | None = None              # the stay (hospital|patient|admission date) or null: interim netting
+    self_pay_fen: np.ndarray | None = None  # self_pay_cost (自费/范围外费用), 0 where absent
 
     def __post_init__(self):
         n = len(self.row_no)
@@ -603,16 +692,18 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
     fingerprint = _hash_arrays([case_id, row_no, hosp, drg, drg_codes, status, cost, paid, patient_source, los,
                                 yyyymm, insurance, insurance_codes, dept, dept_codes, special_mask, event_mask,
                                 reject, per_diem_rate, single_price, interim, stay]
-                               + ([] if found is None else [found.region, found.codes]))
+                               + ([] if found is None else [found.region, found.codes])
+                               + ([self_pay] if policy.covered_cost else []))
     prepared = Cases(case_id, row_no, hosp, drg, drg_codes, status, per_drg_rw, per_drg_mean, cost, paid,
                      patient_source, los, yyyymm, insurance, insurance_codes, dept, dept_codes, fund, funds, reject,
                      special_mask, special_rank, event_mask, dict(events or {}), fingerprint, pack_version, outside,
-                     per_diem_rate=per_diem_rate, single_price=single_price, interim=interim, stay=stay)
+                     self_pay_fen=self_pay, per_diem_rate=per_diem_rate, single_price=single_price, interim=interim,
+                     stay=stay)
     if found is not None:
         prepared.insured, prepared.insured_codes, prepared.inbound = found.region, found.codes, found.inbound
         prepared.clearing_funds = clearing
     return prepared
 
 
-__all__ = ["DATA_ERROR", "INTERIM_NOT_DUE", "Cases", "Hospitals", "PaymentInputError", "Period", "REJECT_REASONS", "prepare_cases",
-           "read_case_list", "read_hospitals", "read_scores"]
+__all__ = ["DATA_ERROR", "INTERIM_NOT_DUE", "Cases", "Hospitals", "PaymentInputError", "Period", "REJECT_REASONS",
+           "prepare_cases", "read_case_list", "read_hospital_levels", "read_hospitals", "read_quota_table", "read_scores"]

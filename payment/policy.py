@@ -23,7 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-METHODS = {"point": "点数法", "rate": "费率法"}
+METHODS = {"point": "点数法", "rate": "费率法", "quota": "定额法"}
 MISSING_WEIGHT = ("hold", "fee_for_service", "error")
 PERIOD_COLUMNS = ("discharge_date", "settlement_date")
 #: Hospital levels (医院等级) a policy and a hospital table may name.
@@ -168,6 +168,11 @@ class Policy:
     special_min_count: int = 0                   # … and at least this many per hospital
     interim_months: int | None = None            # 中途结算 every this many months (None: no interim records)
     tables_sha256: dict[str, str] = field(default_factory=dict)  # SHA-256 of the price files it read
+    # 定额 (issue 19): quota per discharge in fen, per hospital id and per hospital level ([quota]; the table file
+    # in files["quota"]); covered_cost: the quota method's corridor compares covered cost (total − self_pay_cost)
+    quota_hospitals_fen: dict[str, int] = field(default_factory=dict)
+    quota_levels_fen: dict[int, int] = field(default_factory=dict)
+    covered_cost: bool = False
     cross_region: CrossRegion | None = None  # 异地就医 (issue 22); None: every case counts as local
     files: dict[str, Path] = field(default_factory=dict)
     path: str = ""
@@ -684,6 +689,29 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
     rules, unreferred = _benefits(top.table("benefits"))
     cross_region = _cross_region(top.table("cross_region"), method, folder or Path("."), origin)
 
+    quota = top.table("quota")
+    quota_hospitals = _mapping(quota, "hospitals", 2, "hospital id = 定额标准 in 元")
+    quota_levels = _per_level(quota, "levels", 2, {})
+    quota_file = quota.get("table")
+    if quota_file is not None and (not isinstance(quota_file, str) or not quota_file.strip()):
+        quota.fail("table", "must be a file name (定额标准表: hospital_id or level, quota)")
+    covered = quota.get("covered_cost", method == "quota")
+    if not isinstance(covered, bool):
+        quota.fail("covered_cost", "must be true or false (按医保范围内费用 total − self_pay_cost)")
+    if any(v == 0 for v in [*quota_hospitals.values(), *quota_levels.values()]):
+        quota.fail("hospitals" if 0 in quota_hospitals.values() else "levels", "a quota (定额标准) must be positive")
+    quota.close()
+    if method == "quota":
+        if not (quota_hospitals or quota_levels or quota_file):
+            quota.fail("table", "missing: method = \"quota\" (定额法) needs quotas: [quota] table, hospitals or "
+                       "levels / 定额法须给出定额标准")
+        if cross_region is not None:
+            top.fail("cross_region", "not with method = \"quota\": 异地就医 cases are cleared at a DRG reference value "
+                     "/ 定额法暂不支持异地就医清算")
+        if applies_to == "fund":
+            coef.fail("applies_to", "method = \"quota\" applies no hospital coefficient (a quota per level or "
+                      "hospital carries it); remove applies_to = \"fund\" / 定额法不使用医院系数")
+
     shadow = top.table("shadow")
     far_below = _ratio(shadow, "far_below", "0.5")
     far_above = _ratio(shadow, "far_above", "2", high=100)
@@ -693,7 +721,8 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
     name = str(top.get("name", ""))
     top.close()
     files = {key: (folder / value) for key, value in (("hospitals", hospitals_file), ("special", special_file),
-                                                      ("events", events_file), ("scores", scores_file)) if value}
+                                                      ("events", events_file), ("scores", scores_file),
+                                                      ("quota", quota_file)) if value}
     return Policy(
         version=version.strip(), name=name, region=region, method=method, period_by=period_by,
         budgets=tuple(budgets), reserve_u=reserve_u, level_coef_u=level_coef, hospital_coef_u=hospital_coef,
@@ -711,7 +740,8 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
         next_year_bands=next_year, per_diem_rates=per_diem_rows, per_diem_from=per_diem_from,
         single_disease=single_rows, single_disease_budget=single_budget, special_rounding=special_rounding,
         special_min_count=special_min, interim_months=interim_months if interim_on else None,
-        tables_sha256=tables_sha256, cross_region=cross_region, files=files, path=origin, sha256=sha256,
+        tables_sha256=tables_sha256, quota_hospitals_fen=quota_hospitals, quota_levels_fen=quota_levels,
+        covered_cost=covered, cross_region=cross_region, files=files, path=origin, sha256=sha256,
     )
 
 

@@ -47,6 +47,28 @@ STATEMENT_ZH = {
     "bonus": "考核奖励 bonus (奖优罚劣)", "carried_out": "结转下年 carried into next year", "carried_in": "上年清算差额 last year's balance settled",
     "transfer": "本月合计拨付 transferred this month",
 }
+#: The quota method's labels of the DRG-track lines (定额法: no points, no point value; see :func:`statement_lines`).
+QUOTA_ZH = {
+    "n_drg": "定额结算人次 discharges paid by quota", "drg_standard": "定额标准合计 Σ quotas (定额 × 人次)",
+    "drg_fund": "定额基金支付 quota fund payment", "cost_ratio": "费用/定额 cost ÷ quotas",
+    "drg_cost": "定额病例费用 cost of those discharges",
+}
+
+
+def statement_lines(kind: str, policy: Policy) -> list[tuple[str, str]]:
+    """The lines of a hospital's statement for a run kind and policy: (``hospitals`` column, label).
+
+    Under the quota method the point lines are left out and the DRG-track lines named as quota lines
+    (the cost is the covered cost, total − self-pay, with ``[quota] covered_cost``).
+    """
+    if policy.method != "quota":
+        return [(k, STATEMENT_ZH[k]) for k in STATEMENT_LINES[kind]]
+    labels = {**STATEMENT_ZH, **QUOTA_ZH}
+    if policy.covered_cost:
+        labels["drg_cost"] = "范围内费用 covered cost (总费用 − 自费)"
+    return [(k, labels[k]) for k in STATEMENT_LINES[kind] if k not in ("drg_points", "point_value")]
+
+
 #: Names of the unpaid case types (:data:`payment.engine.UNPAID`), as case lines write them.
 UNPAID_NAMES = tuple(CASE_TYPES[code][0] for code in UNPAID)
 
@@ -134,5 +156,5 @@ def unpaid_lines(lines: pa.Table) -> pa.Table:
     return lines.filter(pa.array(np.isin(codes, unpaid)))
 
 
-__all__ = ["KIND_ZH", "STATEMENT_LINES", "STATEMENT_ZH", "UNPAID_NAMES", "case_type_counts", "high_multiple",
+__all__ = ["KIND_ZH", "QUOTA_ZH", "STATEMENT_LINES", "STATEMENT_ZH", "UNPAID_NAMES", "statement_lines", "case_type_counts", "high_multiple",
            "unpaid_lines", "worked_example", "worked_examples"]

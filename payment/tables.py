@@ -37,7 +37,8 @@ LABELS_ZH = {
     "points": "点数", "point_value": "点值（元/点）或费率（元）", "standard": "支付标准", "patient_share": "个人负担",
     "patient_share_source": "个人负担来源", "fund_payment": "基金支付", "provisional_standard": "月度预结支付标准",
     "provisional_fund": "月度预结基金支付", "formula": "计算过程", "note": "说明", "gain": "盈亏（支付标准−费用）",
-    "payment_ratio": "支付标准/费用", "far_from_cost": "偏离费用", "interim_netted": "扣回中途结算已付",
+    "payment_ratio": "支付标准/费用", "far_from_cost": "偏离费用", "quota_standard": "定额基线（定额标准）",
+    "quota_cost": "定额对比费用", "quota_gain": "定额盈亏（定额−费用）", "interim_netted": "扣回中途结算已付",
     "budget_tracks_fund": "预算内项目基金支付",
 }
 FORMULAS = {
@@ -61,8 +62,10 @@ FORMULAS = {
     9: "无权重病组按项目：支付标准 = 费用 (no weight: paid fee for service)",
     10: "无权重病组：暂缓支付，补充权重后结算 (no weight: held, paid nothing until the weight is set)",
     11: "数据错误：不予结算 (rejected: see note)",
-    12: "单病种：支付标准 = 该病种（诊断/手术）按基金与医院等级的定额 (single disease: standard = its fixed price)",
-    13: "中途结算：支付标准 = 床日费用标准 × 已住院天数，或 费用 × 超长住院比例；基金支付 = 支付标准 − 个人负担 − 此前中途结算已付 "
+    12: "定额结算：支付标准 = 本院定额标准；基金支付 = 支付标准 − 个人负担 (quota: standard = the hospital's quota per "
+        "discharge; fund = standard − patient share)",
+    13: "单病种：支付标准 = 该病种（诊断/手术）按基金与医院等级的定额 (single disease: standard = its fixed price)",
+    14: "中途结算：支付标准 = 床日费用标准 × 已住院天数，或 费用 × 超长住院比例；基金支付 = 支付标准 − 个人负担 − 此前中途结算已付 "
         "(interim: standard = daily rate × days so far, or cost × long-stay ratio; fund = standard − patient share − "
         "earlier interim payments)",
 }
@@ -100,7 +103,8 @@ def case_lines(s: Settlement) -> pa.Table:
     fund_pv = np.array([int(Decimal(point_value_text(s, f) or "0").scaleb(6)) for f in range(len(c.funds))] + [0],
                        np.int64)
     pv = decimal_array(fund_pv[np.where(drg_track, c.fund, len(c.funds))], 6, valid=drg_track)
-    formula_keys = [FORMULAS[(s.policy.method, k)] if k in DRG_TRACK else FORMULAS[k] for k in CASE_TYPES]
+    method = "point" if s.policy.method == "quota" else s.policy.method  # no DRG-track type under the quota method
+    formula_keys = [FORMULAS[(method, k)] if k in DRG_TRACK else FORMULAS[k] for k in CASE_TYPES]
     notes = [""] + list(REJECT_REASONS.values()) + ["特病单议超出比例上限，按DRG结算 (special case over the cap: paid as DRG)"]
     note = np.where(cl.special_over_cap, len(notes) - 1, c.reject)
     for case_type, text in HELD_NOTES.items():  # a held case says why and what to do
@@ -141,6 +145,8 @@ def case_lines(s: Settlement) -> pa.Table:
         ratio = np.where(c.cost_fen > 0, s.standard * RATIO_UNITS // np.maximum(c.cost_fen, 1), 0)
         columns["payment_ratio"] = _nullable_decimal(ratio, 4, drg_track & (c.cost_fen > 0))
         columns["far_from_cost"] = pa.array(drg_track & _far(s))
+        if s.quota_baseline is not None:
+            columns["quota_standard"] = _nullable_decimal(s.quota_baseline, 2, drg_track)
     columns["formula"] = _labels(ct, formula_keys)
     columns["note"] = _labels(note, notes)
     if event_note.any() and c.event_notes:
@@ -203,6 +209,10 @@ def hospital_table(s: Settlement) -> pa.Table:
         far = group_sum(((s.classified.category == CAT_DRG) & _far(s)).astype(np.int64),
                    np.where(c.fund >= 0, c.hosp * n_funds + np.maximum(c.fund, 0), 0), len(a["n_cases"]))
         columns["far_from_cost_share"] = _ratio(far[present], a["n_drg"][present])
+        if "quota_standard" in a:  # the quota (定额) baseline of the same DRG-track cases
+            columns["quota_standard"] = _money(a["quota_standard"][present])
+            columns["quota_cost"] = _money(a["quota_cost"][present])
+            columns["quota_gain"] = _money(a["quota_standard"][present] - a["quota_cost"][present])
     if s.kind in ("month", "year"):
         columns["provisional"] = _money(a["provisional"][present])
         columns["withheld"] = _money(a["withheld"][present])
@@ -270,7 +280,10 @@ def settlement_rules(p) -> dict:
         "coefficient_applies_to": p.coefficient_applies_to,
         "point_value": "fixed" if p.point_value_fixed is not None else "budget",
         "corridor": "none" if p.corridor is None else "margin" if p.corridor_pay is None else "bands_pay",
-        "corridor_base": "Σ DRG支付标准 (含个人负担) / Σ DRG standards, patient shares included",
+        "corridor_base": ("Σ 定额标准 (定额 × 出院人次, 含个人负担) 对比 Σ "
+                          + ("医保范围内费用 (总费用 − 自费) / Σ quotas vs Σ covered cost (total − self_pay_cost)"
+                             if p.covered_cost else "总费用 / Σ quotas vs Σ total cost"))
+        if p.method == "quota" else "Σ DRG支付标准 (含个人负担) / Σ DRG standards, patient shares included",
         "excess_from": p.excess_from, "reward_from": p.reward_from,
         "release_schedule": p.release_schedule,
         "carry_balance": {"months_from": p.carry_from_month, "months": p.carry_months} if p.carry_balance else False,

@@ -121,7 +121,8 @@ def calibrate_spark(frame, **params) -> RelativeWeightCalibrator:
         raise CalibrationError("split advice is not available on Spark (Spark 不支持拆分建议); fit it on one machine")
     trim_options = estimator.trim_options()
     require_columns(pa.table({c: pa.nulls(0) for c in frame.columns}), ("drg", "status", "total_cost", "los_days"))
-    options = {"min_cost": estimator.min_cost, "min_los": estimator.min_los, "max_los": estimator.max_los}
+    options = {"min_cost": estimator.min_cost, "min_los": estimator.min_los, "max_los": estimator.max_los,
+               "covered_cost": estimator.covered_cost}
     plan = None
     if estimator.year_weights is not None or estimator.inflation is not None or estimator.base_year is not None:
         present = sorted(r[0] for r in frame.mapInArrow(lambda b: _candidate_years(b, options), "year long")

@@ -18,11 +18,11 @@ What runs where (``settle_spark``)
    driver with the engine's own function, per hospital × fund (small).
 
 The run ledger is not read here: a policy with a release schedule, the coefficient on the fund amount,
-a fixed point value, ``[assessment.next_year]``, ``[cross_region]`` (异地就医), tracks paid from the DRG
-budget (per diem ``paid_from = "budget"``, 单病种 ``budget = "inside"``) or interim settlement
-(``[tracks.interim]``), and a hospital table with ``bonus_share``, are refused by name (``_UNDISTRIBUTED``);
-settle those on one machine.  Per-diem rate tables and 单病种 outside the budget are per-case prices: the
-executors apply them with payment's own :func:`payment.prepare_cases`.
+a fixed point value, ``[assessment.next_year]``, ``[cross_region]`` (异地就医), the quota method or a
+``[quota]`` baseline, tracks paid from the DRG budget (per diem ``paid_from = "budget"``, 单病种 ``budget =
+"inside"``) or interim settlement (``[tracks.interim]``), and a hospital table with ``bonus_share``, are
+refused by name (``_UNDISTRIBUTED``); settle those on one machine.  Per-diem rate tables and 单病种 outside
+the budget are per-case prices: the executors apply them with payment's own :func:`payment.prepare_cases`.
 
 The input order of the single-machine engine is the ``row_no`` order here: settle grouped cases
 that carry ``row_no`` (``group_spark`` writes it).
@@ -52,6 +52,8 @@ _UNDISTRIBUTED = {
     "[assessment.next_year]": lambda p: p.next_year_bands is not None,
     # 异地就医: inbound cases need their insured region's benefit tables and clearing funds on the executors
     "[cross_region]": lambda p: p.cross_region is not None,
+    'method = "quota" / [quota] (定额)': lambda p: p.method == "quota" or bool(
+        p.quota_hospitals_fen or p.quota_levels_fen or "quota" in p.files),
     '[tracks.per_diem] paid_from = "budget"': lambda p: p.per_diem_from == "budget",
     '[tracks.single_disease] budget = "inside"': lambda p: bool(p.single_disease) and p.single_disease_budget == "inside",
     "[tracks.interim] enabled": lambda p: p.interim_months is not None,

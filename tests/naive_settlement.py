@@ -6,8 +6,8 @@ largest remainder (ties to the earlier case).  It shares nothing with the engine
 :class:`payment.policy.Policy` (the policy reader has its own tests).
 
 Cases are dicts: ``case_id``, ``hospital_id``, ``drg``, ``status``, ``cost`` (fen), ``patient`` (fen),
-``los`` (days or None), ``month`` (1–12), ``insurance_type``; optional ``dx`` and ``procs`` (a list) for 单病种,
-``insured_region`` (异地就医).  Hospitals: id → (level, coefficient as
+``los`` (days or None), ``month`` (1–12), ``insurance_type``, optional ``self_pay`` (fen) and ``insured_region``
+(异地就医), ``dx`` and ``procs`` (a list) for 单病种.  Hospitals: id → (level, coefficient as
 Fraction).  Weights: DRG → (RW as Fraction, mean cost in fen or None).
 """
 
@@ -58,7 +58,29 @@ def single_price(case, policy, hospitals, regions=None):
                  fund_names(case, policy, regions or {}), hospitals[case["hospital_id"]][0], case["hospital_id"])
 
 
+#: Under method = "quota" (定额法) these case types are discharges paid the hospital's quota.
+QUOTA_PAID = ("normal", "high", "low", "ungroupable", "ungroupable_held", "no_weight_ffs", "held")
+
+
 def case_type(case, policy, hospitals, weights, special_ok: set, events: set, regions=None) -> str:
+    kind = _case_type(case, policy, hospitals, weights, special_ok, events, regions)
+    return "quota" if policy.method == "quota" and kind in QUOTA_PAID else kind
+
+
+def quota_of(hospital: str, level: int, policy) -> int:
+    """定额标准 of a hospital: ``[quota] hospitals``, else ``[quota] levels`` (no quota table in these tests)."""
+    return policy.quota_hospitals_fen.get(hospital, policy.quota_levels_fen.get(level, 0))
+
+
+def corridor_cost(case, policy) -> int:
+    """The cost the corridor compares: covered (total − self-pay, at most the total) under the quota method
+    with covered_cost, else the total."""
+    if policy.method == "quota" and policy.covered_cost:
+        return case["cost"] - min(case.get("self_pay", 0), case["cost"])
+    return case["cost"]
+
+
+def _case_type(case, policy, hospitals, weights, special_ok: set, events: set, regions=None) -> str:
     if case["case_id"] in events:
         return "event"
     if case["case_id"] in special_ok:
@@ -317,10 +339,12 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
     for c in cases:
         kind = case_type(c, policy, hospitals, weights, special_ok, events, regions)
         drg_track = kind in ("normal", "high", "low")
+        quota = quota_of(c["hospital_id"], hospitals[c["hospital_id"]][0], policy) if kind == "quota" else 0
         lines.append({"case": c, "kind": kind, "fund": fund_of(c, policy, regions),
                       "points": points(c, kind, policy, hospitals, weights) if drg_track else 0,
-                      "standard": 0 if drg_track else track_standard(c, kind, policy, hospitals, regions),
-                      "drg_track": drg_track})
+                      "standard": quota if kind == "quota" else 0 if drg_track else track_standard(
+                          c, kind, policy, hospitals, regions),
+                      "drg_track": drg_track or kind == "quota", "monthly_standard": quota})
     budgets = {(b.region, b.insurance_type): b.amount_fen for b in policy.budgets}
     values, monthly_values = {}, {}
     for fund in sorted({ln["fund"] for ln in lines if ln["fund"] is not None}):
@@ -330,6 +354,8 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
         distributable = budget - floor(budget * _r(policy.reserve_u)) - sum(
             ln["standard"] - ln["case"]["patient"] for ln in lines if ln["fund"] == fund and ln["kind"] in in_budget)
         drg = [ln for ln in lines if ln["fund"] == fund and ln["drg_track"]]
+        if policy.method == "quota":
+            continue  # a quota is neither rescaled to the budget nor priced by points; monthly = the quota
         if cleared:
             value = Fraction(*policy.cross_region.reference)
             standards = [floor(ln["points"] * value) for ln in drg]
@@ -346,7 +372,8 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
             ln["standard"] = with_coefficient(policy, s, ln["case"]["patient"], hospitals[ln["case"]["hospital_id"]][1])
         for month in range(1, 13):
             in_month = [ln for ln in drg if ln["case"]["month"] == month]
-            if not in_month or sum(ln["points"] for ln in in_month) == 0:
+            # a month without points has no value to share the budget over; a forecast value prices it all the same
+            if not in_month or policy.provisional is None and sum(ln["points"] for ln in in_month) == 0:
                 for ln in in_month:
                     ln["monthly_standard"] = 0
                 continue
@@ -383,7 +410,7 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
         if ln["drg_track"]:
             a["drg_fund"] += ln["fund_payment"]
             a["drg_standard"] += ln["standard"]
-            a["drg_cost"] += c["cost"]
+            a["drg_cost"] += corridor_cost(c, policy)
             a["months"][c["month"]][0] += ln["monthly_standard"] - c["patient"]
         elif ln["kind"] in outside:
             a["event_fund"] += ln["fund_payment"]

@@ -42,8 +42,8 @@ def weights(rows):
 
 
 def cases_frame(cases):
-    """Naive-style case dicts (fen, month) → the engine's input columns (yuan text, dates); ``dx`` and ``procs``
-    become principal_dx and procedures when a case has them."""
+    """Naive-style case dicts (fen, month; ``self_pay`` fen when given) → the engine's input columns (yuan text,
+    dates); ``dx`` and ``procs`` become principal_dx and procedures when a case has them."""
     frame = pd.DataFrame({
         "case_id": [c["case_id"] for c in cases],
         "hospital_id": [c["hospital_id"] for c in cases],
@@ -58,6 +58,8 @@ def cases_frame(cases):
     if any("dx" in c for c in cases):
         frame["principal_dx"] = [c.get("dx", "") for c in cases]
         frame["procedures"] = ["|".join(c.get("procs", ())) for c in cases]
+    if any("self_pay" in c for c in cases):
+        frame["self_pay_cost"] = [f"{Decimal(c.get('self_pay', 0)) / 100:.2f}" for c in cases]
     return frame
 
 

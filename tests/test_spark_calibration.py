@@ -16,7 +16,8 @@ from spark_fixtures import spark, spark_frame  # noqa: F401  (spark: the session
 pytestmark = pytest.mark.spark
 
 #: The columns calibration reads (the rest of a record only slows the transfer to Spark).
-_COLUMNS = ("drg", "drg_name", "adrg", "status", "total_cost", "los_days", "discharge_date", "year", "pack_version")
+_COLUMNS = ("drg", "drg_name", "adrg", "status", "total_cost", "self_pay_cost", "los_days", "discharge_date", "year",
+            "pack_version")
 
 
 def _plain(table: pa.Table) -> pa.Table:
@@ -71,6 +72,16 @@ def test_synthetic_history_with_year_weights_and_inflation(spark):
 def test_percentile_trimming_without_years(spark):
     cases, _ = synthetic_history(3_000, n_drgs=12, contamination=0.02, seed=8)
     _assert_same(spark, cases, partitions=2, trim="percentile", tails=(5, 95))
+
+
+def test_covered_cost_with_years_as_on_one_machine(spark):
+    cases, _ = synthetic_history(3_000, n_drgs=12, contamination=0.02, seed=9)
+    cost = cases.column("total_cost").to_pylist()
+    # a self-pay of 0–30% of the cost (范围外费用), to the fen, some missing
+    self_pay = [None if i % 7 == 0 else round(float(c) * (i % 4) / 10, 2) for i, c in enumerate(cost)]
+    cases = cases.append_column("self_pay_cost", pa.array(self_pay, pa.float64()))
+    local = _assert_same(spark, cases, partitions=3, covered_cost=True, year_weights=[1, 2, 3])
+    assert local.mean_cost_ < RelativeWeightCalibrator(year_weights=[1, 2, 3]).fit(_plain(cases)).mean_cost_
 
 
 def test_options_the_history_cannot_take_fail_on_the_driver_with_the_local_message(spark):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
 
 from api.cli.commands import help_of
 from api.cli import spark
@@ -21,6 +22,7 @@ from api.cli.in_use import in_use_line, pack_versions
 from api.cli.report import Report
 from calibration import EXCLUSIONS, TABLE_COLUMNS, CalibrationError, RelativeWeightCalibrator
 from calibration.indices import INDEX_COLUMNS, TOP_COLUMNS, performance_indices
+from calibration.quota import quota_table
 from icd_tables.pack import Pack
 from weights import WeightTable
 
@@ -120,7 +122,35 @@ def _read(args):
     return cases, pack
 
 
+def _quota(args) -> int:
+    """``drg calibrate --quota``: the quota table (定额标准表) a ``method = "quota"`` policy points at."""
+    from payment.inputs import PaymentInputError, read_hospital_levels  # the hospital table is payment's
+
+    if args.engine == "spark":
+        raise CalibrationError("--quota runs on one machine (定额测算在单机运行): leave out --engine spark")
+    if args.quota == "level" and args.hospitals is None:
+        raise CalibrationError("--quota level needs the hospital table (--hospitals FILE) for each hospital's level "
+                               "(医院等级)")
+    try:
+        levels = read_hospital_levels(args.hospitals) if args.hospitals else None
+    except PaymentInputError as exc:
+        raise CalibrationError(str(exc)) from None
+    cases = read_cases(args.inputs, columns=args.columns, encoding=args.encoding, raw=True,
+                       required=("hospital_id", "total_cost"))
+    covered = args.covered_cost is not False
+    table = quota_table(cases, by=args.quota, n_years=args.quota_years, year=args.year, covered_cost=covered,
+                        levels=levels)
+    write_table(table, args.output)
+    cost = ("范围内费用 covered cost (total − self_pay_cost)" if covered and "self_pay_cost" in cases.column_names
+            else "总费用 total cost")
+    print(f"{table.num_rows} quotas (定额标准) by {args.quota} from {int(pc.sum(table['n_discharges']).as_py()):,} "
+          f"discharges of {table['years'][0]}, on {cost}: {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_calibrate(args) -> int:
+    if args.quota:
+        return _quota(args)
     files.output_format(args.output)
     report_path = _report_path(args)
     inflation = read_inflation(args.inflation) if args.inflation else None
@@ -128,7 +158,7 @@ def cmd_calibrate(args) -> int:
         trim=args.trim, iqr_factor=args.iqr_factor, sd_factor=args.sd_factor, tails=args.tails,
         min_cases=args.min_cases, smoothing=args.smoothing, min_cost=args.min_cost, min_los=args.min_los,
         max_los=args.max_los, year_weights=args.year_weights, inflation=inflation, base_year=args.base_year,
-        split_advice=args.advice)
+        split_advice=args.advice, covered_cost=bool(args.covered_cost))
     if args.engine == "spark":
         started = time.perf_counter()
         model = spark.calibrate(args, params)
@@ -137,6 +167,9 @@ def cmd_calibrate(args) -> int:
         if pack is not None:
             codes, names = pack.compiled.drg_codes.to_pylist(), pack.compiled.drg_names.to_pylist()
             params["all_drgs"] = {c: n or "" for c, n in zip(codes, names) if c and c != "0000"}
+        if args.covered_cost and "self_pay_cost" not in cases.column_names:
+            print("--covered-cost: the cases have no self_pay_cost (自费/范围外费用) column; the total cost is used",
+                  file=sys.stderr)
         started = time.perf_counter()
         model = RelativeWeightCalibrator(**params).fit(cases)
     seconds = time.perf_counter() - started
@@ -187,7 +220,8 @@ def calibration_report(model: RelativeWeightCalibrator, name: str, source: str) 
                "RIV 方差减少系数": round(model.riv_, 4), "CV<1 占比 share": f"{model.cv_share_:.1%}",
                "小样本病组 small": int(stats["small_group"].sum()), "无数据病组 no data": len(model.missing_drgs_),
                "例均费用 mean cost": f"{model.mean_cost_} 元"})
-    r.paragraph(f"剔除方法 trimming: {model.trim}; min_cases {model.min_cases}; "
+    r.paragraph(f"费用口径 cost: {'范围内费用 covered (total − self_pay_cost)' if model.covered_cost else '总费用 total'}; "
+                f"剔除方法 trimming: {model.trim}; min_cases {model.min_cases}; "
                 f"年份 years {', '.join(map(str, model.years_)) or '-'}; "
                 f"年份权重 year weights {', '.join(model.year_weights_) or '-'}; "
                 f"通胀系数 inflation {', '.join(model.inflation_factors_) or '-'}", note=True)
@@ -303,7 +337,16 @@ def add_parser(sub) -> None:
     cal.add_argument("--advice", action="store_true", help="also propose ADRG splits (regression tree; slower)")
     cal.add_argument("--name", help="weight-table name (default: the output's file name)")
     cal.add_argument("--region", help="region 地区")
-    cal.add_argument("--year", type=int, help="year the weights are for")
+    cal.add_argument("--year", type=int, help="year the weights (or quotas) are for")
+    cal.add_argument("--covered-cost", action=argparse.BooleanOptionalAction, default=None,
+                     help="cost = total − self_pay_cost (医保范围内费用) when the cases have self_pay_cost; default: "
+                          "off for weights (total cost), on for --quota")
+    cal.add_argument("--quota", choices=["hospital", "level"],
+                     help="write a quota table (定额标准表, 元 per discharge) instead of weights: each hospital's own "
+                          "average of the --quota-years years before --year, or each level's of the year before")
+    cal.add_argument("--quota-years", type=_count, default=3, help="--quota hospital: previous years used (default 3)")
+    cal.add_argument("--hospitals", type=Path, metavar="FILE",
+                     help="hospital table (hospital_id, level) for --quota level")
     cal.add_argument("--engine", choices=["local", "spark"], default="local",
                      help="local (one machine, default) or spark: grouped cases in Parquet files or folders")
     cal.add_argument("--master", help="Spark master with --engine spark (local[4], spark://host:7077, yarn)")

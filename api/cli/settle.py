@@ -34,7 +34,7 @@ from api.cli.report import Report
 from payment import (CASE_TYPES, KINDS, MoneyRangeError, PaymentInputError, Period, PolicyError, load_policy,
                      read_case_list, read_hospitals, read_scores, run_settlement)
 from payment.ledger import LedgerError, read_ledger, write_ledger
-from payment.statement import (KIND_ZH, STATEMENT_LINES, STATEMENT_ZH, case_type_counts, unpaid_lines,
+from payment.statement import (KIND_ZH, case_type_counts, statement_lines, unpaid_lines,
                                worked_examples)
 from payment.scope import Scope, parse_budget_share, parse_point_value
 from payment.policy import CROSS_REGION_DIFFERENCE, CROSS_REGION_POOL
@@ -83,17 +83,20 @@ def _cell(value) -> str:
 def _statement(run, hospital: str, rows: list[dict], lines: pa.Table, months: list[dict] | None) -> Report:
     meta, policy = run.meta, run.settlement.policy
     kind = run.settlement.kind
-    report = Report(f"DRG付费{KIND_ZH[kind]}结算单", f"DRG payment statement ({kind} {meta['period']})",
+    quota = policy.method == "quota"
+    report = Report(f"{'定额' if quota else 'DRG'}付费{KIND_ZH[kind]}结算单",
+                    f"{'Quota' if quota else 'DRG'} payment statement ({kind} {meta['period']})",
                     f"{hospital} {rows[0]['hospital_name']} · 期间 {meta['period']} · 分组方案 {meta['pack_version'] or '-'} · "
                     f"政策 {policy.version} · 权重 {meta['weights']['name']} · 运行版本 run {meta['run_version']}")
     total = lambda key: sum((r[key] for r in rows if r.get(key) is not None), Decimal(0))  # noqa: E731
     key = "balance" if kind == "year" else "paid"
     report.metrics({"病例数 cases": f"{sum(r['n_cases'] for r in rows):,}",
-                    "DRG基金支付 DRG fund (元)": _cell(total("drg_fund")),
+                    ("定额基金支付 quota fund (元)" if quota else "DRG基金支付 DRG fund (元)"): _cell(total("drg_fund")),
                     ("清算差额 balance due (元)" if kind == "year" else "本月拨付 paid (元)"): _cell(total(key))})
     report.heading("结算明细 Statement (按险种 by insurance type)")
-    shown = [k for k in STATEMENT_LINES[kind] if k in rows[0]]  # the lines of the rules this policy uses
-    frame = pd.DataFrame({"项目 item": [STATEMENT_ZH[k] for k in shown]})
+    lines_shown = [(k, label) for k, label in statement_lines(kind, policy) if k in rows[0]]  # the rules used
+    shown = [k for k, _ in lines_shown]
+    frame = pd.DataFrame({"项目 item": [label for _, label in lines_shown]})
     for r in rows:
         frame[run.settlement.policy.fund_name(r["region"], r["insurance_type"])] = [
             _cell(r.get(k)) if k != "point_value" or r.get(k) is not None else NO_POINTS for k in shown]
@@ -138,15 +141,19 @@ def _shadow_report(run) -> Report:
     hospitals = run.tables["hospitals"].to_pandas()
     drgs = run.tables["drgs"].to_pandas()
     standard, cost = hospitals["drg_standard"].sum(), hospitals["drg_cost"].sum()
-    report.metrics({"DRG病例数 DRG-track cases": f"{int(hospitals['n_drg'].sum()):,}",
-                    "支付标准合计 standard (元)": _cell(standard), "实际费用 cost (元)": _cell(cost),
-                    "盈亏 gain (元)": _cell(standard - cost)})
+    metrics = {"DRG病例数 DRG-track cases": f"{int(hospitals['n_drg'].sum()):,}",
+               "支付标准合计 standard (元)": _cell(standard), "实际费用（按项目）fee for service (元)": _cell(cost),
+               "盈亏 gain (元)": _cell(standard - cost)}
+    baseline = ["quota_standard", "quota_cost", "quota_gain"] if "quota_standard" in hospitals else []
+    if baseline:  # the quota (定额) method's payment of the same cases, beside DRG and fee for service
+        metrics["定额基线 quota baseline (元)"] = _cell(hospitals["quota_standard"].sum())
+    report.metrics(metrics)
     report.heading("医疗机构盈亏 Gain/loss by hospital")
     top = hospitals.sort_values(["gain", "hospital_id"]).head(40)
     report.bar_chart(top["hospital_id"] + " " + top["insurance_type"], [int(v) for v in top["gain"]],
                      title="盈亏（元）gain = standard − cost, 元 (most loss first)")
     report.table(hospitals[["hospital_id", "insurance_type", "n_drg", "drg_standard", "drg_cost", "gain",
-                            "cost_ratio", "far_from_cost_share"]].astype(str).rename(columns=LABELS_ZH))
+                            "cost_ratio", "far_from_cost_share", *baseline]].astype(str).rename(columns=LABELS_ZH))
     report.heading("亏损病组 DRGs that lose money")
     losing = drgs[drgs["gain"] < 0].sort_values(["gain", "drg"]).head(30)
     report.table(losing[["drg", "rw", "n_cases", "standard", "total_cost", "gain", "far_from_cost"]].astype(str)
@@ -262,6 +269,8 @@ def _summary(run, seconds: float, out) -> None:
         if not f["budget_fen"] and run.settlement.policy.cross_region is not None:  # a clearing fund: no budget
             print(f"  {name} ({f['insurance_type']}): 参考点值 reference {value}", file=out)
             continue
+        if run.settlement.policy.method == "quota":  # no point value; what the quotas spend is not rescaled
+            value, check = "定额法 quota method", f"; Σ quota fund {fen_text(f['drg_fund_fen'])} (not rescaled)"
         print(f"  {name} ({f['insurance_type']}): budget {fen_text(f['budget_fen'])}, distributable "
               f"{fen_text(f['distributable_fen'])}, {value}{check}", file=out)
     held = run.tables["drgs"].to_pandas()

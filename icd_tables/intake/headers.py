@@ -81,7 +81,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "total_cost": ("总费用", "住院总费用", "医疗总费用", "总费用(元)", "费用合计", "ZFY", "medfee_sumamt"),
     "drug_cost": ("药品费", "药品费用", "药费"),
     "consumables_cost": ("耗材费", "耗材费用", "医用耗材费"),
-    "self_pay_cost": ("自费金额", "全自费金额", "自费费用", "fulamt_ownpay_amt"),
+    "self_pay_cost": ("自费金额", "全自费金额", "自费费用", "范围外费用", "基本医保支付范围外费用", "fulamt_ownpay_amt"),
     "patient_paid": ("个人支付", "个人支付金额", "个人负担", "个人负担金额"),
 }
 
