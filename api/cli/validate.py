@@ -14,13 +14,14 @@ import pyarrow.compute as pc
 from api.cli.commands import help_of
 from api.cases import iter_cases, read_cases
 from foundation.files import InputError, ResultWriter, output_format, write_table
+from foundation.xlsx import sheet_title, write_sheets
 from api.cli.in_use import in_use_line
 from api.cli.labels import add_xlsx_split, labels_zh
 from api.cli.progress import Progress, writing
 from api.cli.report import Report
 from audit.findings import SEVERITIES, SEVERITY_ZH
 from audit.rulebook import RuleBookError
-from audit.summary import CASE_LIST_SEVERITIES, department_lists, summarize
+from audit.summary import CASE_LIST_COLUMNS, CASE_LIST_SEVERITIES, department_lists, summarize
 from foundation.atomic import atomic_path
 from foundation.decimals import fen_text
 from audit.validate import Validation, Validator
@@ -214,39 +215,27 @@ def _department_sections(report: Report, lists, workbook: Path) -> None:
 
 def write_department_lists(lists, path: Path) -> Path:
     """One sheet per department (目录 index first), Chinese headers, frozen header row and a filter."""
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    index = book.create_sheet("目录 index")
-    index.append(["医疗机构编码", "科室", "病案数", "问题数", "工作表"])
-    used = {"目录 index"}
-    sheets = []
-    for hospital, dept, frame in lists:
-        name = sheet_name(f"{hospital} {dept}".strip() or "未填科室", used)
-        index.append([hospital, dept, int(frame["病案号"].nunique()), len(frame), name])
-        sheets.append((name, frame))
-    for name, frame in sheets:
-        sheet = book.create_sheet(name)
-        sheet.freeze_panes = "A2"
-        sheet.auto_filter.ref = f"A1:{chr(ord('A') + len(frame.columns) - 1)}{len(frame) + 1}"
-        for column, width in zip("ABCDEFGH", (16, 8, 8, 24, 14, 18, 60, 40)):
-            sheet.column_dimensions[column].width = width
-        sheet.append(list(frame.columns))
-        for row in frame.itertuples(index=False):
-            sheet.append(list(row))
+    used = {"目录 index".casefold()}
+    names = [sheet_name(f"{hospital} {dept}".strip() or "未填科室", used) for hospital, dept, _ in lists]
+    index = pa.table({"医疗机构编码": [h for h, _, _ in lists], "科室": [d for _, d, _ in lists],
+                      "病案数": pa.array([f["病案号"].nunique() for _, _, f in lists], pa.int64()),
+                      "问题数": pa.array([len(f) for _, _, f in lists], pa.int64()), "工作表": names})
+    sheets = [("目录 index", index)] + [(name, pa.Table.from_pandas(frame, preserve_index=False))
+                                        for name, (_, _, frame) in zip(names, lists)]
     with atomic_path(path) as tmp:
-        book.save(tmp)
+        write_sheets(sheets, tmp, widths=dict(zip(CASE_LIST_COLUMNS.values(), (16, 8, 8, 24, 14, 18, 60, 40))))
     return path
 
 
 def sheet_name(text: str, used: set[str]) -> str:
-    """An Excel sheet name (≤ 31 characters, none of ``[]:*?/\\``) not yet in ``used``; added to it."""
-    base = "".join("_" if c in "[]:*?/\\" else c for c in text)[:31] or "sheet"
+    """An Excel sheet name (≤ 31 characters, none of ``[]:*?/\\``) not yet in ``used`` (Excel ignores case: ``used``
+    holds names casefolded); added to it."""
+    base = sheet_title(text)
     name, k = base, 2
-    while name in used:
+    while name.casefold() in used:
         suffix = f" ({k})"
         name, k = base[:31 - len(suffix)] + suffix, k + 1
-    used.add(name)
+    used.add(name.casefold())
     return name
 
 
