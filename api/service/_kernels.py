@@ -52,7 +52,8 @@ def _put_text(out, pos, offsets, data, valid):
         if valid[r]:
             a, b = offsets[r], offsets[r + 1]
             _put_be(out, p, b - a, 4)
-            out[p + 4:p + 4 + b - a] = data[a:b]
+            for k in range(b - a):
+                out[p + 4 + k] = data[a + k]
             pos[r] = p + 4 + b - a
         else:
             _put_be(out, p, -1, 4)

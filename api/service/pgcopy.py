@@ -86,8 +86,9 @@ class _Field:
 
 def _rows(table: pa.Table, types: dict[str, str]) -> bytes:
     fields = [_Field(table.column(name).combine_chunks(), types[name]) for name in table.column_names]
-    sizes = 2 + np.sum([f.sizes for f in fields], axis=0, dtype=np.int64) if fields else \
-        np.full(table.num_rows, 2, dtype=np.int64)
+    sizes = np.full(table.num_rows, 2, dtype=np.int64)
+    for field in fields:
+        sizes += field.sizes
     pos = np.zeros(table.num_rows, dtype=np.int64)
     np.cumsum(sizes[:-1], out=pos[1:])
     out = np.empty(int(sizes.sum()), dtype=np.uint8)

@@ -266,7 +266,7 @@ def store(conn: Connection, prepared: Prepared) -> dict:
         for table in ("cases", "findings"):
             conn.execute(f"DELETE FROM {table} WHERE {among.format(t=table)}")
     rows = cases.add_column(list(CASE_COLUMNS).index("version"), "version", pa.array(version))
-    conn.insert_arrow("cases", rows.filter(pa.array(current)), CASE_COLUMNS)
+    conn.insert_arrow("cases", rows if current.all() else rows.filter(pa.array(current)), CASE_COLUMNS)
     repeated = int((~current).sum())
     if repeated:
         earlier = rows.filter(pa.array(~current))
@@ -279,7 +279,7 @@ def store(conn: Connection, prepared: Prepared) -> dict:
             raise ValueError("a finding's row_no is not a row of the upload batch")
         keep = current[at]
         findings = findings.add_column(list(FINDING_COLUMNS).index("version"), "version", pa.array(version[at]))
-        conn.insert_arrow("findings", findings.filter(pa.array(keep)), FINDING_COLUMNS)
+        conn.insert_arrow("findings", findings if keep.all() else findings.filter(pa.array(keep)), FINDING_COLUMNS)
     return {"stored": cases.num_rows - repeated, "replaced": replaced, "repeated_in_upload": repeated}
 
 
