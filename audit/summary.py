@@ -143,23 +143,34 @@ def department_lists(findings: pd.DataFrame, records: pa.Table, titles: dict[str
         Departments with the most flagged cases first; each list holds the fatal, error and warning
         findings by case (columns :data:`CASE_LIST_COLUMNS`, Chinese headers).
     """
-    keep = findings[findings.severity.isin(CASE_LIST_SEVERITIES)].copy()
+    keep = findings[findings.severity.isin(CASE_LIST_SEVERITIES)]
     if keep.empty:
         return []
-    hospital = _group_labels(records, "hospital_id")
-    dept = _group_labels(records, "dept")
     index = keep.row_no.to_numpy() - first_row_no
-    keep["hospital_id"], keep["dept"] = hospital[index], dept[index]
-    keep["severity_zh"] = keep.severity.map({"fatal": "致命", "error": "错误", "warning": "警告"})
-    keep["title_zh"] = keep.rule_id.map(titles).fillna(keep.rule_id)
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    keep["_rank"] = keep.severity.map(rank)
-    out = []
-    for (h, d), part in keep.groupby(["hospital_id", "dept"], sort=False):
-        part = part.sort_values(["row_no", "_rank"], kind="stable")
-        out.append((h, d, part[list(CASE_LIST_COLUMNS)].rename(columns=CASE_LIST_COLUMNS).reset_index(drop=True)))
-    out.sort(key=lambda item: (-item[2]["病案号"].nunique(), item[0], item[1]))
-    return out
+    hospital = _group_labels(records, "hospital_id")[index]
+    dept = _group_labels(records, "dept")[index]
+    group, labels = pd.factorize(pd.MultiIndex.from_arrays([hospital, dept]))
+    # departments by flagged cases (most first), then hospital and department; within one, by case and severity
+    case = pd.factorize(keep.case_id)[0].astype(np.int64)
+    pairs = np.unique(group * np.int64(case.max() + 2) + case + 1)  # one per department and case id
+    cases = np.bincount(pairs // np.int64(case.max() + 2), minlength=len(labels))
+    names = labels.to_frame(index=False)
+    names.columns = ["hospital_id", "dept"]
+    order = np.array(sorted(range(len(labels)), key=lambda g: (-cases[g], names.hospital_id[g], names.dept[g])),
+                     dtype=np.int64)
+    place = np.empty(len(order), dtype=np.int64)
+    place[order] = np.arange(len(order))
+    rank = keep.severity.map({s: i for i, s in enumerate(SEVERITIES)}).to_numpy()
+    rows = np.lexsort((np.arange(len(keep)), rank, keep.row_no.to_numpy(), place[group]))
+    out = pd.DataFrame({
+        "case_id": keep.case_id.to_numpy()[rows], "row_no": keep.row_no.to_numpy()[rows],
+        "severity_zh": keep.severity.map({"fatal": "致命", "error": "错误", "warning": "警告"}).to_numpy()[rows],
+        "title_zh": keep.rule_id.map(titles).fillna(keep.rule_id).to_numpy()[rows],
+        **{c: keep[c].to_numpy()[rows] for c in ("field", "value", "message_zh", "suggestion")},
+    }).rename(columns=CASE_LIST_COLUMNS)
+    bounds = np.r_[0, np.cumsum(np.bincount(place[group], minlength=len(order)))]
+    return [(names.hospital_id[g], names.dept[g], out.iloc[bounds[k]:bounds[k + 1]].reset_index(drop=True))
+            for k, g in enumerate(order)]
 
 
 __all__ = ["CASE_LIST_COLUMNS", "CASE_LIST_SEVERITIES", "department_lists", "SUMMARY_COLUMNS_ZH", "TOTAL", "summarize"]

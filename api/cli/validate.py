@@ -93,7 +93,7 @@ def cmd_validate(args) -> int:
             kept_cases.append(result.findings.filter(act).select(CASE_LIST_FIELDS).to_pandas())
             kept_money.append(_money_at_stake(result, first_row_no))
             kept_records.append(_slim(records))
-            statuses.update(result.results.column("status").to_pylist())
+            statuses.update({v["values"]: v["counts"] for v in pc.value_counts(result.results.column("status")).to_pylist()})
             progress.update(first_row_no - 1 + records.num_rows)
         if not kept_records:
             raise InputError(f"{args.input}: no records")
@@ -220,8 +220,11 @@ def write_department_lists(lists, path: Path) -> Path:
     index = pa.table({"医疗机构编码": [h for h, _, _ in lists], "科室": [d for _, d, _ in lists],
                       "病案数": pa.array([f["病案号"].nunique() for _, _, f in lists], pa.int64()),
                       "问题数": pa.array([len(f) for _, _, f in lists], pa.int64()), "工作表": names})
-    sheets = [("目录 index", index)] + [(name, pa.Table.from_pandas(frame, preserve_index=False))
-                                        for name, (_, _, frame) in zip(names, lists)]
+    rows = pa.Table.from_pandas(pd.concat([frame for _, _, frame in lists], ignore_index=True), preserve_index=False) \
+        if lists else None
+    starts = np.cumsum([0] + [len(frame) for _, _, frame in lists])
+    sheets = [("目录 index", index)] + [(name, rows.slice(start, len(frame)))
+                                        for name, start, (_, _, frame) in zip(names, starts, lists)]
     with atomic_path(path) as tmp:
         write_sheets(sheets, tmp, widths=dict(zip(CASE_LIST_COLUMNS.values(), (16, 8, 8, 24, 14, 18, 60, 40))))
     return path
