@@ -122,13 +122,31 @@ CASE_LIST_COLUMNS = {"case_id": "病案号", "row_no": "行号", "severity_zh": 
 CASE_LIST_SEVERITIES = ("fatal", "error", "warning")
 
 
-def department_lists(findings: pd.DataFrame, records: pa.Table, titles: dict[str, str],
-                     *, first_row_no: int = 1) -> list[tuple[str, str, pd.DataFrame]]:
+def _label_text(records: pa.Table, name: str, rows: np.ndarray) -> pa.Array:
+    """Column ``name`` of ``records`` at ``rows`` as text (``""`` for missing or absent)."""
+    if name not in records.column_names:
+        return pa.array([""] * len(rows), pa.string())
+    column = plain_array(records.column(name)).take(pa.array(rows))
+    try:
+        text = column.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        text = pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
+    return pc.fill_null(text, "")
+
+
+def _codes(column) -> tuple[np.ndarray, list]:
+    """Integer code of each value and the distinct values."""
+    encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+
+
+def department_lists(findings: pa.Table | pd.DataFrame, records: pa.Table, titles: dict[str, str],
+                     *, first_row_no: int = 1) -> list[tuple[str, str, pa.Table]]:
     """One case list per hospital × department, for the 医保办 to send to each department.
 
     Parameters
     ----------
-    findings : pandas.DataFrame
+    findings : pyarrow.Table or pandas.DataFrame
         Findings with ``row_no``, ``case_id``, ``rule_id``, ``severity``, ``field``, ``value``,
         ``message_zh``, ``suggestion``.
     records : pyarrow.Table
@@ -139,38 +157,48 @@ def department_lists(findings: pd.DataFrame, records: pa.Table, titles: dict[str
 
     Returns
     -------
-    list of (hospital_id, dept, pandas.DataFrame)
+    list of (hospital_id, dept, pyarrow.Table)
         Departments with the most flagged cases first; each list holds the fatal, error and warning
-        findings by case (columns :data:`CASE_LIST_COLUMNS`, Chinese headers).
+        findings by case, then severity (columns :data:`CASE_LIST_COLUMNS`, Chinese headers).  The
+        lists are consecutive slices of one table.
     """
-    keep = findings[findings.severity.isin(CASE_LIST_SEVERITIES)]
-    if keep.empty:
+    if isinstance(findings, pd.DataFrame):
+        findings = pa.Table.from_pandas(findings, preserve_index=False)
+    columns = {name: plain_array(findings.column(name)).cast(pa.string()) if name != "row_no" else
+               plain_array(findings.column(name)).cast(pa.int64()) for name in
+               ("case_id", "row_no", "rule_id", "severity", "field", "value", "message_zh", "suggestion")}
+    keep = pc.is_in(columns["severity"], pa.array(CASE_LIST_SEVERITIES)).to_numpy(zero_copy_only=False)
+    picked = np.flatnonzero(keep)
+    if not len(picked):
         return []
-    index = keep.row_no.to_numpy() - first_row_no
-    hospital = _group_labels(records, "hospital_id")[index]
-    dept = _group_labels(records, "dept")[index]
-    group, labels = pd.factorize(pd.MultiIndex.from_arrays([hospital, dept]))
+    columns = {name: column.take(pa.array(picked)) for name, column in columns.items()}
+    row_no = columns["row_no"].to_numpy()
+    index = row_no - first_row_no
+    hospital, hospitals = _codes(_label_text(records, "hospital_id", index))
+    dept, depts = _codes(_label_text(records, "dept", index))
+    _, first, group = np.unique(hospital * len(depts) + dept, return_index=True, return_inverse=True)
+    group = group.ravel()
+    names = [(hospitals[hospital[k]], depts[dept[k]]) for k in first]
+    case, _ = _codes(columns["case_id"])
+    width = np.int64(case.max() + 1)
+    cases = np.bincount(np.unique(group * width + case) // width, minlength=len(names))  # distinct case ids
     # departments by flagged cases (most first), then hospital and department; within one, by case and severity
-    case = pd.factorize(keep.case_id)[0].astype(np.int64)
-    pairs = np.unique(group * np.int64(case.max() + 2) + case + 1)  # one per department and case id
-    cases = np.bincount(pairs // np.int64(case.max() + 2), minlength=len(labels))
-    names = labels.to_frame(index=False)
-    names.columns = ["hospital_id", "dept"]
-    order = np.array(sorted(range(len(labels)), key=lambda g: (-cases[g], names.hospital_id[g], names.dept[g])),
-                     dtype=np.int64)
+    order = np.array(sorted(range(len(names)), key=lambda g: (-cases[g], *names[g])), dtype=np.int64)
     place = np.empty(len(order), dtype=np.int64)
     place[order] = np.arange(len(order))
-    rank = keep.severity.map({s: i for i, s in enumerate(SEVERITIES)}).to_numpy()
-    rows = np.lexsort((np.arange(len(keep)), rank, keep.row_no.to_numpy(), place[group]))
-    out = pd.DataFrame({
-        "case_id": keep.case_id.to_numpy()[rows], "row_no": keep.row_no.to_numpy()[rows],
-        "severity_zh": keep.severity.map({"fatal": "致命", "error": "错误", "warning": "警告"}).to_numpy()[rows],
-        "title_zh": keep.rule_id.map(titles).fillna(keep.rule_id).to_numpy()[rows],
-        **{c: keep[c].to_numpy()[rows] for c in ("field", "value", "message_zh", "suggestion")},
-    }).rename(columns=CASE_LIST_COLUMNS)
+    severity, severities = _codes(columns["severity"])
+    rank = np.array([SEVERITIES.index(s) for s in severities], dtype=np.int64)[severity]
+    rows = pa.array(np.lexsort((np.arange(len(picked)), rank, row_no, place[group])))
+    rule, rule_ids = _codes(columns["rule_id"])
+    zh = {"fatal": "致命", "error": "错误", "warning": "警告"}
+    table = pa.table({
+        "case_id": columns["case_id"].take(rows), "row_no": columns["row_no"].take(rows),
+        "severity_zh": pa.array([zh[s] for s in severities]).take(pa.array(severity)).take(rows),
+        "title_zh": pa.array([titles.get(r, r) for r in rule_ids], pa.string()).take(pa.array(rule)).take(rows),
+        **{name: columns[name].take(rows) for name in ("field", "value", "message_zh", "suggestion")},
+    }).rename_columns(list(CASE_LIST_COLUMNS.values()))
     bounds = np.r_[0, np.cumsum(np.bincount(place[group], minlength=len(order)))]
-    return [(names.hospital_id[g], names.dept[g], out.iloc[bounds[k]:bounds[k + 1]].reset_index(drop=True))
-            for k, g in enumerate(order)]
+    return [(*names[g], table.slice(bounds[k], bounds[k + 1] - bounds[k])) for k, g in enumerate(order)]
 
 
 __all__ = ["CASE_LIST_COLUMNS", "CASE_LIST_SEVERITIES", "department_lists", "SUMMARY_COLUMNS_ZH", "TOTAL", "summarize"]

@@ -90,7 +90,7 @@ def cmd_validate(args) -> int:
             writers.write([result.findings, result.explanations, result.alternatives])
             kept_findings.append(result.findings.select(["row_no", "rule_id", "severity"]))
             act = pc.is_in(result.findings.column("severity"), pa.array(CASE_LIST_SEVERITIES))
-            kept_cases.append(result.findings.filter(act).select(CASE_LIST_FIELDS).to_pandas())
+            kept_cases.append(result.findings.filter(act).select(CASE_LIST_FIELDS))
             kept_money.append(_money_at_stake(result, first_row_no))
             kept_records.append(_slim(records))
             statuses.update({v["values"]: v["counts"] for v in pc.value_counts(result.results.column("status")).to_pylist()})
@@ -110,7 +110,7 @@ def cmd_validate(args) -> int:
                 labels=labels_zh())
     counts = _counts(findings)
     titles = {r.id: r.title_zh for r in validator.rules}
-    lists = department_lists(pd.concat(kept_cases, ignore_index=True), records, titles)
+    lists = department_lists(pa.concat_tables(kept_cases), records, titles)
     write_department_lists(lists, departments_path)
     report = _report(counts, summary, statuses, records.num_rows, findings.num_rows, validator, args.input)
     _money_section(report, pd.concat(kept_money, ignore_index=True))
@@ -204,10 +204,10 @@ def _department_sections(report: Report, lists, workbook: Path) -> None:
     report.paragraph(f"每个科室的致命、错误和警告问题，可分发给各科室核对修改；完整清单（每科室一个工作表）见 {workbook.name}。"
                      f"Fatal, error and warning findings of each department, to send to it; every department's full "
                      f"list is a sheet of {workbook.name}.", note=True)
-    for hospital, dept, frame in lists[:HTML_DEPARTMENTS]:
-        n = frame["病案号"].nunique()
-        report.heading(f"{hospital or '（未填医疗机构）'} · {dept or '（未填科室）'}：{n:,} 份病案，{len(frame):,} 个问题")
-        report.table(frame, max_rows=HTML_CASES)
+    for hospital, dept, cases in lists[:HTML_DEPARTMENTS]:
+        n = pc.count_distinct(cases.column("病案号")).as_py()
+        report.heading(f"{hospital or '（未填医疗机构）'} · {dept or '（未填科室）'}：{n:,} 份病案，{cases.num_rows:,} 个问题")
+        report.table(cases.to_pandas(), max_rows=HTML_CASES)
     if len(lists) > HTML_DEPARTMENTS:
         report.paragraph(f"另有 {len(lists) - HTML_DEPARTMENTS:,} 个科室见 {workbook.name} "
                          f"({len(lists) - HTML_DEPARTMENTS:,} more departments in the workbook)", note=True)
@@ -218,13 +218,9 @@ def write_department_lists(lists, path: Path) -> Path:
     used = {"目录 index".casefold()}
     names = [sheet_name(f"{hospital} {dept}".strip() or "未填科室", used) for hospital, dept, _ in lists]
     index = pa.table({"医疗机构编码": [h for h, _, _ in lists], "科室": [d for _, d, _ in lists],
-                      "病案数": pa.array([f["病案号"].nunique() for _, _, f in lists], pa.int64()),
-                      "问题数": pa.array([len(f) for _, _, f in lists], pa.int64()), "工作表": names})
-    rows = pa.Table.from_pandas(pd.concat([frame for _, _, frame in lists], ignore_index=True), preserve_index=False) \
-        if lists else None
-    starts = np.cumsum([0] + [len(frame) for _, _, frame in lists])
-    sheets = [("目录 index", index)] + [(name, rows.slice(start, len(frame)))
-                                        for name, start, (_, _, frame) in zip(names, starts, lists)]
+                      "病案数": pa.array([pc.count_distinct(t.column("病案号")).as_py() for _, _, t in lists], pa.int64()),
+                      "问题数": pa.array([t.num_rows for _, _, t in lists], pa.int64()), "工作表": names})
+    sheets = [("目录 index", index)] + [(name, cases) for name, (_, _, cases) in zip(names, lists)]
     with atomic_path(path) as tmp:
         write_sheets(sheets, tmp, widths=dict(zip(CASE_LIST_COLUMNS.values(), (16, 8, 8, 24, 14, 18, 60, 40))))
     return path
