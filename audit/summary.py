@@ -26,15 +26,17 @@ SUMMARY_COLUMNS_ZH = {
 }
 
 
-def _group_labels(records: pa.Table, name: str) -> np.ndarray:
+def _label_text(records: pa.Table, name: str, rows: np.ndarray | None = None) -> pa.Array:
+    """Column ``name`` of ``records`` (at ``rows``, else every one) as text (``""`` for missing or absent)."""
     if name not in records.column_names:
-        return np.full(records.num_rows, "", dtype=object)
+        return pa.array([""] * (records.num_rows if rows is None else len(rows)), pa.string())
     column = plain_array(records.column(name))
+    column = column if rows is None else column.take(pa.array(rows))
     try:
         text = column.cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         text = pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
-    return np.asarray(pc.fill_null(text, "").to_numpy(zero_copy_only=False), dtype=object)
+    return pc.fill_null(text, "")
 
 
 def summarize(findings: pa.Table | pd.DataFrame, records, *, first_row_no: int = 1, top: int = 3,
@@ -79,23 +81,29 @@ def summarize(findings: pa.Table | pd.DataFrame, records, *, first_row_no: int =
             f"finding row_no {int(frame['row_no'].to_numpy()[outside][0])} is not a row of the "
             f"{n:,} records (row numbers {first_row_no}–{first_row_no + n - 1})"
         )
-    hospital, dept = _group_labels(records, "hospital_id"), _group_labels(records, "dept")
-    base = pd.DataFrame({"hospital_id": hospital, "dept": dept})
+    labels = pa.table({"hospital_id": _label_text(records, "hospital_id"), "dept": _label_text(records, "dept")})
+    keys = ["hospital_id", "dept"]
+    per_group = labels.group_by(keys).aggregate([([], "count_all")]).to_pandas()
+    base = pd.DataFrame({"hospital_id": per_group["hospital_id"].to_numpy(dtype=object),
+                         "dept": per_group["dept"].to_numpy(dtype=object),
+                         "records": per_group["count_all"].to_numpy(dtype=np.int64)})
+    at = pa.array(position)
     found = pd.DataFrame({
-        "hospital_id": hospital[position], "dept": dept[position], "row": position,
+        "hospital_id": labels.column("hospital_id").take(at).to_numpy(zero_copy_only=False).astype(object),
+        "dept": labels.column("dept").take(at).to_numpy(zero_copy_only=False).astype(object), "row": position,
         "rule_id": frame["rule_id"].to_numpy(dtype=object), "severity": frame["severity"].to_numpy(dtype=object),
     })
-    keys = ["hospital_id", "dept"]
     out = _rows(base, found, keys, top)
     if total:
-        everything = _rows(base.assign(hospital_id=TOTAL, dept=""), found.assign(hospital_id=TOTAL, dept=""),
-                           keys, top)
+        everything = _rows(pd.DataFrame({"hospital_id": [TOTAL], "dept": [""], "records": [np.int64(n)]}),
+                           found.assign(hospital_id=TOTAL, dept=""), keys, top)
         out = pd.concat([out, everything], ignore_index=True)
     return out
 
 
-def _rows(base: pd.DataFrame, found: pd.DataFrame, keys: list[str], top: int) -> pd.DataFrame:
-    out = base.groupby(keys, sort=True).size().rename("records").reset_index()
+def _rows(records: pd.DataFrame, found: pd.DataFrame, keys: list[str], top: int) -> pd.DataFrame:
+    """The summary rows of ``found`` by ``keys``: ``records`` holds the keys and each group's record count."""
+    out = records.sort_values(keys, ignore_index=True)
     counts = found.groupby(keys).agg(records_flagged=("row", "nunique"), findings=("row", "size"))
     severity = pd.crosstab([found[k] for k in keys], found["severity"]).reindex(columns=list(SEVERITIES), fill_value=0)
     severity.columns = list(SEVERITIES)
@@ -120,18 +128,6 @@ CASE_LIST_COLUMNS = {"case_id": "病案号", "row_no": "行号", "severity_zh": 
                      "field": "字段", "value": "填写内容", "message_zh": "说明", "suggestion": "修改建议"}
 #: Severities a department is asked to act on (提示 info findings stay in the full findings file).
 CASE_LIST_SEVERITIES = ("fatal", "error", "warning")
-
-
-def _label_text(records: pa.Table, name: str, rows: np.ndarray) -> pa.Array:
-    """Column ``name`` of ``records`` at ``rows`` as text (``""`` for missing or absent)."""
-    if name not in records.column_names:
-        return pa.array([""] * len(rows), pa.string())
-    column = plain_array(records.column(name)).take(pa.array(rows))
-    try:
-        text = column.cast(pa.string())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        text = pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
-    return pc.fill_null(text, "")
 
 
 def _codes(column) -> tuple[np.ndarray, list]:

@@ -111,9 +111,10 @@ class WhatIf:
 
     def best_column(self, name: str) -> pa.Array:
         """Per record, column ``name`` of the best alternative (``""`` when none), as text."""
-        column = self.table.column(name).combine_chunks().cast(pa.string())
-        return pc.fill_null(pa.concat_arrays([column, pa.array([None], pa.string())]).take(
-            pa.array(np.where(self.best >= 0, self.best, len(column)))), "")
+        taken = self.table.column(name).combine_chunks().take(pa.array(np.maximum(self.best, 0))) \
+            if self.table.num_rows else pa.nulls(len(self.best), pa.string())
+        return pc.fill_null(pc.if_else(pa.array(self.best >= 0), taken.cast(pa.string()), pa.scalar(None, pa.string())),
+                            "")
 
 
 def subset_batch(batch: Batch, rows: np.ndarray, drop_dx: np.ndarray | None = None) -> Batch:
