@@ -609,6 +609,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(_child(args.child, args)))
         return
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
     chosen = [m for name in (args.only or list(MEASURES)) for m in (ISSUE_24 if name == "issue24" else (name,))]
     chosen = list(dict.fromkeys(chosen))
     notes = []
