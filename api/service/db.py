@@ -2,7 +2,8 @@
 
 SQL is written once with ``?`` placeholders; :class:`Connection` adapts it to the backend.  Bulk
 data moves in columns, never row by row: DuckDB inserts from a registered Arrow table, PostgreSQL
-from ``COPY … FROM STDIN`` fed by Arrow's CSV writer.  The schema is created and migrated at
+from ``COPY … FROM STDIN``, binary where the columns' types are given (:mod:`api.service.pgcopy`),
+else fed by Arrow's CSV writer.  The schema is created and migrated at
 start-up (:data:`MIGRATIONS`, versions recorded in ``schema_migrations``); on PostgreSQL an advisory
 lock keeps several workers from migrating at once.
 """
@@ -228,8 +229,12 @@ class Connection:
         return pa.table({name: pa.array(list(values)) for name, values in zip(names, columns)}) if rows else \
             pa.table({name: pa.array([], pa.string()) for name in names})
 
-    def insert_arrow(self, table_name: str, table: pa.Table) -> None:
-        """Append an Arrow table whose column names are columns of ``table_name`` (columnar bulk insert)."""
+    def insert_arrow(self, table_name: str, table: pa.Table, types: dict[str, str] | None = None) -> None:
+        """Append an Arrow table whose column names are columns of ``table_name`` (columnar bulk insert).
+
+        With ``types`` (column → SQL type, e.g. :data:`CASE_COLUMNS`), PostgreSQL takes the rows as binary
+        ``COPY`` (:mod:`api.service.pgcopy`) instead of CSV.
+        """
         if not table.num_rows:
             return
         names = ", ".join(table.column_names)
@@ -240,6 +245,13 @@ class Connection:
                 self.raw.execute(f"INSERT INTO {table_name} ({names}) SELECT {names} FROM {view}").fetchall()
             finally:
                 self.raw.unregister(view)
+            return
+        if types is not None:
+            from api.service.pgcopy import binary_copy
+
+            with self.raw.cursor().copy(f"COPY {table_name} ({names}) FROM STDIN (FORMAT binary)") as copy:
+                for part in binary_copy(table, types):
+                    copy.write(part)
             return
         table = pa.table({n: _csv_ready(table.column(n)) for n in table.column_names})
         with self.raw.cursor().copy(f"COPY {table_name} ({names}) FROM STDIN WITH (FORMAT csv, NULL '')") as copy:
