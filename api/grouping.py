@@ -1,28 +1,18 @@
 """One batch of an input file → one batch of results, for ``drg group`` and the service.
 
 Steps: the intake (:mod:`icd_tables.intake`) maps and types the columns and words
-each row's warnings; then the records are grouped and their codes' formatting
-fixed (:mod:`icd_tables.intake.codes`).  One result row per input row, in input
-order; a row's result depends on that row alone (``warnings`` may name an earlier row).
-
-Normalisation only ever changes records with a code the pack does not know as
-written, and every such record is ``invalid`` when grouped as written (for packs
-whose input codes are plain ASCII without spaces or separators, which
-:attr:`CodeNormalizer.plain_pack` checks).  So the batch is grouped as read, and
-only its ``invalid`` records are normalised and, where that changed a code,
-grouped again: the same results as normalising everything first, at a fraction
-of the cost on clean data.
+each row's warnings; then the records are grouped, their codes' formatting fixed
+(:mod:`icd_tables.intake.codes`) in the same pass that encodes them for the kernel.
+One result row per input row, in input order; a row's result depends on that row
+alone (``warnings`` may name an earlier row).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from foundation.arrow_columns import as_text, plain_array
 from grouper import Grouper
-from icd_tables.intake.codes import CodeNormalizer
 from icd_tables.intake.headers import ColumnPlan
 from foundation.files import ROW_WARNING
 from icd_tables.intake.reader import RecordIntake
@@ -50,7 +40,7 @@ class BatchGrouper:
                  input_as_text: bool = False, excel_serials: bool = False):
         self.grouper = grouper
         self.intake = RecordIntake(plan, excel_serials=excel_serials)
-        self.normalizer = CodeNormalizer(grouper.pack) if normalize else None
+        self.normalize = normalize
         self.keep_input = keep_input
         self.input_as_text = input_as_text
         self.reformatted = 0
@@ -75,29 +65,10 @@ class BatchGrouper:
         return results
 
     def _group(self, records: pa.Table, first_row_no: int) -> pa.Table:
-        normalizer = self.normalizer
-        if normalizer is not None and not normalizer.plain_pack:  # the shortcut's premise fails: normalise all
-            records, changed = normalizer.normalize(records)
-            self.reformatted += int(changed.sum())
-            return self.grouper.group_arrow(records, first_row_no=first_row_no)
-        results = self.grouper.group_arrow(records, first_row_no=first_row_no)
-        if normalizer is None:
-            return results
-        invalid = np.flatnonzero(pc.equal(results.column("status"), "invalid").to_numpy(zero_copy_only=False))
-        if not len(invalid):
-            return results
-        fixed, changed = normalizer.normalize(records.take(pa.array(invalid)))
-        rows = invalid[changed]
-        if not len(rows):
-            return results
-        self.reformatted += len(rows)
-        again = self.grouper.group_arrow(fixed.filter(pa.array(changed)), first_row_no=first_row_no)
-        again = again.set_column(again.column_names.index("row_no"), "row_no",
-                                 pa.array(rows + first_row_no, type=results.schema.field("row_no").type))
-        index = np.arange(results.num_rows, dtype=np.int64)
-        index[rows] = results.num_rows + np.arange(len(rows))
-        merged = pa.concat_tables([results, again.cast(results.schema)]).take(pa.array(index))
-        return merged.combine_chunks()
+        trace = self.grouper.trace(records, first_row_no=first_row_no, normalize=self.normalize)
+        if self.normalize:
+            self.reformatted += int(trace.encoded.reformatted.sum())
+        return trace.results
 
 
 __all__ = ["BatchGrouper"]

@@ -26,15 +26,17 @@ SUMMARY_COLUMNS_ZH = {
 }
 
 
-def _group_labels(records: pa.Table, name: str) -> np.ndarray:
+def _label_text(records: pa.Table, name: str, rows: np.ndarray | None = None) -> pa.Array:
+    """Column ``name`` of ``records`` (at ``rows``, else every one) as text (``""`` for missing or absent)."""
     if name not in records.column_names:
-        return np.full(records.num_rows, "", dtype=object)
+        return pa.array([""] * (records.num_rows if rows is None else len(rows)), pa.string())
     column = plain_array(records.column(name))
+    column = column if rows is None else column.take(pa.array(rows))
     try:
         text = column.cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         text = pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
-    return np.asarray(pc.fill_null(text, "").to_numpy(zero_copy_only=False), dtype=object)
+    return pc.fill_null(text, "")
 
 
 def summarize(findings: pa.Table | pd.DataFrame, records, *, first_row_no: int = 1, top: int = 3,
@@ -79,23 +81,29 @@ def summarize(findings: pa.Table | pd.DataFrame, records, *, first_row_no: int =
             f"finding row_no {int(frame['row_no'].to_numpy()[outside][0])} is not a row of the "
             f"{n:,} records (row numbers {first_row_no}–{first_row_no + n - 1})"
         )
-    hospital, dept = _group_labels(records, "hospital_id"), _group_labels(records, "dept")
-    base = pd.DataFrame({"hospital_id": hospital, "dept": dept})
+    labels = pa.table({"hospital_id": _label_text(records, "hospital_id"), "dept": _label_text(records, "dept")})
+    keys = ["hospital_id", "dept"]
+    per_group = labels.group_by(keys).aggregate([([], "count_all")]).to_pandas()
+    base = pd.DataFrame({"hospital_id": per_group["hospital_id"].to_numpy(dtype=object),
+                         "dept": per_group["dept"].to_numpy(dtype=object),
+                         "records": per_group["count_all"].to_numpy(dtype=np.int64)})
+    at = pa.array(position)
     found = pd.DataFrame({
-        "hospital_id": hospital[position], "dept": dept[position], "row": position,
+        "hospital_id": labels.column("hospital_id").take(at).to_numpy(zero_copy_only=False).astype(object),
+        "dept": labels.column("dept").take(at).to_numpy(zero_copy_only=False).astype(object), "row": position,
         "rule_id": frame["rule_id"].to_numpy(dtype=object), "severity": frame["severity"].to_numpy(dtype=object),
     })
-    keys = ["hospital_id", "dept"]
     out = _rows(base, found, keys, top)
     if total:
-        everything = _rows(base.assign(hospital_id=TOTAL, dept=""), found.assign(hospital_id=TOTAL, dept=""),
-                           keys, top)
+        everything = _rows(pd.DataFrame({"hospital_id": [TOTAL], "dept": [""], "records": [np.int64(n)]}),
+                           found.assign(hospital_id=TOTAL, dept=""), keys, top)
         out = pd.concat([out, everything], ignore_index=True)
     return out
 
 
-def _rows(base: pd.DataFrame, found: pd.DataFrame, keys: list[str], top: int) -> pd.DataFrame:
-    out = base.groupby(keys, sort=True).size().rename("records").reset_index()
+def _rows(records: pd.DataFrame, found: pd.DataFrame, keys: list[str], top: int) -> pd.DataFrame:
+    """The summary rows of ``found`` by ``keys``: ``records`` holds the keys and each group's record count."""
+    out = records.sort_values(keys, ignore_index=True)
     counts = found.groupby(keys).agg(records_flagged=("row", "nunique"), findings=("row", "size"))
     severity = pd.crosstab([found[k] for k in keys], found["severity"]).reindex(columns=list(SEVERITIES), fill_value=0)
     severity.columns = list(SEVERITIES)
@@ -122,13 +130,19 @@ CASE_LIST_COLUMNS = {"case_id": "病案号", "row_no": "行号", "severity_zh": 
 CASE_LIST_SEVERITIES = ("fatal", "error", "warning")
 
 
-def department_lists(findings: pd.DataFrame, records: pa.Table, titles: dict[str, str],
-                     *, first_row_no: int = 1) -> list[tuple[str, str, pd.DataFrame]]:
+def _codes(column) -> tuple[np.ndarray, list]:
+    """Integer code of each value and the distinct values."""
+    encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+
+
+def department_lists(findings: pa.Table | pd.DataFrame, records: pa.Table, titles: dict[str, str],
+                     *, first_row_no: int = 1) -> list[tuple[str, str, pa.Table]]:
     """One case list per hospital × department, for the 医保办 to send to each department.
 
     Parameters
     ----------
-    findings : pandas.DataFrame
+    findings : pyarrow.Table or pandas.DataFrame
         Findings with ``row_no``, ``case_id``, ``rule_id``, ``severity``, ``field``, ``value``,
         ``message_zh``, ``suggestion``.
     records : pyarrow.Table
@@ -139,27 +153,48 @@ def department_lists(findings: pd.DataFrame, records: pa.Table, titles: dict[str
 
     Returns
     -------
-    list of (hospital_id, dept, pandas.DataFrame)
+    list of (hospital_id, dept, pyarrow.Table)
         Departments with the most flagged cases first; each list holds the fatal, error and warning
-        findings by case (columns :data:`CASE_LIST_COLUMNS`, Chinese headers).
+        findings by case, then severity (columns :data:`CASE_LIST_COLUMNS`, Chinese headers).  The
+        lists are consecutive slices of one table.
     """
-    keep = findings[findings.severity.isin(CASE_LIST_SEVERITIES)].copy()
-    if keep.empty:
+    if isinstance(findings, pd.DataFrame):
+        findings = pa.Table.from_pandas(findings, preserve_index=False)
+    columns = {name: plain_array(findings.column(name)).cast(pa.string()) if name != "row_no" else
+               plain_array(findings.column(name)).cast(pa.int64()) for name in
+               ("case_id", "row_no", "rule_id", "severity", "field", "value", "message_zh", "suggestion")}
+    keep = pc.is_in(columns["severity"], pa.array(CASE_LIST_SEVERITIES)).to_numpy(zero_copy_only=False)
+    picked = np.flatnonzero(keep)
+    if not len(picked):
         return []
-    hospital = _group_labels(records, "hospital_id")
-    dept = _group_labels(records, "dept")
-    index = keep.row_no.to_numpy() - first_row_no
-    keep["hospital_id"], keep["dept"] = hospital[index], dept[index]
-    keep["severity_zh"] = keep.severity.map({"fatal": "致命", "error": "错误", "warning": "警告"})
-    keep["title_zh"] = keep.rule_id.map(titles).fillna(keep.rule_id)
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    keep["_rank"] = keep.severity.map(rank)
-    out = []
-    for (h, d), part in keep.groupby(["hospital_id", "dept"], sort=False):
-        part = part.sort_values(["row_no", "_rank"], kind="stable")
-        out.append((h, d, part[list(CASE_LIST_COLUMNS)].rename(columns=CASE_LIST_COLUMNS).reset_index(drop=True)))
-    out.sort(key=lambda item: (-item[2]["病案号"].nunique(), item[0], item[1]))
-    return out
+    columns = {name: column.take(pa.array(picked)) for name, column in columns.items()}
+    row_no = columns["row_no"].to_numpy()
+    index = row_no - first_row_no
+    hospital, hospitals = _codes(_label_text(records, "hospital_id", index))
+    dept, depts = _codes(_label_text(records, "dept", index))
+    _, first, group = np.unique(hospital * len(depts) + dept, return_index=True, return_inverse=True)
+    group = group.ravel()
+    names = [(hospitals[hospital[k]], depts[dept[k]]) for k in first]
+    case, _ = _codes(columns["case_id"])
+    width = np.int64(case.max() + 1)
+    cases = np.bincount(np.unique(group * width + case) // width, minlength=len(names))  # distinct case ids
+    # departments by flagged cases (most first), then hospital and department; within one, by case and severity
+    order = np.array(sorted(range(len(names)), key=lambda g: (-cases[g], *names[g])), dtype=np.int64)
+    place = np.empty(len(order), dtype=np.int64)
+    place[order] = np.arange(len(order))
+    severity, severities = _codes(columns["severity"])
+    rank = np.array([SEVERITIES.index(s) for s in severities], dtype=np.int64)[severity]
+    rows = pa.array(np.lexsort((np.arange(len(picked)), rank, row_no, place[group])))
+    rule, rule_ids = _codes(columns["rule_id"])
+    zh = {"fatal": "致命", "error": "错误", "warning": "警告"}
+    table = pa.table({
+        "case_id": columns["case_id"].take(rows), "row_no": columns["row_no"].take(rows),
+        "severity_zh": pa.array([zh[s] for s in severities]).take(pa.array(severity)).take(rows),
+        "title_zh": pa.array([titles.get(r, r) for r in rule_ids], pa.string()).take(pa.array(rule)).take(rows),
+        **{name: columns[name].take(rows) for name in ("field", "value", "message_zh", "suggestion")},
+    }).rename_columns(list(CASE_LIST_COLUMNS.values()))
+    bounds = np.r_[0, np.cumsum(np.bincount(place[group], minlength=len(order)))]
+    return [(*names[g], table.slice(bounds[k], bounds[k + 1] - bounds[k])) for k, g in enumerate(order)]
 
 
 __all__ = ["CASE_LIST_COLUMNS", "CASE_LIST_SEVERITIES", "department_lists", "SUMMARY_COLUMNS_ZH", "TOTAL", "summarize"]

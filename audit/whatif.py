@@ -111,9 +111,10 @@ class WhatIf:
 
     def best_column(self, name: str) -> pa.Array:
         """Per record, column ``name`` of the best alternative (``""`` when none), as text."""
-        column = self.table.column(name).combine_chunks().cast(pa.string())
-        return pc.fill_null(pa.concat_arrays([column, pa.array([None], pa.string())]).take(
-            pa.array(np.where(self.best >= 0, self.best, len(column)))), "")
+        taken = self.table.column(name).combine_chunks().take(pa.array(np.maximum(self.best, 0))) \
+            if self.table.num_rows else pa.nulls(len(self.best), pa.string())
+        return pc.fill_null(pc.if_else(pa.array(self.best >= 0), taken.cast(pa.string()), pa.scalar(None, pa.string())),
+                            "")
 
 
 def subset_batch(batch: Batch, rows: np.ndarray, drop_dx: np.ndarray | None = None) -> Batch:
@@ -156,8 +157,14 @@ def record_rates(view: TraceView, weights: WeightTable | None, fallback_yuan) ->
 def _reasons(cp, out, drg_codes: pa.Array, rw_units: np.ndarray, weighted: bool) -> pa.Array:
     """Why each alternative lands where it does, in words (Chinese, then English): one text per distinct outcome."""
     unweighted = weighted & (rw_units < 0)
-    key = np.stack([out.status.astype(np.int64), out.mdc, out.adrg_row, out.drg, unweighted]).T
-    combos, which = np.unique(key, axis=0, return_inverse=True)
+    # one integer per (status, MDC, ADRG row, DRG, unweighted); MDC and ADRG rows are -1 when none
+    sizes = np.array([len(STATUS_NAMES), len(cp.mdc_codes) + 1, len(cp.adrg_target) + 1, len(cp.drg_codes), 2],
+                     dtype=np.int64)
+    key = np.ravel_multi_index((out.status.astype(np.int64), out.mdc.astype(np.int64) + 1,
+                                out.adrg_row.astype(np.int64) + 1, out.drg.astype(np.int64),
+                                unweighted.astype(np.int64)), sizes)
+    distinct, which = np.unique(key, return_inverse=True)
+    combos = np.stack(np.unravel_index(distinct, sizes)).T - np.array([0, 1, 1, 0, 0])
     mdc_codes, adrg_codes = cp.mdc_codes.to_pylist(), cp.adrg_codes.to_pylist()
     drg_list = cp.drg_codes.to_pylist()
     texts = []
@@ -207,22 +214,23 @@ def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: Weight
     level = np.concatenate([np.zeros(len(order) - len(drop_rows), bool), is_mcc])[order]
 
     is_dx, is_proc, is_drop = kind == KIND_DX_SWAP, kind == KIND_PROC_FIRST, kind == KIND_DROP_CC
-    code = np.empty(len(parent), dtype=object)
-    named = np.empty(len(parent), dtype=object)
+    codes, named, where = [], [], []
     for mask, text_of, names_of, ids in ((is_dx | is_drop, view.dx_text, dx_names, b.dx_ids),
                                          (is_proc, view.proc_text, proc_names, b.proc_ids)):
-        codes = text_of(moved[mask])[0]
-        code[mask] = codes.to_numpy(zero_copy_only=False)
-        named[mask] = with_names(codes, names_of(cp, ids[moved[mask]])).to_numpy(zero_copy_only=False)
-    code, named = pa.array(code, pa.string()), pa.array(named, pa.string())
-    cc_zh = np.where(level, "MCC", "CC")
+        picked = np.flatnonzero(mask)
+        text = text_of(moved[picked])[0]
+        codes.append(text)
+        named.append(with_names(text, names_of(cp, ids[moved[picked]])))
+        where.append(picked)
+    back = np.empty(len(parent), dtype=np.int64)  # alternative → its place in the two parts put end to end
+    back[np.concatenate(where)] = np.arange(len(parent))
+    back = pa.array(back)
+    code, named = pa.concat_arrays(codes).take(back), pa.concat_arrays(named).take(back)
+    change = pa.array(np.where(is_dx, 0, np.where(is_proc, 1, np.where(level, 2, 3))))
     words = pc.binary_join_element_wise(
-        pa.array(np.where(is_dx, "主要诊断改为 ", np.where(is_proc, "主要手术改为 ",
-                                                      np.char.add("去掉", np.char.add(cc_zh, " "))))),
-        named,
-        pa.array(np.where(is_dx, " (principal diagnosis ", np.where(is_proc, " (principal procedure ",
-                                                                      np.char.add(" (without the ", np.char.add(cc_zh, " "))))),
-        code, ")", "")
+        pa.array(["主要诊断改为 ", "主要手术改为 ", "去掉MCC ", "去掉CC "]).take(change), named,
+        pa.array([" (principal diagnosis ", " (principal procedure ", " (without the MCC ",
+                  " (without the CC "]).take(change), code, ")", "")
     drg_codes = take_text(cp.drg_codes, out.drg.astype(np.int64))
     rw_units = np.full(len(parent), -1, dtype=np.int64)
     coded_units = np.full(view.n, -1, dtype=np.int64)

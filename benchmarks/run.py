@@ -11,12 +11,22 @@ memory (max RSS) is its own.  Timings are best of 3; JIT compilation is
 excluded from kernel and encoding figures.  ``cli`` times the ``drg group``
 command itself (start-up, pack load, reading, mapping, normalisation, grouping,
 warnings, writing) in a process of its own, once, after a small warm-up run.
+
+Issue 24 (speed as the user feels it): ``--only issue24`` runs the measures of its table in one go —
+``startup`` (``drg --help``), ``kernel`` (encoding and kernel records/s per thread), ``cli`` and
+``cli_validate`` (``drg group`` and ``drg validate`` whole process on the same tiled file, best of
+``--cli-repeat``, and their ratio), ``service`` (one record through ``POST /v1/group``, plain and
+``?validate=true``, p50/p99 in process) and ``upload_duckdb`` / ``upload_postgresql`` (1,000,000
+generated records stored as one upload).  Without ``../shared`` the measures that need the golden
+records are skipped and the table says so; the generated-record measures (start-up, service,
+uploads) still run.  The table starts with the machine (CPU, cores) and the versions in use.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -26,6 +36,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.workload import GOLDEN_11, SHARED, TABLES_11, golden_table, have_golden, tiled, write_tiled_parquet  # noqa: E402
+
+#: The PostgreSQL of the upload measure (a schema of its own, dropped afterwards).
+PG_URL = os.environ.get("DRG_TEST_DATABASE_URL", "postgresql://drg_test:drg_test@127.0.0.1:5432/drg_test")
 
 #: The largest regional packs (by DRG count), measured beside 1.1.
 REGIONAL_BENCH = ("zhejiang-2022", "guangxi-2022")
@@ -358,12 +371,218 @@ def measure_xlsx(args) -> dict:
             "xlsx MiB": path.stat().st_size / 2**20, "xlsx read back s": read_seconds, "xlsx reads back the same": same}
 
 
-MEASURES = {"load": measure_load, "kernel": measure_kernel, "regional": measure_regional, "stream": measure_stream, "cli": measure_cli,
+def _drg(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "api.cli", *argv]
+
+
+def _timed_run(cmd: list[str], repeat: int) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Best wall time of ``repeat`` runs of ``cmd`` (each its own process) and the peak RSS (MiB) of any of them."""
+    import resource
+
+    repo = Path(__file__).resolve().parents[1]
+    best, done = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        done = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
+        best = min(best, time.perf_counter() - start)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[2:4])} exited {done.returncode}: {done.stderr[-2000:]}")
+    return best, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, done
+
+
+def measure_startup(args) -> dict:
+    """``drg --help`` as a user starts it, best of 5 (needs nothing from ``../shared``)."""
+    seconds, _, _ = _timed_run(_drg("--help"), 5)
+    return {"drg --help s (whole process)": seconds}
+
+
+# --- grouping and encoding (issue 24 parts 2-3) -----------------------------------------------------------
+# Measures of the encoder and the kernels go here, beside measure_kernel and measure_regional above
+# (records/s per thread, ns/record by part), and are listed in MEASURES and ISSUE_24 below.
+
+
+def measure_cli_validate(args) -> dict:
+    """``drg validate`` on the tiled file (the same one as ``cli``), whole process, best of ``--cli-repeat``."""
+    import pyarrow.parquet as pq
+
+    source = _tiled_file(args)
+    target = Path(args.workdir) / "cli-findings.parquet"
+    options = ["--pack", str(TABLES_11)] + (["--batch-size", str(args.cli_batch)] if args.cli_batch else [])
+    warm = Path(args.workdir) / "golden11-warm.parquet"
+    pq.write_table(golden_table().slice(0, 1000), warm)
+    subprocess.run(_drg("validate", str(warm), "-o", str(target), *options), capture_output=True, check=True,
+                   cwd=Path(__file__).resolve().parents[1])
+    seconds, rss, _ = _timed_run(_drg("validate", str(source), "-o", str(target), *options), args.cli_repeat)
+    return {"drg validate records/s (whole process)": args.rows / seconds, "drg validate s": seconds,
+            "drg validate peak RSS, MiB": rss}
+
+
+def _synthetic_records(n: int, path: Path) -> Path:
+    """``n`` generated records of the bundled example pack (one hospital, unique case ids) as Parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from icd_tables.pack import Pack
+    from icd_tables.sample import sample_records
+
+    if path.is_file() and pq.ParquetFile(path).metadata.num_rows == n:
+        return path
+    base = pa.Table.from_pandas(sample_records(Pack.load("example-mini").compiled, min(n, 100_000), seed=5),
+                                preserve_index=False)
+    table = pa.concat_tables([base] * -(-n // base.num_rows)).slice(0, n)
+    table = table.set_column(table.column_names.index("case_id"), "case_id",
+                             pa.array([f"B{i:08d}" for i in range(n)]))
+    table = table.set_column(table.column_names.index("hospital_id"), "hospital_id", pa.repeat(pa.scalar("H001"), n))
+    pq.write_table(table, path)
+    return path
+
+
+def _fast_record(service) -> dict:
+    """A generated record of the example pack that groups (so that it takes the service's fast path)."""
+    from icd_tables.sample import sample_records
+
+    frame = sample_records(service.engine.grouper.pack.compiled, 200, seed=7, fault_rate=0)
+    for row in frame.to_dict("records"):
+        record = {k: (int(v) if hasattr(v, "item") and not isinstance(v, float) else v) for k, v in row.items()
+                  if v is not None and v == v and v != "" and k != "hospital_id"}
+        if service.fast.group(record) is not None:
+            return record
+    raise RuntimeError("no generated record takes the fast path")
+
+
+def measure_service(args) -> dict:
+    """One record through ``POST /v1/group`` in process (FastAPI's test client, DuckDB in memory, the example
+    pack): plain and ``?validate=true``, 1,000 requests each after 50 of warm-up; p50 and p99 in ms."""
+    import numpy as np
+    from fastapi.testclient import TestClient
+
+    from api.service.app import create_app
+    from api.service.auth import Principal, create_key
+    from api.service.settings import Settings
+    from api.service.single import group_one
+
+    app = create_app(Settings(database_url="duckdb:///:memory:", pack="example-mini", rate_limit_per_s=0,
+                              job_dir=Path(args.workdir) / "bench-jobs"))
+    out = {}
+
+    def percentiles(label: str, call) -> None:
+        times = []
+        for _ in range(1050):
+            start = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - start)
+        times = np.array(times[50:]) * 1000
+        out[f"{label} p50, ms"] = float(np.percentile(times, 50))
+        out[f"{label} p99, ms"] = float(np.percentile(times, 99))
+
+    def post(query: str) -> None:
+        answer = client.post(f"/v1/group{query}", json=record, headers=headers)
+        if answer.status_code != 200:
+            raise RuntimeError(f"POST /v1/group{query}: {answer.status_code} {answer.text[:300]}")
+
+    with TestClient(app) as client:
+        service = app.state.service
+        headers = {"Authorization": f"Bearer {create_key(service.db, 'hospital', 'H001')[1]}"}
+        principal = Principal("bench", "hospital", "H001")
+        record = _fast_record(service)
+        for label, validate in (("group", False), ("validated", True)):
+            percentiles(f"service single {label} (group_one, in process)",
+                        lambda: group_one(service, principal, record, validate=validate, store=False))
+            percentiles(f"service single {label} request (HTTP, test client)",
+                        lambda: post("?validate=true" if validate else ""))
+    return out
+
+
+def _upload(args, url: str, schema: str, label: str) -> dict:
+    """``--upload-rows`` generated records stored as one upload (``api.service.uploads.process``: intake,
+    grouping, storing): new cases, then the same cases again (each replacing its current version)."""
+    from types import SimpleNamespace
+
+    from api.service.auth import Principal
+    from api.service.db import Database
+    from api.service.engine import Engine
+    from api.service.uploads import batches, process
+
+    path = _synthetic_records(args.upload_rows, Path(args.workdir) / f"upload-{args.upload_rows}.parquet")
+    engine = Engine("example-mini")
+    db = Database(url, schema)
+    db.migrate()
+    service, principal = SimpleNamespace(engine=engine, db=db), Principal("bench", "hospital", "H001")
+    small = _synthetic_records(1000, Path(args.workdir) / "upload-1000.parquet")
+    process(service, principal, batches(small, engine.grouper.pack), "warm", validate=False)  # JIT / cache load
+    out = {}
+    try:
+        for kind in ("new cases", "replacing"):
+            start = time.perf_counter()
+            done = process(service, principal, batches(path, engine.grouper.pack), f"bench-{kind}", validate=False)
+            out[f"upload {label} {args.upload_rows:,} ({kind}), s"] = time.perf_counter() - start
+            out[f"upload {label} ({kind}) records/s"] = done["n_records"] / out[f"upload {label} "
+                                                                                f"{args.upload_rows:,} ({kind}), s"]
+    finally:
+        if db.dialect == "postgresql":
+            with db.connect() as conn:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        db.close()
+    return out
+
+
+def measure_upload_duckdb(args) -> dict:
+    path = Path(args.workdir) / f"bench-upload-{os.getpid()}.duckdb"
+    try:
+        return _upload(args, f"duckdb:///{path}", "public", "DuckDB")
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def measure_upload_postgresql(args) -> dict:
+    return _upload(args, PG_URL, f"bench_{os.getpid()}", "PostgreSQL")
+
+
+def _postgres_version() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, connect_timeout=3) as conn:
+            return conn.execute("SHOW server_version").fetchone()[0]
+    except Exception:  # not reachable: the PostgreSQL rows are skipped and the table says why
+        return None
+
+
+def machine() -> dict[str, str]:
+    """CPU, cores and the versions of what the figures depend on."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = {"CPU": cpu, "cores": str(os.cpu_count()), "python": platform.python_version()}
+    for package in ("numba", "numpy", "pyarrow", "duckdb", "psycopg"):
+        try:
+            info[package] = version(package)
+        except PackageNotFoundError:
+            info[package] = "not installed"
+    info["postgres"] = _postgres_version() or f"not reachable at {PG_URL.split('@')[-1]}"
+    return info
+
+
+MEASURES = {"startup": measure_startup, "load": measure_load, "kernel": measure_kernel, "regional": measure_regional,
+            "stream": measure_stream, "cli": measure_cli, "cli_validate": measure_cli_validate,
+            "service": measure_service, "upload_duckdb": measure_upload_duckdb,
+            "upload_postgresql": measure_upload_postgresql,
             "validate": measure_validate, "audit": measure_audit,
             "reference": measure_reference, "calibrate": measure_calibrate, "indices": measure_indices,
             "settle_year": measure_settle_year, "settle_month": measure_settle_month,
             "settle_rules": measure_settle_rules,
             "screens": measure_screens, "xlsx": measure_xlsx}
+#: The measures of issue 24's table (``--only issue24``).
+ISSUE_24 = ("startup", "kernel", "cli", "cli_validate", "service", "upload_duckdb", "upload_postgresql")
+#: Measures that need nothing from ``../shared`` (generated records and the bundled example pack).
+SYNTHETIC = {"startup", "calibrate", "indices", "settle_year", "settle_month", "settle_rules", "screens",
+             "service", "upload_duckdb", "upload_postgresql"}
 
 
 def _child(name: str, args) -> dict:
@@ -380,32 +599,64 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1_000_000, help="records for the in-memory measures")
     parser.add_argument("--stream-batch", type=int, default=250_000, help="batch size of the stream measure")
     parser.add_argument("--cli-batch", type=int, help="--batch-size for the cli measure (default: drg's own)")
+    parser.add_argument("--cli-repeat", type=int, default=2, help="runs of each whole-process drg command (best)")
+    parser.add_argument("--upload-rows", type=int, default=1_000_000, help="records of the upload measures")
     parser.add_argument("--workdir", default=tempfile.gettempdir())
-    parser.add_argument("--only", choices=sorted(MEASURES), action="append")
+    parser.add_argument("--only", choices=sorted(MEASURES) + ["issue24"], action="append",
+                        help="measures to run (issue24: the measures of that issue's table); default all")
     parser.add_argument("--child", choices=sorted(MEASURES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(args.child, args)))
         return
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    chosen = [m for name in (args.only or list(MEASURES)) for m in (ISSUE_24 if name == "issue24" else (name,))]
+    chosen = list(dict.fromkeys(chosen))
+    notes = []
     if not have_golden():
-        sys.exit(f"benchmarks need the golden records: {GOLDEN_11} not found (set DRG_SHARED_DIR)")
+        skipped = [m for m in chosen if m not in SYNTHETIC]
+        if skipped:
+            notes.append(f"skipped (need the golden records at {GOLDEN_11}; set DRG_SHARED_DIR): {', '.join(skipped)}")
+        chosen = [m for m in chosen if m in SYNTHETIC]
+    info = machine()
+    if "upload_postgresql" in chosen and info["postgres"].startswith("not reachable"):
+        notes.append(f"skipped: upload_postgresql (PostgreSQL {info['postgres']}; set DRG_TEST_DATABASE_URL)")
+        chosen.remove("upload_postgresql")
     results: dict[str, float] = {}
-    write_tiled_parquet(_tiled_file(args), args.rows)  # here, so no measure's peak memory includes it
-    for name in args.only or list(MEASURES):
-        cmd = [sys.executable, __file__, "--child", name, "--rows", str(args.rows),
-               "--batch", str(args.batch), "--stream-batch", str(args.stream_batch), "--workdir", args.workdir]
+    if {"cli", "cli_validate", "stream"} & set(chosen):
+        write_tiled_parquet(_tiled_file(args), args.rows)  # here, so no measure's peak memory includes it
+    for name in chosen:
+        cmd = [sys.executable, __file__, "--child", name, "--rows", str(args.rows), "--batch", str(args.batch),
+               "--stream-batch", str(args.stream_batch), "--workdir", args.workdir, "--cli-repeat",
+               str(args.cli_repeat), "--upload-rows", str(args.upload_rows)]
         if args.cli_batch:
             cmd += ["--cli-batch", str(args.cli_batch)]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            notes.append(f"failed: {name} ({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode})")
+            continue
         results.update(json.loads(done.stdout.strip().splitlines()[-1]))
     if "reference grouper records/s" in results and "end-to-end Parquet→Parquet records/s" in results:
         results["speed-up end-to-end / reference"] = (
             results["end-to-end Parquet→Parquet records/s"] / results["reference grouper records/s"]
         )
-    width = max(map(len, results))
+    if "drg validate s" in results and "drg group s" in results:
+        results["drg validate ÷ drg group (whole process, same file)"] = results["drg validate s"] / results["drg group s"]
+    print_table(info, results, notes)
+
+
+def print_table(info: dict[str, str], results: dict[str, float], notes: list[str]) -> None:
+    """One table: the machine and versions first, then every figure, then what was skipped and why."""
+    rows = [(key, value) for key, value in info.items()]
+    rows += [(key, f"{value:,.3f}" if isinstance(value, float) and abs(value) < 100 else
+              f"{value:,.0f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value))
+             for key, value in results.items()]
+    width = max(len(key) for key, _ in rows)
     print(f"{'measure':<{width}}  value")
-    for key, value in results.items():
-        print(f"{key:<{width}}  {value:,.3f}" if value < 100 else f"{key:<{width}}  {value:,.0f}")
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    for note in notes:
+        print(f"note: {note}")
 
 
 if __name__ == "__main__":

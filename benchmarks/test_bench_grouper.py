@@ -6,11 +6,13 @@ Each case also checks that the output did not change, so a fast wrong kernel can
 from __future__ import annotations
 
 import numba
+import numpy as np
 import pytest
 
+from benchmarks.bench_grouping import messy
 from benchmarks.workload import TABLES_11, golden_table, have_golden, tiled
 from grouper import Grouper
-from grouper.encode import encode
+from grouper.encode import encode, to_arrow
 from icd_tables.pack import Pack
 from icd_tables.sample import sample_records
 
@@ -40,6 +42,18 @@ def test_encode(benchmark, workload):
     grouper, table, _ = workload
     enc = benchmark(encode, table, grouper.pack.compiled)
     assert len(enc.batch.dx_start) == ROWS + 1
+
+
+@pytest.mark.parametrize("spelling", ["clean", "messy"])
+def test_encode_formatting(benchmark, workload, spelling):
+    """Encoding that fixes the codes' formatting in the same pass (``drg group``); messy: 35% re-spelled."""
+    grouper, table, _ = workload
+    table = to_arrow(table)
+    records = messy(table) if spelling == "messy" else table
+    enc = benchmark(encode, records, grouper.pack.compiled, normalize=True)
+    plain = encode(table, grouper.pack.compiled)
+    assert np.array_equal(enc.batch.dx_ids, plain.batch.dx_ids)  # the same codes once formatted
+    assert np.array_equal(enc.batch.proc_ids, plain.batch.proc_ids)
 
 
 @pytest.mark.parametrize("threads", [1, numba.config.NUMBA_NUM_THREADS])

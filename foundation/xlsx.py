@@ -153,16 +153,48 @@ def write_xlsx(table: pa.Table, path: str | os.PathLike, *, sheet: str = "数据
 
     entries = [(name, stream(data.slice(k * SHEET_ROWS, SHEET_ROWS))) for k, name in enumerate(names)]
     entries.append((FIELDS_SHEET, pa.table({"field": table.column_names, "header": headers})))
+    return _write(entries, path, {name: widths for name in names},
+                  {name: formats for name in names} if formats else None, hidden=FIELDS_SHEET)
+
+
+def write_sheets(sheets: list[tuple[str, pa.Table]], path: str | os.PathLike, *,
+                 widths: dict[str, float] | None = None) -> Path:
+    """Write several tables, one sheet each (names as given, headers their column names), for people only.
+
+    Parameters
+    ----------
+    sheets : list of (str, pyarrow.Table)
+        Sheet name (already a valid, unique Excel name) and its table, in order.
+    path : path-like
+        The ``.xlsx`` file (written in place: callers write to a temporary name).
+    widths : dict, optional
+        Column header → width, on every sheet that has that column; other columns get a width from their values.
+    """
+    entries, all_widths = [], {}
+    for name, table in sheets:
+        columns = [_cell_column(column)[0] for column in table.columns]
+        all_widths[name] = {header: (widths or {}).get(header) or _width(header, column)
+                            for header, column in zip(table.column_names, columns)}
+        entries.append((name, pa.table(columns, names=table.column_names)))
+    return _write(entries, path, all_widths, None)
+
+
+def _write(entries: list, path, widths: dict, formats: dict | None, hidden: str | None = None) -> Path:
+    """``entries`` (sheet name, table or batch reader) to ``path``: every sheet but ``hidden`` gets a frozen,
+    bold header row and a filter."""
+    import rustpy_xlsxwriter as xw
+
+    names = [name for name, _ in entries if name != hidden]
     header_format = xw.Format().set_bold().set_background_color("#DDEBF7").set_border("thin").set_text_wrap()
     try:
         xw.write_worksheets(
             entries, str(path),
             freeze_panes={name: {"row": 1, "col": 0} for name in names},
             autofilter={name: True for name in names},
-            column_widths={name: widths for name in names},
-            column_formats={name: formats for name in names} if formats else None,
+            column_widths=widths,
+            column_formats=formats,
             header_format={name: header_format for name in names},
-            sheet_view={FIELDS_SHEET: {"hidden": True}},
+            sheet_view={hidden: {"hidden": True}} if hidden else None,
             datetime_format="yyyy-mm-dd hh:mm:ss",
         )
     except BaseException as exc:  # the Rust writer panics on an I/O error (pyo3's PanicException is a BaseException)
@@ -174,4 +206,4 @@ def write_xlsx(table: pa.Table, path: str | os.PathLike, *, sheet: str = "数据
     return Path(path)
 
 
-__all__ = ["FIELDS_SHEET", "SHEET_ROWS", "SheetLimitError", "sheet_title", "write_xlsx"]
+__all__ = ["FIELDS_SHEET", "SHEET_ROWS", "SheetLimitError", "sheet_title", "write_sheets", "write_xlsx"]

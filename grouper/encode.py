@@ -1,10 +1,11 @@
 """Turn records (pandas, Arrow, list of dicts) into the kernel's integer arrays.
 
-Codes are looked up once per batch with Arrow's hash kernels (``index_in``)
-against the pack's input-code dictionary, then replaced by the grouper code
-the pack maps them to: mapping is one step, exactly as the tables specify.
-Nothing is normalised here: a code the map does not know stays unmapped
-(``-1``) and the record becomes ``invalid`` with that code named.
+Code cells are split and looked up in one pass over their Arrow buffers against
+a hash of the pack's input codes (:meth:`icd_tables.intake.codes.CodeNormalizer.encode_column`),
+then replaced by the grouper code the pack maps them to: mapping is one step,
+exactly as the tables specify.  With ``normalize`` the same pass fixes the
+codes' formatting; otherwise a code the map does not know as written stays
+unmapped (``-1``) and the record becomes ``invalid`` with that code named.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import pyarrow.compute as pc
 
 from foundation.arrow_columns import plain_array
 
-from grouper._kernels import Batch, _split_cells
+from grouper._kernels import Batch
 from icd_tables.compiled import MISSING, NUMERIC_ORDER, CompiledPack
+from icd_tables.intake.codes import normalizer_for
 from icd_tables.intake.values import canonical_records
 from icd_tables.schema import (
     CODE_LIST_COLUMNS,
@@ -46,6 +48,7 @@ class Encoded:
     principal_dx: pa.Array  # input codes, string
     secondary_dx: pa.Array  # flat input codes of all records, string
     procedures: pa.Array  # flat input codes, string
+    reformatted: np.ndarray | None = None  # bool per record: formatting changed a code (encoded with normalize)
 
 
 def to_arrow(records) -> pa.Table:
@@ -163,50 +166,7 @@ def _text(column: pa.ChunkedArray | None, n: int) -> pa.Array:
     return column
 
 
-def _code_lists(column: pa.ChunkedArray | None, n: int) -> tuple[np.ndarray, pa.Array]:
-    """Offsets (int64, n + 1) and flat codes of a list column or a ``|``-joined text column.
-
-    An empty or missing cell is an empty list; otherwise the text is split on
-    ``|`` and every piece, empty ones included, is a code.
-    """
-    if column is not None:
-        column = plain_array(column)
-    if column is None or not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
-        return _split_text(_text(column, n))
-    lists = column.cast(pa.list_(pa.string()))
-    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return offsets, pc.fill_null(pc.list_flatten(lists), "").cast(pa.string())
-
-
-def _split_text(text: pa.StringArray) -> tuple[np.ndarray, pa.Array]:
-    """Split ``|``-joined cells with the Numba splitter (Arrow buffers in, Arrow buffers out)."""
-    n = len(text)
-    if text.null_count == n:
-        return np.zeros(n + 1, dtype=np.int64), pa.array([], pa.string())
-    _, offsets_buf, data_buf = text.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int32, count=n + 1, offset=4 * text.offset)
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    empty = pc.fill_null(pc.equal(pc.binary_length(text), 0), True).to_numpy(zero_copy_only=False)
-    cell_start, piece_offsets, piece_bytes = _split_cells(offsets, data, empty, ord(CODE_LIST_SEPARATOR))
-    pieces = pa.StringArray.from_buffers(
-        len(piece_offsets) - 1, pa.py_buffer(piece_offsets), pa.py_buffer(piece_bytes)
-    )
-    return cell_start, pieces
-
-
-def _lookup(codes: pa.Array, inputs: pa.Array, targets: np.ndarray) -> np.ndarray:
-    """Grouper code id of each input code, -1 where the pack cannot map it."""
-    index = pc.index_in(codes, value_set=inputs)
-    found = pc.fill_null(index, -1).to_numpy(zero_copy_only=False)
-    ids = np.full(len(codes), -1, dtype=np.int32)
-    hit = found >= 0
-    ids[hit] = targets[found[hit]]
-    return ids
-
-
-def encode(table: pa.Table, pack: CompiledPack) -> Encoded:
+def encode(table: pa.Table, pack: CompiledPack, *, normalize: bool = False) -> Encoded:
     """Encode an Arrow table of records for the kernel.
 
     Parameters
@@ -214,6 +174,9 @@ def encode(table: pa.Table, pack: CompiledPack) -> Encoded:
     table : pyarrow.Table
         Records in the canonical schema; extra columns are ignored.
     pack : CompiledPack
+    normalize : bool
+        Fix the codes' formatting in the same pass (spaces, full width, separators, letter case:
+        :mod:`icd_tables.intake.codes`); ``Encoded.reformatted`` marks the records it changed.
 
     Returns
     -------
@@ -224,13 +187,13 @@ def encode(table: pa.Table, pack: CompiledPack) -> Encoded:
     names = table.column_names
     get = lambda c: table.column(c) if c in names else None  # noqa: E731
 
-    principal = _text(get("principal_dx"), n)
-    sec_offsets, secondary = _code_lists(get("secondary_dx"), n)
-    proc_start, procedures = _code_lists(get("procedures"), n)
-
-    principal_ids = _lookup(principal, pack.dx_inputs, pack.dx_input_target)
-    secondary_ids = _lookup(secondary, pack.dx_inputs, pack.dx_input_target)
-    dx_start = sec_offsets + np.arange(n + 1, dtype=np.int64)
+    codes = normalizer_for(pack)
+    principal, secondary, procedures = (
+        codes.encode_column(c, get(c), n, normalize=normalize, targets=targets)
+        for c, targets in (("principal_dx", pack.dx_input_target), ("secondary_dx", pack.dx_input_target),
+                           ("procedures", pack.proc_input_target)))
+    principal_ids, secondary_ids = principal.ids, secondary.ids
+    dx_start = secondary.cell_start + np.arange(n + 1, dtype=np.int64)
     dx_ids = np.empty(dx_start[-1], dtype=np.int32)
     is_principal = np.zeros(dx_start[-1], dtype=bool)
     is_principal[dx_start[:-1]] = True
@@ -254,8 +217,9 @@ def encode(table: pa.Table, pack: CompiledPack) -> Encoded:
     batch = Batch(
         dx_start=dx_start,
         dx_ids=dx_ids,
-        proc_start=proc_start,
-        proc_ids=_lookup(procedures, pack.proc_inputs, pack.proc_input_target),
+        proc_start=procedures.cell_start,
+        proc_ids=procedures.ids,
         nums=nums,
     )
-    return Encoded(batch, principal, secondary, procedures)
+    reformatted = principal.changed | secondary.changed | procedures.changed if normalize else None
+    return Encoded(batch, principal.codes, secondary.codes, procedures.codes, reformatted)

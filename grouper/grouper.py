@@ -96,12 +96,20 @@ class Grouper:
         """
         return self.group_arrow(records, first_row_no=first_row_no).to_pandas()
 
-    def group_arrow(self, records, *, first_row_no: int = 1) -> pa.Table:
+    def group_arrow(self, records, *, first_row_no: int = 1, normalize: bool = False) -> pa.Table:
         """Like :meth:`group`, returning a :class:`pyarrow.Table`."""
-        return self.trace(records, first_row_no=first_row_no).results
+        return self.trace(records, first_row_no=first_row_no, normalize=normalize).results
 
-    def trace(self, records, *, first_row_no: int = 1) -> "Trace":
+    def trace(self, records, *, first_row_no: int = 1, normalize: bool = False) -> "Trace":
         """Group records and keep the kernel's own view of them, for explanations and what-if runs.
+
+        Parameters
+        ----------
+        records, first_row_no
+            As for :meth:`group`.
+        normalize : bool
+            Fix the codes' formatting while encoding (:mod:`icd_tables.intake.codes`); the results
+            quote the codes as fixed, and ``encoded.reformatted`` marks the records it changed.
 
         Returns
         -------
@@ -110,7 +118,7 @@ class Grouper:
             outputs and the result table of :meth:`group_arrow`.
         """
         table = to_arrow(records)
-        encoded = encode(table, self.pack.compiled)
+        encoded = encode(table, self.pack.compiled, normalize=normalize)
         out = group_encoded(self._tables, encoded.batch)
         return Trace(table, encoded, out, self._results(table, encoded, out, first_row_no))
 

@@ -17,7 +17,7 @@ RATIO = 10_000
 
 # case types (payment.engine.CASE_TYPES)
 NORMAL, HIGH, LOW, PER_DIEM, LONG_STAY, SPECIAL, EVENT, UNGROUPABLE, UNGROUPABLE_HELD, NO_WEIGHT_FFS, HELD, \
-    REJECTED = range(12)
+    REJECTED, QUOTA, SINGLE_DISEASE, INTERIM = range(15)  # QUOTA: set by payment.engine under the quota method
 # categories of the sums
 CAT_DRG, CAT_RESERVE, CAT_EVENT, CAT_UNPAID = range(4)
 
@@ -37,13 +37,17 @@ def _mul_div(a, b, d):
 
 
 @njit(**PARALLEL)
-def classify_points(status, drg, drg_rw, drg_mean, drg_rate, hosp, hosp_coef, hosp_k, tier_bounds, tier_k,
+def classify_points(status, drg, drg_rw, drg_mean, rate, hosp, hosp_coef, hosp_k, tier_bounds, tier_k,
                     cost, los, reject, special, event, low_u, long_days, no_weight_type, ungroupable_type,
-                    long_ratio, special_ratio, event_ratio, ungroupable_ratio):
+                    long_ratio, special_ratio, event_ratio, ungroupable_ratio, single_price, interim,
+                    single_outside):
     """Case type, points (1/10,000) and non-DRG standard (fen) of every case; category for the sums.
 
     ``hosp_k[h] > 0`` gives K by hospital level, else K comes from the RW tiers (``tier_bounds`` in RW
-    millionths, ``tier_k`` one longer).  ``long_days`` 0 = no long-stay rule; ``drg_rate`` -1 = not per diem.
+    millionths, ``tier_k`` one longer).  ``long_days`` 0 = no long-stay rule; per case: ``rate`` the
+    per-diem rate (-1 = not per diem), ``single_price`` the 单病种 price (-1 = none), ``interim`` an
+    interim record (paid its days × rate, or cost × the long-stay ratio).  ``single_outside``: 单病种
+    is paid outside the budget (category of events) rather than beside the other tracks.
     """
     n = len(status)
     case_type = np.empty(n, np.int64)
@@ -52,17 +56,21 @@ def classify_points(status, drg, drg_rw, drg_mean, drg_rate, hosp, hosp_coef, ho
     category = np.empty(n, np.int64)
     for i in prange(n):
         d = drg[i]
-        rw, mean, rate = drg_rw[d], drg_mean[d], drg_rate[d]
+        rw, mean, r = drg_rw[d], drg_mean[d], rate[i]
         c = cost[i]
         if reject[i] > 0:
             t = REJECTED
+        elif interim[i]:
+            t = INTERIM
         elif event[i]:
             t = EVENT
         elif special[i]:
             t = SPECIAL
+        elif single_price[i] >= 0:
+            t = SINGLE_DISEASE
         elif status[i] != 0:
             t = ungroupable_type
-        elif rate >= 0:
+        elif r >= 0:
             t = PER_DIEM
         elif long_days > 0 and los[i] > long_days:
             t = LONG_STAY
@@ -88,7 +96,11 @@ def classify_points(status, drg, drg_rw, drg_mean, drg_rate, hosp, hosp_coef, ho
                 points[i] = base
         case_type[i] = t
         if t == PER_DIEM:
-            standard[i] = rate * los[i]
+            standard[i] = r * los[i]
+        elif t == INTERIM:
+            standard[i] = r * los[i] if r >= 0 else c * long_ratio // RATIO
+        elif t == SINGLE_DISEASE:
+            standard[i] = single_price[i]
         elif t == LONG_STAY:
             standard[i] = c * long_ratio // RATIO
         elif t == SPECIAL:
@@ -101,7 +113,7 @@ def classify_points(status, drg, drg_rw, drg_mean, drg_rate, hosp, hosp_coef, ho
             standard[i] = c
         if t <= LOW:
             category[i] = CAT_DRG
-        elif t == EVENT:
+        elif t == EVENT or t == SINGLE_DISEASE and single_outside:
             category[i] = CAT_EVENT
         elif t == UNGROUPABLE_HELD or t == HELD or t == REJECTED:
             category[i] = CAT_UNPAID

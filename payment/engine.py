@@ -12,10 +12,13 @@ Checked in this order; the first that applies wins:
 code    case type         rule
 ======  ================  ==============================================================
 11      ``rejected``      a value the settlement cannot use (reason in ``note``): paid 0
+13      ``interim``       中途结算 record (``[tracks.interim]``): days × per-diem rate, else ⌊cost × long-stay ratio⌋,
+                          less what earlier interim settlements of the stay paid (run ledger)
 6       ``event``         on the 突发事件 list: ⌊cost × event ratio⌋, outside budget and corridor
 5       ``special``       on the 特病单议 list, within the hospital's cap: ⌊cost × special ratio⌋
+12      ``single_disease`` 单病种 (``[tracks.single_disease]``): the fixed price of its diagnosis (+ procedure)
 7 / 8   ``ungroupable``   ``qy`` / ``ungroupable``: ⌊cost × ratio⌋, or held when ``pay = "hold"``
-3       ``per_diem``      DRG in ``[tracks.per_diem] rates``: daily rate × los_days (床日)
+3       ``per_diem``      a daily rate for its DRG × fund × level/hospital (床日): rate × los_days
 4       ``long_stay``     los_days > ``[tracks.long_stay] days``: ⌊cost × ratio⌋
 9 / 10  no weight         ``missing_weight``: ``fee_for_service`` ⌊cost × 1⌋, ``hold`` paid 0 (listed)
 12      ``quota``         ``method = "quota"`` (定额法): any case of types 0–2 and 7–10 is a discharge paid
@@ -25,8 +28,12 @@ code    case type         rule
 0       ``normal``        points = ⌊RW × 100 × coefficient⌋
 ======  ================  ==============================================================
 
-Types 0–2 are the DRG track, paid from the distributable budget at the point value; 3, 4, 5, 7, 9
-are paid from the adjustment reserve (调剂金); 6 outside the budget; 8, 10, 11 are not paid.  Under the
+Types 0–2 are the DRG track, paid from the distributable budget at the point value; 3, 4, 5, 7, 9, 14
+are paid from the adjustment reserve (调剂金) — per-diem cases and 单病种 ``inside`` from the DRG budget
+instead (``[tracks.per_diem] paid_from = "budget"``, ``[tracks.single_disease] budget = "inside"``: their
+fund payments are taken off the distributable budget before it is shared over the points); 6 and
+单病种 ``outside`` outside the budget; 8, 10, 11 are not paid.  A final record of a stay settled in
+interim nets what the interim settlements paid (``interim_netted``; the reserve takes it back).  Under the
 quota method type 12 takes the DRG track's place (standard = quota, not rescaled to the budget; the
 year-end corridor compares Σ quotas with Σ cost, covered cost = total − self_pay_cost with
 ``[quota] covered_cost``).
@@ -37,6 +44,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from payment import _kernels, cross_region
 # The case categories (:attr:`Classified.category`) are public names of this module; the kernel assigns them.
@@ -54,11 +63,12 @@ CASE_TYPES = {
     3: ("per_diem", "床日付费"), 4: ("long_stay", "超长住院"), 5: ("special", "特病单议"),
     6: ("event", "突发事件除外"), 7: ("ungroupable", "无法入组/歧义按项目"), 8: ("ungroupable_held", "无法入组/歧义暂缓"),
     9: ("no_weight_ffs", "无权重按项目"), 10: ("held", "无权重暂缓支付"), 11: ("rejected", "数据错误不予结算"),
-    12: ("quota", "定额结算"),
+    12: ("quota", "定额结算"), 13: ("single_disease", "单病种"), 14: ("interim", "中途结算"),
 }
 DRG_TRACK = (0, 1, 2)
-RESERVE_TRACKS = (3, 4, 5, 7, 9)
+RESERVE_TRACKS = (3, 4, 5, 7, 9, 13, 14)
 EVENT = 6
+PER_DIEM, SINGLE_DISEASE, INTERIM = 3, 13, 14
 QUOTA = 12
 #: The case types a quota (定额) pays under ``method = "quota"``: every discharge, grouped or not.
 QUOTA_PAID = (0, 1, 2, 7, 8, 9, 10)
@@ -77,13 +87,28 @@ class Classified:
     special_over_cap: np.ndarray
 
 
+def track_types(policy: Policy) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """The non-DRG case types paid from the reserve, from the DRG budget (预算内) and outside the budget."""
+    budget = ((PER_DIEM,) if policy.per_diem_from == "budget" else ()) + \
+        ((SINGLE_DISEASE,) if policy.single_disease_budget == "inside" else ())
+    outside = (EVENT,) + ((SINGLE_DISEASE,) if policy.single_disease_budget == "outside" else ())
+    return tuple(t for t in RESERVE_TRACKS if t not in budget and t not in outside), budget, outside
+
+
+def special_cap(policy: Policy, counts: np.ndarray) -> np.ndarray:
+    """特病单议 cases a hospital may settle: ⌈ or ⌊max_share × its cases⌋ (``rounding``), at least ``min_count``."""
+    scaled = counts * policy.special_max_share_u
+    cap = -(-scaled // RATIO_UNITS) if policy.special_rounding == "up" else scaled // RATIO_UNITS
+    return np.maximum(cap, policy.special_min_count)
+
+
 def _special_within_cap(cases: Cases, policy: Policy, eligible: np.ndarray, n_hospitals: int) -> np.ndarray:
-    """The listed cases each hospital may settle as 特病单议: at most ⌊max_share × its cases⌋, by list order."""
+    """The listed cases each hospital may settle as 特病单议, by list order, within :func:`special_cap`."""
     listed = eligible & cases.special
     if not listed.any():
         return listed
     counts = np.bincount(cases.hosp[eligible], minlength=n_hospitals)
-    allowed = counts * policy.special_max_share_u // RATIO_UNITS
+    allowed = special_cap(policy, counts)
     idx = np.flatnonzero(listed)
     order = idx[np.lexsort((cases.special_rank[idx], cases.hosp[idx]))]
     hosp = cases.hosp[order]
@@ -97,14 +122,13 @@ def _special_within_cap(cases: Cases, policy: Policy, eligible: np.ndarray, n_ho
 def classify(cases: Cases, policy: Policy, hospitals: Hospitals) -> Classified:
     """Case type and points of every case (see the module docstring for the rules)."""
     rejected = cases.reject > 0
-    special = _special_within_cap(cases, policy, ~rejected & ~cases.event, len(hospitals.ids))
+    special = _special_within_cap(cases, policy, ~rejected & ~cases.event & ~cases.interim, len(hospitals.ids))
     hosp_k = np.zeros(max(len(hospitals.ids), 1), np.int64)
     if policy.high_by == "hospital_level":
         hosp_k[: len(hospitals.ids)] = [policy.level_k_u[level] for level in hospitals.level]
     coef = np.zeros(max(len(hospitals.ids), 1), np.int64)
     # the coefficient on the fund amount (applies_to = "fund"): points without it, see _fund_coefficient
     coef[: len(hospitals.ids)] = hospitals.coef_u if policy.coefficient_applies_to == "standard" else RATIO_UNITS
-    rates = np.array([policy.per_diem_fen.get(code, -1) for code in cases.drg_codes] or [-1], np.int64)
     weighted = cases.drg_mean[cases.drg_rw > 0]
     paid_cost = cases.cost_fen[~rejected]  # a rejected case's cost is never computed with (it may be a data error)
     if weighted.size and paid_cost.size and (int(paid_cost.max()) * RATIO_UNITS * int(cases.drg_rw.max())
@@ -113,12 +137,14 @@ def classify(cases: Cases, policy: Policy, hospitals: Hospitals) -> Classified:
                               f"{fen_text(weighted.min())} 元 is outside the exact range; check the costs and the "
                               "mean costs")
     ct, points, standard, category = _kernels.classify_points(
-        cases.status, cases.drg, cases.drg_rw, cases.drg_mean, rates, np.maximum(cases.hosp, 0), coef, hosp_k,
+        cases.status, cases.drg, cases.drg_rw, cases.drg_mean, cases.per_diem_rate, np.maximum(cases.hosp, 0), coef,
+        hosp_k,
         np.array([b for b, _ in policy.rw_tiers[:-1]], np.int64), np.array([k for _, k in policy.rw_tiers], np.int64),
         cases.cost_fen, cases.los, cases.reject, special, cases.event, policy.low_u, policy.long_stay_days or 0,
         9 if policy.missing_weight == "fee_for_service" else 10,
         7 if policy.ungroupable_pay == "fee_for_service" else 8,
-        policy.long_stay_ratio_u, policy.special_ratio_u, policy.event_ratio_u, policy.ungroupable_ratio_u)
+        policy.long_stay_ratio_u, policy.special_ratio_u, policy.event_ratio_u, policy.ungroupable_ratio_u,
+        cases.single_price, cases.interim, policy.single_disease_budget == "outside")
     if policy.method == "quota":
         quota = np.isin(ct, QUOTA_PAID)
         ct, points = np.where(quota, QUOTA, ct), np.where(quota, 0, points)
@@ -128,7 +154,8 @@ def classify(cases: Cases, policy: Policy, hospitals: Hospitals) -> Classified:
         missing = sorted({cases.drg_codes[d] for d in np.unique(cases.drg[ct == 10])})
         raise PaymentInputError(f"{len(missing)} DRGs have no weight (无权重病组): {', '.join(missing[:20])}; "
                                 "add them to the weight table or set missing_weight = \"hold\"")
-    return Classified(ct, points, standard, category, cases.special & ~special & ~rejected & ~cases.event)
+    return Classified(ct, points, standard, category,
+                      cases.special & ~special & ~rejected & ~cases.event & ~cases.interim)
 
 
 def hospital_quotas(hospitals: Hospitals, used: np.ndarray) -> np.ndarray:
@@ -199,6 +226,7 @@ class Settlement:
     months: dict[str, np.ndarray] = field(default_factory=dict)              # per (hospital, fund, month) for years
     scores: dict[str, int] = field(default_factory=dict)
     ledger: Ledger | None = None                   # the run ledger read (month and year runs)
+    interim_netted: np.ndarray | None = None       # per case: interim payments of its stay netted at discharge
     releases: list[dict] = field(default_factory=list)  # withhold released in this run, per account
     quota_baseline: np.ndarray | None = None       # shadow runs with [quota]: each DRG-track case's quota, fen
     inbound_standard: np.ndarray | None = None     # [cross_region] difference = "hospital": the DRG standards
@@ -250,7 +278,7 @@ def point_values(points: np.ndarray, patient: np.ndarray, numerators: dict[int, 
 
 
 def monthly_point_values(policy: Policy, budgets: dict[int, tuple[int, int, int]],
-                         by_fund_month: np.ndarray) -> dict[int, PointValue]:
+                         by_fund_month: np.ndarray, in_budget: np.ndarray | None = None) -> dict[int, PointValue]:
     """The provisional point value of each fund × month (group ``fund × 12 + month − 1``).
 
     The policy's forecast value (``[monthly] provisional``) when it sets one, else a twelfth of the
@@ -263,6 +291,9 @@ def monthly_point_values(policy: Policy, budgets: dict[int, tuple[int, int, int]
         From :func:`fund_budgets`.
     by_fund_month : numpy.ndarray of int64, shape (funds, 12, k ≥ 3)
         DRG-track count, Σ points and Σ patient shares of each fund × month (columns 0, 1, 2).
+    in_budget : numpy.ndarray of int64, shape (funds, 12), optional
+        Fund payments of the tracks paid from the DRG budget (预算内) per fund × month: the month shares
+        a twelfth of the distributable budget less them (at least 0).
 
     Returns
     -------
@@ -270,14 +301,16 @@ def monthly_point_values(policy: Policy, budgets: dict[int, tuple[int, int, int]
         Group → :class:`PointValue`, for the months with DRG-track cases.
     """
     if policy.provisional is None:
-        numerators = {f * 12 + m: budgets[f][2] for f in budgets for m in range(12)}
+        # a month whose in-budget tracks take its whole twelfth pays its DRG cases no provisional fund amount
+        numerators = {f * 12 + m: max(budgets[f][2] - (0 if in_budget is None else 12 * int(in_budget[f, m])), 0)
+                      for f in budgets for m in range(12)}
         return point_values(by_fund_month[..., 1].ravel(), by_fund_month[..., 2].ravel(), numerators, 12)
     return {g: PointValue(*policy.provisional) for g in range(by_fund_month.shape[0] * 12)
             if by_fund_month[..., 0].ravel()[g] > 0}
 
 
 def budget_point_values(budgets: dict[int, tuple[int, int, int]], by_fund: np.ndarray, scale: int, funds,
-                        period: Period) -> dict[int, PointValue]:
+                        period: Period, in_budget: np.ndarray | None = None) -> dict[int, PointValue]:
     """The point value of each fund that shares its distributable budget over the period's points.
 
     Parameters
@@ -291,13 +324,24 @@ def budget_point_values(budgets: dict[int, tuple[int, int, int]], by_fund: np.nd
     funds : sequence of (region, insurance_type)
     period : Period
         For the message.
+    in_budget : numpy.ndarray of int64, shape (funds,), optional
+        Fund payments of the tracks paid from the DRG budget (预算内): shared budget = distributable − them
+        (× ``scale``).
 
     Raises
     ------
     PaymentInputError
-        A fund with a budget but no DRG-track points in the period.
+        A fund with a budget but no DRG-track points in the period, or whose in-budget tracks take more
+        than its distributable budget.
     """
-    values = point_values(by_fund[:, 1], by_fund[:, 2], {f: b[2] for f, b in budgets.items()}, scale)
+    taken = {f: 0 if in_budget is None else int(in_budget[f]) for f in budgets}
+    pools = {f: b[2] - scale * taken[f] for f, b in budgets.items()}
+    short = [f for f, v in pools.items() if v < 0]
+    if short:
+        raise PaymentInputError(f"fund {'/'.join(funds[short[0]])}: the tracks paid from the DRG budget (床日付费/单病种 "
+                                f"预算内) take {fen_text(taken[short[0]])} 元, more than the distributable budget "
+                                "/ 预算内项目支付超过可分配预算")
+    values = point_values(by_fund[:, 1], by_fund[:, 2], pools, scale)
     empty = [funds[f] for f in budgets if f not in values]
     if empty:
         raise PaymentInputError(f"fund {'/'.join(empty[0])} has a budget but no DRG-track cases with points in "
@@ -346,6 +390,34 @@ def _allocate(q, r, fund, mask, values: dict[int, PointValue], scale: int) -> np
         idx = np.flatnonzero(mask & (fund == f)) if len(values) > 1 else np.flatnonzero(mask)
         q[idx] = allocate_largest_remainder(q[idx], r[idx], v.numerator // scale)
     return q
+
+
+def interim_paid_before(cases: Cases, ledger: Ledger | None) -> np.ndarray:
+    """Per case: what interim settlements (中途结算) of its stay paid in runs before the case's month (ledger)."""
+    out = np.zeros(cases.n, np.int64)
+    stays = ledger.interim_by_stay() if ledger is not None else {}
+    if not stays:
+        return out
+    known = pc.is_in(cases.stay, value_set=pa.array(sorted(stays), pa.string())).to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(known).tolist():
+        when = (int(cases.yyyymm[i]) // 100, int(cases.yyyymm[i]) % 100)
+        out[i] = sum(amount for order, amount in stays[cases.stay[i].as_py()] if order < when)
+    return out
+
+
+def _same_month_interim(cases: Cases, interim: np.ndarray, fund_payment: np.ndarray) -> np.ndarray:
+    """Per case: the interim payments of its stay in this run dated in its own month (a stay settled in interim
+    and discharged in the same month); the ledger holds only earlier months'."""
+    out = np.zeros(cases.n, np.int64)
+    paid = {}
+    for i in np.flatnonzero(interim).tolist():
+        key = (cases.stay[i].as_py(), int(cases.yyyymm[i]))
+        paid[key] = paid.get(key, 0) + int(fund_payment[i])
+    if paid:
+        known = pc.is_in(cases.stay, value_set=pa.array(sorted({k for k, _ in paid}), pa.string()))
+        for i in np.flatnonzero(known.to_numpy(zero_copy_only=False) & ~interim).tolist():
+            out[i] = paid.get((cases.stay[i].as_py(), int(cases.yyyymm[i])), 0)
+    return out
 
 
 def _release_share(policy: Policy, score_u: int) -> int:
@@ -452,17 +524,19 @@ def _fund_coefficient(standard: np.ndarray, cases: Cases, hospitals: Hospitals, 
 
 
 def _drg_standards(settlement: Settlement, cl: Classified, by_fund_month: np.ndarray, fixed: dict, clearing: dict,
-                   drg_mask: np.ndarray, fund: np.ndarray, month: np.ndarray, to_pool: dict[int, int] | None = None):
+                   drg_mask: np.ndarray, fund: np.ndarray, month: np.ndarray, in_budget: np.ndarray,
+                   to_pool: dict[int, int] | None = None):
     """The point-method and rate-method standards of a run (and the year run's monthly ones); sets the values.
 
     ``fixed``: the scope's point values per fund; ``clearing``: the reference values of the 异地就医 clearing
-    funds (:func:`payment.cross_region.reference_values`); ``to_pool``: see :func:`settle`.
+    funds (:func:`payment.cross_region.reference_values`); ``in_budget``: fund payments of the tracks paid from
+    the DRG budget per fund × month, taken off what the points share; ``to_pool``: see :func:`settle`.
     """
     kind, period, policy, cases = settlement.kind, settlement.period, settlement.policy, settlement.cases
     hospitals, budgets, n_funds = settlement.hospitals, settlement.budgets, max(len(settlement.cases.funds), 1)
     monthly = None
     if kind in ("year", "month"):
-        values = monthly_point_values(policy, budgets, by_fund_month)
+        values = monthly_point_values(policy, budgets, by_fund_month, in_budget)
         if fixed or clearing:
             values = {g: PointValue(*fixed[g // 12]) if g // 12 in fixed else
                       PointValue(*clearing[g // 12]) if g // 12 in clearing else v for g, v in values.items()}
@@ -490,7 +564,7 @@ def _drg_standards(settlement: Settlement, cl: Classified, by_fund_month: np.nda
             q, _ = floor_standards(cl.points, fund, drg_mask, values, n_funds)
         else:
             pooled = {f: b for f, b in budgets.items() if f not in clearing}
-            values = budget_point_values(pooled, totals, scale, cases.funds, period)
+            values = budget_point_values(pooled, totals, scale, cases.funds, period, in_budget.sum(axis=1))
             q, r = floor_standards(cl.points, fund, drg_mask, values | outside, n_funds)
             q = _allocate(q, r, fund, drg_mask & ~cross_region.clearing_mask(cases), values, scale)
             values = values | outside
@@ -546,6 +620,9 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     if kind == "year" and scope.point_values:
         raise PaymentInputError("a year run clears the whole budget: give --budget-share for part of the region, "
                                 "not --point-value")
+    if policy.interim_months is not None and kind != "shadow" and ledger is None:
+        raise PaymentInputError("[tracks.interim] enabled: interim payments (中途结算) are netted at discharge from the "
+                                "run ledger; give --ledger / 中途结算需要结算台账")
     cl = classify(cases, policy, hospitals)
     budgets = scope.budgets(fund_budgets(policy, cases.funds), policy)
     clearing = cross_region.reference_values(cases, policy)  # 异地就医 outside the pool: fixed reference values
@@ -567,6 +644,9 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
     drg_mask = (cl.category == CAT_DRG) & keep
     settlement = Settlement(kind, period, policy, hospitals, cases, cl, cl.track_standard, zeros, {},
                             budgets=budgets, scores=dict(scores or {}), ledger=ledger)
+    _, budget_types, _ = track_types(policy)
+    budget_fund = np.where(keep & np.isin(cl.case_type, budget_types), cl.track_standard - cases.patient_fen, 0)
+    in_budget = group_sum(budget_fund, fund * 12 + month, n_funds * 12).reshape(n_funds, 12)
     monthly = None
     if policy.method == "quota":  # each case's standard is its quota: no point value, nothing rescaled
         if scope.point_values or scope.budget_share is not None:
@@ -576,17 +656,22 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
         monthly = standard if kind == "year" else None
     else:
         standard, monthly = _drg_standards(settlement, cl, by_fund_month, fixed, clearing, drg_mask, fund, month,
-                                           to_pool)
+                                           in_budget, to_pool)
         if clearing and policy.cross_region.difference == "hospital":
             settlement.inbound_standard = standard
             standard = cross_region.paid_as_cleared(standard, cases, policy, cl.category)
     paid = keep & (cl.category != CAT_UNPAID)
     settlement.standard = np.where(paid, standard, 0)
-    settlement.fund_payment = np.where(paid, standard - cases.patient_fen, 0)
+    prior = interim_paid_before(cases, ledger) if kind != "shadow" else zeros
+    interim = cl.case_type == INTERIM
+    settlement.fund_payment = np.where(paid, standard - cases.patient_fen - np.where(interim, prior, 0), 0)
+    settlement.interim_netted = np.where(paid & ~interim, prior + _same_month_interim(cases, interim,
+                                                                                      settlement.fund_payment), 0)
     if monthly is not None:
         monthly = cross_region.paid_as_cleared(monthly, cases, policy, cl.category)
     second = _kernels.category_sums(slot, cl.category, keep, n_accounts * 12, settlement.standard,
-                                    settlement.fund_payment, zeros if monthly is None else monthly, zeros, zeros)
+                                    settlement.fund_payment, zeros if monthly is None else monthly,
+                                    np.where(paid, budget_fund, 0), settlement.interim_netted)
     sums = account_sums(first, second, n_accounts)
     if kind == "shadow" and policy.method != "quota" and hospitals.quota_fen:
         # the quota (定额) baseline beside DRG and fee for service: what the quota would pay the same cases
@@ -603,7 +688,7 @@ def settle(cases: Cases, policy: Policy, hospitals: Hospitals, kind: str, period
             settlement.months.update(_ledger_months(settlement, n_funds))
         year_end(policy, hospitals, settlement.budgets, settlement.scores, settlement.months, sums, n_funds, ledger)
     elif kind == "month":
-        provisional = sums["drg_fund"] + sums["reserve_fund"]
+        provisional = sums["drg_fund"] + sums["reserve_fund"] - sums["interim_netted"]
         withheld = withhold(policy, provisional)
         sums.update(provisional=provisional, withheld=withheld, paid=provisional - withheld + sums["event_fund"])
         if ledger is not None or policy.release_schedule != "year":
@@ -619,7 +704,8 @@ def account_sums(first: np.ndarray, second: np.ndarray, n_accounts: int) -> dict
     ----------
     first, second : numpy.ndarray of int64, shape (accounts × 12, 4, k)
         Per slot (account × month) and category: the first pass's count, points, patient shares and
-        costs; the second's count, standards, fund payments and provisional standards.
+        costs; the second's count, standards, fund payments, provisional standards, fund payments of the
+        tracks paid from the DRG budget and interim payments netted.
     n_accounts : int
 
     Returns
@@ -635,7 +721,14 @@ def account_sums(first: np.ndarray, second: np.ndarray, n_accounts: int) -> dict
         "drg_standard": per_account(second, CAT_DRG, 1), "drg_fund": per_account(second, CAT_DRG, 2),
         "reserve_fund": per_account(second, CAT_RESERVE, 2), "event_fund": per_account(second, CAT_EVENT, 2),
         "n_held": per_account(first, CAT_UNPAID, 0),
+        "budget_fund": _column_sum(second, 4).reshape(n_accounts, 12).sum(axis=1),
+        "interim_netted": _column_sum(second, 5).reshape(n_accounts, 12).sum(axis=1),
     }
+
+
+def _column_sum(sums: np.ndarray, col: int) -> np.ndarray:
+    """Per slot, over the categories; 0 where the sums have no such column (Spark's, without these tracks)."""
+    return sums[:, :, col].sum(axis=1) if sums.shape[2] > col else np.zeros(sums.shape[0], np.int64)
 
 
 def monthly_payments(policy: Policy, first: np.ndarray, second: np.ndarray) -> dict[str, np.ndarray]:
@@ -653,7 +746,7 @@ def monthly_payments(policy: Policy, first: np.ndarray, second: np.ndarray) -> d
         ``provisional``, ``withheld``, ``event_fund``, ``paid`` and ``n_cases`` per slot, fen
         (:attr:`Settlement.months`).
     """
-    provisional = second[:, CAT_DRG, 3] - first[:, CAT_DRG, 2] + second[:, CAT_RESERVE, 2]
+    provisional = second[:, CAT_DRG, 3] - first[:, CAT_DRG, 2] + second[:, CAT_RESERVE, 2] - _column_sum(second, 5)
     withheld = withhold(policy, provisional)
     events = second[:, CAT_EVENT, 2]
     return {"provisional": provisional, "withheld": withheld, "event_fund": events,
@@ -841,7 +934,7 @@ def year_end(policy: Policy, hospitals: Hospitals, budgets: dict[int, tuple[int,
     bonus_u = np.repeat(np.array([hospitals.bonus_u.get(h, 0) for h in hospitals.ids], np.int64), n_funds)
     bonus = sums["drg_fund"] * bonus_u[:n_accounts] // RATIO_UNITS  # 考核奖励 (last year's score), from the reserve
     annual = (sums["drg_fund"] + sums["reserve_fund"] + sums["event_fund"] + corridor - total_ded - volume_ded
-              - (withheld - released) + bonus)
+              - (withheld - released) + bonus - sums["interim_netted"])
     balance = annual - per_account["paid"] - released_before
     carried = balance if ledger is not None and policy.carry_balance else np.zeros(n_accounts, np.int64)
     sums.update(
@@ -855,9 +948,9 @@ def year_end(policy: Policy, hospitals: Hospitals, budgets: dict[int, tuple[int,
     for f, (budget, _, distributable) in budgets.items():
         if not budget:
             continue  # a clearing fund: paid at its reference value, no budget to spend
-        total = int(sums["drg_fund"][f::n_funds].sum())
+        total = int(sums["drg_fund"][f::n_funds].sum() + sums["budget_fund"][f::n_funds].sum())
         if total != distributable:  # the allocation guarantees this; a failure here is a defect, not bad input
-            raise AssertionError(f"fund {f}: Σ DRG fund payments {total} ≠ distributable budget {distributable}")
+            raise AssertionError(f"fund {f}: Σ DRG-pool fund payments {total} ≠ distributable budget {distributable}")
 
 
 def next_year(settlement: Settlement) -> list[dict]:
@@ -915,8 +1008,26 @@ def ledger_entries(settlement: Settlement) -> list[dict]:
         k = (r["hospital_id"], r["region"], r["insurance_type"])
         e = entries.setdefault(k, {"hospital_id": k[0], "region": k[1], "insurance_type": k[2]})
         e.update(released=r["released"], release_period=r["release_period"])
+    entries.update(_interim_entries(s, keys))
     return [{k: (int(v) if isinstance(v, (int, np.integer)) else v) for k, v in e.items()}
-            for _, e in sorted(entries.items())]
+            for _, e in sorted(entries.items(), key=lambda item: tuple(item[0]) + ("",) * (4 - len(item[0])))]
+
+
+def _interim_entries(s: Settlement, keys) -> dict:
+    """One ledger entry per stay settled in interim (column ``interim``: what this run paid on it), recorded by
+    the month run of the record's month — or by the year run when that month was not settled by itself."""
+    c, out = s.cases, {}
+    mine = np.flatnonzero((s.classified.case_type == INTERIM) & (c.fund >= 0))
+    n_funds = max(len(c.funds), 1)
+    for i in mine.tolist():
+        if s.kind == "year" and s.ledger is not None and s.ledger.has_run(f"{c.yyyymm[i] // 100}-{c.yyyymm[i] % 100:02d}"):
+            continue
+        hid, region, ins = keys[int(c.hosp[i]) * n_funds + int(c.fund[i])]
+        stay = c.stay[i].as_py()
+        e = out.setdefault((hid, region, ins, stay), {"hospital_id": hid, "region": region, "insurance_type": ins,
+                                                      "stay": stay, "interim": 0})
+        e["interim"] += int(s.fund_payment[i])
+    return out
 
 
 def group_sum(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
@@ -937,6 +1048,8 @@ def reconciliation(settlement: Settlement) -> list[dict]:
     s, c = settlement, settlement.cases
     n_funds = max(len(c.funds), 1)
     n_types = len(CASE_TYPES)
+    reserve_types, budget_types, _ = track_types(s.policy)
+    reserve_types = tuple(t for t in reserve_types if t != INTERIM or s.policy.interim_months is not None)
     by_type = group_sum(np.where(c.fund >= 0, s.fund_payment, 0), np.maximum(c.fund, 0) * n_types
                         + s.classified.case_type, n_funds * n_types).reshape(n_funds, n_types)
     rows = []
@@ -951,15 +1064,25 @@ def reconciliation(settlement: Settlement) -> list[dict]:
                  ("distributable", "可分配预算", distributable),
                  ("drg_fund", "定额病例基金支付" if s.policy.method == "quota" else "DRG病例基金支付",
                   int(s.accounts["drg_fund"][f::n_funds].sum()))]
+        pool = lines[-1][2]
+        for code in budget_types:
+            amount = int(by_type[f, code])
+            pool += amount
+            lines.append((f"budget:{CASE_TYPES[code][0]}", f"预算内支出: {CASE_TYPES[code][1]}", amount))
         if s.kind != "month":
-            lines.append(("drg_minus_distributable", f"{'定额' if s.policy.method == 'quota' else 'DRG'}基金支付−可分配预算",
-                          lines[-1][2] - distributable))
+            name = "定额" if s.policy.method == "quota" else "DRG"
+            lines.append(("drg_minus_distributable", f"{name}基金支付−可分配预算" if not budget_types else
+                          f"{name}基金支付+预算内项目−可分配预算", pool - distributable))
         reserve_used = 0
-        for code in RESERVE_TRACKS:
+        for code in reserve_types:
             amount = int(by_type[f, code])
             reserve_used += amount
             lines.append((f"reserve:{CASE_TYPES[code][0]}", f"调剂金支出: {CASE_TYPES[code][1]}", amount))
         balance = reserve - reserve_used
+        if s.policy.interim_months is not None:
+            netted = int(s.accounts["interim_netted"][f::n_funds].sum())
+            lines.append(("interim_netted", "调剂金收入: 中途结算冲回 (出院结算扣回已付)", netted))
+            balance += netted
         if s.kind == "year":
             corridor = int(s.accounts["corridor"][f::n_funds].sum())
             kept = int((s.accounts["withheld"] - s.accounts["released"])[f::n_funds].sum())
@@ -984,6 +1107,8 @@ def reconciliation(settlement: Settlement) -> list[dict]:
             balance -= borne[f]
         lines.append(("reserve_balance", "调剂金结余 (负数为超支)", balance))
         lines.append(("event_fund", "突发事件除外 (预算外)", int(by_type[f, EVENT])))
+        if s.policy.single_disease and s.policy.single_disease_budget == "outside":
+            lines.append(("outside:single_disease", "单病种 (预算外)", int(by_type[f, SINGLE_DISEASE])))
         for name, name_zh, amount in lines:
             rows.append({"region": key[0], "insurance_type": key[1], "line": name, "line_zh": name_zh,
                          "amount_fen": amount})
@@ -1001,6 +1126,6 @@ def point_value_text(settlement: Settlement, fund: int) -> str:
 __all__ = ["CASE_TYPES", "CAT_DRG", "CAT_EVENT", "CAT_RESERVE", "CAT_UNPAID", "DRG_TRACK", "EVENT", "QUOTA",
            "QUOTA_PAID", "RESERVE_TRACKS", "UNPAID", "Classified", "PointValue", "Settlement", "account_keys",
            "account_sums", "budget_point_values", "classify", "corridor_adjustment", "corridor_parts", "covered_cost",
-           "floor_standards", "fund_budgets", "group_sum", "hospital_quotas", "ledger_entries", "monthly_payments",
-           "monthly_point_values", "next_year", "point_value_text", "point_values", "reconciliation", "settle",
-           "withhold", "year_end"]
+           "floor_standards", "fund_budgets", "group_sum", "hospital_quotas", "interim_paid_before", "ledger_entries",
+           "monthly_payments", "monthly_point_values", "next_year", "point_value_text", "point_values",
+           "reconciliation", "settle", "special_cap", "track_types", "withhold", "year_end"]

@@ -25,7 +25,9 @@ from foundation.headers import find_columns
 from foundation.text_values import year_month
 from icd_tables.intake.values import canonical_records
 from payment.money import decimal_units
+from icd_tables.schema import CODE_LIST_SEPARATOR
 from payment.policy import LEVELS, Policy
+from payment.prices import pick
 from weights import WeightTable, lookup_units
 
 LEVEL_WORDS = {"1": 1, "2": 2, "3": 3, "一级": 1, "二级": 2, "三级": 3}
@@ -62,7 +64,11 @@ REJECT_REASONS = {
     8: "险种类型为空，请填写险种类型（310 职工、390 居民）(insurance_type empty: fill it in, 310 or 390)",
     9: "数值超出合理范围，数据错误，请核对后重新上传 (a value no stay can have: age, days, weight, hours or an amount outside its "
        "plausible range: correct it and upload again)",
+    10: "中途结算须填写入院日期与参保人编码且住院满政策规定月数，未满者出院时结算 (an interim record needs the admission date, "
+        "the patient id and a stay of [tracks.interim] months or more; otherwise it is settled at discharge)",
 }
+#: reject_reason of an interim record (中途结算) that cannot be settled yet.
+INTERIM_NOT_DUE = 10
 
 
 class PaymentInputError(ValueError):
@@ -372,7 +378,19 @@ class Cases:
     insured_codes: list[str] = field(default_factory=list)
     inbound: np.ndarray | None = None
     clearing_funds: frozenset = frozenset()
+    per_diem_rate: np.ndarray | None = None   # fen per day of the case's per-diem rate; -1 = not per diem
+    single_price: np.ndarray | None = None    # fen: the case's 单病种 price; -1 = not 单病种
+    interim: np.ndarray | None = None         # bool: an interim record (中途结算: settlement date, no discharge)
+    stay: pa.Array | None = None              # the stay (hospital|patient|admission date) or null: interim netting
     self_pay_fen: np.ndarray | None = None  # self_pay_cost (自费/范围外费用), 0 where absent
+
+    def __post_init__(self):
+        n = len(self.row_no)
+        for name, fill in (("per_diem_rate", -1), ("single_price", -1), ("interim", False)):
+            if getattr(self, name) is None:
+                setattr(self, name, np.full(n, fill, bool if fill is False else np.int64))
+        if self.stay is None:
+            self.stay = pa.nulls(n, pa.string())
 
     @property
     def n(self) -> int:
@@ -467,6 +485,56 @@ def _funds(policy: Policy, hospitals: Hospitals, hosp, insurance, insurance_code
     return lookup[pair], funds
 
 
+def _fund_names(policy: Policy, funds) -> list[tuple[str, ...]]:
+    """Each fund's names a price row may use: its budget's name, insurance type and region (a 异地就医 clearing
+    fund has no budget: its insurance type and region)."""
+    out = []
+    for region, ins in funds:
+        budget = next((b for b in policy.budgets if (b.region, b.insurance_type) == (region, ins)), None)
+        out.append(((budget.fund_name,) if budget is not None else ()) + (ins, region))
+    return out
+
+
+def _prices(rows, items: list[str], item_of: np.ndarray, procedures, fund, insurance, insurance_codes, hosp,
+            hospitals: Hospitals, names) -> np.ndarray:
+    """Each case's amount from a price table (:func:`payment.prices.pick`), -1 where no row matches.
+
+    ``items``: the distinct item values (DRG codes, diagnoses) indexed by ``item_of``; ``procedures``: the
+    procedure codes column (text ``a|b``) or None.  Only the cases whose item has a row are looked at.
+    """
+    out = np.full(len(item_of), -1, np.int64)
+    by_item: dict[str, list] = {}
+    for r in rows:
+        by_item.setdefault(r.item, []).append(r)
+    wanted = np.array([by_item.get(str(v).strip().upper()) is not None for v in items] or [False], bool)
+    candidates = np.flatnonzero(wanted[item_of] & (fund >= 0) & (hosp >= 0))
+    if not len(candidates):
+        return out
+    proc_of, proc_texts = (np.zeros(len(candidates), np.int64), [None]) if procedures is None else \
+        _factorize(procedures.take(pa.array(candidates)), len(candidates))
+    # one lookup per distinct (item, procedures, fund, insurance type, hospital), not per case
+    keys = np.stack([item_of[candidates], proc_of, fund[candidates], insurance[candidates], hosp[candidates]], axis=1)
+    distinct, inverse = np.unique(keys.astype(np.int64), axis=0, return_inverse=True)
+    amounts = np.empty(len(distinct), np.int64)
+    for k, (item, proc, f, ins, h) in enumerate(distinct.tolist()):
+        text = proc_texts[proc] or ""
+        amounts[k] = pick(by_item[str(items[item]).strip().upper()],
+                          tuple(c.strip().upper() for c in text.split(CODE_LIST_SEPARATOR) if c.strip()),
+                          names[f] + (insurance_codes[ins],), int(hospitals.level[h]), hospitals.ids[h])
+    out[candidates] = amounts[inverse.ravel()]
+    return out
+
+
+def _whole_months(start, end) -> np.ndarray:
+    """Whole months from ``start`` to ``end`` (date columns); -1 where either is missing."""
+    parts = [pc.fill_null(f(c), 0).to_numpy(zero_copy_only=False).astype(np.int64) for c in (start, end)
+             for f in (pc.year, pc.month, pc.day)]
+    y1, m1, d1, y2, m2, d2 = parts
+    months = (y2 - y1) * 12 + (m2 - m1) - (d2 < d1)
+    valid = pc.and_(pc.is_valid(start), pc.is_valid(end)).to_numpy(zero_copy_only=False)
+    return np.where(valid, months, -1)
+
+
 def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospitals, period: Period,
                   special: dict[str, str] | None = None, events: dict[str, str] | None = None,
                   require_cases: bool = True) -> Cases:
@@ -500,6 +568,14 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
             raise PaymentInputError(f"the cases have no {name!r} column; give grouped cases "
                                     "(drg group --keep-input) or raw records with --pack")
     yyyymm_all = _months(_column(table, policy.period_by), table.num_rows)
+    interim_all = np.zeros(table.num_rows, bool)
+    if policy.interim_months is not None and "settlement_date" in table.column_names:
+        # 中途结算: a record with a settlement date and no discharge date is dated by its settlement
+        discharge = _column(table, "discharge_date")
+        interim_all = (pc.is_valid(table.column("settlement_date")).to_numpy(zero_copy_only=False)
+                       & (np.ones(table.num_rows, bool) if discharge is None
+                          else pc.is_null(discharge).to_numpy(zero_copy_only=False)))
+        yyyymm_all = np.where(interim_all, _months(table.column("settlement_date"), table.num_rows), yyyymm_all)
     inside = period.contains(yyyymm_all) | (yyyymm_all == 0)
     outside = int((~inside).sum())
     if require_cases and not (inside & (yyyymm_all > 0)).any():
@@ -509,9 +585,9 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
     if outside:
         selected = np.flatnonzero(inside)
         table = table.take(pa.array(selected))
-        yyyymm, row_no = yyyymm_all[selected], selected + 1
+        yyyymm, row_no, interim = yyyymm_all[selected], selected + 1, interim_all[selected]
     else:
-        yyyymm, row_no = yyyymm_all, np.arange(1, table.num_rows + 1)
+        yyyymm, row_no, interim = yyyymm_all, np.arange(1, table.num_rows + 1), interim_all
     n = table.num_rows
 
     hosp_codes, hosp_values = _factorize(_column(table, "hospital_id"), n)
@@ -574,8 +650,28 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
         patient_source = np.where(use, 1, patient_source)
     reject[patient_source == 2] = 5
     reject[(patient_source == 0) & (paid > cost)] = 6
-    per_diem_drgs = np.array([code in policy.per_diem_fen for code in drg_codes], bool)
-    reject[(status == 0) & per_diem_drgs[drg] & (los < 0)] = 7
+    names = _fund_names(policy, funds)
+    per_diem_rate = _prices(policy.per_diem_rates, drg_codes, drg, None, fund, insurance, insurance_codes, hosp,
+                            hospitals, names)
+    single_price = np.full(n, -1, np.int64)
+    if policy.single_disease and "principal_dx" in table.column_names:
+        dx, dx_codes = _factorize(_column(table, "principal_dx"), n)
+        procs = _column(table, "procedures")
+        single_price = _prices(policy.single_disease, dx_codes, dx, procs, fund, insurance, insurance_codes, hosp,
+                               hospitals, names)
+    reject[((status == 0) | interim) & (per_diem_rate >= 0) & (los < 0)] = 7
+    stay = pa.nulls(n, pa.string())
+    if policy.interim_months is not None:
+        admit, patient = _column(table, "admit_date"), _column(table, "patient_id")
+        if admit is not None and patient is not None:
+            stay = pc.binary_join_element_wise(_column(table, "hospital_id").cast(pa.string()),
+                                               patient.cast(pa.string()), admit.cast(pa.string()), "|")
+            stay = stay.combine_chunks() if isinstance(stay, pa.ChunkedArray) else stay
+            months = _whole_months(admit, table.column("settlement_date"))
+        else:
+            months = np.full(n, -1, np.int64)
+        reject[interim & (months < policy.interim_months)] = INTERIM_NOT_DUE
+        reject[interim & ~pc.is_valid(stay).to_numpy(zero_copy_only=False)] = INTERIM_NOT_DUE
     reject[implausible_rows(table)] = DATA_ERROR
     reject[fund < 0] = 8
     reject[hosp < 0] = 4
@@ -595,17 +691,19 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
         pack_version = ", ".join(sorted(str(v) for v in versions if v))
     fingerprint = _hash_arrays([case_id, row_no, hosp, drg, drg_codes, status, cost, paid, patient_source, los,
                                 yyyymm, insurance, insurance_codes, dept, dept_codes, special_mask, event_mask,
-                                reject] + ([] if found is None else [found.region, found.codes])
-                                + ([self_pay] if policy.covered_cost else []))
+                                reject, per_diem_rate, single_price, interim, stay]
+                               + ([] if found is None else [found.region, found.codes])
+                               + ([self_pay] if policy.covered_cost else []))
     prepared = Cases(case_id, row_no, hosp, drg, drg_codes, status, per_drg_rw, per_drg_mean, cost, paid,
                      patient_source, los, yyyymm, insurance, insurance_codes, dept, dept_codes, fund, funds, reject,
                      special_mask, special_rank, event_mask, dict(events or {}), fingerprint, pack_version, outside,
-                     self_pay_fen=self_pay)
+                     self_pay_fen=self_pay, per_diem_rate=per_diem_rate, single_price=single_price, interim=interim,
+                     stay=stay)
     if found is not None:
         prepared.insured, prepared.insured_codes, prepared.inbound = found.region, found.codes, found.inbound
         prepared.clearing_funds = clearing
     return prepared
 
 
-__all__ = ["DATA_ERROR", "Cases", "Hospitals", "PaymentInputError", "Period", "REJECT_REASONS", "prepare_cases",
-           "read_case_list", "read_hospital_levels", "read_hospitals", "read_quota_table", "read_scores"]
+__all__ = ["DATA_ERROR", "INTERIM_NOT_DUE", "Cases", "Hospitals", "PaymentInputError", "Period", "REJECT_REASONS",
+           "prepare_cases", "read_case_list", "read_hospital_levels", "read_hospitals", "read_quota_table", "read_scores"]

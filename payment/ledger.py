@@ -17,6 +17,9 @@ carried_in      上年清算差额: the part of last year's carried balance sett
 deducted        总控额度/最低服务人次扣减 deducted in the year run; 违规扣款/更正追回 applied in the run
                 (:mod:`payment.deductions`, month and year runs)
 carried_out     清算差额结转下年: the year-end balance carried into next year's month runs
+stay            a stay settled in interim (中途结算: ``hospital|patient|admission date``); empty on account entries
+interim         中途结算: the fund paid on that stay by this run (only on stay entries, which carry no other amount);
+                the settlement at discharge nets their sum
 ==============  ====================================================================================
 
 Release, carry-forward and the year run read these entries and never recompute what was paid.
@@ -39,10 +42,13 @@ from payment.money import decimal_units
 from foundation.atomic import write_text_atomic
 from foundation.decimals import fen_text
 
-KEY_COLUMNS = ("run", "hospital_id", "region", "insurance_type")
+KEY_COLUMNS = ("run", "hospital_id", "region", "insurance_type", "stay")
 AMOUNT_COLUMNS = ("provisional", "withheld", "event_fund", "paid", "released", "carried_in", "deducted",
-                  "carried_out")
-COLUMNS = KEY_COLUMNS + AMOUNT_COLUMNS + ("release_period",)
+                  "carried_out", "interim")
+#: Columns a ledger written before interim settlement lacks (read as empty / 0).
+OPTIONAL_COLUMNS = {"stay": "", "interim": "0"}
+#: The file's columns: those of a ledger before interim settlement first, ``stay`` and ``interim`` last.
+COLUMNS = KEY_COLUMNS[:-1] + AMOUNT_COLUMNS[:-1] + ("release_period", "stay", "interim")
 
 
 class LedgerError(ValueError):
@@ -76,10 +82,19 @@ class Ledger:
         wanted = {f"{year:04d}-{m:02d}" for m in months}
         return [e for e in self.entries if e["run"] in wanted]
 
+    def interim_by_stay(self) -> dict[str, list[tuple[tuple[int, int], int]]]:
+        """Stay → [(run order, interim amount paid)] of the stay entries (中途结算)."""
+        out: dict[str, list] = {}
+        for e in self.entries:
+            if e["stay"]:
+                out.setdefault(e["stay"], []).append((_run_order(e["run"]), e["interim"]))
+        return out
+
     def describe(self, entry: dict) -> str:
         amounts = ", ".join(f"{k} {fen_text(entry[k])}" for k in AMOUNT_COLUMNS if entry[k])
+        stay = f" stay {entry['stay']}" if entry.get("stay") else ""
         return (f"ledger {self.path or '(in memory)'}: entry run {entry['run']} hospital {entry['hospital_id']} "
-                f"fund {entry['region']}/{entry['insurance_type']} ({amounts or 'all 0.00'})")
+                f"fund {entry['region']}/{entry['insurance_type']}{stay} ({amounts or 'all 0.00'})")
 
     def record(self, run: str, entries: list[dict]) -> "Ledger":
         """The ledger with ``run``'s entries added; the same ledger when they are recorded already.
@@ -131,7 +146,8 @@ class Ledger:
 
 def _complete(entry: dict, run: str) -> dict:
     out = {k: entry.get(k, 0) for k in AMOUNT_COLUMNS}
-    out.update({k: str(entry[k]) for k in KEY_COLUMNS[1:]}, run=run, release_period=entry.get("release_period", ""))
+    out.update({k: str(entry.get(k, "")) for k in KEY_COLUMNS[1:]}, run=run,
+               release_period=entry.get("release_period", ""))
     return {k: out[k] if k in KEY_COLUMNS + ("release_period",) else int(out[k]) for k in COLUMNS}
 
 
@@ -163,11 +179,12 @@ def ledger_from_rows(rows, source: str, unit: str = "row", first: int = 1) -> Le
     """
     entries = []
     for n, row in enumerate(rows, start=first):
+        row = {**OPTIONAL_COLUMNS, **row}
         missing = [c for c in COLUMNS if c not in row]
         if missing:
             raise LedgerError(f"ledger {source}: {unit} {n}: column {missing[0]} missing")
         try:
-            entries.append({**{k: str(row[k]) for k in KEY_COLUMNS}, "release_period": row["release_period"] or "",
+            entries.append({**{k: str(row[k] or "") for k in KEY_COLUMNS}, "release_period": row["release_period"] or "",
                             **{k: decimal_units(row[k] or "0", 2, k) for k in AMOUNT_COLUMNS}})
         except ValueError as exc:
             raise LedgerError(f"ledger {source}: {unit} {n}: {exc}") from None

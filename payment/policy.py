@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from payment.lifecycle import LifecycleRules, parse_lifecycle
+from foundation.files import InputError, read_text_table
 from payment.money import decimal_units
+from payment.prices import PriceRow, price_rows
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -132,7 +134,6 @@ class Policy:
     special_ratio_u: int
     special_max_share_u: int
     event_ratio_u: int
-    per_diem_fen: dict[str, int]
     provisional: tuple[int, int] | None  # fen per point unit as N/D; None = distributable ÷ 12 ÷ month's points
     withhold_u: int
     release_bands: tuple[tuple[int, int], ...] | None  # (min score, share released); None = score / 100
@@ -159,6 +160,15 @@ class Policy:
     min_case_deduction_fen: int = 0
     # 奖优罚劣: (min score, next year's coefficient adjustment, bonus share) per band, highest first; None = none
     next_year_bands: tuple[tuple[int, int, int], ...] | None = None
+    # tracks (issue 19); the defaults are the behaviour before them, except the 特病单议 cap rounding up
+    per_diem_rates: tuple[PriceRow, ...] = ()   # every daily rate: ``rates`` (any fund, level) + table/file rows
+    per_diem_from: str = "reserve"               # paid from the reserve (调剂金) or the DRG budget (预算内)
+    single_disease: tuple[PriceRow, ...] = ()    # 单病种 fixed prices
+    single_disease_budget: str = "outside"       # "outside" 预算外 | "inside" 预算内 (taken off the distributable)
+    special_rounding: str = "up"                 # 特病单议 cap ⌈share × cases⌉ ("up") or ⌊⌋ ("down")
+    special_min_count: int = 0                   # … and at least this many per hospital
+    interim_months: int | None = None            # 中途结算 every this many months (None: no interim records)
+    tables_sha256: dict[str, str] = field(default_factory=dict)  # SHA-256 of the price files it read
     # 定额 (issue 19): quota per discharge in fen, per hospital id and per hospital level ([quota]; the table file
     # in files["quota"]); covered_cost: the quota method's corridor compares covered cost (total − self_pay_cost)
     quota_hospitals_fen: dict[str, int] = field(default_factory=dict)
@@ -440,6 +450,47 @@ def _corridor_pay(corridor: _Table) -> tuple[CorridorBand, ...] | None:
     return tuple(out)
 
 
+def _price_table(table: _Table, key: str, item: str, amount: str, folder: Path, budgets,
+                 digests: dict[str, str]) -> tuple[PriceRow, ...]:
+    """A track's price rows: inline (``key = [ {…}, … ]``) and/or a file (``file = "…csv"``), validated."""
+    rows = table.get(key, [])
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        table.fail(key, f"must be a list of {{ {item} = …, fund = …, level = …, hospital_id = …, {amount} = \"元\" }}")
+    out = _checked_rows(table, key, rows, item, amount, budgets)
+    name = table.get("file")
+    if name is not None:
+        path = folder / str(name)
+        try:
+            frame = read_text_table(path)
+        except (InputError, OSError) as exc:
+            table.fail("file", f"cannot read {name}: {getattr(exc, 'strerror', None) or exc} (价格表无法读取)")
+        digests[f"{table.where} file"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        out += _checked_rows(table, f"file {name}", frame.to_pylist(), item, amount, budgets)
+    return out
+
+
+def _checked_rows(table: _Table, where: str, rows, item: str, amount: str, budgets) -> tuple[PriceRow, ...]:
+    def fail(row: str, message: str):
+        table.fail(f"{where} {row}", message)
+
+    def units(text: str, at: str) -> int:
+        try:
+            fen = decimal_units(text, 2, "value")
+        except ValueError as exc:
+            fail(at, f"{text!r}: {str(exc).removeprefix('value: ')} (金额须为元，最多两位小数)")
+        if fen < 0:
+            fail(at, f"{text} must not be negative (金额不能为负)")
+        return fen
+
+    out = price_rows(rows, item, amount, units, fail)
+    names = {n for b in budgets for n in (b.fund_name, b.insurance_type, b.region)}
+    for n, row in enumerate(out, start=1):
+        if row.fund and row.fund not in names:
+            fail(f"row {n}", f"fund {row.fund!r} names no [[budget]] (by name, insurance_type or region: "
+                             f"{', '.join(sorted(names))}) / 基金名称不在预算中")
+    return out
+
+
 def load_policy(path) -> Policy:
     """Read and validate a policy TOML file.
 
@@ -472,6 +523,7 @@ def load_policy(path) -> Policy:
 def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: Path | None = None) -> Policy:
     """Validate a policy already parsed from TOML (see :func:`load_policy`)."""
     top = _Table(data, "", origin)
+    folder = folder or Path(".")
     version = top.get("version")
     if not isinstance(version, str) or not version.strip():
         top.fail("version", "missing; every policy names its version, e.g. version = \"2024.1\"")
@@ -552,15 +604,31 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
     special = tracks.table("special")
     special_ratio = _ratio(special, "ratio", "1", high=10)
     special_share = _ratio(special, "max_share", "0.05")
+    special_rounding = special.choice("rounding", ("up", "down"), "up")
+    special_min = _whole(special, "min_count", 0, 0, None)
     special_file = special.get("file")
     special.close()
+    interim = tracks.table("interim")
+    interim_on = interim.get("enabled", False)
+    if not isinstance(interim_on, bool):
+        interim.fail("enabled", "must be true or false (中途结算: 是否启用)")
+    interim_months = _whole(interim, "months", 6, 1, 120)
+    interim.close()
     event = tracks.table("event")
     event_ratio = _ratio(event, "ratio", "1", high=10)
     events_file = event.get("file")
     event.close()
     per_diem = tracks.table("per_diem")
     per_diem_fen = _mapping(per_diem, "rates", 2, "DRG = daily rate in 元")
+    per_diem_from = per_diem.choice("paid_from", ("reserve", "budget"), "reserve")
+    tables_sha256: dict[str, str] = {}
+    per_diem_rows = tuple(PriceRow(code.upper(), "", "", 0, "", fen) for code, fen in per_diem_fen.items()) + \
+        _price_table(per_diem, "table", "drg", "rate", folder, budgets, tables_sha256)
     per_diem.close()
+    single = tracks.table("single_disease")
+    single_rows = _price_table(single, "prices", "diagnosis", "price", folder, budgets, tables_sha256)
+    single_budget = single.choice("budget", ("outside", "inside"), "outside")
+    single.close()
     tracks.close()
 
     monthly = top.table("monthly")
@@ -668,7 +736,7 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
         average_cost_fen=average_cost, high_by=high_by, rw_tiers=tuple(tiers), level_k_u=level_k, low_u=low_u,
         missing_weight=missing_weight, ungroupable_pay=ungroupable_pay, ungroupable_ratio_u=ungroupable_ratio,
         long_stay_days=long_days, long_stay_ratio_u=long_ratio, special_ratio_u=special_ratio,
-        special_max_share_u=special_share, event_ratio_u=event_ratio, per_diem_fen=per_diem_fen,
+        special_max_share_u=special_share, event_ratio_u=event_ratio,
         provisional=provisional, withhold_u=withhold_u, release_bands=tuple(release) if release else None,
         default_score=default_score, corridor=tuple(corridor_bands) if corridor_bands else None,
         carry_balance=carry, benefits=rules, unreferred_cut_u=unreferred, far_below_u=far_below,
@@ -676,9 +744,11 @@ def parse_policy(data: dict, origin: str = "policy", sha256: str = "", folder: P
         carry_from_month=carry_from, carry_months=carry_months, coefficient_applies_to=applies_to,
         point_value_fixed=fixed, release_schedule=schedule, totals_fen=totals_fen, totals_over=totals_over,
         totals_fund_share_u=totals_share, min_cases=min_cases, min_case_deduction_fen=deduction,
-        next_year_bands=next_year, quota_hospitals_fen=quota_hospitals, quota_levels_fen=quota_levels,
-        covered_cost=covered, cross_region=cross_region, lifecycle=lifecycle, files=files, path=origin,
-        sha256=sha256,
+        next_year_bands=next_year, per_diem_rates=per_diem_rows, per_diem_from=per_diem_from,
+        single_disease=single_rows, single_disease_budget=single_budget, special_rounding=special_rounding,
+        special_min_count=special_min, interim_months=interim_months if interim_on else None,
+        tables_sha256=tables_sha256, quota_hospitals_fen=quota_hospitals, quota_levels_fen=quota_levels,
+        covered_cost=covered, cross_region=cross_region, lifecycle=lifecycle, files=files, path=origin, sha256=sha256,
     )
 
 

@@ -38,6 +38,7 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
                    scores: dict[str, int] | None = None, special: dict[str, str] | None = None,
                    events: dict[str, str] | None = None, files_sha256: dict[str, str] | None = None,
                    ledger: Ledger | None = None, scope: Scope | None = None, outbound: pa.Table | None = None,
+                   special_list: dict | None = None,
                    adjustments=None, applied: dict | None = None) -> Run:
     """Settle a period of grouped cases.
 
@@ -63,6 +64,9 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
     outbound : pyarrow.Table, optional
         Shadow runs: last year's clearing tables of the regions where this region's insured were treated
         (:func:`payment.cross_region.outbound_rows`); needs ``[cross_region]``.
+    special_list : dict, optional
+        Which 特病单议 list ``special`` is (version, sha256, …): recorded in the metadata (``special_list``) and
+        in the run version.
     adjustments : list of payment.deductions.Adjustment, optional
         Deduction and recovery lines to apply in this run (month and year runs, :func:`payment.deductions.pending`);
         ``applied`` holds the lines applied by earlier runs (id → line). The lines applied are in
@@ -105,7 +109,7 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
                  "budget_share": None if scope.budget_share is None else str(scope.budget_share)}
     files_sha256 = {**(files_sha256 or {}), **(policy.cross_region.files_sha256 if policy.cross_region else {})}
     meta = run_metadata(settlement, weights.meta, files_sha256,
-                        described if scope.point_values or scope.budget_share is not None else None)
+                        described if scope.point_values or scope.budget_share is not None else None, special_list)
     warning = coverage_warning(prepared, hospitals, kind, scope)
     meta["warnings"] = [warning] if warning else []
     outbound_rows = cross_region.outbound_rows(policy, outbound) if outbound is not None else []

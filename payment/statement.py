@@ -19,13 +19,14 @@ KIND_ZH = {"year": "年度清算", "month": "按月预结", "shadow": "空转试
 #: Statement lines of a hospital (column of the ``hospitals`` table), in the order printed.
 STATEMENT_LINES = {
     "year": ("n_cases", "n_drg", "n_unpaid", "drg_points", "point_value", "drg_standard", "drg_patient_share",
-             "drg_fund", "drg_cost", "cost_ratio", "other_tracks_fund", "event_fund", "corridor", "provisional",
+             "drg_fund", "drg_cost", "cost_ratio", "other_tracks_fund", "budget_tracks_fund", "interim_netted",
+             "event_fund", "corridor", "provisional",
              "withheld", "score", "release_share", "released", "released_before", "corridor_reward",
              "total_deduction", "volume_deduction", "bonus", "lifecycle_deducted_months", "lifecycle_deducted",
              "annual_due", "monthly_paid", "balance", "carried_out"),
     "month": ("n_cases", "n_drg", "n_unpaid", "drg_points", "point_value", "drg_standard", "drg_patient_share",
-              "drg_fund", "other_tracks_fund", "event_fund", "provisional", "withheld", "lifecycle_deducted", "paid",
-              "released",
+              "drg_fund", "other_tracks_fund", "budget_tracks_fund", "interim_netted", "event_fund", "provisional",
+              "withheld", "lifecycle_deducted", "paid", "released",
               "carried_in", "transfer"),
 }
 #: Label of each statement line, Chinese and English.
@@ -35,7 +36,9 @@ STATEMENT_ZH = {
     "drg_standard": "DRG支付标准合计 standard", "drg_patient_share": "个人负担 patient shares",
     "drg_fund": "DRG基金支付 DRG fund payment", "drg_cost": "DRG病例实际费用 actual cost",
     "cost_ratio": "费用/支付标准 cost ÷ standard", "other_tracks_fund": "其他付费方式基金支付 other tracks",
-    "event_fund": "突发事件除外 event exclusions", "corridor": "结余留用/超支分担 corridor",
+    "event_fund": "突发事件除外/预算外单病种 outside the budget", "corridor": "结余留用/超支分担 corridor",
+    "budget_tracks_fund": "其中预算内床日/单病种 of which paid from the DRG budget",
+    "interim_netted": "扣回中途结算已付 interim payments netted",
     "provisional": "月度预结金额 provisional amount", "withheld": "预留金 withheld",
     "score": "考核得分 assessment score", "release_share": "预留金返还比例 release share",
     "released": "返还预留金 released", "annual_due": "年度应付 annual amount due",
@@ -108,6 +111,7 @@ def worked_example(line: dict, policy: Policy) -> str:
         One sentence in Chinese, e.g. ``"C1 ES35 (正常病例): RW 1.0 × 100 × 系数 1 = 100 点；…"``.
     """
     ct = line["case_type"]
+    netted = f"；扣回中途结算已付 interim netted {line['interim_netted']} 元" if line.get("interim_netted") else ""
     base = f"{line['case_id']} {line['drg']} ({line['case_type_zh']}): "
     if ct in ("normal", "high", "low"):
         unit = "费率" if policy.method == "rate" else "点值"
@@ -117,8 +121,9 @@ def worked_example(line: dict, policy: Policy) -> str:
                         f"{line['rw']} × 100",
                 "low": f"费用 {line['total_cost']} ÷ 例均 {line['mean_cost']} × RW {line['rw']} × 100"}[ct]
         return (base + f"{head} = {line['points']} 点；× {unit} {line['point_value']} → 支付标准 {line['standard']} 元；"
-                f"基金支付 = {line['standard']} − 个人负担 {line['patient_share']} = {line['fund_payment']} 元")
-    return base + f"支付标准 {line['standard']} 元；基金支付 {line['fund_payment']} 元。{line['formula']} {line['note']}"
+                f"基金支付 = {line['standard']} − 个人负担 {line['patient_share']} = {line['fund_payment']} 元{netted}")
+    return base + (f"支付标准 {line['standard']} 元；基金支付 {line['fund_payment']} 元{netted}。{line['formula']} "
+                   f"{line['note']}")
 
 
 def _case_type_codes(lines: pa.Table) -> tuple[np.ndarray, list[str]]:

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from payment._kernels import CAT_DRG, category_sums
 from payment.engine import (CASE_TYPES, DRG_TRACK, Settlement, group_sum, next_year, point_value_text,
-                            reconciliation)
+                            reconciliation, track_types)
 from payment.inputs import REJECT_REASONS
 from payment.money import RATIO_UNITS
 from foundation.decimals import decimal_array
@@ -38,7 +38,8 @@ LABELS_ZH = {
     "patient_share_source": "个人负担来源", "fund_payment": "基金支付", "provisional_standard": "月度预结支付标准",
     "provisional_fund": "月度预结基金支付", "formula": "计算过程", "note": "说明", "gain": "盈亏（支付标准−费用）",
     "payment_ratio": "支付标准/费用", "far_from_cost": "偏离费用", "quota_standard": "定额基线（定额标准）",
-    "quota_cost": "定额对比费用", "quota_gain": "定额盈亏（定额−费用）",
+    "quota_cost": "定额对比费用", "quota_gain": "定额盈亏（定额−费用）", "interim_netted": "扣回中途结算已付",
+    "budget_tracks_fund": "预算内项目基金支付",
 }
 FORMULAS = {
     ("point", 0): "点数 = 权重 × 100 × 医院系数；支付标准 = 点数 × 点值；基金支付 = 支付标准 − 个人负担 "
@@ -63,6 +64,10 @@ FORMULAS = {
     11: "数据错误：不予结算 (rejected: see note)",
     12: "定额结算：支付标准 = 本院定额标准；基金支付 = 支付标准 − 个人负担 (quota: standard = the hospital's quota per "
         "discharge; fund = standard − patient share)",
+    13: "单病种：支付标准 = 该病种（诊断/手术）按基金与医院等级的定额 (single disease: standard = its fixed price)",
+    14: "中途结算：支付标准 = 床日费用标准 × 已住院天数，或 费用 × 超长住院比例；基金支付 = 支付标准 − 个人负担 − 此前中途结算已付 "
+        "(interim: standard = daily rate × days so far, or cost × long-stay ratio; fund = standard − patient share − "
+        "earlier interim payments)",
 }
 PATIENT_SOURCES = ("patient_paid", "benefit_calculator", "unknown")
 #: Why a held case (暂缓支付) is not paid, and what to do (case type → note).
@@ -129,6 +134,8 @@ def case_lines(s: Settlement) -> pa.Table:
         "patient_share_source": _labels(c.patient_source, list(PATIENT_SOURCES)),
         "fund_payment": decimal_array(s.fund_payment, 2),
     }
+    if s.policy.interim_months is not None:
+        columns["interim_netted"] = decimal_array(s.interim_netted, 2)
     if s.monthly_standard is not None:
         columns["provisional_standard"] = _nullable_decimal(s.monthly_standard, 2, drg_track)
         columns["provisional_fund"] = _nullable_decimal(s.monthly_standard - c.patient_fen, 2, drg_track)
@@ -193,6 +200,10 @@ def hospital_table(s: Settlement) -> pa.Table:
         "other_tracks_fund": _money(a["reserve_fund"][present]),
         "event_fund": _money(a["event_fund"][present]),
     }
+    if track_types(s.policy)[1]:
+        columns["budget_tracks_fund"] = _money(a["budget_fund"][present])
+    if s.policy.interim_months is not None:
+        columns["interim_netted"] = _money(a["interim_netted"][present])
     if s.kind == "shadow":
         columns["gain"] = _money(a["drg_standard"][present] - a["drg_cost"][present])
         far = group_sum(((s.classified.category == CAT_DRG) & _far(s)).astype(np.int64),
@@ -279,6 +290,9 @@ def settlement_rules(p) -> dict:
         "excess_from": p.excess_from, "reward_from": p.reward_from,
         "release_schedule": p.release_schedule,
         "carry_balance": {"months_from": p.carry_from_month, "months": p.carry_months} if p.carry_balance else False,
+        "per_diem_from": p.per_diem_from, "single_disease_budget": p.single_disease_budget,
+        "special_cap": {"rounding": p.special_rounding, "min_count": p.special_min_count},
+        "interim_months": p.interim_months,
     }
 
 
@@ -355,7 +369,8 @@ def reconciliation_table(s: Settlement, extra: list[dict] = (), rows: list[dict]
     })
 
 
-def run_metadata(s: Settlement, weights_meta, extra_files: dict[str, str], scope: dict | None = None) -> dict:
+def run_metadata(s: Settlement, weights_meta, extra_files: dict[str, str], scope: dict | None = None,
+                 special_list: dict | None = None) -> dict:
     """What a run was made from and its summary; ``run_version`` is a digest of the inputs (no timestamps)."""
     c, cl, p = s.cases, s.classified, s.policy
     funds = []
@@ -370,6 +385,8 @@ def run_metadata(s: Settlement, weights_meta, extra_files: dict[str, str], scope
             {"numerator_fen": value.numerator, "denominator_point_units": value.denominator,
              "unit": "fen per 1/10,000 point"},
             "drg_fund_fen": int(s.accounts["drg_fund"][f::max(len(c.funds), 1)].sum()),
+            # tracks paid from the DRG budget (预算内: 床日付费/单病种); drg_fund + this = distributable (year runs)
+            "budget_tracks_fen": int(s.accounts["budget_fund"][f::max(len(c.funds), 1)].sum()),
         })
     counts = np.bincount(cl.case_type, minlength=len(CASE_TYPES))
     inputs = {
@@ -378,10 +395,13 @@ def run_metadata(s: Settlement, weights_meta, extra_files: dict[str, str], scope
         "weights": {"name": weights_meta.name, "region": weights_meta.region, "year": weights_meta.year,
                     "source_sha256": weights_meta.source_sha256},
         "pack_version": c.pack_version, "input_fingerprint": c.fingerprint,
-        "hospitals_sha256": s.hospitals.sha256, "files_sha256": dict(sorted(extra_files.items())),
+        "hospitals_sha256": s.hospitals.sha256,
+        "files_sha256": dict(sorted({**extra_files, **p.tables_sha256}.items())),
     }
     if scope:  # a partial run's point values or budget share are inputs too
         inputs["scope"] = scope
+    if special_list:  # the 特病单议 list the run used (its version and digest)
+        inputs["special_list"] = special_list
     run_version = hashlib.sha256(json.dumps(inputs, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
     return {
         "run_version": run_version, **inputs, "rounding": ROUNDING_RULE, "rules": settlement_rules(p),

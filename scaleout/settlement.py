@@ -19,10 +19,12 @@ What runs where (``settle_spark``)
 
 The run ledger is not read here: a policy with a release schedule, the coefficient on the fund amount,
 a fixed point value, ``[assessment.next_year]``, ``[cross_region]`` (异地就医), the quota method or a
-``[quota]`` baseline, and a hospital table with ``bonus_share``, are refused by name (``_UNDISTRIBUTED``); settle
-those on one machine.  ``[lifecycle]`` (returns, deadlines, deductions) is read by the case life cycle
-(``payment.cycle``, the service), not by a settlement of given cases: Spark settles the cases it is given and
-applies no deduction (the run ledger, where deductions are recorded, is not read here).
+``[quota]`` baseline, tracks paid from the DRG budget (per diem ``paid_from = "budget"``, 单病种 ``budget =
+"inside"``) or interim settlement (``[tracks.interim]``), and a hospital table with ``bonus_share``, are
+refused by name (``_UNDISTRIBUTED``); settle those on one machine.  Per-diem rate tables and 单病种 outside
+the budget are per-case prices: the executors apply them with payment's own :func:`payment.prepare_cases`.  ``[lifecycle]`` (returns, deadlines, deductions) is read by
+the case life cycle (``payment.cycle``, the service), not by a settlement of given cases: Spark settles the cases it
+is given and applies no deduction (the run ledger, where deductions are recorded, is not read here).
 
 The input order of the single-machine engine is the ``row_no`` order here: settle grouped cases
 that carry ``row_no`` (``group_spark`` writes it).
@@ -54,6 +56,9 @@ _UNDISTRIBUTED = {
     "[cross_region]": lambda p: p.cross_region is not None,
     'method = "quota" / [quota] (定额)': lambda p: p.method == "quota" or bool(
         p.quota_hospitals_fen or p.quota_levels_fen or "quota" in p.files),
+    '[tracks.per_diem] paid_from = "budget"': lambda p: p.per_diem_from == "budget",
+    '[tracks.single_disease] budget = "inside"': lambda p: bool(p.single_disease) and p.single_disease_budget == "inside",
+    "[tracks.interim] enabled": lambda p: p.interim_months is not None,
 }
 #: Per-case columns computed on the executors (all integers but the ids).
 CASE_SCHEMA = ("row_no long, case_id string, hospital_id string, hosp long, fund_key string, yyyymm long, "
@@ -193,8 +198,8 @@ def settle_spark(cases, weights: WeightTable, policy: Policy, hospitals: Hospita
     for key, used in _UNDISTRIBUTED.items():
         if used(policy):
             raise PaymentInputError(f"settle on Spark: {key} is not distributed (it reads or writes the run ledger, "
-                                    "is not rescaled to the budget, writes next year's table or clears 异地就医 "
-                                    "cases); settle on one machine: drg settle")
+                                    "is not rescaled to the budget, writes next year's table, clears 异地就医 "
+                                    "cases or takes tracks off the budget); settle on one machine: drg settle")
     if hospitals.bonus_u:
         raise PaymentInputError("settle on Spark: the hospital table's bonus_share (考核奖励比例) is not distributed; "
                                 "settle on one machine: drg settle")

@@ -7,14 +7,14 @@ largest remainder (ties to the earlier case).  It shares nothing with the engine
 
 Cases are dicts: ``case_id``, ``hospital_id``, ``drg``, ``status``, ``cost`` (fen), ``patient`` (fen),
 ``los`` (days or None), ``month`` (1–12), ``insurance_type``, optional ``self_pay`` (fen) and ``insured_region``
-(异地就医).  Hospitals: id → (level, coefficient as
+(异地就医), ``dx`` and ``procs`` (a list) for 单病种.  Hospitals: id → (level, coefficient as
 Fraction).  Weights: DRG → (RW as Fraction, mean cost in fen or None).
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
-from math import floor
+from math import ceil, floor
 
 U = 10_000  # points and ratios in 1/10,000
 
@@ -23,12 +23,47 @@ def _r(units: int) -> Fraction:
     return Fraction(units, U)
 
 
+def price(rows, item: str, procs, names: set, level: int, hospital: str):
+    """The most specific row's amount (procedure row, then hospital 4 + level 2 + fund 1; first listed), or None."""
+    best = None
+    for r in rows:
+        if r.item != item or r.procedure and r.procedure not in procs or r.fund and r.fund not in names \
+                or r.level and r.level != level or r.hospital and r.hospital != hospital:
+            continue
+        rank = (bool(r.procedure), 4 * bool(r.hospital) + 2 * bool(r.level) + bool(r.fund))
+        if best is None or rank > best[0]:
+            best = (rank, r.amount_fen)
+    return None if best is None else best[1]
+
+
+def fund_names(case, policy, regions) -> set:
+    """The names a price row's ``fund`` may give the case's fund: budget name, region, insurance types."""
+    key = fund_of(case, policy, regions)
+    if key is None:
+        return set()
+    budget = next((b for b in policy.budgets if (b.region, b.insurance_type) == key), None)
+    named = {budget.name or {"310": "职工", "390": "居民", "all": "全部险种"}.get(key[1], key[1])} if budget else set()
+    return named | {key[0], key[1], case["insurance_type"]}
+
+
+def daily_rate(case, policy, hospitals, regions=None):
+    return price(policy.per_diem_rates, case["drg"], (), fund_names(case, policy, regions or {}),
+                 hospitals[case["hospital_id"]][0], case["hospital_id"])
+
+
+def single_price(case, policy, hospitals, regions=None):
+    if not policy.single_disease or not case.get("dx"):
+        return None
+    return price(policy.single_disease, case["dx"], tuple(case.get("procs", ())),
+                 fund_names(case, policy, regions or {}), hospitals[case["hospital_id"]][0], case["hospital_id"])
+
+
 #: Under method = "quota" (定额法) these case types are discharges paid the hospital's quota.
 QUOTA_PAID = ("normal", "high", "low", "ungroupable", "ungroupable_held", "no_weight_ffs", "held")
 
 
-def case_type(case, policy, hospitals, weights, special_ok: set, events: set) -> str:
-    kind = _case_type(case, policy, hospitals, weights, special_ok, events)
+def case_type(case, policy, hospitals, weights, special_ok: set, events: set, regions=None) -> str:
+    kind = _case_type(case, policy, hospitals, weights, special_ok, events, regions)
     return "quota" if policy.method == "quota" and kind in QUOTA_PAID else kind
 
 
@@ -45,14 +80,16 @@ def corridor_cost(case, policy) -> int:
     return case["cost"]
 
 
-def _case_type(case, policy, hospitals, weights, special_ok: set, events: set) -> str:
+def _case_type(case, policy, hospitals, weights, special_ok: set, events: set, regions=None) -> str:
     if case["case_id"] in events:
         return "event"
     if case["case_id"] in special_ok:
         return "special"
+    if single_price(case, policy, hospitals, regions) is not None:
+        return "single_disease"
     if case["status"] in ("qy", "ungroupable"):
         return "ungroupable" if policy.ungroupable_pay == "fee_for_service" else "ungroupable_held"
-    if case["drg"] in policy.per_diem_fen:
+    if daily_rate(case, policy, hospitals, regions) is not None:
         return "per_diem"
     if policy.long_stay_days and case["los"] is not None and case["los"] > policy.long_stay_days:
         return "long_stay"
@@ -96,11 +133,13 @@ def points(case, kind: str, policy, hospitals, weights) -> int:
     return base
 
 
-def track_standard(case, kind: str, policy) -> int:
+def track_standard(case, kind: str, policy, hospitals=None, regions=None) -> int:
     ratio = {"long_stay": policy.long_stay_ratio_u, "special": policy.special_ratio_u, "event": policy.event_ratio_u,
              "ungroupable": policy.ungroupable_ratio_u, "no_weight_ffs": U}.get(kind)
     if kind == "per_diem":
-        return policy.per_diem_fen[case["drg"]] * case["los"]
+        return daily_rate(case, policy, hospitals, regions) * case["los"]
+    if kind == "single_disease":
+        return single_price(case, policy, hospitals, regions)
     if ratio is not None:
         return floor(case["cost"] * _r(ratio))
     return 0
@@ -119,7 +158,9 @@ def special_within_cap(cases, policy, special: list, events: set) -> set:
         if c is None or cid in events:
             continue
         h = c["hospital_id"]
-        if used.get(h, 0) < floor(counts[h] * _r(policy.special_max_share_u)):
+        share = counts[h] * _r(policy.special_max_share_u)
+        cap = max(ceil(share) if policy.special_rounding == "up" else floor(share), policy.special_min_count)
+        if used.get(h, 0) < cap:
             ok.add(cid)
             used[h] = used.get(h, 0) + 1
     return ok
@@ -297,21 +338,26 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
     events = set(events)
     special_ok = special_within_cap(cases, policy, list(special), events)
     lines = []
+    in_budget = {"per_diem"} if policy.per_diem_from == "budget" else set()
+    in_budget |= {"single_disease"} if policy.single_disease_budget == "inside" else set()
+    outside = {"event"} | ({"single_disease"} if policy.single_disease_budget == "outside" else set())
     for c in cases:
-        kind = case_type(c, policy, hospitals, weights, special_ok, events)
+        kind = case_type(c, policy, hospitals, weights, special_ok, events, regions)
         drg_track = kind in ("normal", "high", "low")
         quota = quota_of(c["hospital_id"], hospitals[c["hospital_id"]][0], policy) if kind == "quota" else 0
         lines.append({"case": c, "kind": kind, "fund": fund_of(c, policy, regions),
                       "points": points(c, kind, policy, hospitals, weights) if drg_track else 0,
-                      "standard": quota if kind == "quota" else 0 if drg_track else track_standard(c, kind, policy),
+                      "standard": quota if kind == "quota" else 0 if drg_track else track_standard(
+                          c, kind, policy, hospitals, regions),
                       "drg_track": drg_track or kind == "quota", "monthly_standard": quota})
     budgets = {(b.region, b.insurance_type): b.amount_fen for b in policy.budgets}
     values, monthly_values = {}, {}
     for fund in sorted({ln["fund"] for ln in lines if ln["fund"] is not None}):
         cleared = fund not in budgets  # a clearing fund: the reference value, no budget
         budget = budgets.get(fund, 0)
-        distributable = budget - floor(budget * _r(policy.reserve_u))
-        monthly_distributable = distributable
+        # the tracks paid from the DRG budget (预算内) are taken off what the points share
+        distributable = budget - floor(budget * _r(policy.reserve_u)) - sum(
+            ln["standard"] - ln["case"]["patient"] for ln in lines if ln["fund"] == fund and ln["kind"] in in_budget)
         distributable += (pool or {}).get(fund, 0)
         drg = [ln for ln in lines if ln["fund"] == fund and ln["drg_track"]]
         if policy.method == "quota":
@@ -340,7 +386,10 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
             if cleared:
                 value_m = Fraction(*policy.cross_region.reference)
             elif policy.provisional is None:
-                value_m = Fraction(monthly_distributable, 12 * sum(ln["points"] for ln in in_month)) + Fraction(
+                whole = budget - floor(budget * _r(policy.reserve_u))
+                taken = sum(ln["standard"] - ln["case"]["patient"] for ln in lines if ln["fund"] == fund
+                            and ln["kind"] in in_budget and ln["case"]["month"] == month)
+                value_m = Fraction(max(whole - 12 * taken, 0), 12 * sum(ln["points"] for ln in in_month)) + Fraction(
                     sum(ln["case"]["patient"] for ln in in_month), sum(ln["points"] for ln in in_month))
             else:
                 value_m = Fraction(*policy.provisional)
@@ -362,18 +411,19 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
         ln["fund_payment"] = 0 if ln["kind"] in unpaid else ln["standard"] - c["patient"]
         a = accounts.setdefault((c["hospital_id"], ln["fund"]), {
             "drg_fund": 0, "drg_standard": 0, "drg_cost": 0, "reserve_fund": 0, "event_fund": 0, "paid_cases": 0,
-            "months": {m: [0, 0] for m in range(1, 13)}})
+            "budget_fund": 0, "months": {m: [0, 0] for m in range(1, 13)}})
         a["paid_cases"] += ln["kind"] not in unpaid
         if ln["drg_track"]:
             a["drg_fund"] += ln["fund_payment"]
             a["drg_standard"] += ln["standard"]
             a["drg_cost"] += corridor_cost(c, policy)
             a["months"][c["month"]][0] += ln["monthly_standard"] - c["patient"]
-        elif ln["kind"] == "event":
+        elif ln["kind"] in outside:
             a["event_fund"] += ln["fund_payment"]
             a["months"][c["month"]][1] += ln["fund_payment"]
         elif ln["kind"] not in unpaid:
             a["reserve_fund"] += ln["fund_payment"]
+            a["budget_fund"] += ln["fund_payment"] if ln["kind"] in in_budget else 0
             a["months"][c["month"]][0] += ln["fund_payment"]
     months_per_period = {"year": 12, "half": 6, "quarter": 3, "month": 1}[policy.release_schedule]
     for (hospital, fund), a in accounts.items():
@@ -411,6 +461,31 @@ def settle_year(cases, policy, hospitals, weights, scores=None, special=(), even
                            - taken.get("sticky_months", 0) - taken.get("year", 0))
         a["balance"] = a["annual_due"] - a["monthly_paid"]
     return lines, accounts, values, monthly_values
+
+
+def interim_stay(records, policy, rate=None):
+    """中途结算 of one stay: its records in month order (``interim`` True until the discharge record), each with
+    cumulative ``cost``, ``patient`` and ``los``; ``rate`` the stay's daily rate (None: not per diem).
+
+    Returns per record (fund payment, netted): an interim record is paid what the stay so far is due (days × rate,
+    else ⌊cost × long-stay ratio⌋, less its patient share) less every earlier interim payment; the discharge
+    record is paid by its own track (here per diem or long stay) and nets every interim payment.
+    """
+    out, paid = [], 0
+    for r in records:
+        if rate is not None:
+            standard = rate * r["los"]
+        elif not r["interim"] and not (policy.long_stay_days and r["los"] > policy.long_stay_days):
+            raise ValueError("the twin settles per-diem or long stays only")
+        else:
+            standard = floor(r["cost"] * _r(policy.long_stay_ratio_u))
+        due = standard - r["patient"]
+        if r["interim"]:
+            out.append((due - paid, 0))
+            paid = due
+        else:
+            out.append((due, paid))
+    return out
 
 
 def outbound_forecast(rows, policy) -> dict:

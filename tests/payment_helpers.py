@@ -43,7 +43,7 @@ def weights(rows):
 
 def cases_frame(cases):
     """Naive-style case dicts (fen, month; ``self_pay`` fen when given) → the engine's input columns (yuan text,
-    dates)."""
+    dates); ``dx`` and ``procs`` become principal_dx and procedures when a case has them."""
     frame = pd.DataFrame({
         "case_id": [c["case_id"] for c in cases],
         "hospital_id": [c["hospital_id"] for c in cases],
@@ -55,6 +55,9 @@ def cases_frame(cases):
         "discharge_date": [f"2024-{c['month']:02d}-15" for c in cases],
         "insurance_type": [c["insurance_type"] for c in cases],
     })
+    if any("dx" in c for c in cases):
+        frame["principal_dx"] = [c.get("dx", "") for c in cases]
+        frame["procedures"] = ["|".join(c.get("procs", ())) for c in cases]
     if any("self_pay" in c for c in cases):
         frame["self_pay_cost"] = [f"{Decimal(c.get('self_pay', 0)) / 100:.2f}" for c in cases]
     return frame

@@ -138,7 +138,7 @@ def test_golden_as_a_gb18030_chinese_wide_csv_groups_identically(golden_run, gol
 
 @pytest.mark.golden
 def test_golden_normalised_up_front_gives_the_same_results(golden_run, tables_dir):
-    """Normalising every record first (the library function) and the CLI's invalid-only pass agree."""
+    """Normalising every record first (the library function) and grouping gives the expected results."""
     from grouper import Grouper
     from icd_tables.intake.codes import normalize_codes
 
@@ -196,15 +196,20 @@ def test_bad_rows_keep_their_row_and_say_what_to_fix(small_csv, tmp_path, capsys
     assert "codes reformatted" in err and "duplicate case_id" in err
 
 
-def test_normalising_everything_first_gives_the_same_results(small_csv, tmp_path, capsys, monkeypatch):
-    """The shortcut (normalise only the records grouped invalid) and the plain way agree."""
-    from icd_tables.intake.codes import CodeNormalizer
+def test_normalising_everything_first_gives_the_same_results(small_csv, tmp_path, capsys):
+    """Formatting fixed while encoding (the command) and by the Arrow normaliser before grouping agree."""
+    from grouper import Grouper
+    from icd_tables.intake.codes import normalize_codes
+    from icd_tables.intake.reader import open_records
 
-    shortcut, plain = tmp_path / "shortcut.parquet", tmp_path / "plain.parquet"
-    assert run(capsys, "group", small_csv, "-o", shortcut)[0] == EXIT_OK
-    monkeypatch.setattr(CodeNormalizer, "plain_pack", property(lambda self: False))
-    assert run(capsys, "group", small_csv, "-o", plain)[0] == EXIT_OK
-    pd.testing.assert_frame_equal(pd.read_parquet(shortcut).astype(str), pd.read_parquet(plain).astype(str))
+    out = tmp_path / "out.parquet"
+    assert run(capsys, "group", small_csv, "-o", out)[0] == EXIT_OK
+    record_file = open_records(small_csv)
+    records = record_file.intake()(pa.concat_tables(record_file.source.batches(1000))).records
+    grouper = Grouper()
+    plain = grouper.group_arrow(normalize_codes(records, grouper.pack)).to_pandas()
+    got = pd.read_parquet(out)
+    pd.testing.assert_frame_equal(got[plain.columns].astype(str), plain.astype(str))
 
 
 def test_duplicate_case_ids_across_batches(small_csv, tmp_path, capsys):

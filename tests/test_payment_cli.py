@@ -191,3 +191,26 @@ def test_ledger_half_yearly_release_and_a_contradicting_rerun(inputs, capsys):
     assert settle(inputs, "month", "2024-03", inputs / "m3b", "--ledger", str(ledger)) == 3
     assert "entry run 2024-03 hospital H3" in capsys.readouterr().err
     assert ledger.read_bytes() == recorded and not (inputs / "m3b").exists()
+
+
+def test_special_list_and_per_diem_file_are_recorded_with_the_run(inputs, capsys):
+    """The 特病单议 list a run used (file name, SHA-256, count) in run.json and on the statements; a per-diem rate
+    file's SHA-256 with the inputs; the summary shows per diem paid from the budget beside Σ DRG fund."""
+    import hashlib
+
+    write_csv(inputs / "special.csv", ["case_id"], [["K003"]])
+    write_csv(inputs / "rates.csv", ["drg", "fund", "rate"], [["C01", "310", "200.00"]])
+    (inputs / "policy.toml").write_text(POLICY.format(budget="300000.00") + '[tracks.per_diem]\nfile = "rates.csv"\n'
+                                        'paid_from = "budget"\n', encoding="utf-8")
+    assert settle(inputs, "year", "2024", inputs / "run", "--special", str(inputs / "special.csv")) == 0
+    err = capsys.readouterr().err
+    meta = json.loads((inputs / "run" / "run.json").read_text(encoding="utf-8"))
+    digest = hashlib.sha256((inputs / "special.csv").read_bytes()).hexdigest()
+    assert meta["special_list"] == {"version": "special.csv", "sha256": digest, "cases": 1}
+    assert meta["files_sha256"]["[tracks.per_diem] file"] == hashlib.sha256(
+        (inputs / "rates.csv").read_bytes()).hexdigest()
+    html = (inputs / "run" / "statements" / "H1.html").read_text(encoding="utf-8")
+    assert "特病单议名单" in html and digest in html
+    fund = next(f for f in meta["funds"] if f["insurance_type"] == "310")
+    assert fund["budget_tracks_fen"] > 0 and fund["drg_fund_fen"] + fund["budget_tracks_fen"] == fund["distributable_fen"]
+    assert "预算内床日/单病种" in err and "= distributable" in err

@@ -17,14 +17,18 @@ RATIO = 10_000
 def twin_classify(i, a):
     """One case, as the module docstring of payment.engine states the rules."""
     d = a["drg"][i]
-    rw, mean, rate = int(a["drg_rw"][d]), int(a["drg_mean"][d]), int(a["drg_rate"][d])
+    rw, mean, rate = int(a["drg_rw"][d]), int(a["drg_mean"][d]), int(a["rate"][i])
     c, h = int(a["cost"][i]), a["hosp"][i]
     if a["reject"][i]:
         t = k.REJECTED
+    elif a["interim"][i]:
+        t = k.INTERIM
     elif a["event"][i]:
         t = k.EVENT
     elif a["special"][i]:
         t = k.SPECIAL
+    elif a["single_price"][i] >= 0:
+        t = k.SINGLE_DISEASE
     elif a["status"][i]:
         t = a["ungroupable_type"]
     elif rate >= 0:
@@ -42,7 +46,9 @@ def twin_classify(i, a):
         if c * RATIO < a["low_u"] * mean:
             return k.LOW, c * rw // mean, 0
         return k.NORMAL, base, 0
-    standard = {k.PER_DIEM: rate * int(a["los"][i]), k.LONG_STAY: c * a["long_ratio"] // RATIO,
+    interim = rate * int(a["los"][i]) if rate >= 0 else c * a["long_ratio"] // RATIO
+    standard = {k.PER_DIEM: rate * int(a["los"][i]), k.INTERIM: interim, k.SINGLE_DISEASE: int(a["single_price"][i]),
+                k.LONG_STAY: c * a["long_ratio"] // RATIO,
                 k.SPECIAL: c * a["special_ratio"] // RATIO, k.EVENT: c * a["event_ratio"] // RATIO,
                 k.UNGROUPABLE: c * a["ungroupable_ratio"] // RATIO, k.NO_WEIGHT_FFS: c}.get(t, 0)
     return t, 0, standard
@@ -59,8 +65,11 @@ def classify_inputs(draw):
         "drg_rw": np.array([draw(st.sampled_from([-1, 1, 999_999, 1_000_000, 2_345_678, 5_000_000, 60_000_000]))
                             for _ in range(n_drg)], np.int64),
         # a DRG's mean cost of 100.00 元 or more: the range classify() checks before the kernel
-        "drg_mean": ints(10**4, 10**8, n_drg), "drg_rate": np.array(
-            [draw(st.sampled_from([-1, -1, 0, 45_000])) for _ in range(n_drg)], np.int64),
+        "drg_mean": ints(10**4, 10**8, n_drg), "rate": np.array(
+            [draw(st.sampled_from([-1, -1, 0, 45_000])) for _ in range(n)], np.int64),
+        "single_price": np.array([draw(st.sampled_from([-1, -1, -1, 0, 300_000])) for _ in range(n)], np.int64),
+        "interim": ints(0, 1, n).astype(bool) & ints(0, 1, n).astype(bool),
+        "single_outside": draw(st.booleans()),
         "hosp": ints(0, n_h - 1, n), "hosp_coef": ints(1, 20_000, n_h),
         "hosp_k": np.array([draw(st.sampled_from([0, 0, 20_000])) for _ in range(n_h)], np.int64),
         "tier_bounds": np.array([1_000_000, 2_000_000, 3_000_000, 5_000_000], np.int64),
@@ -77,9 +86,9 @@ def classify_inputs(draw):
     }
 
 
-ORDER = ("status", "drg", "drg_rw", "drg_mean", "drg_rate", "hosp", "hosp_coef", "hosp_k", "tier_bounds", "tier_k",
+ORDER = ("status", "drg", "drg_rw", "drg_mean", "rate", "hosp", "hosp_coef", "hosp_k", "tier_bounds", "tier_k",
          "cost", "los", "reject", "special", "event", "low_u", "long_days", "no_weight_type", "ungroupable_type",
-         "long_ratio", "special_ratio", "event_ratio", "ungroupable_ratio")
+         "long_ratio", "special_ratio", "event_ratio", "ungroupable_ratio", "single_price", "interim", "single_outside")
 
 
 @settings(max_examples=150, deadline=None)
@@ -88,7 +97,8 @@ def test_classify_points_matches_its_twin(a):
     case_type, points, standard, category = k.classify_points(*(a[name] for name in ORDER))
     for i in range(len(a["status"])):
         assert (case_type[i], points[i], standard[i]) == twin_classify(i, a), i
-        expected = (k.CAT_DRG if case_type[i] <= k.LOW else k.CAT_EVENT if case_type[i] == k.EVENT else
+        outside = case_type[i] == k.EVENT or case_type[i] == k.SINGLE_DISEASE and a["single_outside"]
+        expected = (k.CAT_DRG if case_type[i] <= k.LOW else k.CAT_EVENT if outside else
                     k.CAT_UNPAID if case_type[i] in (k.UNGROUPABLE_HELD, k.HELD, k.REJECTED) else k.CAT_RESERVE)
         assert category[i] == expected
 

@@ -34,20 +34,36 @@ def scenario(draw):
             "status": draw(st.sampled_from(["ok"] * 8 + ["ungroupable", "qy"])), "cost": cost,
             "patient": draw(st.integers(0, cost)), "los": draw(st.integers(1, 90)),
             "month": draw(st.integers(1, 12)), "insurance_type": draw(st.sampled_from(["310", "390"])),
+            "dx": draw(st.sampled_from(["K35.800", "O80.000", "J18.900", "J18.900", "J18.900"])),
+            "procs": draw(st.sampled_from([(), ("47.0900",), ("73.5900", "47.0900")])),
         })
     # every fund has points
-    cases[0].update(drg="A01", status="ok", cost=10_000_00, patient=1_000_00, insurance_type="310", los=5)
-    cases[1].update(drg="C01", status="ok", cost=5_000_00, patient=0, insurance_type="390", los=5)
+    cases[0].update(drg="A01", status="ok", cost=10_000_00, patient=1_000_00, insurance_type="310", los=5,
+                    dx="J18.900")
+    cases[1].update(drg="C01", status="ok", cost=5_000_00, patient=0, insurance_type="390", los=5, dx="J18.900")
+    per_diem_from = draw(st.sampled_from(["reserve", "budget"]))
+    single_budget = draw(st.sampled_from(["outside", "inside"]))
+    # tracks paid from the budget (at most 40 × 90 days × 1,000.00 = 3,600,000.00) must fit in its distributable part
+    least = 5 * 10**8 if per_diem_from == "budget" or single_budget == "inside" else 1
     changes = {
         "method": draw(st.sampled_from(["point", "rate"])),
-        "budget": [{"insurance_type": "310", "amount": f"{draw(st.integers(1, 10**9)) / 100:.2f}"},
-                   {"insurance_type": "390", "amount": f"{draw(st.integers(1, 10**9)) / 100:.2f}"}],
+        "budget": [{"insurance_type": "310", "amount": f"{draw(st.integers(least, 10**9)) / 100:.2f}"},
+                   {"insurance_type": "390", "amount": f"{draw(st.integers(least, 10**9)) / 100:.2f}"}],
         "reserve": {"share": draw(st.sampled_from(["0", "0.05", "0.1234"]))},
         "missing_weight": draw(st.sampled_from(["hold", "fee_for_service"])),
         "monthly": {"withhold": draw(st.sampled_from(["0", "0.1", "0.0333"]))},
-        "tracks": {"long_stay": {"days": 60, "ratio": "0.9"}, "per_diem": {"rates": {"P01": "321.45"}},
-                   "special": {"max_share": "0.2"}, "ungroupable": {"pay": draw(st.sampled_from(
-                       ["fee_for_service", "hold"]))}},
+        "tracks": {"long_stay": {"days": 60, "ratio": "0.9"},
+                   "per_diem": {"rates": {"P01": "321.45"}, "paid_from": per_diem_from,
+                                "table": [{"drg": "P01", "fund": "390", "level": 3, "rate": "400.00"},
+                                          {"drg": "P01", "fund": "职工", "hospital_id": "HC", "rate": "250.50"},
+                                          {"drg": "D01", "level": "2", "rate": "1000.00"}]},
+                   "single_disease": {"budget": single_budget, "prices": [
+                       {"diagnosis": "K35.800", "price": "6000.00"},
+                       {"diagnosis": "K35.800", "procedure": "47.0900", "level": 3, "price": "9000.00"},
+                       {"diagnosis": "O80.000", "fund": "居民", "price": "3000.00"}]},
+                   "special": {"max_share": "0.2", "rounding": draw(st.sampled_from(["up", "down"])),
+                               "min_count": draw(st.integers(0, 2))},
+                   "ungroupable": {"pay": draw(st.sampled_from(["fee_for_service", "hold"]))}},
         "corridor": {"bands": [{"upto": "0.9", "fund_share": "0.3"}, {"upto": "1.1", "fund_share": "0"},
                                {"upto": "1.2", "fund_share": "0.5"}, {"fund_share": "0.1"}]},
         "assessment": {"release": [{"min_score": 90, "share": "1"}, {"min_score": 0, "share": "0.5"}]},
@@ -85,9 +101,12 @@ def test_year_matches_the_plain_python_calculator(data):
         expected = accounts[(row["hospital_id"], (row["region"], row["insurance_type"]))]
         for name in ("drg_fund", "withheld", "released", "corridor", "annual_due", "monthly_paid", "balance"):
             assert int(row[name] * 100) == expected[name], name
-    # Σ year-end DRG fund payments = distributable budget, to the fen, in every fund
+    # Σ year-end DRG-pool fund payments (DRG cases + tracks paid from the budget) = distributable, to the fen
+    budget_fund = {key: sum(a["budget_fund"] for (_, k), a in accounts.items() if k == key) for key in values}
     for fund in run.meta["funds"]:
-        assert fund["drg_fund_fen"] == fund["distributable_fen"]
+        key = (fund["region"], fund["insurance_type"])
+        assert fund["budget_tracks_fen"] == budget_fund[key]
+        assert fund["drg_fund_fen"] + fund["budget_tracks_fen"] == fund["distributable_fen"]
 
 
 @settings(max_examples=40, deadline=None)
@@ -205,7 +224,7 @@ def test_year_end_rules_match_the_plain_python_calculator(data, extra):
                                   "released", "annual_due", "monthly_paid", "balance", "bonus"))
     if pol.point_value_fixed is None:  # the budget is spent exactly wherever it is rescaled
         for fund in run.meta["funds"]:
-            assert fund["drg_fund_fen"] == fund["distributable_fen"]
+            assert fund["drg_fund_fen"] + fund["budget_tracks_fen"] == fund["distributable_fen"]
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -141,3 +141,35 @@ def test_golden_year_with_the_example_policy(spark, kind):
     pol = load_policy(EXAMPLE_POLICY)
     local, _ = _assert_same(spark, cases, w, pol, read_hospitals(pol.files["hospitals"], pol), kind, "2024", 4)
     assert local.cases.n == 6_696
+
+
+def test_track_prices_and_refused_track_keys(spark):
+    """Per-diem rates by fund and level and 单病种 outside the budget are per-case prices: Spark gives the
+    single-machine figures; tracks paid from the budget and interim settlement are refused by name."""
+    import dataclasses
+
+    from payment import PaymentInputError
+    from scaleout.settlement import settle_spark
+
+    pol = policy(budget=[{"insurance_type": "310", "amount": "900000.00"}, {"insurance_type": "390",
+                                                                             "amount": "500000.00"}],
+                 tracks={"per_diem": {"rates": {"P01": "300.00"}, "table": [
+                     {"drg": "P01", "fund": "390", "level": 3, "rate": "350.00"},
+                     {"drg": "P01", "hospital_id": "H2", "rate": "280.00"}]},
+                     "single_disease": {"prices": [{"diagnosis": "K35.800", "price": "6000.00"}]}})
+    hosp = hospitals(pol, [("H1", 3), ("H2", 2)])
+    w = weights([("A11", "1.5", "15000.00"), ("P01", "0.8", "8000.00")])
+    rows = []
+    for i in range(40):
+        drg = ("A11", "P01")[i % 2]
+        rows.append(case(f"C{i:03d}", ("H1", "H2")[i % 4 // 2], drg, "9000.00", "500.00", month=1 + i % 12,
+                         los=10 + i, insurance=("310", "390")[i % 3 == 0]) | {"dx": ("K35.800", "J18.900")[i % 5 > 0]})
+    cases = pa.Table.from_pandas(cases_frame(rows), preserve_index=False)
+    local, lines = _assert_same(spark, cases, w, pol, hosp, "year", "2024", 3)
+    assert {"per_diem", "single_disease"} <= set(lines.column("case_type").to_pylist())
+    frame = spark_frame(spark, _plain_with_row_no(cases), 2)
+    for changed, key in ((dataclasses.replace(pol, per_diem_from="budget"), r"\[tracks.per_diem\] paid_from"),
+                         (dataclasses.replace(pol, single_disease_budget="inside"), r"\[tracks.single_disease\]"),
+                         (dataclasses.replace(pol, interim_months=6), r"\[tracks.interim\]")):
+        with pytest.raises(PaymentInputError, match=key):
+            settle_spark(frame, w, changed, hosp, "year", "2024")

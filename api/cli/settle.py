@@ -105,6 +105,10 @@ def _statement(run, hospital: str, rows: list[dict], lines: pa.Table, months: li
     report.paragraph(f"系数作用于 coefficient on: {rules['coefficient_applies_to']} · 点值 point value: "
                      f"{rules['point_value']} · 走廊 corridor: {rules['corridor']} ({rules['corridor_base']}) · "
                      f"预留金返还 release: {rules['release_schedule']}", note=True)
+    if meta.get("special_list"):
+        listed = meta["special_list"]
+        report.paragraph(f"特病单议名单 special-case list: {listed['version']} · {listed['cases']} 例 cases · "
+                         f"sha256 {listed['sha256']}", note=True)
     if months:
         report.heading("按月预结 Monthly pre-settlement")
         report.table(pd.DataFrame([{"月份 month": m["month"], "险种 insurance": m["insurance_type"],
@@ -256,8 +260,10 @@ def _summary(run, seconds: float, out) -> None:
     for f in meta["funds"]:
         check = ""
         if run.settlement.kind == "year":
-            ok = f["drg_fund_fen"] == f["distributable_fen"]
-            check = f"; Σ DRG fund {fen_text(f['drg_fund_fen'])} {'=' if ok else '≠'} distributable"
+            pool = f["drg_fund_fen"] + f["budget_tracks_fen"]
+            ok = pool == f["distributable_fen"]
+            inside = f" (+ {fen_text(f['budget_tracks_fen'])} 预算内床日/单病种)" if f["budget_tracks_fen"] else ""
+            check = f"; Σ DRG fund {fen_text(f['drg_fund_fen'])}{inside} {'=' if ok else '≠'} distributable"
         value = f"{unit} {f['point_value']}" if f["point_value"] else NO_POINTS
         name = run.settlement.policy.fund_name(f['region'], f['insurance_type'])
         if not f["budget_fen"] and run.settlement.policy.cross_region is not None:  # a clearing fund: no budget
@@ -376,8 +382,11 @@ def cmd_settle(args) -> int:
     point_value = getattr(args, "point_value", None)
     scope = Scope(parse_point_value(point_value, policy) if point_value else {},
                   parse_budget_share(args.budget_share) if args.budget_share else None)
+    special_list = {"version": Path(extra["special"]).name, "sha256": files["special"],
+                    "cases": len(special)} if special is not None else None
     run = run_settlement(cases, weights, policy, hospitals, args.kind, args.period, scores=scores, special=special,
-                         events=events, files_sha256=files, ledger=ledger, scope=scope, outbound=outbound)
+                         events=events, files_sha256=files, ledger=ledger, scope=scope, outbound=outbound,
+                         special_list=special_list)
     for warning in run.meta["warnings"]:
         print(f"drg: {warning}", file=sys.stderr)
     if "xlsx" in formats and run.tables["case_lines"].num_rows > XLSX_MAX_ROWS - 1:

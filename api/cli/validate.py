@@ -14,13 +14,14 @@ import pyarrow.compute as pc
 from api.cli.commands import help_of
 from api.cases import iter_cases, read_cases
 from foundation.files import InputError, ResultWriter, output_format, write_table
+from foundation.xlsx import sheet_title, write_sheets
 from api.cli.in_use import in_use_line
 from api.cli.labels import add_xlsx_split, labels_zh
 from api.cli.progress import Progress, writing
 from api.cli.report import Report
 from audit.findings import SEVERITIES, SEVERITY_ZH
 from audit.rulebook import RuleBookError
-from audit.summary import CASE_LIST_SEVERITIES, department_lists, summarize
+from audit.summary import CASE_LIST_COLUMNS, CASE_LIST_SEVERITIES, department_lists, summarize
 from foundation.atomic import atomic_path
 from foundation.decimals import fen_text
 from audit.validate import Validation, Validator
@@ -89,10 +90,10 @@ def cmd_validate(args) -> int:
             writers.write([result.findings, result.explanations, result.alternatives])
             kept_findings.append(result.findings.select(["row_no", "rule_id", "severity"]))
             act = pc.is_in(result.findings.column("severity"), pa.array(CASE_LIST_SEVERITIES))
-            kept_cases.append(result.findings.filter(act).select(CASE_LIST_FIELDS).to_pandas())
+            kept_cases.append(result.findings.filter(act).select(CASE_LIST_FIELDS))
             kept_money.append(_money_at_stake(result, first_row_no))
             kept_records.append(_slim(records))
-            statuses.update(result.results.column("status").to_pylist())
+            statuses.update({v["values"]: v["counts"] for v in pc.value_counts(result.results.column("status")).to_pylist()})
             progress.update(first_row_no - 1 + records.num_rows)
         if not kept_records:
             raise InputError(f"{args.input}: no records")
@@ -109,7 +110,7 @@ def cmd_validate(args) -> int:
                 labels=labels_zh())
     counts = _counts(findings)
     titles = {r.id: r.title_zh for r in validator.rules}
-    lists = department_lists(pd.concat(kept_cases, ignore_index=True), records, titles)
+    lists = department_lists(pa.concat_tables(kept_cases), records, titles)
     write_department_lists(lists, departments_path)
     report = _report(counts, summary, statuses, records.num_rows, findings.num_rows, validator, args.input)
     _money_section(report, pd.concat(kept_money, ignore_index=True))
@@ -203,10 +204,10 @@ def _department_sections(report: Report, lists, workbook: Path) -> None:
     report.paragraph(f"每个科室的致命、错误和警告问题，可分发给各科室核对修改；完整清单（每科室一个工作表）见 {workbook.name}。"
                      f"Fatal, error and warning findings of each department, to send to it; every department's full "
                      f"list is a sheet of {workbook.name}.", note=True)
-    for hospital, dept, frame in lists[:HTML_DEPARTMENTS]:
-        n = frame["病案号"].nunique()
-        report.heading(f"{hospital or '（未填医疗机构）'} · {dept or '（未填科室）'}：{n:,} 份病案，{len(frame):,} 个问题")
-        report.table(frame, max_rows=HTML_CASES)
+    for hospital, dept, cases in lists[:HTML_DEPARTMENTS]:
+        n = pc.count_distinct(cases.column("病案号")).as_py()
+        report.heading(f"{hospital or '（未填医疗机构）'} · {dept or '（未填科室）'}：{n:,} 份病案，{cases.num_rows:,} 个问题")
+        report.table(cases.to_pandas(), max_rows=HTML_CASES)
     if len(lists) > HTML_DEPARTMENTS:
         report.paragraph(f"另有 {len(lists) - HTML_DEPARTMENTS:,} 个科室见 {workbook.name} "
                          f"({len(lists) - HTML_DEPARTMENTS:,} more departments in the workbook)", note=True)
@@ -214,39 +215,26 @@ def _department_sections(report: Report, lists, workbook: Path) -> None:
 
 def write_department_lists(lists, path: Path) -> Path:
     """One sheet per department (目录 index first), Chinese headers, frozen header row and a filter."""
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    index = book.create_sheet("目录 index")
-    index.append(["医疗机构编码", "科室", "病案数", "问题数", "工作表"])
-    used = {"目录 index"}
-    sheets = []
-    for hospital, dept, frame in lists:
-        name = sheet_name(f"{hospital} {dept}".strip() or "未填科室", used)
-        index.append([hospital, dept, int(frame["病案号"].nunique()), len(frame), name])
-        sheets.append((name, frame))
-    for name, frame in sheets:
-        sheet = book.create_sheet(name)
-        sheet.freeze_panes = "A2"
-        sheet.auto_filter.ref = f"A1:{chr(ord('A') + len(frame.columns) - 1)}{len(frame) + 1}"
-        for column, width in zip("ABCDEFGH", (16, 8, 8, 24, 14, 18, 60, 40)):
-            sheet.column_dimensions[column].width = width
-        sheet.append(list(frame.columns))
-        for row in frame.itertuples(index=False):
-            sheet.append(list(row))
+    used = {"目录 index".casefold()}
+    names = [sheet_name(f"{hospital} {dept}".strip() or "未填科室", used) for hospital, dept, _ in lists]
+    index = pa.table({"医疗机构编码": [h for h, _, _ in lists], "科室": [d for _, d, _ in lists],
+                      "病案数": pa.array([pc.count_distinct(t.column("病案号")).as_py() for _, _, t in lists], pa.int64()),
+                      "问题数": pa.array([t.num_rows for _, _, t in lists], pa.int64()), "工作表": names})
+    sheets = [("目录 index", index)] + [(name, cases) for name, (_, _, cases) in zip(names, lists)]
     with atomic_path(path) as tmp:
-        book.save(tmp)
+        write_sheets(sheets, tmp, widths=dict(zip(CASE_LIST_COLUMNS.values(), (16, 8, 8, 24, 14, 18, 60, 40))))
     return path
 
 
 def sheet_name(text: str, used: set[str]) -> str:
-    """An Excel sheet name (≤ 31 characters, none of ``[]:*?/\\``) not yet in ``used``; added to it."""
-    base = "".join("_" if c in "[]:*?/\\" else c for c in text)[:31] or "sheet"
+    """An Excel sheet name (≤ 31 characters, none of ``[]:*?/\\``) not yet in ``used`` (Excel ignores case: ``used``
+    holds names casefolded); added to it."""
+    base = sheet_title(text)
     name, k = base, 2
-    while name in used:
+    while name.casefold() in used:
         suffix = f" ({k})"
         name, k = base[:31 - len(suffix)] + suffix, k + 1
-    used.add(name)
+    used.add(name.casefold())
     return name
 
 

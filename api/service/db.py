@@ -2,7 +2,8 @@
 
 SQL is written once with ``?`` placeholders; :class:`Connection` adapts it to the backend.  Bulk
 data moves in columns, never row by row: DuckDB inserts from a registered Arrow table, PostgreSQL
-from ``COPY … FROM STDIN`` fed by Arrow's CSV writer.  The schema is created and migrated at
+from ``COPY … FROM STDIN``, binary where the columns' types are given (:mod:`api.service.pgcopy`),
+else fed by Arrow's CSV writer.  The schema is created and migrated at
 start-up (:data:`MIGRATIONS`, versions recorded in ``schema_migrations``); on PostgreSQL an advisory
 lock keeps several workers from migrating at once.
 """
@@ -137,12 +138,16 @@ LEDGER_COLUMNS: dict[str, str] = {
     "run_id": "TEXT NOT NULL", "run": "TEXT NOT NULL", "hospital_id": "TEXT NOT NULL", "region": "TEXT NOT NULL",
     "insurance_type": "TEXT NOT NULL", "provisional": MONEY, "withheld": MONEY, "event_fund": MONEY, "paid": MONEY,
     "released": MONEY, "carried_in": MONEY, "deducted": MONEY, "carried_out": MONEY, "release_period": "TEXT",
+    "stay": "TEXT NOT NULL", "interim": MONEY,
 }
+#: Ledger columns added by migration 6 (中途结算: the stay settled in interim and what was paid on it).
+ADDED_LEDGER_COLUMNS = {"stay": "''", "interim": "0"}
 
 
 def _migration_4(dialect: str) -> list[str]:
     """The run ledger (结算台账) that month, release and year runs read and write."""
-    return [f"CREATE TABLE ledger (\n  {_columns(LEDGER_COLUMNS)},\n"
+    first = {k: v for k, v in LEDGER_COLUMNS.items() if k not in ADDED_LEDGER_COLUMNS}
+    return [f"CREATE TABLE ledger (\n  {_columns(first)},\n"
             "  PRIMARY KEY (run, hospital_id, region, insurance_type)\n)",
             "CREATE INDEX ledger_hospital ON ledger (hospital_id)"]
 
@@ -184,9 +189,23 @@ LIFECYCLE_TABLES: dict[str, tuple[dict[str, str], str]] = {
 }
 
 
+#: 特病单议 approved lists uploaded by the payer: one row per list version, its cases as JSON.
+SPECIAL_LIST_COLUMNS: dict[str, str] = {
+    "list_id": "TEXT PRIMARY KEY", "version": "TEXT NOT NULL", "sha256": "TEXT NOT NULL", "n_cases": "BIGINT NOT NULL",
+    "created_by": "TEXT NOT NULL", "created_at": "TIMESTAMP NOT NULL", "body": "TEXT NOT NULL",
+}
+
+
 def _migration_6(dialect: str) -> list[str]:
-    """Reserved for the migration another branch adds as 6 (the lead renumbers when merging)."""
-    return []
+    """Interim settlement (stay entries in the ledger, keyed by the stay) and the payer's 特病单议 lists."""
+    old = [k for k in LEDGER_COLUMNS if k not in ADDED_LEDGER_COLUMNS]
+    return [f"CREATE TABLE ledger_v6 (\n  {_columns(LEDGER_COLUMNS)},\n"
+            "  PRIMARY KEY (run, hospital_id, region, insurance_type, stay)\n)",
+            f"INSERT INTO ledger_v6 ({', '.join(old + list(ADDED_LEDGER_COLUMNS))}) SELECT {', '.join(old)}, "
+            f"{', '.join(ADDED_LEDGER_COLUMNS.values())} FROM ledger",
+            "DROP INDEX ledger_hospital", "DROP TABLE ledger", "ALTER TABLE ledger_v6 RENAME TO ledger",
+            "CREATE INDEX ledger_hospital ON ledger (hospital_id)",
+            f"CREATE TABLE special_lists (\n  {_columns(SPECIAL_LIST_COLUMNS)}\n)"]
 
 
 def _migration_7(dialect: str) -> list[str]:
@@ -248,8 +267,12 @@ class Connection:
         return pa.table({name: pa.array(list(values)) for name, values in zip(names, columns)}) if rows else \
             pa.table({name: pa.array([], pa.string()) for name in names})
 
-    def insert_arrow(self, table_name: str, table: pa.Table) -> None:
-        """Append an Arrow table whose column names are columns of ``table_name`` (columnar bulk insert)."""
+    def insert_arrow(self, table_name: str, table: pa.Table, types: dict[str, str] | None = None) -> None:
+        """Append an Arrow table whose column names are columns of ``table_name`` (columnar bulk insert).
+
+        With ``types`` (column → SQL type, e.g. :data:`CASE_COLUMNS`), PostgreSQL takes the rows as binary
+        ``COPY`` (:mod:`api.service.pgcopy`) instead of CSV.
+        """
         if not table.num_rows:
             return
         names = ", ".join(table.column_names)
@@ -260,6 +283,13 @@ class Connection:
                 self.raw.execute(f"INSERT INTO {table_name} ({names}) SELECT {names} FROM {view}").fetchall()
             finally:
                 self.raw.unregister(view)
+            return
+        if types is not None:
+            from api.service.pgcopy import binary_copy
+
+            with self.raw.cursor().copy(f"COPY {table_name} ({names}) FROM STDIN (FORMAT binary)") as copy:
+                for part in binary_copy(table, types):
+                    copy.write(part)
             return
         table = pa.table({n: _csv_ready(table.column(n)) for n in table.column_names})
         with self.raw.cursor().copy(f"COPY {table_name} ({names}) FROM STDIN WITH (FORMAT csv, NULL '')") as copy:
@@ -374,5 +404,5 @@ class Database:
 
 
 __all__ = ["APPEAL_COLUMNS", "AUDIT_FLAG_COLUMNS", "CASE_COLUMNS", "FINDING_COLUMNS", "LEDGER_COLUMNS", "LIFECYCLE_TABLES",
-           "LINE_COLUMNS", "MIGRATIONS",
+           "LINE_COLUMNS", "MIGRATIONS", "SPECIAL_LIST_COLUMNS",
            "Connection", "Database", "is_conflict", "utcnow"]

@@ -296,6 +296,32 @@ class SettlementIn(BaseModel):
     scores: dict[str, str] | None = Field(
         None, max_length=100_000, description="考核得分 (assessment scores 0–100 by hospital_id) for the run that "
         "releases withholds; without them the policy's")
+    special_list: str | None = Field(None, max_length=100, description="特病单议名单 (list_id of an uploaded approved "
+                                     "list, POST /v1/settlements/special-lists); recorded with the run")
+
+
+class SpecialCase(BaseModel):
+    case_id: str = Field(min_length=1, max_length=200, description="病案号/结算ID")
+    note: str = Field("", max_length=500, description="说明 (reason for approval)")
+
+
+class SpecialListIn(BaseModel):
+    """特病单议名单 (the payer's approved special cases, in the order the cap takes them)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"version": "2024-03 第1批",
+                                                               "cases": [{"case_id": "C0001", "note": "罕见病"}]}]})
+
+    version: str = Field(min_length=1, max_length=100, description="名单版本 (the payer's name for this list)")
+    cases: list[SpecialCase] = Field(min_length=1, max_length=100_000)
+
+
+class SpecialListOut(BaseModel):
+    list_id: str
+    version: str
+    sha256: str = Field(description="SHA-256 of the list (case ids and notes in order), recorded with every run")
+    n_cases: int
+    created_by: str
+    created_at: UtcDatetime
 
 
 class SettlementRun(BaseModel):
@@ -325,6 +351,7 @@ class Statement(BaseModel):
                                    "(deduction and recovery lines applied in this run, beside the flag, appeal and decision)")
     reconciliation: list[dict] = Field(default_factory=list, description="本期对账 (this run's reconciliation row, "
                                        "payment.reconcile)")
+    special_list: dict | None = Field(None, description="特病单议名单 used by the run: list_id, version, sha256, cases")
 
 
 class LedgerEntry(BaseModel):
@@ -344,6 +371,8 @@ class LedgerEntry(BaseModel):
     deducted: str
     carried_out: str
     release_period: str
+    stay: str = Field("", description="中途结算的住院 (hospital|patient|admission date); empty on account entries")
+    interim: str = Field("0.00", description="中途结算支付 (fund paid on the stay by this run)")
 
 
 class LinePage(BaseModel):

@@ -129,7 +129,10 @@ def prepare(engine: Engine, read: IntakeBatch, principal: Principal, run_id: str
         "row_no": results.column("row_no").cast(pa.int64()),
     }
     date_column = engine.policy.period_by if engine.policy else "discharge_date"
-    columns["month"] = pc.utf8_slice_codeunits(_text(records, date_column), 0, 7)
+    dated = _text(records, date_column)
+    if engine.policy is not None and engine.policy.interim_months is not None:
+        dated = pc.coalesce(dated, _text(records, "settlement_date"))  # 中途结算: dated by its settlement
+    columns["month"] = pc.utf8_slice_codeunits(dated, 0, 7)
     for name in TEXT_FIELDS + ("sex", "secondary_dx", "procedures"):
         columns[name] = _text(records, name)
     for name in INT_FIELDS:
@@ -181,14 +184,10 @@ def _refuse_nul(table: pa.Table, first_row_no: int) -> None:
             raise UploadError(f"第 {row} 行 {name} 含 NUL 字符 (row {row}: {name} holds a NUL character)")
 
 
-STAGE = "stage_cases"
-STAGE_FINDINGS = "stage_findings"
-
-
-def _stage_table(conn: Connection, name: str, columns: dict[str, str]) -> None:
-    spec = ", ".join(f"{c} {t.replace(' NOT NULL', '')}" for c, t in columns.items())
-    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({spec})")
-    conn.execute(f"DELETE FROM {name}")  # one upload stores several batches in one transaction
+#: Temporary table of an upload batch's (hospital_id, case_id) keys.
+UPLOAD_KEYS = "upload_keys"
+KEY_COLUMNS = {"hospital_id": "TEXT", "case_id": "TEXT"}
+HISTORY_COLUMNS = {**CASE_COLUMNS, "superseded_at": "TIMESTAMP"}
 
 
 #: First key of the advisory locks that serialise the writers of one hospital's cases (PostgreSQL).
@@ -209,45 +208,82 @@ def lock_hospitals(conn: Connection, hospitals: pa.ChunkedArray) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (CASE_LOCK, hospital))
 
 
+def _key_ids(hospital: pa.ChunkedArray, case_id: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, one integer per distinct (hospital_id, case_id) pair; and per pair, its first row."""
+    codes = []
+    for column in (hospital, case_id):
+        encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
+        codes.append((encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(encoded.dictionary)))
+    (h, _), (c, n_cases) = codes
+    _, first, ids = np.unique(h * max(n_cases, 1) + c, return_index=True, return_inverse=True)
+    return ids.ravel(), first
+
+
+def _stored_versions(conn: Connection, keys: pa.Table) -> np.ndarray:
+    """Per distinct key (the rows of ``keys``): the version in ``cases``, 0 when none (a keys-only read)."""
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {UPLOAD_KEYS} (hospital_id TEXT, case_id TEXT)")
+    conn.execute(f"DELETE FROM {UPLOAD_KEYS}")  # one upload stores several batches in one transaction
+    conn.insert_arrow(UPLOAD_KEYS, keys, KEY_COLUMNS)
+    found = conn.arrow(f"SELECT k.hospital_id, k.case_id, c.version FROM {UPLOAD_KEYS} k JOIN cases c "
+                       "ON c.hospital_id = k.hospital_id AND c.case_id = k.case_id")
+    versions = np.zeros(keys.num_rows, dtype=np.int64)
+    if found.num_rows:
+        index = keys.append_column("key", pa.array(np.arange(keys.num_rows))).join(
+            found.select(["hospital_id", "case_id", "version"]).cast(
+                pa.schema([("hospital_id", pa.string()), ("case_id", pa.string()), ("version", pa.int64())])),
+            ["hospital_id", "case_id"], join_type="inner")
+        versions[index.column("key").to_numpy()] = index.column("version").to_numpy()
+    return versions
+
+
 def store(conn: Connection, prepared: Prepared) -> dict:
-    """Insert an upload's cases (replacing current versions, keeping history) and findings; counts."""
+    """Insert an upload's cases (replacing current versions, keeping history) and findings; counts.
+
+    Versions come from a keys-only read of ``cases``: a case's rows in this upload, by row number,
+    get the stored version + 1, + 2 …; the last becomes current, earlier ones go straight to
+    ``case_history``, as does the current version they replace (its findings are removed).
+    """
     now = utcnow()
-    lock_hospitals(conn, prepared.cases.column("hospital_id"))
-    stage_columns = {k: v for k, v in CASE_COLUMNS.items() if k != "version"}
-    _stage_table(conn, STAGE, stage_columns)
-    conn.insert_arrow(STAGE, prepared.cases)
-    names = ", ".join(CASE_COLUMNS)
-    stage_names = ", ".join(f"s.{c}" if c != "version" else
-                            "COALESCE(c.version, 0) + ROW_NUMBER() OVER (PARTITION BY s.hospital_id, s.case_id "
-                            "ORDER BY s.row_no) AS version" for c in CASE_COLUMNS)
-    conn.execute("DROP TABLE IF EXISTS ranked_cases")
-    conn.execute(f"CREATE TEMP TABLE ranked_cases AS SELECT {stage_names}, "
-                 "ROW_NUMBER() OVER (PARTITION BY s.hospital_id, s.case_id ORDER BY s.row_no DESC) AS from_last "
-                 f"FROM {STAGE} s LEFT JOIN cases c ON c.hospital_id = s.hospital_id AND c.case_id = s.case_id")
-    replaced = conn.one("SELECT COUNT(*) AS n FROM cases c WHERE EXISTS (SELECT 1 FROM ranked_cases r WHERE "
-                        "r.from_last = 1 AND r.hospital_id = c.hospital_id AND r.case_id = c.case_id)")["n"]
+    cases = prepared.cases
+    lock_hospitals(conn, cases.column("hospital_id"))
+    key, first = _key_ids(cases.column("hospital_id"), cases.column("case_id"))
+    keys = cases.select(["hospital_id", "case_id"]).take(pa.array(first))
+    stored = _stored_versions(conn, keys)
+    row_no = cases.column("row_no").to_numpy()
+    order = np.lexsort((row_no, key))
+    sorted_key = key[order]
+    starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+    rank = np.empty(len(key), dtype=np.int64)  # 1 for a case's first row in the upload, 2 for its second …
+    rank[order] = np.arange(len(key)) - np.repeat(starts, np.diff(np.r_[starts, len(key)]))
+    rank += 1
+    count = np.bincount(key, minlength=len(first))
+    version = stored[key] + rank
+    current = rank == count[key]
+    replaced = int((stored > 0).sum())
     if replaced:
-        conn.execute(f"INSERT INTO case_history ({names}, superseded_at) SELECT {names}, ? FROM cases c WHERE EXISTS "
-                     "(SELECT 1 FROM ranked_cases r WHERE r.from_last = 1 AND r.hospital_id = c.hospital_id "
-                     "AND r.case_id = c.case_id)", (now,))
+        names = ", ".join(CASE_COLUMNS)
+        among = (f"EXISTS (SELECT 1 FROM {UPLOAD_KEYS} k WHERE k.hospital_id = {{t}}.hospital_id "
+                 "AND k.case_id = {t}.case_id)")
+        conn.execute(f"INSERT INTO case_history ({names}, superseded_at) SELECT {names}, ? FROM cases "
+                     f"WHERE {among.format(t='cases')}", (now,))
         for table in ("cases", "findings"):
-            conn.execute(f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM ranked_cases r WHERE r.from_last = 1 "
-                         f"AND r.hospital_id = {table}.hospital_id AND r.case_id = {table}.case_id)")
-    conn.execute(f"INSERT INTO cases ({names}) SELECT {names} FROM ranked_cases WHERE from_last = 1")
-    repeated = conn.one("SELECT COUNT(*) AS n FROM ranked_cases WHERE from_last > 1")["n"]
+            conn.execute(f"DELETE FROM {table} WHERE {among.format(t=table)}")
+    rows = cases.add_column(list(CASE_COLUMNS).index("version"), "version", pa.array(version))
+    conn.insert_arrow("cases", rows if current.all() else rows.filter(pa.array(current)), CASE_COLUMNS)
+    repeated = int((~current).sum())
     if repeated:
-        conn.execute(f"INSERT INTO case_history ({names}, superseded_at) SELECT {names}, ? FROM ranked_cases "
-                     "WHERE from_last > 1", (now,))
-    if prepared.findings is not None and prepared.findings.num_rows:
-        _stage_table(conn, STAGE_FINDINGS, {k: v for k, v in FINDING_COLUMNS.items() if k != "version"})
-        conn.insert_arrow(STAGE_FINDINGS, prepared.findings)
-        cols = [c for c in FINDING_COLUMNS if c != "version"]
-        conn.execute(f"INSERT INTO findings ({', '.join(cols)}, version) "
-                     f"SELECT {', '.join('f.' + c for c in cols)}, r.version "
-                     f"FROM {STAGE_FINDINGS} f JOIN ranked_cases r ON r.hospital_id = f.hospital_id AND "
-                     "r.case_id = f.case_id AND r.row_no = f.row_no WHERE r.from_last = 1")
-    conn.execute("DROP TABLE IF EXISTS ranked_cases")
-    return {"stored": prepared.cases.num_rows - repeated, "replaced": replaced, "repeated_in_upload": repeated}
+        earlier = rows.filter(pa.array(~current))
+        conn.insert_arrow("case_history", earlier.append_column(
+            "superseded_at", pa.repeat(pa.scalar(now, pa.timestamp("us")), repeated)), HISTORY_COLUMNS)
+    findings = prepared.findings
+    if findings is not None and findings.num_rows:
+        at = np.searchsorted(row_no, findings.column("row_no").to_numpy()) if len(row_no) else np.zeros(0, np.int64)
+        if np.any(row_no[np.minimum(at, len(row_no) - 1)] != findings.column("row_no").to_numpy()):
+            raise ValueError("a finding's row_no is not a row of the upload batch")
+        keep = current[at]
+        findings = findings.add_column(list(FINDING_COLUMNS).index("version"), "version", pa.array(version[at]))
+        conn.insert_arrow("findings", findings if keep.all() else findings.filter(pa.array(keep)), FINDING_COLUMNS)
+    return {"stored": cases.num_rows - repeated, "replaced": replaced, "repeated_in_upload": repeated}
 
 
 def fingerprint(table: pa.Table) -> str:

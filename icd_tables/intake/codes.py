@@ -2,7 +2,10 @@
 
 Exports from hospital systems spell the same code in many ways: ``" K35.800X001 "``,
 ``"Ｋ３５.８００ｘ００１"``, ``"I10，E11.900；J18.900"``.  :func:`normalize_codes`
-rewrites such cells to the pack's own spelling, vectorised over Arrow arrays:
+rewrites such cells to the pack's own spelling, vectorised over Arrow arrays, and
+:meth:`CodeNormalizer.encode_column` does the same while splitting the cells into
+codes and looking each up, in one Numba pass over the Arrow buffers (cells with
+non-ASCII characters are formatted by Arrow's Unicode kernels first):
 
 1. full-width and compatibility characters become their plain forms (Unicode NFKC,
    only on cells that are not plain ASCII);
@@ -25,6 +28,7 @@ grouper's one-step mapping through the pack's map tables then applies unchanged.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import OrderedDict
@@ -35,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from foundation.arrow_columns import plain_array
+from icd_tables.intake import _kernels
 from icd_tables.schema import CODE_LIST_SEPARATOR
 
 #: Code columns the normaliser rewrites, and whether each holds a list of codes.
@@ -51,7 +56,16 @@ class _CaseTable:
     inputs: pa.Array
     keys: pa.Array
     spellings: pa.Array
-    plain: bool
+
+    @functools.cached_property
+    def hashed(self) -> tuple[tuple, bool]:
+        """The kernels' tables (exact codes: hash table, offsets, bytes; the same for the upper-case keys;
+        key → input row), and whether some key's spelling has another length in bytes than the key."""
+        inputs, keys = _buffers(self.inputs), _buffers(self.keys)
+        spelling = pc.index_in(self.spellings, value_set=self.inputs).to_numpy(zero_copy_only=False)
+        reshaped = not pc.all(pc.equal(pc.binary_length(self.spellings), pc.binary_length(self.keys))).as_py()
+        return (_kernels.build_table(*inputs), *inputs, _kernels.build_table(*keys), *keys,
+                spelling.astype(np.int32)), bool(reshaped)
 
     @classmethod
     def build(cls, inputs: pa.Array) -> "_CaseTable":
@@ -60,10 +74,7 @@ class _CaseTable:
         counts = folded.value_counts()
         unique = counts.field("values").filter(pc.equal(counts.field("counts"), 1))
         keep = pc.is_in(folded, value_set=unique)
-        odd = pc.or_(pc.invert(pc.string_is_ascii(inputs)),
-                     pc.or_(pc.match_substring_regex(inputs, r"[\s,;|]"), pc.equal(pc.binary_length(inputs), 0)))
-        plain = not pc.any(pc.fill_null(odd, True)).as_py()
-        return cls(inputs, folded.filter(keep), inputs.filter(keep), plain)
+        return cls(inputs, folded.filter(keep), inputs.filter(keep))
 
     def fix(self, codes: pa.Array) -> pa.Array:
         """``codes`` with every unknown code whose folded form is unambiguous spelled as the pack does."""
@@ -80,6 +91,34 @@ class _CaseTable:
             return codes
         replacement = pc.coalesce(self.spellings.take(found), candidates)
         return pc.replace_with_mask(codes, need, replacement)
+
+
+def _buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (int32, or int64 for ``large_string``) and bytes of a string array, without copying."""
+    n = len(text)
+    width = 8 if pa.types.is_large_string(text.type) else 4
+    _, offsets_buf, data_buf = text.buffers()[:3]
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64 if width == 8 else np.int32, count=n + 1,
+                            offset=width * text.offset)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+@dataclass(frozen=True)
+class CodeCells:
+    """The codes of one column, split, formatted and looked up (:meth:`CodeNormalizer.encode_column`).
+
+    Cell ``i`` holds the codes ``cell_start[i]:cell_start[i + 1]`` of ``codes``
+    (as formatted; a null single cell is one null code); ``ids`` is each code's
+    row in the pack's input codes (or the target there, see :meth:`CodeNormalizer.encode_column`),
+    -1 where the pack does not know it;
+    ``changed`` marks the cells whose text formatting changed.
+    """
+
+    cell_start: np.ndarray
+    ids: np.ndarray
+    codes: pa.StringArray
+    changed: np.ndarray
 
 
 def _as_text(column) -> pa.Array:
@@ -153,15 +192,87 @@ class CodeNormalizer:
         table = self._proc if name == "procedures" else self._dx
         return _fix_list_case(text, table) if is_list else table.fix(text)
 
-    @property
-    def plain_pack(self) -> bool:
-        """Every pack input code is already in normal form (ASCII, no spaces or separators, not empty).
+    def encode_column(self, name: str, column, n: int, *, normalize: bool = True,
+                      targets: np.ndarray | None = None) -> CodeCells:
+        """Split, format (with ``normalize``) and look up one code column in one pass over its buffers.
 
-        Then a record every code of which the pack knows as written is left unchanged, so
-        only records the grouper reports ``invalid`` can change, and
-        :class:`api.grouping.BatchGrouper` normalises just those.
+        Parameters
+        ----------
+        name : str
+            ``principal_dx`` (one code per cell), ``secondary_dx`` or ``procedures`` (``|``-joined lists,
+            or list cells).
+        column : pyarrow.Array, pyarrow.ChunkedArray or None
+            The cells; None for a column the input lacks.
+        n : int
+            The number of records.
+        normalize : bool
+            Format each cell as :meth:`normalize_column` does; otherwise take the codes as written.
+        targets : numpy.ndarray, optional
+            int32 per pack input code (``dx_input_target``, ``proc_input_target``): the ids given
+            instead of the input codes' rows.
+
+        Returns
+        -------
+        CodeCells
+            The codes of each cell, equal to splitting :meth:`normalize_column`'s text (with
+            ``normalize``) on ``|`` and looking each code up in the pack's input codes.
         """
-        return self._dx.plain and self._proc.plain
+        is_list = CODE_COLUMNS[name]
+        table = self._proc if name == "procedures" else self._dx
+        column = pa.nulls(n, pa.string()) if column is None else plain_array(column)
+        if targets is None:
+            targets = np.arange(len(table.inputs), dtype=np.int32)
+        if not normalize and (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
+            return self._encode_lists(column, table, targets)
+        text = column if pa.types.is_large_string(column.type) else _as_text(column)
+        verbatim = changed = None
+        if normalize:
+            wide = pc.invert(pc.fill_null(pc.string_is_ascii(text), True))
+            if table.hashed[1]:  # a case fix could change a code's length: all cells formatted by Arrow
+                wide = pc.fill_null(pc.is_valid(text), False)
+            if pc.any(wide).as_py():  # full-width and other non-ASCII cells: formatted by Arrow's Unicode kernels
+                before = text.filter(wide)
+                after = self.normalize_column(name, before)
+                text = pc.replace_with_mask(text, wide, after.cast(text.type))
+                verbatim = wide.to_numpy(zero_copy_only=False)
+                changed = np.zeros(n, dtype=bool)
+                changed[verbatim] = pc.fill_null(pc.not_equal(before, after), False).to_numpy(zero_copy_only=False)
+        cells = self._encode_text(text, table, targets, is_list=is_list, keep_leading_empty=name == "procedures",
+                                  normalize=normalize, verbatim=verbatim)
+        if changed is not None:
+            cells.changed[:] |= changed
+        return cells
+
+    @staticmethod
+    def _encode_text(text: pa.Array, table: _CaseTable, targets: np.ndarray, *, is_list: bool,
+                     keep_leading_empty: bool, normalize: bool, verbatim: np.ndarray | None) -> CodeCells:
+        n = len(text)
+        offsets, data = _buffers(text)
+        valid = (np.ones(n, dtype=bool) if text.null_count == 0
+                 else text.is_valid().to_numpy(zero_copy_only=False))
+        if verbatim is None:
+            verbatim = np.zeros(n, dtype=bool)
+        hashed = table.hashed[0]
+        max_pieces = n + (_kernels.separator_count(offsets, data) if is_list else 0)
+        max_bytes = int(offsets[-1] - offsets[0])
+        cell_start, ids, piece_offsets, piece_data, changed = _kernels.encode_cells(
+            offsets, data, valid, verbatim, is_list, keep_leading_empty, normalize, *hashed,
+            np.ascontiguousarray(targets, dtype=np.int32), max_pieces, max_bytes)
+        mask = None
+        if not is_list and text.null_count:
+            mask = pa.py_buffer(np.packbits(valid, bitorder="little"))
+        codes = pa.StringArray.from_buffers(len(ids), pa.py_buffer(piece_offsets), pa.py_buffer(piece_data), mask)
+        return CodeCells(cell_start, ids, codes, changed)
+
+    def _encode_lists(self, column: pa.Array, table: _CaseTable, targets: np.ndarray) -> CodeCells:
+        """List cells taken as written: each element one code (a null element an empty one)."""
+        lists = column.cast(pa.list_(pa.string()))
+        lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
+        cell_start = np.zeros(len(lists) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=cell_start[1:])
+        flat = self._encode_text(pc.fill_null(pc.list_flatten(lists), "").cast(pa.string()), table, targets,
+                                 is_list=False, keep_leading_empty=False, normalize=False, verbatim=None)
+        return CodeCells(cell_start, flat.ids, flat.codes, np.zeros(len(lists), dtype=bool))
 
     def __call__(self, table: pa.Table) -> pa.Table:
         return self.normalize(table)[0]
@@ -247,10 +358,17 @@ def normalize_codes(table: pa.Table, pack) -> pa.Table:
         from icd_tables.pack import Pack
 
         compiled = Pack.load(compiled).compiled
+    return normalizer_for(compiled)(table)
+
+
+def normalizer_for(compiled) -> CodeNormalizer:
+    """The :class:`CodeNormalizer` of a compiled pack, built once (the last few packs are kept)."""
     entry = _CACHE.get(id(compiled))
     if entry is None or entry[0] is not compiled:
         entry = (compiled, CodeNormalizer(compiled))
         _CACHE[id(compiled)] = entry
         while len(_CACHE) > 4:
             _CACHE.popitem(last=False)
-    return entry[1](table)
+    else:
+        _CACHE.move_to_end(id(compiled))
+    return entry[1]

@@ -110,9 +110,12 @@ class DuplicateTracker:
 
     def first_rows(self, case_ids, first_row_no: int) -> np.ndarray:
         hashes = hash_strings(case_ids)
-        while (self._count + len(hashes)) * 10 > len(self._keys) * 7:  # keep the load factor under 0.7
-            keys = np.zeros(2 * len(self._keys), dtype=np.uint64)
-            rows = np.zeros(2 * len(self._keys), dtype=np.int64)
+        size = len(self._keys)
+        while (self._count + len(hashes)) * 10 > size * 7:  # keep the load factor under 0.7
+            size *= 2
+        if size > len(self._keys):  # grown once to its new size: each rehash reads the whole table
+            keys = np.zeros(size, dtype=np.uint64)
+            rows = np.zeros(size, dtype=np.int64)
             _rehash(self._keys, self._rows, keys, rows)
             self._keys, self._rows = keys, rows
         first = np.empty(len(hashes), dtype=np.int64)

@@ -3,6 +3,7 @@ hospitals read their own statements and case lines."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from decimal import Decimal
 from typing import Annotated
@@ -12,11 +13,12 @@ import pyarrow as pa
 from fastapi import APIRouter, HTTPException, Query
 
 from api.service.auth import NOT_FOUND
-from api.service.db import CASE_COLUMNS, LINE_COLUMNS
+from api.service.db import CASE_COLUMNS, LINE_COLUMNS, utcnow
 from api.service.lifecycle_store import statement_lifecycle
 from api.service.deps import PrincipalDep, ServiceDep
 from api.service.routers.hospitals import period_filter
-from api.service.schemas import ErrorOut, LedgerEntry, LinePage, SettlementIn, SettlementRun, Statement
+from api.service.schemas import (ErrorOut, LedgerEntry, LinePage, SettlementIn, SettlementRun, SpecialListIn,
+                                 SpecialListOut, Statement)
 from api.service.store import audit, new_id, record_run
 from foundation.arrow_columns import plain_array
 from icd_tables.intake.bounds import load_bounds
@@ -71,6 +73,7 @@ def start_run(body: SettlementIn, service: ServiceDep, principal: PrincipalDep) 
     if not cases.num_rows:
         raise HTTPException(422, f"期间 {body.period} 没有病例 (no stored cases in {body.period})")
     run_id = new_id("settle")
+    special, special_list = _special_list(service, body.special_list)
     with service.db.connect(write=True) as conn:
         # the ledger is read, the run settled against it and recorded in one transaction, one run at a time
         if conn.dialect == "postgresql":
@@ -80,7 +83,8 @@ def start_run(body: SettlementIn, service: ServiceDep, principal: PrincipalDep) 
             scores = read_scores(pd.DataFrame({"hospital_id": list(body.scores), "score": list(body.scores.values())}),
                                  engine.hospitals) if body.scores else None
             run = run_settlement(cases, engine.weights, engine.policy, engine.hospitals, body.kind, body.period,
-                                 scores=scores, ledger=_ledger_read_by(ledger, body, engine.policy))
+                                 scores=scores, ledger=_ledger_read_by(ledger, body, engine.policy), special=special,
+                                 special_list=special_list)
         except LedgerError as exc:
             raise HTTPException(409, str(exc)) from None
         except (PaymentInputError, PolicyError, MoneyRangeError) as exc:
@@ -113,11 +117,26 @@ def _store_run(conn, run_id: str, run, body: SettlementIn, principal, engine, n_
     meta = json.loads(json.dumps(run.meta, default=str))
     record_run(conn, run_id, f"settle-{body.kind}", principal, engine, input_sha256=meta["input_fingerprint"],
                n_records=n_cases, period=body.period,
-               detail={"run_version": meta["run_version"], "cases": meta["cases"], "funds": meta["funds"]})
+               detail={"run_version": meta["run_version"], "cases": meta["cases"], "funds": meta["funds"],
+                       **({"special_list": meta["special_list"]} if meta.get("special_list") else {})})
     for hospital, rows in sorted(statements.items()):
         conn.execute("INSERT INTO settlement_statements (run_id, hospital_id, body) VALUES (?, ?, ?)",
                      (run_id, hospital, json.dumps(rows, ensure_ascii=False)))
     conn.insert_arrow("settlement_lines", lines)
+
+
+def _special_list(service, list_id: str | None) -> tuple[dict | None, dict | None]:
+    """The uploaded 特病单议 list a run uses: case id → note, and what the run records of it."""
+    if list_id is None:
+        return None, None
+    with service.db.connect() as conn:
+        row = conn.one("SELECT * FROM special_lists WHERE list_id = ?", (list_id,))
+    if row is None:
+        raise HTTPException(422, f"特病单议名单 {list_id} 不存在 (no special-case list {list_id}; upload it with "
+                                 "POST /v1/settlements/special-lists)")
+    cases = json.loads(row["body"])
+    return ({c["case_id"]: c["note"] for c in cases},
+            {"list_id": list_id, "version": row["version"], "sha256": row["sha256"], "cases": len(cases)})
 
 
 def _stored_ledger(conn, where: str = "TRUE", params=()) -> Ledger:
@@ -127,11 +146,13 @@ def _stored_ledger(conn, where: str = "TRUE", params=()) -> Ledger:
 
 def _ledger_read_by(ledger: Ledger | None, body: SettlementIn, policy) -> Ledger | None:
     """The ledger a run reads: month runs always; a year run when its months were settled here or the policy
-    releases or carries through the ledger (a year settled alone is still recorded, so never paid twice)."""
+    releases, carries or nets interim payments through the ledger (a year settled alone is still recorded, so
+    never paid twice)."""
     if body.kind != "year" or ledger is None:
         return ledger
     months = [r for r in ledger.runs_of_year(int(body.period)) if len(r) > 4]
-    return ledger if months or policy.release_schedule != "year" or policy.carry_balance else None
+    through_ledger = policy.release_schedule != "year" or policy.carry_balance or policy.interim_months is not None
+    return ledger if months or through_ledger else None
 
 
 def _ledger_table(run_id: str, rows: list[dict]) -> pa.Table:
@@ -195,6 +216,38 @@ def get_ledger(service: ServiceDep, principal: PrincipalDep,
                         **{k: str(v) for k, v in r.items()}) for r in ledger.rows()]
 
 
+@router.post("/special-lists", response_model=SpecialListOut, status_code=201, responses=ERRORS,
+             summary="上传特病单议名单 upload an approved special-case list (payer)")
+def upload_special_list(body: SpecialListIn, service: ServiceDep, principal: PrincipalDep) -> SpecialListOut:
+    """The payer's approved 特病单议 cases, in the order the cap takes them; a run names it (``special_list``)
+    and records its version and SHA-256.  Hospitals and coders cannot upload."""
+    principal.require("payer")
+    ids = [c.case_id for c in body.cases]
+    if len(set(ids)) != len(ids):
+        duplicate = next(i for i in ids if ids.count(i) > 1)
+        raise HTTPException(422, f"病案号 {duplicate} 重复 (case {duplicate} listed twice)")
+    cases = [{"case_id": c.case_id, "note": c.note} for c in body.cases]
+    text = json.dumps(cases, ensure_ascii=False, separators=(",", ":"))
+    row = {"list_id": new_id("special"), "version": body.version, "sha256": hashlib.sha256(text.encode()).hexdigest(),
+           "n_cases": len(cases), "created_by": principal.key_id, "created_at": utcnow(), "body": text}
+    with service.db.connect(write=True) as conn:
+        conn.execute(f"INSERT INTO special_lists ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                     tuple(row.values()))
+    audit(service.db, principal, "upload", f"special_list:{row['list_id']}", 201)
+    return SpecialListOut(**{k: v for k, v in row.items() if k != "body"})
+
+
+@router.get("/special-lists", response_model=list[SpecialListOut], responses=ERRORS,
+            summary="特病单议名单 the uploaded special-case lists (payer, auditor)")
+def list_special_lists(service: ServiceDep, principal: PrincipalDep) -> list[SpecialListOut]:
+    principal.require("payer", "auditor")
+    with service.db.connect() as conn:
+        rows = conn.rows("SELECT list_id, version, sha256, n_cases, created_by, created_at FROM special_lists "
+                         "ORDER BY created_at DESC, list_id DESC")
+    audit(service.db, principal, "read", "special_lists")
+    return [SpecialListOut(**r) for r in rows]
+
+
 @router.get("/{run_id}", response_model=SettlementRun, responses=ERRORS, summary="结算运行 one run")
 def get_run(run_id: str, service: ServiceDep, principal: PrincipalDep) -> SettlementRun:
     principal.require(*READERS)
@@ -220,7 +273,8 @@ def get_statement(run_id: str, hospital_id: str, service: ServiceDep, principal:
     audit(service.db, principal, "read", f"statement:{run_id}/{hospital_id}")
     return Statement(run_id=run_id, hospital_id=hospital_id, kind=run["kind"].removeprefix("settle-"),
                      period=run["period"], lines=json.loads(row["body"]), deductions=deductions,
-                     reconciliation=reconciliation)
+                     reconciliation=reconciliation,
+                     special_list=json.loads(run["detail"] or "{}").get("special_list"))
 
 
 @router.get("/{run_id}/lines", response_model=LinePage, responses=ERRORS, summary="病例结算明细 case lines")
