@@ -110,7 +110,7 @@ def run_settlement(cases, weights: WeightTable, policy: Policy, hospitals: Hospi
     files_sha256 = {**(files_sha256 or {}), **(policy.cross_region.files_sha256 if policy.cross_region else {})}
     meta = run_metadata(settlement, weights.meta, files_sha256,
                         described if scope.point_values or scope.budget_share is not None else None, special_list)
-    warning = coverage_warning(prepared, hospitals, kind, scope)
+    warning = coverage_warning(prepared, hospitals, kind, scope, policy)
     meta["warnings"] = [warning] if warning else []
     outbound_rows = cross_region.outbound_rows(policy, outbound) if outbound is not None else []
     tables = {"case_lines": case_lines(settlement), "hospitals": hospital_table(settlement),

@@ -135,10 +135,13 @@ def parse_budget_share(text: str) -> Fraction:
     return share
 
 
-def coverage_warning(cases: Cases, hospitals: Hospitals, kind: str, scope: Scope) -> str | None:
+def coverage_warning(cases: Cases, hospitals: Hospitals, kind: str, scope: Scope, policy: Policy) -> str | None:
     """A warning when the run's cases come from only part of the hospital table and the point value
-    would share the whole region's budget over them; ``None`` otherwise."""
+    would share the whole region's budget over them; ``None`` otherwise (also when the policy shares no
+    budget over points: the quota method or a fixed point value)."""
     if scope.point_values or scope.budget_share is not None or kind == "year":
+        return None
+    if policy.method == "quota" or policy.point_value_fixed is not None:
         return None
     present = np.unique(cases.hosp[cases.hosp >= 0])
     missing = len(hospitals.ids) - len(present)

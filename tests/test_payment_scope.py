@@ -49,6 +49,19 @@ def test_one_hospital_run_warns_and_takes_the_regions_point_value(inputs, capsys
     assert not _lines(inputs / "alone").equals(_lines(inputs / "region"))
 
 
+def test_a_policy_that_shares_no_budget_over_points_gives_no_coverage_warning(inputs, capsys):
+    """The quota method (定额) pays each hospital its own quota: one hospital's cases alone are paid the same."""
+    _one_month(inputs)
+    _only_h1(inputs)
+    policy = (inputs / "policy.toml").read_text(encoding="utf-8")
+    (inputs / "policy.toml").write_text('method = "quota"\n' + policy + '\n[quota]\nlevels = { 1 = "8000.00", '
+                                        '2 = "9000.00", 3 = "10000.00" }\n', encoding="utf-8")
+    assert main(["settle", "month", str(inputs / "h1.csv"), "--weights", str(inputs / "weights.parquet"),
+                 "--policy", str(inputs / "policy.toml"), "--period", "2024-01", "-o", str(inputs / "h1")]) == 0
+    assert "警告" not in capsys.readouterr().err
+    assert len(_lines(inputs / "h1"))
+
+
 def test_point_value_and_budget_share_texts():
     policy = parse_policy({"version": "t", "budget": [{"insurance_type": "310", "amount": "100.00"}]})
     # 241.5 元 per point = 24,150 fen per point = 241,500,000 / 10^8 fen per 1/10,000 point
