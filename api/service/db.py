@@ -41,9 +41,13 @@ CASE_COLUMNS: dict[str, str] = {
     "n_fatal": "BIGINT", "n_error": "BIGINT", "n_warning": "BIGINT", "n_info": "BIGINT",
     "uploaded_at": "TIMESTAMP NOT NULL", "uploaded_by": "TEXT NOT NULL",
 }
-#: Case columns added after the first schema version, by the migration named (the tables are altered).
-ADDED_CASE_COLUMNS = {"icu_hours": "BIGINT"}  # migration 5: the regional packs' ICU hours
-CASE_COLUMNS.update(ADDED_CASE_COLUMNS)
+#: Case columns added after the first schema version, by the migration that adds them (the tables are altered).
+ADDED_CASE_COLUMNS: dict[int, dict[str, str]] = {
+    5: {"icu_hours": "BIGINT"},  # the regional packs' ICU hours
+    8: {"insured_region": "TEXT", "out_of_area_unreferred": "TEXT"},  # 异地就医: 参保地, 未备案
+}
+for _added in ADDED_CASE_COLUMNS.values():
+    CASE_COLUMNS.update(_added)
 FINDING_COLUMNS: dict[str, str] = {
     "hospital_id": "TEXT NOT NULL", "case_id": "TEXT NOT NULL", "version": "BIGINT NOT NULL", "row_no": "BIGINT",
     "rule_id": "TEXT", "severity": "TEXT", "field": "TEXT", "value": "TEXT", "message_zh": "TEXT",
@@ -63,7 +67,8 @@ def _columns(spec: dict[str, str]) -> str:
 
 
 def _migration_1(dialect: str) -> list[str]:
-    first = {k: v for k, v in CASE_COLUMNS.items() if k not in ADDED_CASE_COLUMNS}
+    added = {name for columns in ADDED_CASE_COLUMNS.values() for name in columns}
+    first = {k: v for k, v in CASE_COLUMNS.items() if k not in added}
     history = {**first, "superseded_at": "TIMESTAMP NOT NULL"}
     unique = "UNIQUE " if dialect == "postgresql" else ""
     statements = [
@@ -153,10 +158,14 @@ def _migration_4(dialect: str) -> list[str]:
 
 
 #: Schema versions, oldest first: each a function of the dialect giving its statements.
+def _added_case_columns(version: int) -> list[str]:
+    return [f"ALTER TABLE {table} ADD COLUMN {name} {kind}" for table in ("cases", "case_history")
+            for name, kind in ADDED_CASE_COLUMNS[version].items()]
+
+
 def _migration_5(dialect: str) -> list[str]:
     """ICU hours (重症监护时长) of a case, which regional packs read."""
-    return [f"ALTER TABLE {table} ADD COLUMN {name} {kind}" for table in ("cases", "case_history")
-            for name, kind in ADDED_CASE_COLUMNS.items()]
+    return _added_case_columns(5)
 
 
 #: A case's life (payment.lifecycle, payment.deductions): current states, history, payments per version, runs,
@@ -216,7 +225,13 @@ def _migration_7(dialect: str) -> list[str]:
                   "CREATE INDEX adjustments_hospital ON adjustments (hospital_id)"]
 
 
-MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6, _migration_7)
+def _migration_8(dialect: str) -> list[str]:
+    """A case's insured region (参保地) and unfiled referral (异地就医未备案): cross-region settlement (issue 22)."""
+    return _added_case_columns(8)
+
+
+MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6, _migration_7,
+              _migration_8)
 
 
 #: SQLSTATEs of a transaction that lost a race (serialisation failure, deadlock, unique key taken): retry it.

@@ -53,6 +53,8 @@ class RecordIn(BaseModel):
     discharge_date: str | None = Field(None, max_length=40, description="出院日期 YYYY-MM-DD")
     settlement_date: str | None = Field(None, max_length=40, description="结算日期 YYYY-MM-DD")
     insurance_type: str | None = Field(None, max_length=20, description="险种类型 310 职工, 390 居民")
+    insured_region: str | None = Field(None, max_length=20, description="参保地区划 (异地就医: the insured region)")
+    out_of_area_unreferred: str | None = Field(None, max_length=20, description="异地就医未备案 1 = 未备案")
     dept: str | None = Field(None, max_length=100, description="科室")
     total_cost: Money | None = Field(None, description="总费用（元）")
     drug_cost: Money | None = Field(None, description="药品费（元）")

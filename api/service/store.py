@@ -31,8 +31,8 @@ from foundation.decimals import units_or_null
 from weights import lookup_units
 
 CASE_TYPE_ZH = {name: zh for name, zh in CASE_TYPES.values()}
-TEXT_FIELDS = ("patient_id", "principal_dx", "admit_date", "discharge_date", "settlement_date", "insurance_type",
-               "dept")
+TEXT_FIELDS = ("patient_id", "insured_region", "out_of_area_unreferred", "principal_dx", "admit_date",
+               "discharge_date", "settlement_date", "insurance_type", "dept")
 INT_FIELDS = ("age_years", "age_days", "birth_weight_g", "admission_weight_g", "los_days", "discharge_method", "icu_hours")
 MONEY_FIELDS = ("total_cost", "drug_cost", "consumables_cost", "self_pay_cost", "patient_paid")
 RESULT_TEXT = ("mdc", "adrg", "drg", "drg_name", "status", "status_zh", "reason_code", "reason_detail", "mcc_dx",

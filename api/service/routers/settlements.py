@@ -35,7 +35,8 @@ LEDGER_SOURCE = "table ledger 结算台账"
 READERS = ("hospital", "payer", "auditor")
 #: Stored columns a settlement reads.
 SETTLE_INPUT = ("case_id", "hospital_id", "patient_id", "drg", "status", "total_cost", "self_pay_cost", "patient_paid",
-                "los_days", "admit_date", "discharge_date", "settlement_date", "insurance_type", "dept", "pack_version")
+                "los_days", "admit_date", "discharge_date", "settlement_date", "insurance_type", "dept", "pack_version",
+                "insured_region", "out_of_area_unreferred")
 # every bounded field too: a case holding a value no stay can have is a data error, not paid
 SETTLE_INPUT += tuple(b.field for b in load_bounds() if b.field in CASE_COLUMNS and b.field not in SETTLE_INPUT)
 
