@@ -46,6 +46,28 @@ def clean_codes(codes: pa.Array) -> pa.Array:
     return pc.utf8_upper(pc.utf8_trim_whitespace(pc.fill_null(codes.cast(pa.string()), "")))
 
 
+#: Class of each code already classified, per range text or pattern; a long-running service meets the
+#: same few thousand codes again and again, so a one-record check costs dictionary look-ups, not Arrow calls.
+_SEEN: dict[tuple[str, str], dict[str, bool]] = {}
+#: Codes remembered per range text or pattern (messy batches can hold any number of distinct texts).
+SEEN_LIMIT = 200_000
+
+
+def _classified(codes: pa.Array, key: tuple[str, str], classify) -> np.ndarray:
+    """``classify(codes)`` (bool per code, Arrow in, NumPy out) for the codes not seen before under ``key``."""
+    seen = _SEEN.setdefault(key, {})
+    values = codes.to_pylist()
+    new = list(dict.fromkeys(v for v in values if v not in seen))
+    if new:
+        found = dict(zip(new, classify(pa.array(new, pa.string())).tolist()))
+        if len(seen) + len(new) <= SEEN_LIMIT:
+            seen.update(found)
+        else:
+            found.update(seen)
+            seen = found
+    return np.fromiter((seen[v] for v in values), dtype=bool, count=len(values))
+
+
 def in_ranges(codes: pa.Array, text: str) -> np.ndarray:
     """Boolean per code: inside one of the ranges ``text`` (see the module docstring).
 
@@ -56,6 +78,10 @@ def in_ranges(codes: pa.Array, text: str) -> np.ndarray:
     text : str
         Code ranges as written in the rule book.
     """
+    return _classified(codes, ("ranges", text), lambda distinct: _in_ranges(distinct, text))
+
+
+def _in_ranges(codes: pa.Array, text: str) -> np.ndarray:
     hit = np.zeros(len(codes), dtype=bool)
     for low, high in code_ranges(text):
         above = pc.greater_equal(pc.utf8_slice_codeunits(codes, 0, len(low)), low)
@@ -72,7 +98,8 @@ def _shape(bound: str) -> str:
 
 def matches(codes: pa.Array, pattern: str) -> np.ndarray:
     """Boolean per code: the regular expression ``pattern`` matches (searched, anchor with ``^``)."""
-    return pc.match_substring_regex(codes, pattern).to_numpy(zero_copy_only=False)
+    return _classified(codes, ("pattern", pattern),
+                       lambda distinct: pc.match_substring_regex(distinct, pattern).to_numpy(zero_copy_only=False))
 
 
 def set_members(cp: CompiledPack, names) -> np.ndarray:

@@ -163,7 +163,7 @@ class _Batch:
     def cell_text(self, name: str, rows: np.ndarray) -> pa.Array:
         """The cells of column ``name`` at ``rows`` as text: as written where unreadable, ``""`` for missing."""
         column = self.column(name)
-        if column is None:
+        if column is None or not len(rows):
             return pa.array([""] * len(rows), pa.string())
         take = pa.array(rows, pa.int64())
         text = _as_text(plain_array(column).take(take))
@@ -179,6 +179,13 @@ class _Batch:
             zero_copy_only=False)
 
     @cached_property
+    def stay(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Admission and discharge day numbers, and whether both dates were read."""
+        admit, admit_ok = _dates(self.column("admit_date"), self.n)
+        discharge, discharge_ok = _dates(self.column("discharge_date"), self.n)
+        return admit, discharge, admit_ok & discharge_ok
+
+    @cached_property
     def principal_index(self) -> np.ndarray:
         return self.dx.index[: self.n]
 
@@ -186,6 +193,8 @@ class _Batch:
         """Findings of ``rule`` for the records ``rows`` (positions): ``found`` is the value column,
         ``values`` fill the message placeholders."""
         rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):  # most rules find nothing: no texts to render, no table to build
+            return empty_findings()
         values = {"field_zh": FIELD_ZH.get(field, field), "field_en": FIELD_EN.get(field, field), **values}
         zh, en, suggestion = rule.render(len(rows), **values)
         return findings_table(self.case_id, self.row_no, rows, rule_id=rule.id, severity=rule.severity,
@@ -429,14 +438,8 @@ def check_los_invalid(b: _Batch, rule: Rule):
     return [b.findings(rule, rows, "los_days", text, value=text)]
 
 
-def _stay(b: _Batch):
-    admit, admit_ok = _dates(b.column("admit_date"), b.n)
-    discharge, discharge_ok = _dates(b.column("discharge_date"), b.n)
-    return admit, discharge, admit_ok & discharge_ok
-
-
 def check_los_dates_mismatch(b: _Batch, rule: Rule):
-    admit, discharge, ok = _stay(b)
+    admit, discharge, ok = b.stay
     los = b.numbers("los_days")
     expected = np.maximum(discharge - admit, 1)
     bad = ok & (discharge >= admit) & (los != MISSING) & (los > 0) \
@@ -448,7 +451,7 @@ def check_los_dates_mismatch(b: _Batch, rule: Rule):
 
 
 def check_discharge_before_admission(b: _Batch, rule: Rule):
-    admit, discharge, ok = _stay(b)
+    admit, discharge, ok = b.stay
     rows = np.flatnonzero(ok & (discharge < admit))
     text = b.cell_text("discharge_date", rows)
     return [b.findings(rule, rows, "discharge_date", text, discharge=text, admit=b.cell_text("admit_date", rows))]
