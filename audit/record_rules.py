@@ -547,7 +547,7 @@ def _compiled(pack) -> CompiledPack:
 
 
 def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
-                    encoded: Encoded | None = None) -> pa.Table:
+                    encoded: Encoded | None = None, ordered: bool = True) -> pa.Table:
     """Findings of the record rules (codes, principal diagnosis, sex and age, administration).
 
     Parameters
@@ -564,6 +564,9 @@ def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
     encoded : grouper.encode.Encoded, optional
         The batch already encoded for grouping (saves encoding it again);
         must come from the same records and pack.
+    ordered : bool
+        Sort by ``row_no``; False leaves the findings rule by rule (for a caller that sorts them
+        with others: one sort of the long message columns instead of two).
 
     Returns
     -------
@@ -582,7 +585,7 @@ def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
     if not parts:
         return empty_findings()
     found = pa.concat_tables(parts)
-    return found.take(pc.sort_indices(found, [("row_no", "ascending")]))
+    return found.take(pc.sort_indices(found, [("row_no", "ascending")])) if ordered else found
 
 
 __all__ = ["ASTERISK_PATTERN", "RECORD_RULES", "record_findings"]
