@@ -155,7 +155,12 @@ class _Batch:
                            cp.proc_inputs, cp.proc_input_target, cp.proc_codes, tables.proc_rewritten)
 
     def column(self, name: str):
-        return self.table.column(name) if name in self.table.column_names else None
+        return self.table.column(name) if name in self.names else None
+
+    @cached_property
+    def names(self) -> frozenset[str]:
+        """The table's column names (Arrow builds the list afresh on every ``column_names``)."""
+        return frozenset(self.table.column_names)
 
     def numbers(self, name: str) -> np.ndarray:
         return numeric_column(self.column(name), self.n)
