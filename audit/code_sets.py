@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.rulebook import code_ranges
+from foundation.remembered import per_text
 from icd_tables.compiled import (
     ACCEPT,
     ATOM_CMP,
@@ -46,26 +47,10 @@ def clean_codes(codes: pa.Array) -> pa.Array:
     return pc.utf8_upper(pc.utf8_trim_whitespace(pc.fill_null(codes.cast(pa.string()), "")))
 
 
-#: Class of each code already classified, per range text or pattern; a long-running service meets the
-#: same few thousand codes again and again, so a one-record check costs dictionary look-ups, not Arrow calls.
-_SEEN: dict[tuple[str, str], dict[str, bool]] = {}
-#: Codes remembered per range text or pattern (messy batches can hold any number of distinct texts).
-SEEN_LIMIT = 200_000
-
-
-def _classified(codes: pa.Array, key: tuple[str, str], classify) -> np.ndarray:
-    """``classify(codes)`` (bool per code, Arrow in, NumPy out) for the codes not seen before under ``key``."""
-    seen = _SEEN.setdefault(key, {})
-    values = codes.to_pylist()
-    new = list(dict.fromkeys(v for v in values if v not in seen))
-    if new:
-        found = dict(zip(new, classify(pa.array(new, pa.string())).tolist()))
-        if len(seen) + len(new) <= SEEN_LIMIT:
-            seen.update(found)
-        else:
-            found.update(seen)
-            seen = found
-    return np.fromiter((seen[v] for v in values), dtype=bool, count=len(values))
+def _classified(codes: pa.Array, question: tuple, classify) -> np.ndarray:
+    """``classify`` (Arrow text in, bool per text out) of each code, remembered per distinct code."""
+    return np.array(per_text(codes.to_pylist(), question,
+                             lambda new: classify(pa.array(new, pa.string())).tolist()), dtype=bool).reshape(-1)
 
 
 def in_ranges(codes: pa.Array, text: str) -> np.ndarray:

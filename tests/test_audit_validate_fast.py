@@ -1,5 +1,5 @@
 """Validation of one record is the batch's validation of that record, and what the checks remember between
-batches (the class of each code under a rule's ranges or pattern) never changes a finding."""
+batches (the class of each code under a rule's ranges or pattern, each date text read) never changes a finding."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit import code_sets
+from foundation import remembered
+from foundation.text_values import _parse_distinct_dates, parse_dates
 from audit.code_sets import _in_ranges, in_ranges, matches
 from audit.record_rules import ASTERISK_PATTERN
 from audit.validate import Validator
@@ -40,7 +41,7 @@ def _per_record(table: pa.Table, row_no: int) -> list[dict]:
 
 
 def _one_by_one_is_the_batch(validator: Validator, records: list[dict]) -> None:
-    code_sets._SEEN.clear()  # the batch classifies every code afresh; the single records then find them remembered
+    remembered.forget()  # the batch classifies every code afresh; the single records then find them remembered
     batch = validator.validate(records)
     for i, record in enumerate(records):
         alone = validator.validate([record], first_row_no=i + 1)
@@ -76,7 +77,7 @@ def test_remembered_classes_are_the_arrow_classes():
     texts = [rules.rule("PDX_SEQUELA").params["codes"], rules.rule("SEX_DX_CONFLICT").params["male_codes"]]
     codes = pa.array(["T90.500", "T9", "", "B94.800", "N40.X00", "XYZ.6", "E64.000", "T90.500", "60.2900"])
     for text in texts:
-        code_sets._SEEN.clear()
+        remembered.forget()
         cold = in_ranges(codes, text)
         warm = in_ranges(codes.take(pa.array([8, 7, 6, 5, 4, 3, 2, 1, 0])), text)[::-1]
         assert cold.tolist() == warm.tolist() == _in_ranges(codes, text).tolist()
@@ -92,9 +93,9 @@ _CODE = st.text(alphabet="ABEGNTVXZ0123456789.*+†x", max_size=9)
        text=st.sampled_from(["T90-T98, B90-B94, E64", "V01-Y98", "60-64", "N40-N51, C60-C63", "O00-O99"]),
        limit=st.sampled_from([2, 5, 200_000]))
 def test_ranges_and_patterns_remembered_or_not_equal_arrow(first, second, text, limit):
-    code_sets._SEEN.clear()
-    old = code_sets.SEEN_LIMIT
-    code_sets.SEEN_LIMIT = limit  # a small limit: later codes are classified without being remembered
+    remembered.forget()
+    old = remembered.LIMIT
+    remembered.LIMIT = limit  # a small limit: later codes are classified without being remembered
     try:
         for codes in (first, second, first + second):
             array = pa.array(codes, pa.string())
@@ -102,4 +103,28 @@ def test_ranges_and_patterns_remembered_or_not_equal_arrow(first, second, text, 
             assert matches(array, ASTERISK_PATTERN).tolist() == \
                 pc.match_substring_regex(array, ASTERISK_PATTERN).to_numpy(zero_copy_only=False).tolist()
     finally:
-        code_sets.SEEN_LIMIT = old
+        remembered.LIMIT = old
+
+
+_DATE = st.one_of(st.sampled_from(["2024-05-01", "2024/5/1", "2024年5月1日", "20240501", "2024-02-30", "2023-02-29",
+                                   "2024-02-29", "45362", "", " 2024-05-01 ", "abc", "2024-13-01"]),
+                  st.text(alphabet="0123456789-/年月日 ", max_size=11))
+
+
+@settings(max_examples=80, deadline=None)
+@given(first=st.lists(_DATE, max_size=10), second=st.lists(_DATE, max_size=10), serials=st.booleans(),
+       limit=st.sampled_from([1, 4, 200_000]))
+def test_dates_remembered_or_not_equal_arrow(first, second, serials, limit):
+    remembered.forget()
+    old = remembered.LIMIT
+    remembered.LIMIT = limit
+    try:
+        for texts in (first, second, second + first):
+            values, unreadable = parse_dates(pa.array(texts, pa.string()), serials)
+            distinct = list(dict.fromkeys(t.strip() for t in texts))
+            days, valid = _parse_distinct_dates(pa.array(distinct, pa.string()), serials) if distinct else ([], [])
+            expected = {t: d if v else None for t, d, v in zip(distinct, list(days), list(valid))}
+            got = values.cast(pa.int32()).to_pylist()
+            assert got == [expected[t.strip()] for t in texts]
+    finally:
+        remembered.LIMIT = old
