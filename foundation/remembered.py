@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-#: Texts remembered per question (a messy batch can hold any number of distinct texts).
-LIMIT = 200_000
+#: Texts remembered per question: more than the national code lists hold, a bound on what messy batches can add.
+LIMIT = 50_000
 
 _SEEN: dict[tuple, dict] = {}
 
