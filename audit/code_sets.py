@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.rulebook import code_ranges
+from foundation.remembered import per_text
 from icd_tables.compiled import (
     ACCEPT,
     ATOM_CMP,
@@ -46,6 +47,12 @@ def clean_codes(codes: pa.Array) -> pa.Array:
     return pc.utf8_upper(pc.utf8_trim_whitespace(pc.fill_null(codes.cast(pa.string()), "")))
 
 
+def _classified(codes: pa.Array, question: tuple, classify) -> np.ndarray:
+    """``classify`` (Arrow text in, bool per text out) of each code, remembered per distinct code."""
+    return np.array(per_text(codes.to_pylist(), question,
+                             lambda new: classify(pa.array(new, pa.string())).tolist()), dtype=bool).reshape(-1)
+
+
 def in_ranges(codes: pa.Array, text: str) -> np.ndarray:
     """Boolean per code: inside one of the ranges ``text`` (see the module docstring).
 
@@ -56,6 +63,10 @@ def in_ranges(codes: pa.Array, text: str) -> np.ndarray:
     text : str
         Code ranges as written in the rule book.
     """
+    return _classified(codes, ("ranges", text), lambda distinct: _in_ranges(distinct, text))
+
+
+def _in_ranges(codes: pa.Array, text: str) -> np.ndarray:
     hit = np.zeros(len(codes), dtype=bool)
     for low, high in code_ranges(text):
         above = pc.greater_equal(pc.utf8_slice_codeunits(codes, 0, len(low)), low)
@@ -72,7 +83,8 @@ def _shape(bound: str) -> str:
 
 def matches(codes: pa.Array, pattern: str) -> np.ndarray:
     """Boolean per code: the regular expression ``pattern`` matches (searched, anchor with ``^``)."""
-    return pc.match_substring_regex(codes, pattern).to_numpy(zero_copy_only=False)
+    return _classified(codes, ("pattern", pattern),
+                       lambda distinct: pc.match_substring_regex(distinct, pattern).to_numpy(zero_copy_only=False))
 
 
 def set_members(cp: CompiledPack, names) -> np.ndarray:

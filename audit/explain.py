@@ -67,6 +67,25 @@ def _split_texts(cp: CompiledPack) -> tuple[list[str], np.ndarray]:
     return texts, tests
 
 
+_TEXTS: dict[int, tuple[CompiledPack, tuple]] = {}
+
+
+def _pack_texts(cp: CompiledPack) -> tuple[pa.Array, pa.Array, pa.Array, np.ndarray]:
+    """The readable rule of every MDC, ADRG and DRG row, and the complication tests of each DRG row: written once
+    per pack (a pack has hundreds of rules; one record reads three)."""
+    hit = _TEXTS.get(id(cp))
+    if hit is None or hit[0] is not cp:
+        if len(_TEXTS) >= 4:
+            _TEXTS.pop(next(iter(_TEXTS)))
+        mdc = pa.array([f"MDC {c} {name}：{_rule_text(rule)}" for c, name, rule in zip(
+            cp.mdc_codes.to_pylist(), cp.mdc_names.to_pylist(), cp.mdc_rules.to_pylist())], pa.string())
+        adrg = pa.array([f"{rid}：{_rule_text(rule)}" for rid, rule in zip(
+            cp.adrg_rule_ids.to_pylist(), cp.adrg_rules.to_pylist())], pa.string())
+        split, tests = _split_texts(cp)
+        hit = _TEXTS[id(cp)] = (cp, (mdc, adrg, pa.array(split, pa.string()), tests))
+    return hit[1]
+
+
 def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whatif: WhatIf) -> pa.Table:
     """One explanation row per record of the traced batch."""
     cp, trace = grouper.pack.compiled, view.trace
@@ -74,13 +93,9 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
     best = whatif.best_units()
     known = (best >= 0) & (whatif.coded_units >= 0) & (whatif.rate_fen >= 0)
     diff = np.where(known, best - whatif.coded_units, 0)  # the fen amount is rounded toward zero, like the flags
-    mdc_texts = pa.array([f"MDC {c} {name}：{_rule_text(rule)}" for c, name, rule in zip(
-        cp.mdc_codes.to_pylist(), cp.mdc_names.to_pylist(), cp.mdc_rules.to_pylist())], pa.string())
-    adrg_texts = pa.array([f"{rid}：{_rule_text(rule)}" for rid, rule in zip(
-        cp.adrg_rule_ids.to_pylist(), cp.adrg_rules.to_pylist())], pa.string())
-    split_texts, tests = _split_texts(cp)
+    mdc_texts, adrg_texts, split_texts, tests = _pack_texts(cp)
     drg_row = _drg_rows(cp, o.adrg_row, o.drg)
-    split = take_text(pa.array(split_texts, pa.string()), drg_row).dictionary_decode()
+    split = take_text(split_texts, drg_row).dictionary_decode()
     test = np.where(drg_row >= 0, tests[np.maximum(drg_row, 0)], 0)
     b = trace.encoded.batch
     mcc, cc = (with_names(results.column(name).combine_chunks().cast(pa.string()),

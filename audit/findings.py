@@ -33,9 +33,12 @@ FINDING_SCHEMA = pa.schema([
 ])
 
 
+_EMPTY = FINDING_SCHEMA.empty_table()
+
+
 def empty_findings() -> pa.Table:
-    """A findings table with no rows."""
-    return FINDING_SCHEMA.empty_table()
+    """A findings table with no rows (one shared table: Arrow tables are immutable)."""
+    return _EMPTY
 
 
 def findings_table(case_id: pa.Array, row_no: np.ndarray, rows: np.ndarray, *, rule_id: str, severity: str,

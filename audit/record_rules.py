@@ -155,7 +155,12 @@ class _Batch:
                            cp.proc_inputs, cp.proc_input_target, cp.proc_codes, tables.proc_rewritten)
 
     def column(self, name: str):
-        return self.table.column(name) if name in self.table.column_names else None
+        return self.table.column(name) if name in self.names else None
+
+    @cached_property
+    def names(self) -> frozenset[str]:
+        """The table's column names (Arrow builds the list afresh on every ``column_names``)."""
+        return frozenset(self.table.column_names)
 
     def numbers(self, name: str) -> np.ndarray:
         return numeric_column(self.column(name), self.n)
@@ -163,7 +168,7 @@ class _Batch:
     def cell_text(self, name: str, rows: np.ndarray) -> pa.Array:
         """The cells of column ``name`` at ``rows`` as text: as written where unreadable, ``""`` for missing."""
         column = self.column(name)
-        if column is None:
+        if column is None or not len(rows):
             return pa.array([""] * len(rows), pa.string())
         take = pa.array(rows, pa.int64())
         text = _as_text(plain_array(column).take(take))
@@ -179,6 +184,13 @@ class _Batch:
             zero_copy_only=False)
 
     @cached_property
+    def stay(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Admission and discharge day numbers, and whether both dates were read."""
+        admit, admit_ok = _dates(self.column("admit_date"), self.n)
+        discharge, discharge_ok = _dates(self.column("discharge_date"), self.n)
+        return admit, discharge, admit_ok & discharge_ok
+
+    @cached_property
     def principal_index(self) -> np.ndarray:
         return self.dx.index[: self.n]
 
@@ -186,6 +198,8 @@ class _Batch:
         """Findings of ``rule`` for the records ``rows`` (positions): ``found`` is the value column,
         ``values`` fill the message placeholders."""
         rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):  # most rules find nothing: no texts to render, no table to build
+            return empty_findings()
         values = {"field_zh": FIELD_ZH.get(field, field), "field_en": FIELD_EN.get(field, field), **values}
         zh, en, suggestion = rule.render(len(rows), **values)
         return findings_table(self.case_id, self.row_no, rows, rule_id=rule.id, severity=rule.severity,
@@ -429,14 +443,8 @@ def check_los_invalid(b: _Batch, rule: Rule):
     return [b.findings(rule, rows, "los_days", text, value=text)]
 
 
-def _stay(b: _Batch):
-    admit, admit_ok = _dates(b.column("admit_date"), b.n)
-    discharge, discharge_ok = _dates(b.column("discharge_date"), b.n)
-    return admit, discharge, admit_ok & discharge_ok
-
-
 def check_los_dates_mismatch(b: _Batch, rule: Rule):
-    admit, discharge, ok = _stay(b)
+    admit, discharge, ok = b.stay
     los = b.numbers("los_days")
     expected = np.maximum(discharge - admit, 1)
     bad = ok & (discharge >= admit) & (los != MISSING) & (los > 0) \
@@ -448,7 +456,7 @@ def check_los_dates_mismatch(b: _Batch, rule: Rule):
 
 
 def check_discharge_before_admission(b: _Batch, rule: Rule):
-    admit, discharge, ok = _stay(b)
+    admit, discharge, ok = b.stay
     rows = np.flatnonzero(ok & (discharge < admit))
     text = b.cell_text("discharge_date", rows)
     return [b.findings(rule, rows, "discharge_date", text, discharge=text, admit=b.cell_text("admit_date", rows))]
@@ -544,7 +552,7 @@ def _compiled(pack) -> CompiledPack:
 
 
 def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
-                    encoded: Encoded | None = None) -> pa.Table:
+                    encoded: Encoded | None = None, ordered: bool = True) -> pa.Table:
     """Findings of the record rules (codes, principal diagnosis, sex and age, administration).
 
     Parameters
@@ -561,6 +569,9 @@ def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
     encoded : grouper.encode.Encoded, optional
         The batch already encoded for grouping (saves encoding it again);
         must come from the same records and pack.
+    ordered : bool
+        Sort by ``row_no``; False leaves the findings rule by rule (for a caller that sorts them
+        with others: one sort of the long message columns instead of two).
 
     Returns
     -------
@@ -579,7 +590,7 @@ def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
     if not parts:
         return empty_findings()
     found = pa.concat_tables(parts)
-    return found.take(pc.sort_indices(found, [("row_no", "ascending")]))
+    return found.take(pc.sort_indices(found, [("row_no", "ascending")])) if ordered else found
 
 
 __all__ = ["ASTERISK_PATTERN", "RECORD_RULES", "record_findings"]

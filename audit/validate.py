@@ -106,7 +106,7 @@ class Validator:
                          rate_yuan=self.rules.rule("WHATIF_UPCODING").params["rate_yuan"])
         parts += drg_parts + whatif_findings(view, whatif, self.grouper, self.facts, self.rules)
         parts.append(record_findings(trace.records, self.pack, self.rules, first_row_no=first_row_no,
-                                     encoded=trace.encoded))
+                                     encoded=trace.encoded, ordered=False))
         findings = _ordered(_without_shadowed(pa.concat_tables([empty_findings(), *parts]).cast(FINDING_SCHEMA)))
         return Validation(trace.results, findings, explanations(view, self.grouper, excluded, whatif),
                           whatif.table, trace.records)

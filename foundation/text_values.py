@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from foundation.arrow_columns import as_text, plain_array
+from foundation.remembered import per_text
 
 #: Money columns: exact decimals with two places (元, to the fen).
 MONEY_TYPE = pa.decimal128(18, 2)
@@ -230,12 +231,23 @@ def parse_dates(column: pa.Array, excel_serials: bool = False) -> tuple[pa.Array
     text = _cleaned(column)
     encoded = pc.fill_null(text, "").dictionary_encode()
     distinct = encoded.dictionary
-    days, valid = _parse_distinct_dates(distinct, excel_serials)
+    days, valid = _remembered_dates(distinct, excel_serials)
     index = encoded.indices.to_numpy(zero_copy_only=False)
     present = pc.not_equal(distinct, "").to_numpy(zero_copy_only=False)[index]
     ok = valid[index]
     values = pa.array(days[index].astype(np.int32), mask=~ok).cast(pa.date32())
     return values, _bad(pa.array(present & ~ok), text)
+
+
+def _remembered_dates(text: pa.Array, excel_serials: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_parse_distinct_dates`, each text parsed once in the process."""
+    def parse(new: list) -> list:
+        days, valid = _parse_distinct_dates(pa.array(new, pa.string()), excel_serials)
+        return list(zip(days.tolist(), valid.tolist()))
+
+    answers = per_text(text.to_pylist(), ("dates", excel_serials), parse)
+    return (np.array([a[0] for a in answers], dtype=np.int64).reshape(-1),
+            np.array([a[1] for a in answers], dtype=bool).reshape(-1))
 
 
 def _parse_distinct_dates(text: pa.Array, excel_serials: bool) -> tuple[np.ndarray, np.ndarray]:

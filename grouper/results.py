@@ -54,7 +54,24 @@ def take_text(table: pa.Array, index: np.ndarray) -> pa.DictionaryArray:
     The dictionary holds each distinct string once, so results keep no string
     copies per row and convert cleanly to pandas categoricals.
     """
-    pool = pa.concat_arrays([pc.fill_null(table.cast(pa.string()), ""), pa.array([""])]).dictionary_encode()
-    codes = pool.indices.to_numpy(zero_copy_only=False)
+    codes, dictionary = _pool(table)
     indices = codes[np.where(index >= 0, index, len(table))]
-    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), pool.dictionary)
+    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), dictionary)
+
+
+_POOLS: dict[int, tuple[pa.Array, np.ndarray, pa.Array]] = {}
+
+
+def _pool(table: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Dictionary codes of ``table`` plus a final ``""``, and the dictionary: made once per table (the pack's
+    name tables live as long as the pack; a one-record call would otherwise encode all of them).  Long arrays,
+    such as a batch's own codes, are encoded each time and not kept."""
+    hit = _POOLS.get(id(table))
+    if hit is None or hit[0] is not table:
+        pool = pa.concat_arrays([pc.fill_null(table.cast(pa.string()), ""), pa.array([""])]).dictionary_encode()
+        hit = (table, pool.indices.to_numpy(zero_copy_only=False), pool.dictionary)
+        if len(table) <= 65_536:
+            if len(_POOLS) >= 64:
+                _POOLS.pop(next(iter(_POOLS)))
+            _POOLS[id(table)] = hit
+    return hit[1], hit[2]
