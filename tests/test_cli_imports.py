@@ -2,7 +2,8 @@
 
 ``drg --help`` loads no engine at all; ``drg group`` loads the grouper but not scikit-learn,
 FastAPI, openpyxl, PySpark, the service's databases, nor the calibration, payment and audit
-packages.  (SciPy comes with Numba, whose own start-up checks SciPy's version when it is installed.)
+packages.  (SciPy's top-level package comes with Numba, whose own start-up checks SciPy's version when it
+is installed; ``scipy.linalg``, which Numba's BLAS probe would import, does not: see foundation/numba_options.py.)
 """
 
 from __future__ import annotations
@@ -40,3 +41,4 @@ def test_group_loads_the_grouper_only(tmp_path):
     assert rc == 0
     assert {"grouper", "icd_tables", "numba", "pyarrow"} <= modules
     assert not {m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY}
+    assert "scipy.linalg" not in modules
