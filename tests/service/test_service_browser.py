@@ -286,8 +286,8 @@ def test_hospital_walk(server, browser, tmp_path):
     browser.find_element(By.LINK_TEXT, RETURNED).click()
     assert _ready(browser, "#case-history") == "ready"
     history = _api(base, key, f"/v1/lifecycle/cases/H001/{RETURNED}/history").json()
-    assert [r[5] for r in _rows(browser, "history-table")] == [e["to_state"] for e in history] and "returned" in _column(
-        browser, "history-table", "到")
+    assert [r[5] for r in _rows(browser, "history-table")] == [f"{e['to_zh']} {e['to_state']}" for e in history]
+    assert "退回修改 returned" in _column(browser, "history-table", "到")
     _shot(browser, "hospital-case-history")
 
     # another hospital's case: 404 in words, nothing of the case before

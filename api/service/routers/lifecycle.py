@@ -127,6 +127,8 @@ class HistoryRow(BaseModel):
     dimension: str
     from_state: str
     to_state: str
+    from_zh: str = Field(description="the state in Chinese (状态中文)")
+    to_zh: str
     period: str
     run: str
     note: str
@@ -332,7 +334,10 @@ def case_history(hospital_id: Annotated[str, Path(max_length=100)], case_id: Ann
     if not rows:
         raise HTTPException(404, NOT_FOUND)
     audit(service.db, principal, "read", f"lifecycle-history:{hospital_id}/{case_id}")
-    return [HistoryRow(**{k: r[k] for k in HistoryRow.model_fields}) for r in rows]
+    names = {"submission": SUBMISSION, "payment": PAYMENT}
+    return [HistoryRow(**{k: r[k] for k in HistoryRow.model_fields if k in r},
+                       from_zh=names.get(r["dimension"], {}).get(r["from_state"], ""),
+                       to_zh=names.get(r["dimension"], {}).get(r["to_state"], "")) for r in rows]
 
 
 @router.get("/deductions", response_model=DeductionsOut, responses=ERRORS, summary="扣款 deductions and recoveries")

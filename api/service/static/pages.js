@@ -450,7 +450,8 @@
     return table([{label: "序 seq", value: (e) => e.seq, num: true}, {label: "日期 day", value: (e) => e.on_day},
                   {label: "版本 version", value: (e) => e.version, num: true},
                   {label: "维度 dimension", value: (e) => HISTORY_ZH[e.dimension] || e.dimension},
-                  {label: "从 from", value: (e) => e.from_state}, {label: "到 to", value: (e) => e.to_state},
+                  {label: "从 from", value: (e) => e.from_state && `${e.from_zh} ${e.from_state}`},
+                  {label: "到 to", value: (e) => `${e.to_zh} ${e.to_state}`},
                   {label: "期间 period", value: (e) => e.period}, {label: "说明 note", value: (e) => e.note}],
                  rows, "没有流程记录 no history", {id: "history-table"});
   }
@@ -560,6 +561,7 @@
     ["accepted", "受理 accepted"], ["refused", "拒收 refused"], ["settled", "结算 settled"], ["deducted_cases", "扣款病例 deducted"]];
   const RECON_AMOUNTS = [["provisional", "预拨 provisional"], ["withheld", "预留 withheld"], ["deducted", "扣款 deducted"],
     ["released", "返还 released"], ["due", "应付 due"], ["paid_out", "已拨付 paid out"], ["open_amount", "未结 open"]];
+  const OPEN_ITEM_ZH = {case: "病例 case", flag: "疑点 flag", run: "结算未拨付 run"};
   lifePage("reconciliation", "对账 Reconciliation", ["hospital", "payer", "auditor"], () => [], async (out, v) => {
     const r = await api(`/v1/lifecycle/reconciliation?${lifeQuery({hospital_id: v.hospital})}`);
     out.append(table([{label: "医院 hospital", value: (x) => x.hospital_id}, {label: "结算 run", value: (x) => x.run},
@@ -567,7 +569,7 @@
                       ...RECON_AMOUNTS.map(([k, label]) => ({label: `${label} (元)`, value: (x) => x[k], money: true}))],
                      r.rows, "没有对账记录 nothing to reconcile yet", {id: "recon-table"}));
     out.append(el("h3", {}, "未结事项 Open items"));
-    out.append(table([{label: "医院 hospital", value: (x) => x.hospital_id}, {label: "类别 item", value: (x) => x.item === "case" ? "病例 case" : "疑点 flag"},
+    out.append(table([{label: "医院 hospital", value: (x) => x.hospital_id}, {label: "类别 item", value: (x) => OPEN_ITEM_ZH[x.item] || x.item},
                       {label: "编号 id", value: (x) => x.id}, {label: "事项 what", value: (x) => x.what}],
                      r.open_items, "没有未结事项 no open items", {id: "recon-open"}));
   });
@@ -588,7 +590,7 @@
       out.append(el("p", {}, `待初审 ${count(rows.length)} 例 (${count(rows.length)} submissions waiting for review)`));
       const wrap = table([{label: "病案号 case", value: (r) => r.case_id, link: (r) => link("case", {hospital: r.hospital_id, id: r.case_id})},
                           {label: "医院 hospital", value: (r) => r.hospital_id}, {label: "月份 month", value: (r) => r.month},
-                          {label: "状态 state", value: (r) => r.submission_zh}, {label: "逾期 late", value: (r) => r.late ? "是 yes" : ""},
+                          {label: "状态 state", value: (r) => `${r.submission_zh} ${r.submission}`}, {label: "逾期 late", value: (r) => r.late ? "是 yes" : ""},
                           {label: "退回 return", value: () => ""}], rows, "没有待初审的申报 no submissions waiting", {id: "review-table"});
       out.append(wrap);
       if (payer) wrap.querySelectorAll("tbody tr").forEach((tr, i) => {
