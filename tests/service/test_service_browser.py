@@ -448,6 +448,10 @@ def test_payer_walk(server, browser):
     rows = _api(base, key, "/v1/lifecycle/reconciliation").json()["rows"]
     assert _column(browser, "recon-table", "已拨付") == [_money(r["paid_out"]) for r in rows]
     assert _column(browser, "recon-table", "应付") == [_money(r["due"]) for r in rows] and any("," in _money(r["due"]) for r in rows)
+    # March of H001: every case returned (by hand, on review, in this walk) counted, none of them sent again yet
+    march = next(r for r in _rows(browser, "recon-table") if r[:2] == ["H001", "2024-03"])
+    headers = [th.text for th in _css(browser, "#recon-table thead th")]
+    assert int(march[headers.index("退回 returned")]) == len(returned) >= 2
     _shot(browser, "payer-reconciliation")
 
 

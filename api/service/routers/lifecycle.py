@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 
 from api.service.auth import NOT_FOUND
 from api.service.deps import PrincipalDep, ServiceDep
-from api.service.lifecycle_store import (decided_flags, load_adjustments, load_book, lock_book, save_adjustments,
-                                         save_book, today)
+from api.service.lifecycle_store import (decided_flags, load_adjustments, load_book, lock_book, returned_cases,
+                                         save_adjustments, save_book, today)
 from api.service.routers.settlements import SETTLE_INPUT, _ledger_table, _store_run, _stored_ledger
 from api.service.schemas import ErrorOut
 from api.service.store import audit, new_id
@@ -413,7 +413,8 @@ def reconciliation(service: ServiceDep, principal: PrincipalDep,
         ledger = _stored_ledger(conn)
         applied = load_adjustments(conn)
         flags = decided_flags(conn)
-    rows, items = reconcile(book, ledger, applied, flags)
+        returned = returned_cases(conn)
+    rows, items = reconcile(book, ledger, applied, flags, returned)
     mine = lambda rows: [r for r in rows if hospital_id is None or r["hospital_id"] == hospital_id]  # noqa: E731
     audit(service.db, principal, "read", f"lifecycle-reconciliation:{hospital_id or '*'}")
     return ReconciliationOut(rows=[{k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()}
