@@ -172,7 +172,8 @@ def _shot(driver, name):
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         size = driver.get_window_size()
         height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(size["width"], min(max(height, size["height"]), 4000))
+        # the window's height holds its frame too: a margin keeps the page's foot in the picture
+        driver.set_window_size(size["width"], min(max(height + 160, size["height"]), 4000))
         time.sleep(0.3)
         driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
         driver.set_window_size(size["width"], size["height"])
@@ -454,13 +455,20 @@ def test_payer_walk(server, browser):
     assert int(march[headers.index("退回 returned")]) == len(returned) >= 2
     _shot(browser, "payer-reconciliation")
 
+    # the withdrawn appeal beside its decision: nothing to deduct
+    assert _open(browser, base, "#/deductions", "#deductions-result") == "ready"
+    decided = {r[0]: r for r in _rows(browser, "deduction-decisions")}
+    assert decided[flag_id][4] == "撤销 withdrawn" and decided[flag_id][7] == "不扣款 none"
+    _shot(browser, "payer-deductions")
+
 
 def test_phone_width(server, browser):
     base, keys = server
     browser.set_window_size(390, 844)
     _sign_in(browser, base, keys["hospital"])
     for hash_, part in (("#/month?period=2024-03", "#month-result"), ("#/statements", "#statement-result"),
-                        ("#/case?hospital=H001&id=H001-1-0002", "#page-body")):
+                        ("#/case?hospital=H001&id=H001-1-0002", "#page-body"), ("#/returned", "#returned-result"),
+                        ("#/deadlines", "#deadlines-result"), ("#/reconciliation", "#reconciliation-result")):
         assert _open(browser, base, hash_, part) == "ready"
         # nothing wider than the screen: wide tables scroll inside their own box
         assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"), hash_
