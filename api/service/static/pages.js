@@ -534,23 +534,24 @@
            (params) => [{name: "as_of", label: "截至 as of", type: "date", value: params.get("as_of") || ""}], deadlineView);
 
   // 扣款: the deduction lines beside their flag, appeal and decision
-  const APPEAL_ZH = Object.fromEntries(APPEAL_STATUS);
+  const APPEAL_ZH = Object.fromEntries(APPEAL_STATUS.filter(([k]) => k));
+  const appealText = (status) => status ? APPEAL_ZH[status] || status : "";
   const DEDUCTION_ZH = {applied: "已扣款 applied", pending: "待扣款 pending", none: "不扣款 none"};
   lifePage("deductions", "扣款 Deductions", ["hospital", "payer", "auditor"],
            (params) => [{name: "run", label: "结算期间 run (2024-03 / 2024)", value: params.get("run") || ""}], async (out, v) => {
     const d = await api(`/v1/lifecycle/deductions?${lifeQuery({hospital_id: v.hospital, run: v.run})}`);
     out.append(el("h3", {}, "扣款与追回 Deduction and recovery lines"));
-    out.append(table([{label: "类型 kind", value: (a) => a.kind_zh}, {label: "医院 hospital", value: (a) => a.hospital_id},
+    out.append(table([{label: "类型 kind", value: (a) => `${a.kind_zh} ${a.kind}`}, {label: "医院 hospital", value: (a) => a.hospital_id},
                       {label: "病案号 case", value: (a) => a.case_id, link: (a) => link("case", {hospital: a.hospital_id, id: a.case_id})},
                       {label: "结算 run", value: (a) => a.run}, {label: "金额 amount (元)", value: (a) => a.amount, money: true},
                       {label: "疑点 flag", value: (a) => a.flag_id}, {label: "规则 rule", value: (a) => a.rule_id},
-                      {label: "申诉 appeal", value: (a) => APPEAL_ZH[a.appeal_status] || a.appeal_status}, {label: "申诉理由 reason", value: (a) => a.reason},
+                      {label: "申诉 appeal", value: (a) => appealText(a.appeal_status)}, {label: "申诉理由 reason", value: (a) => a.reason},
                       {label: "复议结论 decision", value: (a) => a.outcome}, {label: "依据 basis", value: (a) => a.basis}],
                      d.lines, "没有扣款 no deductions", {id: "deduction-lines"}));
     out.append(el("h3", {}, "已复议的疑点 Decided flags"));
     out.append(table([{label: "疑点 flag", value: (f) => f.flag_id}, {label: "医院 hospital", value: (f) => f.hospital_id},
                       {label: "病案号 case", value: (f) => f.case_id}, {label: "规则 rule", value: (f) => f.rule_id},
-                      {label: "结论 status", value: (f) => APPEAL_ZH[f.appeal_status] || f.appeal_status},
+                      {label: "结论 status", value: (f) => appealText(f.appeal_status)},
                       {label: "申诉理由 reason", value: (f) => f.reason}, {label: "复议结论 outcome", value: (f) => f.outcome},
                       {label: "扣款 deduction", value: (f) => DEDUCTION_ZH[f.deduction] || f.deduction}],
                      d.decisions, "没有已复议的疑点 no decided flags", {id: "deduction-decisions"}));
