@@ -361,7 +361,12 @@ def test_coder_sees_no_payment(server, browser):
     assert _open(browser, base, "#/appeals", "#flags-result") == "ready"
     assert "涉及金额" not in _text(browser, "#view") and not _css(browser, "#flag-table textarea")
     # the returned cases and the case history: no money; the money pages are not in the menu
-    assert "扣款 Deductions" not in nav and "对账 Reconciliation" not in nav
+    assert "扣款 Deductions" not in nav and "对账 Reconciliation" not in nav and "截止日期 Deadlines" in nav
+    # deadlines of upload and review, none of payment
+    assert _open(browser, base, "#/deadlines?as_of=2024-06-30", "#deadlines-result") == "ready"
+    assert _column(browser, "deadline-months", "申报截止") == ["2024-04-05"]  # March's: by the 5th of April
+    assert "拨付" not in _text(browser, "#view") and not _css(browser, "#overdue-payments")
+    _shot(browser, "coder-deadlines")
     assert _open(browser, base, "#/returned", "#returned-result") == "ready"
     assert RETURNED in _column(browser, "returned-table", "病案号")
     _open(browser, base, f"#/case?hospital=H001&id={RETURNED}")

@@ -3,7 +3,7 @@ year settlements of the case book, records payouts; hospitals read their cases' 
 deadlines and reconciliation.  Every upload is a submission (:func:`api.service.lifecycle_store.submit_upload`).
 
 Who may do what: payer (医保经办) everything; auditor reads everything; hospital (医院) reads its own; coder
-(编码员) reads its own cases' states and history (no money).  Another hospital's case or figures answer 404.
+(编码员) reads its own cases' states, history and upload and review deadlines (no money, no payment deadlines).  Another hospital's case or figures answer 404.
 """
 
 from __future__ import annotations
@@ -154,12 +154,12 @@ class DeadlinesOut(BaseModel):
     as_of: date
     upload_day: int
     review_working_days: int
-    payment_working_days: int
+    payment_working_days: int | None = None
     calendar: str
     months: list[dict]
     late_uploads: list[dict]
     overdue_reviews: list[dict]
-    overdue_payments: list[dict]
+    overdue_payments: list[dict] = []
 
 
 class ReconciliationOut(BaseModel):
@@ -374,8 +374,10 @@ def deadlines(service: ServiceDep, principal: PrincipalDep, hospital_id: Hospita
               as_of: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
                                                  description="as of this day, YYYY-MM-DD (default today)")] = None
               ) -> DeadlinesOut:
-    """The deadlines of the months with cases, and the late uploads, overdue reviews and overdue payments."""
-    principal.require(*MONEY_READERS)
+    """The deadlines of the months with cases, and the late uploads, overdue reviews and overdue payments.
+    Coders read it without the payment window, payment days and overdue payments
+    (:data:`api.service.visibility.PAYMENT_FIELDS`)."""
+    principal.require(*CASE_READERS)
     hospital_id = _scope(principal, hospital_id)
     rules = _policy(service).lifecycle
     try:

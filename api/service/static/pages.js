@@ -488,16 +488,18 @@
     return run({hospital: mine || params.get("hospital") || ""});
   }});
 
-  // 截止日期: the months' deadlines, late uploads, overdue reviews and payments
+  // 截止日期: the months' deadlines, late uploads, overdue reviews and payments (a coder's answer has no payment ones)
   async function deadlineView(out, v) {
     const d = await api(`/v1/lifecycle/deadlines?${lifeQuery({hospital_id: v.hospital, as_of: v.as_of})}`);
+    const paid = has(d, "overdue_payments");
     out.append(facts([["截至 as of", d.as_of], ["每月申报截止日 upload by day", `${d.upload_day} 日`],
                       ["初审时限 review window", `${d.review_working_days} 个工作日 working days`],
-                      ["拨付时限 payment window", `${d.payment_working_days} 个工作日 working days`],
+                      ["拨付时限 payment window", paid ? `${d.payment_working_days} 个工作日 working days` : undefined],
                       ["工作日历 calendar", d.calendar]], "deadline-rules"));
     out.append(el("h3", {}, "各月时限 Deadlines per month"));
     out.append(table([{label: "月份 month", value: (m) => m.month}, {label: "申报截止 upload by", value: (m) => m.upload_deadline},
-                      {label: "初审截止 review by", value: (m) => m.review_due}, {label: "拨付截止 pay by", value: (m) => m.payment_due},
+                      {label: "初审截止 review by", value: (m) => m.review_due},
+                      ...(paid ? [{label: "拨付截止 pay by", value: (m) => m.payment_due}] : []),
                       {label: "已结算 closed", value: (m) => m.closed ? "是 yes" : "否 no"}],
                      d.months, "没有病例的月份 no months with cases", {id: "deadline-months"}));
     out.append(el("h3", {}, "逾期申报 Late uploads"));
@@ -511,6 +513,7 @@
                       {label: "申报 submitted", value: (r) => r.submitted_on}, {label: "截止 due", value: (r) => r.due},
                       {label: "逾期工作日 days over", value: (r) => r.working_days_over, num: true}],
                      d.overdue_reviews, "没有初审逾期 no overdue reviews", {id: "overdue-reviews"}));
+    if (!paid) return;
     out.append(el("h3", {}, "拨付逾期 Overdue payments"));
     out.append(table([{label: "结算 run", value: (r) => r.run}, {label: "医院 hospital", value: (r) => r.hospital_id},
                       {label: "截止 due", value: (r) => r.due}, {label: "拨付日 paid on", value: (r) => r.paid_on || "未拨付 not yet"},
@@ -530,7 +533,7 @@
       return run(Object.fromEntries(fields.map((f) => [f.name, f.value || ""])));
     }});
   }
-  lifePage("deadlines", "截止日期 Deadlines", ["hospital", "payer", "auditor"],
+  lifePage("deadlines", "截止日期 Deadlines", ALL,
            (params) => [{name: "as_of", label: "截至 as of", type: "date", value: params.get("as_of") || ""}], deadlineView);
 
   // 扣款: the deduction lines beside their flag, appeal and decision
