@@ -46,8 +46,8 @@ LABELS_ZH = {"hospital_id": "医疗机构编码", "run": "结算期间", "submit
              "released": "预留金返还", "due": "应拨付", "paid_out": "已拨付", "open_amount": "未拨付"}
 
 
-def reconcile(book: CaseBook, ledger: Ledger, applied: dict[str, Adjustment], flags=()) -> tuple[list[dict],
-                                                                                                   list[dict]]:
+def reconcile(book: CaseBook, ledger: Ledger, applied: dict[str, Adjustment], flags=(),
+              returned=None) -> tuple[list[dict], list[dict]]:
     """The reconciliation rows (amounts in fen) and the open items.
 
     Parameters
@@ -59,13 +59,17 @@ def reconcile(book: CaseBook, ledger: Ledger, applied: dict[str, Adjustment], fl
     flags : iterable of dict
         Audit flags with their appeal ``status`` (``open``/``appealed``/``upheld``/``withdrawn``), for the
         open items.
+    returned : set of (hospital_id, case_id), optional
+        The cases ever returned for correction; default: those the book's history returns (a book loaded
+        from a store holds only the history not yet saved, so the store passes them).
     """
     rows: dict[tuple[str, str], dict] = {}
 
     def row(h: str, run: str) -> dict:
         return rows.setdefault((h, run), {"hospital_id": h, "run": run, **{k: 0 for k in COUNTS + AMOUNTS}})
 
-    returned = {(e["hospital_id"], e["case_id"]) for e in book.history if e["to"] == "returned"}
+    if returned is None:
+        returned = {(e["hospital_id"], e["case_id"]) for e in book.history if e["to"] == "returned"}
     for s in book.cases.values():
         r = row(s.hospital_id, s.month)
         r["submitted"] += 1

@@ -258,10 +258,19 @@ def statement_lifecycle(conn: Connection, policy, run_id: str, hospital_id: str,
     book = load_book(conn, policy.lifecycle, keys)
     ledger = ledger_from_rows(conn.rows("SELECT * FROM ledger WHERE hospital_id = ?", (hospital_id,)),
                               "table ledger 结算台账")
-    rows, _ = reconcile(book, ledger, load_adjustments(conn, "hospital_id = ?", (hospital_id,)))
+    rows, _ = reconcile(book, ledger, load_adjustments(conn, "hospital_id = ?", (hospital_id,)),
+                        returned=returned_cases(conn, hospital_id))
     return lines, [{k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()}
                    for r in as_yuan(rows) if r["hospital_id"] == hospital_id and r["run"] == period]
 
 
-__all__ = ["BOOK_LOCK", "decided_flags", "statement_lifecycle", "submit_upload", "load_adjustments", "load_book", "lock_book", "save_adjustments",
+def returned_cases(conn, hospital_id: str | None = None) -> set[tuple[str, str]]:
+    """The (hospital, case) pairs ever returned for correction (退回修改), from the stored history."""
+    rows = conn.rows("SELECT DISTINCT hospital_id, case_id FROM case_events WHERE to_state = 'returned'"
+                     + (" AND hospital_id = ?" if hospital_id is not None else ""),
+                     (hospital_id,) if hospital_id is not None else ())
+    return {(r["hospital_id"], r["case_id"]) for r in rows}
+
+
+__all__ = ["BOOK_LOCK", "decided_flags", "returned_cases", "statement_lifecycle", "submit_upload", "load_adjustments", "load_book", "lock_book", "save_adjustments",
            "save_book", "today"]

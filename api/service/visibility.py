@@ -24,6 +24,8 @@ PAYMENT_FIELDS = frozenset({
     "drg_points", "drg_standard", "drg_patient_share", "drg_fund", "other_tracks_fund", "transfer",
     # money at stake of a flag, a what-if and their evidence (涉及金额)
     "money_at_stake", "whatif_money", "priority", "money", "gain", "rate",
+    # payment deadlines (拨付时限) of the case life cycle: when money is due and paid
+    "payment_working_days", "payment_due", "overdue_payments",
 })
 #: Fields removed from every JSON answer, by role.
 HIDDEN: dict[str, frozenset[str]] = {"coder": PAYMENT_FIELDS}

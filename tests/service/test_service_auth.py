@@ -112,10 +112,11 @@ EXPECTED = {
     # uploading another hospital's records is refused as bad input (422), naming the row
     "upload": {"hospital": (200, 422), "coder": (200, 422), "payer": (200, 200), "auditor": (403, 403)},
     "store_one": {"hospital": (200, 422), "coder": (200, 422), "payer": (200, 200), "auditor": (403, 403)},
-    # a case's states and history: as the cases; deductions, deadlines and reconciliation are money (no coder)
+    # a case's states, history and deadlines: as the cases (coders without the payment deadlines); deductions and
+    # reconciliation are money (no coder)
     "lifecycle_cases": OWN, "lifecycle_history": OWN,
     "lifecycle_deductions": {"hospital": (200, 404), "coder": (403, 403), "payer": (200, 200), "auditor": (200, 200)},
-    "lifecycle_deadlines": {"hospital": (200, 404), "coder": (403, 403), "payer": (200, 200), "auditor": (200, 200)},
+    "lifecycle_deadlines": OWN,
     "lifecycle_reconciliation": {"hospital": (200, 404), "coder": (403, 403), "payer": (200, 200),
                                  "auditor": (200, 200)},
 }
@@ -154,6 +155,7 @@ MONEY_SHOWN = {
     "group_one": {"payment", "payment.expected_standard", "payment.expected_fund", "payment.expected_patient_share",
                   "payment.point_value", "payment.point_value_basis", "explanation.whatif_money"},
     "flags": {"flags[].money_at_stake"},
+    "lifecycle_deadlines": {"payment_working_days", "overdue_payments"},
 }
 
 

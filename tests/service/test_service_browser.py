@@ -13,6 +13,7 @@ import shutil
 import socket
 import threading
 import time
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
@@ -30,6 +31,9 @@ OVERLAP = [dict(sex=1, age_years=67, principal_dx="J18.900", discharge_method=1,
            for h in ("H001", "H002") for i, (a, d, n) in enumerate((("2024-03-10", "2024-03-20", 10),
                                                                      ("2024-03-15", "2024-03-18", 3)))]
 
+#: The case the payer returns for correction (退回修改) before the walks.
+RETURNED, RETURN_REASON = "H001-1-0010", "主要诊断与手术不符 (the principal diagnosis does not fit the operation)"
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -40,6 +44,10 @@ def server(tmp_path_factory):
     from api.service.settings import Settings
 
     tmp = tmp_path_factory.mktemp("browser")
+    # the walks happen on 2024-04-05, within March's upload window (a 2024 record uploaded today is refused as late)
+    patch = pytest.MonkeyPatch()
+    for name in ("api.service.lifecycle_store.today", "api.service.routers.lifecycle.today"):
+        patch.setattr(name, lambda: date(2024, 4, 5))
     app = create_app(Settings(database_url=f"duckdb:///{tmp / 'db.duckdb'}", weights=write_test_weights(tmp / "w.parquet"),
                               policy=POLICY, job_dir=tmp / "jobs", rate_limit_per_s=0))
     with socket.socket() as s:
@@ -62,12 +70,18 @@ def server(tmp_path_factory):
         records = records_json(month_records(hospital, 40, seed)) + [r for r in OVERLAP if r["hospital_id"] == hospital]
         r = httpx.post(f"{base}/v1/batches?validate=true", json={"records": records}, headers=payer, timeout=60)
         assert r.status_code == 200, r.text
-    for path, body in (("/v1/settlements", {"kind": "month", "period": "2024-03"}), ("/v1/audit-runs", {"period": "2024-03"})):
+    # the case book: one case returned for correction, the others accepted on review and settled in March's run
+    r = httpx.post(f"{base}/v1/lifecycle/returns", json={"hospital_id": "H001", "case_id": RETURNED, "reason": RETURN_REASON},
+                   headers=payer, timeout=30)
+    assert r.status_code == 200 and r.json()["submission"] == "returned", r.text
+    for path, body, code in (("/v1/lifecycle/reviews", {}, 200), ("/v1/lifecycle/runs", {"kind": "month", "period": "2024-03"}, 201),
+                             ("/v1/audit-runs", {"period": "2024-03"}, 201)):
         r = httpx.post(base + path, json=body, headers=payer, timeout=60)
-        assert r.status_code == 201, r.text
+        assert r.status_code == code, r.text
     yield base, keys
     server.should_exit = True
     thread.join(10)
+    patch.undo()
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +172,8 @@ def _shot(driver, name):
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         size = driver.get_window_size()
         height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(size["width"], min(max(height, size["height"]), 4000))
+        # the window's height holds its frame too: a margin keeps the page's foot in the picture
+        driver.set_window_size(size["width"], min(max(height + 160, size["height"]), 4000))
         time.sleep(0.3)
         driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
         driver.set_window_size(size["width"], size["height"])
@@ -260,6 +275,22 @@ def test_hospital_walk(server, browser, tmp_path):
     assert "12,345.67" in _text(browser, "#case-facts")
     _shot(browser, "hospital-case")
 
+    # the returned case, with the payer's reason and what to fix; its case page shows the history
+    assert _open(browser, base, "#/returned", "#returned-result") == "ready"
+    returned = _api(base, key, "/v1/lifecycle/cases?submission=returned").json()
+    # returned by hand (RETURNED) and on review (the policy's return_severities: cases with fatal findings)
+    shown = dict(zip(_column(browser, "returned-table", "病案号"), _rows(browser, "returned-table")))
+    assert list(shown) == [r["case_id"] for r in returned] and len(shown) > 1
+    assert RETURN_REASON in shown[RETURNED][4]
+    assert all(row[5] for row in shown.values())  # each with what to fix
+    _shot(browser, "hospital-returned")
+    browser.find_element(By.LINK_TEXT, RETURNED).click()
+    assert _ready(browser, "#case-history") == "ready"
+    history = _api(base, key, f"/v1/lifecycle/cases/H001/{RETURNED}/history").json()
+    assert [r[5] for r in _rows(browser, "history-table")] == [f"{e['to_zh']} {e['to_state']}" for e in history]
+    assert "退回修改 returned" in _column(browser, "history-table", "到")
+    _shot(browser, "hospital-case-history")
+
     # another hospital's case: 404 in words, nothing of the case before
     assert _open(browser, base, "#/case?hospital=H002&id=H002-2-0003") == "error"
     assert _text(browser, "#page-body") == "未找到 (not found)" and not _css(browser, "#case-facts")
@@ -269,7 +300,9 @@ def test_hospital_walk(server, browser, tmp_path):
     run = _api(base, key, "/v1/settlements").json()[0]["run_id"]
     statement = _api(base, key, f"/v1/settlements/{run}/statements/H001").json()
     assert _column(browser, "statement-table", "拨付 paid") == [_money(line["paid"]) for line in statement["lines"]]
-    assert len(_rows(browser, "lines-table")) == 42
+    lines = _api(base, key, f"/v1/settlements/{run}/lines?hospital_id=H001&limit=100").json()
+    assert len(_rows(browser, "lines-table")) == lines["total"] < 42  # the returned cases are not settled
+    assert RETURNED not in _column(browser, "lines-table", "病案号")
     _shot(browser, "hospital-statement")
 
     # appeal a flag, then follow it
@@ -285,6 +318,27 @@ def test_hospital_walk(server, browser, tmp_path):
     row.find_element(By.XPATH, ".//button[text()='跟进 follow']").click()
     _wait(browser, lambda d: "不同疾病" in _text(d, "#flag-table .record"))
     _shot(browser, "hospital-appeals")
+
+    # deadlines, deductions and reconciliation: the API's figures, empty parts in words
+    assert _open(browser, base, "#/deadlines?as_of=2024-06-30", "#deadlines-result") == "ready"
+    deadlines = _api(base, key, "/v1/lifecycle/deadlines?as_of=2024-06-30").json()
+    assert _column(browser, "deadline-months", "月份") == [m["month"] for m in deadlines["months"]] == ["2024-03"]
+    assert _column(browser, "deadline-months", "申报截止") == [m["upload_deadline"] for m in deadlines["months"]]
+    _shot(browser, "hospital-deadlines")
+    assert _open(browser, base, "#/deductions", "#deductions-result") == "ready"
+    assert "没有扣款 no deductions" in _text(browser, "#deductions-result")
+    _shot(browser, "hospital-deductions")
+    assert _open(browser, base, "#/reconciliation", "#reconciliation-result") == "ready"
+    open_items = _api(base, key, "/v1/lifecycle/reconciliation").json()["open_items"]
+    assert {r[2] for r in _rows(browser, "recon-open")} == {i["id"] for i in open_items} and RETURNED in {i["id"] for i in open_items}
+    _shot(browser, "hospital-reconciliation")
+
+    # 404: another hospital's deadlines, asked for by editing the fixed field, leave none of H001's
+    _open(browser, base, "#/deadlines", "#deadlines-result")
+    browser.execute_script("const h = document.getElementById('deadlines-form-hospital'); h.readOnly = false; h.value = 'H002';")
+    browser.find_element(By.ID, "deadlines-form-submit").click()
+    assert _ready(browser, "#deadlines-result") == "error"
+    assert _text(browser, "#deadlines-result") == "未找到 (not found)" and not _css(browser, "#deadline-months")
 
 
 def test_coder_sees_no_payment(server, browser):
@@ -306,6 +360,20 @@ def test_coder_sees_no_payment(server, browser):
     _shot(browser, "coder-case")
     assert _open(browser, base, "#/appeals", "#flags-result") == "ready"
     assert "涉及金额" not in _text(browser, "#view") and not _css(browser, "#flag-table textarea")
+    # the returned cases and the case history: no money; the money pages are not in the menu
+    assert "扣款 Deductions" not in nav and "对账 Reconciliation" not in nav and "截止日期 Deadlines" in nav
+    # deadlines of upload and review, none of payment
+    assert _open(browser, base, "#/deadlines?as_of=2024-06-30", "#deadlines-result") == "ready"
+    assert _column(browser, "deadline-months", "申报截止") == ["2024-04-05"]  # March's: by the 5th of April
+    assert "拨付" not in _text(browser, "#view") and not _css(browser, "#overdue-payments")
+    _shot(browser, "coder-deadlines")
+    assert _open(browser, base, "#/returned", "#returned-result") == "ready"
+    assert RETURNED in _column(browser, "returned-table", "病案号")
+    _open(browser, base, f"#/case?hospital=H001&id={RETURNED}")
+    assert _ready(browser, "#case-history") == "ready" and _rows(browser, "history-table")
+    page = _text(browser, "#view")
+    assert "金额" not in page and "预计" not in page and "支付" not in page
+    _shot(browser, "coder-returned-case")
     # a statement asked for by address: refused in words
     assert _open(browser, base, "#/statements") in ("ready", "error")
     assert browser.execute_script("return document.getElementById('view').dataset.page") == "month"
@@ -354,13 +422,58 @@ def test_payer_walk(server, browser):
     appeal = _api(base, key, f"/v1/flags/{quote(flag_id, safe='')}/appeal?run_id={first_run}")
     assert appeal.json()["status"] == "withdrawn", appeal.text
 
+    # the submissions waiting for review: return one with a reason, settle the month of the case book
+    assert _open(browser, base, "#/review", "#review-result") == "ready"
+    # waiting: the hospital's upload of the walk (a new case, two corrections after payment, one unchanged)
+    waiting = {(r[1], r[0]) for r in _rows(browser, "review-table")}
+    assert ("H001", "H001-BAD-1") in waiting and ("H001", RETURNED) not in waiting
+    row = next(r for r in _css(browser, "#review-table tbody tr") if r.text.startswith("H001-BAD-1"))
+    row.find_element(By.TAG_NAME, "input").send_keys("缺少手术记录 (no operation record)")
+    _shot(browser, "payer-review")
+    row.find_element(By.XPATH, ".//button[text()='退回 return']").click()
+    _wait(browser, lambda d: "已退回 returned: H001 H001-BAD-1" in _text(d, "#review-notice"))
+    _wait(browser, lambda d: _css(d, "#review-result")[0].get_attribute("data-state") == "ready")
+    assert ("H001", "H001-BAD-1") not in {(r[1], r[0]) for r in _rows(browser, "review-table")}
+    returned = _api(base, key, "/v1/lifecycle/cases?hospital_id=H001&submission=returned").json()
+    assert {"H001-BAD-1", RETURNED} <= {r["case_id"] for r in returned}
+    browser.find_element(By.ID, "review-form-submit").click()
+    _wait(browser, lambda d: "已初审 reviewed" in _text(d, "#review-notice"))
+    browser.find_element(By.ID, "cycle-form-period").clear()
+    browser.find_element(By.ID, "cycle-form-period").send_keys("2024-04")  # March is closed: corrections go to April
+    browser.find_element(By.ID, "cycle-form-submit").click()
+    _wait(browser, lambda d: "已结算 settled 2024-04" in _text(d, "#review-notice") or "error" in (
+        _css(d, "#review-notice")[0].get_attribute("class") or ""))
+    assert "已结算 settled 2024-04" in _text(browser, "#review-notice"), _text(browser, "#review-notice")
+
+    # late uploads, overdue reviews and payments of every hospital; the reconciliation of the month run
+    assert _open(browser, base, "#/deadlines?as_of=2024-06-30", "#deadlines-result") == "ready"
+    deadlines = _api(base, key, "/v1/lifecycle/deadlines?as_of=2024-06-30").json()
+    assert len(_rows(browser, "overdue-payments")) == len(deadlines["overdue_payments"]) > 0
+    _shot(browser, "payer-deadlines")
+    assert _open(browser, base, "#/reconciliation", "#reconciliation-result") == "ready"
+    rows = _api(base, key, "/v1/lifecycle/reconciliation").json()["rows"]
+    assert _column(browser, "recon-table", "已拨付") == [_money(r["paid_out"]) for r in rows]
+    assert _column(browser, "recon-table", "应付") == [_money(r["due"]) for r in rows] and any("," in _money(r["due"]) for r in rows)
+    # March of H001: every case returned (by hand, on review, in this walk) counted, none of them sent again yet
+    march = next(r for r in _rows(browser, "recon-table") if r[:2] == ["H001", "2024-03"])
+    headers = [th.text for th in _css(browser, "#recon-table thead th")]
+    assert int(march[headers.index("退回 returned")]) == len(returned) >= 2
+    _shot(browser, "payer-reconciliation")
+
+    # the withdrawn appeal beside its decision: nothing to deduct
+    assert _open(browser, base, "#/deductions", "#deductions-result") == "ready"
+    decided = {r[0]: r for r in _rows(browser, "deduction-decisions")}
+    assert decided[flag_id][4] == "撤销 withdrawn" and decided[flag_id][7] == "不扣款 none"
+    _shot(browser, "payer-deductions")
+
 
 def test_phone_width(server, browser):
     base, keys = server
     browser.set_window_size(390, 844)
     _sign_in(browser, base, keys["hospital"])
     for hash_, part in (("#/month?period=2024-03", "#month-result"), ("#/statements", "#statement-result"),
-                        ("#/case?hospital=H001&id=H001-1-0002", "#page-body")):
+                        ("#/case?hospital=H001&id=H001-1-0002", "#page-body"), ("#/returned", "#returned-result"),
+                        ("#/deadlines", "#deadlines-result"), ("#/reconciliation", "#reconciliation-result")):
         assert _open(browser, base, hash_, part) == "ready"
         # nothing wider than the screen: wide tables scroll inside their own box
         assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"), hash_

@@ -26,7 +26,7 @@ import lifecycle_quarter as Q  # noqa: E402
 from test_lifecycle_quarter import Quarter  # noqa: E402
 
 HOSPITAL = {f"H{i}": f"H00{i}" for i in range(1, 6)}
-MONEY_ROUTES = ("/v1/lifecycle/deductions", "/v1/lifecycle/deadlines", "/v1/lifecycle/reconciliation")
+MONEY_ROUTES = ("/v1/lifecycle/deductions", "/v1/lifecycle/reconciliation")
 
 
 @functools.cache
@@ -219,7 +219,7 @@ def small(request, tmp_path, monkeypatch):
 def test_authorization_matrix(small):
     c = small
     # hospitals: own figures; another hospital's: 404, exactly as if it did not exist
-    for route in MONEY_ROUTES + ("/v1/lifecycle/cases",):
+    for route in MONEY_ROUTES + ("/v1/lifecycle/cases", "/v1/lifecycle/deadlines"):
         assert c.get(route, "hospital").status_code == 200, route
         assert c.get(f"{route}?hospital_id=H002", "hospital").status_code == 404, route
         assert c.get(route, "auditor").status_code == 200, route
@@ -237,6 +237,11 @@ def test_authorization_matrix(small):
     assert c.get("/v1/lifecycle/cases/H001/a/history", "coder").status_code == 200
     for route in MONEY_ROUTES:
         assert c.get(route, "coder").status_code == 403, route
+    # the deadlines without the payment ones (拨付时限)
+    deadlines = c.get("/v1/lifecycle/deadlines", "coder").json()
+    assert deadlines["months"] and "upload_deadline" in deadlines["months"][0]
+    assert not {"payment_working_days", "overdue_payments"} & set(deadlines)
+    assert not any("payment_due" in m for m in deadlines["months"])
     reconciliation = c.get("/v1/lifecycle/reconciliation", "hospital").json()
     assert {r["hospital_id"] for r in reconciliation["rows"]} == {"H001"}
     assert {i["hospital_id"] for i in reconciliation["open_items"]} == {"H001"}

@@ -3,7 +3,7 @@ year settlements of the case book, records payouts; hospitals read their cases' 
 deadlines and reconciliation.  Every upload is a submission (:func:`api.service.lifecycle_store.submit_upload`).
 
 Who may do what: payer (医保经办) everything; auditor reads everything; hospital (医院) reads its own; coder
-(编码员) reads its own cases' states and history (no money).  Another hospital's case or figures answer 404.
+(编码员) reads its own cases' states, history and upload and review deadlines (no money, no payment deadlines).  Another hospital's case or figures answer 404.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 
 from api.service.auth import NOT_FOUND
 from api.service.deps import PrincipalDep, ServiceDep
-from api.service.lifecycle_store import (decided_flags, load_adjustments, load_book, lock_book, save_adjustments,
-                                         save_book, today)
+from api.service.lifecycle_store import (decided_flags, load_adjustments, load_book, lock_book, returned_cases,
+                                         save_adjustments, save_book, today)
 from api.service.routers.settlements import SETTLE_INPUT, _ledger_table, _store_run, _stored_ledger
 from api.service.schemas import ErrorOut
 from api.service.store import audit, new_id
@@ -127,6 +127,8 @@ class HistoryRow(BaseModel):
     dimension: str
     from_state: str
     to_state: str
+    from_zh: str = Field(description="the state in Chinese (状态中文)")
+    to_zh: str
     period: str
     run: str
     note: str
@@ -152,12 +154,12 @@ class DeadlinesOut(BaseModel):
     as_of: date
     upload_day: int
     review_working_days: int
-    payment_working_days: int
+    payment_working_days: int | None = None
     calendar: str
     months: list[dict]
     late_uploads: list[dict]
     overdue_reviews: list[dict]
-    overdue_payments: list[dict]
+    overdue_payments: list[dict] = []
 
 
 class ReconciliationOut(BaseModel):
@@ -332,7 +334,10 @@ def case_history(hospital_id: Annotated[str, Path(max_length=100)], case_id: Ann
     if not rows:
         raise HTTPException(404, NOT_FOUND)
     audit(service.db, principal, "read", f"lifecycle-history:{hospital_id}/{case_id}")
-    return [HistoryRow(**{k: r[k] for k in HistoryRow.model_fields}) for r in rows]
+    names = {"submission": SUBMISSION, "payment": PAYMENT}
+    return [HistoryRow(**{k: r[k] for k in HistoryRow.model_fields if k in r},
+                       from_zh=names.get(r["dimension"], {}).get(r["from_state"], ""),
+                       to_zh=names.get(r["dimension"], {}).get(r["to_state"], "")) for r in rows]
 
 
 @router.get("/deductions", response_model=DeductionsOut, responses=ERRORS, summary="扣款 deductions and recoveries")
@@ -369,8 +374,10 @@ def deadlines(service: ServiceDep, principal: PrincipalDep, hospital_id: Hospita
               as_of: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
                                                  description="as of this day, YYYY-MM-DD (default today)")] = None
               ) -> DeadlinesOut:
-    """The deadlines of the months with cases, and the late uploads, overdue reviews and overdue payments."""
-    principal.require(*MONEY_READERS)
+    """The deadlines of the months with cases, and the late uploads, overdue reviews and overdue payments.
+    Coders read it without the payment window, payment days and overdue payments
+    (:data:`api.service.visibility.PAYMENT_FIELDS`)."""
+    principal.require(*CASE_READERS)
     hospital_id = _scope(principal, hospital_id)
     rules = _policy(service).lifecycle
     try:
@@ -408,7 +415,8 @@ def reconciliation(service: ServiceDep, principal: PrincipalDep,
         ledger = _stored_ledger(conn)
         applied = load_adjustments(conn)
         flags = decided_flags(conn)
-    rows, items = reconcile(book, ledger, applied, flags)
+        returned = returned_cases(conn)
+    rows, items = reconcile(book, ledger, applied, flags, returned)
     mine = lambda rows: [r for r in rows if hospital_id is None or r["hospital_id"] == hospital_id]  # noqa: E731
     audit(service.db, principal, "read", f"lifecycle-reconciliation:{hospital_id or '*'}")
     return ReconciliationOut(rows=[{k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()}

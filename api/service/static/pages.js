@@ -242,6 +242,10 @@
                        {label: "上传 uploaded", value: (v) => when(v.uploaded_at)},
                        {label: "被替换 superseded", value: (v) => when(v.superseded_at)}],
                       d.versions, "没有更早的版本 no earlier version", {id: "versions-table"}));
+    view.append(el("h3", {}, "流程记录 Case history (申报、退回、结算)"));
+    const history = el("div", {id: "case-history"});
+    view.append(history);
+    await section(history, async (out) => out.append(historyTable(await caseHistory(c.hospital_id, c.case_id))));
   }});
 
   // ---- statements and case lines (结算单与病例明细) -------------------------------------------------------
@@ -437,6 +441,181 @@
     view.append(f, result);
     f.querySelector("#queue-form-run").value = first;
     return run({run: first, top: 200, sample: 0});
+  }});
+
+  // ---- a case's life: returned cases, deadlines, deductions, reconciliation (病例全流程) --------------------
+  const HISTORY_ZH = {submission: "申报 submission", payment: "支付 payment"};
+  const caseHistory = (hospital, id) => api(`/v1/lifecycle/cases/${q(hospital)}/${q(id)}/history`);
+  function historyTable(rows) {
+    return table([{label: "序 seq", value: (e) => e.seq, num: true}, {label: "日期 day", value: (e) => e.on_day},
+                  {label: "版本 version", value: (e) => e.version, num: true},
+                  {label: "维度 dimension", value: (e) => HISTORY_ZH[e.dimension] || e.dimension},
+                  {label: "从 from", value: (e) => e.from_state && `${e.from_zh} ${e.from_state}`},
+                  {label: "到 to", value: (e) => `${e.to_zh} ${e.to_state}`},
+                  {label: "期间 period", value: (e) => e.period}, {label: "说明 note", value: (e) => e.note}],
+                 rows, "没有流程记录 no history", {id: "history-table"});
+  }
+  const lifeQuery = (params) => { const s = new URLSearchParams(params); for (const [k, v] of [...s]) if (!v) s.delete(k); return s; };
+
+  // 退回修改: the returned cases, each with the payer's reason and the findings to fix
+  async function returnedList(out, hospital) {
+    const rows = await api(`/v1/lifecycle/cases?${lifeQuery({hospital_id: hospital, submission: "returned"})}`);
+    const reasons = new Map(await Promise.all(rows.slice(0, 50).map(async (r) => {
+      const events = await caseHistory(r.hospital_id, r.case_id);
+      const last = events.filter((e) => e.to_state === "returned").pop();
+      return [`${r.hospital_id}/${r.case_id}`, last ? `${last.on_day}：${last.note}` : ""];
+    })));
+    const fixes = new Map();
+    for (const h of new Set(rows.slice(0, 50).map((r) => r.hospital_id)))
+      for (const [k, v] of await whatToFix(h, rows.filter((r) => r.hospital_id === h).slice(0, 50))) fixes.set(`${h}/${k}`, v);
+    out.append(el("p", {id: "returned-total"}, `共 ${count(rows.length)} 例退回 (${count(rows.length)} returned cases)`));
+    out.append(table([
+      {label: "病案号 case", value: (r) => r.case_id, link: (r) => link("case", {hospital: r.hospital_id, id: r.case_id})},
+      {label: "医院 hospital", value: (r) => r.hospital_id}, {label: "月份 month", value: (r) => r.month},
+      {label: "版本 version", value: (r) => r.version, num: true},
+      {label: "退回原因 reason", value: (r) => reasons.get(`${r.hospital_id}/${r.case_id}`)},
+      {label: "需修改 what to fix", value: (r) => fixes.get(`${r.hospital_id}/${r.case_id}`)}],
+      rows, "没有退回的病例 no returned cases", {id: "returned-table"}));
+  }
+
+  page({name: "returned", title: "退回修改 Returned cases", roles: ALL, nav: true, render(view, params) {
+    const result = el("div", {id: "returned-result"});
+    const mine = WB.me().hospital_id;
+    const run = (v) => section(result, (out) => returnedList(out, v.hospital));
+    view.append(el("p", {class: "hint"}, "修改后重新上传即为重新申报。 Correct the record and upload it again to resubmit."),
+      form("returned-form", mine ? [hospitalField(params)] : [{name: "hospital", label: "医疗机构 hospital", value: params.get("hospital") || ""}],
+           "查看 show", run), result);
+    return run({hospital: mine || params.get("hospital") || ""});
+  }});
+
+  // 截止日期: the months' deadlines, late uploads, overdue reviews and payments (a coder's answer has no payment ones)
+  async function deadlineView(out, v) {
+    const d = await api(`/v1/lifecycle/deadlines?${lifeQuery({hospital_id: v.hospital, as_of: v.as_of})}`);
+    const paid = has(d, "overdue_payments");
+    out.append(facts([["截至 as of", d.as_of], ["每月申报截止日 upload by day", `${d.upload_day} 日`],
+                      ["初审时限 review window", `${d.review_working_days} 个工作日 working days`],
+                      ["拨付时限 payment window", paid ? `${d.payment_working_days} 个工作日 working days` : undefined],
+                      ["工作日历 calendar", d.calendar]], "deadline-rules"));
+    out.append(el("h3", {}, "各月时限 Deadlines per month"));
+    out.append(table([{label: "月份 month", value: (m) => m.month}, {label: "申报截止 upload by", value: (m) => m.upload_deadline},
+                      {label: "初审截止 review by", value: (m) => m.review_due},
+                      ...(paid ? [{label: "拨付截止 pay by", value: (m) => m.payment_due}] : []),
+                      {label: "已结算 closed", value: (m) => m.closed ? "是 yes" : "否 no"}],
+                     d.months, "没有病例的月份 no months with cases", {id: "deadline-months"}));
+    out.append(el("h3", {}, "逾期申报 Late uploads"));
+    out.append(table([{label: "病案号 case", value: (r) => r.case_id, link: (r) => link("case", {hospital: r.hospital_id, id: r.case_id})},
+                      {label: "医院 hospital", value: (r) => r.hospital_id}, {label: "月份 month", value: (r) => r.month},
+                      {label: "截止 deadline", value: (r) => r.deadline}, {label: "上传 uploaded", value: (r) => r.uploaded_on},
+                      {label: "结算期间 period", value: (r) => r.period}],
+                     d.late_uploads, "没有逾期申报 no late uploads", {id: "late-uploads"}));
+    out.append(el("h3", {}, "初审逾期 Overdue reviews"));
+    out.append(table([{label: "病案号 case", value: (r) => r.case_id}, {label: "医院 hospital", value: (r) => r.hospital_id},
+                      {label: "申报 submitted", value: (r) => r.submitted_on}, {label: "截止 due", value: (r) => r.due},
+                      {label: "逾期工作日 days over", value: (r) => r.working_days_over, num: true}],
+                     d.overdue_reviews, "没有初审逾期 no overdue reviews", {id: "overdue-reviews"}));
+    if (!paid) return;
+    out.append(el("h3", {}, "拨付逾期 Overdue payments"));
+    out.append(table([{label: "结算 run", value: (r) => r.run}, {label: "医院 hospital", value: (r) => r.hospital_id},
+                      {label: "截止 due", value: (r) => r.due}, {label: "拨付日 paid on", value: (r) => r.paid_on || "未拨付 not yet"},
+                      {label: "逾期工作日 days over", value: (r) => r.working_days_over, num: true}],
+                     d.overdue_payments, "没有拨付逾期 no overdue payments", {id: "overdue-payments"}));
+  }
+
+  // A page of one lifecycle read: the hospital (fixed for a hospital key, optional for the payer) and extra fields.
+  function lifePage(name, title, roles, extra, build) {
+    page({name, title, roles, nav: true, render(view, params) {
+      const mine = WB.me().hospital_id;
+      const result = el("div", {id: `${name}-result`});
+      const fields = [mine ? hospitalField(params) : {name: "hospital", label: "医疗机构 hospital (空为全部 blank: all)",
+                                                     value: params.get("hospital") || ""}, ...extra(params)];
+      const run = (v) => section(result, (out) => build(out, v));
+      view.append(form(`${name}-form`, fields, "查看 show", run), result);
+      return run(Object.fromEntries(fields.map((f) => [f.name, f.value || ""])));
+    }});
+  }
+  lifePage("deadlines", "截止日期 Deadlines", ALL,
+           (params) => [{name: "as_of", label: "截至 as of", type: "date", value: params.get("as_of") || ""}], deadlineView);
+
+  // 扣款: the deduction lines beside their flag, appeal and decision
+  const APPEAL_ZH = Object.fromEntries(APPEAL_STATUS.filter(([k]) => k));
+  const appealText = (status) => status ? APPEAL_ZH[status] || status : "";
+  const DEDUCTION_ZH = {applied: "已扣款 applied", pending: "待扣款 pending", none: "不扣款 none"};
+  lifePage("deductions", "扣款 Deductions", ["hospital", "payer", "auditor"],
+           (params) => [{name: "run", label: "结算期间 run (2024-03 / 2024)", value: params.get("run") || ""}], async (out, v) => {
+    const d = await api(`/v1/lifecycle/deductions?${lifeQuery({hospital_id: v.hospital, run: v.run})}`);
+    out.append(el("h3", {}, "扣款与追回 Deduction and recovery lines"));
+    out.append(table([{label: "类型 kind", value: (a) => `${a.kind_zh} ${a.kind}`}, {label: "医院 hospital", value: (a) => a.hospital_id},
+                      {label: "病案号 case", value: (a) => a.case_id, link: (a) => link("case", {hospital: a.hospital_id, id: a.case_id})},
+                      {label: "结算 run", value: (a) => a.run}, {label: "金额 amount (元)", value: (a) => a.amount, money: true},
+                      {label: "疑点 flag", value: (a) => a.flag_id}, {label: "规则 rule", value: (a) => a.rule_id},
+                      {label: "申诉 appeal", value: (a) => appealText(a.appeal_status)}, {label: "申诉理由 reason", value: (a) => a.reason},
+                      {label: "复议结论 decision", value: (a) => a.outcome}, {label: "依据 basis", value: (a) => a.basis}],
+                     d.lines, "没有扣款 no deductions", {id: "deduction-lines"}));
+    out.append(el("h3", {}, "已复议的疑点 Decided flags"));
+    out.append(table([{label: "疑点 flag", value: (f) => f.flag_id}, {label: "医院 hospital", value: (f) => f.hospital_id},
+                      {label: "病案号 case", value: (f) => f.case_id}, {label: "规则 rule", value: (f) => f.rule_id},
+                      {label: "结论 status", value: (f) => appealText(f.appeal_status)},
+                      {label: "申诉理由 reason", value: (f) => f.reason}, {label: "复议结论 outcome", value: (f) => f.outcome},
+                      {label: "扣款 deduction", value: (f) => DEDUCTION_ZH[f.deduction] || f.deduction}],
+                     d.decisions, "没有已复议的疑点 no decided flags", {id: "deduction-decisions"}));
+  });
+
+  // 对账: counts and amounts per hospital × run, the open items
+  const RECON_COUNTS = [["submitted", "申报 submitted"], ["late", "逾期 late"], ["returned", "退回 returned"],
+    ["accepted", "受理 accepted"], ["refused", "拒收 refused"], ["settled", "结算 settled"], ["deducted_cases", "扣款病例 deducted"]];
+  const RECON_AMOUNTS = [["provisional", "预拨 provisional"], ["withheld", "预留 withheld"], ["deducted", "扣款 deducted"],
+    ["released", "返还 released"], ["due", "应付 due"], ["paid_out", "已拨付 paid out"], ["open_amount", "未结 open"]];
+  const OPEN_ITEM_ZH = {case: "病例 case", flag: "疑点 flag", run: "结算未拨付 run"};
+  lifePage("reconciliation", "对账 Reconciliation", ["hospital", "payer", "auditor"], () => [], async (out, v) => {
+    const r = await api(`/v1/lifecycle/reconciliation?${lifeQuery({hospital_id: v.hospital})}`);
+    out.append(table([{label: "医院 hospital", value: (x) => x.hospital_id}, {label: "结算 run", value: (x) => x.run},
+                      ...RECON_COUNTS.map(([k, label]) => ({label, value: (x) => count(x[k]), num: true})),
+                      ...RECON_AMOUNTS.map(([k, label]) => ({label: `${label} (元)`, value: (x) => x[k], money: true}))],
+                     r.rows, "没有对账记录 nothing to reconcile yet", {id: "recon-table"}));
+    out.append(el("h3", {}, "未结事项 Open items"));
+    out.append(table([{label: "医院 hospital", value: (x) => x.hospital_id}, {label: "类别 item", value: (x) => OPEN_ITEM_ZH[x.item] || x.item},
+                      {label: "编号 id", value: (x) => x.id}, {label: "事项 what", value: (x) => x.what}],
+                     r.open_items, "没有未结事项 no open items", {id: "recon-open"}));
+  });
+
+  // 经办机构: the submissions waiting for review (初审), return one with a reason, review, settle the case book
+  const WAITING = ["submitted", "resubmitted"];
+  page({name: "review", title: "初审与退回 Review and returns", roles: ["payer", "auditor"], nav: true, async render(view, params) {
+    const payer = WB.me().role === "payer";
+    const notice = el("p", {id: "review-notice", role: "status"});
+    const queue = el("div", {id: "review-result"});
+    const act = async (path, body, done) => {
+      notice.textContent = "运行中 running…"; notice.className = "";
+      try { notice.textContent = done(await api(path, {method: "POST", body})); await list(); }
+      catch (e) { notice.textContent = e.message; notice.className = "error"; }
+    };
+    const list = () => section(queue, async (out) => {
+      const rows = (await Promise.all(WAITING.map((s) => api(`/v1/lifecycle/cases?${lifeQuery({submission: s, limit: 1000})}`)))).flat();
+      out.append(el("p", {}, `待初审 ${count(rows.length)} 例 (${count(rows.length)} submissions waiting for review)`));
+      const wrap = table([{label: "病案号 case", value: (r) => r.case_id, link: (r) => link("case", {hospital: r.hospital_id, id: r.case_id})},
+                          {label: "医院 hospital", value: (r) => r.hospital_id}, {label: "月份 month", value: (r) => r.month},
+                          {label: "状态 state", value: (r) => `${r.submission_zh} ${r.submission}`}, {label: "逾期 late", value: (r) => r.late ? "是 yes" : ""},
+                          {label: "退回 return", value: () => ""}], rows, "没有待初审的申报 no submissions waiting", {id: "review-table"});
+      out.append(wrap);
+      if (payer) wrap.querySelectorAll("tbody tr").forEach((tr, i) => {
+        const r = rows[i], reason = el("input", {type: "text", placeholder: "退回原因 reason", "aria-label": "退回原因 reason"});
+        const button = el("button", {type: "button"}, "退回 return");
+        button.addEventListener("click", () => act("/v1/lifecycle/returns", {hospital_id: r.hospital_id, case_id: r.case_id, reason: reason.value},
+                                                   (s) => `已退回 returned: ${s.hospital_id} ${s.case_id}`));
+        tr.lastChild.replaceChildren(reason, button);
+      });
+    });
+    view.append(notice);
+    if (payer) view.append(
+      form("review-form", [{name: "hospital", label: "医疗机构 hospital (空为全部 blank: all)", value: params.get("hospital") || ""}], "初审 review",
+           (v) => act("/v1/lifecycle/reviews", {hospital_id: v.hospital || null}, (done) => `已初审 reviewed: ${count(done.length)} 例，退回 returned ${
+             count(done.filter((s) => s.submission === "returned").length)}`)),
+      form("cycle-form", [{name: "kind", label: "类型 kind", options: [["month", "按月结算 month"], ["year", "年度清算 year"]]},
+                          {name: "period", label: "期间 period (2024-03 / 2024)", value: period(params), required: true}], "结算 settle",
+           (v) => act("/v1/lifecycle/runs", {kind: v.kind, period: v.period}, (r) => `已结算 settled ${r.period}: ${count(r.n_cases)} 例 cases, ` +
+             `扣款行 ${count(r.applied.length)} deduction lines${r.run_id ? " · " + r.run_id : ""}`)));
+    view.append(el("h3", {}, "待初审 Submissions waiting for review"), queue);
+    await list();
   }});
 
   WB.start();
