@@ -87,7 +87,7 @@ class Ledger:
         out: dict[str, list] = {}
         for e in self.entries:
             if e["stay"]:
-                out.setdefault(e["stay"], []).append((_run_order(e["run"]), e["interim"]))
+                out.setdefault(e["stay"], []).append((run_order(e["run"]), e["interim"]))
         return out
 
     def describe(self, entry: dict) -> str:
