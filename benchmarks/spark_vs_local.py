@@ -86,7 +86,7 @@ def main(argv=None) -> None:
     cores = os.cpu_count() or 1
     per_core = spark_rps / (cores if args.master in ("local[*]",) else int(args.master[6:-1] or cores))
     need_cores = math.ceil(args.cases_per_year / (per_core * args.window_hours * 3600))
-    print(f"| engine | records | seconds | records/s |\n|---|---:|---:|---:|")
+    print("| engine | records | seconds | records/s |\n|---|---:|---:|---:|")
     print(f"| one process | {rows:,} | {local_s:.1f} | {local_rps:,.0f} |")
     print(f"| Spark {args.master} | {spark_rows:,} | {spark_s:.1f} | {spark_rps:,.0f} |")
     print(f"\n{args.cases_per_year:,} cases in {args.window_hours:g} h need {args.cases_per_year / (args.window_hours * 3600):,.0f}"

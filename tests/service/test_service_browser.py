@@ -342,7 +342,6 @@ def test_hospital_walk(server, browser, tmp_path):
 
 
 def test_coder_sees_no_payment(server, browser):
-    from selenium.webdriver.common.by import By
 
     base, keys = server
     _sign_in(browser, base, keys["coder"])

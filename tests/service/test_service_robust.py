@@ -289,7 +289,6 @@ def test_only_a_job_whose_heartbeat_stopped_is_failed_when_another_process_start
 
 
 def test_a_running_job_keeps_its_heartbeat(api):
-    import time
 
     from api.service.db import utcnow
 
