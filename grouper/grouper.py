@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -157,14 +158,19 @@ class Grouper:
             "pack_version": pa.repeat(pa.scalar(self.pack.version), n).dictionary_encode(),
         })
 
-    def _reason_detail(self, enc: Encoded, out: Outputs, rows: np.ndarray) -> pa.Array:
-        """The code that could not be mapped, or the record check that failed (dictionary array)."""
+    @cached_property
+    def _check_texts(self) -> pa.Array:
+        """The text of each record check of the pack, built once (a one-record call would otherwise build it each time)."""
         cp = self.pack.compiled
-        checks = pa.array([
+        return pa.array([
             f"{name}: {zh} ({en})" for name, zh, en in zip(
                 cp.check_names.to_pylist(), cp.check_messages_zh.to_pylist(), cp.check_messages_en.to_pylist()
             )
         ], pa.string())
+
+    def _reason_detail(self, enc: Encoded, out: Outputs, rows: np.ndarray) -> pa.Array:
+        """The code that could not be mapped, or the record check that failed (dictionary array)."""
+        checks = self._check_texts
         principal_bad = (out.reason == REASON_DX_UNMAPPED) & (out.reason_arg == enc.batch.dx_start[:-1])
         secondary_bad = (out.reason == REASON_DX_UNMAPPED) & ~principal_bad
         proc_bad = out.reason == REASON_PROC_UNMAPPED
@@ -183,5 +189,7 @@ class Grouper:
             indices[hit] = size + np.arange(len(hit))
             size += len(hit)
         indices[check_bad] = size + out.reason_arg[check_bad]
+        if not size:  # no code quoted: the checks' own texts, whose dictionary is made once per pack
+            return take_text(checks, indices)
         pool.append(checks)
         return take_text(pa.concat_arrays([p.cast(pa.string()) for p in pool]), indices)

@@ -79,11 +79,18 @@ def canonical_records(table: pa.Table, *, excel_serials: bool = False) -> pa.Tab
         Same rows and column order; a column ``UNREADABLE + field`` follows for each field
         that had values which could not be read (their text; null elsewhere).
     """
-    for name in list(table.column_names):
-        kind = KINDS.get(name)
+    names = table.column_names  # Arrow builds this list afresh on each access: read it once
+    if not any(name in KINDS for name in names):
+        return table
+    present = set(names)
+    fields, columns = [], []
+    for index, name in enumerate(names):
+        column, kind = table.column(index), KINDS.get(name)
         if kind is None:
+            fields.append(table.schema.field(index))
+            columns.append(column)
             continue
-        column = plain_array(table.column(name))
+        column = plain_array(column)
         unreadable = None
         if kind in ("text", "codes"):
             converted = as_text(column)
@@ -95,14 +102,14 @@ def canonical_records(table: pa.Table, *, excel_serials: bool = False) -> pa.Tab
             converted, unreadable = parse_dates(column, excel_serials)
         else:
             converted, unreadable = parse_amounts(column)
-        index = table.column_names.index(name)
-        table = table.set_column(index, name, converted)
+        fields.append(pa.field(name, converted.type))
+        columns.append(converted)
         marker = UNREADABLE + name
-        if marker in table.column_names:
-            continue  # converted before: its unreadable values are already listed
-        if unreadable is not None:
-            table = table.add_column(index + 1, marker, unreadable)
-    return table
+        if unreadable is not None and marker not in present:  # converted before: its unreadable values are listed
+            fields.append(pa.field(marker, unreadable.type))
+            columns.append(unreadable)
+    # one new table, not one per converted column
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
 
 
 def unreadable_fields(table: pa.Table) -> dict[str, pa.Array]:
