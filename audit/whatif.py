@@ -54,6 +54,9 @@ KIND_DROP_CC = 2
 ALTERNATIVE_COLUMNS = ("case_id", "row_no", "change", "code", "alternative", "drg", "drg_name", "status", "rw",
                        "reason")
 CHANGES = ("principal_dx", "principal_proc", "without_cc")
+# one array for the life of the process: take_text keeps its dictionary per array (a new one each call would
+# also push the pack's name tables out of that cache)
+_CHANGE_NAMES = pa.array(CHANGES)
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,7 @@ def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: Weight
     table = pa.table({
         "case_id": view.case_id.take(pa.array(parent)),
         "row_no": pa.array(view.row_no[parent]),
-        "change": take_text(pa.array(CHANGES), kind),
+        "change": take_text(_CHANGE_NAMES, kind),
         "code": code,
         "alternative": words,
         "drg": drg_codes,
