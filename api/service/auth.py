@@ -73,6 +73,14 @@ class Principal:
         if self.scoped and hospital_id != self.hospital_id:
             raise self.denied()
 
+    def hospital_scope(self, hospital_id: str | None) -> str | None:
+        """The hospital a query reads: a scoped caller's own (asking for another one: 404); for payer and
+        auditor the one asked for, or ``None`` for all."""
+        if self.scoped:
+            self.check_hospital(hospital_id if hospital_id is not None else self.hospital_id)
+            return self.hospital_id
+        return hospital_id
+
     def denied(self) -> Denied:
         """The 404 for an object that exists but belongs to another hospital (logged as denied)."""
         return Denied(404, NOT_FOUND)

@@ -175,9 +175,7 @@ def list_flags(run_id: RunId, service: ServiceDep, principal: PrincipalDep,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> FlagPage:
     """The run's flags in screening order (case flags by row, then hospital flags), with their appeal status."""
-    if principal.scoped:
-        principal.check_hospital(hospital_id if hospital_id is not None else principal.hospital_id)
-        hospital_id = principal.hospital_id
+    hospital_id = principal.hospital_scope(hospital_id)
     conditions, values = ["f.run_id = ?"], [run_id]
     for column, value in (("hospital_id", hospital_id), ("rule_id", rule_id)):
         if value is not None:

@@ -8,6 +8,7 @@ Who may do what: payer (医保经办) everything; auditor reads everything; hosp
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -174,12 +175,17 @@ def _policy(service):
     return service.engine.policy
 
 
-def _scope(principal, hospital_id: str | None) -> str | None:
-    """A scoped caller's own hospital (another one: 404); the asked one (or all) for payer and auditor."""
-    if principal.scoped:
-        principal.check_hospital(hospital_id if hospital_id is not None else principal.hospital_id)
-        return principal.hospital_id
-    return hospital_id
+@contextmanager
+def _payer_changes(service, principal, keys=None):
+    """The payer changes the case book: locked, loaded (only ``keys``, (hospital, case) pairs, when given) and
+    saved when the block ends without an error."""
+    principal.require("payer")
+    policy = _policy(service)
+    with service.db.connect(write=True) as conn:
+        lock_book(conn)
+        book = load_book(conn, policy.lifecycle, keys)
+        yield conn, book
+        save_book(conn, book)
 
 
 def _state_out(s) -> CaseStateOut:
@@ -197,11 +203,7 @@ def review(body: ReviewIn, service: ServiceDep, principal: PrincipalDep) -> list
     """Review the waiting submissions: a case whose stored findings include a severity the policy names
     (``[lifecycle] return_severities``) is returned (退回修改), the others are accepted and their settlement
     period fixed."""
-    principal.require("payer")
-    policy = _policy(service)
-    with service.db.connect(write=True) as conn:
-        lock_book(conn)
-        book = load_book(conn, policy.lifecycle)
+    with _payer_changes(service, principal) as (conn, book):
         found = conn.rows("SELECT hospital_id, case_id, n_fatal, n_error, n_warning, n_info FROM cases")
         counts = {(r["hospital_id"], r["case_id"]): r for r in found}
         wanted = set(body.case_ids) if body.case_ids is not None else None
@@ -214,25 +216,19 @@ def review(body: ReviewIn, service: ServiceDep, principal: PrincipalDep) -> list
             row = counts.get(key, {})
             severities = [v for v in ("fatal", "error", "warning", "info") if (row.get(f"n_{v}") or 0) > 0]
             done.append(book.review(*key, today(), severities))
-        save_book(conn, book)
     audit(service.db, principal, "lifecycle-review", f"cases:{len(done)}")
     return [_state_out(s) for s in done]
 
 
 @router.post("/returns", response_model=CaseStateOut, responses=ERRORS, summary="退回修改 return a case (payer)")
 def return_case(body: ReturnIn, service: ServiceDep, principal: PrincipalDep) -> CaseStateOut:
-    principal.require("payer")
-    policy = _policy(service)
-    with service.db.connect(write=True) as conn:
-        lock_book(conn)
-        book = load_book(conn, policy.lifecycle, [(body.hospital_id, body.case_id)])
+    with _payer_changes(service, principal, [(body.hospital_id, body.case_id)]) as (_, book):
         if (body.hospital_id, body.case_id) not in book.cases:
             raise HTTPException(404, NOT_FOUND)
         try:
             state = book.return_case(body.hospital_id, body.case_id, today(), body.reason)
         except LifecycleError as exc:
             raise HTTPException(409, str(exc)) from None
-        save_book(conn, book)
     audit(service.db, principal, "lifecycle-return", f"case:{body.hospital_id}/{body.case_id}")
     return _state_out(state)
 
@@ -280,11 +276,7 @@ def start_run(body: CycleRunIn, service: ServiceDep, principal: PrincipalDep) ->
 
 @router.post("/disbursements", response_model=DisburseIn, responses=ERRORS, summary="拨付 record payouts (payer)")
 def disburse(body: DisburseIn, service: ServiceDep, principal: PrincipalDep) -> DisburseIn:
-    principal.require("payer")
-    policy = _policy(service)
-    with service.db.connect(write=True) as conn:
-        lock_book(conn)
-        book = load_book(conn, policy.lifecycle, [])
+    with _payer_changes(service, principal, []) as (conn, book):
         owed = {r["hospital_id"] for r in conn.rows("SELECT DISTINCT hospital_id FROM ledger WHERE run = ?",
                                                     (body.run,))}
         missing = sorted(set(body.hospital_ids) - owed)
@@ -293,7 +285,6 @@ def disburse(body: DisburseIn, service: ServiceDep, principal: PrincipalDep) -> 
                                      f"hospital {missing[0]} in run {body.run})")
         for h in body.hospital_ids:
             book.disburse(body.run, h, today())
-        save_book(conn, book)
     audit(service.db, principal, "lifecycle-disburse", f"run:{body.run}")
     return body
 
@@ -306,7 +297,7 @@ def list_cases(service: ServiceDep, principal: PrincipalDep, hospital_id: Hospit
                offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> list[CaseStateOut]:
     """Current states by hospital and case; a hospital (or its coders) sees its own, e.g. its returned cases."""
     principal.require(*CASE_READERS)
-    hospital_id = _scope(principal, hospital_id)
+    hospital_id = principal.hospital_scope(hospital_id)
     conditions, params = [], []
     for column, value in (("hospital_id", hospital_id), ("submission", submission), ("payment", payment)):
         if value is not None:
@@ -346,7 +337,7 @@ def deductions(service: ServiceDep, principal: PrincipalDep, hospital_id: Hospit
     """The deduction and recovery lines applied (of a run), each beside its flag, appeal and decision; and every
     decided flag with whether it is deducted."""
     principal.require(*MONEY_READERS)
-    hospital_id = _scope(principal, hospital_id)
+    hospital_id = principal.hospital_scope(hospital_id)
     _policy(service)
     conditions, params = [], []
     if hospital_id is not None:
@@ -378,7 +369,7 @@ def deadlines(service: ServiceDep, principal: PrincipalDep, hospital_id: Hospita
     Coders read it without the payment window, payment days and overdue payments
     (:data:`api.service.visibility.PAYMENT_FIELDS`)."""
     principal.require(*CASE_READERS)
-    hospital_id = _scope(principal, hospital_id)
+    hospital_id = principal.hospital_scope(hospital_id)
     rules = _policy(service).lifecycle
     try:
         as_of = date.fromisoformat(as_of) if as_of else today()
@@ -408,7 +399,7 @@ def reconciliation(service: ServiceDep, principal: PrincipalDep,
     """Per hospital and run: cases submitted / late / returned / accepted / refused / settled / deducted and the
     amounts provisional / withheld / deducted / released / due / paid out / open, with the open items."""
     principal.require(*MONEY_READERS)
-    hospital_id = _scope(principal, hospital_id)
+    hospital_id = principal.hospital_scope(hospital_id)
     rules = _policy(service).lifecycle
     with service.db.connect() as conn:
         book = load_book(conn, rules)

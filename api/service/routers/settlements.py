@@ -198,9 +198,7 @@ def get_ledger(service: ServiceDep, principal: PrincipalDep,
     """What each month, release and year run paid, withheld, released, deducted and carried, per hospital and
     fund, in run order; a hospital sees its own entries."""
     principal.require(*READERS)
-    if principal.scoped:
-        principal.check_hospital(hospital_id if hospital_id is not None else principal.hospital_id)
-        hospital_id = principal.hospital_id
+    hospital_id = principal.hospital_scope(hospital_id)
     conditions, params = [], []
     if hospital_id is not None:
         conditions.append("hospital_id = ?")
@@ -284,9 +282,7 @@ def get_lines(run_id: str, service: ServiceDep, principal: PrincipalDep,
               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
               offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> LinePage:
     principal.require(*READERS)
-    if principal.scoped:
-        principal.check_hospital(hospital_id if hospital_id is not None else principal.hospital_id)
-        hospital_id = principal.hospital_id
+    hospital_id = principal.hospital_scope(hospital_id)
     where, params = ("run_id = ? AND hospital_id = ?", (run_id, hospital_id)) if hospital_id else \
         ("run_id = ?", (run_id,))
     with service.db.connect() as conn:
