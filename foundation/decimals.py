@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pyarrow as pa
 
@@ -45,6 +47,11 @@ def unscaled(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.where(column.is_valid().to_numpy(zero_copy_only=False), words[0::2], -1)
 
 
+def yuan(fen: int) -> Decimal:
+    """Fen as an exact ``Decimal`` of 元: ``123456`` → ``Decimal('1234.56')``."""
+    return Decimal(int(fen)).scaleb(-2)
+
+
 def fen_text(fen: int, thousands: bool = True) -> str:
     """Fen as 元 text with two decimals: ``123456`` → ``1,234.56`` (``1234.56`` without ``thousands``)."""
     sign = "-" if fen < 0 else ""
@@ -52,4 +59,4 @@ def fen_text(fen: int, thousands: bool = True) -> str:
     return f"{sign}{whole:,}.{cents:02d}" if thousands else f"{sign}{whole}.{cents:02d}"
 
 
-__all__ = ["decimal_array", "fen_text", "units_or_null", "unscaled"]
+__all__ = ["decimal_array", "fen_text", "units_or_null", "unscaled", "yuan"]

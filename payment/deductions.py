@@ -37,6 +37,7 @@ from decimal import Decimal
 import numpy as np
 import pyarrow as pa
 
+from foundation.decimals import yuan
 from payment.engine import Settlement, account_keys
 from payment.lifecycle import CaseBook, DeductionRule, Payment
 from payment.money import RATIO_UNITS
@@ -72,7 +73,7 @@ class Adjustment:
         """As tables and the service show it (amount in 元, exact)."""
         return {"adjustment_id": self.adjustment_id, "kind": self.kind, "kind_zh": KINDS[self.kind],
                 "hospital_id": self.hospital_id, "case_id": self.case_id, "region": self.region,
-                "insurance_type": self.insurance_type, "amount": Decimal(self.amount_fen).scaleb(-2),
+                "insurance_type": self.insurance_type, "amount": yuan(self.amount_fen),
                 "sticky": self.sticky, "basis": self.basis, "flag_id": self.flag_id, "rule_id": self.rule_id,
                 "appeal_status": self.appeal_status, "reason": self.reason, "outcome": self.outcome, "run": self.run}
 
@@ -86,14 +87,14 @@ def deduction_amount(rule: DeductionRule, rule_id: str, paid: Payment, evidence:
     fund = max(paid.fund, 0)
     if rule.basis == "share":
         amount = fund * rule.share_u // RATIO_UNITS
-        return amount, f"基金支付 {Decimal(fund).scaleb(-2)} × {Decimal(rule.share_u).scaleb(-4)}"
+        return amount, f"基金支付 {yuan(fund)} × {Decimal(rule.share_u).scaleb(-4)}"
     if rule.basis == "amount":
-        return min(rule.amount_fen, fund), f"定额扣款 {Decimal(rule.amount_fen).scaleb(-2)} 元 (至多基金支付)"
+        return min(rule.amount_fen, fund), f"定额扣款 {yuan(rule.amount_fen)} 元 (至多基金支付)"
     if rule_id == "SPLIT_READMISSION":
         return fund, "分解住院: 第二次住院的基金支付 (the second stay's fund payment)"
     coded, best = _rw_units(evidence["coded_rw"]), _rw_units(evidence["best_rw"])
     whatif = paid.standard * best // coded
-    return min(paid.standard - whatif, fund), (f"高套: 支付标准 {Decimal(paid.standard).scaleb(-2)} − ⌊标准 × "
+    return min(paid.standard - whatif, fund), (f"高套: 支付标准 {yuan(paid.standard)} − ⌊标准 × "
                                                f"{evidence['best_rw']} ÷ {evidence['coded_rw']}⌋ "
                                                f"({evidence.get('best_drg', '')})")
 

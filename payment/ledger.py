@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from payment.money import decimal_units
 from foundation.atomic import write_text_atomic
-from foundation.decimals import fen_text
+from foundation.decimals import fen_text, yuan
 
 KEY_COLUMNS = ("run", "hospital_id", "region", "insurance_type", "stay")
 AMOUNT_COLUMNS = ("provisional", "withheld", "event_fund", "paid", "released", "carried_in", "deducted",
@@ -133,7 +132,7 @@ class Ledger:
 
         The form both stores take: the CSV file's lines and the service's ``ledger`` table.
         """
-        return [{k: Decimal(e[k]).scaleb(-2) if k in AMOUNT_COLUMNS else e[k] for k in COLUMNS}
+        return [{k: yuan(e[k]) if k in AMOUNT_COLUMNS else e[k] for k in COLUMNS}
                 for e in self.entries if run is None or e["run"] == run]
 
     def to_csv(self) -> str:

@@ -31,8 +31,8 @@ yet deducted, runs not paid out.
 
 from __future__ import annotations
 
-from decimal import Decimal
 
+from foundation.decimals import yuan
 from payment.deductions import Adjustment
 from payment.ledger import Ledger, run_order
 from payment.lifecycle import CaseBook
@@ -122,7 +122,7 @@ def _open_items(book: CaseBook, ledger: Ledger, applied: dict[str, Adjustment], 
 
 def as_yuan(rows: list[dict]) -> list[dict]:
     """Rows with the amounts in 元 (exact ``Decimal``), as tables and the service show them."""
-    return [{k: Decimal(v).scaleb(-2) if k in AMOUNTS else v for k, v in r.items()} for r in rows]
+    return [{k: yuan(v) if k in AMOUNTS else v for k, v in r.items()} for r in rows]
 
 
 __all__ = ["AMOUNTS", "COLUMNS", "COUNTS", "LABELS_ZH", "as_yuan", "reconcile"]

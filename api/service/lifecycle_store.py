@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from api.service.db import LIFECYCLE_TABLES, Connection
+from foundation.decimals import yuan
 from payment.deductions import Adjustment
 from payment.ledger import ledger_from_rows, run_order
 from payment.reconcile import as_yuan, reconcile
@@ -33,10 +34,6 @@ def today() -> date:
 
 def _fen(value) -> int:
     return int(Decimal(value).scaleb(2))
-
-
-def _yuan(fen: int) -> Decimal:
-    return Decimal(fen).scaleb(-2)
 
 
 def _stage_keys(conn: Connection, keys) -> None:
@@ -122,7 +119,7 @@ def save_book(conn: Connection, book: CaseBook, whole: bool = True) -> None:
              "late": s.late, "correction": s.correction} for s in states]))
         conn.insert_arrow("case_payments", _table("case_payments", [
             {"hospital_id": s.hospital_id, "case_id": s.case_id, "version": v, "run": p.run, "region": p.region,
-             "insurance_type": p.insurance_type, "standard": _yuan(p.standard), "fund": _yuan(p.fund)}
+             "insurance_type": p.insurance_type, "standard": yuan(p.standard), "fund": yuan(p.fund)}
             for s in states for v, payments in sorted(s.paid.items()) for p in payments]))
     conn.insert_arrow("case_events", _table("case_events", [
         {"seq": seq, "on_day": e["on"], "hospital_id": e["hospital_id"], "case_id": e["case_id"],
@@ -142,7 +139,7 @@ def save_book(conn: Connection, book: CaseBook, whole: bool = True) -> None:
     conn.insert_arrow("recoveries", _table("recoveries", [
         {"hospital_id": r["hospital_id"], "case_id": r["case_id"], "version": r["version"], "run": r["payment"].run,
          "region": r["payment"].region, "insurance_type": r["payment"].insurance_type,
-         "standard": _yuan(r["payment"].standard), "fund": _yuan(r["payment"].fund), "sticky": r["sticky"],
+         "standard": yuan(r["payment"].standard), "fund": yuan(r["payment"].fund), "sticky": r["sticky"],
          "accepted_on": r["accepted_on"]} for r in book.recoveries]))
 
 
@@ -161,7 +158,7 @@ def save_adjustments(conn: Connection, lines, run_id: str) -> None:
     """Record lines applied by the service run ``run_id`` (a line applied twice breaks the primary key)."""
     conn.insert_arrow("adjustments", _table("adjustments", [
         {**{k: getattr(a, k) for k in Adjustment.__dataclass_fields__ if k != "amount_fen"},
-         "amount": _yuan(a.amount_fen), "run_id": run_id} for a in lines]))
+         "amount": yuan(a.amount_fen), "run_id": run_id} for a in lines]))
 
 
 def decided_flags(conn: Connection, hospital_id: str | None = None) -> list[dict]:
