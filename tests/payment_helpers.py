@@ -7,7 +7,8 @@ from fractions import Fraction
 
 import pandas as pd
 
-from payment import parse_policy, read_hospitals
+from payment import parse_policy, read_hospitals, run_settlement
+from payment.ledger import Ledger
 from weights import WeightMeta, WeightTable
 
 BASE_POLICY = {
@@ -76,3 +77,13 @@ def case(cid, hospital, drg, cost_yuan, patient_yuan, month=1, status="ok", los=
     return {"case_id": cid, "hospital_id": hospital, "drg": drg, "status": status,
             "cost": int(Decimal(cost_yuan) * 100), "patient": int(Decimal(patient_yuan) * 100), "los": los,
             "month": month, "insurance_type": insurance}
+
+
+def month_runs(frame, w, pol, h, period_scores: dict) -> Ledger:
+    """The ledger after the twelve month runs of 2024 (each with that month's scores, if any)."""
+    ledger = Ledger()
+    for m in range(1, 13):
+        ledger = run_settlement(frame, w, pol, h, "month", f"2024-{m:02d}", scores=period_scores.get(m),
+                                ledger=ledger).ledger
+    return ledger
+

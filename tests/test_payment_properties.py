@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 
 import naive_settlement as naive
 from payment import run_settlement
-from payment.ledger import Ledger
 from payment.money import allocate_largest_remainder, mul_div_floor
-from payment_helpers import cases_frame, hospitals, naive_hospitals, naive_weights, policy, weights
+from payment_helpers import cases_frame, hospitals, month_runs, naive_hospitals, naive_weights, policy, weights
 
 HOSPITALS = [("HA", 3), ("HB", 2), ("HC", 1, "0.9")]
 WEIGHTS = [("A01", "1.0", "10000.00"), ("B01", "2.345678", None), ("C01", "0.5", "5000.00"),
@@ -241,10 +240,7 @@ def test_months_through_the_ledger_then_the_year(data, schedule, period_scores):
     h = hospitals(pol, HOSPITALS)
     w = weights(WEIGHTS)
     frame = cases_frame(cases)
-    ledger = Ledger()
-    for m in range(1, 13):
-        ledger = run_settlement(frame, w, pol, h, "month", f"2024-{m:02d}", scores=period_scores.get(m),
-                                ledger=ledger).ledger
+    ledger = month_runs(frame, w, pol, h, period_scores)
     again = run_settlement(frame, w, pol, h, "month", "2024-03", scores=period_scores.get(3), ledger=ledger).ledger
     assert again.to_csv() == ledger.to_csv()
     year_scores = scores if schedule == "year" else None

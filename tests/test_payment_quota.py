@@ -19,7 +19,7 @@ from foundation.files import write_table
 from icd_tables.intake.headers import match_header
 from payment import PaymentInputError, PolicyError, run_settlement
 from payment.inputs import read_quota_table
-from payment_helpers import case, cases_frame, hospitals, naive_hospitals, naive_weights, policy, weights
+from payment_helpers import case, cases_frame, hospitals, month_runs, naive_hospitals, naive_weights, policy, weights
 from scaleout.settlement import _UNDISTRIBUTED
 from test_payment_properties import HOSPITALS, WEIGHTS as PROPERTY_WEIGHTS, scenario
 
@@ -337,7 +337,6 @@ def test_command_line_quota_table_then_month_year_and_shadow_runs(tmp_path, caps
        st.lists(st.integers(0, 5_000_00), min_size=52, max_size=52))
 def test_quota_months_through_the_ledger_then_the_year(data, schedule, period_scores, self_pays):
     """Quota month runs recorded in the ledger, then the year read from it: the plain-Python year."""
-    from payment.ledger import Ledger
 
     cases, changes, scores, _, _ = data
     cases = cases + [dict(cases[0], case_id=f"M{m}", month=m) for m in range(1, 13)]
@@ -350,10 +349,7 @@ def test_quota_months_through_the_ledger_then_the_year(data, schedule, period_sc
     h = hospitals(pol, HOSPITALS)
     w = weights(PROPERTY_WEIGHTS)
     frame = cases_frame(cases)
-    ledger = Ledger()
-    for m in range(1, 13):
-        ledger = run_settlement(frame, w, pol, h, "month", f"2024-{m:02d}", scores=period_scores.get(m),
-                                ledger=ledger).ledger
+    ledger = month_runs(frame, w, pol, h, period_scores)
     year_scores = scores if schedule == "year" else None
     run = run_settlement(frame, w, pol, h, "year", "2024", scores=year_scores, ledger=ledger)
     _, accounts, _, _ = naive.settle_year(cases, pol, naive_hospitals(h), naive_weights(w), year_scores,
