@@ -282,9 +282,9 @@ class CodeNormalizer:
 
         def encode_rows(lo: int, hi: int):
             cells = offsets[lo:hi + 1]
-            max_pieces = hi - lo + (_kernels.separator_count(cells, data) if is_list else 0)
+            size = int(cells[-1] - cells[0])  # every code of a list cell but its first follows a separator byte
             return _kernels.encode_cells(cells, data, valid[lo:hi], verbatim[lo:hi], is_list, keep_leading_empty,
-                                         normalize, *hashed, targets, max_pieces, int(cells[-1] - cells[0]))
+                                         normalize, *hashed, targets, hi - lo + (size if is_list else 0), size)
 
         cell_start, ids, piece_offsets, piece_data, changed = _in_chunks(encode_rows, n)
         mask = None
