@@ -82,8 +82,8 @@ class WhatIf:
         Flat diagnosis or procedure position of the code each alternative moves to the front or drops.
     level : numpy.ndarray
         Whether an alternative that drops a complication drops an MCC (else a CC).
-    outputs : grouper.Outputs
-        The kernel's outputs for each alternative.
+    regroup : Regroup
+        The alternatives' records, to regroup.
     rw_units : numpy.ndarray
         Alternative RW in millionths, -1 when none.
     coded_units : numpy.ndarray
@@ -102,7 +102,7 @@ class WhatIf:
     kind: np.ndarray
     moved: np.ndarray
     level: np.ndarray
-    outputs: Outputs
+    regroup: "Regroup"
     rw_units: np.ndarray
     coded_units: np.ndarray
     best: np.ndarray
@@ -110,9 +110,13 @@ class WhatIf:
     weighted: bool
 
     @property
-    def adrg_row(self) -> np.ndarray:
-        """ADRG row of each alternative, -1 when not grouped."""
-        return self.outputs.adrg_row
+    def outputs(self) -> Outputs:
+        """The kernel's outputs (status, MDC, ADRG row, DRG) for each alternative."""
+        return self.regroup.all
+
+    def outputs_at(self, pick: np.ndarray) -> Outputs:
+        """:attr:`outputs` at alternatives ``pick``."""
+        return self.regroup.at(pick)
 
     @cached_property
     def table(self) -> pa.Table:
@@ -145,7 +149,8 @@ class WhatIf:
     def rows(self, pick: np.ndarray) -> pa.Table:
         """The rows of :attr:`table` at alternatives ``pick``."""
         pick = np.asarray(pick, dtype=np.int64)
-        cp, kind, drg = self.cp, self.kind[pick], self.outputs.drg[pick].astype(np.int64)
+        out = self.outputs_at(pick)
+        cp, kind, drg = self.cp, self.kind[pick], out.drg.astype(np.int64)
         code, named = self.codes(pick)
         change = pa.array(np.where(kind == KIND_DX_SWAP, 0, np.where(kind == KIND_PROC_FIRST, 1,
                                                                     np.where(self.level[pick], 2, 3))))
@@ -163,9 +168,9 @@ class WhatIf:
             "alternative": words,
             "drg": drg_codes,
             "drg_name": take_text(cp.drg_names, drg),
-            "status": take_text(STATUS_NAMES, self.outputs.status[pick].astype(np.int64)),
+            "status": take_text(STATUS_NAMES, out.status.astype(np.int64)),
             "rw": units_or_null(rw_units, 6),
-            "reason": _reasons(cp, type(self.outputs)(*(a[pick] for a in self.outputs)), rw_units, self.weighted),
+            "reason": _reasons(cp, out, rw_units, self.weighted),
         })
 
     def change_words(self, pick: np.ndarray, code: pa.Array, named: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -178,7 +183,7 @@ class WhatIf:
 
     def drg_named(self, pick: np.ndarray) -> pa.Array:
         """The DRG of alternatives ``pick`` with its name (``ES23（呼吸系统感染/炎症，伴并发症）``)."""
-        drg = self.outputs.drg[pick].astype(np.int64)
+        drg = self.outputs_at(pick).drg.astype(np.int64)
         return with_names(take_text(self.cp.drg_codes, drg), take_text(self.cp.drg_names, drg))
 
     def best_units(self) -> np.ndarray:
@@ -193,6 +198,49 @@ class WhatIf:
         index = pa.array(np.where(has, np.cumsum(has) - 1, has.sum()))  # no best: the "" put after the rows
         return [pc.fill_null(pa.concat_arrays([rows.column(name).combine_chunks().cast(pa.string()),
                                                pa.array([""])]).take(index), "") for name in names]
+
+
+@dataclass(frozen=True)
+class Regroup:
+    """The records of a batch's alternatives, in the order of :class:`WhatIf`: the kernel's (principal
+    diagnosis or procedure changed) and those without a complication, merged by record."""
+
+    grouper: Grouper
+    batch: Batch  # the records
+    swapped: Batch  # the kernel's alternatives, without numbers (shape (0, n)): their records' are taken when grouped
+    swapped_parent: np.ndarray
+    drop_rows: np.ndarray  # records with a complication to drop, and its flat diagnosis position
+    drop_dx: np.ndarray
+    source: np.ndarray  # per alternative: its row among the swapped, then the dropped, put end to end
+
+    @cached_property
+    def all(self) -> Outputs:
+        """The kernel's outputs for every alternative."""
+        return self._grouped(None)
+
+    def at(self, pick: np.ndarray) -> Outputs:
+        """The kernel's outputs for alternatives ``pick``: regrouped alone unless all are (without a weight
+        table, a batch without ``--whatif`` reads only a few alternatives)."""
+        if "all" in self.__dict__:
+            return Outputs(*(a[pick] for a in self.all))
+        return self._grouped(np.asarray(pick, dtype=np.int64))
+
+    def _grouped(self, pick: np.ndarray | None) -> Outputs:
+        # each record is grouped on its own, so a part regroups to what the whole gives it (the per-record
+        # fields; flat positions such as mcc_pos are the part's own)
+        source = self.source if pick is None else self.source[pick]
+        n_swapped = len(self.swapped_parent)
+        swapped = source < n_swapped
+        rows = source[swapped], source[~swapped] - n_swapped
+        # all of them: the swapped keep their order among the alternatives (both are by record), rows[0] is 0..n-1
+        first = self.swapped if pick is None else subset_batch(self.swapped, rows[0])
+        first = first._replace(nums=np.ascontiguousarray(self.batch.nums[:, self.swapped_parent[rows[0]]]))
+        second = subset_batch(self.batch, self.drop_rows[rows[1]], self.drop_dx[rows[1]])
+        parts = self.grouper.group_batch(first), self.grouper.group_batch(second)
+        order = np.empty(len(source), dtype=np.int64)
+        order[np.flatnonzero(swapped)] = np.arange(len(rows[0]))
+        order[np.flatnonzero(~swapped)] = len(rows[0]) + np.arange(len(rows[1]))
+        return Outputs(*(np.concatenate([a, c])[order] for a, c in zip(*parts)))
 
 
 def subset_batch(batch: Batch, rows: np.ndarray, drop_dx: np.ndarray | None = None) -> Batch:
@@ -268,7 +316,8 @@ def _reasons(cp, out, rw_units: np.ndarray, weighted: bool) -> pa.Array:
 
 def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: WeightTable | None,
             rate_yuan=10000) -> WhatIf:
-    """Regroup every alternative of the traced batch (one kernel call per kind of change).
+    """The alternatives of the traced batch; with a weight table all are regrouped now (their RWs choose the
+    best), else each when first read.
 
     ``rate_yuan`` is the base rate (元 per RW) for records the weight table gives none.
     """
@@ -276,31 +325,32 @@ def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: Weight
     keep = o.status != STATUS_INVALID
     parent, kind, moved, dx_start, dx_ids, proc_start, proc_ids = _alternatives(
         b.dx_start, b.dx_ids, b.proc_start, b.proc_ids, keep, facts.or_proc)
-    out = grouper.group_batch(Batch(dx_start, dx_ids, proc_start, proc_ids, np.ascontiguousarray(b.nums[:, parent])))
     # without the complication behind the split: the first MCC, else the first CC
     complication = np.where(o.mcc_pos >= 0, o.mcc_pos, o.cc_pos)
     drop_rows = np.flatnonzero(keep & (o.status == STATUS_OK) & (complication >= 0))
-    drop_out = grouper.group_batch(subset_batch(b, drop_rows, complication[drop_rows]))
     is_mcc = o.mcc_pos[drop_rows] >= 0
 
-    parent = np.concatenate([parent, drop_rows]).astype(np.int64)
+    swapped_parent = parent.astype(np.int64)
+    parent = np.concatenate([swapped_parent, drop_rows])
     kind = np.concatenate([kind.astype(np.int64), np.full(len(drop_rows), KIND_DROP_CC)])
-    out = type(out)(*(np.concatenate([a, c]) for a, c in zip(out, drop_out)))
     order = np.argsort(parent, kind="stable")
-    parent, kind, out = parent[order], kind[order], type(out)(*(a[order] for a in out))
+    parent, kind = parent[order], kind[order]
     moved = np.concatenate([moved, complication[drop_rows]])[order]
     level = np.concatenate([np.zeros(len(order) - len(drop_rows), bool), is_mcc])[order]
-
+    regroup = Regroup(grouper, b, Batch(dx_start, dx_ids, proc_start, proc_ids, np.zeros((0, len(swapped_parent)),
+                                                                                         np.int32)),
+                      swapped_parent, drop_rows, complication[drop_rows], order)
     rw_units = np.full(len(parent), -1, dtype=np.int64)
     coded_units = np.full(view.n, -1, dtype=np.int64)
-    if weights is not None:
+    if weights is not None:  # every alternative's RW is needed to choose the best: regroup all now
+        out = regroup.all
         ok = out.status == STATUS_OK
         units = _drg_units(cp, weights)
         rw_units[ok] = units[out.drg[ok]]
         coded = o.status == STATUS_OK
         coded_units[coded] = units[o.drg[coded]]
     best = _best_alternative(parent, np.where(kind == KIND_DROP_CC, -1, rw_units), view.n)
-    return WhatIf(view, cp, parent, kind, moved, level, out, rw_units, coded_units, best,
+    return WhatIf(view, cp, parent, kind, moved, level, regroup, rw_units, coded_units, best,
                   record_rates(view, weights, rate_yuan), weights is not None)
 
 
@@ -340,7 +390,9 @@ def whatif_findings(view: TraceView, whatif: WhatIf, grouper: Grouper, facts: Pa
     alt_units = np.where(has, whatif.best_units(), 0)
     rate = np.maximum(whatif.rate_fen, 0)
     coded_adrg = view.trace.outputs.adrg_row
-    same_adrg = (coded_adrg >= 0) & (np.append(whatif.adrg_row, -2)[best] == coded_adrg)
+    best_adrg = np.full(view.n, -2, dtype=np.int64)
+    best_adrg[best >= 0] = whatif.outputs_at(best[best >= 0]).adrg_row
+    same_adrg = (coded_adrg >= 0) & (best_adrg == coded_adrg)
     for rule_id, top, bottom in (("WHATIF_UNDERCODING", alt_units, coded), ("WHATIF_UPCODING", coded, alt_units)):
         rule = book.rule(rule_id)
         if not rule.enabled:
