@@ -31,7 +31,7 @@ at most 3 % of them); the rule book states them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -146,32 +146,35 @@ class WhatIf:
         back = pa.array(back)
         return pa.concat_arrays(codes).take(back), pa.concat_arrays(named).take(back)
 
-    def rows(self, pick: np.ndarray) -> pa.Table:
-        """The rows of :attr:`table` at alternatives ``pick``."""
+    def rows(self, pick: np.ndarray, names=ALTERNATIVE_COLUMNS) -> pa.Table:
+        """Columns ``names`` of :attr:`table` at alternatives ``pick`` (only those columns are written)."""
         pick = np.asarray(pick, dtype=np.int64)
         out = self.outputs_at(pick)
-        cp, kind, drg = self.cp, self.kind[pick], out.drg.astype(np.int64)
-        code, named = self.codes(pick)
-        change = pa.array(np.where(kind == KIND_DX_SWAP, 0, np.where(kind == KIND_PROC_FIRST, 1,
-                                                                    np.where(self.level[pick], 2, 3))))
-        words = pc.binary_join_element_wise(
-            pa.array(["主要诊断改为 ", "主要手术改为 ", "去掉MCC ", "去掉CC "]).take(change), named,
-            pa.array([" (principal diagnosis ", " (principal procedure ", " (without the MCC ",
-                      " (without the CC "]).take(change), code, ")", "")
-        drg_codes = take_text(cp.drg_codes, drg)
-        rw_units = self.rw_units[pick]
-        return pa.table({
-            "case_id": self.view.case_id.take(pa.array(self.parent[pick])),
-            "row_no": pa.array(self.view.row_no[self.parent[pick]]),
-            "change": take_text(_CHANGE_NAMES, kind),
-            "code": code,
+        cp, kind, drg, rw_units = self.cp, self.kind[pick], out.drg.astype(np.int64), self.rw_units[pick]
+        codes = cache(lambda: self.codes(pick))
+
+        def words() -> pa.Array:
+            code, named = codes()
+            change = pa.array(np.where(kind == KIND_DX_SWAP, 0, np.where(kind == KIND_PROC_FIRST, 1,
+                                                                        np.where(self.level[pick], 2, 3))))
+            return pc.binary_join_element_wise(
+                pa.array(["主要诊断改为 ", "主要手术改为 ", "去掉MCC ", "去掉CC "]).take(change), named,
+                pa.array([" (principal diagnosis ", " (principal procedure ", " (without the MCC ",
+                          " (without the CC "]).take(change), code, ")", "")
+
+        columns = {
+            "case_id": lambda: self.view.case_id.take(pa.array(self.parent[pick])),
+            "row_no": lambda: pa.array(self.view.row_no[self.parent[pick]]),
+            "change": lambda: take_text(_CHANGE_NAMES, kind),
+            "code": lambda: codes()[0],
             "alternative": words,
-            "drg": drg_codes,
-            "drg_name": take_text(cp.drg_names, drg),
-            "status": take_text(STATUS_NAMES, out.status.astype(np.int64)),
-            "rw": units_or_null(rw_units, 6),
-            "reason": _reasons(cp, out, rw_units, self.weighted),
-        })
+            "drg": lambda: take_text(cp.drg_codes, drg),
+            "drg_name": lambda: take_text(cp.drg_names, drg),
+            "status": lambda: take_text(STATUS_NAMES, out.status.astype(np.int64)),
+            "rw": lambda: units_or_null(rw_units, 6),
+            "reason": lambda: _reasons(cp, out, rw_units, self.weighted),
+        }
+        return pa.table({name: columns[name]() for name in names})
 
     def change_words(self, pick: np.ndarray, code: pa.Array, named: pa.Array) -> tuple[pa.Array, pa.Array]:
         """The change of alternatives ``pick`` in words, Chinese (with the code's name) and English, from their
@@ -194,7 +197,7 @@ class WhatIf:
     def best_columns(self, names: list[str]) -> list[pa.Array]:
         """Per record, columns ``names`` of the best alternative (``""`` when none), as text."""
         has = self.best >= 0
-        rows = self.rows(self.best[has])
+        rows = self.rows(self.best[has], names)
         index = pa.array(np.where(has, np.cumsum(has) - 1, has.sum()))  # no best: the "" put after the rows
         return [pc.fill_null(pa.concat_arrays([rows.column(name).combine_chunks().cast(pa.string()),
                                                pa.array([""])]).take(index), "") for name in names]
