@@ -226,6 +226,8 @@ class Regroup:
         table, a batch without ``--whatif`` reads only a few alternatives)."""
         if "all" in self.__dict__:
             return Outputs(*(a[pick] for a in self.all))
+        if not len(pick):  # no record has a best alternative without a weight table: nothing to group
+            return Outputs.empty(0)
         return self._grouped(np.asarray(pick, dtype=np.int64))
 
     def _grouped(self, pick: np.ndarray | None) -> Outputs:
