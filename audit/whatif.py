@@ -102,7 +102,7 @@ class WhatIf:
     kind: np.ndarray
     moved: np.ndarray
     level: np.ndarray
-    regroup: "Regroup"
+    regroup: Regroup
     rw_units: np.ndarray
     coded_units: np.ndarray
     best: np.ndarray
@@ -439,5 +439,5 @@ def whatif_findings(view: TraceView, whatif: WhatIf, grouper: Grouper, facts: Pa
     return out
 
 
-__all__ = ["ALTERNATIVE_COLUMNS", "CHANGES", "KIND_DROP_CC", "WhatIf", "record_rates", "subset_batch",
+__all__ = ["ALTERNATIVE_COLUMNS", "CHANGES", "KIND_DROP_CC", "Regroup", "WhatIf", "record_rates", "subset_batch",
            "what_if", "whatif_findings"]
