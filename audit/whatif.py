@@ -197,6 +197,8 @@ class WhatIf:
     def best_columns(self, names: list[str]) -> list[pa.Array]:
         """Per record, columns ``names`` of the best alternative (``""`` when none), as text."""
         has = self.best >= 0
+        if not has.any():  # without a weight table
+            return [pa.array([""] * len(has), pa.string()) for _ in names]
         rows = self.rows(self.best[has], names)
         index = pa.array(np.where(has, np.cumsum(has) - 1, has.sum()))  # no best: the "" put after the rows
         return [pc.fill_null(pa.concat_arrays([rows.column(name).combine_chunks().cast(pa.string()),
