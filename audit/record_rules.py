@@ -370,8 +370,13 @@ def _sex_conflicts(b: _Batch, rule: Rule, kind: str, pack_lists: dict) -> list[p
                                           np.where(female & ~male & codes.nonempty, 2, 0)).astype(np.int8))
     sex = b.sex[codes.record]
     hit = (allowed > 0) & ((sex == 1) | (sex == 2)) & (allowed != sex)
-    sex = np.where(hit, sex, 0)  # the words are read at the hits only
-    words = lambda table, key: np.array([table.get(int(k), "") for k in range(3)])[key]  # noqa: E731
+    at = np.flatnonzero(hit)
+
+    def words(table: dict, key: np.ndarray) -> np.ndarray:  # per position, written at the hits (the ones read)
+        out = np.empty(len(hit), dtype=object)
+        out[at] = np.array([table.get(k, "") for k in range(3)], dtype=object)[key[at]]
+        return out
+
     return b.code_findings(rule, kind, hit, allowed_zh=words(SEX_ZH, allowed), allowed_en=words(SEX_EN, allowed),
                            sex_zh=words(SEX_ZH, sex), sex_en=words(SEX_EN, sex))
 
