@@ -90,9 +90,6 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
     """One explanation row per record of the traced batch."""
     cp, trace = grouper.pack.compiled, view.trace
     o, results = trace.outputs, trace.results
-    best = whatif.best_units()
-    known = (best >= 0) & (whatif.coded_units >= 0) & (whatif.rate_fen >= 0)
-    diff = np.where(known, best - whatif.coded_units, 0)  # the fen amount is rounded toward zero, like the flags
     mdc_texts, adrg_texts, split_texts, tests = _pack_texts(cp)
     drg_row = _drg_rows(cp, o.adrg_row, o.drg)
     split = take_text(split_texts, drg_row).dictionary_decode()
@@ -106,7 +103,7 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
     behind = pc.if_else(pa.array(use_mcc), pc.binary_join_element_wise("；MCC ", mcc, ""),
                         pc.if_else(pa.array(use_cc), pc.binary_join_element_wise("；CC ", cc, ""), ""))
     split = pc.binary_join_element_wise(split, behind, "")
-
+    best_alternative, best_drg = whatif.best_columns(["alternative", "drg"])
     return pa.table({
         "case_id": view.case_id,
         "row_no": pa.array(view.row_no),
@@ -118,12 +115,20 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
         "excluded_dx": excluded_dx,
         "mdc_trace": _mdc_trace(view, grouper),
         "coded_rw": units_or_null(whatif.coded_units, 6),
-        "best_alternative": whatif.best_column("alternative"),
-        "best_drg": whatif.best_column("drg"),
+        "best_alternative": best_alternative,
+        "best_drg": best_drg,
         "best_rw": units_or_null(whatif.best_units(), 6),
-        "whatif_money": decimal_array(np.where(known, np.sign(diff) * (np.abs(diff) * whatif.rate_fen // RW_UNITS), 0),
-                                      2, valid=known),
+        "whatif_money": whatif_money(whatif),
     })
+
+
+def whatif_money(whatif: WhatIf) -> pa.Array:
+    """Per record, the money at stake of the best alternative in 元 (``whatif_money``), null without both RWs."""
+    best = whatif.best_units()
+    known = (best >= 0) & (whatif.coded_units >= 0) & (whatif.rate_fen >= 0)
+    diff = np.where(known, best - whatif.coded_units, 0)  # the fen amount is rounded toward zero, like the flags
+    return decimal_array(np.where(known, np.sign(diff) * (np.abs(diff) * whatif.rate_fen // RW_UNITS), 0), 2,
+                         valid=known)
 
 
 def _mdc_trace(view: TraceView, grouper: Grouper) -> pa.Array:
@@ -154,4 +159,4 @@ def _mdc_trace(view: TraceView, grouper: Grouper) -> pa.Array:
     return pa.array(text, pa.string()).dictionary_encode()
 
 
-__all__ = ["explanations"]
+__all__ = ["explanations", "whatif_money"]

@@ -365,14 +365,20 @@ def _sex_conflicts(b: _Batch, rule: Rule, kind: str, pack_lists: dict) -> list[p
     if pack_lists:
         male |= codes.pack_class(pack_lists[1])
         female |= codes.pack_class(pack_lists[2])
-    only = {1: male & ~female & codes.nonempty, 2: female & ~male & codes.nonempty}
+    # per distinct code the one sex it is for (0: either), then per position
+    allowed = codes.per_position(np.where(male & ~female & codes.nonempty, 1,
+                                          np.where(female & ~male & codes.nonempty, 2, 0)).astype(np.int8))
     sex = b.sex[codes.record]
-    allowed = np.where(codes.per_position(only[1]), 1, np.where(codes.per_position(only[2]), 2, 0))
-    hit = (allowed > 0) & np.isin(sex, (1, 2)) & (allowed != sex)
-    words = lambda table, key: np.array([table.get(int(k), "") for k in range(3)], dtype=object)[key]  # noqa: E731
+    hit = (allowed > 0) & ((sex == 1) | (sex == 2)) & (allowed != sex)
+    at = np.flatnonzero(hit)
+
+    def words(table: dict, key: np.ndarray) -> np.ndarray:  # per position, written at the hits (the ones read)
+        out = np.empty(len(hit), dtype=object)
+        out[at] = np.array([table.get(k, "") for k in range(3)], dtype=object)[key[at]]
+        return out
+
     return b.code_findings(rule, kind, hit, allowed_zh=words(SEX_ZH, allowed), allowed_en=words(SEX_EN, allowed),
-                           sex_zh=words(SEX_ZH, np.clip(sex, 0, 2) * np.isin(sex, (1, 2))),
-                           sex_en=words(SEX_EN, np.clip(sex, 0, 2) * np.isin(sex, (1, 2))))
+                           sex_zh=words(SEX_ZH, sex), sex_en=words(SEX_EN, sex))
 
 
 def check_sex_dx_conflict(b: _Batch, rule: Rule):

@@ -11,21 +11,23 @@ Validation never changes grouping: ``result.results`` is exactly what
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit.explain import explanations
+from audit.explain import explanations, whatif_money
 from audit.findings import FINDING_SCHEMA, SEVERITIES, empty_findings
 from audit.pack_facts import pack_facts
 from audit.record_rules import record_findings
 from audit.rulebook import RuleBook
 from audit.summary import summarize
 from audit.trace_rules import TraceView, drg_findings, fatal_findings
-from audit.whatif import what_if, whatif_findings
+from audit.whatif import WhatIf, what_if, whatif_findings
 from grouper import Grouper
 from icd_tables.pack import Pack
 from weights import WeightTable
@@ -35,25 +37,40 @@ from weights import WeightTable
 class Validation:
     """What :meth:`Validator.validate` found.
 
+    The explanations and the alternatives are written when first read (``drg validate`` without
+    ``--explain`` or ``--whatif`` reads neither in full).
+
     Attributes
     ----------
     results : pyarrow.Table
         Grouping results, one row per record (as ``Grouper.group_arrow``).
     findings : pyarrow.Table
         One row per finding (:data:`audit.findings.FINDING_SCHEMA`), by row, then severity.
-    explanations : pyarrow.Table
-        One row per record (:mod:`audit.explain`).
-    alternatives : pyarrow.Table
-        One row per what-if alternative (:mod:`audit.whatif`).
     records : pyarrow.Table
         The records as read.
+    whatif : audit.whatif.WhatIf
+        The what-if alternatives as regrouped.
     """
 
     results: pa.Table
     findings: pa.Table
-    explanations: pa.Table
-    alternatives: pa.Table
     records: pa.Table
+    whatif: WhatIf
+    _explain: Callable[[], pa.Table] = field(repr=False)
+
+    @cached_property
+    def explanations(self) -> pa.Table:
+        """One row per record (:mod:`audit.explain`)."""
+        return self._explain()
+
+    @property
+    def alternatives(self) -> pa.Table:
+        """One row per what-if alternative (:mod:`audit.whatif`)."""
+        return self.whatif.table
+
+    def whatif_money(self) -> pa.Array:
+        """Per record, the explanation's ``whatif_money`` (without writing the rest of the explanation)."""
+        return whatif_money(self.whatif)
 
     def summary(self) -> pd.DataFrame:
         """Findings per hospital and department (see :func:`audit.summary.summarize`)."""
@@ -108,8 +125,8 @@ class Validator:
         parts.append(record_findings(trace.records, self.pack, self.rules, first_row_no=first_row_no,
                                      encoded=trace.encoded, ordered=False))
         findings = _ordered(_without_shadowed(pa.concat_tables([empty_findings(), *parts]).cast(FINDING_SCHEMA)))
-        return Validation(trace.results, findings, explanations(view, self.grouper, excluded, whatif),
-                          whatif.table, trace.records)
+        return Validation(trace.results, findings, trace.records, whatif,
+                          lambda: explanations(view, self.grouper, excluded, whatif))
 
 
 def _codes(column: pa.ChunkedArray | pa.Array, order=None) -> np.ndarray:

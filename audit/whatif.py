@@ -31,6 +31,7 @@ at most 3 % of them); the rule book states them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache, cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -44,8 +45,9 @@ from audit.rulebook import RuleBook
 from audit.screens.money import Rates
 from audit.thresholds import over_threshold
 from audit.trace_rules import TraceView
-from grouper import Batch, Grouper
+from grouper import Batch, Grouper, Outputs
 from grouper.results import STATUS_INVALID, STATUS_NAMES, STATUS_OK, STATUS_QY, take_text
+from icd_tables.compiled import CompiledPack
 from weights import RW_UNITS, WeightTable, lookup_units
 from foundation.decimals import units_or_null
 
@@ -63,16 +65,25 @@ _CHANGE_NAMES = pa.array(CHANGES)
 class WhatIf:
     """Alternatives of a batch.
 
+    The alternatives' texts are written only for the alternatives read: all of them for :attr:`table`, the
+    best ones for the findings and the explanation (a batch has about two alternatives per record).
+
     Attributes
     ----------
-    table : pyarrow.Table
-        One row per alternative, by record: ``case_id``, ``row_no``, ``change``
-        (``principal_dx``, ``principal_proc`` or ``without_cc``), ``code`` (the
-        code moved to the front or dropped), ``alternative`` (the change in words,
-        with the code's name), ``drg``, ``drg_name``, ``status``, ``rw`` (decimal,
-        null without a weight table or weight), ``reason`` (why it lands there).
+    view : TraceView
+        The traced batch.
+    cp : CompiledPack
+        Its pack.
     parent : numpy.ndarray
         Record (batch position) of each alternative.
+    kind : numpy.ndarray
+        Kind of each alternative (index into :data:`CHANGES`).
+    moved : numpy.ndarray
+        Flat diagnosis or procedure position of the code each alternative moves to the front or drops.
+    level : numpy.ndarray
+        Whether an alternative that drops a complication drops an MCC (else a CC).
+    regroup : Regroup
+        The alternatives' records, to regroup.
     rw_units : numpy.ndarray
         Alternative RW in millionths, -1 when none.
     coded_units : numpy.ndarray
@@ -81,43 +92,162 @@ class WhatIf:
         Per record: the reordering with the highest RW, -1 when none has one.
     rate_fen : numpy.ndarray
         Per record: the base rate in fen per RW the money at stake is computed with, -1 when none.
-    kind : numpy.ndarray
-        Kind of each alternative (index into :data:`CHANGES`).
-    named : pyarrow.Array
-        The code of each alternative with the pack's name (``code（名称）``).
-    adrg_row : numpy.ndarray
-        ADRG row of each alternative, -1 when not grouped.
+    weighted : bool
+        Whether a weight table gave the RWs.
     """
 
-    table: pa.Table
+    view: TraceView
+    cp: CompiledPack
     parent: np.ndarray
+    kind: np.ndarray
+    moved: np.ndarray
+    level: np.ndarray
+    regroup: Regroup
     rw_units: np.ndarray
     coded_units: np.ndarray
     best: np.ndarray
     rate_fen: np.ndarray
-    kind: np.ndarray
-    named: pa.Array
-    adrg_row: np.ndarray
+    weighted: bool
 
-    def change_words(self, pick: np.ndarray) -> tuple[pa.Array, pa.Array]:
-        """The change of alternatives ``pick`` in words: Chinese (with the code's name) and English."""
+    @property
+    def outputs(self) -> Outputs:
+        """The kernel's outputs (status, MDC, ADRG row, DRG) for each alternative."""
+        return self.regroup.all
+
+    def outputs_at(self, pick: np.ndarray) -> Outputs:
+        """:attr:`outputs` at alternatives ``pick``."""
+        return self.regroup.at(pick)
+
+    @cached_property
+    def table(self) -> pa.Table:
+        """One row per alternative, by record: ``case_id``, ``row_no``, ``change`` (``principal_dx``,
+        ``principal_proc`` or ``without_cc``), ``code`` (the code moved to the front or dropped), ``alternative``
+        (the change in words, with the code's name), ``drg``, ``drg_name``, ``status``, ``rw`` (decimal, null
+        without a weight table or weight), ``reason`` (why it lands there)."""
+        return self.rows(np.arange(len(self.parent)))
+
+    def codes(self, pick: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        """The code each alternative of ``pick`` moves or drops, as written and with the pack's name
+        (``code（名称）``)."""
+        pick = np.asarray(pick, dtype=np.int64)
+        b = self.view.trace.encoded.batch
+        is_proc = self.kind[pick] == KIND_PROC_FIRST
+        codes, named, where = [], [], []
+        for mask, text_of, names_of, ids in ((~is_proc, self.view.dx_text, dx_names, b.dx_ids),
+                                             (is_proc, self.view.proc_text, proc_names, b.proc_ids)):
+            picked = np.flatnonzero(mask)
+            moved = self.moved[pick[picked]]
+            text = text_of(moved)[0]
+            codes.append(text)
+            named.append(with_names(text, names_of(self.cp, ids[moved])))
+            where.append(picked)
+        back = np.empty(len(pick), dtype=np.int64)  # alternative → its place in the two parts put end to end
+        back[np.concatenate(where)] = np.arange(len(pick))
+        back = pa.array(back)
+        return pa.concat_arrays(codes).take(back), pa.concat_arrays(named).take(back)
+
+    def rows(self, pick: np.ndarray, names=ALTERNATIVE_COLUMNS) -> pa.Table:
+        """Columns ``names`` of :attr:`table` at alternatives ``pick`` (only those columns are written)."""
+        pick = np.asarray(pick, dtype=np.int64)
+        out = self.outputs_at(pick)
+        cp, kind, drg, rw_units = self.cp, self.kind[pick], out.drg.astype(np.int64), self.rw_units[pick]
+        codes = cache(lambda: self.codes(pick))
+
+        def words() -> pa.Array:
+            code, named = codes()
+            change = pa.array(np.where(kind == KIND_DX_SWAP, 0, np.where(kind == KIND_PROC_FIRST, 1,
+                                                                        np.where(self.level[pick], 2, 3))))
+            return pc.binary_join_element_wise(
+                pa.array(["主要诊断改为 ", "主要手术改为 ", "去掉MCC ", "去掉CC "]).take(change), named,
+                pa.array([" (principal diagnosis ", " (principal procedure ", " (without the MCC ",
+                          " (without the CC "]).take(change), code, ")", "")
+
+        columns = {
+            "case_id": lambda: self.view.case_id.take(pa.array(self.parent[pick])),
+            "row_no": lambda: pa.array(self.view.row_no[self.parent[pick]]),
+            "change": lambda: take_text(_CHANGE_NAMES, kind),
+            "code": lambda: codes()[0],
+            "alternative": words,
+            "drg": lambda: take_text(cp.drg_codes, drg),
+            "drg_name": lambda: take_text(cp.drg_names, drg),
+            "status": lambda: take_text(STATUS_NAMES, out.status.astype(np.int64)),
+            "rw": lambda: units_or_null(rw_units, 6),
+            "reason": lambda: _reasons(cp, out, rw_units, self.weighted),
+        }
+        return pa.table({name: columns[name]() for name in names})
+
+    def change_words(self, pick: np.ndarray, code: pa.Array, named: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """The change of alternatives ``pick`` in words, Chinese (with the code's name) and English, from their
+        codes as written and named (:meth:`codes`)."""
         kind = self.kind[pick]
         zh = pa.array(np.asarray(["主要诊断改为 ", "主要手术改为 ", "去掉并发症 "])[kind])
         en = pa.array(np.asarray(["with principal diagnosis ", "with principal procedure ", "without "])[kind])
-        return (pc.binary_join_element_wise(zh, self.named.take(pa.array(pick)), ""),
-                pc.binary_join_element_wise(en, self.table.column("code").combine_chunks().take(pa.array(pick)), ""))
+        return pc.binary_join_element_wise(zh, named, ""), pc.binary_join_element_wise(en, code, "")
+
+    def drg_named(self, pick: np.ndarray) -> pa.Array:
+        """The DRG of alternatives ``pick`` with its name (``ES23（呼吸系统感染/炎症，伴并发症）``)."""
+        drg = self.outputs_at(pick).drg.astype(np.int64)
+        return with_names(take_text(self.cp.drg_codes, drg), take_text(self.cp.drg_names, drg))
 
     def best_units(self) -> np.ndarray:
         """Per record, the best alternative's RW in millionths, -1 when none."""
         padded = np.append(self.rw_units, -1)  # best == -1 reads the last, -1
         return padded[self.best]
 
-    def best_column(self, name: str) -> pa.Array:
-        """Per record, column ``name`` of the best alternative (``""`` when none), as text."""
-        taken = self.table.column(name).combine_chunks().take(pa.array(np.maximum(self.best, 0))) \
-            if self.table.num_rows else pa.nulls(len(self.best), pa.string())
-        return pc.fill_null(pc.if_else(pa.array(self.best >= 0), taken.cast(pa.string()), pa.scalar(None, pa.string())),
-                            "")
+    def best_columns(self, names: list[str]) -> list[pa.Array]:
+        """Per record, columns ``names`` of the best alternative (``""`` when none), as text."""
+        has = self.best >= 0
+        if not has.any():  # without a weight table
+            return [pa.array([""] * len(has), pa.string()) for _ in names]
+        rows = self.rows(self.best[has], names)
+        index = pa.array(np.where(has, np.cumsum(has) - 1, has.sum()))  # no best: the "" put after the rows
+        return [pc.fill_null(pa.concat_arrays([rows.column(name).combine_chunks().cast(pa.string()),
+                                               pa.array([""])]).take(index), "") for name in names]
+
+
+@dataclass(frozen=True)
+class Regroup:
+    """The records of a batch's alternatives, in the order of :class:`WhatIf`: the kernel's (principal
+    diagnosis or procedure changed) and those without a complication, merged by record."""
+
+    grouper: Grouper
+    batch: Batch  # the records
+    swapped: Batch  # the kernel's alternatives, without numbers (shape (0, n)): their records' are taken when grouped
+    swapped_parent: np.ndarray
+    drop_rows: np.ndarray  # records with a complication to drop, and its flat diagnosis position
+    drop_dx: np.ndarray
+    source: np.ndarray  # per alternative: its row among the swapped, then the dropped, put end to end
+
+    @cached_property
+    def all(self) -> Outputs:
+        """The kernel's outputs for every alternative."""
+        return self._grouped(None)
+
+    def at(self, pick: np.ndarray) -> Outputs:
+        """The kernel's outputs for alternatives ``pick``: regrouped alone unless all are (without a weight
+        table, a batch without ``--whatif`` reads only a few alternatives)."""
+        if "all" in self.__dict__:
+            return Outputs(*(a[pick] for a in self.all))
+        if not len(pick):  # no record has a best alternative without a weight table: nothing to group
+            return Outputs.empty(0)
+        return self._grouped(np.asarray(pick, dtype=np.int64))
+
+    def _grouped(self, pick: np.ndarray | None) -> Outputs:
+        # each record is grouped on its own, so a part regroups to what the whole gives it (the per-record
+        # fields; flat positions such as mcc_pos are the part's own)
+        source = self.source if pick is None else self.source[pick]
+        n_swapped = len(self.swapped_parent)
+        swapped = source < n_swapped
+        rows = source[swapped], source[~swapped] - n_swapped
+        # all of them: the swapped keep their order among the alternatives (both are by record), rows[0] is 0..n-1
+        first = self.swapped if pick is None else subset_batch(self.swapped, rows[0])
+        first = first._replace(nums=np.ascontiguousarray(self.batch.nums[:, self.swapped_parent[rows[0]]]))
+        second = subset_batch(self.batch, self.drop_rows[rows[1]], self.drop_dx[rows[1]])
+        parts = self.grouper.group_batch(first), self.grouper.group_batch(second)
+        order = np.empty(len(source), dtype=np.int64)
+        order[np.flatnonzero(swapped)] = np.arange(len(rows[0]))
+        order[np.flatnonzero(~swapped)] = len(rows[0]) + np.arange(len(rows[1]))
+        return Outputs(*(np.concatenate([a, c])[order] for a, c in zip(*parts)))
 
 
 def subset_batch(batch: Batch, rows: np.ndarray, drop_dx: np.ndarray | None = None) -> Batch:
@@ -157,7 +287,7 @@ def record_rates(view: TraceView, weights: WeightTable | None, fallback_yuan) ->
     return per
 
 
-def _reasons(cp, out, drg_codes: pa.Array, rw_units: np.ndarray, weighted: bool) -> pa.Array:
+def _reasons(cp, out, rw_units: np.ndarray, weighted: bool) -> pa.Array:
     """Why each alternative lands where it does, in words (Chinese, then English): one text per distinct outcome."""
     unweighted = weighted & (rw_units < 0)
     # one integer per (status, MDC, ADRG row, DRG, unweighted); MDC and ADRG rows are -1 when none
@@ -193,7 +323,8 @@ def _reasons(cp, out, drg_codes: pa.Array, rw_units: np.ndarray, weighted: bool)
 
 def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: WeightTable | None,
             rate_yuan=10000) -> WhatIf:
-    """Regroup every alternative of the traced batch (one kernel call per kind of change).
+    """The alternatives of the traced batch; with a weight table all are regrouped now (their RWs choose the
+    best), else each when first read.
 
     ``rate_yuan`` is the base rate (元 per RW) for records the weight table gives none.
     """
@@ -201,63 +332,38 @@ def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: Weight
     keep = o.status != STATUS_INVALID
     parent, kind, moved, dx_start, dx_ids, proc_start, proc_ids = _alternatives(
         b.dx_start, b.dx_ids, b.proc_start, b.proc_ids, keep, facts.or_proc)
-    out = grouper.group_batch(Batch(dx_start, dx_ids, proc_start, proc_ids, np.ascontiguousarray(b.nums[:, parent])))
     # without the complication behind the split: the first MCC, else the first CC
     complication = np.where(o.mcc_pos >= 0, o.mcc_pos, o.cc_pos)
     drop_rows = np.flatnonzero(keep & (o.status == STATUS_OK) & (complication >= 0))
-    drop_out = grouper.group_batch(subset_batch(b, drop_rows, complication[drop_rows]))
     is_mcc = o.mcc_pos[drop_rows] >= 0
 
-    parent = np.concatenate([parent, drop_rows]).astype(np.int64)
+    swapped_parent = parent.astype(np.int64)
+    parent = np.concatenate([swapped_parent, drop_rows])
     kind = np.concatenate([kind.astype(np.int64), np.full(len(drop_rows), KIND_DROP_CC)])
-    out = type(out)(*(np.concatenate([a, c]) for a, c in zip(out, drop_out)))
     order = np.argsort(parent, kind="stable")
-    parent, kind, out = parent[order], kind[order], type(out)(*(a[order] for a in out))
+    parent, kind = parent[order], kind[order]
     moved = np.concatenate([moved, complication[drop_rows]])[order]
     level = np.concatenate([np.zeros(len(order) - len(drop_rows), bool), is_mcc])[order]
-
-    is_dx, is_proc, is_drop = kind == KIND_DX_SWAP, kind == KIND_PROC_FIRST, kind == KIND_DROP_CC
-    codes, named, where = [], [], []
-    for mask, text_of, names_of, ids in ((is_dx | is_drop, view.dx_text, dx_names, b.dx_ids),
-                                         (is_proc, view.proc_text, proc_names, b.proc_ids)):
-        picked = np.flatnonzero(mask)
-        text = text_of(moved[picked])[0]
-        codes.append(text)
-        named.append(with_names(text, names_of(cp, ids[moved[picked]])))
-        where.append(picked)
-    back = np.empty(len(parent), dtype=np.int64)  # alternative → its place in the two parts put end to end
-    back[np.concatenate(where)] = np.arange(len(parent))
-    back = pa.array(back)
-    code, named = pa.concat_arrays(codes).take(back), pa.concat_arrays(named).take(back)
-    change = pa.array(np.where(is_dx, 0, np.where(is_proc, 1, np.where(level, 2, 3))))
-    words = pc.binary_join_element_wise(
-        pa.array(["主要诊断改为 ", "主要手术改为 ", "去掉MCC ", "去掉CC "]).take(change), named,
-        pa.array([" (principal diagnosis ", " (principal procedure ", " (without the MCC ",
-                  " (without the CC "]).take(change), code, ")", "")
-    drg_codes = take_text(cp.drg_codes, out.drg.astype(np.int64))
+    regroup = Regroup(grouper, b, Batch(dx_start, dx_ids, proc_start, proc_ids, np.zeros((0, len(swapped_parent)),
+                                                                                         np.int32)),
+                      swapped_parent, drop_rows, complication[drop_rows], order)
     rw_units = np.full(len(parent), -1, dtype=np.int64)
     coded_units = np.full(view.n, -1, dtype=np.int64)
-    if weights is not None:
+    if weights is not None:  # every alternative's RW is needed to choose the best: regroup all now
+        out = regroup.all
         ok = out.status == STATUS_OK
-        rw_units[ok] = lookup_units(drg_codes.dictionary_decode().to_numpy(zero_copy_only=False)[ok], weights)
+        units = _drg_units(cp, weights)
+        rw_units[ok] = units[out.drg[ok]]
         coded = o.status == STATUS_OK
-        drg = view.trace.results.column("drg").combine_chunks().cast(pa.string()).to_numpy(zero_copy_only=False)
-        coded_units[coded] = lookup_units(drg[coded], weights)
-    best = _best_alternative(parent, np.where(is_drop, -1, rw_units), view.n)
-    table = pa.table({
-        "case_id": view.case_id.take(pa.array(parent)),
-        "row_no": pa.array(view.row_no[parent]),
-        "change": take_text(_CHANGE_NAMES, kind),
-        "code": code,
-        "alternative": words,
-        "drg": drg_codes,
-        "drg_name": take_text(cp.drg_names, out.drg.astype(np.int64)),
-        "status": take_text(STATUS_NAMES, out.status.astype(np.int64)),
-        "rw": units_or_null(rw_units, 6),
-        "reason": _reasons(cp, out, drg_codes, rw_units, weights is not None),
-    })
-    return WhatIf(table, parent, rw_units, coded_units, best, record_rates(view, weights, rate_yuan), kind, named,
-                  out.adrg_row)
+        coded_units[coded] = units[o.drg[coded]]
+    best = _best_alternative(parent, np.where(kind == KIND_DROP_CC, -1, rw_units), view.n)
+    return WhatIf(view, cp, parent, kind, moved, level, regroup, rw_units, coded_units, best,
+                  record_rates(view, weights, rate_yuan), weights is not None)
+
+
+def _drg_units(cp: CompiledPack, weights: WeightTable) -> np.ndarray:
+    """RW in millionths of each of the pack's DRGs (index into ``drg_codes``), -1 where the table has none."""
+    return lookup_units(cp.drg_codes.to_numpy(zero_copy_only=False), weights)
 
 
 def _best_alternative(parent: np.ndarray, units: np.ndarray, n: int) -> np.ndarray:
@@ -286,13 +392,14 @@ def whatif_findings(view: TraceView, whatif: WhatIf, grouper: Grouper, facts: Pa
                     book: RuleBook) -> list[pa.Table]:
     """Under-coding, upcoding and principal-procedure-order findings from the alternatives."""
     out = []
-    drg = view.drg_named(np.arange(view.n))
     best, coded = whatif.best, whatif.coded_units
     has = (best >= 0) & (coded > 0)
     alt_units = np.where(has, whatif.best_units(), 0)
     rate = np.maximum(whatif.rate_fen, 0)
     coded_adrg = view.trace.outputs.adrg_row
-    same_adrg = (coded_adrg >= 0) & (np.append(whatif.adrg_row, -2)[best] == coded_adrg)
+    best_adrg = np.full(view.n, -2, dtype=np.int64)
+    best_adrg[best >= 0] = whatif.outputs_at(best[best >= 0]).adrg_row
+    same_adrg = (coded_adrg >= 0) & (best_adrg == coded_adrg)
     for rule_id, top, bottom in (("WHATIF_UNDERCODING", alt_units, coded), ("WHATIF_UPCODING", coded, alt_units)):
         rule = book.rule(rule_id)
         if not rule.enabled:
@@ -302,21 +409,20 @@ def whatif_findings(view: TraceView, whatif: WhatIf, grouper: Grouper, facts: Pa
         if not len(rows):
             continue
         rows = rows[np.lexsort((rows, -gain_fen[rows]))]  # the most money at stake first
-        pick = pa.array(best[rows])
-        code = whatif.table.column("code").take(pick)
-        is_dx = np.asarray(whatif.table.column("change").take(pick).cast(pa.string())) == "principal_dx"
-        change_zh, change_en = whatif.change_words(best[rows])
-        alt_drg = with_names(whatif.table.column("drg").take(pick), whatif.table.column("drg_name").take(pick))
+        code, named = whatif.codes(best[rows])
+        is_dx = whatif.kind[best[rows]] == KIND_DX_SWAP
+        change_zh, change_en = whatif.change_words(best[rows], code, named)
+        alt_drg = whatif.drg_named(best[rows])
         threshold = np.where(same_adrg[rows], str(rule.params["ratio"]), str(rule.params["other_adrg_ratio"]))
         texts = rule.render(len(rows), change_zh=change_zh, change_en=change_en, alt_drg=alt_drg,
-                            alt_ratio=_ratio_text(top[rows], bottom[rows]), drg=drg.take(pa.array(rows)),
+                            alt_ratio=_ratio_text(top[rows], bottom[rows]), drg=view.drg_named(rows),
                             gain=_yuan_text(gain_fen[rows]), threshold=pa.array(threshold))
         out.append(findings_table(view.case_id, view.row_no, rows, rule_id=rule.id, severity=rule.severity,
                                   field=pa.array(np.where(is_dx, "principal_dx", "procedures")), value=code,
                                   message_zh=texts[0],
                                   message_en=texts[1], suggestion=texts[2]))
     rule = book.rule("DRG_PRINCIPAL_PROC_ORDER")
-    proc_alt = np.flatnonzero(np.asarray(whatif.table.column("change").cast(pa.string())) == "principal_proc")
+    proc_alt = np.flatnonzero(whatif.kind == KIND_PROC_FIRST)
     if rule.enabled and len(proc_alt):
         b = view.trace.encoded.batch
         flat_records = np.repeat(np.arange(view.n), np.diff(b.proc_start))
@@ -326,17 +432,14 @@ def whatif_findings(view: TraceView, whatif: WhatIf, grouper: Grouper, facts: Pa
         if len(only):
             records = whatif.parent[only]
             principal, _ = view.proc_text(b.proc_start[:-1][records])
-            pick = pa.array(only)
             texts = rule.render(len(only), code=view.proc_named(b.proc_start[:-1][records], grouper.pack.compiled),
-                                better=whatif.named.take(pick),
-                                better_drg=with_names(whatif.table.column("drg").take(pick),
-                                                      whatif.table.column("drg_name").take(pick)),
-                                drg=drg.take(pa.array(records)))
+                                better=whatif.codes(only)[1], better_drg=whatif.drg_named(only),
+                                drg=view.drg_named(records))
             out.append(findings_table(view.case_id, view.row_no, records, rule_id=rule.id, severity=rule.severity,
                                       field="procedures", value=principal, message_zh=texts[0],
                                       message_en=texts[1], suggestion=texts[2]))
     return out
 
 
-__all__ = ["ALTERNATIVE_COLUMNS", "CHANGES", "KIND_DROP_CC", "WhatIf", "record_rates", "subset_batch",
+__all__ = ["ALTERNATIVE_COLUMNS", "CHANGES", "KIND_DROP_CC", "Regroup", "WhatIf", "record_rates", "subset_batch",
            "what_if", "whatif_findings"]

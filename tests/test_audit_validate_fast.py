@@ -3,6 +3,7 @@ batches (the class of each code under a rule's ranges or pattern, each date text
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -13,7 +14,9 @@ from foundation import remembered
 from foundation.text_values import _parse_distinct_dates, parse_dates
 from audit.code_sets import _in_ranges, in_ranges, matches
 from audit.record_rules import ASTERISK_PATTERN
+from audit.trace_rules import TraceView
 from audit.validate import Validator
+from audit.whatif import what_if
 from icd_tables.sample import sample_records
 from reference_data import GOLDEN, TABLES, require_shared
 
@@ -128,3 +131,20 @@ def test_dates_remembered_or_not_equal_arrow(first, second, serials, limit):
             assert got == [expected[t.strip()] for t in texts]
     finally:
         remembered.LIMIT = old
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_alternatives_regrouped_alone_as_all_together(data):
+    """Without a weight table the alternatives read are regrouped alone: as they are among all of them."""
+    validator = Validator()
+    records = sample_records(validator.pack.compiled, 60, seed=5, fault_rate=0.3)
+    trace = validator.grouper.trace(records)
+    fresh, whole = (what_if(TraceView.of(trace), validator.grouper, validator.facts, None) for _ in range(2))
+    pick = np.asarray(data.draw(st.lists(st.integers(0, len(whole.parent) - 1), max_size=25)), dtype=np.int64)
+    alone = fresh.outputs_at(pick)
+    rows = fresh.rows(pick)
+    together = whole.outputs  # every alternative, grouped at once
+    for field in ("status", "mdc", "adrg_row", "drg"):
+        assert getattr(alone, field).tolist() == getattr(together, field)[pick].tolist()
+    assert rows.to_pylist() == whole.table.take(pa.array(pick, pa.int64())).to_pylist()

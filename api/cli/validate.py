@@ -54,10 +54,12 @@ class _Writers:
         self.writers = [ResultWriter(p, sheet=sheet, labels=labels_zh(), split=split, progress=writing(p.name))
                         if p else None for p, sheet in zip(paths, sheets)]
 
-    def write(self, tables: list[pa.Table]) -> None:
-        for writer, table in zip(self.writers, tables):
+    def write(self, result: Validation) -> None:
+        """The findings, explanations and alternatives of one batch: each only where it has a file (the
+        explanations and alternatives are written when first read)."""
+        for writer, part in zip(self.writers, ("findings", "explanations", "alternatives")):
             if writer is not None:
-                writer.write(table)
+                writer.write(getattr(result, part))
 
     def close(self) -> None:
         for writer in self.writers:
@@ -87,7 +89,7 @@ def cmd_validate(args) -> int:
     try:
         for first_row_no, records in batches:
             result = validator.validate(records, first_row_no=first_row_no)
-            writers.write([result.findings, result.explanations, result.alternatives])
+            writers.write(result)
             kept_findings.append(result.findings.select(["row_no", "rule_id", "severity"]))
             act = pc.is_in(result.findings.column("severity"), pa.array(CASE_LIST_SEVERITIES))
             kept_cases.append(result.findings.filter(act).select(CASE_LIST_FIELDS))
@@ -181,8 +183,7 @@ def _money_at_stake(result: Validation, first_row_no: int) -> pd.DataFrame:
     """The what-if flags of a batch with their money at stake (the explanation's ``whatif_money``)."""
     flags = result.findings.filter(pc.is_in(result.findings.column("rule_id"), pa.array(MONEY_RULES)))
     flags = flags.select(["row_no", "case_id", "rule_id", "message_zh"]).to_pandas()
-    money = result.explanations.column("whatif_money").to_pylist()
-    flags["money"] = [money[r - first_row_no] for r in flags.row_no]
+    flags["money"] = result.whatif_money().take(pa.array(flags.row_no.to_numpy() - first_row_no)).to_pylist()
     return flags
 
 

@@ -15,6 +15,7 @@ from api.service.schemas import Alternative, ExpectedPayment, Explanation, Findi
 from api.service.store import CASE_TYPE_ZH, UploadError, audit, fingerprint, new_id, prepare, record_run
 from api.service.store import store as store_cases
 from api.service.uploads import json_batch
+from audit.validate import Validation
 from grouper.encode import to_arrow
 from icd_tables.intake.values import canonical_records
 from payment.expected import FORECAST_LABEL
@@ -50,14 +51,18 @@ def _filled(model, row: dict):
                     for k, field in model.model_fields.items()})
 
 
+def _validated(service, record: dict) -> tuple[Validation, list[Finding], Explanation]:
+    """The validation of one record, its findings and the explanation of its DRG."""
+    validation = service.engine.validator.validate([record])
+    findings = [_filled(Finding, f) for f in validation.findings.to_pylist()]
+    return validation, findings, _filled(Explanation, validation.explanations.to_pylist()[0])
+
+
 def explain(service, record: dict) -> tuple[list[Finding], Explanation, list[Alternative]]:
     """The validation of one record: its findings, the explanation of its DRG (grouping path, the MCC/CC
     behind the split) and the what-if alternatives with the reason each lands where it does."""
-    validation = service.engine.validator.validate([record])
-    findings = [_filled(Finding, f) for f in validation.findings.to_pylist()]
-    explanation = _filled(Explanation, validation.explanations.to_pylist()[0])
-    alternatives = [_filled(Alternative, a) for a in validation.alternatives.to_pylist()]
-    return findings, explanation, alternatives
+    validation, findings, explanation = _validated(service, record)
+    return findings, explanation, [_filled(Alternative, a) for a in validation.alternatives.to_pylist()]
 
 
 def group_one(service, principal: Principal, record: dict, *, validate: bool, store: bool,
@@ -91,7 +96,7 @@ def group_one(service, principal: Principal, record: dict, *, validate: bool, st
     rw = engine.rw.get(result["drg"]) if result["status"] == "ok" else None
     findings = explanation = None
     if validate:
-        findings, explanation, _ = explain(service, record)
+        _, findings, explanation = _validated(service, record)  # the alternatives are not part of the answer
     return GroupResponse(result=GroupResult(**{**result, "case_id": str(result["case_id"]), "rw": rw}),
                          findings=findings, explanation=explanation, payment=_payment(service, record, result) if payment else None,
                          stored=store, version=version)
