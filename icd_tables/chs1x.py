@@ -144,15 +144,16 @@ def _names(path: Path) -> dict[str, str]:
     return {k: v for k, v in names.items() if k not in clashing}
 
 
-def is_chs1x_dir(path: Path) -> bool:
-    """True when ``path`` holds a CHS-DRG ``rules.json`` (national schema 1 or regional schema 2)."""
+def chs1x_rules(path: Path) -> dict | None:
+    """``rules.json`` of ``path`` parsed, when it is a CHS-DRG one (national schema 1 or regional schema 2); else None."""
     rules = path / "rules.json"
     if not rules.is_file():
-        return False
+        return None
     try:
-        return json.loads(rules.read_text(encoding="utf-8")).get("schema") in SCHEMAS
-    except (ValueError, UnicodeDecodeError, AttributeError):
-        return False
+        parsed = json.loads(rules.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return parsed if isinstance(parsed, dict) and parsed.get("schema") in SCHEMAS else None
 
 
 def read_rules_json(path: Path) -> dict:

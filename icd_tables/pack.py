@@ -25,7 +25,7 @@ from pathlib import Path
 
 import platformdirs
 
-from icd_tables.chs1x import is_chs1x_dir, load_chs1x, read_rules_json, source_files
+from icd_tables.chs1x import chs1x_rules, load_chs1x, source_files
 from icd_tables.compiled import FORMAT_VERSION, CompiledPack, read_meta
 from icd_tables.compiler import compile_definition
 from icd_tables.definition import SchemeDefinition
@@ -53,8 +53,7 @@ def user_packs_dir() -> Path:
     return Path(os.environ.get("DRG_PACKS_DIR") or platformdirs.user_data_dir("drg-engine")) / "packs"
 
 
-def _derived_chs1x_manifest(folder: Path) -> Manifest:
-    rules = read_rules_json(folder)
+def _derived_chs1x_manifest(folder: Path, rules: dict) -> Manifest:
     files = {rel: sha256_file(folder / rel) for rel in source_files(rules)}
     for rel, expected in rules.get("sha256", {}).items():
         if files.get(rel) != expected:
@@ -91,8 +90,9 @@ def read_manifest(folder: Path) -> Manifest:
         manifest = Manifest.read(folder)
         manifest.verify(folder)
         return manifest
-    if is_chs1x_dir(folder):
-        return _derived_chs1x_manifest(folder)
+    rules = chs1x_rules(folder)
+    if rules is not None:
+        return _derived_chs1x_manifest(folder, rules)
     raise PackNotFoundError(
         f"{folder} is not a definition pack: it has neither {MANIFEST} nor a CHS-DRG 1.x rules.json"
     )
