@@ -153,10 +153,9 @@ def _ordered(findings: pa.Table) -> pa.Table:
     """By row, then severity (fatal first), rule id, field and value, so that batching never changes the order."""
     if not findings.num_rows:
         return findings
-    order = np.lexsort((np.arange(findings.num_rows), _codes(findings.column("value")), _codes(findings.column("field")),
-                        _codes(findings.column("rule_id")),
-                        _codes(findings.column("severity"), list(SEVERITIES)), findings.column("row_no").to_numpy()))
-    return findings.take(pa.array(order))
+    keys = pa.table({"row_no": findings.column("row_no"), "severity": _codes(findings.column("severity"), list(SEVERITIES)),
+                     **{name: findings.column(name) for name in ("rule_id", "field", "value")}})
+    return findings.take(pc.sort_indices(keys, [(name, "ascending") for name in keys.column_names]))  # a stable sort
 
 
 __all__ = ["Validation", "Validator"]
