@@ -185,7 +185,8 @@ def department_lists(findings: pa.Table | pd.DataFrame, records: pa.Table, title
     picked = np.flatnonzero(keep)
     if not len(picked):
         return []
-    columns = {name: column.take(pa.array(picked)) for name, column in columns.items()}
+    if len(picked) < len(keep):
+        columns = {name: column.take(pa.array(picked)) for name, column in columns.items()}
     row_no = columns["row_no"].to_numpy()
     index = row_no - first_row_no
     hospital, hospitals = _codes(_label_text(records, "hospital_id", index))
