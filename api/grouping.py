@@ -34,12 +34,14 @@ class BatchGrouper:
         With ``keep_input``, write every input column as text (the same type in every batch).
     excel_serials : bool
         Date columns may hold Excel serial day numbers (an XLSX input).
+    rows : int, optional
+        The input's row count, where known (sizes the intake's duplicate case id table once).
     """
 
     def __init__(self, grouper: Grouper, plan: ColumnPlan, *, normalize: bool = True, keep_input: bool = False,
-                 input_as_text: bool = False, excel_serials: bool = False):
+                 input_as_text: bool = False, excel_serials: bool = False, rows: int | None = None):
         self.grouper = grouper
-        self.intake = RecordIntake(plan, excel_serials=excel_serials)
+        self.intake = RecordIntake(plan, excel_serials=excel_serials, rows=rows)
         self.normalize = normalize
         self.keep_input = keep_input
         self.input_as_text = input_as_text

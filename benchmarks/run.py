@@ -142,36 +142,25 @@ def measure_stream(args) -> dict:
 
 def measure_cli(args) -> dict:
     """``drg group`` Parquet→Parquet on the tiled file as a user runs it: wall time and peak RSS of that process."""
-    import resource
+    import re
 
     import pyarrow.parquet as pq
 
     source = _tiled_file(args)
     target = Path(args.workdir) / "cli-results.parquet"
-    repo = Path(__file__).resolve().parents[1]
-    drg = [sys.executable, "-m", "api.cli", "group"]
     options = ["--pack", str(TABLES_11)] + (["--batch-size", str(args.cli_batch)] if args.cli_batch else [])
-    warm = Path(args.workdir) / "golden11-warm.parquet"  # a small run first: JIT cache and compiled pack
-    pq.write_table(golden_table().slice(0, 1000), warm)
-    subprocess.run(drg + [str(warm), "-o", str(target), *options], cwd=repo, capture_output=True, check=True)
-    start = time.perf_counter()
-    done = subprocess.run(drg + [str(source), "-o", str(target), *options], cwd=repo, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"drg group exited {done.returncode}: {done.stderr[-2000:]}")
+    _warm_up("group", target, options)
+    seconds, rss, done = _timed_run(_drg("group", str(source), "-o", str(target), *options), args.cli_repeat)
     rows = pq.ParquetFile(target).metadata.num_rows
     if rows != args.rows:
         raise RuntimeError(f"drg group wrote {rows:,} rows for {args.rows:,} input rows")
-    import re
-
     reported = re.search(r"([\d,]+) records in [\d.]+ s \(([\d,]+) records/s\)", done.stderr)
     return {
         "drg group Parquet→Parquet records/s (whole process)": rows / seconds,
         "drg group records/s (its own summary: after start-up and pack load)":
             float(reported.group(2).replace(",", "")) if reported else float("nan"),
         "drg group s": seconds,
-        # the largest child so far: the timed run (the warm-up run is far smaller)
-        "drg group peak RSS, MiB": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "drg group peak RSS, MiB": rss,
     }
 
 
@@ -375,6 +364,25 @@ def _drg(*argv: str) -> list[str]:
     return [sys.executable, "-m", "api.cli", *argv]
 
 
+def _user_env() -> dict[str, str]:
+    """This environment as a user's install has it: Python keeps the compiled modules it writes.
+
+    A sandbox's ``PYTHONDONTWRITEBYTECODE`` would make every run compile the project's modules
+    again, a cost no installed ``drg`` pays.
+    """
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def _warm_up(command: str, target: Path, options: list[str]) -> None:
+    """A small run of ``drg command`` first: the JIT cache, the compiled pack and the modules' bytecode."""
+    import pyarrow.parquet as pq
+
+    warm = target.with_name("golden11-warm.parquet")
+    pq.write_table(golden_table().slice(0, 1000), warm)
+    subprocess.run(_drg(command, str(warm), "-o", str(target), *options), capture_output=True, check=True,
+                   cwd=Path(__file__).resolve().parents[1], env=_user_env())
+
+
 def _timed_run(cmd: list[str], repeat: int) -> tuple[float, float, subprocess.CompletedProcess]:
     """Best wall time of ``repeat`` runs of ``cmd`` (each its own process) and the peak RSS (MiB) of any of them."""
     import resource
@@ -383,7 +391,7 @@ def _timed_run(cmd: list[str], repeat: int) -> tuple[float, float, subprocess.Co
     best, done = float("inf"), None
     for _ in range(repeat):
         start = time.perf_counter()
-        done = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
+        done = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=_user_env())
         best = min(best, time.perf_counter() - start)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd[2:4])} exited {done.returncode}: {done.stderr[-2000:]}")
@@ -403,15 +411,10 @@ def measure_startup(args) -> dict:
 
 def measure_cli_validate(args) -> dict:
     """``drg validate`` on the tiled file (the same one as ``cli``), whole process, best of ``--cli-repeat``."""
-    import pyarrow.parquet as pq
-
     source = _tiled_file(args)
     target = Path(args.workdir) / "cli-findings.parquet"
     options = ["--pack", str(TABLES_11)] + (["--batch-size", str(args.cli_batch)] if args.cli_batch else [])
-    warm = Path(args.workdir) / "golden11-warm.parquet"
-    pq.write_table(golden_table().slice(0, 1000), warm)
-    subprocess.run(_drg("validate", str(warm), "-o", str(target), *options), capture_output=True, check=True,
-                   cwd=Path(__file__).resolve().parents[1])
+    _warm_up("validate", target, options)
     seconds, rss, _ = _timed_run(_drg("validate", str(source), "-o", str(target), *options), args.cli_repeat)
     return {"drg validate records/s (whole process)": args.rows / seconds, "drg validate s": seconds,
             "drg validate peak RSS, MiB": rss}
@@ -559,7 +562,8 @@ def machine() -> dict[str, str]:
                    if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    info = {"CPU": cpu, "cores": str(os.cpu_count()), "python": platform.python_version()}
+    info = {"CPU": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
+            "load average (1 min) at start": f"{os.getloadavg()[0]:.2f}"}
     for package in ("numba", "numpy", "pyarrow", "duckdb", "psycopg"):
         try:
             info[package] = version(package)

@@ -22,6 +22,7 @@ from naive_codes import NaiveCodes
 from reference_data import TABLES, require_shared
 from grouper import Grouper
 from grouper.encode import encode
+from icd_tables.intake import codes as codes_module
 from icd_tables.intake.codes import CODE_COLUMNS, CodeNormalizer, normalize_codes
 from icd_tables.pack import Pack
 
@@ -99,9 +100,14 @@ def _compare(name, pack_name, values, array, normalize):
         assert bool(got.changed[i]) == (want_changed and normalize), (name, text)
 
 
+@pytest.mark.parametrize("chunks", [1, 3], ids=["one pass", "row chunks in threads"])
 @pytest.mark.parametrize("name", list(CODE_COLUMNS))
-def test_kernel_equals_the_plain_python_twin(pack_name, name):
+def test_kernel_equals_the_plain_python_twin(pack_name, name, chunks, monkeypatch):
+    """Cell by cell, also when a column is split into row chunks encoded in parallel threads and joined."""
     _, _, _, _, dx, proc = _pack(pack_name)
+    if chunks > 1:
+        monkeypatch.setattr(codes_module, "MIN_CHUNK_ROWS", 1)
+        monkeypatch.setattr(codes_module.numba, "get_num_threads", lambda: chunks)
 
     @PROPERTY
     @given(data=st.data(), normalize=st.booleans())

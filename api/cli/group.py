@@ -172,7 +172,8 @@ def cmd_group(args) -> int:
     grouper = Grouper(Pack.load(args.pack))
     plan = plan.only(GROUPING_FIELDS)
     batcher = BatchGrouper(grouper, plan, normalize=not args.no_normalize, keep_input=args.keep_input,
-                           input_as_text=source.format != "parquet", excel_serials=record_file.excel_serials)
+                           input_as_text=source.format != "parquet", excel_serials=record_file.excel_serials,
+                           rows=source.known_rows())
     wanted = None if args.keep_input else [source.names[i] for i in plan.used_columns()]
     summary = Summary()
     progress = Progress(source.known_rows())

@@ -1,8 +1,8 @@
 """Numba kernels that lay Arrow columns out as PostgreSQL binary ``COPY`` rows.  Private: use
 :func:`api.service.pgcopy.binary_copy`.
 
-Every kernel writes one field per row at ``pos[row]`` of the output and moves ``pos[row]`` past it:
-a 4-byte big-endian length (-1 for NULL) and the value in PostgreSQL's binary form.
+Every kernel writes one field per row of ``start:stop`` at ``pos[row]`` of the output and moves ``pos[row]``
+past it: a 4-byte big-endian length (-1 for NULL) and the value in PostgreSQL's binary form.
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ def _put_be(out, at, value, nbytes):
 
 
 @njit(**JIT)
-def _put_field_counts(out, pos, n_fields):
-    for r in range(pos.shape[0]):
+def _put_field_counts(out, pos, n_fields, start, stop):
+    for r in range(start, stop):
         _put_be(out, pos[r], n_fields, 2)
         pos[r] += 2
 
 
 @njit(**JIT)
-def _put_int8(out, pos, values, valid):
+def _put_int8(out, pos, values, valid, start, stop):
     """``BIGINT`` and ``TIMESTAMP`` (microseconds since 2000-01-01): 8 bytes."""
-    for r in range(pos.shape[0]):
+    for r in range(start, stop):
         p = pos[r]
         if valid[r]:
             _put_be(out, p, 8, 4)
@@ -45,9 +45,9 @@ def _put_int8(out, pos, values, valid):
 
 
 @njit(**JIT)
-def _put_text(out, pos, offsets, data, valid):
+def _put_text(out, pos, offsets, data, valid, start, stop):
     """``TEXT``: the UTF-8 bytes of Arrow's string buffers (``offsets``, ``data``)."""
-    for r in range(pos.shape[0]):
+    for r in range(start, stop):
         p = pos[r]
         if valid[r]:
             a, b = offsets[r], offsets[r + 1]
@@ -99,10 +99,10 @@ def _numeric_sizes(units, valid, scale):
 
 
 @njit(**JIT)
-def _put_numeric(out, pos, units, valid, scale):
+def _put_numeric(out, pos, units, valid, scale, start, stop):
     """``NUMERIC`` of the fixed-point ``units / 10**scale``: digit count, weight, sign, display scale, digits."""
     groups = np.zeros(_MAX_GROUPS, dtype=np.int64)
-    for r in range(pos.shape[0]):
+    for r in range(start, stop):
         p = pos[r]
         if not valid[r]:
             _put_be(out, p, -1, 4)

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -282,6 +283,29 @@ class Connection:
         return pa.table({name: pa.array(list(values)) for name, values in zip(names, columns)}) if rows else \
             pa.table({name: pa.array([], pa.string()) for name in names})
 
+    def integers(self, sql: str, n_columns: int) -> list[np.ndarray]:
+        """The ``n_columns`` ``BIGINT NOT NULL`` columns of a query as int64 arrays, read in bulk (PostgreSQL:
+        binary ``COPY … TO``, not a Python object per value)."""
+        if self.dialect == "duckdb":
+            columns = [np.asarray(c, dtype=np.int64) for c in self.raw.sql(sql).fetchnumpy().values()]
+            if len(columns) != n_columns:
+                raise ValueError(f"the query gives {len(columns)} columns, not {n_columns}")
+            return columns
+        from api.service.pgcopy import read_int8
+
+        with self.raw.cursor().copy(f"COPY ({sql}) TO STDOUT (FORMAT binary)") as copy:
+            return read_int8(b"".join(copy), n_columns)
+
+    @contextmanager
+    def view(self, table: pa.Table) -> Iterator[str]:
+        """DuckDB: ``table`` registered under a name of this thread for the block's statements."""
+        name = f"incoming_{threading.get_ident()}"
+        self.raw.register(name, table)
+        try:
+            yield name
+        finally:
+            self.raw.unregister(name)
+
     def insert_arrow(self, table_name: str, table: pa.Table, types: dict[str, str] | None = None) -> None:
         """Append an Arrow table whose column names are columns of ``table_name`` (columnar bulk insert).
 
@@ -292,12 +316,8 @@ class Connection:
             return
         names = ", ".join(table.column_names)
         if self.dialect == "duckdb":
-            view = f"incoming_{threading.get_ident()}"
-            self.raw.register(view, table)
-            try:
+            with self.view(table) as view:
                 self.raw.execute(f"INSERT INTO {table_name} ({names}) SELECT {names} FROM {view}").fetchall()
-            finally:
-                self.raw.unregister(view)
             return
         if types is not None:
             from api.service.pgcopy import binary_copy

@@ -27,6 +27,8 @@ TRAILER = b"\xff\xff"
 PG_EPOCH_US = 946_684_800_000_000
 #: Rows laid out at a time (bounds the memory of one piece of the stream).
 CHUNK_ROWS = 100_000
+#: Rows whose fields are written column by column in one go (about a megabyte of output).
+BLOCK_ROWS = 4096
 
 
 def _kind(sql_type: str) -> tuple[str, int]:
@@ -75,16 +77,16 @@ class _Field:
             self.sizes = 4 + 8 * self.valid.astype(np.int64)
         self.kind, self.scale = kind, scale
 
-    def write(self, out: np.ndarray, pos: np.ndarray) -> None:
+    def write(self, out: np.ndarray, pos: np.ndarray, start: int, stop: int) -> None:
         if self.kind == "text":
-            _put_text(out, pos, self.offsets, self.data, self.valid)
+            _put_text(out, pos, self.offsets, self.data, self.valid, start, stop)
         elif self.kind == "numeric":
-            _put_numeric(out, pos, self.values, self.valid, self.scale)
+            _put_numeric(out, pos, self.values, self.valid, self.scale, start, stop)
         else:
-            _put_int8(out, pos, self.values, self.valid)
+            _put_int8(out, pos, self.values, self.valid, start, stop)
 
 
-def _rows(table: pa.Table, types: dict[str, str]) -> bytes:
+def _rows(table: pa.Table, types: dict[str, str]) -> np.ndarray:
     fields = [_Field(table.column(name).combine_chunks(), types[name]) for name in table.column_names]
     sizes = np.full(table.num_rows, 2, dtype=np.int64)
     for field in fields:
@@ -92,13 +94,15 @@ def _rows(table: pa.Table, types: dict[str, str]) -> bytes:
     pos = np.zeros(table.num_rows, dtype=np.int64)
     np.cumsum(sizes[:-1], out=pos[1:])
     out = np.empty(int(sizes.sum()), dtype=np.uint8)
-    _put_field_counts(out, pos, len(fields))
-    for field in fields:
-        field.write(out, pos)
-    return out.tobytes()
+    for start in range(0, table.num_rows, BLOCK_ROWS):  # whole rows a block at a time: its output stays in cache
+        stop = min(start + BLOCK_ROWS, table.num_rows)
+        _put_field_counts(out, pos, len(fields), start, stop)
+        for field in fields:
+            field.write(out, pos, start, stop)
+    return out
 
 
-def binary_copy(table: pa.Table, types: dict[str, str], chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
+def binary_copy(table: pa.Table, types: dict[str, str], chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes | memoryview]:
     """The ``COPY … (FORMAT binary)`` stream of ``table``, in pieces of ``chunk_rows`` rows.
 
     Parameters
@@ -111,13 +115,39 @@ def binary_copy(table: pa.Table, types: dict[str, str], chunk_rows: int = CHUNK_
 
     Yields
     ------
-    bytes
-        The header with the first rows, further rows, and the trailer.
+    bytes or memoryview
+        The header, the rows of each chunk (a view of the bytes laid out, not copied again), and the trailer.
     """
     yield HEADER
     for start in range(0, table.num_rows, chunk_rows):
-        yield _rows(table.slice(start, chunk_rows), types)
+        yield memoryview(_rows(table.slice(start, chunk_rows), types))
     yield TRAILER
 
 
-__all__ = ["CHUNK_ROWS", "PG_EPOCH_US", "binary_copy"]
+def read_int8(data: bytes, n_columns: int) -> list[np.ndarray]:
+    """The columns of a ``COPY … TO STDOUT (FORMAT binary)`` stream of ``n_columns`` non-null ``BIGINT`` fields.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole stream, header to trailer.
+    n_columns : int
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One int64 array per column.
+    """
+    if not (data.startswith(HEADER) and data.endswith(TRAILER)):
+        raise ValueError("not a binary COPY stream without header extension")
+    row = np.dtype([("n", ">i2")] + [(f"{kind}{k}", ">i4" if kind == "size" else ">i8")
+                                     for k in range(n_columns) for kind in ("size", "value")])
+    rows = np.frombuffer(data, dtype=row, count=(len(data) - len(HEADER) - len(TRAILER)) // row.itemsize,
+                         offset=len(HEADER))
+    if len(HEADER) + rows.nbytes + len(TRAILER) != len(data) or np.any(rows["n"] != n_columns) or \
+            any(np.any(rows[f"size{k}"] != 8) for k in range(n_columns)):
+        raise ValueError(f"a binary COPY stream of {n_columns} non-null BIGINT fields was expected")
+    return [rows[f"value{k}"].astype(np.int64) for k in range(n_columns)]
+
+
+__all__ = ["BLOCK_ROWS", "CHUNK_ROWS", "PG_EPOCH_US", "binary_copy", "read_int8"]

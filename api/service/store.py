@@ -13,6 +13,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -176,7 +177,9 @@ def _refuse_nul(table: pa.Table, first_row_no: int) -> None:
     """A NUL character cannot be stored (PostgreSQL text refuses it): the first row holding one is refused."""
     for name in table.column_names:
         column = table.column(name)
-        if not pa.types.is_string(column.type):
+        if not pa.types.is_string(column.type) or not any(
+                chunk.buffers()[2] is not None and not np.frombuffer(chunk.buffers()[2], np.uint8).all()
+                for chunk in column.chunks):  # no zero byte in the values: nothing to look for row by row
             continue
         hit = np.flatnonzero(pc.fill_null(pc.match_substring(column, "\x00"), False).to_numpy(zero_copy_only=False))
         if len(hit):
@@ -184,10 +187,13 @@ def _refuse_nul(table: pa.Table, first_row_no: int) -> None:
             raise UploadError(f"第 {row} 行 {name} 含 NUL 字符 (row {row}: {name} holds a NUL character)")
 
 
-#: Temporary table of an upload batch's (hospital_id, case_id) keys.
+#: Temporary table of an upload batch's distinct (hospital_id, case_id) keys, each with its position ``k``.
 UPLOAD_KEYS = "upload_keys"
-KEY_COLUMNS = {"hospital_id": "TEXT", "case_id": "TEXT"}
+KEY_COLUMNS = {"hospital_id": "TEXT", "case_id": "TEXT", "k": "BIGINT"}
 HISTORY_COLUMNS = {**CASE_COLUMNS, "superseded_at": "TIMESTAMP"}
+#: PostgreSQL's memory for the join of a batch's keys to ``cases`` (its default of 4 MB spills a million
+#: keys to disk); set for the upload's transaction only.
+JOIN_WORK_MEM = "256MB"
 
 
 #: First key of the advisory locks that serialise the writers of one hospital's cases (PostgreSQL).
@@ -219,28 +225,53 @@ def _key_ids(hospital: pa.ChunkedArray, case_id: pa.ChunkedArray) -> tuple[np.nd
     return ids.ravel(), first
 
 
-def _stored_versions(conn: Connection, keys: pa.Table) -> np.ndarray:
-    """Per distinct key (the rows of ``keys``): the version in ``cases``, 0 when none (a keys-only read)."""
-    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {UPLOAD_KEYS} (hospital_id TEXT, case_id TEXT)")
-    conn.execute(f"DELETE FROM {UPLOAD_KEYS}")  # one upload stores several batches in one transaction
-    conn.insert_arrow(UPLOAD_KEYS, keys, KEY_COLUMNS)
-    found = conn.arrow(f"SELECT k.hospital_id, k.case_id, c.version FROM {UPLOAD_KEYS} k JOIN cases c "
-                       "ON c.hospital_id = k.hospital_id AND c.case_id = k.case_id")
+def _stored_versions(conn: Connection, keys: pa.Table, now: datetime) -> np.ndarray:
+    """Per distinct key (the rows of ``keys``): the version in ``cases``, 0 when none.
+
+    The keys stay in :data:`UPLOAD_KEYS` for the statements that follow.  On PostgreSQL the one join of
+    the keys to ``cases`` also moves the stored versions to ``case_history`` (deleted from ``cases``, their
+    successors are appended with the upload's new cases); DuckDB reads the keys' versions only and
+    :func:`_replace_in_place` moves them.
+    """
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {UPLOAD_KEYS} (hospital_id TEXT, case_id TEXT, k BIGINT)")
+    conn.execute(f"TRUNCATE {UPLOAD_KEYS}")  # one upload stores several batches in one transaction
+    conn.insert_arrow(UPLOAD_KEYS, keys.append_column("k", pa.array(np.arange(keys.num_rows))), KEY_COLUMNS)
+    match = "c.hospital_id = u.hospital_id AND c.case_id = u.case_id"
+    if conn.dialect == "postgresql":
+        conn.execute(f"ANALYZE {UPLOAD_KEYS}")  # a temporary table has no statistics until analysed
+        conn.execute(f"SET LOCAL work_mem = '{JOIN_WORK_MEM}'")
+        names = ", ".join(CASE_COLUMNS)
+        query = (f"WITH moved AS (DELETE FROM cases c USING {UPLOAD_KEYS} u WHERE {match} RETURNING c.*, u.k), "
+                 f"kept AS (INSERT INTO case_history ({names}, superseded_at) SELECT {names}, "
+                 f"TIMESTAMP '{now.isoformat(sep=' ')}' FROM moved) SELECT k, version FROM moved")
+    else:
+        query = f"SELECT u.k, c.version FROM {UPLOAD_KEYS} u JOIN cases c ON {match}"
+    at, version = conn.integers(query, 2)
     versions = np.zeros(keys.num_rows, dtype=np.int64)
-    if found.num_rows:
-        index = keys.append_column("key", pa.array(np.arange(keys.num_rows))).join(
-            found.select(["hospital_id", "case_id", "version"]).cast(
-                pa.schema([("hospital_id", pa.string()), ("case_id", pa.string()), ("version", pa.int64())])),
-            ["hospital_id", "case_id"], join_type="inner")
-        versions[index.column("key").to_numpy()] = index.column("version").to_numpy()
+    versions[at] = version
     return versions
+
+
+def _replace_in_place(conn: Connection, replacing: pa.Table, now: datetime) -> None:
+    """DuckDB: copy the stored versions of the keys to ``case_history`` and write ``replacing`` over them.
+
+    Updated, not deleted and inserted: a deleted row leaves DuckDB's key index one row at a time when
+    the transaction commits (about a minute for a million rows), an updated row of the same key stays.
+    """
+    names = ", ".join(CASE_COLUMNS)
+    match = "c.hospital_id = u.hospital_id AND c.case_id = u.case_id"
+    conn.execute(f"INSERT INTO case_history ({names}, superseded_at) SELECT {names}, ? FROM cases c "
+                 f"WHERE EXISTS (SELECT 1 FROM {UPLOAD_KEYS} u WHERE {match})", (now,))
+    values = ", ".join(f"{name} = u.{name}" for name in CASE_COLUMNS if name not in KEY_COLUMNS)
+    with conn.view(replacing) as view:
+        conn.execute(f"UPDATE cases c SET {values} FROM {view} u WHERE {match}")
 
 
 def store(conn: Connection, prepared: Prepared) -> dict:
     """Insert an upload's cases (replacing current versions, keeping history) and findings; counts.
 
-    Versions come from a keys-only read of ``cases``: a case's rows in this upload, by row number,
-    get the stored version + 1, + 2 …; the last becomes current, earlier ones go straight to
+    Versions come from the keys of ``cases`` (:func:`_stored_versions`): a case's rows in this upload, by
+    row number, get the stored version + 1, + 2 …; the last becomes current, earlier ones go straight to
     ``case_history``, as does the current version they replace (its findings are removed).
     """
     now = utcnow()
@@ -248,7 +279,7 @@ def store(conn: Connection, prepared: Prepared) -> dict:
     lock_hospitals(conn, cases.column("hospital_id"))
     key, first = _key_ids(cases.column("hospital_id"), cases.column("case_id"))
     keys = cases.select(["hospital_id", "case_id"]).take(pa.array(first))
-    stored = _stored_versions(conn, keys)
+    stored = _stored_versions(conn, keys, now)
     row_no = cases.column("row_no").to_numpy()
     order = np.lexsort((row_no, key))
     sorted_key = key[order]
@@ -260,16 +291,16 @@ def store(conn: Connection, prepared: Prepared) -> dict:
     version = stored[key] + rank
     current = rank == count[key]
     replaced = int((stored > 0).sum())
-    if replaced:
-        names = ", ".join(CASE_COLUMNS)
-        among = (f"EXISTS (SELECT 1 FROM {UPLOAD_KEYS} k WHERE k.hospital_id = {{t}}.hospital_id "
-                 "AND k.case_id = {t}.case_id)")
-        conn.execute(f"INSERT INTO case_history ({names}, superseded_at) SELECT {names}, ? FROM cases "
-                     f"WHERE {among.format(t='cases')}", (now,))
-        for table in ("cases", "findings"):
-            conn.execute(f"DELETE FROM {table} WHERE {among.format(t=table)}")
     rows = cases.add_column(list(CASE_COLUMNS).index("version"), "version", pa.array(version))
-    conn.insert_arrow("cases", rows if current.all() else rows.filter(pa.array(current)), CASE_COLUMNS)
+    appended = current
+    if replaced:
+        if conn.dialect == "duckdb":
+            in_place = current & (stored[key] > 0)
+            _replace_in_place(conn, rows.filter(pa.array(in_place)), now)
+            appended = current & ~in_place
+        conn.execute(f"DELETE FROM findings WHERE EXISTS (SELECT 1 FROM {UPLOAD_KEYS} u "
+                     "WHERE u.hospital_id = findings.hospital_id AND u.case_id = findings.case_id)")
+    conn.insert_arrow("cases", rows if appended.all() else rows.filter(pa.array(appended)), CASE_COLUMNS)
     repeated = int((~current).sum())
     if repeated:
         earlier = rows.filter(pa.array(~current))

@@ -239,7 +239,8 @@ def encode_cells(offsets, data, valid, verbatim, is_list, keep_leading_empty, no
     n = offsets.shape[0] - 1
     cell_start = np.zeros(n + 1, dtype=np.int64)
     rows = np.empty(max_pieces, dtype=np.int32)
-    piece_offsets = np.zeros(max_pieces + 1, dtype=np.int32)
+    piece_offsets = np.empty(max_pieces + 1, dtype=np.int32)  # a loose bound: only what is used is touched
+    piece_offsets[0] = 0
     out = np.empty(max_bytes, dtype=np.uint8)
     changed = np.zeros(n, dtype=np.bool_)
     longest = 1
@@ -306,14 +307,3 @@ def encode_cells(offsets, data, valid, verbatim, is_list, keep_leading_empty, no
             read = stop + 1
         cell_start[i + 1] = p
     return cell_start, rows[:p], piece_offsets[:p + 1], out[:w], changed
-
-
-@njit(**JIT)
-def separator_count(offsets, data):  # pragma: no cover - compiled
-    """Bytes ``|``, ``,`` and ``;`` in the cells: with the cell count, a bound on the codes they split into."""
-    count = 0
-    for k in range(offsets[0], offsets[offsets.shape[0] - 1]):
-        c = data[k]
-        if c == _BAR or c == _COMMA or c == _SEMI:
-            count += 1
-    return count

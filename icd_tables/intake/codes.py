@@ -32,8 +32,10 @@ import functools
 import re
 import unicodedata
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,6 +49,8 @@ CODE_COLUMNS = {"principal_dx": False, "secondary_dx": True, "procedures": True}
 FIELD_NAMES = {"principal_dx": "主要诊断", "secondary_dx": "其他诊断", "procedures": "手术操作"}
 _SEPARATOR_RUN = r"[\s,;|、]*[,;|、][\s,;|、]*"
 _WHITESPACE = " \t\r\n\v\f\u00a0\u3000"
+#: Cells per chunk encoded in a thread of its own, at least (smaller columns are encoded in the caller's thread).
+MIN_CHUNK_ROWS = 32_768
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,27 @@ class _CaseTable:
             return codes
         replacement = pc.coalesce(self.spellings.take(found), candidates)
         return pc.replace_with_mask(codes, need, replacement)
+
+
+def _in_chunks(encode_rows, n: int):
+    """``encode_rows(0, n)``, computed as row chunks in parallel threads (the kernel releases the GIL) and joined."""
+    chunks = max(1, min(numba.get_num_threads(), n // MIN_CHUNK_ROWS))
+    if chunks == 1:
+        return encode_rows(0, n)
+    bounds = np.arange(chunks + 1) * n // chunks
+    parts = list(_chunk_pool().map(encode_rows, bounds[:-1], bounds[1:]))
+    pieces = np.cumsum([0] + [len(part[1]) for part in parts])
+    sizes = np.cumsum([0] + [len(part[3]) for part in parts]).astype(np.int32)
+    return (np.concatenate([part[0][:-1] + pieces[k] for k, part in enumerate(parts)] + [pieces[-1:]]),
+            np.concatenate([part[1] for part in parts]),
+            np.concatenate([part[2][:-1] + sizes[k] for k, part in enumerate(parts)] + [sizes[-1:]]),
+            np.concatenate([part[3] for part in parts]),
+            np.concatenate([part[4] for part in parts]))
+
+
+@functools.cache
+def _chunk_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(thread_name_prefix="drg-encode")
 
 
 def _buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -253,11 +278,15 @@ class CodeNormalizer:
         if verbatim is None:
             verbatim = np.zeros(n, dtype=bool)
         hashed = table.hashed[0]
-        max_pieces = n + (_kernels.separator_count(offsets, data) if is_list else 0)
-        max_bytes = int(offsets[-1] - offsets[0])
-        cell_start, ids, piece_offsets, piece_data, changed = _kernels.encode_cells(
-            offsets, data, valid, verbatim, is_list, keep_leading_empty, normalize, *hashed,
-            np.ascontiguousarray(targets, dtype=np.int32), max_pieces, max_bytes)
+        targets = np.ascontiguousarray(targets, dtype=np.int32)
+
+        def encode_rows(lo: int, hi: int):
+            cells = offsets[lo:hi + 1]
+            size = int(cells[-1] - cells[0])  # every code of a list cell but its first follows a separator byte
+            return _kernels.encode_cells(cells, data, valid[lo:hi], verbatim[lo:hi], is_list, keep_leading_empty,
+                                         normalize, *hashed, targets, hi - lo + (size if is_list else 0), size)
+
+        cell_start, ids, piece_offsets, piece_data, changed = _in_chunks(encode_rows, n)
         mask = None
         if not is_list and text.null_count:
             mask = pa.py_buffer(np.packbits(valid, bitorder="little"))

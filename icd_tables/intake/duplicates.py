@@ -97,10 +97,16 @@ class DuplicateTracker:
     :meth:`first_rows` gives, for each row of a batch, the ``row_no`` at which
     its case id first occurred (earlier in the batch or in an earlier batch),
     or -1 when this row is the first (or the case id is empty).
+
+    Parameters
+    ----------
+    capacity : int
+        Case ids it holds before its table grows (a file's row count: no
+        growth, whose copy of the table briefly doubled its memory).
     """
 
-    def __init__(self, capacity: int = 1 << 16):
-        size = 1 << max(4, int(capacity - 1).bit_length())
+    def __init__(self, capacity: int = 1 << 15):
+        size = 1 << max(4, int(capacity * 10 // 7).bit_length())
         self._keys = np.zeros(size, dtype=np.uint64)
         self._rows = np.zeros(size, dtype=np.int64)
         self._count = 0

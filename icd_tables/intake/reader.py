@@ -68,13 +68,15 @@ class RecordIntake:
         Clean code cells of formatting to this pack's spelling (noted in :data:`FORMATTING`).
     excel_serials : bool
         Date columns may hold Excel serial day numbers (the input is a spreadsheet).
+    rows : int, optional
+        The input's row count, where known: the duplicate case id table is made that size at once.
     """
 
-    def __init__(self, plan: ColumnPlan, pack=None, *, excel_serials: bool = False):
+    def __init__(self, plan: ColumnPlan, pack=None, *, excel_serials: bool = False, rows: int | None = None):
         self.plan = plan
         self.normalizer = CodeNormalizer(pack) if pack is not None else None
         self.excel_serials = excel_serials
-        self.duplicates = DuplicateTracker()
+        self.duplicates = DuplicateTracker(rows) if rows else DuplicateTracker()
         self.reformatted = 0
         self.warning_counts: collections.Counter[str] = collections.Counter()
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.service.pgcopy import binary_copy
+from api.service.pgcopy import binary_copy, read_int8
 from service_helpers import PG_URL, postgres_reason
 
 TYPES = {"t": "TEXT NOT NULL", "i": "BIGINT", "ts": "TIMESTAMP", "m": "DECIMAL(18, 2)", "r": "DECIMAL(18, 6)",
@@ -128,3 +128,46 @@ def test_round_trip_through_postgresql():
                 copy.write(part)
         back = conn.execute("SELECT t, i, ts, m, r, z FROM copied").fetchall()
     assert back == [tuple(r.values()) for r in records]
+
+
+def naive_int8_stream(rows: list[tuple[int | None, ...]]) -> bytes:
+    """A binary COPY stream of BIGINT fields, one value at a time with ``struct`` (``None``: NULL)."""
+    out = bytearray(b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0))
+    for row in rows:
+        out += struct.pack(">h", len(row))
+        for value in row:
+            out += struct.pack(">i", -1) if value is None else struct.pack(">iq", 8, value)
+    return bytes(out + struct.pack(">h", -1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.integers(1, 4).flatmap(lambda n: st.lists(st.tuples(*[st.integers(-2 ** 63, 2 ** 63 - 1)] * n),
+                                                          max_size=30).map(lambda rows: (n, rows))))
+def test_read_int8_gives_the_columns_written(rows):
+    n, values = rows
+    columns = read_int8(naive_int8_stream(values), n)
+    assert [list(map(int, c)) for c in columns] == [[row[k] for row in values] for k in range(n)]
+
+
+def test_read_int8_refuses_nulls_other_widths_and_damaged_streams():
+    with pytest.raises(ValueError, match="non-null BIGINT"):
+        read_int8(naive_int8_stream([(1, None)]), 2)
+    with pytest.raises(ValueError, match="non-null BIGINT"):
+        read_int8(naive_int8_stream([(1, 2)]), 1)
+    with pytest.raises(ValueError, match="binary COPY"):
+        read_int8(naive_int8_stream([(1,)])[:-1], 1)
+
+
+@pytest.mark.skipif(postgres_reason() is not None, reason=postgres_reason() or "")
+def test_integers_read_through_postgresql():
+    from api.service.db import Database
+
+    db = Database(PG_URL)
+    try:
+        with db.connect() as conn:
+            empty = conn.integers("SELECT 1::bigint AS a, 2::bigint AS b WHERE FALSE", 2)
+            a, b = conn.integers("SELECT g AS a, -g * 4294967296 AS b FROM generate_series(1::bigint, 5) g ORDER BY g", 2)
+    finally:
+        db.close()
+    assert [len(c) for c in empty] == [0, 0]
+    assert a.tolist() == [1, 2, 3, 4, 5] and b.tolist() == [-g * 4294967296 for g in range(1, 6)]

@@ -4,14 +4,15 @@ repeats within a batch and a version stored before, on each backend."""
 from __future__ import annotations
 
 import secrets
+from types import SimpleNamespace
 
 import pytest
 
 from api.service.auth import Principal
 from api.service.db import Database
 from api.service.engine import Engine
-from api.service.store import prepare, store
-from api.service.uploads import json_batch
+from api.service.store import UploadError, prepare, store
+from api.service.uploads import json_batch, process
 from service_helpers import BACKENDS, PG_URL, month_records, postgres_reason, records_json
 
 
@@ -60,3 +61,27 @@ def test_versions_across_batches_repeats_and_earlier_uploads(db):
     assert history == sorted([(a["case_id"], 1), (a["case_id"], 2), (d["case_id"], 1)])
     # findings belong to current versions only (a replaced version's are removed with it)
     assert findings <= {(case, version) for case, (version, _) in current.items()}
+
+
+def test_an_upload_of_several_batches_is_one_transaction(db):
+    """The batches' counts and progress add up in order, and a batch refused after earlier ones were stored
+    leaves nothing of the upload."""
+    engine, principal = Engine("example-mini"), Principal("k", "hospital", "H001")
+    service = SimpleNamespace(engine=engine, db=db)
+    records = records_json(month_records("H001", 6, 2))
+    parts = lambda *batches: (next(json_batch(rows, engine.grouper.pack)) for rows in batches)  # noqa: E731
+    progress = []
+    done = process(service, principal, parts(records[:2], records[2:], records[:1]), "run-a", validate=False,
+                   on_progress=progress.append)
+    assert progress == [2, 6, 7]
+    assert (done["stored"], done["replaced"], done["n_records"]) == (7, 1, 7)
+    other = {**records[5], "hospital_id": "H002"}
+    with pytest.raises(UploadError, match="H002"):
+        process(service, principal, parts(records[3:], [records[0], other]), "run-b", validate=False)
+    with db.connect() as conn:
+        versions = {r["case_id"]: r["version"] for r in conn.rows("SELECT case_id, version FROM cases")}
+        history = conn.rows("SELECT case_id, version FROM case_history")
+        runs = [r["run_id"] for r in conn.rows("SELECT run_id FROM runs")]
+    assert versions == {r["case_id"]: 2 if r is records[0] else 1 for r in records}
+    assert [(h["case_id"], h["version"]) for h in history] == [(records[0]["case_id"], 1)]
+    assert runs == ["run-a"]
