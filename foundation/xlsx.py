@@ -9,7 +9,7 @@ A table written here reads back to the same table (:class:`foundation.files.Xlsx
 * a table with more rows than a sheet holds (:data:`SHEET_ROWS`) goes to sheets ``NAME 1``,
   ``NAME 2`` … only when asked (``split``); otherwise it is refused before anything is written.
 
-The writer is rustpy-xlsxwriter (Rust, reading Arrow columns without copies; constant memory for long sheets), about
+The writer is rustpy-xlsxwriter (Rust, reading Arrow columns without copies; constant memory), about
 five times faster than a Python writer: 1,000,000 findings in a few seconds.  Text cells are always
 text (a leading ``=`` never becomes a formula) and characters XML cannot hold are dropped; whole
 numbers, decimals and floats are numbers, amounts of 2 decimals shown as ``#,##0.00``.
@@ -30,9 +30,6 @@ import pyarrow.compute as pc
 SHEET_ROWS = 1_048_575
 #: The hidden sheet that maps headers back to field names.
 FIELDS_SHEET = "_fields"
-#: Rows of a sheet of :func:`write_sheets` built in memory (text stored once per workbook, no temporary file per
-#: sheet: a thousand small department sheets write a fifth faster); a longer sheet streams in constant memory.
-MEMORY_ROWS = 65_536
 #: Widest and narrowest column, in characters.
 MAX_WIDTH, MIN_WIDTH = 60, 6
 #: Characters XML 1.0 cannot hold (control characters other than tab, newline, carriage return).
@@ -196,7 +193,7 @@ def write_sheets(sheets: list[tuple[str, pa.Table]], path: str | os.PathLike, *,
         all_widths[name] = {header: (widths or {}).get(header) or _width(header, column)
                             for header, column in zip(table.column_names, columns)}
         entries.append((name, pa.table(columns, names=table.column_names)))
-    return _write(entries, path, all_widths, None, in_memory=[name for name, t in entries if t.num_rows <= MEMORY_ROWS])
+    return _write(entries, path, all_widths, None)
 
 
 def _clean_text(tables: list[pa.Table]) -> set[tuple[str, pa.DataType]]:
@@ -211,10 +208,9 @@ def _clean_text(tables: list[pa.Table]) -> set[tuple[str, pa.DataType]]:
     return {key for key, column in columns.items() if _clean(column) is column}
 
 
-def _write(entries: list, path, widths: dict, formats: dict | None, hidden: str | None = None,
-           in_memory: list[str] = ()) -> Path:
+def _write(entries: list, path, widths: dict, formats: dict | None, hidden: str | None = None) -> Path:
     """``entries`` (sheet name, table or batch reader) to ``path``: every sheet but ``hidden`` gets a frozen,
-    bold header row and a filter; the sheets ``in_memory`` are built in memory, the others stream."""
+    bold header row and a filter."""
     import rustpy_xlsxwriter as xw
 
     names = [name for name, _ in entries if name != hidden]
@@ -228,7 +224,6 @@ def _write(entries: list, path, widths: dict, formats: dict | None, hidden: str 
             column_formats=formats,
             header_format={name: header_format for name in names},
             sheet_view={hidden: {"hidden": True}} if hidden else None,
-            dedupe_strings={name: True for name in in_memory} or None,
             datetime_format="yyyy-mm-dd hh:mm:ss",
         )
     except BaseException as exc:  # the Rust writer panics on an I/O error (pyo3's PanicException is a BaseException)
