@@ -72,55 +72,67 @@ def summarize(findings: pa.Table | pd.DataFrame, records, *, first_row_no: int =
         When a finding's ``row_no`` is not a row of ``records``.
     """
     records = to_arrow(records)
-    frame = findings.to_pandas() if isinstance(findings, pa.Table) else pd.DataFrame(findings)
+    row_no, rule_id, severity = _finding_columns(findings)
     n = records.num_rows
-    position = frame["row_no"].to_numpy(dtype=np.int64) - first_row_no if len(frame) else np.zeros(0, np.int64)
+    position = row_no - first_row_no
     outside = (position < 0) | (position >= n)
     if outside.any():
         raise ValueError(
-            f"finding row_no {int(frame['row_no'].to_numpy()[outside][0])} is not a row of the "
+            f"finding row_no {int(row_no[outside][0])} is not a row of the "
             f"{n:,} records (row numbers {first_row_no}–{first_row_no + n - 1})"
         )
-    labels = pa.table({"hospital_id": _label_text(records, "hospital_id"), "dept": _label_text(records, "dept")})
-    keys = ["hospital_id", "dept"]
-    per_group = labels.group_by(keys).aggregate([([], "count_all")]).to_pandas()
-    base = pd.DataFrame({"hospital_id": per_group["hospital_id"].to_numpy(dtype=object),
-                         "dept": per_group["dept"].to_numpy(dtype=object),
-                         "records": per_group["count_all"].to_numpy(dtype=np.int64)})
-    at = pa.array(position)
-    found = pd.DataFrame({
-        "hospital_id": labels.column("hospital_id").take(at).to_numpy(zero_copy_only=False).astype(object),
-        "dept": labels.column("dept").take(at).to_numpy(zero_copy_only=False).astype(object), "row": position,
-        "rule_id": frame["rule_id"].to_numpy(dtype=object), "severity": frame["severity"].to_numpy(dtype=object),
-    })
-    out = _rows(base, found, keys, top)
+    hospital, hospitals = _codes(_label_text(records, "hospital_id"), ranked=True)
+    dept, depts = _codes(_label_text(records, "dept"), ranked=True)
+    groups, group = np.unique(hospital * len(depts) + dept, return_inverse=True)  # by hospital, then department
+    group = group.ravel()
+    rule, rule_ids = _codes(rule_id, ranked=True)
+    severity, severities = _codes(severity)
+    rank = np.array([SEVERITIES.index(s) if s in SEVERITIES else len(SEVERITIES) for s in severities], np.int64)
+    found = group[position], position, rule, rank[severity]
+    keys = [(hospitals[g // len(depts)], depts[g % len(depts)]) for g in groups]
+    out = _rows(keys, np.bincount(group, minlength=len(keys)), found, rule_ids, top)
     if total:
-        everything = _rows(pd.DataFrame({"hospital_id": [TOTAL], "dept": [""], "records": [np.int64(n)]}),
-                           found.assign(hospital_id=TOTAL, dept=""), keys, top)
+        everything = _rows([(TOTAL, "")], np.array([n]), (np.zeros_like(position), *found[1:]), rule_ids, top)
         out = pd.concat([out, everything], ignore_index=True)
     return out
 
 
-def _rows(records: pd.DataFrame, found: pd.DataFrame, keys: list[str], top: int) -> pd.DataFrame:
-    """The summary rows of ``found`` by ``keys``: ``records`` holds the keys and each group's record count."""
-    out = records.sort_values(keys, ignore_index=True)
-    counts = found.groupby(keys).agg(records_flagged=("row", "nunique"), findings=("row", "size"))
-    severity = pd.crosstab([found[k] for k in keys], found["severity"]).reindex(columns=list(SEVERITIES), fill_value=0)
-    severity.columns = list(SEVERITIES)
-    by_rule = found.groupby([*keys, "rule_id"]).size().rename("n").reset_index()
-    by_rule = by_rule.sort_values([*keys, "n", "rule_id"], ascending=[True] * len(keys) + [False, True])
-    tops: dict[tuple, list[str]] = {}
-    for hospital, dept, rule_id, n in by_rule.itertuples(index=False):  # one row per group and rule
-        listed = tops.setdefault((hospital, dept), [])
-        if len(listed) < top:
-            listed.append(f"{rule_id} {n}")
-    out = out.merge(counts, left_on=keys, right_index=True, how="left") \
-        .merge(severity, left_on=keys, right_index=True, how="left")
-    out["top_rules"] = ["; ".join(tops.get(key, ())) for key in zip(out["hospital_id"], out["dept"])]
-    for column in ("records_flagged", "findings", *SEVERITIES):
-        out[column] = out[column].fillna(0).astype(np.int64)
+def _finding_columns(findings: pa.Table | pd.DataFrame) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """``row_no``, ``rule_id`` and ``severity`` of the findings."""
+    if isinstance(findings, pa.Table):
+        return (findings.column("row_no").to_numpy().astype(np.int64, copy=False),
+                plain_array(findings.column("rule_id")).cast(pa.string()),
+                plain_array(findings.column("severity")).cast(pa.string()))
+    frame = pd.DataFrame(findings)
+    if not len(frame):
+        return np.zeros(0, np.int64), pa.array([], pa.string()), pa.array([], pa.string())
+    return (frame["row_no"].to_numpy(dtype=np.int64), pa.array(frame["rule_id"].astype(object), pa.string()),
+            pa.array(frame["severity"].astype(object), pa.string()))
+
+
+def _rows(keys: list[tuple[str, str]], records: np.ndarray, found: tuple, rule_ids: list[str],
+          top: int) -> pd.DataFrame:
+    """The summary rows of groups ``keys`` (hospital, department) of ``records`` records each: ``found`` holds,
+    per finding, its group, record position, rule (rank of its id in ``rule_ids``) and severity (rank in
+    :data:`SEVERITIES`)."""
+    group, position, rule, severity = found
+    k, s, r = len(keys), len(SEVERITIES) + 1, len(rule_ids)
+    _, first = np.unique(position, return_index=True)  # a record is in one group: its first finding's
+    by_severity = np.bincount(group * s + severity, minlength=k * s).reshape(k, s)[:, :len(SEVERITIES)]
+    by_rule = np.bincount(group * r + rule, minlength=k * r).reshape(k, r)
+    order = np.argsort(-by_rule, axis=1, kind="stable")[:, :top]  # most frequent first, ties by id
+    out = pd.DataFrame({
+        "hospital_id": [h for h, _ in keys], "dept": [d for _, d in keys],
+        "records": records.astype(np.int64),
+        "records_flagged": np.bincount(group[first], minlength=k).astype(np.int64),
+        "findings": np.bincount(group, minlength=k).astype(np.int64),
+    })
     out["per_100"] = (out["findings"] * 100 / out["records"]).round(2)
-    return out[[*keys, "records", "records_flagged", "findings", "per_100", *SEVERITIES, "top_rules"]]
+    for column, counts in zip(SEVERITIES, by_severity.T):
+        out[column] = counts.astype(np.int64)
+    out["top_rules"] = ["; ".join(f"{rule_ids[j]} {by_rule[g, j]}" for j in order[g] if by_rule[g, j])
+                        for g in range(k)]
+    return out
 
 
 #: Columns of a department's case list (科室病例清单), with their Chinese headers.
@@ -130,10 +142,16 @@ CASE_LIST_COLUMNS = {"case_id": "病案号", "row_no": "行号", "severity_zh": 
 CASE_LIST_SEVERITIES = ("fatal", "error", "warning")
 
 
-def _codes(column) -> tuple[np.ndarray, list]:
-    """Integer code of each value and the distinct values."""
+def _codes(column, ranked: bool = False) -> tuple[np.ndarray, list]:
+    """Integer code of each value and the distinct values (``ranked``: codes in the values' sorted order)."""
     encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
-    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+    codes, values = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+    if not ranked:
+        return codes, values
+    order = sorted(range(len(values)), key=values.__getitem__)
+    rank = np.empty(len(values), np.int64)
+    rank[order] = np.arange(len(values))
+    return rank[codes] if len(values) else codes, [values[j] for j in order]
 
 
 def department_lists(findings: pa.Table | pd.DataFrame, records: pa.Table, titles: dict[str, str],
@@ -167,7 +185,8 @@ def department_lists(findings: pa.Table | pd.DataFrame, records: pa.Table, title
     picked = np.flatnonzero(keep)
     if not len(picked):
         return []
-    columns = {name: column.take(pa.array(picked)) for name, column in columns.items()}
+    if len(picked) < len(keep):
+        columns = {name: column.take(pa.array(picked)) for name, column in columns.items()}
     row_no = columns["row_no"].to_numpy()
     index = row_no - first_row_no
     hospital, hospitals = _codes(_label_text(records, "hospital_id", index))

@@ -124,7 +124,7 @@ class Validator:
         parts += drg_parts + whatif_findings(view, whatif, self.grouper, self.facts, self.rules)
         parts.append(record_findings(trace.records, self.pack, self.rules, first_row_no=first_row_no,
                                      encoded=trace.encoded, ordered=False))
-        findings = _ordered(_without_shadowed(pa.concat_tables([empty_findings(), *parts]).cast(FINDING_SCHEMA)))
+        findings = _ordered(pa.concat_tables([empty_findings(), *parts]).cast(FINDING_SCHEMA))
         return Validation(trace.results, findings, trace.records, whatif,
                           lambda: explanations(view, self.grouper, excluded, whatif))
 
@@ -139,24 +139,24 @@ def _codes(column: pa.ChunkedArray | pa.Array, order=None) -> np.ndarray:
     return ranks[encoded.indices.to_numpy(zero_copy_only=False)] if len(values) else np.zeros(len(column), np.int64)
 
 
-def _without_shadowed(findings: pa.Table) -> pa.Table:
-    """Drop non-fatal findings on a field of a record that already has a fatal finding on that field."""
+def _shadowed(findings: pa.Table) -> np.ndarray:
+    """Which findings are non-fatal on a field of a record that already has a fatal finding on that field."""
     fatal = pc.equal(findings.column("severity"), "fatal").to_numpy(zero_copy_only=False)
     if not fatal.any():
-        return findings
+        return fatal
     key = findings.column("row_no").to_numpy() * 1024 + _codes(findings.column("field"))
-    drop = ~fatal & np.isin(key, key[fatal])
-    return findings.filter(pa.array(~drop)) if drop.any() else findings
+    return ~fatal & np.isin(key, key[fatal])
 
 
 def _ordered(findings: pa.Table) -> pa.Table:
-    """By row, then severity (fatal first), rule id, field and value, so that batching never changes the order."""
+    """Without the shadowed findings, by row, then severity (fatal first), rule id, field and value, so that batching
+    never changes the order: one take of the findings."""
     if not findings.num_rows:
         return findings
-    order = np.lexsort((np.arange(findings.num_rows), _codes(findings.column("value")), _codes(findings.column("field")),
-                        _codes(findings.column("rule_id")),
-                        _codes(findings.column("severity"), list(SEVERITIES)), findings.column("row_no").to_numpy()))
-    return findings.take(pa.array(order))
+    keys = pa.table({"row_no": findings.column("row_no"), "severity": _codes(findings.column("severity"), list(SEVERITIES)),
+                     **{name: findings.column(name) for name in ("rule_id", "field", "value")}})
+    order = pc.sort_indices(keys, [(name, "ascending") for name in keys.column_names])  # a stable sort
+    return findings.take(order.filter(pa.array(~_shadowed(findings)).take(order)))
 
 
 __all__ = ["Validation", "Validator"]

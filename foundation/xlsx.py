@@ -36,6 +36,8 @@ MAX_WIDTH, MIN_WIDTH = 60, 6
 _XML_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]"
 #: Line ends a cell holds as newline (the writer would store a carriage return as the literal ``_x000D_``).
 _CARRIAGE_RETURN = r"\r\n?"
+#: Either of them (one scan finds the text that holds neither).
+_TO_CLEAN = r"[\x00-\x08\x0b-\x1f\x{FFFE}\x{FFFF}]"
 
 
 class SheetLimitError(ValueError):
@@ -52,8 +54,13 @@ def _display_width(text: str) -> int:
     return sum(2 if ord(c) > 0x2E80 else 1 for c in text)
 
 
-def _cell_column(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, str | None]:
-    """A column as Excel takes it, with its number format: text cleaned, decimals as numbers."""
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _cell_column(column: pa.ChunkedArray, clean: bool = False) -> tuple[pa.ChunkedArray, str | None]:
+    """A column as Excel takes it, with its number format: text cleaned (unless known ``clean``: holding no
+    character to drop or change), decimals as numbers."""
     t = column.type
     if pa.types.is_dictionary(t):
         column, t = column.cast(t.value_type), t.value_type
@@ -71,19 +78,27 @@ def _cell_column(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, str | None]:
 
         values = [None if v is None else _cell_text(v) for v in column.to_pylist()]
         return pa.chunked_array([pa.array(values, pa.string())]), None
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        if pc.any(pc.match_substring_regex(column, _XML_ILLEGAL)).as_py():
-            column = pc.replace_substring_regex(column, _XML_ILLEGAL, "")
-        if pc.any(pc.match_substring(column, "\r")).as_py():
-            column = pc.replace_substring_regex(column, _CARRIAGE_RETURN, "\n")
+    if _is_text(t) and not clean:
+        column = _clean(column)
     return column, None
+
+
+def _clean(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Text without the characters XML cannot hold, line ends as newline: ``column`` itself when it has neither."""
+    if not pc.any(pc.match_substring_regex(column, _TO_CLEAN)).as_py():
+        return column
+    if pc.any(pc.match_substring_regex(column, _XML_ILLEGAL)).as_py():
+        column = pc.replace_substring_regex(column, _XML_ILLEGAL, "")
+    if pc.any(pc.match_substring(column, "\r")).as_py():
+        column = pc.replace_substring_regex(column, _CARRIAGE_RETURN, "\n")
+    return column
 
 
 def _width(header: str, column: pa.ChunkedArray) -> float:
     """A sensible width: the header's, or the longest of the first 1,000 values, within bounds."""
     sample = column.slice(0, 1000)
     longest = 0
-    if pa.types.is_string(sample.type) or pa.types.is_large_string(sample.type):
+    if _is_text(sample.type):
         longest = max((_display_width(v) for v in sample.to_pylist() if v), default=0)
     elif pa.types.is_floating(sample.type):
         longest = 14
@@ -171,12 +186,26 @@ def write_sheets(sheets: list[tuple[str, pa.Table]], path: str | os.PathLike, *,
         Column header → width, on every sheet that has that column; other columns get a width from their values.
     """
     entries, all_widths = [], {}
+    clean = _clean_text([table for _, table in sheets])
     for name, table in sheets:
-        columns = [_cell_column(column)[0] for column in table.columns]
+        columns = [_cell_column(column, (header, column.type) in clean)[0]
+                   for header, column in zip(table.column_names, table.columns)]
         all_widths[name] = {header: (widths or {}).get(header) or _width(header, column)
                             for header, column in zip(table.column_names, columns)}
         entries.append((name, pa.table(columns, names=table.column_names)))
     return _write(entries, path, all_widths, None)
+
+
+def _clean_text(tables: list[pa.Table]) -> set[tuple[str, pa.DataType]]:
+    """The text columns (header, type) that hold no character to drop or change on any of ``tables``: one scan
+    of each over all the tables (a thousand department sheets cost one scan, not a thousand)."""
+    chunks: dict[tuple[str, pa.DataType], list[pa.Array]] = {}
+    for table in tables:
+        for header, column in zip(table.column_names, table.columns):
+            if _is_text(column.type):
+                chunks.setdefault((header, column.type), []).extend(column.chunks)
+    columns = {key: pa.chunked_array(parts, key[1]) for key, parts in chunks.items()}
+    return {key for key, column in columns.items() if _clean(column) is column}
 
 
 def _write(entries: list, path, widths: dict, formats: dict | None, hidden: str | None = None) -> Path:

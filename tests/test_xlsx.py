@@ -86,3 +86,14 @@ def test_group_xlsx_split_on_the_command_line(tmp_path, monkeypatch, capsys):
     book = openpyxl.load_workbook(tmp_path / "out.xlsx", read_only=True)
     assert book.sheetnames == ["分组结果 results 1", "分组结果 results 2", "分组结果 results 3", "_fields"]
     assert read_text_table(tmp_path / "out.xlsx").column("case_id").to_pylist() == [f"C{i}" for i in range(5)]
+
+
+def test_sheets_cleaned_as_one_table(tmp_path):
+    """Department sheets are slices of one table, checked for characters to clean once over all of them: a
+    character in one slice is cleaned there and the others are written as they are."""
+    table = pa.table({"说明": ["a\r\nb", "c\x0bd", "e\tf", "g\nh", "\ufffei"], "n": pa.array([1, 2, 3, 4, 5])})
+    sheets = [("one", table.slice(0, 2)), ("two", table.slice(2, 2)), ("three", table.slice(4, 1)),
+              ("plain", pa.table({"说明": ["x\ty"]}))]
+    book = openpyxl.load_workbook(xlsx.write_sheets(sheets, tmp_path / "s.xlsx"))
+    assert {s: [[c.value for c in row] for row in book[s].iter_rows(min_row=2)] for s in book.sheetnames} == {
+        "one": [["a\nb", 1], ["cd", 2]], "two": [["e\tf", 3], ["g\nh", 4]], "three": [["i", 5]], "plain": [["x\ty"]]}

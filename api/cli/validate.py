@@ -92,7 +92,7 @@ def cmd_validate(args) -> int:
             writers.write(result)
             kept_findings.append(result.findings.select(["row_no", "rule_id", "severity"]))
             act = pc.is_in(result.findings.column("severity"), pa.array(CASE_LIST_SEVERITIES))
-            kept_cases.append(result.findings.filter(act).select(CASE_LIST_FIELDS))
+            kept_cases.append(result.findings.select(CASE_LIST_FIELDS).filter(act))
             kept_money.append(_money_at_stake(result, first_row_no))
             kept_records.append(_slim(records))
             statuses.update({v["values"]: v["counts"] for v in pc.value_counts(result.results.column("status")).to_pylist()})
