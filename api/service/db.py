@@ -244,6 +244,17 @@ def is_conflict(exc: BaseException) -> bool:
     return getattr(exc, "sqlstate", None) in CONFLICT_STATES
 
 
+def where_clause(*conditions: tuple[str, object]) -> tuple[str, list]:
+    """The ``WHERE`` text of the conditions whose value is given, and those values in order.
+
+    Each condition is an SQL fragment with one ``?`` and its value; a ``None`` value leaves the
+    condition out, and no condition left reads ``TRUE``:
+    ``where_clause(("hospital_id = ?", "H001"), ("run = ?", None))`` → ``("hospital_id = ?", ["H001"])``.
+    """
+    kept = [(sql, value) for sql, value in conditions if value is not None]
+    return " AND ".join(sql for sql, _ in kept) or "TRUE", [value for _, value in kept]
+
+
 def utcnow() -> datetime:
     """Now in UTC, without a zone (the ``TIMESTAMP`` columns hold UTC)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)

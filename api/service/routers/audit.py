@@ -21,7 +21,7 @@ import pyarrow as pa
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.service.auth import NOT_FOUND
-from api.service.db import utcnow
+from api.service.db import utcnow, where_clause
 from api.service.deps import PrincipalDep, ServiceDep
 from api.service.schemas import (AppealIn, AppealOut, AuditRun, AuditRunIn, DecisionIn, ErrorOut, FlagOut, FlagPage,
                                  QueueEntry, ReviewQueue, as_utc)
@@ -176,12 +176,8 @@ def list_flags(run_id: RunId, service: ServiceDep, principal: PrincipalDep,
                offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> FlagPage:
     """The run's flags in screening order (case flags by row, then hospital flags), with their appeal status."""
     hospital_id = principal.hospital_scope(hospital_id)
-    conditions, values = ["f.run_id = ?"], [run_id]
-    for column, value in (("hospital_id", hospital_id), ("rule_id", rule_id)):
-        if value is not None:
-            conditions.append(f"f.{column} = ?")
-            values.append(value)
-    where = " AND ".join(conditions)
+    where, values = where_clause(("f.run_id = ?", run_id), ("f.hospital_id = ?", hospital_id),
+                                 ("f.rule_id = ?", rule_id))
     with service.db.connect() as conn:
         _visible_run(conn, principal, run_id)
         total = conn.one(f"SELECT COUNT(*) AS n FROM audit_flags f WHERE {where}", tuple(values))["n"]

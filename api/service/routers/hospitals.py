@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from api.service.auth import NOT_FOUND
+from api.service.db import where_clause
 from api.service.deps import PrincipalDep, ServiceDep
 from api.service.schemas import CaseDetail, CasePage, ErrorOut, HospitalRank, RecordIn, Summary, as_utc
 from api.service.single import explain as explain_record
@@ -65,12 +66,9 @@ def list_cases(hospital_id: str, service: ServiceDep, principal: PrincipalDep, p
     """A hospital's current cases (latest version of each), newest upload first."""
     _visible(principal, hospital_id)
     where, params = period_filter(period)
-    conditions, values = [where, "hospital_id = ?"], [*params, hospital_id]
-    for column, value in (("drg", drg), ("status", status), ("dept", dept)):
-        if value is not None:
-            conditions.append(f"{column} = ?")
-            values.append(value)
-    sql_where = " AND ".join(conditions)
+    chosen, values = where_clause(("hospital_id = ?", hospital_id), ("drg = ?", drg), ("status = ?", status),
+                                  ("dept = ?", dept))
+    sql_where, values = f"{where} AND {chosen}", [*params, *values]
     with service.db.connect() as conn:
         total = conn.one(f"SELECT COUNT(*) AS n FROM cases WHERE {sql_where}", tuple(values))["n"]
         rows = conn.rows(f"SELECT {', '.join(LIST_COLUMNS)} FROM cases WHERE {sql_where} "

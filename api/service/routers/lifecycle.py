@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from api.service.auth import NOT_FOUND
+from api.service.db import where_clause
 from api.service.deps import PrincipalDep, ServiceDep
 from api.service.lifecycle_store import (decided_flags, load_adjustments, load_book, lock_book, returned_cases,
                                          save_adjustments, save_book, today)
@@ -298,13 +299,10 @@ def list_cases(service: ServiceDep, principal: PrincipalDep, hospital_id: Hospit
     """Current states by hospital and case; a hospital (or its coders) sees its own, e.g. its returned cases."""
     principal.require(*CASE_READERS)
     hospital_id = principal.hospital_scope(hospital_id)
-    conditions, params = [], []
-    for column, value in (("hospital_id", hospital_id), ("submission", submission), ("payment", payment)):
-        if value is not None:
-            conditions.append(f"{column} = ?")
-            params.append(value)
+    where, params = where_clause(("hospital_id = ?", hospital_id), ("submission = ?", submission),
+                                 ("payment = ?", payment))
     with service.db.connect() as conn:
-        rows = conn.rows(f"SELECT * FROM case_states WHERE {' AND '.join(conditions) or 'TRUE'} "
+        rows = conn.rows(f"SELECT * FROM case_states WHERE {where} "
                          "ORDER BY hospital_id, case_id LIMIT ? OFFSET ?", (*params, limit, offset))
     audit(service.db, principal, "read", f"lifecycle-cases:{hospital_id or '*'}")
     return [CaseStateOut(hospital_id=r["hospital_id"], case_id=r["case_id"], version=r["version"], month=r["month"],
@@ -339,15 +337,9 @@ def deductions(service: ServiceDep, principal: PrincipalDep, hospital_id: Hospit
     principal.require(*MONEY_READERS)
     hospital_id = principal.hospital_scope(hospital_id)
     _policy(service)
-    conditions, params = [], []
-    if hospital_id is not None:
-        conditions.append("hospital_id = ?")
-        params.append(hospital_id)
-    if run is not None:
-        conditions.append("run = ?")
-        params.append(run)
+    where, params = where_clause(("hospital_id = ?", hospital_id), ("run = ?", run))
     with service.db.connect() as conn:
-        lines = load_adjustments(conn, " AND ".join(conditions) or "TRUE", params)
+        lines = load_adjustments(conn, where, params)
         every = load_adjustments(conn, "hospital_id = ?", (hospital_id,)) if hospital_id else load_adjustments(conn)
         flags = decided_flags(conn, hospital_id)
     rules = service.engine.policy.lifecycle.deductions

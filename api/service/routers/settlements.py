@@ -13,7 +13,7 @@ import pyarrow as pa
 from fastapi import APIRouter, HTTPException, Query
 
 from api.service.auth import NOT_FOUND
-from api.service.db import CASE_COLUMNS, LINE_COLUMNS, utcnow
+from api.service.db import CASE_COLUMNS, LINE_COLUMNS, utcnow, where_clause
 from api.service.lifecycle_store import statement_lifecycle
 from api.service.deps import PrincipalDep, ServiceDep
 from api.service.routers.hospitals import period_filter
@@ -199,15 +199,10 @@ def get_ledger(service: ServiceDep, principal: PrincipalDep,
     fund, in run order; a hospital sees its own entries."""
     principal.require(*READERS)
     hospital_id = principal.hospital_scope(hospital_id)
-    conditions, params = [], []
-    if hospital_id is not None:
-        conditions.append("hospital_id = ?")
-        params.append(hospital_id)
-    if year is not None:
-        conditions.append("run LIKE ?")
-        params.append(f"{year:04d}%")
+    where, params = where_clause(("hospital_id = ?", hospital_id),
+                                 ("run LIKE ?", None if year is None else f"{year:04d}%"))
     with service.db.connect() as conn:
-        rows = conn.rows(f"SELECT * FROM ledger WHERE {' AND '.join(conditions) or 'TRUE'}", params)
+        rows = conn.rows(f"SELECT * FROM ledger WHERE {where}", params)
     recorded_by = {tuple(r[k] for k in KEY_COLUMNS): r["run_id"] for r in rows}
     ledger = ledger_from_rows(rows, LEDGER_SOURCE)
     audit(service.db, principal, "read", f"ledger:{hospital_id or '*'}")
