@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 SEVERITIES = ("fatal", "error", "warning", "info")
 SEVERITY_ZH = {"fatal": "致命", "error": "错误", "warning": "警告", "info": "提示"}
@@ -34,6 +35,24 @@ FINDING_SCHEMA = pa.schema([
 
 
 _EMPTY = FINDING_SCHEMA.empty_table()
+
+
+def value_codes(column: pa.Array | pa.ChunkedArray, ranked: bool = False) -> tuple[np.ndarray, list]:
+    """Integer code of each value and the distinct values (``ranked``: codes in the values' sorted order)."""
+    encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
+    codes, values = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+    if not ranked:
+        return codes, values
+    order = sorted(range(len(values)), key=values.__getitem__)
+    rank = np.empty(len(values), np.int64)
+    rank[order] = np.arange(len(values))
+    return rank[codes] if len(values) else codes, [values[j] for j in order]
+
+
+def severity_ranks(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each finding's place in :data:`SEVERITIES` (``fatal`` 0); a severity not listed ranks last."""
+    codes, values = value_codes(column)
+    return np.array([SEVERITIES.index(s) if s in SEVERITIES else len(SEVERITIES) for s in values], np.int64)[codes]
 
 
 def empty_findings() -> pa.Table:

@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit.findings import SEVERITIES
+from audit.findings import SEVERITIES, SEVERITY_ZH, severity_ranks, value_codes
 from grouper.encode import to_arrow
 from foundation.arrow_columns import plain_array
 
@@ -21,7 +21,7 @@ SUMMARY_COLUMNS_ZH = {
     "records_flagged": "有问题病案数",
     "findings": "问题数",
     "per_100": "每百份病案问题数",
-    **{s: {"fatal": "致命", "error": "错误", "warning": "警告", "info": "提示"}[s] for s in SEVERITIES},
+    **{s: SEVERITY_ZH[s] for s in SEVERITIES},
     "top_rules": "主要问题规则",
 }
 
@@ -81,14 +81,12 @@ def summarize(findings: pa.Table | pd.DataFrame, records, *, first_row_no: int =
             f"finding row_no {int(row_no[outside][0])} is not a row of the "
             f"{n:,} records (row numbers {first_row_no}–{first_row_no + n - 1})"
         )
-    hospital, hospitals = _codes(_label_text(records, "hospital_id"), ranked=True)
-    dept, depts = _codes(_label_text(records, "dept"), ranked=True)
+    hospital, hospitals = value_codes(_label_text(records, "hospital_id"), ranked=True)
+    dept, depts = value_codes(_label_text(records, "dept"), ranked=True)
     groups, group = np.unique(hospital * len(depts) + dept, return_inverse=True)  # by hospital, then department
     group = group.ravel()
-    rule, rule_ids = _codes(rule_id, ranked=True)
-    severity, severities = _codes(severity)
-    rank = np.array([SEVERITIES.index(s) if s in SEVERITIES else len(SEVERITIES) for s in severities], np.int64)
-    found = group[position], position, rule, rank[severity]
+    rule, rule_ids = value_codes(rule_id, ranked=True)
+    found = group[position], position, rule, severity_ranks(severity)
     keys = [(hospitals[g // len(depts)], depts[g % len(depts)]) for g in groups]
     out = _rows(keys, np.bincount(group, minlength=len(keys)), found, rule_ids, top)
     if total:
@@ -142,18 +140,6 @@ CASE_LIST_COLUMNS = {"case_id": "病案号", "row_no": "行号", "severity_zh": 
 CASE_LIST_SEVERITIES = ("fatal", "error", "warning")
 
 
-def _codes(column, ranked: bool = False) -> tuple[np.ndarray, list]:
-    """Integer code of each value and the distinct values (``ranked``: codes in the values' sorted order)."""
-    encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
-    codes, values = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
-    if not ranked:
-        return codes, values
-    order = sorted(range(len(values)), key=values.__getitem__)
-    rank = np.empty(len(values), np.int64)
-    rank[order] = np.arange(len(values))
-    return rank[codes] if len(values) else codes, [values[j] for j in order]
-
-
 def department_lists(findings: pa.Table | pd.DataFrame, records: pa.Table, titles: dict[str, str],
                      *, first_row_no: int = 1) -> list[tuple[str, str, pa.Table]]:
     """One case list per hospital × department, for the 医保办 to send to each department.
@@ -189,26 +175,24 @@ def department_lists(findings: pa.Table | pd.DataFrame, records: pa.Table, title
         columns = {name: column.take(pa.array(picked)) for name, column in columns.items()}
     row_no = columns["row_no"].to_numpy()
     index = row_no - first_row_no
-    hospital, hospitals = _codes(_label_text(records, "hospital_id", index))
-    dept, depts = _codes(_label_text(records, "dept", index))
+    hospital, hospitals = value_codes(_label_text(records, "hospital_id", index))
+    dept, depts = value_codes(_label_text(records, "dept", index))
     _, first, group = np.unique(hospital * len(depts) + dept, return_index=True, return_inverse=True)
     group = group.ravel()
     names = [(hospitals[hospital[k]], depts[dept[k]]) for k in first]
-    case, _ = _codes(columns["case_id"])
+    case, _ = value_codes(columns["case_id"])
     width = np.int64(case.max() + 1)
     cases = np.bincount(np.unique(group * width + case) // width, minlength=len(names))  # distinct case ids
     # departments by flagged cases (most first), then hospital and department; within one, by case and severity
     order = np.array(sorted(range(len(names)), key=lambda g: (-cases[g], *names[g])), dtype=np.int64)
     place = np.empty(len(order), dtype=np.int64)
     place[order] = np.arange(len(order))
-    severity, severities = _codes(columns["severity"])
-    rank = np.array([SEVERITIES.index(s) for s in severities], dtype=np.int64)[severity]
+    rank = severity_ranks(columns["severity"])
     rows = pa.array(np.lexsort((np.arange(len(picked)), rank, row_no, place[group])))
-    rule, rule_ids = _codes(columns["rule_id"])
-    zh = {"fatal": "致命", "error": "错误", "warning": "警告"}
+    rule, rule_ids = value_codes(columns["rule_id"])
     table = pa.table({
         "case_id": columns["case_id"].take(rows), "row_no": columns["row_no"].take(rows),
-        "severity_zh": pa.array([zh[s] for s in severities]).take(pa.array(severity)).take(rows),
+        "severity_zh": pa.array([SEVERITY_ZH[s] for s in SEVERITIES]).take(pa.array(rank)).take(rows),
         "title_zh": pa.array([titles.get(r, r) for r in rule_ids], pa.string()).take(pa.array(rule)).take(rows),
         **{name: columns[name].take(rows) for name in ("field", "value", "message_zh", "suggestion")},
     }).rename_columns(list(CASE_LIST_COLUMNS.values()))

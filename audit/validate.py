@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.explain import explanations, whatif_money
-from audit.findings import FINDING_SCHEMA, SEVERITIES, empty_findings
+from audit.findings import FINDING_SCHEMA, empty_findings, severity_ranks, value_codes
 from audit.pack_facts import pack_facts
 from audit.record_rules import record_findings
 from audit.rulebook import RuleBook
@@ -129,22 +129,12 @@ class Validator:
                           lambda: explanations(view, self.grouper, excluded, whatif))
 
 
-def _codes(column: pa.ChunkedArray | pa.Array, order=None) -> np.ndarray:
-    """Integer code of each value; with ``order``, a value's rank in it, else its rank in sorted order."""
-    encoded = pc.dictionary_encode(column)
-    encoded = encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded
-    values = encoded.dictionary.to_pylist()
-    ranks = np.array([order.index(v) for v in values] if order else np.argsort(np.argsort(values, kind="stable")),
-                     dtype=np.int64)
-    return ranks[encoded.indices.to_numpy(zero_copy_only=False)] if len(values) else np.zeros(len(column), np.int64)
-
-
 def _shadowed(findings: pa.Table) -> np.ndarray:
     """Which findings are non-fatal on a field of a record that already has a fatal finding on that field."""
     fatal = pc.equal(findings.column("severity"), "fatal").to_numpy(zero_copy_only=False)
     if not fatal.any():
         return fatal
-    key = findings.column("row_no").to_numpy() * 1024 + _codes(findings.column("field"))
+    key = findings.column("row_no").to_numpy() * 1024 + value_codes(findings.column("field"))[0]
     return ~fatal & np.isin(key, key[fatal])
 
 
@@ -153,7 +143,7 @@ def _ordered(findings: pa.Table) -> pa.Table:
     never changes the order: one take of the findings."""
     if not findings.num_rows:
         return findings
-    keys = pa.table({"row_no": findings.column("row_no"), "severity": _codes(findings.column("severity"), list(SEVERITIES)),
+    keys = pa.table({"row_no": findings.column("row_no"), "severity": severity_ranks(findings.column("severity")),
                      **{name: findings.column(name) for name in ("rule_id", "field", "value")}})
     order = pc.sort_indices(keys, [(name, "ascending") for name in keys.column_names])  # a stable sort
     return findings.take(order.filter(pa.array(~_shadowed(findings)).take(order)))
