@@ -14,6 +14,8 @@ found, as text), ``message_zh``, ``message_en``, ``suggestion`` (修改建议).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -100,4 +102,82 @@ def findings_table(case_id: pa.Array, row_no: np.ndarray, rows: np.ndarray, *, r
     }, schema=FINDING_SCHEMA)
 
 
-__all__ = ["FINDING_SCHEMA", "SEVERITIES", "SEVERITY_ZH", "empty_findings", "findings_table"]
+@dataclass(frozen=True)
+class Part:
+    """Findings of one rule on one field before they are a table (:func:`assemble` makes one table of many).
+
+    Attributes
+    ----------
+    rows : numpy.ndarray
+        Positions (into the batch) of the records, one per finding.
+    rule_id, severity, field : str
+    value : pyarrow.Array
+        The value found, one per finding.
+    messages : tuple of pyarrow.DictionaryArray
+        ``message_zh``, ``message_en``, ``suggestion`` (:meth:`audit.rulebook.Rule.render`).
+    """
+
+    rows: np.ndarray
+    rule_id: str
+    severity: str
+    field: str
+    value: pa.Array
+    messages: tuple
+
+
+def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, ordered: bool = False) -> pa.Table:
+    """One findings table of ``parts``, in their order (``ordered``: then stably by ``row_no``).
+
+    Each column is gathered in one step, however many parts there are: a batch's case ids are taken
+    once, and the message texts once from the dictionaries of all parts together.
+
+    Parameters
+    ----------
+    case_id : pyarrow.Array
+        Case ids of the whole batch (text).
+    row_no : numpy.ndarray
+        Row numbers of the whole batch.
+    parts : list of Part
+    ordered : bool
+        Sort by ``row_no`` (stable: within a record, the parts' order).
+    """
+    parts = [part for part in parts if len(part.rows)]
+    if not parts:
+        return _EMPTY
+    for part in parts:
+        if part.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {part.severity!r}; one of {', '.join(SEVERITIES)}")
+    rows = np.concatenate([np.asarray(part.rows, dtype=np.int64) for part in parts])
+    order = np.argsort(np.asarray(row_no)[rows], kind="stable") if ordered else None
+    sizes = [len(part.rows) for part in parts]
+    labels = np.repeat(np.arange(len(parts), dtype=np.int64), sizes)
+
+    def gathered(texts: pa.Array, index: np.ndarray) -> pa.Array:
+        return texts.take(pa.array(index if order is None else index[order]))
+
+    def label(name: str) -> pa.Array:
+        return gathered(pa.array([getattr(part, name) for part in parts], pa.string()), labels)
+
+    def message(k: int) -> pa.Array:
+        dictionaries = [part.messages[k].dictionary for part in parts]
+        offsets = np.cumsum([0] + [len(d) for d in dictionaries[:-1]])
+        index = np.concatenate([part.messages[k].indices.to_numpy(zero_copy_only=False).astype(np.int64) + offset
+                                for part, offset in zip(parts, offsets)])
+        return gathered(pa.concat_arrays([d.cast(pa.string()) for d in dictionaries]), index)
+
+    values = pa.concat_arrays([part.value.cast(pa.string()) for part in parts])
+    picked = rows if order is None else rows[order]
+    return pa.table({
+        "case_id": case_id.take(pa.array(picked)).cast(pa.string()),
+        "row_no": pa.array(np.asarray(row_no)[picked], pa.int64()),
+        "rule_id": label("rule_id"),
+        "severity": label("severity"),
+        "field": label("field"),
+        "value": values if order is None else values.take(pa.array(order)),
+        "message_zh": message(0),
+        "message_en": message(1),
+        "suggestion": message(2),
+    }, schema=FINDING_SCHEMA)
+
+
+__all__ = ["FINDING_SCHEMA", "SEVERITIES", "SEVERITY_ZH", "Part", "assemble", "empty_findings", "findings_table"]

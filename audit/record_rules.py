@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.code_sets import clean_codes, in_ranges, matches, pack_sex_diagnoses, set_members
-from audit.findings import empty_findings, findings_table
+from audit.findings import Part, assemble, empty_findings
 from audit.rulebook import Rule, RuleBook
 from grouper.encode import Encoded, encode, numeric_column, to_arrow
 from foundation.arrow_columns import plain_array
@@ -108,12 +108,12 @@ class _Codes:
         encoded = pc.fill_null(self.codes, "").dictionary_encode()
         self.index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         self.distinct = encoded.dictionary
-        self.clean = clean_codes(self.distinct)
+        self.clean = clean_codes(self.distinct).to_pylist()  # read out once for every rule's classes
         found = pc.fill_null(pc.index_in(self.distinct, value_set=inputs), -1).to_numpy(zero_copy_only=False)
         self.target = np.where(found >= 0, targets[np.maximum(found, 0)] if len(targets) else -1, -1)
         self.rewritten = (found >= 0) & (rewritten[np.maximum(found, 0)] if len(rewritten) else False)
         self._grouper_codes = grouper_codes
-        self.nonempty = pc.not_equal(self.clean, "").to_numpy(zero_copy_only=False)
+        self.nonempty = np.array([code != "" for code in self.clean], dtype=bool)
 
     def per_position(self, per_code: np.ndarray) -> np.ndarray:
         """A per-distinct-code array gathered to every position."""
@@ -163,7 +163,13 @@ class _Batch:
         return frozenset(self.table.column_names)
 
     def numbers(self, name: str) -> np.ndarray:
-        return numeric_column(self.column(name), self.n)
+        if name not in self._numbers:
+            self._numbers[name] = numeric_column(self.column(name), self.n)
+        return self._numbers[name]
+
+    @cached_property
+    def _numbers(self) -> dict[str, np.ndarray]:
+        return {}
 
     def cell_text(self, name: str, rows: np.ndarray) -> pa.Array:
         """The cells of column ``name`` at ``rows`` as text: as written where unreadable, ``""`` for missing."""
@@ -194,18 +200,16 @@ class _Batch:
     def principal_index(self) -> np.ndarray:
         return self.dx.index[: self.n]
 
-    def findings(self, rule: Rule, rows: np.ndarray, field: str, found, **values) -> pa.Table:
+    def findings(self, rule: Rule, rows: np.ndarray, field: str, found, **values) -> list[Part]:
         """Findings of ``rule`` for the records ``rows`` (positions): ``found`` is the value column,
         ``values`` fill the message placeholders."""
         rows = np.asarray(rows, dtype=np.int64)
-        if not len(rows):  # most rules find nothing: no texts to render, no table to build
-            return empty_findings()
+        if not len(rows):  # most rules find nothing: no texts to render
+            return []
         values = {"field_zh": FIELD_ZH.get(field, field), "field_en": FIELD_EN.get(field, field), **values}
-        zh, en, suggestion = rule.render(len(rows), **values)
-        return findings_table(self.case_id, self.row_no, rows, rule_id=rule.id, severity=rule.severity,
-                              field=field, value=found, message_zh=zh, message_en=en, suggestion=suggestion)
+        return [Part(rows, rule.id, rule.severity, field, found, rule.render(len(rows), **values))]
 
-    def code_findings(self, rule: Rule, kind: str, hit: np.ndarray, **values) -> list[pa.Table]:
+    def code_findings(self, rule: Rule, kind: str, hit: np.ndarray, **values) -> list[Part]:
         """Findings at the code positions ``hit`` (bool per position), by field; ``values`` per position."""
         codes = self.dx if kind == "dx" else self.proc
         parts = [("principal_dx", self.dx_is_principal), ("secondary_dx", ~self.dx_is_principal)] \
@@ -216,8 +220,8 @@ class _Batch:
             if len(positions):
                 picked = {k: v[positions] if isinstance(v, np.ndarray) else v for k, v in values.items()}
                 text = codes.codes.take(pa.array(positions))
-                out.append(self.findings(rule, codes.record[positions], field, text, code=text,
-                                         **{k: _arrow(v) for k, v in picked.items()}))
+                out += self.findings(rule, codes.record[positions], field, text, code=text,
+                                     **{k: _arrow(v) for k, v in picked.items()})
         return out
 
 
@@ -274,7 +278,7 @@ def _floats(column, n: int) -> np.ndarray:
 # ------------------------------------------------------------------------------------------ codes
 
 
-def _mapped(b: _Batch, rule: Rule, kind: str) -> list[pa.Table]:
+def _mapped(b: _Batch, rule: Rule, kind: str) -> list[Part]:
     codes = b.dx if kind == "dx" else b.proc
     hit = codes.per_position(codes.rewritten & codes.nonempty)
     target = np.full(len(hit), None, dtype=object)
@@ -292,7 +296,7 @@ def _duplicates(codes: _Codes, keep: np.ndarray, n: int) -> tuple[np.ndarray, np
     return keys[dup] // width, keys[dup] % width, counts[dup]
 
 
-def _duplicate_findings(b: _Batch, rule: Rule, kind: str) -> list[pa.Table]:
+def _duplicate_findings(b: _Batch, rule: Rule, kind: str) -> list[Part]:
     codes = b.dx if kind == "dx" else b.proc
     keep = codes.per_position(codes.nonempty)
     if kind == "dx":
@@ -300,7 +304,7 @@ def _duplicate_findings(b: _Batch, rule: Rule, kind: str) -> list[pa.Table]:
     records, index, counts = _duplicates(codes, keep, b.n)
     text = codes.distinct.take(pa.array(index))
     field = "secondary_dx" if kind == "dx" else "procedures"
-    return [b.findings(rule, records, field, text, code=text, count=pa.array(counts))]
+    return b.findings(rule, records, field, text, code=text, count=pa.array(counts))
 
 
 def check_dx_mapped(b: _Batch, rule: Rule):
@@ -324,7 +328,7 @@ def check_pdx_in_secondary(b: _Batch, rule: Rule):
     same = ~b.dx_is_principal & (dx.index == b.principal_index[dx.record]) & dx.per_position(dx.nonempty)
     records = np.unique(dx.record[same])
     text = dx.codes.take(pa.array(records))
-    return [b.findings(rule, records, "secondary_dx", text, code=text)]
+    return b.findings(rule, records, "secondary_dx", text, code=text)
 
 
 # ------------------------------------------------------------------------------------------ principal diagnosis
@@ -358,7 +362,7 @@ def check_pdx_asterisk(b: _Batch, rule: Rule):
 # ------------------------------------------------------------------------------------------ sex and age
 
 
-def _sex_conflicts(b: _Batch, rule: Rule, kind: str, pack_lists: dict) -> list[pa.Table]:
+def _sex_conflicts(b: _Batch, rule: Rule, kind: str, pack_lists: dict) -> list[Part]:
     codes = b.dx if kind == "dx" else b.proc
     male = in_ranges(codes.clean, rule.params["male_codes"])
     female = in_ranges(codes.clean, rule.params["female_codes"])
@@ -389,7 +393,7 @@ def check_sex_proc_conflict(b: _Batch, rule: Rule):
     return _sex_conflicts(b, rule, "proc", {})
 
 
-def _age_codes(b: _Batch, rule: Rule, outside) -> list[pa.Table]:
+def _age_codes(b: _Batch, rule: Rule, outside) -> list[Part]:
     dx = b.dx
     age = b.age[dx.record]
     hit = dx.per_position(in_ranges(dx.clean, rule.params["codes"]) & dx.nonempty) & (age != MISSING) & outside(age)
@@ -411,31 +415,31 @@ def _outside(values: np.ndarray, low, high) -> np.ndarray:
 
 def check_age_range(b: _Batch, rule: Rule):
     rows = np.flatnonzero(_outside(b.age, rule.params["min_age_years"], rule.params["max_age_years"]))
-    return [b.findings(rule, rows, "age_years", b.cell_text("age_years", rows), age=pa.array(b.age[rows]))]
+    return b.findings(rule, rows, "age_years", b.cell_text("age_years", rows), age=pa.array(b.age[rows]))
 
 
 def check_age_days_missing(b: _Batch, rule: Rule):
     rows = np.flatnonzero((b.age == 0) & (b.age_days == MISSING))
-    return [b.findings(rule, rows, "age_days", b.cell_text("age_days", rows))]
+    return b.findings(rule, rows, "age_days", b.cell_text("age_days", rows))
 
 
 def check_age_days_range(b: _Batch, rule: Rule):
     rows = np.flatnonzero(_outside(b.age_days, rule.params["min_age_days"], rule.params["max_age_days"]))
-    return [b.findings(rule, rows, "age_days", b.cell_text("age_days", rows), age_days=pa.array(b.age_days[rows]))]
+    return b.findings(rule, rows, "age_days", b.cell_text("age_days", rows), age_days=pa.array(b.age_days[rows]))
 
 
 def check_newborn_weight_missing(b: _Batch, rule: Rule):
     newborn = (b.age == 0) & (b.age_days != MISSING) & (b.age_days <= rule.params["max_age_days"])
     rows = np.flatnonzero(newborn & (b.birth_weight == MISSING))
-    return [b.findings(rule, rows, "birth_weight_g", b.cell_text("birth_weight_g", rows),
-                       age_days=pa.array(b.age_days[rows]))]
+    return b.findings(rule, rows, "birth_weight_g", b.cell_text("birth_weight_g", rows),
+                       age_days=pa.array(b.age_days[rows]))
 
 
 def check_newborn_weight_range(b: _Batch, rule: Rule):
     out = []
     for field, weight in (("birth_weight_g", b.birth_weight), ("admission_weight_g", b.admission_weight)):
         rows = np.flatnonzero((b.age == 0) & _outside(weight, rule.params["min_g"], rule.params["max_g"]))
-        out.append(b.findings(rule, rows, field, b.cell_text(field, rows), weight=pa.array(weight[rows])))
+        out += b.findings(rule, rows, field, b.cell_text(field, rows), weight=pa.array(weight[rows]))
     return out
 
 
@@ -446,7 +450,7 @@ def check_los_invalid(b: _Batch, rule: Rule):
     los = b.numbers("los_days")
     rows = np.flatnonzero((los == MISSING) | (los <= 0))
     text = b.cell_text("los_days", rows)
-    return [b.findings(rule, rows, "los_days", text, value=text)]
+    return b.findings(rule, rows, "los_days", text, value=text)
 
 
 def check_los_dates_mismatch(b: _Batch, rule: Rule):
@@ -456,16 +460,16 @@ def check_los_dates_mismatch(b: _Batch, rule: Rule):
     bad = ok & (discharge >= admit) & (los != MISSING) & (los > 0) \
         & (np.abs(los - expected) > rule.params["tolerance_days"])
     rows = np.flatnonzero(bad)
-    return [b.findings(rule, rows, "los_days", b.cell_text("los_days", rows), los=b.cell_text("los_days", rows),
+    return b.findings(rule, rows, "los_days", b.cell_text("los_days", rows), los=b.cell_text("los_days", rows),
                        expected=pa.array(expected[rows]), admit=b.cell_text("admit_date", rows),
-                       discharge=b.cell_text("discharge_date", rows))]
+                       discharge=b.cell_text("discharge_date", rows))
 
 
 def check_discharge_before_admission(b: _Batch, rule: Rule):
     admit, discharge, ok = b.stay
     rows = np.flatnonzero(ok & (discharge < admit))
     text = b.cell_text("discharge_date", rows)
-    return [b.findings(rule, rows, "discharge_date", text, discharge=text, admit=b.cell_text("admit_date", rows))]
+    return b.findings(rule, rows, "discharge_date", text, discharge=text, admit=b.cell_text("admit_date", rows))
 
 
 def check_date_invalid(b: _Batch, rule: Rule):
@@ -473,7 +477,7 @@ def check_date_invalid(b: _Batch, rule: Rule):
     for field in rule.fields:
         rows = np.flatnonzero(b.unreadable(field))
         text = b.cell_text(field, rows)
-        out.append(b.findings(rule, rows, field, text, value=text))
+        out += b.findings(rule, rows, field, text, value=text)
     return out
 
 
@@ -481,14 +485,14 @@ def check_cost_invalid(b: _Batch, rule: Rule):
     cost = _floats(b.column("total_cost"), b.n)
     rows = np.flatnonzero(~(cost > 0) | ~np.isfinite(cost))
     text = b.cell_text("total_cost", rows)
-    return [b.findings(rule, rows, "total_cost", text, value=text)]
+    return b.findings(rule, rows, "total_cost", text, value=text)
 
 
 def check_discharge_method_unknown(b: _Batch, rule: Rule):
     method = b.numbers("discharge_method")
     rows = np.flatnonzero(~np.isin(method, np.asarray(rule.params["allowed"], dtype=np.int64)))
     text = b.cell_text("discharge_method", rows)
-    return [b.findings(rule, rows, "discharge_method", text, value=text)]
+    return b.findings(rule, rows, "discharge_method", text, value=text)
 
 
 def check_value_implausible(b: _Batch, rule: Rule):
@@ -500,8 +504,8 @@ def check_value_implausible(b: _Batch, rule: Rule):
         rows = np.flatnonzero(outside)
         text = b.cell_text(field, rows)
         bound = bounds[field]
-        out.append(b.findings(rule, rows, field, text, value=text, bound=bound.message, low=str(bound.min),
-                              high=str(bound.max)))
+        out += b.findings(rule, rows, field, text, value=text, bound=bound.message, low=str(bound.min),
+                          high=str(bound.max))
     return out
 
 
@@ -512,7 +516,7 @@ def check_code_format(b: _Batch, rule: Rule):
     notes = plain_array(notes)
     rows = np.flatnonzero(notes.is_valid().to_numpy(zero_copy_only=False))
     found = notes.take(pa.array(rows, pa.int64()))
-    return [b.findings(rule, rows, "principal_dx, secondary_dx, procedures", found, note=found)]
+    return b.findings(rule, rows, "principal_dx, secondary_dx, procedures", found, note=found)
 
 
 #: The record rules in the order their findings are listed for a record.
@@ -592,11 +596,8 @@ def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
         return empty_findings()
     batch = _Batch(table, encoded if encoded is not None else encode(table, cp), cp, first_row_no)
     parts = [part for rule_id, check in CHECKS.items() if book.enabled(rule_id)
-             for part in check(batch, book.rule(rule_id)) if part.num_rows]
-    if not parts:
-        return empty_findings()
-    found = pa.concat_tables(parts)
-    return found.take(pc.sort_indices(found, [("row_no", "ascending")])) if ordered else found
+             for part in check(batch, book.rule(rule_id))]
+    return assemble(batch.case_id, batch.row_no, parts, ordered=ordered)
 
 
 __all__ = ["ASTERISK_PATTERN", "RECORD_RULES", "record_findings"]
