@@ -113,8 +113,11 @@ class Part:
     rule_id, severity, field : str
     value : pyarrow.Array
         The value found, one per finding.
-    messages : tuple of pyarrow.DictionaryArray
-        ``message_zh``, ``message_en``, ``suggestion`` (:meth:`audit.rulebook.Rule.render`).
+    texts : tuple of list of str
+        ``message_zh``, ``message_en`` and ``suggestion`` as filled in, each once per distinct combination of
+        the message's values.
+    text_index : numpy.ndarray
+        Each finding's place in ``texts``.
     """
 
     rows: np.ndarray
@@ -122,14 +125,15 @@ class Part:
     severity: str
     field: str
     value: pa.Array
-    messages: tuple
+    texts: tuple
+    text_index: np.ndarray
 
 
 def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, ordered: bool = False) -> pa.Table:
     """One findings table of ``parts``, in their order (``ordered``: then stably by ``row_no``).
 
     Each column is gathered in one step, however many parts there are: a batch's case ids are taken
-    once, and the message texts once from the dictionaries of all parts together.
+    once, and each message column once from the texts of all parts together.
 
     Parameters
     ----------
@@ -158,12 +162,11 @@ def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, ordere
     def label(name: str) -> pa.Array:
         return gathered(pa.array([getattr(part, name) for part in parts], pa.string()), labels)
 
+    offsets = np.cumsum([0] + [len(part.texts[0]) for part in parts[:-1]])
+    text_index = np.concatenate([part.text_index + offset for part, offset in zip(parts, offsets)])
+
     def message(k: int) -> pa.Array:
-        dictionaries = [part.messages[k].dictionary for part in parts]
-        offsets = np.cumsum([0] + [len(d) for d in dictionaries[:-1]])
-        index = np.concatenate([part.messages[k].indices.to_numpy(zero_copy_only=False).astype(np.int64) + offset
-                                for part, offset in zip(parts, offsets)])
-        return gathered(pa.concat_arrays([d.cast(pa.string()) for d in dictionaries]), index)
+        return gathered(pa.array([text for part in parts for text in part.texts[k]], pa.string()), text_index)
 
     values = pa.concat_arrays([part.value.cast(pa.string()) for part in parts])
     picked = rows if order is None else rows[order]

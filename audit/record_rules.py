@@ -29,6 +29,7 @@ Conventions
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -65,6 +66,11 @@ FIELD_EN = {
 }
 SEX_ZH = {1: "男", 2: "女"}
 SEX_EN = {1: "male", 2: "female"}
+
+#: The columns the checks read other than the codes, the dates of ``DATE_INVALID`` and the bounded values.
+_VALUE_COLUMNS = ("case_id", FORMATTING, "age_years", "age_days", "birth_weight_g", "admission_weight_g", "los_days",
+                  "admit_date", "discharge_date", "total_cost", "discharge_method")
+
 
 @dataclass(frozen=True)
 class _PackTables:
@@ -136,7 +142,7 @@ class _Batch:
         self.table = table
         self.n = n = table.num_rows
         self.cp = cp
-        self.case_id = table.column("case_id").combine_chunks().cast(pa.string())
+        self.case_id = _as_text(plain_array(table.column("case_id"))).cast(pa.string())
         self.row_no = np.arange(n, dtype=np.int64) + first_row_no
         nums = {field: enc.batch.nums[k] for k, field in enumerate(NUMERIC_ORDER)}
         self.age, self.sex, self.age_days = nums[Field.AGE_YEARS], nums[Field.SEX], nums[Field.AGE_DAYS]
@@ -174,7 +180,9 @@ class _Batch:
     def cell_text(self, name: str, rows: np.ndarray) -> pa.Array:
         """The cells of column ``name`` at ``rows`` as text: as written where unreadable, ``""`` for missing."""
         column = self.column(name)
-        if column is None or not len(rows):
+        if not len(rows):
+            return _NO_TEXT
+        if column is None:
             return pa.array([""] * len(rows), pa.string())
         take = pa.array(rows, pa.int64())
         text = _as_text(plain_array(column).take(take))
@@ -207,7 +215,7 @@ class _Batch:
         if not len(rows):  # most rules find nothing: no texts to render
             return []
         values = {"field_zh": FIELD_ZH.get(field, field), "field_en": FIELD_EN.get(field, field), **values}
-        return [Part(rows, rule.id, rule.severity, field, found, rule.render(len(rows), **values))]
+        return [Part(rows, rule.id, rule.severity, field, found, *_messages(rule, len(rows), values))]
 
     def code_findings(self, rule: Rule, kind: str, hit: np.ndarray, **values) -> list[Part]:
         """Findings at the code positions ``hit`` (bool per position), by field; ``values`` per position."""
@@ -220,13 +228,40 @@ class _Batch:
             if len(positions):
                 picked = {k: v[positions] if isinstance(v, np.ndarray) else v for k, v in values.items()}
                 text = codes.codes.take(pa.array(positions))
-                out += self.findings(rule, codes.record[positions], field, text, code=text,
-                                     **{k: _arrow(v) for k, v in picked.items()})
+                out += self.findings(rule, codes.record[positions], field, text, code=text, **picked)
         return out
 
 
-def _arrow(value):
-    return pa.array(value) if isinstance(value, np.ndarray) else value
+_NO_TEXT = pa.array([], pa.string())
+
+
+def _messages(rule: Rule, n: int, values: dict) -> tuple[tuple[list, list, list], np.ndarray]:
+    """The rule's three texts for ``n`` findings, each filled once per distinct combination of ``values``,
+    and each finding's combination (the texts of :meth:`audit.rulebook.Rule.render`, read out of Arrow once).
+
+    ``values`` are one value for all findings, or ``n`` values: Arrow, or NumPy holding integers or text.
+    """
+    names = sorted(rule.placeholders - set(rule.params))
+    missing = [name for name in names if name not in values]
+    if missing:
+        raise KeyError(f"rule {rule.id}: no value for placeholder(s) {', '.join(missing)}")
+    columns = [_texts(values[name], n) for name in names]
+    combos: dict[tuple, int] = {}
+    keys = zip(*columns) if columns else itertools.repeat((), n)
+    index = np.fromiter((combos.setdefault(key, len(combos)) for key in keys), np.int64, n)
+    filled = [rule.format(**dict(zip(names, key))) for key in combos]
+    return tuple([texts[k] for texts in filled] for k in range(3)), index
+
+
+def _texts(value, n: int):
+    """A message value as text for each of ``n`` findings (missing: ``""``)."""
+    if isinstance(value, (pa.Array, pa.ChunkedArray)):
+        value = value.cast(pa.string()).to_pylist()
+    elif isinstance(value, np.ndarray):
+        value = value.tolist()
+    else:
+        return itertools.repeat(str(value), n)
+    return ["" if v is None else str(v) for v in value]
 
 
 def _as_text(column: pa.Array) -> pa.Array:
@@ -561,6 +596,11 @@ def _compiled(pack) -> CompiledPack:
     return Pack.load(pack).compiled
 
 
+def _read(book: RuleBook) -> frozenset[str]:
+    """The record columns the checks read, codes aside."""
+    return frozenset((*_VALUE_COLUMNS, *book.rule("DATE_INVALID").fields, *(bound.field for bound in load_bounds())))
+
+
 def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
                     encoded: Encoded | None = None, ordered: bool = True) -> pa.Table:
     """Findings of the record rules (codes, principal diagnosis, sex and age, administration).
@@ -590,11 +630,17 @@ def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
         record, in the order of :data:`RECORD_RULES`.  Never raises on odd
         values: a value that cannot be read is a finding or is skipped.
     """
-    table = _usable(canonical_records(to_arrow(records)))
+    table = to_arrow(records)
     cp = _compiled(pack)
     if table.num_rows == 0:
         return empty_findings()
-    batch = _Batch(table, encoded if encoded is not None else encode(table, cp), cp, first_row_no)
+    if encoded is None:
+        table = _usable(canonical_records(table))
+        encoded = encode(table, cp)
+    else:  # the codes come encoded: only the other columns the checks read are typed
+        table = canonical_records(table.select([name for name in table.column_names
+                                                if name.removeprefix(UNREADABLE) in _read(book)]))
+    batch = _Batch(table, encoded, cp, first_row_no)
     parts = [part for rule_id, check in CHECKS.items() if book.enabled(rule_id)
              for part in check(batch, book.rule(rule_id))]
     return assemble(batch.case_id, batch.row_no, parts, ordered=ordered)
