@@ -40,8 +40,9 @@ import pyarrow.compute as pc
 from audit.code_sets import clean_codes, in_ranges, matches, pack_sex_diagnoses, set_members
 from audit.findings import Part, assemble, empty_findings
 from audit.rulebook import Rule, RuleBook
-from grouper.encode import Encoded, encode, numeric_column, to_arrow
+from grouper.encode import Encoded, encode, to_arrow
 from foundation.arrow_columns import plain_array
+from foundation.remembered import per_text
 from foundation.text_values import day_numbers
 from icd_tables.intake.bounds import implausible_fields, load_bounds
 from icd_tables.intake.reader import FORMATTING
@@ -76,19 +77,23 @@ _VALUE_COLUMNS = ("case_id", FORMATTING, "age_years", "age_days", "birth_weight_
 class _PackTables:
     """What the checks read from a pack, computed once per pack."""
 
-    dx_rewritten: np.ndarray  # per input code: maps to a different grouper code
-    proc_rewritten: np.ndarray
+    dx_inputs: dict  # input code as written → (grouper code id, whether that code is written differently)
+    proc_inputs: dict
     sex_dx: dict  # sex → bool over dx_codes, restricted to that sex
 
     @classmethod
     def of(cls, cp: CompiledPack) -> "_PackTables":
-        def rewritten(inputs: pa.Array, targets: np.ndarray, codes: pa.Array) -> np.ndarray:
-            if not len(inputs):
-                return np.zeros(0, dtype=bool)
-            return pc.not_equal(inputs, codes.take(pa.array(targets))).to_numpy(zero_copy_only=False)
+        def inputs(codes: pa.Array, targets: np.ndarray, grouper_codes: pa.Array) -> dict:
+            if not len(codes):
+                return {}
+            rewritten = pc.not_equal(codes, grouper_codes.take(pa.array(targets))).to_numpy(zero_copy_only=False)
+            found: dict = {}
+            for code, target, changed in zip(codes.to_pylist(), targets.tolist(), rewritten.tolist()):
+                found.setdefault(code, (target, changed))  # the first entry of a code, as a look-up finds it
+            return found
 
-        return cls(rewritten(cp.dx_inputs, cp.dx_input_target, cp.dx_codes),
-                   rewritten(cp.proc_inputs, cp.proc_input_target, cp.proc_codes),
+        return cls(inputs(cp.dx_inputs, cp.dx_input_target, cp.dx_codes),
+                   inputs(cp.proc_inputs, cp.proc_input_target, cp.proc_codes),
                    pack_sex_diagnoses(cp))
 
 
@@ -107,17 +112,18 @@ def _pack_tables(cp: CompiledPack) -> _PackTables:
 class _Codes:
     """One kind of codes (diagnoses or procedures) of a batch: every position, and each distinct code once."""
 
-    def __init__(self, codes: pa.Array, record: np.ndarray, inputs: pa.Array, targets: np.ndarray,
-                 grouper_codes: pa.Array, rewritten: np.ndarray):
+    def __init__(self, codes: pa.Array, record: np.ndarray, inputs: dict, grouper_codes: pa.Array):
         self.codes = codes.cast(pa.string())
         self.record = record
         encoded = pc.fill_null(self.codes, "").dictionary_encode()
         self.index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         self.distinct = encoded.dictionary
-        self.clean = clean_codes(self.distinct).to_pylist()  # read out once for every rule's classes
-        found = pc.fill_null(pc.index_in(self.distinct, value_set=inputs), -1).to_numpy(zero_copy_only=False)
-        self.target = np.where(found >= 0, targets[np.maximum(found, 0)] if len(targets) else -1, -1)
-        self.rewritten = (found >= 0) & (rewritten[np.maximum(found, 0)] if len(rewritten) else False)
+        written = self.distinct.to_pylist()
+        # read out once for every rule's classes
+        self.clean = per_text(written, ("clean codes",), lambda new: clean_codes(pa.array(new, pa.string())).to_pylist())
+        found = [inputs.get(code, (-1, False)) for code in written]
+        self.target = np.array([target for target, _ in found], dtype=np.int64)
+        self.rewritten = np.array([changed for _, changed in found], dtype=bool)
         self._grouper_codes = grouper_codes
         self.nonempty = np.array([code != "" for code in self.clean], dtype=bool)
 
@@ -147,18 +153,17 @@ class _Batch:
         nums = {field: enc.batch.nums[k] for k, field in enumerate(NUMERIC_ORDER)}
         self.age, self.sex, self.age_days = nums[Field.AGE_YEARS], nums[Field.SEX], nums[Field.AGE_DAYS]
         self.birth_weight, self.admission_weight = nums[Field.BIRTH_WEIGHT], nums[Field.ADMISSION_WEIGHT]
+        self.los, self.discharge_method = nums[Field.LOS_DAYS], nums[Field.DISCHARGE_METHOD]
         tables = _pack_tables(cp)
         self.pack_sex_dx = tables.sex_dx
         rows = np.arange(n, dtype=np.int64)
         secondary_counts = np.diff(enc.batch.dx_start) - 1
         self.dx = _Codes(
             pa.concat_arrays([enc.principal_dx.cast(pa.string()), enc.secondary_dx.cast(pa.string())]),
-            np.concatenate([rows, np.repeat(rows, secondary_counts)]),
-            cp.dx_inputs, cp.dx_input_target, cp.dx_codes, tables.dx_rewritten,
-        )
+            np.concatenate([rows, np.repeat(rows, secondary_counts)]), tables.dx_inputs, cp.dx_codes)
         self.dx_is_principal = np.arange(len(self.dx.record)) < n
-        self.proc = _Codes(enc.procedures, np.repeat(rows, np.diff(enc.batch.proc_start)),
-                           cp.proc_inputs, cp.proc_input_target, cp.proc_codes, tables.proc_rewritten)
+        self.proc = _Codes(enc.procedures, np.repeat(rows, np.diff(enc.batch.proc_start)), tables.proc_inputs,
+                           cp.proc_codes)
 
     def column(self, name: str):
         return self.table.column(name) if name in self.names else None
@@ -167,15 +172,6 @@ class _Batch:
     def names(self) -> frozenset[str]:
         """The table's column names (Arrow builds the list afresh on every ``column_names``)."""
         return frozenset(self.table.column_names)
-
-    def numbers(self, name: str) -> np.ndarray:
-        if name not in self._numbers:
-            self._numbers[name] = numeric_column(self.column(name), self.n)
-        return self._numbers[name]
-
-    @cached_property
-    def _numbers(self) -> dict[str, np.ndarray]:
-        return {}
 
     def cell_text(self, name: str, rows: np.ndarray) -> pa.Array:
         """The cells of column ``name`` at ``rows`` as text: as written where unreadable, ``""`` for missing."""
@@ -482,7 +478,7 @@ def check_newborn_weight_range(b: _Batch, rule: Rule):
 
 
 def check_los_invalid(b: _Batch, rule: Rule):
-    los = b.numbers("los_days")
+    los = b.los
     rows = np.flatnonzero((los == MISSING) | (los <= 0))
     text = b.cell_text("los_days", rows)
     return b.findings(rule, rows, "los_days", text, value=text)
@@ -490,7 +486,7 @@ def check_los_invalid(b: _Batch, rule: Rule):
 
 def check_los_dates_mismatch(b: _Batch, rule: Rule):
     admit, discharge, ok = b.stay
-    los = b.numbers("los_days")
+    los = b.los
     expected = np.maximum(discharge - admit, 1)
     bad = ok & (discharge >= admit) & (los != MISSING) & (los > 0) \
         & (np.abs(los - expected) > rule.params["tolerance_days"])
@@ -524,7 +520,7 @@ def check_cost_invalid(b: _Batch, rule: Rule):
 
 
 def check_discharge_method_unknown(b: _Batch, rule: Rule):
-    method = b.numbers("discharge_method")
+    method = b.discharge_method
     rows = np.flatnonzero(~np.isin(method, np.asarray(rule.params["allowed"], dtype=np.int64)))
     text = b.cell_text("discharge_method", rows)
     return b.findings(rule, rows, "discharge_method", text, value=text)
@@ -533,9 +529,8 @@ def check_discharge_method_unknown(b: _Batch, rule: Rule):
 def check_value_implausible(b: _Batch, rule: Rule):
     """Values no stay can have (:mod:`icd_tables.intake.bounds`): the data-quality side of the intake's warning."""
     bounds = {bound.field: bound for bound in load_bounds()}
-    present = pa.table({f: b.column(f) for f in bounds if b.column(f) is not None}) if bounds else pa.table({})
     out = []
-    for field, outside in implausible_fields(present).items():
+    for field, outside in implausible_fields(b.table).items():
         rows = np.flatnonzero(outside)
         text = b.cell_text(field, rows)
         bound = bounds[field]
