@@ -231,12 +231,21 @@ class _Batch:
 _NO_TEXT = pa.array([], pa.string())
 
 
+#: Up to this many findings of a rule, their messages are filled in Python: Arrow's and NumPy's fixed costs per call
+#: outweigh the work (one record's findings: 0.1 ms instead of 0.4 ms a rule).
+FEW = 64
+
+
 def _messages(rule: Rule, n: int, values: dict) -> tuple[tuple[list, list, list], np.ndarray]:
     """The rule's three texts for ``n`` findings, each filled once per distinct combination of ``values``,
-    and each finding's combination (the texts of :meth:`audit.rulebook.Rule.render`, read out of Arrow once).
+    and each finding's combination (:meth:`audit.rulebook.Rule.render`).
 
     ``values`` are one value for all findings, or ``n`` values: Arrow, or NumPy holding integers or text.
     """
+    if n > FEW:
+        rendered = rule.render(n, **{k: pa.array(v) if isinstance(v, np.ndarray) else v for k, v in values.items()})
+        return (tuple(texts.dictionary.to_pylist() for texts in rendered),
+                rendered[0].indices.to_numpy(zero_copy_only=False).astype(np.int64))
     names = sorted(rule.placeholders - set(rule.params))
     missing = [name for name in names if name not in values]
     if missing:
