@@ -214,15 +214,20 @@ class _Batch:
         return [Part(rows, rule.id, rule.severity, field, found, *_messages(rule, len(rows), values))]
 
     def code_findings(self, rule: Rule, kind: str, hit: np.ndarray, **values) -> list[Part]:
-        """Findings at the code positions ``hit`` (bool per position), by field; ``values`` per position."""
+        """Findings at the code positions ``hit`` (bool per position), by field; ``values`` per position, or
+        functions of the positions found."""
         codes = self.dx if kind == "dx" else self.proc
-        parts = [("principal_dx", self.dx_is_principal), ("secondary_dx", ~self.dx_is_principal)] \
-            if kind == "dx" else [("procedures", np.ones(len(hit), dtype=bool))]
+        at = np.flatnonzero(hit)
+        if not len(at):
+            return []
+        principals = np.searchsorted(at, self.n)  # the principal diagnoses are the first n positions
+        parts = [("principal_dx", at[:principals]), ("secondary_dx", at[principals:])] if kind == "dx" \
+            else [("procedures", at)]
         out = []
-        for field, where in parts:
-            positions = np.flatnonzero(hit & where)
+        for field, positions in parts:
             if len(positions):
-                picked = {k: v[positions] if isinstance(v, np.ndarray) else v for k, v in values.items()}
+                picked = {k: v(positions) if callable(v) else v[positions] if isinstance(v, np.ndarray) else v
+                          for k, v in values.items()}
                 text = codes.codes.take(pa.array(positions))
                 out += self.findings(rule, codes.record[positions], field, text, code=text, **picked)
         return out
@@ -320,11 +325,7 @@ def _floats(column, n: int) -> np.ndarray:
 
 def _mapped(b: _Batch, rule: Rule, kind: str) -> list[Part]:
     codes = b.dx if kind == "dx" else b.proc
-    hit = codes.per_position(codes.rewritten & codes.nonempty)
-    target = np.full(len(hit), None, dtype=object)
-    positions = np.flatnonzero(hit)
-    target[positions] = codes.target_text(positions).to_numpy(zero_copy_only=False)
-    return b.code_findings(rule, kind, hit, target=target)
+    return b.code_findings(rule, kind, codes.per_position(codes.rewritten & codes.nonempty), target=codes.target_text)
 
 
 def _duplicates(codes: _Codes, keep: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -414,12 +415,9 @@ def _sex_conflicts(b: _Batch, rule: Rule, kind: str, pack_lists: dict) -> list[P
                                           np.where(female & ~male & codes.nonempty, 2, 0)).astype(np.int8))
     sex = b.sex[codes.record]
     hit = (allowed > 0) & ((sex == 1) | (sex == 2)) & (allowed != sex)
-    at = np.flatnonzero(hit)
 
-    def words(table: dict, key: np.ndarray) -> np.ndarray:  # per position, written at the hits (the ones read)
-        out = np.empty(len(hit), dtype=object)
-        out[at] = np.array([table.get(k, "") for k in range(3)], dtype=object)[key[at]]
-        return out
+    def words(table: dict, key: np.ndarray):  # of the positions found
+        return lambda positions: np.array([table.get(k, "") for k in range(3)], dtype=object)[key[positions]]
 
     return b.code_findings(rule, kind, hit, allowed_zh=words(SEX_ZH, allowed), allowed_en=words(SEX_EN, allowed),
                            sex_zh=words(SEX_ZH, sex), sex_en=words(SEX_EN, sex))
@@ -437,7 +435,7 @@ def _age_codes(b: _Batch, rule: Rule, outside) -> list[Part]:
     dx = b.dx
     age = b.age[dx.record]
     hit = dx.per_position(in_ranges(dx.clean, rule.params["codes"]) & dx.nonempty) & (age != MISSING) & outside(age)
-    return b.code_findings(rule, "dx", hit, age=age.astype(np.int64))
+    return b.code_findings(rule, "dx", hit, age=lambda positions: age[positions].astype(np.int64))
 
 
 def check_age_pregnancy(b: _Batch, rule: Rule):
