@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.code_sets import clean_codes, in_ranges, matches, pack_sex_diagnoses, set_members
+from audit._kernels import _repeated_codes
 from audit.findings import Part, assemble, empty_findings
 from audit.rulebook import Rule, RuleBook
 from grouper.encode import Encoded, encode, to_arrow
@@ -157,7 +158,9 @@ class _Batch:
         tables = _pack_tables(cp)
         self.pack_sex_dx = tables.sex_dx
         rows = np.arange(n, dtype=np.int64)
-        secondary_counts = np.diff(enc.batch.dx_start) - 1
+        self.secondary_start = enc.batch.dx_start - np.arange(n + 1, dtype=np.int64)
+        self.proc_start = enc.batch.proc_start
+        secondary_counts = np.diff(self.secondary_start)
         self.dx = _Codes(
             pa.concat_arrays([enc.principal_dx.cast(pa.string()), enc.secondary_dx.cast(pa.string())]),
             np.concatenate([rows, np.repeat(rows, secondary_counts)]), tables.dx_inputs, cp.dx_codes)
@@ -328,21 +331,17 @@ def _mapped(b: _Batch, rule: Rule, kind: str) -> list[Part]:
     return b.code_findings(rule, kind, codes.per_position(codes.rewritten & codes.nonempty), target=codes.target_text)
 
 
-def _duplicates(codes: _Codes, keep: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Records, distinct-code indices and counts of codes entered twice or more (among positions ``keep``)."""
-    keep = keep & (np.bincount(codes.record[keep], minlength=n)[codes.record] >= 2)  # only records with 2+
-    width = np.int64(len(codes.distinct) + 1)
-    keys, counts = np.unique(codes.record[keep] * width + codes.index[keep], return_counts=True)
-    dup = counts >= 2
-    return keys[dup] // width, keys[dup] % width, counts[dup]
-
-
 def _duplicate_findings(b: _Batch, rule: Rule, kind: str) -> list[Part]:
-    codes = b.dx if kind == "dx" else b.proc
-    keep = codes.per_position(codes.nonempty)
-    if kind == "dx":
-        keep = keep & ~b.dx_is_principal & (codes.index != b.principal_index[codes.record])
-    records, index, counts = _duplicates(codes, keep, b.n)
+    """Codes entered twice or more in a record (secondary diagnoses: other than the principal one)."""
+    if kind == "dx":  # the secondary diagnoses: positions n onwards, record by record
+        codes, starts = b.dx, b.secondary_start
+        index, exclude = codes.index[b.n:], b.principal_index
+    else:
+        codes, starts = b.proc, b.proc_start
+        index, exclude = codes.index, np.full(b.n, -1, dtype=np.int64)
+    records, index, counts = _repeated_codes(starts, index, codes.nonempty, exclude)
+    if not len(records):
+        return []
     text = codes.distinct.take(pa.array(index))
     field = "secondary_dx" if kind == "dx" else "procedures"
     return b.findings(rule, records, field, text, code=text, count=pa.array(counts))

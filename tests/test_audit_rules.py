@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from audit._kernels import _repeated_codes
 from audit.findings import FINDING_SCHEMA
 from audit.record_rules import RECORD_RULES, record_findings
 from audit.rulebook import RuleBook, RuleBookError, code_ranges
@@ -566,3 +567,25 @@ def test_vectorised_rules_agree_with_the_plain_twin(rows):
     assert fast == naive_findings(rows)
     once = frame[frame["rule_id"].isin(["DX_DUPLICATE", "PDX_IN_SECONDARY", "PROC_DUPLICATE"])]
     assert not once.duplicated(["row_no", "rule_id", "value"]).any()  # one finding per duplicated code
+
+
+def repeated_codes_naive(lists: list[list[int]], usable: list[bool], exclude: list[int]) -> list[tuple]:
+    """Plain-Python twin of audit._kernels._repeated_codes: (record, code, count), by record, then code."""
+    out = []
+    for i, codes in enumerate(lists):
+        kept = [c for c in codes if usable[c] and c != exclude[i]]
+        out += [(i, c, kept.count(c)) for c in sorted(set(kept)) if kept.count(c) >= 2]
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(lists=st.lists(st.lists(st.integers(0, 5), max_size=8), max_size=10), data=st.data())
+def test_repeated_codes_kernel_matches_naive(lists, data):
+    usable = data.draw(st.lists(st.booleans(), min_size=6, max_size=6))
+    exclude = data.draw(st.lists(st.integers(-1, 5), min_size=len(lists), max_size=len(lists)))
+    starts = np.zeros(len(lists) + 1, np.int64)
+    np.cumsum([len(x) for x in lists], out=starts[1:])
+    index = np.array([c for x in lists for c in x], dtype=np.int64)
+    records, codes, counts = _repeated_codes(starts, index, np.array(usable, dtype=bool),
+                                             np.array(exclude, dtype=np.int64))
+    assert list(zip(records.tolist(), codes.tolist(), counts.tolist())) == repeated_codes_naive(lists, usable, exclude)
