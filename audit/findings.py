@@ -38,6 +38,10 @@ FINDING_SCHEMA = pa.schema([
 
 _EMPTY = FINDING_SCHEMA.empty_table()
 
+#: Up to this many findings, texts are filled and picked in Python: Arrow's and NumPy's fixed cost per call is
+#: then the larger part (one record's findings).
+FEW = 64
+
 
 def value_codes(column: pa.Array | pa.ChunkedArray, ranked: bool = False) -> tuple[np.ndarray, list]:
     """Integer code of each value and the distinct values (``ranked``: codes in the values' sorted order)."""
@@ -156,17 +160,20 @@ def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, ordere
     sizes = [len(part.rows) for part in parts]
     labels = np.repeat(np.arange(len(parts), dtype=np.int64), sizes)
 
-    def gathered(texts: pa.Array, index: np.ndarray) -> pa.Array:
-        return texts.take(pa.array(index if order is None else index[order]))
+    def gathered(texts: list[str], index: np.ndarray) -> pa.Array:
+        index = index if order is None else index[order]
+        if len(index) <= FEW:
+            return pa.array([texts[i] for i in index.tolist()], pa.string())
+        return pa.array(texts, pa.string()).take(pa.array(index))
 
     def label(name: str) -> pa.Array:
-        return gathered(pa.array([getattr(part, name) for part in parts], pa.string()), labels)
+        return gathered([getattr(part, name) for part in parts], labels)
 
     offsets = np.cumsum([0] + [len(part.texts[0]) for part in parts[:-1]])
     text_index = np.concatenate([part.text_index + offset for part, offset in zip(parts, offsets)])
 
     def message(k: int) -> pa.Array:
-        return gathered(pa.array([text for part in parts for text in part.texts[k]], pa.string()), text_index)
+        return gathered([text for part in parts for text in part.texts[k]], text_index)
 
     values = pa.concat_arrays([part.value.cast(pa.string()) for part in parts])
     picked = rows if order is None else rows[order]
@@ -183,4 +190,4 @@ def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, ordere
     }, schema=FINDING_SCHEMA)
 
 
-__all__ = ["FINDING_SCHEMA", "SEVERITIES", "SEVERITY_ZH", "Part", "assemble", "empty_findings", "findings_table"]
+__all__ = ["FEW", "FINDING_SCHEMA", "SEVERITIES", "SEVERITY_ZH", "Part", "assemble", "empty_findings", "findings_table"]

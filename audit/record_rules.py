@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 
 from audit.code_sets import clean_codes, in_ranges, matches, pack_sex_diagnoses, set_members
 from audit._kernels import _repeated_codes
-from audit.findings import Part, assemble, empty_findings
+from audit.findings import FEW, Part, assemble, empty_findings
 from audit.rulebook import Rule, RuleBook
 from grouper.encode import Encoded, encode, to_arrow
 from foundation.arrow_columns import plain_array
@@ -237,11 +237,6 @@ class _Batch:
 
 
 _NO_TEXT = pa.array([], pa.string())
-
-
-#: Up to this many findings of a rule, their messages are filled in Python: Arrow's and NumPy's fixed costs per call
-#: outweigh the work (one record's findings: 0.1 ms instead of 0.4 ms a rule).
-FEW = 64
 
 
 def _messages(rule: Rule, n: int, values: dict) -> tuple[tuple[list, list, list], np.ndarray]:
