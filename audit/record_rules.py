@@ -249,7 +249,7 @@ def _messages(rule: Rule, n: int, values: dict) -> tuple[tuple[list, list, list]
         rendered = rule.render(n, **{k: pa.array(v) if isinstance(v, np.ndarray) else v for k, v in values.items()})
         return (tuple(texts.dictionary.to_pylist() for texts in rendered),
                 rendered[0].indices.to_numpy(zero_copy_only=False).astype(np.int64))
-    names = sorted(rule.placeholders - set(rule.params))
+    names = _placeholders(rule)
     missing = [name for name in names if name not in values]
     if missing:
         raise KeyError(f"rule {rule.id}: no value for placeholder(s) {', '.join(missing)}")
@@ -261,10 +261,24 @@ def _messages(rule: Rule, n: int, values: dict) -> tuple[tuple[list, list, list]
     return tuple([texts[k] for texts in filled] for k in range(3)), index
 
 
+_PLACEHOLDERS: dict[tuple, list[str]] = {}
+
+
+def _placeholders(rule: Rule) -> list[str]:
+    """The placeholders of the rule's templates that are not its parameters (templates parsed once)."""
+    key = (rule.message_zh, rule.message_en, rule.suggestion, tuple(rule.params))
+    names = _PLACEHOLDERS.get(key)
+    if names is None:
+        if len(_PLACEHOLDERS) >= 1024:  # rule books edited in a long-running process
+            _PLACEHOLDERS.clear()
+        names = _PLACEHOLDERS[key] = sorted(rule.placeholders - set(rule.params))
+    return names
+
+
 def _texts(value, n: int):
     """A message value as text for each of ``n`` findings (missing: ``""``)."""
     if isinstance(value, (pa.Array, pa.ChunkedArray)):
-        value = value.cast(pa.string()).to_pylist()
+        value = (value if value.type == pa.string() else value.cast(pa.string())).to_pylist()
     elif isinstance(value, np.ndarray):
         value = value.tolist()
     else:
@@ -634,8 +648,9 @@ def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
         table = _usable(canonical_records(table))
         encoded = encode(table, cp)
     else:  # the codes come encoded: only the other columns the checks read are typed
+        read = _read(book)
         table = canonical_records(table.select([name for name in table.column_names
-                                                if name.removeprefix(UNREADABLE) in _read(book)]))
+                                                if name.removeprefix(UNREADABLE) in read]))
     batch = _Batch(table, encoded, cp, first_row_no)
     parts = [part for rule_id, check in CHECKS.items() if book.enabled(rule_id)
              for part in check(batch, book.rule(rule_id))]
