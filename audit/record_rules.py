@@ -120,8 +120,9 @@ class _Codes:
         self.index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         self.distinct = encoded.dictionary
         written = self.distinct.to_pylist()
-        # read out once for every rule's classes
-        self.clean = per_text(written, ("clean codes",), lambda new: clean_codes(pa.array(new, pa.string())).to_pylist())
+        # as text once for every rule's classes
+        self.clean = per_text(written, ("clean codes",),
+                              lambda new: clean_codes(pa.array(new, pa.string())).to_pylist())
         found = [inputs.get(code, (-1, False)) for code in written]
         self.target = np.array([target for target, _ in found], dtype=np.int64)
         self.rewritten = np.array([changed for _, changed in found], dtype=bool)
@@ -376,6 +377,8 @@ def check_pdx_in_secondary(b: _Batch, rule: Rule):
     dx = b.dx
     same = ~b.dx_is_principal & (dx.index == b.principal_index[dx.record]) & dx.per_position(dx.nonempty)
     records = np.unique(dx.record[same])
+    if not len(records):
+        return []
     text = dx.codes.take(pa.array(records))
     return b.findings(rule, records, "secondary_dx", text, code=text)
 
@@ -478,7 +481,7 @@ def check_newborn_weight_missing(b: _Batch, rule: Rule):
     newborn = (b.age == 0) & (b.age_days != MISSING) & (b.age_days <= rule.params["max_age_days"])
     rows = np.flatnonzero(newborn & (b.birth_weight == MISSING))
     return b.findings(rule, rows, "birth_weight_g", b.cell_text("birth_weight_g", rows),
-                       age_days=pa.array(b.age_days[rows]))
+                      age_days=pa.array(b.age_days[rows]))
 
 
 def check_newborn_weight_range(b: _Batch, rule: Rule):
@@ -507,8 +510,8 @@ def check_los_dates_mismatch(b: _Batch, rule: Rule):
         & (np.abs(los - expected) > rule.params["tolerance_days"])
     rows = np.flatnonzero(bad)
     return b.findings(rule, rows, "los_days", b.cell_text("los_days", rows), los=b.cell_text("los_days", rows),
-                       expected=pa.array(expected[rows]), admit=b.cell_text("admit_date", rows),
-                       discharge=b.cell_text("discharge_date", rows))
+                      expected=pa.array(expected[rows]), admit=b.cell_text("admit_date", rows),
+                      discharge=b.cell_text("discharge_date", rows))
 
 
 def check_discharge_before_admission(b: _Batch, rule: Rule):
