@@ -113,22 +113,25 @@ def _repeated_codes(starts, index, usable, exclude):
     kept = np.empty(index.shape[0], np.int64)
     found = 0
     for i in range(n):
+        if starts[i + 1] - starts[i] < 2:
+            continue
         m = 0
         for p in range(starts[i], starts[i + 1]):
             code = index[p]
             if usable[code] and code != exclude[i]:
-                kept[m] = code
+                j = m  # insertion sort: a record lists a few codes, and no array is allocated per record
+                while j > 0 and kept[j - 1] > code:
+                    kept[j] = kept[j - 1]
+                    j -= 1
+                kept[j] = code
                 m += 1
-        if m < 2:
-            continue
-        ordered = np.sort(kept[:m])
         run = 1
         for k in range(1, m + 1):
-            if k < m and ordered[k] == ordered[k - 1]:
+            if k < m and kept[k] == kept[k - 1]:
                 run += 1
                 continue
             if run >= 2:
-                records[found], codes[found], counts[found] = i, ordered[k - 1], run
+                records[found], codes[found], counts[found] = i, kept[k - 1], run
                 found += 1
             run = 1
     return records[:found], codes[:found], counts[:found]

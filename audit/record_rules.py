@@ -165,7 +165,6 @@ class _Batch:
         self.dx = _Codes(
             pa.concat_arrays([enc.principal_dx.cast(pa.string()), enc.secondary_dx.cast(pa.string())]),
             np.concatenate([rows, np.repeat(rows, secondary_counts)]), tables.dx_inputs, cp.dx_codes)
-        self.dx_is_principal = np.arange(len(self.dx.record)) < n
         self.proc = _Codes(enc.procedures, np.repeat(rows, np.diff(enc.batch.proc_start)), tables.proc_inputs,
                            cp.proc_codes)
 
@@ -375,8 +374,8 @@ def check_proc_duplicate(b: _Batch, rule: Rule):
 
 def check_pdx_in_secondary(b: _Batch, rule: Rule):
     dx = b.dx
-    same = ~b.dx_is_principal & (dx.index == b.principal_index[dx.record]) & dx.per_position(dx.nonempty)
-    records = np.unique(dx.record[same])
+    secondary, record = dx.index[b.n:], dx.record[b.n:]  # the secondary diagnoses: positions n onwards
+    records = np.unique(record[(secondary == b.principal_index[record]) & dx.nonempty[secondary]])
     if not len(records):
         return []
     text = dx.codes.take(pa.array(records))
