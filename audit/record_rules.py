@@ -88,10 +88,8 @@ class _PackTables:
             if not len(codes):
                 return {}
             rewritten = pc.not_equal(codes, grouper_codes.take(pa.array(targets))).to_numpy(zero_copy_only=False)
-            found: dict = {}
-            for code, target, changed in zip(codes.to_pylist(), targets.tolist(), rewritten.tolist()):
-                found.setdefault(code, (target, changed))  # the first entry of a code, as a look-up finds it
-            return found
+            # from the last entry to the first: a code listed twice keeps its first entry, as a look-up finds it
+            return dict(zip(reversed(codes.to_pylist()), reversed(list(zip(targets.tolist(), rewritten.tolist())))))
 
         return cls(inputs(cp.dx_inputs, cp.dx_input_target, cp.dx_codes),
                    inputs(cp.proc_inputs, cp.proc_input_target, cp.proc_codes),
