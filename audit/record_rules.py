@@ -112,7 +112,7 @@ class _Codes:
     """One kind of codes (diagnoses or procedures) of a batch: every position, and each distinct code once."""
 
     def __init__(self, codes: pa.Array, record: np.ndarray, inputs: dict, grouper_codes: pa.Array):
-        self.codes = codes.cast(pa.string())
+        self.codes = _string(codes)
         self.record = record
         encoded = pc.fill_null(self.codes, "").dictionary_encode()
         self.index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
@@ -148,7 +148,7 @@ class _Batch:
         self.table = table
         self.n = n = table.num_rows
         self.cp = cp
-        self.case_id = _as_text(plain_array(table.column("case_id"))).cast(pa.string())
+        self.case_id = _string(_as_text(plain_array(table.column("case_id"))))
         self.row_no = np.arange(n, dtype=np.int64) + first_row_no
         nums = {field: enc.batch.nums[k] for k, field in enumerate(NUMERIC_ORDER)}
         self.age, self.sex, self.age_days = nums[Field.AGE_YEARS], nums[Field.SEX], nums[Field.AGE_DAYS]
@@ -161,7 +161,7 @@ class _Batch:
         self.proc_start = enc.batch.proc_start
         secondary_counts = np.diff(self.secondary_start)
         self.dx = _Codes(
-            pa.concat_arrays([enc.principal_dx.cast(pa.string()), enc.secondary_dx.cast(pa.string())]),
+            pa.concat_arrays([_string(enc.principal_dx), _string(enc.secondary_dx)]),
             np.concatenate([rows, np.repeat(rows, secondary_counts)]), tables.dx_inputs, cp.dx_codes)
         self.proc = _Codes(enc.procedures, np.repeat(rows, np.diff(enc.batch.proc_start)), tables.proc_inputs,
                            cp.proc_codes)
@@ -276,12 +276,17 @@ def _placeholders(rule: Rule) -> list[str]:
 def _texts(value, n: int):
     """A message value as text for each of ``n`` findings (missing: ``""``)."""
     if isinstance(value, (pa.Array, pa.ChunkedArray)):
-        value = (value if value.type == pa.string() else value.cast(pa.string())).to_pylist()
+        value = _string(value).to_pylist()
     elif isinstance(value, np.ndarray):
         value = value.tolist()
     else:
         return itertools.repeat(str(value), n)
     return ["" if v is None else str(v) for v in value]
+
+
+def _string(column: pa.Array) -> pa.Array:
+    """``column`` as ``string`` (a call to Arrow only when it is of another type)."""
+    return column if column.type == pa.string() else column.cast(pa.string())
 
 
 def _as_text(column: pa.Array) -> pa.Array:
