@@ -29,7 +29,6 @@ Conventions
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -39,7 +38,8 @@ import pyarrow.compute as pc
 
 from audit.code_sets import clean_codes, in_ranges, matches, pack_sex_diagnoses, set_members
 from audit._kernels import _repeated_codes
-from audit.findings import FEW, Part, assemble, empty_findings
+from audit.findings import Part, assemble, empty_findings
+from audit.messages import filled
 from audit.rulebook import Rule, RuleBook
 from grouper.encode import Encoded, encode, to_arrow
 from foundation.arrow_columns import plain_array
@@ -212,7 +212,7 @@ class _Batch:
         if not len(rows):  # most rules find nothing: no texts to render
             return []
         values = {"field_zh": FIELD_ZH.get(field, field), "field_en": FIELD_EN.get(field, field), **values}
-        return [Part(rows, rule.id, rule.severity, field, found, *_messages(rule, len(rows), values))]
+        return [Part(rows, rule.id, rule.severity, field, found, *filled(rule, len(rows), values))]
 
     def code_findings(self, rule: Rule, kind: str, hit: np.ndarray, **values) -> list[Part]:
         """Findings at the code positions ``hit`` (bool per position), by field; ``values`` per position, or
@@ -235,53 +235,6 @@ class _Batch:
 
 
 _NO_TEXT = pa.array([], pa.string())
-
-
-def _messages(rule: Rule, n: int, values: dict) -> tuple[tuple[list, list, list], np.ndarray]:
-    """The rule's three texts for ``n`` findings, each filled once per distinct combination of ``values``,
-    and each finding's combination (:meth:`audit.rulebook.Rule.render`).
-
-    ``values`` are one value for all findings, or ``n`` values: Arrow, or NumPy holding integers or text.
-    """
-    if n > FEW:
-        rendered = rule.render(n, **{k: pa.array(v) if isinstance(v, np.ndarray) else v for k, v in values.items()})
-        return (tuple(texts.dictionary.to_pylist() for texts in rendered),
-                rendered[0].indices.to_numpy(zero_copy_only=False).astype(np.int64))
-    names = _placeholders(rule)
-    missing = [name for name in names if name not in values]
-    if missing:
-        raise KeyError(f"rule {rule.id}: no value for placeholder(s) {', '.join(missing)}")
-    columns = [_texts(values[name], n) for name in names]
-    combos: dict[tuple, int] = {}
-    keys = zip(*columns) if columns else itertools.repeat((), n)
-    index = np.fromiter((combos.setdefault(key, len(combos)) for key in keys), np.int64, n)
-    filled = [rule.format(**dict(zip(names, key))) for key in combos]
-    return tuple([texts[k] for texts in filled] for k in range(3)), index
-
-
-_PLACEHOLDERS: dict[tuple, list[str]] = {}
-
-
-def _placeholders(rule: Rule) -> list[str]:
-    """The placeholders of the rule's templates that are not its parameters (templates parsed once)."""
-    key = (rule.message_zh, rule.message_en, rule.suggestion, tuple(rule.params))
-    names = _PLACEHOLDERS.get(key)
-    if names is None:
-        if len(_PLACEHOLDERS) >= 1024:  # rule books edited in a long-running process
-            _PLACEHOLDERS.clear()
-        names = _PLACEHOLDERS[key] = sorted(rule.placeholders - set(rule.params))
-    return names
-
-
-def _texts(value, n: int):
-    """A message value as text for each of ``n`` findings (missing: ``""``)."""
-    if isinstance(value, (pa.Array, pa.ChunkedArray)):
-        value = _string(value).to_pylist()
-    elif isinstance(value, np.ndarray):
-        value = value.tolist()
-    else:
-        return itertools.repeat(str(value), n)
-    return ["" if v is None else str(v) for v in value]
 
 
 def _string(column: pa.Array) -> pa.Array:

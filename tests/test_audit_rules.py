@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from audit._kernels import _repeated_codes
 from audit.findings import FINDING_SCHEMA
+from audit.messages import filled
 from audit.record_rules import RECORD_RULES, record_findings
 from audit.rulebook import RuleBook, RuleBookError, code_ranges
 from icd_tables.pack import Pack
@@ -589,3 +590,18 @@ def test_repeated_codes_kernel_matches_naive(lists, data):
     records, codes, counts = _repeated_codes(starts, index, np.array(usable, dtype=bool),
                                              np.array(exclude, dtype=np.int64))
     assert list(zip(records.tolist(), codes.tolist(), counts.tolist())) == repeated_codes_naive(lists, usable, exclude)
+
+
+@pytest.mark.parametrize("n", [3, 200])  # filled in Python (a few findings) and with Arrow (many)
+def test_filled_messages_are_the_rendered_ones(n):
+    rule = BOOK.rule("SEX_DX_CONFLICT")
+    rng = np.random.default_rng(n)
+    values = dict(field_zh="其他诊断", field_en="other diagnosis",
+                  code=pa.array(rng.choice(["N40.x00", "N80.000", None], n).tolist(), pa.string()),
+                  allowed_zh=np.array(rng.choice(["男", "女"], n), dtype=object), allowed_en="male",
+                  sex_zh=pa.array(rng.integers(1, 3, n)), sex_en=rng.integers(1, 3, n))
+    texts, index = filled(rule, n, values)
+    rendered = rule.render(n, **{k: pa.array(v) if isinstance(v, np.ndarray) else v for k, v in values.items()})
+    for k in range(3):
+        assert [texts[k][i] for i in index] == rendered[k].to_pylist()
+    assert filled(rule, n, values)[0] == texts  # remembered: the same texts again
