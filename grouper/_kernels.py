@@ -19,7 +19,11 @@ regroup (``regroup_alone``) walk an ungroupable record again with each
 secondary procedure alone as its only procedure.
 
 Helpers take plain arrays rather than tuples of arrays: passing a large tuple
-to a non-inlined function copies it on every call, which cost 50x here.
+to a non-inlined function copies it on every call, which cost 50x here.  The
+per-record loop (``_group_records``) allocates nothing and runs without Numba's
+runtime (:data:`foundation.numba_options.NO_ALLOC`): with it, every array handed to
+an inlined helper was reference-counted (an atomic increment and decrement) on
+every call, 40% of the kernel's time.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from foundation.numba_options import CHUNK, JIT, PARALLEL
+from foundation.numba_options import CHUNK, JIT, NO_ALLOC, PARALLEL
 from icd_tables.compiled import (
     ACCEPT,
     REJECT,
@@ -346,81 +350,95 @@ def _first_complications(cce, mcc_excl, cc_excl, dx_ids, d0, d1):
 @njit(**JIT)
 def _group_range(t, b, out, lo, hi, max_codes):
     """Group records ``lo:hi``; scratch buffers are this call's own, so threads share nothing."""
-    slots = np.zeros((t.slot_masks.shape[0], t.n_set_words), dtype=np.uint64)
-    counts = np.zeros(t.count_sets.shape[0], dtype=np.int64)
-    seen = np.empty(max_codes, dtype=np.int32)
-    prog, nums = t.prog, b.nums
-    dx_ids, proc_ids = b.dx_ids, b.proc_ids
+    _group_records(  # arrays, not the tuples: helpers inlined in a loop copy every field of a tuple they take
+        t.dx_bits, t.proc_bits, t.slot_masks, t.count_sets, t.count_masks, t.cce, t.mcc_excl, t.cc_excl,
+        t.prog, t.check_entry, t.dx_mdc_start, t.dx_mdc, t.mdc_entry, t.mdc_adrg_start, t.adrg_entry,
+        t.adrg_outcome, t.adrg_drg_start, t.drg_entry, t.drg_target, t.regroup_alone[0] != 0,
+        b.dx_start, b.dx_ids, b.proc_start, b.proc_ids, b.nums,
+        out.status, out.reason, out.reason_arg, out.mdc, out.adrg_row, out.drg, out.mcc_pos, out.cc_pos,
+        lo, hi, np.zeros((t.slot_masks.shape[0], t.n_set_words), dtype=np.uint64),
+        np.zeros(t.count_sets.shape[0], dtype=np.int64), np.empty(max_codes, dtype=np.int32)
+    )
+
+
+@njit(**NO_ALLOC)
+def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, cce, mcc_excl, cc_excl,
+                   prog, check_entry, dx_mdc_start, dx_mdc, mdc_entry, mdc_adrg_start, adrg_entry,
+                   adrg_outcome, adrg_drg_start, drg_entry, drg_target, regroup_alone,
+                   dx_start, dx_ids, proc_start, proc_ids, nums,
+                   status, reason, reason_arg, out_mdc, out_adrg, out_drg, out_mcc, out_cc,
+                   lo, hi, slots, counts, seen):
     for i in range(lo, hi):
-        out.mdc[i], out.adrg_row[i], out.drg[i] = -1, -1, 0
-        out.reason_arg[i], out.mcc_pos[i], out.cc_pos[i] = -1, -1, -1
-        d0, d1 = b.dx_start[i], b.dx_start[i + 1]
-        p0, p1 = b.proc_start[i], b.proc_start[i + 1]
+        out_mdc[i], out_adrg[i], out_drg[i] = -1, -1, 0
+        reason_arg[i], out_mcc[i], out_cc[i] = -1, -1, -1
+        d0, d1 = dx_start[i], dx_start[i + 1]
+        p0, p1 = proc_start[i], proc_start[i + 1]
 
         bad = _first_negative(dx_ids, d0, d1)
         if bad >= 0:
-            out.status[i], out.reason[i], out.reason_arg[i] = STATUS_INVALID, REASON_DX_UNMAPPED, bad
+            status[i], reason[i], reason_arg[i] = STATUS_INVALID, REASON_DX_UNMAPPED, bad
             continue
         bad = _first_negative(proc_ids, p0, p1)
         if bad >= 0:
-            out.status[i], out.reason[i], out.reason_arg[i] = STATUS_INVALID, REASON_PROC_UNMAPPED, bad
+            status[i], reason[i], reason_arg[i] = STATUS_INVALID, REASON_PROC_UNMAPPED, bad
             continue
 
-        _prepare_record(t.slot_masks, t.dx_bits, t.proc_bits, t.count_sets, t.count_masks,
+        _prepare_record(slot_masks, dx_bits, proc_bits, count_sets, count_masks,
                         dx_ids, d0, d1, proc_ids, p0, p1, slots, counts, seen)
         failed = -1
-        for chk in range(t.check_entry.shape[0]):
-            if not _run(t.check_entry[chk], prog, i, nums, slots, False, False, counts, d1 - d0, p1 - p0):
+        for chk in range(check_entry.shape[0]):
+            if not _run(check_entry[chk], prog, i, nums, slots, False, False, counts, d1 - d0, p1 - p0):
                 failed = chk
                 break
         if failed >= 0:
-            out.status[i], out.reason[i], out.reason_arg[i] = STATUS_INVALID, REASON_CHECK, failed
+            status[i], reason[i], reason_arg[i] = STATUS_INVALID, REASON_CHECK, failed
             continue
 
-        mcc_pos, cc_pos = _first_complications(t.cce, t.mcc_excl, t.cc_excl, dx_ids, d0, d1)
-        out.mcc_pos[i], out.cc_pos[i] = mcc_pos, cc_pos
+        mcc_pos, cc_pos = _first_complications(cce, mcc_excl, cc_excl, dx_ids, d0, d1)
+        out_mcc[i], out_cc[i] = mcc_pos, cc_pos
         has_mcc, has_cc = mcc_pos >= 0, cc_pos >= 0
 
-        out.status[i], out.reason[i] = STATUS_UNGROUPABLE, REASON_NO_MDC
-        n_dx = d1 - d0
-        found = _walk(t, out, i, nums, slots, has_mcc, has_cc, counts, dx_ids[d0], n_dx, p1 - p0)
-        if found or not t.regroup_alone[0]:
+        principal, n_dx = dx_ids[d0], d1 - d0
+        m, r, drg = _walk(dx_mdc_start, dx_mdc, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start,
+                          drg_entry, drg_target, prog, i, nums, slots, has_mcc, has_cc, counts,
+                          principal, n_dx, p1 - p0)
+        if m < 0 and regroup_alone:
+            for k in range(p0 + 1, p1):  # each secondary procedure alone; checks are not repeated
+                _prepare_record(slot_masks, dx_bits, proc_bits, count_sets, count_masks,
+                                dx_ids, d0, d1, proc_ids, k, k + 1, slots, counts, seen)
+                m, r, drg = _walk(dx_mdc_start, dx_mdc, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start,
+                                  drg_entry, drg_target, prog, i, nums, slots, has_mcc, has_cc, counts,
+                                  principal, n_dx, 1)
+                if m >= 0:
+                    break
+        if m < 0:
+            status[i], reason[i] = STATUS_UNGROUPABLE, REASON_NO_MDC
             continue
-        for k in range(p0 + 1, p1):  # each secondary procedure alone; checks are not repeated
-            _prepare_record(t.slot_masks, t.dx_bits, t.proc_bits, t.count_sets, t.count_masks,
-                            dx_ids, d0, d1, proc_ids, k, k + 1, slots, counts, seen)
-            if _walk(t, out, i, nums, slots, has_mcc, has_cc, counts, dx_ids[d0], n_dx, 1):
-                break
+        out_drg[i], out_mdc[i], out_adrg[i] = drg, m, r
+        outcome = adrg_outcome[r]
+        if outcome == OUTCOME_OK:
+            status[i], reason[i] = STATUS_OK, REASON_NONE
+        elif outcome == OUTCOME_QY:
+            status[i], reason[i] = STATUS_QY, REASON_QY
+        else:
+            status[i], reason[i] = STATUS_UNGROUPABLE, REASON_MDC_FALLBACK
 
 
 @njit(**JIT, inline="always")
-def _walk(t, out, i, nums, slots, has_mcc, has_cc, counts, principal, n_dx, n_proc):
-    """MDC → ADRG → DRG for record ``i``; writes the result and returns True when some MDC takes it."""
-    prog = t.prog
-    for j in range(t.dx_mdc_start[principal], t.dx_mdc_start[principal + 1]):
-        m = t.dx_mdc[j]
-        if not _run(t.mdc_entry[m], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+def _walk(dx_mdc_start, dx_mdc, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, drg_entry, drg_target,
+          prog, i, nums, slots, has_mcc, has_cc, counts, principal, n_dx, n_proc):
+    """MDC → ADRG → DRG for record ``i``: (MDC, ADRG row, DRG) of the first MDC that takes it, or (-1, -1, 0)."""
+    for j in range(dx_mdc_start[principal], dx_mdc_start[principal + 1]):
+        m = dx_mdc[j]
+        if not _run(mdc_entry[m], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
             continue
-        for r in range(t.mdc_adrg_start[m], t.mdc_adrg_start[m + 1]):
-            if not _run(t.adrg_entry[r], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+        for r in range(mdc_adrg_start[m], mdc_adrg_start[m + 1]):
+            if not _run(adrg_entry[r], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
                 continue
-            drg = -1
-            for d in range(t.adrg_drg_start[r], t.adrg_drg_start[r + 1]):
-                if _run(t.drg_entry[d], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
-                    drg = t.drg_target[d]
-                    break
-            if drg < 0:  # no DRG of the ADRG holds: the ADRG does not match
-                continue
-            out.drg[i], out.mdc[i], out.adrg_row[i] = drg, m, r
-            outcome = t.adrg_outcome[r]
-            if outcome == OUTCOME_OK:
-                out.status[i], out.reason[i] = STATUS_OK, REASON_NONE
-            elif outcome == OUTCOME_QY:
-                out.status[i], out.reason[i] = STATUS_QY, REASON_QY
-            else:
-                out.reason[i] = REASON_MDC_FALLBACK
-            return True
-    return False
+            for d in range(adrg_drg_start[r], adrg_drg_start[r + 1]):  # no DRG holds: the ADRG does not match
+                if _run(drg_entry[d], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+                    return m, r, drg_target[d]
+    return -1, -1, 0
 
 
 @njit(**PARALLEL)
