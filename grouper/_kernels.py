@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from foundation.numba_options import CHUNK, JIT, NO_ALLOC, PARALLEL
 from icd_tables.compiled import (
@@ -74,8 +75,7 @@ class KernelTables(NamedTuple):
 
     dx_bits: np.ndarray
     proc_bits: np.ndarray
-    dx_mdc_start: np.ndarray
-    dx_mdc: np.ndarray
+    dx_mdcs: np.ndarray
     mcc_excl: np.ndarray
     cc_excl: np.ndarray
     cce: np.ndarray
@@ -100,7 +100,7 @@ class KernelTables(NamedTuple):
         words = derived["n_set_words"]
         derived["dx_bits"] = _code_bitsets(compiled.dx_member_start, compiled.dx_member_set, words)
         derived["proc_bits"] = _code_bitsets(compiled.proc_member_start, compiled.proc_member_set, words)
-        derived["dx_mdc_start"], derived["dx_mdc"] = _candidate_mdcs(
+        derived["dx_mdcs"] = _candidate_mdcs(
             derived["prog"], derived["slot_masks"], compiled.mdc_entry, derived["dx_bits"]
         )
         values = {name: getattr(compiled, name) for name in cls._fields if name not in derived}
@@ -123,7 +123,7 @@ class KernelTables(NamedTuple):
 
 
 def _candidate_mdcs(prog, slot_masks, mdc_entry, dx_bits):
-    """Per principal diagnosis, the MDCs (in order) whose entry rule it does not rule out.
+    """Per principal diagnosis, a bitset of the MDCs whose entry rule it does not rule out.
 
     An entry rule whose first test is "principal diagnosis in S" and which fails
     when that test fails cannot hold for a principal outside S, so the walk
@@ -138,9 +138,11 @@ def _candidate_mdcs(prog, slot_masks, mdc_entry, dx_bits):
             continue
         bit = np.array(prog[pc, P_BIT], dtype=np.int64).view(np.uint64)
         keep[:, m] = (dx_bits[:, prog[pc, P_WORD]] & bit) != 0
-    start = np.zeros(n_codes + 1, dtype=np.int64)
-    np.cumsum(keep.sum(axis=1), out=start[1:])
-    return start, np.nonzero(keep)[1].astype(np.int32)
+    words = (len(mdc_entry) + 63) // 64
+    bits = np.packbits(keep, axis=1, bitorder="little")
+    padded = np.zeros((n_codes, words * 8), dtype=np.uint8)
+    padded[:, :bits.shape[1]] = bits
+    return padded.view("<u8")
 
 
 def _code_bitsets(start: np.ndarray, members: np.ndarray, words: int) -> np.ndarray:
@@ -352,7 +354,7 @@ def _group_range(t, b, out, lo, hi, max_codes):
     """Group records ``lo:hi``; scratch buffers are this call's own, so threads share nothing."""
     _group_records(  # arrays, not the tuples: helpers inlined in a loop copy every field of a tuple they take
         t.dx_bits, t.proc_bits, t.slot_masks, t.count_sets, t.count_masks, t.cce, t.mcc_excl, t.cc_excl,
-        t.prog, t.check_entry, t.dx_mdc_start, t.dx_mdc, t.mdc_entry, t.mdc_adrg_start, t.adrg_entry,
+        t.prog, t.check_entry, t.dx_mdcs, t.mdc_entry, t.mdc_adrg_start, t.adrg_entry,
         t.adrg_outcome, t.adrg_drg_start, t.drg_entry, t.drg_target, t.regroup_alone[0] != 0,
         b.dx_start, b.dx_ids, b.proc_start, b.proc_ids, b.nums,
         out.status, out.reason, out.reason_arg, out.mdc, out.adrg_row, out.drg, out.mcc_pos, out.cc_pos,
@@ -363,7 +365,7 @@ def _group_range(t, b, out, lo, hi, max_codes):
 
 @njit(**NO_ALLOC)
 def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, cce, mcc_excl, cc_excl,
-                   prog, check_entry, dx_mdc_start, dx_mdc, mdc_entry, mdc_adrg_start, adrg_entry,
+                   prog, check_entry, dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry,
                    adrg_outcome, adrg_drg_start, drg_entry, drg_target, regroup_alone,
                    dx_start, dx_ids, proc_start, proc_ids, nums,
                    status, reason, reason_arg, out_mdc, out_adrg, out_drg, out_mcc, out_cc,
@@ -399,14 +401,14 @@ def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, cce,
         has_mcc, has_cc = mcc_pos >= 0, cc_pos >= 0
 
         principal, n_dx = dx_ids[d0], d1 - d0
-        m, r, drg = _walk(dx_mdc_start, dx_mdc, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start,
+        m, r, drg = _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start,
                           drg_entry, drg_target, prog, i, nums, slots, has_mcc, has_cc, counts,
                           principal, n_dx, p1 - p0)
         if m < 0 and regroup_alone:
             for k in range(p0 + 1, p1):  # each secondary procedure alone; checks are not repeated
                 _prepare_record(slot_masks, dx_bits, proc_bits, count_sets, count_masks,
                                 dx_ids, d0, d1, proc_ids, k, k + 1, slots, counts, seen)
-                m, r, drg = _walk(dx_mdc_start, dx_mdc, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start,
+                m, r, drg = _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start,
                                   drg_entry, drg_target, prog, i, nums, slots, has_mcc, has_cc, counts,
                                   principal, n_dx, 1)
                 if m >= 0:
@@ -425,19 +427,22 @@ def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, cce,
 
 
 @njit(**JIT, inline="always")
-def _walk(dx_mdc_start, dx_mdc, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, drg_entry, drg_target,
+def _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, drg_entry, drg_target,
           prog, i, nums, slots, has_mcc, has_cc, counts, principal, n_dx, n_proc):
     """MDC → ADRG → DRG for record ``i``: (MDC, ADRG row, DRG) of the first MDC that takes it, or (-1, -1, 0)."""
-    for j in range(dx_mdc_start[principal], dx_mdc_start[principal + 1]):
-        m = dx_mdc[j]
-        if not _run(mdc_entry[m], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
-            continue
-        for r in range(mdc_adrg_start[m], mdc_adrg_start[m + 1]):
-            if not _run(adrg_entry[r], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+    for w in range(dx_mdcs.shape[1]):
+        candidates = dx_mdcs[principal, w]
+        while candidates:
+            m = w * 64 + trailing_zeros(candidates)
+            candidates &= candidates - np.uint64(1)
+            if not _run(mdc_entry[m], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
                 continue
-            for d in range(adrg_drg_start[r], adrg_drg_start[r + 1]):  # no DRG holds: the ADRG does not match
-                if _run(drg_entry[d], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
-                    return m, r, drg_target[d]
+            for r in range(mdc_adrg_start[m], mdc_adrg_start[m + 1]):
+                if not _run(adrg_entry[r], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+                    continue
+                for d in range(adrg_drg_start[r], adrg_drg_start[r + 1]):  # none holds: the ADRG does not match
+                    if _run(drg_entry[d], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+                        return m, r, drg_target[d]
     return -1, -1, 0
 
 
