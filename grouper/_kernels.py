@@ -31,8 +31,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
 from numba.cpython.unsafe.numbers import trailing_zeros
+from numba.extending import intrinsic
 
 from foundation.numba_options import CHUNK, JIT, NO_ALLOC, PARALLEL
 from icd_tables.compiled import (
@@ -52,10 +55,14 @@ from icd_tables.compiled import (
     MISSING,
     OUTCOME_OK,
     OUTCOME_QY,
+    INS_ATOM,
+    INS_FALSE,
     CompiledPack,
 )
 
 STATUS_OK, STATUS_QY, STATUS_UNGROUPABLE, STATUS_INVALID = range(4)
+#: How many records ahead the kernel prefetches table rows.
+PREFETCH_AHEAD = 4
 #: Columns of the kernel's instruction table (see ``_program_table``).
 P_KIND, P_ARG, P_WORD, P_BIT, P_OP, P_VALUE, P_TRUE, P_FALSE = range(8)
 PROG_WIDTH = 8
@@ -68,6 +75,32 @@ PROG_WIDTH = 8
     REASON_QY,
     REASON_MDC_FALLBACK,
 ) = range(7)
+
+
+@intrinsic
+def _prefetch(typingctx, arr, row):
+    """Ask the CPU to bring row ``row`` of ``arr`` into cache (its first and its last element); results do not
+    depend on it, and no row is read: a prefetch of an address outside the array is harmless."""
+    sig = types.void(arr, row)
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        i32, one = ir.IntType(32), context.get_constant(types.intp, 1)
+        columns = cgutils.unpack_tuple(builder, array.shape, array_type.ndim)[1:]
+        ends = [[context.get_constant(types.intp, 0)] * len(columns)]
+        if columns:
+            ends.append([builder.sub(n, one) for n in columns])
+        prefetch = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer(), i32, i32, i32]),
+            "llvm.prefetch.p0")
+        for end in ends:
+            address = cgutils.get_item_pointer(context, builder, array_type, array, [index, *end], wraparound=False)
+            builder.call(prefetch, [builder.bitcast(address, ir.IntType(8).as_pointer()), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 class KernelTables(NamedTuple):
@@ -93,6 +126,8 @@ class KernelTables(NamedTuple):
     drg_target: np.ndarray
     regroup_alone: np.ndarray
     n_set_words: int
+    adrg_dx_ok: np.ndarray
+    adrg_proc_ok: np.ndarray
 
     @classmethod
     def from_pack(cls, compiled: CompiledPack) -> "KernelTables":
@@ -103,6 +138,9 @@ class KernelTables(NamedTuple):
         derived["dx_mdcs"] = _candidate_mdcs(
             derived["prog"], derived["slot_masks"], compiled.mdc_entry, derived["dx_bits"]
         )
+        derived["adrg_dx_ok"] = _candidate_adrgs(compiled, compiled.dx_member_start, compiled.dx_member_set, 1)
+        proc_start = np.append(compiled.proc_member_start, compiled.proc_member_start[-1])  # + no procedure
+        derived["adrg_proc_ok"] = _candidate_adrgs(compiled, proc_start, compiled.proc_member_set, 4)
         values = {name: getattr(compiled, name) for name in cls._fields if name not in derived}
         return cls(**values, **derived)
 
@@ -143,6 +181,34 @@ def _candidate_mdcs(prog, slot_masks, mdc_entry, dx_bits):
     padded = np.zeros((n_codes, words * 8), dtype=np.uint8)
     padded[:, :bits.shape[1]] = bits
     return padded.view("<u8")
+
+
+def _candidate_adrgs(compiled, member_start, member_set, field):
+    """Per code (CSR ``member_start``/``member_set`` of its sets), a bitset over ADRG rows: a row's bit is
+    clear when its rule starts by requiring the code in ``field`` (principal diagnosis 1, principal
+    procedure 4) to be in a set this code is not in.
+
+    Such a rule cannot hold for a record with this code there, so the walk skips it.
+    """
+    entry = compiled.adrg_entry
+    pc = np.maximum(entry, 0)
+    atom = compiled.atoms[compiled.ins[pc, INS_ATOM]]
+    tested = ((entry >= 0) & (atom[:, ATOM_KIND] == ATOM_IN) & (atom[:, ATOM_FIELDS] == field)
+              & (compiled.ins[pc, INS_FALSE] == REJECT))
+    words = (len(entry) + 63) // 64
+    others = np.flatnonzero(~tested)
+    untested = _code_bitsets(np.array([0, len(others)]), others, words)
+    rows = np.flatnonzero(tested)
+    rows = rows[np.argsort(atom[rows, ATOM_SET], kind="stable")]
+    sets = atom[rows, ATOM_SET]
+    first = np.searchsorted(sets, member_set)
+    count = np.searchsorted(sets, member_set, side="right") - first  # tested rows of each membership's set
+    total = int(count.sum())
+    taken = rows[np.repeat(first, count) + np.arange(total) - np.repeat(np.cumsum(count) - count, count)]
+    code = np.repeat(np.repeat(np.arange(len(member_start) - 1), np.diff(member_start)), count)
+    start = np.zeros(len(member_start), dtype=np.int64)
+    np.cumsum(np.bincount(code, minlength=len(member_start) - 1), out=start[1:])
+    return _code_bitsets(start, taken, words) | untested
 
 
 def _code_bitsets(start: np.ndarray, members: np.ndarray, words: int) -> np.ndarray:
@@ -307,6 +373,34 @@ def _fill_slots(slots, masks, dx_bits, proc_bits, dx_ids, d0, d1, proc_ids, p0, 
 
 
 @njit(**JIT, inline="always")
+def _prefetch_record(dx_bits, dx_mdcs, cce, mcc_excl, cc_excl, adrg_dx_ok, proc_bits, adrg_proc_ok,
+                     dx_ids, d0, proc_ids, p0):
+    """Prefetch the table rows of a later record (diagnoses from ``d0``, procedures from ``p0``).
+
+    The rows of random codes miss the caches; fetched a few records ahead they
+    arrive while this record is grouped.  Branch-free: the principal and the
+    next two diagnoses (past the record's end: another record's, harmless) and
+    the principal procedure.
+    """
+    n_dx, n_proc = dx_ids.shape[0], proc_ids.shape[0]
+    if n_dx:
+        code = dx_ids[min(d0, n_dx - 1)]
+        _prefetch(dx_bits, code)
+        _prefetch(dx_mdcs, code)
+        _prefetch(cce, code)
+        _prefetch(adrg_dx_ok, code)
+        for k in range(d0 + 1, d0 + 3):
+            code = dx_ids[min(k, n_dx - 1)]
+            _prefetch(dx_bits, code)
+            _prefetch(mcc_excl, code)
+            _prefetch(cc_excl, code)
+    if n_proc:
+        code = proc_ids[min(p0, n_proc - 1)]
+        _prefetch(proc_bits, code)
+        _prefetch(adrg_proc_ok, code)
+
+
+@njit(**JIT, inline="always")
 def _first_negative(ids, lo, hi):
     for k in range(lo, hi):
         if ids[k] < 0:
@@ -356,6 +450,7 @@ def _group_range(t, b, out, lo, hi, max_codes):
         t.dx_bits, t.proc_bits, t.slot_masks, t.count_sets, t.count_masks, t.cce, t.mcc_excl, t.cc_excl,
         t.prog, t.check_entry, t.dx_mdcs, t.mdc_entry, t.mdc_adrg_start, t.adrg_entry,
         t.adrg_outcome, t.adrg_drg_start, t.drg_entry, t.drg_target, t.regroup_alone[0] != 0,
+        t.adrg_dx_ok, t.adrg_proc_ok,
         b.dx_start, b.dx_ids, b.proc_start, b.proc_ids, b.nums,
         out.status, out.reason, out.reason_arg, out.mdc, out.adrg_row, out.drg, out.mcc_pos, out.cc_pos,
         lo, hi, np.zeros((t.slot_masks.shape[0], t.n_set_words), dtype=np.uint64),
@@ -366,11 +461,14 @@ def _group_range(t, b, out, lo, hi, max_codes):
 @njit(**NO_ALLOC)
 def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, cce, mcc_excl, cc_excl,
                    prog, check_entry, dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry,
-                   adrg_outcome, adrg_drg_start, drg_entry, drg_target, regroup_alone,
+                   adrg_outcome, adrg_drg_start, drg_entry, drg_target, regroup_alone, adrg_dx_ok, adrg_proc_ok,
                    dx_start, dx_ids, proc_start, proc_ids, nums,
                    status, reason, reason_arg, out_mdc, out_adrg, out_drg, out_mcc, out_cc,
                    lo, hi, slots, counts, seen):
     for i in range(lo, hi):
+        _prefetch_record(dx_bits, dx_mdcs, cce, mcc_excl, cc_excl, adrg_dx_ok, proc_bits, adrg_proc_ok,
+                         dx_ids, dx_start[min(i + PREFETCH_AHEAD, hi - 1)],
+                         proc_ids, proc_start[min(i + PREFETCH_AHEAD, hi - 1)])
         out_mdc[i], out_adrg[i], out_drg[i] = -1, -1, 0
         reason_arg[i], out_mcc[i], out_cc[i] = -1, -1, -1
         d0, d1 = dx_start[i], dx_start[i + 1]
@@ -401,16 +499,17 @@ def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, cce,
         has_mcc, has_cc = mcc_pos >= 0, cc_pos >= 0
 
         principal, n_dx = dx_ids[d0], d1 - d0
+        first_proc = proc_ids[p0] if p1 > p0 else adrg_proc_ok.shape[0] - 1
         m, r, drg = _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start,
-                          drg_entry, drg_target, prog, i, nums, slots, has_mcc, has_cc, counts,
-                          principal, n_dx, p1 - p0)
+                          drg_entry, drg_target, adrg_dx_ok, adrg_proc_ok, prog, i, nums, slots, has_mcc, has_cc,
+                          counts, principal, first_proc, n_dx, p1 - p0)
         if m < 0 and regroup_alone:
             for k in range(p0 + 1, p1):  # each secondary procedure alone; checks are not repeated
                 _prepare_record(slot_masks, dx_bits, proc_bits, count_sets, count_masks,
                                 dx_ids, d0, d1, proc_ids, k, k + 1, slots, counts, seen)
                 m, r, drg = _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start,
-                                  drg_entry, drg_target, prog, i, nums, slots, has_mcc, has_cc, counts,
-                                  principal, n_dx, 1)
+                                  drg_entry, drg_target, adrg_dx_ok, adrg_proc_ok, prog, i, nums, slots, has_mcc,
+                                  has_cc, counts, principal, proc_ids[k], n_dx, 1)
                 if m >= 0:
                     break
         if m < 0:
@@ -428,7 +527,7 @@ def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, cce,
 
 @njit(**JIT, inline="always")
 def _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, drg_entry, drg_target,
-          prog, i, nums, slots, has_mcc, has_cc, counts, principal, n_dx, n_proc):
+          adrg_dx_ok, adrg_proc_ok, prog, i, nums, slots, has_mcc, has_cc, counts, principal, first_proc, n_dx, n_proc):
     """MDC → ADRG → DRG for record ``i``: (MDC, ADRG row, DRG) of the first MDC that takes it, or (-1, -1, 0)."""
     for w in range(dx_mdcs.shape[1]):
         candidates = dx_mdcs[principal, w]
@@ -437,12 +536,22 @@ def _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, drg_en
             candidates &= candidates - np.uint64(1)
             if not _run(mdc_entry[m], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
                 continue
-            for r in range(mdc_adrg_start[m], mdc_adrg_start[m + 1]):
-                if not _run(adrg_entry[r], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
-                    continue
-                for d in range(adrg_drg_start[r], adrg_drg_start[r + 1]):  # none holds: the ADRG does not match
-                    if _run(drg_entry[d], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
-                        return m, r, drg_target[d]
+            lo, hi = mdc_adrg_start[m], mdc_adrg_start[m + 1]
+            for aw in range(lo >> 6, (hi + 63) >> 6):  # the candidate ADRG rows lo:hi, in order
+                base = aw * 64
+                rows = adrg_dx_ok[principal, aw] & adrg_proc_ok[first_proc, aw]
+                if base < lo:
+                    rows &= ~np.uint64(0) << np.uint64(lo - base)
+                if hi - base < 64:
+                    rows &= (np.uint64(1) << np.uint64(hi - base)) - np.uint64(1)
+                while rows:
+                    r = base + trailing_zeros(rows)
+                    rows &= rows - np.uint64(1)
+                    if not _run(adrg_entry[r], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+                        continue
+                    for d in range(adrg_drg_start[r], adrg_drg_start[r + 1]):  # none holds: the ADRG fails
+                        if _run(drg_entry[d], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+                            return m, r, drg_target[d]
     return -1, -1, 0
 
 
