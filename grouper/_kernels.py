@@ -18,6 +18,14 @@ of whose DRG rows holds does not match, and the walk goes on.  (7) Packs that
 regroup (``regroup_alone``) walk an ungroupable record again with each
 secondary procedure alone as its only procedure.
 
+The walk skips rows that cannot hold, in the order the table gives: per
+principal diagnosis a bitset of the candidate MDCs, and per principal
+diagnosis and per principal procedure a bitset of the ADRG rows whose rule
+does not start by requiring that code in a set it is not in; the walk visits
+the set bits of their AND (``trailing_zeros``), not every row with a branch
+each.  Rows of random codes miss the caches, so the loop prefetches the table
+rows of the record ``PREFETCH_AHEAD`` records on.
+
 Helpers take plain arrays rather than tuples of arrays: passing a large tuple
 to a non-inlined function copies it on every call, which cost 50x here.  The
 per-record loop (``_group_records``) allocates nothing and runs without Numba's
@@ -108,7 +116,9 @@ class KernelTables(NamedTuple):
 
     dx_bits: np.ndarray
     proc_bits: np.ndarray
-    dx_mdcs: np.ndarray
+    dx_mdcs: np.ndarray  # uint64 (dx codes, MDC words): the candidate MDCs of each principal diagnosis
+    adrg_dx_ok: np.ndarray  # uint64 (dx codes, ADRG words): candidate ADRG rows by principal diagnosis
+    adrg_proc_ok: np.ndarray  # the same by principal procedure; one more last row: no procedure
     mcc_excl: np.ndarray
     cc_excl: np.ndarray
     cce: np.ndarray
@@ -126,8 +136,6 @@ class KernelTables(NamedTuple):
     drg_target: np.ndarray
     regroup_alone: np.ndarray
     n_set_words: int
-    adrg_dx_ok: np.ndarray
-    adrg_proc_ok: np.ndarray
 
     @classmethod
     def from_pack(cls, compiled: CompiledPack) -> "KernelTables":
