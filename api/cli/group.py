@@ -5,11 +5,8 @@ from __future__ import annotations
 import argparse
 import codecs
 import collections
-import queue
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,6 +20,7 @@ from api.cli.labels import RESULT_LABELS_ZH, add_xlsx_split
 from api.cli.progress import Progress, writing
 from api.grouping import BatchGrouper
 from foundation import files
+from foundation.background import BackgroundWriter, prefetched
 from foundation.files import OutputError, ResultWriter
 from grouper import Grouper
 from icd_tables.intake.reader import open_records
@@ -73,78 +71,6 @@ class Summary:
                 print(f"  {n:>8,}  {text}", file=out)
 
 
-def _prefetch(items, depth: int = 1):
-    """Iterate ``items`` in a background thread, ``depth`` items ahead (reading overlaps grouping)."""
-    box: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def work():
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        box.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    close = getattr(items, "close", None)
-                    if close is not None:
-                        close()
-                    return
-            box.put((done, None))
-        except BaseException as exc:  # handed to the consumer, raised there
-            box.put((done, exc))
-
-    thread = threading.Thread(target=work, name="drg-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = box.get()
-            if error is not None:
-                raise error
-            if item is done:
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
-class _BackgroundWriter:
-    """Writes each batch in a worker thread while the next one is grouped (one batch in flight)."""
-
-    def __init__(self, writer: ResultWriter):
-        self.writer = writer
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="drg-writer")
-        self._pending = None
-
-    def write(self, table: pa.Table) -> None:
-        self.wait()
-        self._pending = self._pool.submit(self.writer.write, table)
-
-    def wait(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
-
-    def close(self) -> None:
-        try:
-            self.wait()
-        finally:
-            self._pool.shutdown()
-        self.writer.close()
-
-    def abort(self) -> None:
-        try:
-            self.wait()
-        except BaseException:  # the abort's reason is already being raised
-            pass
-        self._pool.shutdown()
-        self.writer.abort()
-
-
 def cmd_group(args) -> int:
     if args.engine == "spark":
         return spark.group(args)
@@ -177,11 +103,11 @@ def cmd_group(args) -> int:
     wanted = None if args.keep_input else [source.names[i] for i in plan.used_columns()]
     summary = Summary()
     progress = Progress(source.known_rows())
-    writer = _BackgroundWriter(ResultWriter(args.output, sheet="分组结果 results", labels=RESULT_LABELS_ZH,
+    writer = BackgroundWriter(ResultWriter(args.output, sheet="分组结果 results", labels=RESULT_LABELS_ZH,
                                             split=args.xlsx_split, progress=writing(args.output.name)))
     row_no = 1
     try:
-        for raw in _prefetch(source.batches(args.batch_size, wanted)):
+        for raw in prefetched(source.batches(args.batch_size, wanted)):
             results = batcher(raw, row_no)
             writer.write(results)
             summary.add(results)

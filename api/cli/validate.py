@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from api.cli.commands import help_of
 from api.cases import iter_cases, read_cases
+from foundation.background import BackgroundWriter, prefetched
 from foundation.files import InputError, ResultWriter, output_format, write_table
 from foundation.xlsx import sheet_title, write_sheets
 from api.cli.in_use import in_use_line
@@ -47,11 +48,13 @@ def _records(args, validator: Validator) -> pa.Table:
 
 
 class _Writers:
-    """The per-row output files of one run, written batch by batch, all removed if the run fails."""
+    """The per-row output files of one run, written batch by batch (each in a thread of its own while the next batch
+    is validated), all removed if the run fails."""
 
     def __init__(self, paths: list[Path | None], split: bool = False):
         sheets = ("问题清单 findings", "分组说明 explanations", "替代方案 what-if")
-        self.writers = [ResultWriter(p, sheet=sheet, labels=labels_zh(), split=split, progress=writing(p.name))
+        self.writers = [BackgroundWriter(ResultWriter(p, sheet=sheet, labels=labels_zh(), split=split,
+                                                      progress=writing(p.name)))
                         if p else None for p, sheet in zip(paths, sheets)]
 
     def write(self, result: Validation) -> None:
@@ -81,8 +84,8 @@ def cmd_validate(args) -> int:
     summary_path = args.summary or stem.with_name(stem.name + SUMMARY_SUFFIX + ".csv")
     report_path = args.report or stem.with_name(stem.name + REPORT_SUFFIX)
     departments_path = args.department_lists or stem.with_name(stem.name + DEPARTMENTS_SUFFIX)
-    batches = iter_cases([args.input], columns=args.columns, encoding=args.encoding, raw=True,
-                         batch_size=args.batch_size, code_pack=validator.pack)
+    batches = prefetched(iter_cases([args.input], columns=args.columns, encoding=args.encoding, raw=True,
+                                    batch_size=args.batch_size, code_pack=validator.pack))
     progress = Progress(None)
     writers = _Writers([args.output, args.explain, args.whatif], split=args.xlsx_split)
     kept_findings, kept_cases, kept_money, kept_records, statuses = [], [], [], [], collections.Counter()
