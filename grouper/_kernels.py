@@ -209,8 +209,10 @@ def _candidate_adrgs(compiled, member_start, member_set, field):
     rows = np.flatnonzero(tested)
     rows = rows[np.argsort(atom[rows, ATOM_SET], kind="stable")]
     sets = atom[rows, ATOM_SET]
-    first = np.searchsorted(sets, member_set)
-    count = np.searchsorted(sets, member_set, side="right") - first  # tested rows of each membership's set
+    set_ids = np.arange(max(int(member_set.max(initial=-1)), int(sets.max(initial=-1))) + 1)
+    first_of_set = np.searchsorted(sets, set_ids)
+    count_of_set = np.searchsorted(sets, set_ids, side="right") - first_of_set  # the tested rows of each set
+    first, count = first_of_set[member_set], count_of_set[member_set]
     total = int(count.sum())
     taken = rows[np.repeat(first, count) + np.arange(total) - np.repeat(np.cumsum(count) - count, count)]
     code = np.repeat(np.repeat(np.arange(len(member_start) - 1), np.diff(member_start)), count)
