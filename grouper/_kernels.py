@@ -18,8 +18,20 @@ of whose DRG rows holds does not match, and the walk goes on.  (7) Packs that
 regroup (``regroup_alone``) walk an ungroupable record again with each
 secondary procedure alone as its only procedure.
 
+The walk skips rows that cannot hold, in the order the table gives: per
+principal diagnosis a bitset of the candidate MDCs, and per principal
+diagnosis and per principal procedure a bitset of the ADRG rows whose rule
+does not start by requiring that code in a set it is not in; the walk visits
+the set bits of their AND (``trailing_zeros``), not every row with a branch
+each.  Rows of random codes miss the caches, so the loop prefetches the table
+rows of the record ``PREFETCH_AHEAD`` records on.
+
 Helpers take plain arrays rather than tuples of arrays: passing a large tuple
-to a non-inlined function copies it on every call, which cost 50x here.
+to a non-inlined function copies it on every call, which cost 50x here.  The
+per-record loop (``_group_records``) allocates nothing and runs without Numba's
+runtime (:data:`foundation.numba_options.NO_ALLOC`): with it, every array handed to
+an inlined helper was reference-counted (an atomic increment and decrement) on
+every call, 40% of the kernel's time.
 """
 
 from __future__ import annotations
@@ -27,9 +39,13 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.cpython.unsafe.numbers import trailing_zeros
+from numba.extending import intrinsic
 
-from foundation.numba_options import CHUNK, JIT, PARALLEL
+from foundation.numba_options import CHUNK, JIT, NO_ALLOC, PARALLEL
 from icd_tables.compiled import (
     ACCEPT,
     REJECT,
@@ -47,10 +63,14 @@ from icd_tables.compiled import (
     MISSING,
     OUTCOME_OK,
     OUTCOME_QY,
+    INS_ATOM,
+    INS_FALSE,
     CompiledPack,
 )
 
 STATUS_OK, STATUS_QY, STATUS_UNGROUPABLE, STATUS_INVALID = range(4)
+#: How many records ahead the kernel prefetches table rows.
+PREFETCH_AHEAD = 4
 #: Columns of the kernel's instruction table (see ``_program_table``).
 P_KIND, P_ARG, P_WORD, P_BIT, P_OP, P_VALUE, P_TRUE, P_FALSE = range(8)
 PROG_WIDTH = 8
@@ -65,13 +85,40 @@ PROG_WIDTH = 8
 ) = range(7)
 
 
+@intrinsic
+def _prefetch(typingctx, arr, row):
+    """Ask the CPU to bring row ``row`` of ``arr`` into cache (its first and its last element); results do not
+    depend on it, and no row is read: a prefetch of an address outside the array is harmless."""
+    sig = types.void(arr, row)
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        i32, one = ir.IntType(32), context.get_constant(types.intp, 1)
+        columns = cgutils.unpack_tuple(builder, array.shape, array_type.ndim)[1:]
+        ends = [[context.get_constant(types.intp, 0)] * len(columns)]
+        if columns:
+            ends.append([builder.sub(n, one) for n in columns])
+        prefetch = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer(), i32, i32, i32]),
+            "llvm.prefetch.p0")
+        for end in ends:
+            address = cgutils.get_item_pointer(context, builder, array_type, array, [index, *end], wraparound=False)
+            builder.call(prefetch, [builder.bitcast(address, ir.IntType(8).as_pointer()), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 class KernelTables(NamedTuple):
     """The numeric arrays of a :class:`CompiledPack` the kernels read."""
 
     dx_bits: np.ndarray
     proc_bits: np.ndarray
-    dx_mdc_start: np.ndarray
-    dx_mdc: np.ndarray
+    dx_mdcs: np.ndarray  # uint64 (dx codes, MDC words): the candidate MDCs of each principal diagnosis
+    adrg_dx_ok: np.ndarray  # uint64 (dx codes, ADRG words): candidate ADRG rows by principal diagnosis
+    adrg_proc_ok: np.ndarray  # the same by principal procedure; one more last row: no procedure
     mcc_excl: np.ndarray
     cc_excl: np.ndarray
     cce: np.ndarray
@@ -96,9 +143,12 @@ class KernelTables(NamedTuple):
         words = derived["n_set_words"]
         derived["dx_bits"] = _code_bitsets(compiled.dx_member_start, compiled.dx_member_set, words)
         derived["proc_bits"] = _code_bitsets(compiled.proc_member_start, compiled.proc_member_set, words)
-        derived["dx_mdc_start"], derived["dx_mdc"] = _candidate_mdcs(
+        derived["dx_mdcs"] = _candidate_mdcs(
             derived["prog"], derived["slot_masks"], compiled.mdc_entry, derived["dx_bits"]
         )
+        derived["adrg_dx_ok"] = _candidate_adrgs(compiled, compiled.dx_member_start, compiled.dx_member_set, 1)
+        proc_start = np.append(compiled.proc_member_start, compiled.proc_member_start[-1])  # + no procedure
+        derived["adrg_proc_ok"] = _candidate_adrgs(compiled, proc_start, compiled.proc_member_set, 4)
         values = {name: getattr(compiled, name) for name in cls._fields if name not in derived}
         return cls(**values, **derived)
 
@@ -119,7 +169,7 @@ class KernelTables(NamedTuple):
 
 
 def _candidate_mdcs(prog, slot_masks, mdc_entry, dx_bits):
-    """Per principal diagnosis, the MDCs (in order) whose entry rule it does not rule out.
+    """Per principal diagnosis, a bitset of the MDCs whose entry rule it does not rule out.
 
     An entry rule whose first test is "principal diagnosis in S" and which fails
     when that test fails cannot hold for a principal outside S, so the walk
@@ -134,9 +184,41 @@ def _candidate_mdcs(prog, slot_masks, mdc_entry, dx_bits):
             continue
         bit = np.array(prog[pc, P_BIT], dtype=np.int64).view(np.uint64)
         keep[:, m] = (dx_bits[:, prog[pc, P_WORD]] & bit) != 0
-    start = np.zeros(n_codes + 1, dtype=np.int64)
-    np.cumsum(keep.sum(axis=1), out=start[1:])
-    return start, np.nonzero(keep)[1].astype(np.int32)
+    words = (len(mdc_entry) + 63) // 64
+    bits = np.packbits(keep, axis=1, bitorder="little")
+    padded = np.zeros((n_codes, words * 8), dtype=np.uint8)
+    padded[:, :bits.shape[1]] = bits
+    return padded.view("<u8")
+
+
+def _candidate_adrgs(compiled, member_start, member_set, field):
+    """Per code (CSR ``member_start``/``member_set`` of its sets), a bitset over ADRG rows: a row's bit is
+    clear when its rule starts by requiring the code in ``field`` (principal diagnosis 1, principal
+    procedure 4) to be in a set this code is not in.
+
+    Such a rule cannot hold for a record with this code there, so the walk skips it.
+    """
+    entry = compiled.adrg_entry
+    pc = np.maximum(entry, 0)
+    atom = compiled.atoms[compiled.ins[pc, INS_ATOM]]
+    tested = ((entry >= 0) & (atom[:, ATOM_KIND] == ATOM_IN) & (atom[:, ATOM_FIELDS] == field)
+              & (compiled.ins[pc, INS_FALSE] == REJECT))
+    words = (len(entry) + 63) // 64
+    others = np.flatnonzero(~tested)
+    untested = _code_bitsets(np.array([0, len(others)]), others, words)
+    rows = np.flatnonzero(tested)
+    rows = rows[np.argsort(atom[rows, ATOM_SET], kind="stable")]
+    sets = atom[rows, ATOM_SET]
+    set_ids = np.arange(max(int(member_set.max(initial=-1)), int(sets.max(initial=-1))) + 1)
+    first_of_set = np.searchsorted(sets, set_ids)
+    count_of_set = np.searchsorted(sets, set_ids, side="right") - first_of_set  # the tested rows of each set
+    first, count = first_of_set[member_set], count_of_set[member_set]
+    total = int(count.sum())
+    taken = rows[np.repeat(first, count) + np.arange(total) - np.repeat(np.cumsum(count) - count, count)]
+    code = np.repeat(np.repeat(np.arange(len(member_start) - 1), np.diff(member_start)), count)
+    start = np.zeros(len(member_start), dtype=np.int64)
+    np.cumsum(np.bincount(code, minlength=len(member_start) - 1), out=start[1:])
+    return _code_bitsets(start, taken, words) | untested
 
 
 def _code_bitsets(start: np.ndarray, members: np.ndarray, words: int) -> np.ndarray:
@@ -301,6 +383,34 @@ def _fill_slots(slots, masks, dx_bits, proc_bits, dx_ids, d0, d1, proc_ids, p0, 
 
 
 @njit(**JIT, inline="always")
+def _prefetch_record(dx_bits, dx_mdcs, cce, mcc_excl, cc_excl, adrg_dx_ok, proc_bits, adrg_proc_ok,
+                     dx_ids, d0, proc_ids, p0):
+    """Prefetch the table rows of a later record (diagnoses from ``d0``, procedures from ``p0``).
+
+    The rows of random codes miss the caches; fetched a few records ahead they
+    arrive while this record is grouped.  Branch-free: the principal and the
+    next two diagnoses (past the record's end: another record's, harmless) and
+    the principal procedure.
+    """
+    n_dx, n_proc = dx_ids.shape[0], proc_ids.shape[0]
+    if n_dx:
+        code = dx_ids[min(d0, n_dx - 1)]
+        _prefetch(dx_bits, code)
+        _prefetch(dx_mdcs, code)
+        _prefetch(cce, code)
+        _prefetch(adrg_dx_ok, code)
+        for k in range(d0 + 1, d0 + 3):
+            code = dx_ids[min(k, n_dx - 1)]
+            _prefetch(dx_bits, code)
+            _prefetch(mcc_excl, code)
+            _prefetch(cc_excl, code)
+    if n_proc:
+        code = proc_ids[min(p0, n_proc - 1)]
+        _prefetch(proc_bits, code)
+        _prefetch(adrg_proc_ok, code)
+
+
+@njit(**JIT, inline="always")
 def _first_negative(ids, lo, hi):
     for k in range(lo, hi):
         if ids[k] < 0:
@@ -346,81 +456,113 @@ def _first_complications(cce, mcc_excl, cc_excl, dx_ids, d0, d1):
 @njit(**JIT)
 def _group_range(t, b, out, lo, hi, max_codes):
     """Group records ``lo:hi``; scratch buffers are this call's own, so threads share nothing."""
-    slots = np.zeros((t.slot_masks.shape[0], t.n_set_words), dtype=np.uint64)
-    counts = np.zeros(t.count_sets.shape[0], dtype=np.int64)
-    seen = np.empty(max_codes, dtype=np.int32)
-    prog, nums = t.prog, b.nums
-    dx_ids, proc_ids = b.dx_ids, b.proc_ids
+    _group_records(  # arrays, not the tuples: helpers inlined in a loop copy every field of a tuple they take
+        t.dx_bits, t.proc_bits, t.slot_masks, t.count_sets, t.count_masks, t.cce, t.mcc_excl, t.cc_excl,
+        t.prog, t.check_entry, t.dx_mdcs, t.mdc_entry, t.mdc_adrg_start, t.adrg_entry,
+        t.adrg_outcome, t.adrg_drg_start, t.drg_entry, t.drg_target, t.regroup_alone[0] != 0,
+        t.adrg_dx_ok, t.adrg_proc_ok,
+        b.dx_start, b.dx_ids, b.proc_start, b.proc_ids, b.nums,
+        out.status, out.reason, out.reason_arg, out.mdc, out.adrg_row, out.drg, out.mcc_pos, out.cc_pos,
+        lo, hi, np.zeros((t.slot_masks.shape[0], t.n_set_words), dtype=np.uint64),
+        np.zeros(t.count_sets.shape[0], dtype=np.int64), np.empty(max_codes, dtype=np.int32)
+    )
+
+
+@njit(**NO_ALLOC)
+def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, cce, mcc_excl, cc_excl,
+                   prog, check_entry, dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry,
+                   adrg_outcome, adrg_drg_start, drg_entry, drg_target, regroup_alone, adrg_dx_ok, adrg_proc_ok,
+                   dx_start, dx_ids, proc_start, proc_ids, nums,
+                   status, reason, reason_arg, out_mdc, out_adrg, out_drg, out_mcc, out_cc,
+                   lo, hi, slots, counts, seen):
     for i in range(lo, hi):
-        out.mdc[i], out.adrg_row[i], out.drg[i] = -1, -1, 0
-        out.reason_arg[i], out.mcc_pos[i], out.cc_pos[i] = -1, -1, -1
-        d0, d1 = b.dx_start[i], b.dx_start[i + 1]
-        p0, p1 = b.proc_start[i], b.proc_start[i + 1]
+        _prefetch_record(dx_bits, dx_mdcs, cce, mcc_excl, cc_excl, adrg_dx_ok, proc_bits, adrg_proc_ok,
+                         dx_ids, dx_start[min(i + PREFETCH_AHEAD, hi - 1)],
+                         proc_ids, proc_start[min(i + PREFETCH_AHEAD, hi - 1)])
+        out_mdc[i], out_adrg[i], out_drg[i] = -1, -1, 0
+        reason_arg[i], out_mcc[i], out_cc[i] = -1, -1, -1
+        d0, d1 = dx_start[i], dx_start[i + 1]
+        p0, p1 = proc_start[i], proc_start[i + 1]
 
         bad = _first_negative(dx_ids, d0, d1)
         if bad >= 0:
-            out.status[i], out.reason[i], out.reason_arg[i] = STATUS_INVALID, REASON_DX_UNMAPPED, bad
+            status[i], reason[i], reason_arg[i] = STATUS_INVALID, REASON_DX_UNMAPPED, bad
             continue
         bad = _first_negative(proc_ids, p0, p1)
         if bad >= 0:
-            out.status[i], out.reason[i], out.reason_arg[i] = STATUS_INVALID, REASON_PROC_UNMAPPED, bad
+            status[i], reason[i], reason_arg[i] = STATUS_INVALID, REASON_PROC_UNMAPPED, bad
             continue
 
-        _prepare_record(t.slot_masks, t.dx_bits, t.proc_bits, t.count_sets, t.count_masks,
+        _prepare_record(slot_masks, dx_bits, proc_bits, count_sets, count_masks,
                         dx_ids, d0, d1, proc_ids, p0, p1, slots, counts, seen)
         failed = -1
-        for chk in range(t.check_entry.shape[0]):
-            if not _run(t.check_entry[chk], prog, i, nums, slots, False, False, counts, d1 - d0, p1 - p0):
+        for chk in range(check_entry.shape[0]):
+            if not _run(check_entry[chk], prog, i, nums, slots, False, False, counts, d1 - d0, p1 - p0):
                 failed = chk
                 break
         if failed >= 0:
-            out.status[i], out.reason[i], out.reason_arg[i] = STATUS_INVALID, REASON_CHECK, failed
+            status[i], reason[i], reason_arg[i] = STATUS_INVALID, REASON_CHECK, failed
             continue
 
-        mcc_pos, cc_pos = _first_complications(t.cce, t.mcc_excl, t.cc_excl, dx_ids, d0, d1)
-        out.mcc_pos[i], out.cc_pos[i] = mcc_pos, cc_pos
+        mcc_pos, cc_pos = _first_complications(cce, mcc_excl, cc_excl, dx_ids, d0, d1)
+        out_mcc[i], out_cc[i] = mcc_pos, cc_pos
         has_mcc, has_cc = mcc_pos >= 0, cc_pos >= 0
 
-        out.status[i], out.reason[i] = STATUS_UNGROUPABLE, REASON_NO_MDC
-        n_dx = d1 - d0
-        found = _walk(t, out, i, nums, slots, has_mcc, has_cc, counts, dx_ids[d0], n_dx, p1 - p0)
-        if found or not t.regroup_alone[0]:
+        principal, n_dx = dx_ids[d0], d1 - d0
+        first_proc = proc_ids[p0] if p1 > p0 else adrg_proc_ok.shape[0] - 1
+        m, r, drg = _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start,
+                          drg_entry, drg_target, adrg_dx_ok, adrg_proc_ok, prog, i, nums, slots, has_mcc, has_cc,
+                          counts, principal, first_proc, n_dx, p1 - p0)
+        if m < 0 and regroup_alone:
+            for k in range(p0 + 1, p1):  # each secondary procedure alone; checks are not repeated
+                _prepare_record(slot_masks, dx_bits, proc_bits, count_sets, count_masks,
+                                dx_ids, d0, d1, proc_ids, k, k + 1, slots, counts, seen)
+                m, r, drg = _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start,
+                                  drg_entry, drg_target, adrg_dx_ok, adrg_proc_ok, prog, i, nums, slots, has_mcc,
+                                  has_cc, counts, principal, proc_ids[k], n_dx, 1)
+                if m >= 0:
+                    break
+        if m < 0:
+            status[i], reason[i] = STATUS_UNGROUPABLE, REASON_NO_MDC
             continue
-        for k in range(p0 + 1, p1):  # each secondary procedure alone; checks are not repeated
-            _prepare_record(t.slot_masks, t.dx_bits, t.proc_bits, t.count_sets, t.count_masks,
-                            dx_ids, d0, d1, proc_ids, k, k + 1, slots, counts, seen)
-            if _walk(t, out, i, nums, slots, has_mcc, has_cc, counts, dx_ids[d0], n_dx, 1):
-                break
+        out_drg[i], out_mdc[i], out_adrg[i] = drg, m, r
+        outcome = adrg_outcome[r]
+        if outcome == OUTCOME_OK:
+            status[i], reason[i] = STATUS_OK, REASON_NONE
+        elif outcome == OUTCOME_QY:
+            status[i], reason[i] = STATUS_QY, REASON_QY
+        else:
+            status[i], reason[i] = STATUS_UNGROUPABLE, REASON_MDC_FALLBACK
 
 
 @njit(**JIT, inline="always")
-def _walk(t, out, i, nums, slots, has_mcc, has_cc, counts, principal, n_dx, n_proc):
-    """MDC → ADRG → DRG for record ``i``; writes the result and returns True when some MDC takes it."""
-    prog = t.prog
-    for j in range(t.dx_mdc_start[principal], t.dx_mdc_start[principal + 1]):
-        m = t.dx_mdc[j]
-        if not _run(t.mdc_entry[m], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
-            continue
-        for r in range(t.mdc_adrg_start[m], t.mdc_adrg_start[m + 1]):
-            if not _run(t.adrg_entry[r], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+def _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, drg_entry, drg_target,
+          adrg_dx_ok, adrg_proc_ok, prog, i, nums, slots, has_mcc, has_cc, counts, principal, first_proc, n_dx, n_proc):
+    """MDC → ADRG → DRG for record ``i``: (MDC, ADRG row, DRG) of the first MDC that takes it, or (-1, -1, 0)."""
+    for w in range(dx_mdcs.shape[1]):
+        candidates = dx_mdcs[principal, w]
+        while candidates:
+            m = w * 64 + trailing_zeros(candidates)
+            candidates &= candidates - np.uint64(1)
+            if not _run(mdc_entry[m], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
                 continue
-            drg = -1
-            for d in range(t.adrg_drg_start[r], t.adrg_drg_start[r + 1]):
-                if _run(t.drg_entry[d], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
-                    drg = t.drg_target[d]
-                    break
-            if drg < 0:  # no DRG of the ADRG holds: the ADRG does not match
-                continue
-            out.drg[i], out.mdc[i], out.adrg_row[i] = drg, m, r
-            outcome = t.adrg_outcome[r]
-            if outcome == OUTCOME_OK:
-                out.status[i], out.reason[i] = STATUS_OK, REASON_NONE
-            elif outcome == OUTCOME_QY:
-                out.status[i], out.reason[i] = STATUS_QY, REASON_QY
-            else:
-                out.reason[i] = REASON_MDC_FALLBACK
-            return True
-    return False
+            lo, hi = mdc_adrg_start[m], mdc_adrg_start[m + 1]
+            for aw in range(lo >> 6, (hi + 63) >> 6):  # the candidate ADRG rows lo:hi, in order
+                base = aw * 64
+                rows = adrg_dx_ok[principal, aw] & adrg_proc_ok[first_proc, aw]
+                if base < lo:
+                    rows &= ~np.uint64(0) << np.uint64(lo - base)
+                if hi - base < 64:
+                    rows &= (np.uint64(1) << np.uint64(hi - base)) - np.uint64(1)
+                while rows:
+                    r = base + trailing_zeros(rows)
+                    rows &= rows - np.uint64(1)
+                    if not _run(adrg_entry[r], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+                        continue
+                    for d in range(adrg_drg_start[r], adrg_drg_start[r + 1]):  # none holds: the ADRG fails
+                        if _run(drg_entry[d], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+                            return m, r, drg_target[d]
+    return -1, -1, 0
 
 
 @njit(**PARALLEL)
