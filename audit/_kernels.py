@@ -1,6 +1,7 @@
-"""Numba kernel that builds what-if records.  Private: use :func:`audit.whatif.what_if`.
+"""Numba kernels of the audit.  Private: use :func:`audit.whatif.what_if` and
+:func:`audit.record_rules.record_findings`.
 
-Records are encoded as in :mod:`grouper._kernels` (CSR code lists, principal
+What-if records (``_alternatives``): records are encoded as in :mod:`grouper._kernels` (CSR code lists, principal
 first).  For each record whose ``keep`` flag is set, the kernel writes
 
 * one alternative per secondary diagnosis ``j`` whose code differs from the
@@ -10,6 +11,8 @@ first).  For each record whose ``keep`` flag is set, the kernel writes
 * one alternative when the principal procedure is not an operating-room
   procedure but a later one is: the first such procedure moves to the front
   (``[P[k], P[0..k-1], P[k+1..]]``), diagnoses unchanged.
+
+Repeated codes (``_repeated_codes``): the codes a record lists twice or more, for the duplicate rules.
 """
 
 from __future__ import annotations
@@ -94,3 +97,41 @@ def _alternatives(dx_start, dx_ids, proc_start, proc_ids, keep, or_proc):
             a += 1
             out_dx_start[a], out_proc_start[a] = w, v
     return parent, kind, moved, out_dx_start, out_dx, out_proc_start, out_proc
+
+
+@njit(**JIT)
+def _repeated_codes(starts, index, usable, exclude):
+    """Codes entered twice or more in one record: record, code and count, by record, then code.
+
+    Record ``i`` holds the codes ``index[starts[i]:starts[i + 1]]`` (ids of distinct codes); only codes
+    with ``usable[code]`` and other than ``exclude[i]`` (-1: none) count.
+    """
+    n = starts.shape[0] - 1
+    records = np.empty(index.shape[0], np.int64)
+    codes = np.empty(index.shape[0], np.int64)
+    counts = np.empty(index.shape[0], np.int64)
+    kept = np.empty(index.shape[0], np.int64)
+    found = 0
+    for i in range(n):
+        if starts[i + 1] - starts[i] < 2:
+            continue
+        m = 0
+        for p in range(starts[i], starts[i + 1]):
+            code = index[p]
+            if usable[code] and code != exclude[i]:
+                j = m  # insertion sort: a record lists a few codes, and no array is allocated per record
+                while j > 0 and kept[j - 1] > code:
+                    kept[j] = kept[j - 1]
+                    j -= 1
+                kept[j] = code
+                m += 1
+        run = 1
+        for k in range(1, m + 1):
+            if k < m and kept[k] == kept[k - 1]:
+                run += 1
+                continue
+            if run >= 2:
+                records[found], codes[found], counts[found] = i, kept[k - 1], run
+                found += 1
+            run = 1
+    return records[:found], codes[:found], counts[:found]

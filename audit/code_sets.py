@@ -47,19 +47,21 @@ def clean_codes(codes: pa.Array) -> pa.Array:
     return pc.utf8_upper(pc.utf8_trim_whitespace(pc.fill_null(codes.cast(pa.string()), "")))
 
 
-def _classified(codes: pa.Array, question: tuple, classify) -> np.ndarray:
+def _classified(codes: pa.Array | list, question: tuple, classify) -> np.ndarray:
     """``classify`` (Arrow text in, bool per text out) of each code, remembered per distinct code."""
-    return np.array(per_text(codes.to_pylist(), question,
+    texts = codes if isinstance(codes, list) else codes.to_pylist()
+    return np.array(per_text(texts, question,
                              lambda new: classify(pa.array(new, pa.string())).tolist()), dtype=bool).reshape(-1)
 
 
-def in_ranges(codes: pa.Array, text: str) -> np.ndarray:
+def in_ranges(codes: pa.Array | list, text: str) -> np.ndarray:
     """Boolean per code: inside one of the ranges ``text`` (see the module docstring).
 
     Parameters
     ----------
-    codes : pyarrow.Array
-        Codes as :func:`clean_codes` returns them.
+    codes : pyarrow.Array or list of str
+        Codes as :func:`clean_codes` returns them (a list: already read out of Arrow, as a batch's
+        distinct codes are, once for all its rules).
     text : str
         Code ranges as written in the rule book.
     """
@@ -81,8 +83,9 @@ def _shape(bound: str) -> str:
     return "^" + "".join("[A-Z]" if c.isalpha() else "[0-9]" if c.isdigit() else re.escape(c) for c in bound)
 
 
-def matches(codes: pa.Array, pattern: str) -> np.ndarray:
-    """Boolean per code: the regular expression ``pattern`` matches (searched, anchor with ``^``)."""
+def matches(codes: pa.Array | list, pattern: str) -> np.ndarray:
+    """Boolean per code (Arrow or a list of text): the regular expression ``pattern`` matches (searched, anchor
+    with ``^``)."""
     return _classified(codes, ("pattern", pattern),
                        lambda distinct: pc.match_substring_regex(distinct, pattern).to_numpy(zero_copy_only=False))
 

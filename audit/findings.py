@@ -14,6 +14,8 @@ found, as text), ``message_zh``, ``message_en``, ``suggestion`` (修改建议).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,6 +37,10 @@ FINDING_SCHEMA = pa.schema([
 
 
 _EMPTY = FINDING_SCHEMA.empty_table()
+
+#: Up to this many findings, texts are filled and picked in Python: Arrow's and NumPy's fixed cost per call is
+#: then the larger part (one record's findings).
+FEW = 64
 
 
 def value_codes(column: pa.Array | pa.ChunkedArray, ranked: bool = False) -> tuple[np.ndarray, list]:
@@ -100,4 +106,88 @@ def findings_table(case_id: pa.Array, row_no: np.ndarray, rows: np.ndarray, *, r
     }, schema=FINDING_SCHEMA)
 
 
-__all__ = ["FINDING_SCHEMA", "SEVERITIES", "SEVERITY_ZH", "empty_findings", "findings_table"]
+@dataclass(frozen=True)
+class Part:
+    """Findings of one rule on one field before they are a table (:func:`assemble` makes one table of many).
+
+    Attributes
+    ----------
+    rows : numpy.ndarray
+        Positions (into the batch) of the records, one per finding.
+    rule_id, severity, field : str
+    value : pyarrow.Array
+        The value found, one per finding.
+    texts : tuple of list of str
+        ``message_zh``, ``message_en`` and ``suggestion`` as filled in, each once per distinct combination of
+        the message's values.
+    text_index : numpy.ndarray
+        Each finding's place in ``texts``.
+    """
+
+    rows: np.ndarray
+    rule_id: str
+    severity: str
+    field: str
+    value: pa.Array
+    texts: tuple
+    text_index: np.ndarray
+
+
+def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, ordered: bool = False) -> pa.Table:
+    """One findings table of ``parts``, in their order (``ordered``: then stably by ``row_no``).
+
+    Each column is gathered in one step, however many parts there are: a batch's case ids are taken
+    once, and each message column once from the texts of all parts together.
+
+    Parameters
+    ----------
+    case_id : pyarrow.Array
+        Case ids of the whole batch (text).
+    row_no : numpy.ndarray
+        Row numbers of the whole batch.
+    parts : list of Part
+    ordered : bool
+        Sort by ``row_no`` (stable: within a record, the parts' order).
+    """
+    parts = [part for part in parts if len(part.rows)]
+    if not parts:
+        return _EMPTY
+    for part in parts:
+        if part.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {part.severity!r}; one of {', '.join(SEVERITIES)}")
+    rows = np.concatenate([np.asarray(part.rows, dtype=np.int64) for part in parts])
+    order = np.argsort(np.asarray(row_no)[rows], kind="stable") if ordered else None
+    sizes = [len(part.rows) for part in parts]
+    labels = np.repeat(np.arange(len(parts), dtype=np.int64), sizes)
+
+    def gathered(texts: list[str], index: np.ndarray) -> pa.Array:
+        index = index if order is None else index[order]
+        if len(index) <= FEW:
+            return pa.array([texts[i] for i in index.tolist()], pa.string())
+        return pa.array(texts, pa.string()).take(pa.array(index))
+
+    def label(name: str) -> pa.Array:
+        return gathered([getattr(part, name) for part in parts], labels)
+
+    offsets = np.cumsum([0] + [len(part.texts[0]) for part in parts[:-1]])
+    text_index = np.concatenate([part.text_index + offset for part, offset in zip(parts, offsets)])
+
+    def message(k: int) -> pa.Array:
+        return gathered([text for part in parts for text in part.texts[k]], text_index)
+
+    values = pa.concat_arrays([part.value.cast(pa.string()) for part in parts])
+    picked = rows if order is None else rows[order]
+    return pa.table({
+        "case_id": case_id.take(pa.array(picked)).cast(pa.string()),
+        "row_no": pa.array(np.asarray(row_no)[picked], pa.int64()),
+        "rule_id": label("rule_id"),
+        "severity": label("severity"),
+        "field": label("field"),
+        "value": values if order is None else values.take(pa.array(order)),
+        "message_zh": message(0),
+        "message_en": message(1),
+        "suggestion": message(2),
+    }, schema=FINDING_SCHEMA)
+
+
+__all__ = ["FEW", "FINDING_SCHEMA", "SEVERITIES", "SEVERITY_ZH", "Part", "assemble", "empty_findings", "findings_table"]

@@ -37,10 +37,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.code_sets import clean_codes, in_ranges, matches, pack_sex_diagnoses, set_members
-from audit.findings import empty_findings, findings_table
+from audit._kernels import _repeated_codes
+from audit.findings import Part, assemble, empty_findings
+from audit.messages import filled
 from audit.rulebook import Rule, RuleBook
-from grouper.encode import Encoded, encode, numeric_column, to_arrow
+from grouper.encode import Encoded, encode, to_arrow
 from foundation.arrow_columns import plain_array
+from foundation.remembered import per_text
 from foundation.text_values import day_numbers
 from icd_tables.intake.bounds import implausible_fields, load_bounds
 from icd_tables.intake.reader import FORMATTING
@@ -66,23 +69,30 @@ FIELD_EN = {
 SEX_ZH = {1: "男", 2: "女"}
 SEX_EN = {1: "male", 2: "female"}
 
+#: The columns the checks read other than the codes, the dates of ``DATE_INVALID`` and the bounded values.
+_VALUE_COLUMNS = ("case_id", FORMATTING, "age_years", "age_days", "birth_weight_g", "admission_weight_g", "los_days",
+                  "admit_date", "discharge_date", "total_cost", "discharge_method")
+
+
 @dataclass(frozen=True)
 class _PackTables:
     """What the checks read from a pack, computed once per pack."""
 
-    dx_rewritten: np.ndarray  # per input code: maps to a different grouper code
-    proc_rewritten: np.ndarray
+    dx_inputs: dict  # input code as written → (grouper code id, whether that code is written differently)
+    proc_inputs: dict
     sex_dx: dict  # sex → bool over dx_codes, restricted to that sex
 
     @classmethod
     def of(cls, cp: CompiledPack) -> "_PackTables":
-        def rewritten(inputs: pa.Array, targets: np.ndarray, codes: pa.Array) -> np.ndarray:
-            if not len(inputs):
-                return np.zeros(0, dtype=bool)
-            return pc.not_equal(inputs, codes.take(pa.array(targets))).to_numpy(zero_copy_only=False)
+        def inputs(codes: pa.Array, targets: np.ndarray, grouper_codes: pa.Array) -> dict:
+            if not len(codes):
+                return {}
+            rewritten = pc.not_equal(codes, grouper_codes.take(pa.array(targets))).to_numpy(zero_copy_only=False)
+            # from the last entry to the first: a code listed twice keeps its first entry, as a look-up finds it
+            return dict(zip(reversed(codes.to_pylist()), reversed(list(zip(targets.tolist(), rewritten.tolist())))))
 
-        return cls(rewritten(cp.dx_inputs, cp.dx_input_target, cp.dx_codes),
-                   rewritten(cp.proc_inputs, cp.proc_input_target, cp.proc_codes),
+        return cls(inputs(cp.dx_inputs, cp.dx_input_target, cp.dx_codes),
+                   inputs(cp.proc_inputs, cp.proc_input_target, cp.proc_codes),
                    pack_sex_diagnoses(cp))
 
 
@@ -101,19 +111,21 @@ def _pack_tables(cp: CompiledPack) -> _PackTables:
 class _Codes:
     """One kind of codes (diagnoses or procedures) of a batch: every position, and each distinct code once."""
 
-    def __init__(self, codes: pa.Array, record: np.ndarray, inputs: pa.Array, targets: np.ndarray,
-                 grouper_codes: pa.Array, rewritten: np.ndarray):
-        self.codes = codes.cast(pa.string())
+    def __init__(self, codes: pa.Array, record: np.ndarray, inputs: dict, grouper_codes: pa.Array):
+        self.codes = _string(codes)
         self.record = record
         encoded = pc.fill_null(self.codes, "").dictionary_encode()
         self.index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         self.distinct = encoded.dictionary
-        self.clean = clean_codes(self.distinct)
-        found = pc.fill_null(pc.index_in(self.distinct, value_set=inputs), -1).to_numpy(zero_copy_only=False)
-        self.target = np.where(found >= 0, targets[np.maximum(found, 0)] if len(targets) else -1, -1)
-        self.rewritten = (found >= 0) & (rewritten[np.maximum(found, 0)] if len(rewritten) else False)
+        written = self.distinct.to_pylist()
+        # as text once for every rule's classes
+        self.clean = per_text(written, ("clean codes",),
+                              lambda new: clean_codes(pa.array(new, pa.string())).to_pylist())
+        found = [inputs.get(code, (-1, False)) for code in written]
+        self.target = np.array([target for target, _ in found], dtype=np.int64)
+        self.rewritten = np.array([changed for _, changed in found], dtype=bool)
         self._grouper_codes = grouper_codes
-        self.nonempty = pc.not_equal(self.clean, "").to_numpy(zero_copy_only=False)
+        self.nonempty = np.array([code != "" for code in self.clean], dtype=bool)
 
     def per_position(self, per_code: np.ndarray) -> np.ndarray:
         """A per-distinct-code array gathered to every position."""
@@ -136,23 +148,23 @@ class _Batch:
         self.table = table
         self.n = n = table.num_rows
         self.cp = cp
-        self.case_id = table.column("case_id").combine_chunks().cast(pa.string())
+        self.case_id = _string(_as_text(plain_array(table.column("case_id"))))
         self.row_no = np.arange(n, dtype=np.int64) + first_row_no
         nums = {field: enc.batch.nums[k] for k, field in enumerate(NUMERIC_ORDER)}
         self.age, self.sex, self.age_days = nums[Field.AGE_YEARS], nums[Field.SEX], nums[Field.AGE_DAYS]
         self.birth_weight, self.admission_weight = nums[Field.BIRTH_WEIGHT], nums[Field.ADMISSION_WEIGHT]
+        self.los, self.discharge_method = nums[Field.LOS_DAYS], nums[Field.DISCHARGE_METHOD]
         tables = _pack_tables(cp)
         self.pack_sex_dx = tables.sex_dx
         rows = np.arange(n, dtype=np.int64)
-        secondary_counts = np.diff(enc.batch.dx_start) - 1
+        self.secondary_start = enc.batch.dx_start - np.arange(n + 1, dtype=np.int64)
+        self.proc_start = enc.batch.proc_start
+        secondary_counts = np.diff(self.secondary_start)
         self.dx = _Codes(
-            pa.concat_arrays([enc.principal_dx.cast(pa.string()), enc.secondary_dx.cast(pa.string())]),
-            np.concatenate([rows, np.repeat(rows, secondary_counts)]),
-            cp.dx_inputs, cp.dx_input_target, cp.dx_codes, tables.dx_rewritten,
-        )
-        self.dx_is_principal = np.arange(len(self.dx.record)) < n
-        self.proc = _Codes(enc.procedures, np.repeat(rows, np.diff(enc.batch.proc_start)),
-                           cp.proc_inputs, cp.proc_input_target, cp.proc_codes, tables.proc_rewritten)
+            pa.concat_arrays([_string(enc.principal_dx), _string(enc.secondary_dx)]),
+            np.concatenate([rows, np.repeat(rows, secondary_counts)]), tables.dx_inputs, cp.dx_codes)
+        self.proc = _Codes(enc.procedures, np.repeat(rows, np.diff(enc.batch.proc_start)), tables.proc_inputs,
+                           cp.proc_codes)
 
     def column(self, name: str):
         return self.table.column(name) if name in self.names else None
@@ -162,13 +174,12 @@ class _Batch:
         """The table's column names (Arrow builds the list afresh on every ``column_names``)."""
         return frozenset(self.table.column_names)
 
-    def numbers(self, name: str) -> np.ndarray:
-        return numeric_column(self.column(name), self.n)
-
     def cell_text(self, name: str, rows: np.ndarray) -> pa.Array:
         """The cells of column ``name`` at ``rows`` as text: as written where unreadable, ``""`` for missing."""
         column = self.column(name)
-        if column is None or not len(rows):
+        if not len(rows):
+            return _NO_TEXT
+        if column is None:
             return pa.array([""] * len(rows), pa.string())
         take = pa.array(rows, pa.int64())
         text = _as_text(plain_array(column).take(take))
@@ -194,35 +205,41 @@ class _Batch:
     def principal_index(self) -> np.ndarray:
         return self.dx.index[: self.n]
 
-    def findings(self, rule: Rule, rows: np.ndarray, field: str, found, **values) -> pa.Table:
+    def findings(self, rule: Rule, rows: np.ndarray, field: str, found, **values) -> list[Part]:
         """Findings of ``rule`` for the records ``rows`` (positions): ``found`` is the value column,
         ``values`` fill the message placeholders."""
         rows = np.asarray(rows, dtype=np.int64)
-        if not len(rows):  # most rules find nothing: no texts to render, no table to build
-            return empty_findings()
+        if not len(rows):  # most rules find nothing: no texts to render
+            return []
         values = {"field_zh": FIELD_ZH.get(field, field), "field_en": FIELD_EN.get(field, field), **values}
-        zh, en, suggestion = rule.render(len(rows), **values)
-        return findings_table(self.case_id, self.row_no, rows, rule_id=rule.id, severity=rule.severity,
-                              field=field, value=found, message_zh=zh, message_en=en, suggestion=suggestion)
+        return [Part(rows, rule.id, rule.severity, field, found, *filled(rule, len(rows), values))]
 
-    def code_findings(self, rule: Rule, kind: str, hit: np.ndarray, **values) -> list[pa.Table]:
-        """Findings at the code positions ``hit`` (bool per position), by field; ``values`` per position."""
+    def code_findings(self, rule: Rule, kind: str, hit: np.ndarray, **values) -> list[Part]:
+        """Findings at the code positions ``hit`` (bool per position), by field; ``values`` per position, or
+        functions of the positions found."""
         codes = self.dx if kind == "dx" else self.proc
-        parts = [("principal_dx", self.dx_is_principal), ("secondary_dx", ~self.dx_is_principal)] \
-            if kind == "dx" else [("procedures", np.ones(len(hit), dtype=bool))]
+        at = np.flatnonzero(hit)
+        if not len(at):
+            return []
+        principals = np.searchsorted(at, self.n)  # the principal diagnoses are the first n positions
+        parts = [("principal_dx", at[:principals]), ("secondary_dx", at[principals:])] if kind == "dx" \
+            else [("procedures", at)]
         out = []
-        for field, where in parts:
-            positions = np.flatnonzero(hit & where)
+        for field, positions in parts:
             if len(positions):
-                picked = {k: v[positions] if isinstance(v, np.ndarray) else v for k, v in values.items()}
+                picked = {k: v(positions) if callable(v) else v[positions] if isinstance(v, np.ndarray) else v
+                          for k, v in values.items()}
                 text = codes.codes.take(pa.array(positions))
-                out.append(self.findings(rule, codes.record[positions], field, text, code=text,
-                                         **{k: _arrow(v) for k, v in picked.items()}))
+                out += self.findings(rule, codes.record[positions], field, text, code=text, **picked)
         return out
 
 
-def _arrow(value):
-    return pa.array(value) if isinstance(value, np.ndarray) else value
+_NO_TEXT = pa.array([], pa.string())
+
+
+def _string(column: pa.Array) -> pa.Array:
+    """``column`` as ``string`` (a call to Arrow only when it is of another type)."""
+    return column if column.type == pa.string() else column.cast(pa.string())
 
 
 def _as_text(column: pa.Array) -> pa.Array:
@@ -274,33 +291,25 @@ def _floats(column, n: int) -> np.ndarray:
 # ------------------------------------------------------------------------------------------ codes
 
 
-def _mapped(b: _Batch, rule: Rule, kind: str) -> list[pa.Table]:
+def _mapped(b: _Batch, rule: Rule, kind: str) -> list[Part]:
     codes = b.dx if kind == "dx" else b.proc
-    hit = codes.per_position(codes.rewritten & codes.nonempty)
-    target = np.full(len(hit), None, dtype=object)
-    positions = np.flatnonzero(hit)
-    target[positions] = codes.target_text(positions).to_numpy(zero_copy_only=False)
-    return b.code_findings(rule, kind, hit, target=target)
+    return b.code_findings(rule, kind, codes.per_position(codes.rewritten & codes.nonempty), target=codes.target_text)
 
 
-def _duplicates(codes: _Codes, keep: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Records, distinct-code indices and counts of codes entered twice or more (among positions ``keep``)."""
-    keep = keep & (np.bincount(codes.record[keep], minlength=n)[codes.record] >= 2)  # only records with 2+
-    width = np.int64(len(codes.distinct) + 1)
-    keys, counts = np.unique(codes.record[keep] * width + codes.index[keep], return_counts=True)
-    dup = counts >= 2
-    return keys[dup] // width, keys[dup] % width, counts[dup]
-
-
-def _duplicate_findings(b: _Batch, rule: Rule, kind: str) -> list[pa.Table]:
-    codes = b.dx if kind == "dx" else b.proc
-    keep = codes.per_position(codes.nonempty)
-    if kind == "dx":
-        keep = keep & ~b.dx_is_principal & (codes.index != b.principal_index[codes.record])
-    records, index, counts = _duplicates(codes, keep, b.n)
+def _duplicate_findings(b: _Batch, rule: Rule, kind: str) -> list[Part]:
+    """Codes entered twice or more in a record (secondary diagnoses: other than the principal one)."""
+    if kind == "dx":  # the secondary diagnoses: positions n onwards, record by record
+        codes, starts = b.dx, b.secondary_start
+        index, exclude = codes.index[b.n:], b.principal_index
+    else:
+        codes, starts = b.proc, b.proc_start
+        index, exclude = codes.index, np.full(b.n, -1, dtype=np.int64)
+    records, index, counts = _repeated_codes(starts, index, codes.nonempty, exclude)
+    if not len(records):
+        return []
     text = codes.distinct.take(pa.array(index))
     field = "secondary_dx" if kind == "dx" else "procedures"
-    return [b.findings(rule, records, field, text, code=text, count=pa.array(counts))]
+    return b.findings(rule, records, field, text, code=text, count=pa.array(counts))
 
 
 def check_dx_mapped(b: _Batch, rule: Rule):
@@ -321,10 +330,12 @@ def check_proc_duplicate(b: _Batch, rule: Rule):
 
 def check_pdx_in_secondary(b: _Batch, rule: Rule):
     dx = b.dx
-    same = ~b.dx_is_principal & (dx.index == b.principal_index[dx.record]) & dx.per_position(dx.nonempty)
-    records = np.unique(dx.record[same])
+    secondary, record = dx.index[b.n:], dx.record[b.n:]  # the secondary diagnoses: positions n onwards
+    records = np.unique(record[(secondary == b.principal_index[record]) & dx.nonempty[secondary]])
+    if not len(records):
+        return []
     text = dx.codes.take(pa.array(records))
-    return [b.findings(rule, records, "secondary_dx", text, code=text)]
+    return b.findings(rule, records, "secondary_dx", text, code=text)
 
 
 # ------------------------------------------------------------------------------------------ principal diagnosis
@@ -358,7 +369,7 @@ def check_pdx_asterisk(b: _Batch, rule: Rule):
 # ------------------------------------------------------------------------------------------ sex and age
 
 
-def _sex_conflicts(b: _Batch, rule: Rule, kind: str, pack_lists: dict) -> list[pa.Table]:
+def _sex_conflicts(b: _Batch, rule: Rule, kind: str, pack_lists: dict) -> list[Part]:
     codes = b.dx if kind == "dx" else b.proc
     male = in_ranges(codes.clean, rule.params["male_codes"])
     female = in_ranges(codes.clean, rule.params["female_codes"])
@@ -370,12 +381,9 @@ def _sex_conflicts(b: _Batch, rule: Rule, kind: str, pack_lists: dict) -> list[p
                                           np.where(female & ~male & codes.nonempty, 2, 0)).astype(np.int8))
     sex = b.sex[codes.record]
     hit = (allowed > 0) & ((sex == 1) | (sex == 2)) & (allowed != sex)
-    at = np.flatnonzero(hit)
 
-    def words(table: dict, key: np.ndarray) -> np.ndarray:  # per position, written at the hits (the ones read)
-        out = np.empty(len(hit), dtype=object)
-        out[at] = np.array([table.get(k, "") for k in range(3)], dtype=object)[key[at]]
-        return out
+    def words(table: dict, key: np.ndarray):  # of the positions found
+        return lambda positions: np.array([table.get(k, "") for k in range(3)], dtype=object)[key[positions]]
 
     return b.code_findings(rule, kind, hit, allowed_zh=words(SEX_ZH, allowed), allowed_en=words(SEX_EN, allowed),
                            sex_zh=words(SEX_ZH, sex), sex_en=words(SEX_EN, sex))
@@ -389,11 +397,11 @@ def check_sex_proc_conflict(b: _Batch, rule: Rule):
     return _sex_conflicts(b, rule, "proc", {})
 
 
-def _age_codes(b: _Batch, rule: Rule, outside) -> list[pa.Table]:
+def _age_codes(b: _Batch, rule: Rule, outside) -> list[Part]:
     dx = b.dx
     age = b.age[dx.record]
     hit = dx.per_position(in_ranges(dx.clean, rule.params["codes"]) & dx.nonempty) & (age != MISSING) & outside(age)
-    return b.code_findings(rule, "dx", hit, age=age.astype(np.int64))
+    return b.code_findings(rule, "dx", hit, age=lambda positions: age[positions].astype(np.int64))
 
 
 def check_age_pregnancy(b: _Batch, rule: Rule):
@@ -411,31 +419,31 @@ def _outside(values: np.ndarray, low, high) -> np.ndarray:
 
 def check_age_range(b: _Batch, rule: Rule):
     rows = np.flatnonzero(_outside(b.age, rule.params["min_age_years"], rule.params["max_age_years"]))
-    return [b.findings(rule, rows, "age_years", b.cell_text("age_years", rows), age=pa.array(b.age[rows]))]
+    return b.findings(rule, rows, "age_years", b.cell_text("age_years", rows), age=pa.array(b.age[rows]))
 
 
 def check_age_days_missing(b: _Batch, rule: Rule):
     rows = np.flatnonzero((b.age == 0) & (b.age_days == MISSING))
-    return [b.findings(rule, rows, "age_days", b.cell_text("age_days", rows))]
+    return b.findings(rule, rows, "age_days", b.cell_text("age_days", rows))
 
 
 def check_age_days_range(b: _Batch, rule: Rule):
     rows = np.flatnonzero(_outside(b.age_days, rule.params["min_age_days"], rule.params["max_age_days"]))
-    return [b.findings(rule, rows, "age_days", b.cell_text("age_days", rows), age_days=pa.array(b.age_days[rows]))]
+    return b.findings(rule, rows, "age_days", b.cell_text("age_days", rows), age_days=pa.array(b.age_days[rows]))
 
 
 def check_newborn_weight_missing(b: _Batch, rule: Rule):
     newborn = (b.age == 0) & (b.age_days != MISSING) & (b.age_days <= rule.params["max_age_days"])
     rows = np.flatnonzero(newborn & (b.birth_weight == MISSING))
-    return [b.findings(rule, rows, "birth_weight_g", b.cell_text("birth_weight_g", rows),
-                       age_days=pa.array(b.age_days[rows]))]
+    return b.findings(rule, rows, "birth_weight_g", b.cell_text("birth_weight_g", rows),
+                      age_days=pa.array(b.age_days[rows]))
 
 
 def check_newborn_weight_range(b: _Batch, rule: Rule):
     out = []
     for field, weight in (("birth_weight_g", b.birth_weight), ("admission_weight_g", b.admission_weight)):
         rows = np.flatnonzero((b.age == 0) & _outside(weight, rule.params["min_g"], rule.params["max_g"]))
-        out.append(b.findings(rule, rows, field, b.cell_text(field, rows), weight=pa.array(weight[rows])))
+        out += b.findings(rule, rows, field, b.cell_text(field, rows), weight=pa.array(weight[rows]))
     return out
 
 
@@ -443,29 +451,29 @@ def check_newborn_weight_range(b: _Batch, rule: Rule):
 
 
 def check_los_invalid(b: _Batch, rule: Rule):
-    los = b.numbers("los_days")
+    los = b.los
     rows = np.flatnonzero((los == MISSING) | (los <= 0))
     text = b.cell_text("los_days", rows)
-    return [b.findings(rule, rows, "los_days", text, value=text)]
+    return b.findings(rule, rows, "los_days", text, value=text)
 
 
 def check_los_dates_mismatch(b: _Batch, rule: Rule):
     admit, discharge, ok = b.stay
-    los = b.numbers("los_days")
+    los = b.los
     expected = np.maximum(discharge - admit, 1)
     bad = ok & (discharge >= admit) & (los != MISSING) & (los > 0) \
         & (np.abs(los - expected) > rule.params["tolerance_days"])
     rows = np.flatnonzero(bad)
-    return [b.findings(rule, rows, "los_days", b.cell_text("los_days", rows), los=b.cell_text("los_days", rows),
-                       expected=pa.array(expected[rows]), admit=b.cell_text("admit_date", rows),
-                       discharge=b.cell_text("discharge_date", rows))]
+    return b.findings(rule, rows, "los_days", b.cell_text("los_days", rows), los=b.cell_text("los_days", rows),
+                      expected=pa.array(expected[rows]), admit=b.cell_text("admit_date", rows),
+                      discharge=b.cell_text("discharge_date", rows))
 
 
 def check_discharge_before_admission(b: _Batch, rule: Rule):
     admit, discharge, ok = b.stay
     rows = np.flatnonzero(ok & (discharge < admit))
     text = b.cell_text("discharge_date", rows)
-    return [b.findings(rule, rows, "discharge_date", text, discharge=text, admit=b.cell_text("admit_date", rows))]
+    return b.findings(rule, rows, "discharge_date", text, discharge=text, admit=b.cell_text("admit_date", rows))
 
 
 def check_date_invalid(b: _Batch, rule: Rule):
@@ -473,7 +481,7 @@ def check_date_invalid(b: _Batch, rule: Rule):
     for field in rule.fields:
         rows = np.flatnonzero(b.unreadable(field))
         text = b.cell_text(field, rows)
-        out.append(b.findings(rule, rows, field, text, value=text))
+        out += b.findings(rule, rows, field, text, value=text)
     return out
 
 
@@ -481,27 +489,26 @@ def check_cost_invalid(b: _Batch, rule: Rule):
     cost = _floats(b.column("total_cost"), b.n)
     rows = np.flatnonzero(~(cost > 0) | ~np.isfinite(cost))
     text = b.cell_text("total_cost", rows)
-    return [b.findings(rule, rows, "total_cost", text, value=text)]
+    return b.findings(rule, rows, "total_cost", text, value=text)
 
 
 def check_discharge_method_unknown(b: _Batch, rule: Rule):
-    method = b.numbers("discharge_method")
+    method = b.discharge_method
     rows = np.flatnonzero(~np.isin(method, np.asarray(rule.params["allowed"], dtype=np.int64)))
     text = b.cell_text("discharge_method", rows)
-    return [b.findings(rule, rows, "discharge_method", text, value=text)]
+    return b.findings(rule, rows, "discharge_method", text, value=text)
 
 
 def check_value_implausible(b: _Batch, rule: Rule):
     """Values no stay can have (:mod:`icd_tables.intake.bounds`): the data-quality side of the intake's warning."""
     bounds = {bound.field: bound for bound in load_bounds()}
-    present = pa.table({f: b.column(f) for f in bounds if b.column(f) is not None}) if bounds else pa.table({})
     out = []
-    for field, outside in implausible_fields(present).items():
+    for field, outside in implausible_fields(b.table).items():
         rows = np.flatnonzero(outside)
         text = b.cell_text(field, rows)
         bound = bounds[field]
-        out.append(b.findings(rule, rows, field, text, value=text, bound=bound.message, low=str(bound.min),
-                              high=str(bound.max)))
+        out += b.findings(rule, rows, field, text, value=text, bound=bound.message, low=str(bound.min),
+                          high=str(bound.max))
     return out
 
 
@@ -512,7 +519,7 @@ def check_code_format(b: _Batch, rule: Rule):
     notes = plain_array(notes)
     rows = np.flatnonzero(notes.is_valid().to_numpy(zero_copy_only=False))
     found = notes.take(pa.array(rows, pa.int64()))
-    return [b.findings(rule, rows, "principal_dx, secondary_dx, procedures", found, note=found)]
+    return b.findings(rule, rows, "principal_dx, secondary_dx, procedures", found, note=found)
 
 
 #: The record rules in the order their findings are listed for a record.
@@ -557,6 +564,11 @@ def _compiled(pack) -> CompiledPack:
     return Pack.load(pack).compiled
 
 
+def _read(book: RuleBook) -> frozenset[str]:
+    """The record columns the checks read, codes aside."""
+    return frozenset((*_VALUE_COLUMNS, *book.rule("DATE_INVALID").fields, *(bound.field for bound in load_bounds())))
+
+
 def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
                     encoded: Encoded | None = None, ordered: bool = True) -> pa.Table:
     """Findings of the record rules (codes, principal diagnosis, sex and age, administration).
@@ -586,17 +598,21 @@ def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
         record, in the order of :data:`RECORD_RULES`.  Never raises on odd
         values: a value that cannot be read is a finding or is skipped.
     """
-    table = _usable(canonical_records(to_arrow(records)))
+    table = to_arrow(records)
     cp = _compiled(pack)
     if table.num_rows == 0:
         return empty_findings()
-    batch = _Batch(table, encoded if encoded is not None else encode(table, cp), cp, first_row_no)
+    if encoded is None:
+        table = _usable(canonical_records(table))
+        encoded = encode(table, cp)
+    else:  # the codes come encoded: only the other columns the checks read are typed
+        read = _read(book)
+        table = canonical_records(table.select([name for name in table.column_names
+                                                if name.removeprefix(UNREADABLE) in read]))
+    batch = _Batch(table, encoded, cp, first_row_no)
     parts = [part for rule_id, check in CHECKS.items() if book.enabled(rule_id)
-             for part in check(batch, book.rule(rule_id)) if part.num_rows]
-    if not parts:
-        return empty_findings()
-    found = pa.concat_tables(parts)
-    return found.take(pc.sort_indices(found, [("row_no", "ascending")])) if ordered else found
+             for part in check(batch, book.rule(rule_id))]
+    return assemble(batch.case_id, batch.row_no, parts, ordered=ordered)
 
 
 __all__ = ["ASTERISK_PATTERN", "RECORD_RULES", "record_findings"]

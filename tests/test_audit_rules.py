@@ -18,7 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from audit._kernels import _repeated_codes
 from audit.findings import FINDING_SCHEMA
+from audit.messages import filled
 from audit.record_rules import RECORD_RULES, record_findings
 from audit.rulebook import RuleBook, RuleBookError, code_ranges
 from icd_tables.pack import Pack
@@ -566,3 +568,40 @@ def test_vectorised_rules_agree_with_the_plain_twin(rows):
     assert fast == naive_findings(rows)
     once = frame[frame["rule_id"].isin(["DX_DUPLICATE", "PDX_IN_SECONDARY", "PROC_DUPLICATE"])]
     assert not once.duplicated(["row_no", "rule_id", "value"]).any()  # one finding per duplicated code
+
+
+def repeated_codes_naive(lists: list[list[int]], usable: list[bool], exclude: list[int]) -> list[tuple]:
+    """Plain-Python twin of audit._kernels._repeated_codes: (record, code, count), by record, then code."""
+    out = []
+    for i, codes in enumerate(lists):
+        kept = [c for c in codes if usable[c] and c != exclude[i]]
+        out += [(i, c, kept.count(c)) for c in sorted(set(kept)) if kept.count(c) >= 2]
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(lists=st.lists(st.lists(st.integers(0, 5), max_size=8), max_size=10), data=st.data())
+def test_repeated_codes_kernel_matches_naive(lists, data):
+    usable = data.draw(st.lists(st.booleans(), min_size=6, max_size=6))
+    exclude = data.draw(st.lists(st.integers(-1, 5), min_size=len(lists), max_size=len(lists)))
+    starts = np.zeros(len(lists) + 1, np.int64)
+    np.cumsum([len(x) for x in lists], out=starts[1:])
+    index = np.array([c for x in lists for c in x], dtype=np.int64)
+    records, codes, counts = _repeated_codes(starts, index, np.array(usable, dtype=bool),
+                                             np.array(exclude, dtype=np.int64))
+    assert list(zip(records.tolist(), codes.tolist(), counts.tolist())) == repeated_codes_naive(lists, usable, exclude)
+
+
+@pytest.mark.parametrize("n", [3, 200])  # filled in Python (a few findings) and with Arrow (many)
+def test_filled_messages_are_the_rendered_ones(n):
+    rule = BOOK.rule("SEX_DX_CONFLICT")
+    rng = np.random.default_rng(n)
+    values = dict(field_zh="其他诊断", field_en="other diagnosis",
+                  code=pa.array(rng.choice(["N40.x00", "N80.000", None], n).tolist(), pa.string()),
+                  allowed_zh=np.array(rng.choice(["男", "女"], n), dtype=object), allowed_en="male",
+                  sex_zh=pa.array(rng.integers(1, 3, n)), sex_en=rng.integers(1, 3, n))
+    texts, index = filled(rule, n, values)
+    rendered = rule.render(n, **{k: pa.array(v) if isinstance(v, np.ndarray) else v for k, v in values.items()})
+    for k in range(3):
+        assert [texts[k][i] for i in index] == rendered[k].to_pylist()
+    assert filled(rule, n, values)[0] == texts  # remembered: the same texts again
