@@ -19,6 +19,9 @@ from audit.findings import FEW
 from audit.rulebook import Rule
 from foundation.remembered import per_text
 
+#: Combinations remembered per rule: messages quoting dates or amounts are nearly all distinct, and a
+#: long-running service would otherwise keep up to :data:`foundation.remembered.LIMIT` texts of each.
+REMEMBERED = 4096
 _PLACEHOLDERS: dict[tuple, list[str]] = {}
 
 
@@ -48,7 +51,8 @@ def filled(rule: Rule, n: int, values: dict) -> tuple[tuple[list, list, list], n
     combos, index = _combinations([values[name] for name in names], n)
     question = ("messages", rule.message_zh, rule.message_en, rule.suggestion, *names,
                 *(f"{k}={v!r}" for k, v in rule.params.items()))
-    texts = per_text(combos, question, lambda new: [rule.format(**dict(zip(names, combo))) for combo in new])
+    texts = per_text(combos, question, lambda new: [rule.format(**dict(zip(names, combo))) for combo in new],
+                     limit=REMEMBERED)
     return tuple([t[k] for t in texts] for k in range(3)), index
 
 

@@ -16,7 +16,7 @@ LIMIT = 50_000
 _SEEN: dict[tuple, dict] = {}
 
 
-def per_text(texts: Sequence, question: tuple, answer: Callable[[list], Sequence]) -> list:
+def per_text(texts: Sequence, question: tuple, answer: Callable[[list], Sequence], limit: int | None = None) -> list:
     """``answer(texts)`` (one answer per text), asking ``answer`` only about texts not seen before.
 
     Parameters
@@ -27,12 +27,15 @@ def per_text(texts: Sequence, question: tuple, answer: Callable[[list], Sequence
         What is asked (function name and its arguments); answers are remembered under it.
     answer : callable
         Pure function of a list of distinct texts, returning one answer per text.
+    limit : int, optional
+        Texts remembered for this question at most, default :data:`LIMIT` (later ones are answered, not
+        remembered).
     """
     seen = _SEEN.setdefault(question, {})
     new = list(dict.fromkeys(t for t in texts if t not in seen))
     if new:
         found = dict(zip(new, answer(new)))
-        if len(seen) + len(new) <= LIMIT:
+        if len(seen) + len(new) <= (LIMIT if limit is None else limit):
             seen.update(found)
         else:
             found.update(seen)
