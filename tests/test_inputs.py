@@ -387,6 +387,14 @@ def test_duplicates_within_and_across_batches():
     assert len(tracker) == 3 + 101  # a, b, c; then d and x0…x99
 
 
+def test_duplicates_keep_row_numbers_beyond_32_bits():
+    tracker = DuplicateTracker(capacity=4)
+    tracker.first_rows(pa.array(["a", "b"]), 1)
+    far = 2**31 + 5  # a stream longer than int32 row numbers: the table widens and keeps the earlier rows
+    assert tracker.first_rows(pa.array(["c", "a"]), far).tolist() == [-1, 1]
+    assert tracker.first_rows(pa.array(["c", "b"] + [f"x{i}" for i in range(50)]), far + 2)[:2].tolist() == [far, 2]
+
+
 def test_hash_of_sliced_and_chunked_columns():
     values = pa.array(["x", "yy", "zzz", "yy"])
     assert (hash_strings(values.slice(1)) == hash_strings(pa.array(["yy", "zzz", "yy"]))).all()

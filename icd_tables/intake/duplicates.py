@@ -2,8 +2,9 @@
 
 Each case id is hashed (64-bit FNV-1a over its UTF-8 bytes) straight from the
 Arrow buffers, and the hashes seen so far sit in an open-addressing table with
-the row number of their first occurrence: 16 bytes per distinct case id
-(about 256 MiB for 10 million distinct ids), nothing per repeated one.  Two
+the row number of their first occurrence: 12 bytes per slot while row numbers
+fit in 32 bits, 16 beyond (about 200 MiB of slots for 10 million distinct ids),
+nothing per repeated id.  Two
 different ids could share a hash with a probability of about n²/2⁶⁵ (3·10⁻⁶ for
 ten million ids); the only effect would be a spurious warning.
 """
@@ -108,7 +109,7 @@ class DuplicateTracker:
     def __init__(self, capacity: int = 1 << 15):
         size = 1 << max(4, int(capacity * 10 // 7).bit_length())
         self._keys = np.zeros(size, dtype=np.uint64)
-        self._rows = np.zeros(size, dtype=np.int64)
+        self._rows = np.zeros(size, dtype=np.int32)  # widened to int64 when row numbers outgrow it
         self._count = 0
 
     def __len__(self) -> int:
@@ -116,12 +117,14 @@ class DuplicateTracker:
 
     def first_rows(self, case_ids, first_row_no: int) -> np.ndarray:
         hashes = hash_strings(case_ids)
+        if first_row_no + len(hashes) > np.iinfo(self._rows.dtype).max:
+            self._rows = self._rows.astype(np.int64)
         size = len(self._keys)
         while (self._count + len(hashes)) * 10 > size * 7:  # keep the load factor under 0.7
             size *= 2
         if size > len(self._keys):  # grown once to its new size: each rehash reads the whole table
             keys = np.zeros(size, dtype=np.uint64)
-            rows = np.zeros(size, dtype=np.int64)
+            rows = np.zeros(size, dtype=self._rows.dtype)
             _rehash(self._keys, self._rows, keys, rows)
             self._keys, self._rows = keys, rows
         first = np.empty(len(hashes), dtype=np.int64)
