@@ -86,24 +86,21 @@ def findings_table(case_id: pa.Array, row_no: np.ndarray, rows: np.ndarray, *, r
     if severity not in SEVERITIES:
         raise ValueError(f"unknown severity {severity!r}; one of {', '.join(SEVERITIES)}")
     n = len(rows)
-    index = pa.array(np.asarray(rows, dtype=np.int64))
 
     def text(v) -> pa.Array:
         if isinstance(v, (pa.Array, pa.ChunkedArray)):
             return v.cast(pa.string())
         return pa.array(np.full(n, "" if v is None else str(v), dtype=object), pa.string())
 
-    return pa.table({
-        "case_id": case_id.take(index).cast(pa.string()),
-        "row_no": pa.array(np.asarray(row_no)[np.asarray(rows, dtype=np.int64)], pa.int64()),
-        "rule_id": text(rule_id),
-        "severity": text(severity),
-        "field": text(field),
-        "value": text(value),
-        "message_zh": text(message_zh),
-        "message_en": text(message_en),
-        "suggestion": text(suggestion),
-    }, schema=FINDING_SCHEMA)
+    return _table(case_id, row_no, np.asarray(rows, dtype=np.int64), rule_id=text(rule_id), severity=text(severity),
+                  field=text(field), value=text(value), message_zh=text(message_zh), message_en=text(message_en),
+                  suggestion=text(suggestion))
+
+
+def _table(case_id: pa.Array, row_no: np.ndarray, rows: np.ndarray, **texts: pa.Array) -> pa.Table:
+    """The findings at batch positions ``rows``: their case ids and row numbers, and the text columns given."""
+    return pa.table({"case_id": case_id.take(pa.array(rows)).cast(pa.string()),
+                     "row_no": pa.array(np.asarray(row_no)[rows], pa.int64()), **texts}, schema=FINDING_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -177,17 +174,9 @@ def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, ordere
 
     values = pa.concat_arrays([part.value.cast(pa.string()) for part in parts])
     picked = rows if order is None else rows[order]
-    return pa.table({
-        "case_id": case_id.take(pa.array(picked)).cast(pa.string()),
-        "row_no": pa.array(np.asarray(row_no)[picked], pa.int64()),
-        "rule_id": label("rule_id"),
-        "severity": label("severity"),
-        "field": label("field"),
-        "value": values if order is None else values.take(pa.array(order)),
-        "message_zh": message(0),
-        "message_en": message(1),
-        "suggestion": message(2),
-    }, schema=FINDING_SCHEMA)
+    return _table(case_id, row_no, picked, rule_id=label("rule_id"), severity=label("severity"), field=label("field"),
+                  value=values if order is None else values.take(pa.array(order)), message_zh=message(0),
+                  message_en=message(1), suggestion=message(2))
 
 
 __all__ = ["FEW", "FINDING_SCHEMA", "SEVERITIES", "SEVERITY_ZH", "Part", "assemble", "empty_findings", "findings_table"]
