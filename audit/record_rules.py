@@ -39,7 +39,6 @@ import pyarrow.compute as pc
 from audit.code_sets import clean_codes, in_ranges, matches, pack_sex_diagnoses, set_members
 from audit._kernels import _repeated_codes
 from audit.findings import Part, assemble, empty_findings
-from audit.messages import filled
 from audit.rulebook import Rule, RuleBook
 from grouper.encode import Encoded, encode, to_arrow
 from foundation.arrow_columns import plain_array
@@ -212,7 +211,7 @@ class _Batch:
         if not len(rows):  # most rules find nothing: no texts to render
             return []
         values = {"field_zh": FIELD_ZH.get(field, field), "field_en": FIELD_EN.get(field, field), **values}
-        return [Part(rows, rule.id, rule.severity, field, found, *filled(rule, len(rows), values))]
+        return [Part(rows, rule.id, rule.severity, field, found, *rule.fill(len(rows), values))]
 
     def code_findings(self, rule: Rule, kind: str, hit: np.ndarray, **values) -> list[Part]:
         """Findings at the code positions ``hit`` (bool per position), by field; ``values`` per position, or
@@ -464,9 +463,9 @@ def check_los_dates_mismatch(b: _Batch, rule: Rule):
     bad = ok & (discharge >= admit) & (los != MISSING) & (los > 0) \
         & (np.abs(los - expected) > rule.params["tolerance_days"])
     rows = np.flatnonzero(bad)
-    return b.findings(rule, rows, "los_days", b.cell_text("los_days", rows), los=b.cell_text("los_days", rows),
-                      expected=pa.array(expected[rows]), admit=b.cell_text("admit_date", rows),
-                      discharge=b.cell_text("discharge_date", rows))
+    los_text = b.cell_text("los_days", rows)
+    return b.findings(rule, rows, "los_days", los_text, los=los_text, expected=pa.array(expected[rows]),
+                      admit=b.cell_text("admit_date", rows), discharge=b.cell_text("discharge_date", rows))
 
 
 def check_discharge_before_admission(b: _Batch, rule: Rule):

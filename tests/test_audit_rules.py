@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 
 from audit._kernels import _repeated_codes
 from audit.findings import FINDING_SCHEMA
-from audit.messages import filled
 from audit.record_rules import RECORD_RULES, record_findings
 from audit.rulebook import RuleBook, RuleBookError, code_ranges
 from icd_tables.pack import Pack
@@ -600,8 +599,16 @@ def test_filled_messages_are_the_rendered_ones(n):
                   code=pa.array(rng.choice(["N40.x00", "N80.000", None], n).tolist(), pa.string()),
                   allowed_zh=np.array(rng.choice(["男", "女"], n), dtype=object), allowed_en="male",
                   sex_zh=pa.array(rng.integers(1, 3, n)), sex_en=rng.integers(1, 3, n))
-    texts, index = filled(rule, n, values)
-    rendered = rule.render(n, **{k: pa.array(v) if isinstance(v, np.ndarray) else v for k, v in values.items()})
+    texts, index = rule.fill(n, values)
+
+    def text(value, row: int) -> str:  # the finding's value as its message shows it
+        if isinstance(value, (pa.Array, np.ndarray)):
+            value = value[row].as_py() if isinstance(value, pa.Array) else value[row]
+        return "" if value is None else str(value)
+
+    expected = [rule.format(**{name: text(value, row) for name, value in values.items()}) for row in range(n)]
     for k in range(3):
-        assert [texts[k][i] for i in index] == rendered[k].to_pylist()
-    assert filled(rule, n, values)[0] == texts  # remembered: the same texts again
+        assert [texts[k][i] for i in index] == [e[k] for e in expected]
+    rendered = rule.render(n, **{k: pa.array(v) if isinstance(v, np.ndarray) else v for k, v in values.items()})
+    assert [r.to_pylist() for r in rendered] == [[e[k] for e in expected] for k in range(3)]
+    assert rule.fill(n, values)[0] == texts  # remembered: the same texts again
