@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 
 from audit.code_sets import clean_codes, in_ranges, matches, pack_sex_diagnoses, set_members
 from audit._kernels import _repeated_codes
-from audit.findings import Part, assemble, empty_findings
+from audit.findings import Part, assemble, by_row, empty_findings
 from audit.rulebook import Rule, RuleBook
 from grouper.encode import Encoded, encode, to_arrow
 from foundation.arrow_columns import plain_array
@@ -568,8 +568,7 @@ def _read(book: RuleBook) -> frozenset[str]:
     return frozenset((*_VALUE_COLUMNS, *book.rule("DATE_INVALID").fields, *(bound.field for bound in load_bounds())))
 
 
-def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
-                    encoded: Encoded | None = None, ordered: bool = True) -> pa.Table:
+def record_findings(records, pack, book: RuleBook, first_row_no: int = 1) -> pa.Table:
     """Findings of the record rules (codes, principal diagnosis, sex and age, administration).
 
     Parameters
@@ -583,12 +582,6 @@ def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
         Rule book; disabled rules do not run.
     first_row_no : int
         ``row_no`` of the first record.
-    encoded : grouper.encode.Encoded, optional
-        The batch already encoded for grouping (saves encoding it again);
-        must come from the same records and pack.
-    ordered : bool
-        Sort by ``row_no``; False leaves the findings rule by rule (for a caller that sorts them
-        with others: one sort of the long message columns instead of two).
 
     Returns
     -------
@@ -598,20 +591,39 @@ def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
         values: a value that cannot be read is a finding or is skipped.
     """
     table = to_arrow(records)
-    cp = _compiled(pack)
     if table.num_rows == 0:
         return empty_findings()
-    if encoded is None:
-        table = _usable(canonical_records(table))
-        encoded = encode(table, cp)
-    else:  # the codes come encoded: only the other columns the checks read are typed
-        read = _read(book)
-        table = canonical_records(table.select([name for name in table.column_names
-                                                if name.removeprefix(UNREADABLE) in read]))
-    batch = _Batch(table, encoded, cp, first_row_no)
-    parts = [part for rule_id, check in CHECKS.items() if book.enabled(rule_id)
-             for part in check(batch, book.rule(rule_id))]
-    return assemble(batch.case_id, batch.row_no, parts, ordered=ordered)
+    cp = _compiled(pack)
+    table = _usable(canonical_records(table))
+    batch = _Batch(table, encode(table, cp), cp, first_row_no)
+    parts = _checked(batch, book)
+    return assemble(batch.case_id, batch.row_no, parts, order=by_row(parts, batch.row_no))
 
 
-__all__ = ["ASTERISK_PATTERN", "RECORD_RULES", "record_findings"]
+def record_parts(records: pa.Table, encoded: Encoded, pack, book: RuleBook) -> list[Part]:
+    """The record rules' findings of a batch already encoded for grouping, rule by rule (:func:`assemble` makes
+    them a table with the batch's case ids and row numbers).
+
+    Parameters
+    ----------
+    records : pyarrow.Table
+        The records as :func:`grouper.encode.encode` took them.
+    encoded : grouper.encode.Encoded
+        Their encoding for ``pack``: only the other columns the checks read are typed here.
+    pack, book
+        As for :func:`record_findings`.
+    """
+    if records.num_rows == 0:
+        return []
+    read = _read(book)
+    table = canonical_records(records.select([name for name in records.column_names
+                                              if name.removeprefix(UNREADABLE) in read]))
+    return _checked(_Batch(table, encoded, _compiled(pack), 1), book)
+
+
+def _checked(batch: "_Batch", book: RuleBook) -> list[Part]:
+    return [part for rule_id, check in CHECKS.items() if book.enabled(rule_id)
+            for part in check(batch, book.rule(rule_id))]
+
+
+__all__ = ["ASTERISK_PATTERN", "RECORD_RULES", "record_findings", "record_parts"]
