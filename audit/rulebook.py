@@ -245,6 +245,11 @@ def _many_texts(value, n: int) -> tuple[np.ndarray, list[str]]:
         return np.zeros(n, dtype=np.int64), [str(value)]
     if isinstance(value, np.ndarray):
         value = pa.array(value)
+    if isinstance(value, pa.DictionaryArray) and pa.types.is_string(value.type.value_type):
+        # codes into texts already (e.g. :func:`grouper.results.take_text`): no text is read; a null is one more code
+        texts = ["" if text is None else text for text in value.dictionary.to_pylist()]
+        codes = pc.fill_null(value.indices.cast(pa.int64()), len(texts)).to_numpy(zero_copy_only=False)
+        return codes, texts + [""]
     encoded = pc.fill_null(value.cast(pa.string()), "").dictionary_encode()
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
