@@ -119,10 +119,11 @@ def prepare(engine: Engine, read: IntakeBatch, principal: Principal, run_id: str
     records = records.set_column(records.column_names.index("hospital_id"), "hospital_id", hospital) \
         if "hospital_id" in records.column_names else records.append_column("hospital_id", hospital)
     findings = None
-    if validate:
+    if validate:  # the validation's grouping is the grouper's (audit.validate): the records are grouped once
         validation = engine.validator.validate(records, first_row_no=first_row_no)
-        findings = validation.findings
-    results = engine.grouper.group_arrow(without_unreadable(records), first_row_no=first_row_no)
+        findings, results = validation.findings, validation.results
+    else:
+        results = engine.grouper.group_arrow(without_unreadable(records), first_row_no=first_row_no)
     results = results.append_column("warnings", read.warnings)
     get = lambda c: records.column(c) if c in records.column_names else None  # noqa: E731
     columns: dict[str, pa.Array] = {
