@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from icd_tables.intake.headers import ColumnMappingError
+from foundation.background import prefetched
 from foundation.files import InputError, ResultWriter
 from icd_tables.intake.reader import IntakeBatch, RecordIntake, open_records
 from api.service.auth import Principal
@@ -100,7 +101,7 @@ def process(service, principal: Principal, parts: Iterator[IntakeBatch], run_id:
     digest = hashlib.sha256()
     try:
         with db.connect(write=True) as conn:
-            for read in parts:
+            for read in prefetched(parts):  # the next batch read and put through the intake meanwhile
                 records = read.records
                 if not records.num_rows:
                     continue
