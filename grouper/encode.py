@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from foundation.arrow_columns import plain_array
 
-from grouper._kernels import Batch
+from grouper._kernels import Batch, interleave_codes
 from icd_tables.compiled import MISSING, NUMERIC_ORDER, CompiledPack
 from icd_tables.intake.codes import normalizer_for
 from icd_tables.intake.values import canonical_records
@@ -137,8 +137,16 @@ def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int) -> np.ndar
     """
     if column is None:
         return np.full(n, MISSING, dtype=np.int32)
+    column = plain_array(column)
+    if column.type in (pa.int64(), pa.int32()):  # the canonical types: their values read in place
+        dtype = np.dtype(column.type.to_pandas_dtype())
+        values = np.frombuffer(column.buffers()[1], dtype=dtype, count=len(column), offset=column.offset * dtype.itemsize)
+        ok = (values >= -NUMERIC_LIMIT) & (values <= NUMERIC_LIMIT)
+        if column.null_count:
+            ok &= column.is_valid().to_numpy(zero_copy_only=False)
+        return np.where(ok, values, MISSING).astype(np.int32)
     # unsafe: an integer beyond 2**53 may round, but it is far out of range and reads as missing anyway
-    floats = pc.cast(plain_array(column), pa.float64(), safe=False)
+    floats = pc.cast(column, pa.float64(), safe=False)
     values = np.asarray(floats.to_numpy(zero_copy_only=False), dtype=np.float64)
     ok = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) <= NUMERIC_LIMIT)
     out = np.full(n, MISSING, dtype=np.int32)
@@ -151,9 +159,13 @@ def text_index(column: pa.ChunkedArray | pa.Array | None, n: int, values: pa.Arr
     if column is None:
         return np.full(n, MISSING, dtype=np.int32)
     text = _text(column, n)
-    index = pc.fill_null(pc.index_in(text, value_set=values), len(values))
-    out = index.to_numpy(zero_copy_only=False).astype(np.int32)
-    out[pc.is_null(text).to_numpy(zero_copy_only=False)] = MISSING
+    if len(values):
+        index = pc.fill_null(pc.index_in(text, value_set=values), len(values))
+        out = index.to_numpy(zero_copy_only=False).astype(np.int32)
+    else:  # a pack whose rules compare no text: every value is "other text"
+        out = np.zeros(n, dtype=np.int32)
+    if text.null_count:
+        out[pc.is_null(text).to_numpy(zero_copy_only=False)] = MISSING
     return out
 
 
@@ -192,13 +204,9 @@ def encode(table: pa.Table, pack: CompiledPack, *, normalize: bool = False) -> E
         codes.encode_column(c, get(c), n, normalize=normalize, targets=targets)
         for c, targets in (("principal_dx", pack.dx_input_target), ("secondary_dx", pack.dx_input_target),
                            ("procedures", pack.proc_input_target)))
-    principal_ids, secondary_ids = principal.ids, secondary.ids
     dx_start = secondary.cell_start + np.arange(n + 1, dtype=np.int64)
     dx_ids = np.empty(dx_start[-1], dtype=np.int32)
-    is_principal = np.zeros(dx_start[-1], dtype=bool)
-    is_principal[dx_start[:-1]] = True
-    dx_ids[is_principal] = principal_ids
-    dx_ids[~is_principal] = secondary_ids
+    interleave_codes(principal.ids, secondary.cell_start, secondary.ids, dx_ids)
 
     # the fields the rules read, typed as every command types them (text such as "65岁" or "男")
     typed = canonical_records(table.select([c for c in (*NUMERIC_COLUMNS.values(), *TEXT_COLUMNS.values())

@@ -283,8 +283,14 @@ class CodeNormalizer:
         def encode_rows(lo: int, hi: int):
             cells = offsets[lo:hi + 1]
             size = int(cells[-1] - cells[0])  # every code of a list cell but its first follows a separator byte
-            return _kernels.encode_cells(cells, data, valid[lo:hi], verbatim[lo:hi], is_list, keep_leading_empty,
-                                         normalize, *hashed, targets, hi - lo + (size if is_list else 0), size)
+            pieces = hi - lo + (size if is_list else 0)
+            cell_start, rows = np.empty(hi - lo + 1, dtype=np.int64), np.empty(pieces, dtype=np.int32)
+            piece_offsets, out = np.empty(pieces + 1, dtype=np.int32), np.empty(size + 16, dtype=np.uint8)
+            changed = np.zeros(hi - lo, dtype=bool)
+            p, w = _kernels.encode_cells(cells, data, valid[lo:hi], verbatim[lo:hi], is_list, keep_leading_empty,
+                                         normalize, *hashed, targets, cell_start, rows, piece_offsets, out, changed,
+                                         np.empty(size + 16, dtype=np.uint8))
+            return cell_start, rows[:p], piece_offsets[:p + 1], out[:w], changed
 
         cell_start, ids, piece_offsets, piece_data, changed = _in_chunks(encode_rows, n)
         mask = None
