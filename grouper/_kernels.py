@@ -246,16 +246,18 @@ class Batch(NamedTuple):
 
 
 @njit(**NO_ALLOC)
-def interleave_codes(first, rest_start, rest, out):  # pragma: no cover - compiled
-    """Fill ``out`` with each record's code ``first[i]`` followed by its codes ``rest[rest_start[i]:rest_start[i + 1]]``
-    (a record's diagnoses: principal, then secondary)."""
+def interleave_codes(first, rest_start, rest, start, out):  # pragma: no cover - compiled
+    """Each record's code ``first[i]`` followed by its codes ``rest[rest_start[i]:rest_start[i + 1]]`` (its
+    diagnoses: principal, then secondary): record ``i``'s are ``out[start[i]:start[i + 1]]``."""
     k = 0
+    start[0] = 0
     for i in range(first.shape[0]):
         out[k] = first[i]
         k += 1
         for j in range(rest_start[i], rest_start[i + 1]):
             out[k] = rest[j]
             k += 1
+        start[i + 1] = k
 
 
 class Outputs(NamedTuple):

@@ -1,7 +1,7 @@
 """Turn records (pandas, Arrow, list of dicts) into the kernel's integer arrays.
 
-Code cells are split and looked up in one pass over their Arrow buffers against
-a hash of the pack's input codes (:meth:`icd_tables.intake.codes.CodeNormalizer.encode_column`),
+Code cells are split and looked up by a kernel over their Arrow buffers against
+a hash of the pack's input codes (:meth:`icd_tables.intake.codes.CodeNormalizer.encode_columns`),
 then replaced by the grouper code the pack maps them to: mapping is one step,
 exactly as the tables specify.  With ``normalize`` the same pass fixes the
 codes' formatting; otherwise a code the map does not know as written stays
@@ -141,10 +141,12 @@ def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int) -> np.ndar
     if column.type in (pa.int64(), pa.int32()):  # the canonical types: their values read in place
         dtype = np.dtype(column.type.to_pandas_dtype())
         values = np.frombuffer(column.buffers()[1], dtype=dtype, count=len(column), offset=column.offset * dtype.itemsize)
-        ok = (values >= -NUMERIC_LIMIT) & (values <= NUMERIC_LIMIT)
+        out = values.astype(np.int32)
+        missing = (values < -NUMERIC_LIMIT) | (values > NUMERIC_LIMIT)
         if column.null_count:
-            ok &= column.is_valid().to_numpy(zero_copy_only=False)
-        return np.where(ok, values, MISSING).astype(np.int32)
+            missing |= column.is_null().to_numpy(zero_copy_only=False)
+        out[missing] = MISSING
+        return out
     # unsafe: an integer beyond 2**53 may round, but it is far out of range and reads as missing anyway
     floats = pc.cast(column, pa.float64(), safe=False)
     values = np.asarray(floats.to_numpy(zero_copy_only=False), dtype=np.float64)
@@ -199,14 +201,12 @@ def encode(table: pa.Table, pack: CompiledPack, *, normalize: bool = False) -> E
     names = table.column_names
     get = lambda c: table.column(c) if c in names else None  # noqa: E731
 
-    codes = normalizer_for(pack)
-    principal, secondary, procedures = (
-        codes.encode_column(c, get(c), n, normalize=normalize, targets=targets)
-        for c, targets in (("principal_dx", pack.dx_input_target), ("secondary_dx", pack.dx_input_target),
-                           ("procedures", pack.proc_input_target)))
-    dx_start = secondary.cell_start + np.arange(n + 1, dtype=np.int64)
-    dx_ids = np.empty(dx_start[-1], dtype=np.int32)
-    interleave_codes(principal.ids, secondary.cell_start, secondary.ids, dx_ids)
+    principal, secondary, procedures = normalizer_for(pack).encode_columns(
+        [("principal_dx", get("principal_dx"), pack.dx_input_target),
+         ("secondary_dx", get("secondary_dx"), pack.dx_input_target),
+         ("procedures", get("procedures"), pack.proc_input_target)], n, normalize=normalize)
+    dx_start, dx_ids = np.empty(n + 1, dtype=np.int64), np.empty(n + len(secondary.ids), dtype=np.int32)
+    interleave_codes(principal.ids, secondary.cell_start, secondary.ids, dx_start, dx_ids)
 
     # the fields the rules read, typed as every command types them (text such as "65岁" or "男")
     typed = canonical_records(table.select([c for c in (*NUMERIC_COLUMNS.values(), *TEXT_COLUMNS.values())

@@ -1,4 +1,4 @@
-"""The code intake's kernel (split, format and look up code cells in one pass) equals its twins.
+"""The code intake's kernel (split, format and look up code cells from Arrow buffers) equals its twins.
 
 Twins: :mod:`naive_codes` (plain Python, one cell at a time) and the Arrow normaliser
 (:meth:`CodeNormalizer.normalize_column`, then a split on ``|``).  Cells are drawn from

@@ -445,3 +445,21 @@ def test_code_list_as_numpy_array(example):
     import numpy as np
 
     assert_agrees(example, [_rec("arr", secondary_dx=np.array(["E87.600"]))])  # kernel ES33; twin invalid
+
+
+@settings(PROPERTY, max_examples=60)
+@given(cells=st.lists(st.tuples(st.integers(-1, 50), st.lists(st.integers(-1, 50), max_size=6)), max_size=40))
+def test_interleaved_diagnoses_equal_the_twin(cells):
+    """``interleave_codes`` (each record's principal diagnosis, then its secondary ones) against a plain-Python twin."""
+    import numpy as np
+
+    from grouper._kernels import interleave_codes
+
+    first = np.array([c[0] for c in cells], dtype=np.int32)
+    rest_start = np.cumsum([0] + [len(c[1]) for c in cells], dtype=np.int64)
+    rest = np.array([code for c in cells for code in c[1]], dtype=np.int32)
+    start, out = np.empty(len(cells) + 1, dtype=np.int64), np.empty(len(cells) + len(rest), dtype=np.int32)
+    interleave_codes(first, rest_start, rest, start, out)
+    twin = [[principal, *secondary] for principal, secondary in cells]
+    assert [out[start[i]:start[i + 1]].tolist() for i in range(len(cells))] == twin
+    assert start[-1] == len(out)

@@ -1,4 +1,4 @@
-"""Numba kernels of the code intake: split, format and look up code cells in one pass over Arrow buffers.
+"""Numba kernels of the code intake: split, format and look up code cells straight from Arrow buffers.
 
 Private: use :class:`icd_tables.intake.codes.CodeNormalizer`.  Cells arrive as
 the buffers of an Arrow string array (``offsets``, UTF-8 ``data``); the kernels
@@ -18,7 +18,10 @@ of :mod:`icd_tables.intake.codes`, byte for byte:
 
 Code tables are open-addressing hash tables (linear probing, power-of-two size)
 of row indices into a string table; a slot holds a key's first 16 bytes, so
-looking up a code reads one slot row.
+looking up a code reads one slot row.  Codes are read, searched for ``|`` and
+copied eight bytes at a step (unaligned word loads and stores,
+:mod:`foundation.numba_intrinsics`), and looked up in a second pass that
+prefetches the slots of the codes ahead: a large table's rows miss the caches.
 """
 
 from __future__ import annotations
