@@ -24,8 +24,8 @@ import pyarrow.compute as pc
 
 from audit.code_names import dx_names, with_names
 from audit.pack_facts import reachable_atoms
-from audit.trace_rules import TraceView
-from audit.whatif import WhatIf, subset_batch
+from audit.trace_rules import TraceView, subset_batch
+from audit.whatif import WhatIf
 from grouper import Grouper
 from grouper.results import STATUS_INVALID, STATUS_UNGROUPABLE, take_text
 from icd_tables.rules import readable

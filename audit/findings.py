@@ -66,37 +66,6 @@ def empty_findings() -> pa.Table:
     return _EMPTY
 
 
-def findings_table(case_id: pa.Array, row_no: np.ndarray, rows: np.ndarray, *, rule_id: str, severity: str,
-                   field: str, value, message_zh, message_en, suggestion) -> pa.Table:
-    """Findings for the records at positions ``rows`` of a batch.
-
-    Parameters
-    ----------
-    case_id : pyarrow.Array
-        Case ids of the whole batch (text).
-    row_no : numpy.ndarray
-        Row numbers of the whole batch.
-    rows : numpy.ndarray
-        Positions (into the batch) of the records the rule fired on; a position
-        may repeat (one finding per offending code).
-    rule_id, severity, field : str
-    value, message_zh, message_en, suggestion : str or pyarrow.Array
-        One text for all rows, or one per finding (aligned with ``rows``).
-    """
-    if severity not in SEVERITIES:
-        raise ValueError(f"unknown severity {severity!r}; one of {', '.join(SEVERITIES)}")
-    n = len(rows)
-
-    def text(v) -> pa.Array:
-        if isinstance(v, (pa.Array, pa.ChunkedArray)):
-            return v.cast(pa.string())
-        return pa.array(np.full(n, "" if v is None else str(v), dtype=object), pa.string())
-
-    return _table(case_id, row_no, np.asarray(rows, dtype=np.int64), rule_id=text(rule_id), severity=text(severity),
-                  field=text(field), value=text(value), message_zh=text(message_zh), message_en=text(message_en),
-                  suggestion=text(suggestion))
-
-
 def _table(case_id: pa.Array, row_no: np.ndarray, rows: np.ndarray, **texts: pa.Array) -> pa.Table:
     """The findings at batch positions ``rows``: their case ids and row numbers, and the text columns given."""
     return pa.table({"case_id": case_id.take(pa.array(rows)).cast(pa.string()),
@@ -105,18 +74,20 @@ def _table(case_id: pa.Array, row_no: np.ndarray, rows: np.ndarray, **texts: pa.
 
 @dataclass(frozen=True)
 class Part:
-    """Findings of one rule on one field before they are a table (:func:`assemble` makes one table of many).
+    """Findings of one rule before they are a table (:func:`assemble` makes one table of many).
 
     Attributes
     ----------
     rows : numpy.ndarray
         Positions (into the batch) of the records, one per finding.
-    rule_id, severity, field : str
+    rule_id, severity : str
+    field : str or numpy.ndarray
+        The field of all the findings, or of each (an array of text).
     value : pyarrow.Array
         The value found, one per finding.
     texts : tuple of list of str
         ``message_zh``, ``message_en`` and ``suggestion`` as filled in, each once per distinct combination of
-        the message's values.
+        the message's values (:meth:`audit.rulebook.Rule.fill`).
     text_index : numpy.ndarray
         Each finding's place in ``texts``.
     """
@@ -124,14 +95,35 @@ class Part:
     rows: np.ndarray
     rule_id: str
     severity: str
-    field: str
+    field: str | np.ndarray
     value: pa.Array
     texts: tuple
     text_index: np.ndarray
 
 
-def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, ordered: bool = False) -> pa.Table:
-    """One findings table of ``parts``, in their order (``ordered``: then stably by ``row_no``).
+def labels(parts: list[Part], name: str, *, ranked: bool = False) -> tuple[list[str], np.ndarray]:
+    """The distinct texts of attribute ``name`` (``rule_id``, ``severity``, ``field``) over the findings of
+    ``parts``, and each finding's text (``ranked``: texts sorted, so that the index orders like the text)."""
+    texts: dict[str, int] = {}
+    index = []
+    for part in parts:
+        value = getattr(part, name)
+        if isinstance(value, str):
+            index.append(np.full(len(part.rows), texts.setdefault(value, len(texts)), dtype=np.int64))
+        else:
+            distinct, which = np.unique(np.asarray(value, dtype=object).astype(str), return_inverse=True)
+            codes = np.array([texts.setdefault(text, len(texts)) for text in distinct.tolist()], dtype=np.int64)
+            index.append(codes[which.ravel()] if len(codes) else np.zeros(0, np.int64))
+    index = np.concatenate(index) if index else np.zeros(0, np.int64)
+    if not ranked:
+        return list(texts), index
+    order = sorted(texts)
+    rank = np.array([texts[text] for text in order], dtype=np.int64).argsort()
+    return order, rank[index] if len(texts) else index
+
+
+def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, order: np.ndarray | None = None) -> pa.Table:
+    """One findings table of ``parts``.
 
     Each column is gathered in one step, however many parts there are: a batch's case ids are taken
     once, and each message column once from the texts of all parts together.
@@ -143,8 +135,9 @@ def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, ordere
     row_no : numpy.ndarray
         Row numbers of the whole batch.
     parts : list of Part
-    ordered : bool
-        Sort by ``row_no`` (stable: within a record, the parts' order).
+    order : numpy.ndarray, optional
+        Positions into the findings of all the parts (in the parts' order) of the findings to keep, in the
+        order to list them (:func:`by_row`); default all, in the parts' order.
     """
     parts = [part for part in parts if len(part.rows)]
     if not parts:
@@ -153,18 +146,12 @@ def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, ordere
         if part.severity not in SEVERITIES:
             raise ValueError(f"unknown severity {part.severity!r}; one of {', '.join(SEVERITIES)}")
     rows = np.concatenate([np.asarray(part.rows, dtype=np.int64) for part in parts])
-    order = np.argsort(np.asarray(row_no)[rows], kind="stable") if ordered else None
-    sizes = [len(part.rows) for part in parts]
-    labels = np.repeat(np.arange(len(parts), dtype=np.int64), sizes)
 
     def gathered(texts: list[str], index: np.ndarray) -> pa.Array:
         index = index if order is None else index[order]
         if len(index) <= FEW:
             return pa.array([texts[i] for i in index.tolist()], pa.string())
         return pa.array(texts, pa.string()).take(pa.array(index))
-
-    def label(name: str) -> pa.Array:
-        return gathered([getattr(part, name) for part in parts], labels)
 
     offsets = np.cumsum([0] + [len(part.texts[0]) for part in parts[:-1]])
     text_index = np.concatenate([part.text_index + offset for part, offset in zip(parts, offsets)])
@@ -173,10 +160,22 @@ def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, ordere
         return gathered([text for part in parts for text in part.texts[k]], text_index)
 
     values = pa.concat_arrays([part.value.cast(pa.string()) for part in parts])
-    picked = rows if order is None else rows[order]
-    return _table(case_id, row_no, picked, rule_id=label("rule_id"), severity=label("severity"), field=label("field"),
+    return _table(case_id, row_no, rows if order is None else rows[order],
+                  **{name: gathered(*labels(parts, name)) for name in ("rule_id", "severity", "field")},
                   value=values if order is None else values.take(pa.array(order)), message_zh=message(0),
                   message_en=message(1), suggestion=message(2))
 
 
-__all__ = ["FEW", "FINDING_SCHEMA", "SEVERITIES", "SEVERITY_ZH", "Part", "assemble", "empty_findings", "findings_table"]
+def finding_rows(parts: list[Part]) -> np.ndarray:
+    """The batch position of each finding of ``parts``, in their order."""
+    return np.concatenate([np.asarray(part.rows, dtype=np.int64) for part in parts]) if parts \
+        else np.zeros(0, np.int64)
+
+
+def by_row(parts: list[Part], row_no: np.ndarray) -> np.ndarray:
+    """The order of :func:`assemble` that lists the findings by ``row_no``, within a record in the parts' order."""
+    return np.argsort(np.asarray(row_no)[finding_rows(parts)], kind="stable")
+
+
+__all__ = ["FEW", "FINDING_SCHEMA", "SEVERITIES", "SEVERITY_ZH", "Part", "assemble", "by_row", "empty_findings",
+           "finding_rows", "labels", "severity_ranks", "value_codes"]

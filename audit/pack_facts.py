@@ -33,10 +33,14 @@ class PackFacts:
         Per procedure code: an operating-room procedure.
     surgical_takes : numpy.ndarray of bool, (MDC rows, procedure codes)
         Whether some surgical ADRG of the MDC tests a set holding the procedure.
+    dx_inputs, proc_inputs : numpy.ndarray of str
+        The input codes the pack maps (sorted, as the pack holds them).
     """
 
     or_proc: np.ndarray
     surgical_takes: np.ndarray
+    dx_inputs: np.ndarray
+    proc_inputs: np.ndarray
 
 
 def _set_members(compiled: CompiledPack, set_id: int) -> np.ndarray:
@@ -88,7 +92,9 @@ def pack_facts(compiled: CompiledPack) -> PackFacts:
                 sets |= _proc_sets_of_program(compiled, compiled.adrg_entry[r])
         for s in sets:
             takes[m] |= _set_members(compiled, s)
-    return PackFacts(or_proc=or_proc, surgical_takes=takes)
+    return PackFacts(or_proc=or_proc, surgical_takes=takes,
+                     dx_inputs=compiled.dx_inputs.to_numpy(zero_copy_only=False).astype(str),
+                     proc_inputs=compiled.proc_inputs.to_numpy(zero_copy_only=False).astype(str))
 
 
 __all__ = ["OR_PROCEDURE_SET", "PackFacts", "pack_facts", "reachable_atoms"]

@@ -29,7 +29,6 @@ Conventions
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -38,7 +37,7 @@ import pyarrow.compute as pc
 
 from audit.code_sets import clean_codes, in_ranges, matches, pack_sex_diagnoses, set_members
 from audit._kernels import _repeated_codes
-from audit.findings import Part, assemble, empty_findings
+from audit.findings import Part, assemble, by_row, empty_findings
 from audit.rulebook import Rule, RuleBook
 from grouper.encode import Encoded, encode, to_arrow
 from foundation.arrow_columns import plain_array
@@ -73,58 +72,42 @@ _VALUE_COLUMNS = ("case_id", FORMATTING, "age_years", "age_days", "birth_weight_
                   "admit_date", "discharge_date", "total_cost", "discharge_method")
 
 
-@dataclass(frozen=True)
-class _PackTables:
-    """What the checks read from a pack, computed once per pack."""
-
-    dx_inputs: dict  # input code as written → (grouper code id, whether that code is written differently)
-    proc_inputs: dict
-    sex_dx: dict  # sex → bool over dx_codes, restricted to that sex
-
-    @classmethod
-    def of(cls, cp: CompiledPack) -> "_PackTables":
-        def inputs(codes: pa.Array, targets: np.ndarray, grouper_codes: pa.Array) -> dict:
-            if not len(codes):
-                return {}
-            rewritten = pc.not_equal(codes, grouper_codes.take(pa.array(targets))).to_numpy(zero_copy_only=False)
-            # from the last entry to the first: a code listed twice keeps its first entry, as a look-up finds it
-            return dict(zip(reversed(codes.to_pylist()), reversed(list(zip(targets.tolist(), rewritten.tolist())))))
-
-        return cls(inputs(cp.dx_inputs, cp.dx_input_target, cp.dx_codes),
-                   inputs(cp.proc_inputs, cp.proc_input_target, cp.proc_codes),
-                   pack_sex_diagnoses(cp))
+_SEX_DX_CACHE: dict[int, tuple[CompiledPack, dict]] = {}
 
 
-_PACK_CACHE: dict[int, tuple[CompiledPack, _PackTables]] = {}
-
-
-def _pack_tables(cp: CompiledPack) -> _PackTables:
-    hit = _PACK_CACHE.get(id(cp))
+def _sex_dx(cp: CompiledPack) -> dict:
+    """Sex → bool over the pack's diagnosis codes, restricted to that sex (read once per pack)."""
+    hit = _SEX_DX_CACHE.get(id(cp))
     if hit is None or hit[0] is not cp:
-        if len(_PACK_CACHE) >= 4:
-            _PACK_CACHE.pop(next(iter(_PACK_CACHE)))
-        hit = _PACK_CACHE[id(cp)] = (cp, _PackTables.of(cp))
+        if len(_SEX_DX_CACHE) >= 4:
+            _SEX_DX_CACHE.pop(next(iter(_SEX_DX_CACHE)))
+        hit = _SEX_DX_CACHE[id(cp)] = (cp, pack_sex_diagnoses(cp))
     return hit[1]
 
 
 class _Codes:
     """One kind of codes (diagnoses or procedures) of a batch: every position, and each distinct code once."""
 
-    def __init__(self, codes: pa.Array, record: np.ndarray, inputs: dict, grouper_codes: pa.Array):
+    def __init__(self, codes: pa.Array, record: np.ndarray, ids: np.ndarray, grouper_codes: pa.Array):
         self.codes = _string(codes)
         self.record = record
         encoded = pc.fill_null(self.codes, "").dictionary_encode()
         self.index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         self.distinct = encoded.dictionary
-        written = self.distinct.to_pylist()
         # as text once for every rule's classes
-        self.clean = per_text(written, ("clean codes",),
+        self.clean = per_text(self.distinct.to_pylist(), ("clean codes",),
                               lambda new: clean_codes(pa.array(new, pa.string())).to_pylist())
-        found = [inputs.get(code, (-1, False)) for code in written]
-        self.target = np.array([target for target, _ in found], dtype=np.int64)
-        self.rewritten = np.array([changed for _, changed in found], dtype=bool)
+        # the grouper code the encoding mapped each position to: every position of one text maps alike
+        self.target = np.full(len(self.distinct), -1, dtype=np.int64)
+        self.target[self.index] = ids
+        mapped = self.target >= 0
+        self.rewritten = mapped.copy()
+        if mapped.any():  # mapped to a code written differently
+            self.rewritten[mapped] = pc.not_equal(self.distinct.filter(pa.array(mapped)),
+                                                  grouper_codes.take(pa.array(self.target[mapped]))).to_numpy(
+                zero_copy_only=False)
         self._grouper_codes = grouper_codes
-        self.nonempty = np.array([code != "" for code in self.clean], dtype=bool)
+        self.nonempty = np.fromiter((code != "" for code in self.clean), dtype=bool, count=len(self.clean))
 
     def per_position(self, per_code: np.ndarray) -> np.ndarray:
         """A per-distinct-code array gathered to every position."""
@@ -153,16 +136,19 @@ class _Batch:
         self.age, self.sex, self.age_days = nums[Field.AGE_YEARS], nums[Field.SEX], nums[Field.AGE_DAYS]
         self.birth_weight, self.admission_weight = nums[Field.BIRTH_WEIGHT], nums[Field.ADMISSION_WEIGHT]
         self.los, self.discharge_method = nums[Field.LOS_DAYS], nums[Field.DISCHARGE_METHOD]
-        tables = _pack_tables(cp)
-        self.pack_sex_dx = tables.sex_dx
+        self.pack_sex_dx = _sex_dx(cp)
         rows = np.arange(n, dtype=np.int64)
         self.secondary_start = enc.batch.dx_start - np.arange(n + 1, dtype=np.int64)
         self.proc_start = enc.batch.proc_start
         secondary_counts = np.diff(self.secondary_start)
+        principal = np.zeros(len(enc.batch.dx_ids), dtype=bool)
+        principal[enc.batch.dx_start[:-1]] = True
+        # the principal diagnoses first, then the secondary ones record by record
+        dx_ids = np.concatenate([enc.batch.dx_ids[principal], enc.batch.dx_ids[~principal]])
         self.dx = _Codes(
             pa.concat_arrays([_string(enc.principal_dx), _string(enc.secondary_dx)]),
-            np.concatenate([rows, np.repeat(rows, secondary_counts)]), tables.dx_inputs, cp.dx_codes)
-        self.proc = _Codes(enc.procedures, np.repeat(rows, np.diff(enc.batch.proc_start)), tables.proc_inputs,
+            np.concatenate([rows, np.repeat(rows, secondary_counts)]), dx_ids, cp.dx_codes)
+        self.proc = _Codes(enc.procedures, np.repeat(rows, np.diff(enc.batch.proc_start)), enc.batch.proc_ids,
                            cp.proc_codes)
 
     def column(self, name: str):
@@ -568,8 +554,7 @@ def _read(book: RuleBook) -> frozenset[str]:
     return frozenset((*_VALUE_COLUMNS, *book.rule("DATE_INVALID").fields, *(bound.field for bound in load_bounds())))
 
 
-def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
-                    encoded: Encoded | None = None, ordered: bool = True) -> pa.Table:
+def record_findings(records, pack, book: RuleBook, first_row_no: int = 1) -> pa.Table:
     """Findings of the record rules (codes, principal diagnosis, sex and age, administration).
 
     Parameters
@@ -583,12 +568,6 @@ def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
         Rule book; disabled rules do not run.
     first_row_no : int
         ``row_no`` of the first record.
-    encoded : grouper.encode.Encoded, optional
-        The batch already encoded for grouping (saves encoding it again);
-        must come from the same records and pack.
-    ordered : bool
-        Sort by ``row_no``; False leaves the findings rule by rule (for a caller that sorts them
-        with others: one sort of the long message columns instead of two).
 
     Returns
     -------
@@ -598,20 +577,39 @@ def record_findings(records, pack, book: RuleBook, first_row_no: int = 1, *,
         values: a value that cannot be read is a finding or is skipped.
     """
     table = to_arrow(records)
-    cp = _compiled(pack)
     if table.num_rows == 0:
         return empty_findings()
-    if encoded is None:
-        table = _usable(canonical_records(table))
-        encoded = encode(table, cp)
-    else:  # the codes come encoded: only the other columns the checks read are typed
-        read = _read(book)
-        table = canonical_records(table.select([name for name in table.column_names
-                                                if name.removeprefix(UNREADABLE) in read]))
-    batch = _Batch(table, encoded, cp, first_row_no)
-    parts = [part for rule_id, check in CHECKS.items() if book.enabled(rule_id)
-             for part in check(batch, book.rule(rule_id))]
-    return assemble(batch.case_id, batch.row_no, parts, ordered=ordered)
+    cp = _compiled(pack)
+    table = _usable(canonical_records(table))
+    batch = _Batch(table, encode(table, cp), cp, first_row_no)
+    parts = _checked(batch, book)
+    return assemble(batch.case_id, batch.row_no, parts, order=by_row(parts, batch.row_no))
 
 
-__all__ = ["ASTERISK_PATTERN", "RECORD_RULES", "record_findings"]
+def record_parts(records: pa.Table, encoded: Encoded, pack, book: RuleBook) -> list[Part]:
+    """The record rules' findings of a batch already encoded for grouping, rule by rule (:func:`assemble` makes
+    them a table with the batch's case ids and row numbers).
+
+    Parameters
+    ----------
+    records : pyarrow.Table
+        The records as :func:`grouper.encode.encode` took them.
+    encoded : grouper.encode.Encoded
+        Their encoding for ``pack``: only the other columns the checks read are typed here.
+    pack, book
+        As for :func:`record_findings`.
+    """
+    if records.num_rows == 0:
+        return []
+    read = _read(book)
+    table = canonical_records(records.select([name for name in records.column_names
+                                              if name.removeprefix(UNREADABLE) in read]))
+    return _checked(_Batch(table, encoded, _compiled(pack), 1), book)
+
+
+def _checked(batch: "_Batch", book: RuleBook) -> list[Part]:
+    return [part for rule_id, check in CHECKS.items() if book.enabled(rule_id)
+            for part in check(batch, book.rule(rule_id))]
+
+
+__all__ = ["ASTERISK_PATTERN", "RECORD_RULES", "record_findings", "record_parts"]

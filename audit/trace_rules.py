@@ -22,11 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.code_names import dx_names, proc_names, with_names
-from audit.findings import findings_table
+from audit.findings import Part
 from audit.pack_facts import PackFacts
-from audit.rulebook import RuleBook
-from grouper import Grouper
+from audit.rulebook import Rule, RuleBook
+from grouper import Batch, Grouper
 from grouper.grouper import Trace
+from grouper.results import STATUS_INVALID
 
 
 @dataclass(frozen=True)
@@ -92,35 +93,29 @@ def _unique_pairs(records: np.ndarray, codes: pa.Array) -> np.ndarray:
     return np.sort(first)
 
 
-def _code_problems(codes: pa.Array, cp, *, diagnosis: bool) -> tuple[pa.Array, pa.Array]:
+def _code_problems(codes: pa.Array, facts: PackFacts, *, diagnosis: bool) -> tuple[np.ndarray, np.ndarray]:
     """What kind of problem each unmappable code has, in words (Chinese, English).
 
     A procedure code in a diagnosis field (or the reverse), a bare category
     (``R75``: the pack maps only codes below it, ``R75.x00``), an empty field, or
     a code the pack's map lacks.
     """
+    own, other = (facts.dx_inputs, facts.proc_inputs) if diagnosis else (facts.proc_inputs, facts.dx_inputs)
     texts = codes.to_pylist()
-    own, other = (cp.dx_inputs, cp.proc_inputs) if diagnosis else (cp.proc_inputs, cp.dx_inputs)
-    own_sorted = own.to_numpy(zero_copy_only=False).astype(str)
-    other_sorted = other.to_numpy(zero_copy_only=False).astype(str)
-    zh, en = [], []
-    for code in texts:
-        below = _first_below(own_sorted, code)
-        if not code:
-            zh.append("未填写")
-            en.append("is empty")
-        elif _contains(other_sorted, code) or (not diagnosis and _DX_SHAPE.match(code)) or (
-                diagnosis and _PROC_SHAPE.match(code)):
-            zh.append("是手术操作编码，不能填在诊断栏" if diagnosis else "是疾病诊断编码，不能填在手术操作栏")
-            en.append("is a procedure code in a diagnosis field" if diagnosis
-                      else "is a diagnosis code in a procedure field")
-        elif below:
-            zh.append(f"只编到类目，请编到亚目或细目（如 {below}）")
-            en.append(f"is a bare category; code it in full (e.g. {below})")
-        else:
-            zh.append("不在分组方案的编码映射表中")
-            en.append("is not in the pack's code map")
-    return pa.array(zh, pa.string()), pa.array(en, pa.string())
+    problems = {code: _code_problem(code, own, other, diagnosis) for code in dict.fromkeys(texts)}
+    return tuple(np.array([problems[code][k] for code in texts], dtype=object) for k in range(2))
+
+
+def _code_problem(code: str, own: np.ndarray, other: np.ndarray, diagnosis: bool) -> tuple[str, str]:
+    if not code:
+        return "未填写", "is empty"
+    if _contains(other, code) or (not diagnosis and _DX_SHAPE.match(code)) or (diagnosis and _PROC_SHAPE.match(code)):
+        return (("是手术操作编码，不能填在诊断栏", "is a procedure code in a diagnosis field") if diagnosis
+                else ("是疾病诊断编码，不能填在手术操作栏", "is a diagnosis code in a procedure field"))
+    below = _first_below(own, code)
+    if below:
+        return f"只编到类目，请编到亚目或细目（如 {below}）", f"is a bare category; code it in full (e.g. {below})"
+    return "不在分组方案的编码映射表中", "is not in the pack's code map"
 
 
 _DX_SHAPE = re.compile(r"^[A-Z]\d{2}")
@@ -140,7 +135,35 @@ def _first_below(sorted_codes: np.ndarray, code: str) -> str:
     return sorted_codes[i] if i < len(sorted_codes) and sorted_codes[i].startswith(code + ".") else ""
 
 
-def fatal_findings(view: TraceView, grouper: Grouper, book: RuleBook) -> list[pa.Table]:
+def finding_part(rule: Rule, severity: str, rows: np.ndarray, field, value, /, **values) -> Part:
+    """The findings of ``rule`` on the records at batch positions ``rows`` (:class:`audit.findings.Part`):
+    ``field`` and ``value`` one text for all or one per finding, ``values`` fill the message."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if isinstance(value, str):
+        value = pa.array([value] * len(rows), pa.string())
+    return Part(rows, rule.id, severity, field, value, *rule.fill(len(rows), values))
+
+
+def subset_batch(batch: Batch, rows: np.ndarray, drop_dx: np.ndarray | None = None) -> Batch:
+    """The records ``rows`` of an encoded batch as a batch of their own, optionally without one
+    flat diagnosis position per record (``drop_dx``)."""
+    def take(start, ids, drop=None):
+        lengths = np.diff(start)[rows]
+        new_start = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=new_start[1:])
+        index = np.repeat(start[:-1][rows] - new_start[:-1], lengths) + np.arange(new_start[-1])
+        if drop is None:
+            return new_start, ids[index]
+        keep = index != np.repeat(drop, lengths)
+        new_start[1:] = np.cumsum(lengths - 1)
+        return new_start, ids[index[keep]]
+    dx_start, dx_ids = take(batch.dx_start, batch.dx_ids, drop_dx)
+    proc_start, proc_ids = take(batch.proc_start, batch.proc_ids)
+    return batch._replace(dx_start=dx_start, dx_ids=dx_ids, proc_start=proc_start, proc_ids=proc_ids,
+                          nums=np.ascontiguousarray(batch.nums[:, rows]))
+
+
+def fatal_findings(view: TraceView, grouper: Grouper, facts: PackFacts, book: RuleBook) -> list[Part]:
     """One fatal finding per unmappable code and per failing record check."""
     enc, cp = view.trace.encoded, grouper.pack.compiled
     out = []
@@ -153,44 +176,37 @@ def fatal_findings(view: TraceView, grouper: Grouper, book: RuleBook) -> list[pa
         if empty.any():
             rule = book.rule("FATAL_PDX_MISSING")
             rows = records[empty]
-            texts = rule.render(len(rows))
-            out.append(findings_table(view.case_id, view.row_no, rows, rule_id=rule.id, severity="fatal",
-                                      field="principal_dx", value="", message_zh=texts[0], message_en=texts[1],
-                                      suggestion=texts[2]))
+            out.append(finding_part(rule, "fatal", rows, "principal_dx", ""))
         rule = book.rule("FATAL_DX_UNMAPPED")
         codes, records, principal = codes.filter(pa.array(~empty)), records[~empty], principal[~empty]
         if len(records):
-            field = pa.array(np.where(principal, "principal_dx", "secondary_dx"))
-            problem_zh, problem_en = _code_problems(codes, cp, diagnosis=True)
-            texts = rule.render(len(records), code=_shown(codes), problem_zh=problem_zh, problem_en=problem_en,
-                                field_zh=pa.array(np.where(principal, "主要诊断", "其他诊断")),
-                                field_en=pa.array(np.where(principal, "principal diagnosis", "other diagnosis")))
-            out.append(findings_table(view.case_id, view.row_no, records, rule_id=rule.id, severity="fatal",
-                                      field=field, value=codes, message_zh=texts[0], message_en=texts[1],
-                                      suggestion=texts[2]))
+            problem_zh, problem_en = _code_problems(codes, facts, diagnosis=True)
+            out.append(finding_part(rule, "fatal", records, np.where(principal, "principal_dx", "secondary_dx"),
+                                    codes, code=_shown(codes), problem_zh=problem_zh, problem_en=problem_en,
+                                    field_zh=np.where(principal, "主要诊断", "其他诊断"),
+                                    field_en=np.where(principal, "principal diagnosis", "other diagnosis")))
     rule = book.rule("FATAL_PROC_UNMAPPED")
     bad = np.flatnonzero(enc.batch.proc_ids < 0)
     if len(bad):
         codes, records = view.proc_text(bad)
         keep = _unique_pairs(records, codes)
         codes, records = codes.take(pa.array(keep)), records[keep]
-        problem_zh, problem_en = _code_problems(codes, cp, diagnosis=False)
-        texts = rule.render(len(keep), code=_shown(codes), problem_zh=problem_zh, problem_en=problem_en)
-        out.append(findings_table(view.case_id, view.row_no, records, rule_id=rule.id, severity="fatal",
-                                  field="procedures", value=codes, message_zh=texts[0], message_en=texts[1],
-                                  suggestion=texts[2]))
+        problem_zh, problem_en = _code_problems(codes, facts, diagnosis=False)
+        out.append(finding_part(rule, "fatal", records, "procedures", codes, code=_shown(codes),
+                                problem_zh=problem_zh, problem_en=problem_en))
     if len(cp.check_entry):
         rule = book.rule("FATAL_RECORD_CHECK")
-        passed = grouper.evaluate(enc.batch, cp.check_entry)
+        # a record that is not invalid passed every check: the grouper ran them all on it
+        invalid = np.flatnonzero(view.trace.outputs.status == STATUS_INVALID)
+        passed = grouper.evaluate(subset_batch(enc.batch, invalid), cp.check_entry)
         records, checks = np.nonzero(~passed)
+        records = invalid[records]
         if len(records):
             names = cp.check_names.take(pa.array(checks))
             values = _field_values(view.trace.records, names, records)
-            texts = rule.render(len(records), check_zh=cp.check_messages_zh.take(pa.array(checks)),
-                                check_en=cp.check_messages_en.take(pa.array(checks)), field=names, value=values)
-            out.append(findings_table(view.case_id, view.row_no, records, rule_id=rule.id, severity="fatal",
-                                      field=names, value=values, message_zh=texts[0], message_en=texts[1],
-                                      suggestion=texts[2]))
+            out.append(finding_part(rule, "fatal", records, names.to_numpy(zero_copy_only=False), values,
+                                    check_zh=cp.check_messages_zh.take(pa.array(checks)),
+                                    check_en=cp.check_messages_en.take(pa.array(checks)), field=names, value=values))
     return out
 
 
@@ -208,7 +224,7 @@ def _field_values(records: pa.Table, names: pa.Array, rows: np.ndarray) -> pa.Ar
     return pa.array(values, pa.string())
 
 
-def drg_findings(view: TraceView, grouper: Grouper, facts: PackFacts, book: RuleBook) -> tuple[list[pa.Table], pa.Array]:
+def drg_findings(view: TraceView, grouper: Grouper, facts: PackFacts, book: RuleBook) -> tuple[list[Part], pa.Array]:
     """DRG-relevant findings of grouped records, and each record's cancelled complications (``|``-joined)."""
     out = []
     cp, trace = grouper.pack.compiled, view.trace
@@ -225,10 +241,8 @@ def drg_findings(view: TraceView, grouper: Grouper, facts: PackFacts, book: Rule
         pos = np.flatnonzero(hit)
         if len(pos):
             codes, rec = view.proc_text(pos)
-            texts = rule.render(len(pos), code=view.proc_named(pos, cp), drg=view.drg_named(rec))
-            out.append(findings_table(view.case_id, view.row_no, rec, rule_id=rule.id, severity=rule.severity,
-                                      field="procedures", value=codes, message_zh=texts[0], message_en=texts[1],
-                                      suggestion=texts[2]))
+            out.append(finding_part(rule, rule.severity, rec, "procedures", codes, code=view.proc_named(pos, cp),
+                                    drg=view.drg_named(rec)))
 
     # complications cancelled by the principal's exclusion table (a cancelled MCC does not become a CC)
     records = np.repeat(np.arange(view.n), np.diff(b.dx_start))
@@ -245,16 +259,14 @@ def drg_findings(view: TraceView, grouper: Grouper, facts: PackFacts, book: Rule
     if rule.enabled and len(pos):
         is_mcc = mcc[pos]
         principal = view.dx_named(b.dx_start[:-1][rec], cp)
-        texts = rule.render(len(pos), code=view.dx_named(pos, cp), principal=principal,
-                            level_zh=pa.array(np.where(is_mcc, "严重并发症或合并症（MCC）", "并发症或合并症（CC）")),
-                            level_en=pa.array(np.where(is_mcc, "MCC", "CC")))
-        out.append(findings_table(view.case_id, view.row_no, rec, rule_id=rule.id, severity=rule.severity,
-                                  field="secondary_dx", value=codes, message_zh=texts[0], message_en=texts[1],
-                                  suggestion=texts[2]))
+        out.append(finding_part(rule, rule.severity, rec, "secondary_dx", codes, code=view.dx_named(pos, cp),
+                                principal=principal,
+                                level_zh=np.where(is_mcc, "严重并发症或合并症（MCC）", "并发症或合并症（CC）"),
+                                level_en=np.where(is_mcc, "MCC", "CC")))
     offsets = np.zeros(view.n + 1, dtype=np.int32)
     np.cumsum(np.bincount(rec, minlength=view.n), out=offsets[1:])
     excluded = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), codes), "|")
     return out, excluded
 
 
-__all__ = ["TraceView", "drg_findings", "fatal_findings"]
+__all__ = ["TraceView", "drg_findings", "fatal_findings", "finding_part", "subset_batch"]

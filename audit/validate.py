@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.explain import explanations, whatif_money
-from audit.findings import FINDING_SCHEMA, empty_findings, severity_ranks, value_codes
+from audit.findings import SEVERITIES, Part, assemble, finding_rows, labels, value_codes
 from audit.pack_facts import pack_facts
-from audit.record_rules import record_findings
+from audit.record_rules import record_parts
 from audit.rulebook import RuleBook
 from audit.summary import summarize
 from audit.trace_rules import TraceView, drg_findings, fatal_findings
@@ -117,36 +117,38 @@ class Validator:
         """
         trace = self.grouper.trace(records, first_row_no=first_row_no)
         view = TraceView.of(trace)
-        parts = fatal_findings(view, self.grouper, self.rules)
+        parts = fatal_findings(view, self.grouper, self.facts, self.rules)
         drg_parts, excluded = drg_findings(view, self.grouper, self.facts, self.rules)
         whatif = what_if(view, self.grouper, self.facts, self.weights,
                          rate_yuan=self.rules.rule("WHATIF_UPCODING").params["rate_yuan"])
         parts += drg_parts + whatif_findings(view, whatif, self.grouper, self.facts, self.rules)
-        parts.append(record_findings(trace.records, self.pack, self.rules, first_row_no=first_row_no,
-                                     encoded=trace.encoded, ordered=False))
-        findings = _ordered(pa.concat_tables([empty_findings(), *parts]).cast(FINDING_SCHEMA))
+        parts += record_parts(trace.records, trace.encoded, self.pack, self.rules)
+        findings = assemble(view.case_id, view.row_no, parts, order=_order(parts, view.row_no))
         return Validation(trace.results, findings, trace.records, whatif,
                           lambda: explanations(view, self.grouper, excluded, whatif))
 
 
-def _shadowed(findings: pa.Table) -> np.ndarray:
-    """Which findings are non-fatal on a field of a record that already has a fatal finding on that field."""
-    fatal = pc.equal(findings.column("severity"), "fatal").to_numpy(zero_copy_only=False)
-    if not fatal.any():
-        return fatal
-    key = findings.column("row_no").to_numpy() * 1024 + value_codes(findings.column("field"))[0]
-    return ~fatal & np.isin(key, key[fatal])
-
-
-def _ordered(findings: pa.Table) -> pa.Table:
-    """Without the shadowed findings, by row, then severity (fatal first), rule id, field and value, so that batching
-    never changes the order: one take of the findings."""
-    if not findings.num_rows:
-        return findings
-    keys = pa.table({"row_no": findings.column("row_no"), "severity": severity_ranks(findings.column("severity")),
-                     **{name: findings.column(name) for name in ("rule_id", "field", "value")}})
-    order = pc.sort_indices(keys, [(name, "ascending") for name in keys.column_names])  # a stable sort
-    return findings.take(order.filter(pa.array(~_shadowed(findings)).take(order)))
+def _order(parts: list[Part], row_no: np.ndarray) -> np.ndarray:
+    """The findings to list (positions into those of ``parts``): by row, then severity (fatal first), rule id, field
+    and value, so that batching never changes the order; without the non-fatal findings on a field of a record
+    that already has a fatal finding on that field."""
+    parts = [part for part in parts if len(part.rows)]  # they hold no position
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    rows = np.asarray(row_no)[finding_rows(parts)]
+    severity = np.repeat([SEVERITIES.index(part.severity) for part in parts], [len(part.rows) for part in parts])
+    _, rule = labels(parts, "rule_id", ranked=True)
+    fields, field = labels(parts, "field", ranked=True)
+    values = pa.concat_arrays([part.value.cast(pa.string()) for part in parts])
+    value, distinct = value_codes(pc.fill_null(values, ""), ranked=True)
+    if values.null_count:  # a null value sorts after every text
+        value[values.is_null().to_numpy(zero_copy_only=False)] = len(distinct)
+    order = np.lexsort((value, field, rule, severity, rows))  # a stable sort: the parts' order breaks ties
+    fatal = severity == 0
+    if fatal.any():
+        key = rows * len(fields) + field
+        order = order[~(~fatal & np.isin(key, key[fatal]))[order]]
+    return order
 
 
 __all__ = ["Validation", "Validator"]

@@ -39,12 +39,12 @@ import pyarrow.compute as pc
 
 from audit._kernels import KIND_DX_SWAP, KIND_PROC_FIRST, _alternatives
 from audit.code_names import dx_names, proc_names, with_names
-from audit.findings import findings_table
+from audit.findings import Part
 from audit.pack_facts import PackFacts
 from audit.rulebook import RuleBook
 from audit.screens.money import Rates
 from audit.thresholds import over_threshold
-from audit.trace_rules import TraceView
+from audit.trace_rules import TraceView, finding_part, subset_batch
 from grouper import Batch, Grouper, Outputs
 from grouper.results import STATUS_INVALID, STATUS_NAMES, STATUS_OK, STATUS_QY, take_text
 from icd_tables.compiled import CompiledPack
@@ -250,25 +250,6 @@ class Regroup:
         return Outputs(*(np.concatenate([a, c])[order] for a, c in zip(*parts)))
 
 
-def subset_batch(batch: Batch, rows: np.ndarray, drop_dx: np.ndarray | None = None) -> Batch:
-    """The records ``rows`` of an encoded batch as a batch of their own, optionally without one
-    flat diagnosis position per record (``drop_dx``)."""
-    def take(start, ids, drop=None):
-        lengths = np.diff(start)[rows]
-        new_start = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=new_start[1:])
-        index = np.repeat(start[:-1][rows] - new_start[:-1], lengths) + np.arange(new_start[-1])
-        if drop is None:
-            return new_start, ids[index]
-        keep = index != np.repeat(drop, lengths)
-        new_start[1:] = np.cumsum(lengths - 1)
-        return new_start, ids[index[keep]]
-    dx_start, dx_ids = take(batch.dx_start, batch.dx_ids, drop_dx)
-    proc_start, proc_ids = take(batch.proc_start, batch.proc_ids)
-    return batch._replace(dx_start=dx_start, dx_ids=dx_ids, proc_start=proc_start, proc_ids=proc_ids,
-                          nums=np.ascontiguousarray(batch.nums[:, rows]))
-
-
 def record_rates(view: TraceView, weights: WeightTable | None, fallback_yuan) -> np.ndarray:
     """Per record, the base rate in fen per RW: the weight table's for its insurance type, else ``fallback_yuan``."""
     rates = Rates.parse(None, weights)
@@ -389,7 +370,7 @@ def _yuan_text(fen: np.ndarray) -> pa.Array:
 
 
 def whatif_findings(view: TraceView, whatif: WhatIf, grouper: Grouper, facts: PackFacts,
-                    book: RuleBook) -> list[pa.Table]:
+                    book: RuleBook) -> list[Part]:
     """Under-coding, upcoding and principal-procedure-order findings from the alternatives."""
     out = []
     best, coded = whatif.best, whatif.coded_units
@@ -414,13 +395,10 @@ def whatif_findings(view: TraceView, whatif: WhatIf, grouper: Grouper, facts: Pa
         change_zh, change_en = whatif.change_words(best[rows], code, named)
         alt_drg = whatif.drg_named(best[rows])
         threshold = np.where(same_adrg[rows], str(rule.params["ratio"]), str(rule.params["other_adrg_ratio"]))
-        texts = rule.render(len(rows), change_zh=change_zh, change_en=change_en, alt_drg=alt_drg,
-                            alt_ratio=_ratio_text(top[rows], bottom[rows]), drg=view.drg_named(rows),
-                            gain=_yuan_text(gain_fen[rows]), threshold=pa.array(threshold))
-        out.append(findings_table(view.case_id, view.row_no, rows, rule_id=rule.id, severity=rule.severity,
-                                  field=pa.array(np.where(is_dx, "principal_dx", "procedures")), value=code,
-                                  message_zh=texts[0],
-                                  message_en=texts[1], suggestion=texts[2]))
+        out.append(finding_part(rule, rule.severity, rows, np.where(is_dx, "principal_dx", "procedures"), code,
+                                change_zh=change_zh, change_en=change_en, alt_drg=alt_drg,
+                                alt_ratio=_ratio_text(top[rows], bottom[rows]), drg=view.drg_named(rows),
+                                gain=_yuan_text(gain_fen[rows]), threshold=threshold))
     rule = book.rule("DRG_PRINCIPAL_PROC_ORDER")
     proc_alt = np.flatnonzero(whatif.kind == KIND_PROC_FIRST)
     if rule.enabled and len(proc_alt):
@@ -432,14 +410,12 @@ def whatif_findings(view: TraceView, whatif: WhatIf, grouper: Grouper, facts: Pa
         if len(only):
             records = whatif.parent[only]
             principal, _ = view.proc_text(b.proc_start[:-1][records])
-            texts = rule.render(len(only), code=view.proc_named(b.proc_start[:-1][records], grouper.pack.compiled),
-                                better=whatif.codes(only)[1], better_drg=whatif.drg_named(only),
-                                drg=view.drg_named(records))
-            out.append(findings_table(view.case_id, view.row_no, records, rule_id=rule.id, severity=rule.severity,
-                                      field="procedures", value=principal, message_zh=texts[0],
-                                      message_en=texts[1], suggestion=texts[2]))
+            out.append(finding_part(rule, rule.severity, records, "procedures", principal,
+                                    code=view.proc_named(b.proc_start[:-1][records], grouper.pack.compiled),
+                                    better=whatif.codes(only)[1], better_drg=whatif.drg_named(only),
+                                    drg=view.drg_named(records)))
     return out
 
 
-__all__ = ["ALTERNATIVE_COLUMNS", "CHANGES", "KIND_DROP_CC", "Regroup", "WhatIf", "record_rates", "subset_batch",
-           "what_if", "whatif_findings"]
+__all__ = ["ALTERNATIVE_COLUMNS", "CHANGES", "KIND_DROP_CC", "Regroup", "WhatIf", "record_rates", "what_if",
+           "whatif_findings"]
