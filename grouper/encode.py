@@ -130,18 +130,22 @@ def check_columns(table: pa.Table) -> None:
         )
 
 
-def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int) -> np.ndarray:
+def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int, out: np.ndarray | None = None) -> np.ndarray:
     """An int32 array of a canonical whole-number column, :data:`MISSING` for absent or out-of-range values.
 
     Text is read by the intake (:func:`icd_tables.intake.values.canonical_records`) before this.
+    Written to ``out`` (``n`` int32) where given.
     """
+    out = np.empty(n, dtype=np.int32) if out is None else out
     if column is None:
-        return np.full(n, MISSING, dtype=np.int32)
+        out[:] = MISSING
+        return out
     column = plain_array(column)
     if column.type in (pa.int64(), pa.int32()):  # the canonical types: their values read in place
         dtype = np.dtype(column.type.to_pandas_dtype())
-        values = np.frombuffer(column.buffers()[1], dtype=dtype, count=len(column), offset=column.offset * dtype.itemsize)
-        out = values.astype(np.int32)
+        values = np.frombuffer(column.buffers()[1], dtype=dtype, count=len(column),
+                               offset=column.offset * dtype.itemsize)
+        out[:] = values  # cast in place; the values out of range are marked missing below
         missing = (values < -NUMERIC_LIMIT) | (values > NUMERIC_LIMIT)
         if column.null_count:
             missing |= column.is_null().to_numpy(zero_copy_only=False)
@@ -151,7 +155,7 @@ def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int) -> np.ndar
     floats = pc.cast(column, pa.float64(), safe=False)
     values = np.asarray(floats.to_numpy(zero_copy_only=False), dtype=np.float64)
     ok = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) <= NUMERIC_LIMIT)
-    out = np.full(n, MISSING, dtype=np.int32)
+    out[:] = MISSING
     out[ok] = values[ok].astype(np.int32)
     return out
 
@@ -218,7 +222,7 @@ def encode(table: pa.Table, pack: CompiledPack, *, normalize: bool = False) -> E
             nums[row] = text_index(get(TEXT_COLUMNS[field]), n, pack.text_values)
             continue
         column = NUMERIC_COLUMNS[field]
-        nums[row] = numeric_column(get(column), n)
+        numeric_column(get(column), n, out=nums[row])
         if field in NUMERIC_DEFAULTS:
             nums[row][nums[row] == MISSING] = NUMERIC_DEFAULTS[field]
 
