@@ -10,8 +10,11 @@ unmapped (``-1``) and the record becomes ``invalid`` with that code named.
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -21,7 +24,7 @@ from foundation.arrow_columns import plain_array
 
 from grouper._kernels import Batch, interleave_codes
 from icd_tables.compiled import MISSING, NUMERIC_ORDER, CompiledPack
-from icd_tables.intake.codes import normalizer_for
+from icd_tables.intake.codes import MIN_CHUNK_ROWS, normalizer_for
 from icd_tables.intake.values import canonical_records
 from icd_tables.schema import (
     CODE_LIST_COLUMNS,
@@ -184,6 +187,29 @@ def _text(column: pa.ChunkedArray | None, n: int) -> pa.Array:
     return column
 
 
+def _rule_fields(table: pa.Table, pack: CompiledPack) -> np.ndarray:
+    """The numeric rows of the kernel (:data:`NUMERIC_ORDER`), typed as every command types the fields
+    (text such as "65岁" or "男")."""
+    n = table.num_rows
+    typed = canonical_records(table.select([c for c in (*NUMERIC_COLUMNS.values(), *TEXT_COLUMNS.values())
+                                            if c in table.column_names]))
+    get = lambda c: typed.column(c) if c in typed.column_names else None  # noqa: E731
+    nums = np.empty((len(NUMERIC_ORDER), n), dtype=np.int32)
+    for row, field in enumerate(NUMERIC_ORDER):
+        if field in TEXT_COLUMNS:
+            nums[row] = text_index(get(TEXT_COLUMNS[field]), n, pack.text_values)
+            continue
+        numeric_column(get(NUMERIC_COLUMNS[field]), n, out=nums[row])
+        if field in NUMERIC_DEFAULTS:
+            nums[row][nums[row] == MISSING] = NUMERIC_DEFAULTS[field]
+    return nums
+
+
+@functools.cache
+def _fields_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="drg-encode-fields")
+
+
 def encode(table: pa.Table, pack: CompiledPack, *, normalize: bool = False) -> Encoded:
     """Encode an Arrow table of records for the kernel.
 
@@ -205,26 +231,16 @@ def encode(table: pa.Table, pack: CompiledPack, *, normalize: bool = False) -> E
     names = table.column_names
     get = lambda c: table.column(c) if c in names else None  # noqa: E731
 
+    # the rule fields of a large batch are typed in a thread of their own while the code columns are encoded
+    parallel = numba.get_num_threads() > 1 and n >= MIN_CHUNK_ROWS
+    fields = _fields_pool().submit(_rule_fields, table, pack) if parallel else None
     principal, secondary, procedures = normalizer_for(pack).encode_columns(
         [("principal_dx", get("principal_dx"), pack.dx_input_target),
          ("secondary_dx", get("secondary_dx"), pack.dx_input_target),
          ("procedures", get("procedures"), pack.proc_input_target)], n, normalize=normalize)
     dx_start, dx_ids = np.empty(n + 1, dtype=np.int64), np.empty(n + len(secondary.ids), dtype=np.int32)
     interleave_codes(principal.ids, secondary.cell_start, secondary.ids, dx_start, dx_ids)
-
-    # the fields the rules read, typed as every command types them (text such as "65岁" or "男")
-    typed = canonical_records(table.select([c for c in (*NUMERIC_COLUMNS.values(), *TEXT_COLUMNS.values())
-                                            if c in names]))
-    get = lambda c: typed.column(c) if c in typed.column_names else None  # noqa: E731
-    nums = np.empty((len(NUMERIC_ORDER), n), dtype=np.int32)
-    for row, field in enumerate(NUMERIC_ORDER):
-        if field in TEXT_COLUMNS:
-            nums[row] = text_index(get(TEXT_COLUMNS[field]), n, pack.text_values)
-            continue
-        column = NUMERIC_COLUMNS[field]
-        numeric_column(get(column), n, out=nums[row])
-        if field in NUMERIC_DEFAULTS:
-            nums[row][nums[row] == MISSING] = NUMERIC_DEFAULTS[field]
+    nums = _rule_fields(table, pack) if fields is None else fields.result()
 
     batch = Batch(
         dx_start=dx_start,

@@ -463,3 +463,32 @@ def test_interleaved_diagnoses_equal_the_twin(cells):
     twin = [[principal, *secondary] for principal, secondary in cells]
     assert [out[start[i]:start[i + 1]].tolist() for i in range(len(cells))] == twin
     assert start[-1] == len(out)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_encoding_in_threads_equals_one_thread(example, normalize, monkeypatch):
+    """A large batch (here: any, the threshold lowered) has its code columns encoded in parallel threads and
+    its rule fields typed in one more: the encoding is the one-thread encoding."""
+    import numpy as np
+
+    import grouper.encode as encode_module
+    from icd_tables.intake import codes as codes_module
+
+    monkeypatch.setattr(encode_module, "MIN_CHUNK_ROWS", 1)
+    monkeypatch.setattr(codes_module, "MIN_CHUNK_ROWS", 1)
+    records = pa.Table.from_pylist([
+        _rec(f"r{i}", principal_dx=["J18.900", " j18.900", None][i % 3], age_years=[str(i), None, "65岁"][i % 3],
+             secondary_dx=["E87.600|I21.000", "", "e87.600，I21.000", None][i % 4],
+             procedures=["36.0600", "", None][i % 3],
+             dept=["a", None][i % 2], age_days=[None, 3][i % 2])
+        for i in range(40)])
+    encoded = {}
+    for threads in (1, 4):
+        monkeypatch.setattr(encode_module.numba, "get_num_threads", lambda: threads)
+        encoded[threads] = encode_module.encode(records, example.grouper.pack.compiled, normalize=normalize)
+    one, many = encoded[1], encoded[4]
+    for name in one.batch._fields:
+        assert np.array_equal(getattr(one.batch, name), getattr(many.batch, name)), name
+    assert one.principal_dx.equals(many.principal_dx) and one.secondary_dx.equals(many.secondary_dx)
+    assert one.procedures.equals(many.procedures)
+    assert (one.reformatted is None and many.reformatted is None) or np.array_equal(one.reformatted, many.reformatted)

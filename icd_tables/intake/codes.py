@@ -239,8 +239,9 @@ class CodeNormalizer:
         Returns
         -------
         list of CodeCells
-            In the order of ``columns``.  A column is split into row chunks only where the
-            threads outnumber the columns: joining chunks copies their output.
+            In the order of ``columns``.  Fewer than :data:`MIN_CHUNK_ROWS` records are encoded in
+            the caller's thread; a column is split into row chunks only where the threads outnumber
+            the columns: joining chunks copies their output.
         """
         threads = numba.get_num_threads()  # the caller's setting (Numba's is per thread)
         share = max(1, threads // len(columns)) if columns else 1
@@ -249,7 +250,7 @@ class CodeNormalizer:
             name, column, targets = spec
             return self.encode_column(name, column, n, normalize=normalize, targets=targets, threads=share)
 
-        if threads == 1 or len(columns) < 2:
+        if threads == 1 or len(columns) < 2 or n < MIN_CHUNK_ROWS:
             return [encode(spec) for spec in columns]
         return list(_column_pool().map(encode, columns))
 
