@@ -40,7 +40,6 @@ _MIX2 = np.uint64(0xC4CEB9FE1A85EC53)
 _BAR, _COMMA, _SEMI = ord("|"), ord(","), ord(";")
 _ONES = np.uint64(0x0101010101010101)
 _HIGHS = _ONES * np.uint64(0x80)
-_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 _BARS, _COMMAS, _SEMIS = (_ONES * np.uint64(c) for c in (_BAR, _COMMA, _SEMI))
 #: ``_MASKS[k]``: the first ``k`` bytes of a word.
 _MASKS = np.array([(1 << 8 * k) - 1 for k in range(9)], dtype=np.uint64)
