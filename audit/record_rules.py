@@ -40,6 +40,7 @@ from audit._kernels import _repeated_codes
 from audit.findings import Part, assemble, by_row, empty_findings
 from audit.rulebook import Rule, RuleBook
 from grouper.encode import Encoded, encode, to_arrow
+from grouper.results import take_text
 from foundation.arrow_columns import plain_array
 from foundation.remembered import per_text
 from foundation.text_values import day_numbers
@@ -64,8 +65,9 @@ FIELD_EN = {
     "birth_weight_g": "birth weight", "admission_weight_g": "admission weight",
     "admit_date": "admission date", "discharge_date": "discharge date", "settlement_date": "settlement date",
 }
-SEX_ZH = {1: "男", 2: "女"}
-SEX_EN = {1: "male", 2: "female"}
+#: Sex 1 and 2 in words (rows 0 and 1, for :func:`grouper.results.take_text`).
+SEX_ZH = pa.array(["男", "女"])
+SEX_EN = pa.array(["male", "female"])
 
 #: The columns the checks read other than the codes, the dates of ``DATE_INVALID`` and the bounded values.
 _VALUE_COLUMNS = ("case_id", FORMATTING, "age_years", "age_days", "birth_weight_g", "admission_weight_g", "los_days",
@@ -367,8 +369,8 @@ def _sex_conflicts(b: _Batch, rule: Rule, kind: str, pack_lists: dict) -> list[P
     sex = b.sex[codes.record]
     hit = (allowed > 0) & ((sex == 1) | (sex == 2)) & (allowed != sex)
 
-    def words(table: dict, key: np.ndarray):  # of the positions found
-        return lambda positions: np.array([table.get(k, "") for k in range(3)], dtype=object)[key[positions]]
+    def words(table: pa.Array, key: np.ndarray):  # of the positions found
+        return lambda positions: take_text(table, key[positions].astype(np.int64) - 1)
 
     return b.code_findings(rule, kind, hit, allowed_zh=words(SEX_ZH, allowed), allowed_en=words(SEX_EN, allowed),
                            sex_zh=words(SEX_ZH, sex), sex_en=words(SEX_EN, sex))

@@ -200,6 +200,10 @@ def _placeholders(rule: Rule) -> list[str]:
     return names
 
 
+#: Bound of the combination key of :func:`_combinations` (int64 with room to spare).
+_KEY_LIMIT = 2**62
+
+
 def _combinations(columns: list, n: int) -> tuple[list[tuple], np.ndarray]:
     """The distinct combinations (tuples of text) of the value columns and each row's combination: a few
     findings (one record's) grouped in Python, many with NumPy and Arrow, whose fixed cost per call is then
@@ -209,12 +213,17 @@ def _combinations(columns: list, n: int) -> tuple[list[tuple], np.ndarray]:
         rows = zip(*(_few_texts(column, n) for column in columns)) if columns else itertools.repeat((), n)
         index = np.fromiter((combos.setdefault(row, len(combos)) for row in rows), np.int64, n)
         return list(combos), index
-    key = np.zeros(n, dtype=np.int64)
+    # one integer per combination, in the combinations' lexicographic order: the columns' codes in mixed radix,
+    # re-numbered (one sort) only where the next column would overflow it
+    key, size = np.zeros(n, dtype=np.int64), 1
     parts = []
     for column in columns:
         codes, texts = _many_texts(column, n)
         parts.append((codes, texts))
-        _, key = np.unique(key * len(texts) + codes, return_inverse=True)  # re-numbered: the key stays small
+        if size * len(texts) >= _KEY_LIMIT:
+            distinct, key = np.unique(key, return_inverse=True)
+            size = len(distinct)
+        key, size = key * len(texts) + codes, size * len(texts)
     _, first, index = np.unique(key, return_index=True, return_inverse=True)
     return [tuple(texts[codes[row]] for codes, texts in parts) for row in first.tolist()], index.astype(np.int64)
 
@@ -236,6 +245,11 @@ def _many_texts(value, n: int) -> tuple[np.ndarray, list[str]]:
         return np.zeros(n, dtype=np.int64), [str(value)]
     if isinstance(value, np.ndarray):
         value = pa.array(value)
+    if isinstance(value, pa.DictionaryArray) and pa.types.is_string(value.type.value_type):
+        # codes into texts already (e.g. :func:`grouper.results.take_text`): no text is read; a null is one more code
+        texts = ["" if text is None else text for text in value.dictionary.to_pylist()]
+        codes = pc.fill_null(value.indices.cast(pa.int64()), len(texts)).to_numpy(zero_copy_only=False)
+        return codes, texts + [""]
     encoded = pc.fill_null(value.cast(pa.string()), "").dictionary_encode()
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()

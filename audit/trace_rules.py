@@ -27,7 +27,7 @@ from audit.pack_facts import PackFacts
 from audit.rulebook import Rule, RuleBook
 from grouper import Batch, Grouper
 from grouper.grouper import Trace
-from grouper.results import STATUS_INVALID
+from grouper.results import STATUS_INVALID, take_text
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,9 @@ def _code_problem(code: str, own: np.ndarray, other: np.ndarray, diagnosis: bool
     return "不在分组方案的编码映射表中", "is not in the pack's code map"
 
 
+#: A cancelled complication's level in words (row 0 a CC, row 1 an MCC).
+_LEVEL_ZH = pa.array(["并发症或合并症（CC）", "严重并发症或合并症（MCC）"])
+_LEVEL_EN = pa.array(["CC", "MCC"])
 _DX_SHAPE = re.compile(r"^[A-Z]\d{2}")
 _PROC_SHAPE = re.compile(r"^\d{2}(\.\d|$)")
 
@@ -261,8 +264,8 @@ def drg_findings(view: TraceView, grouper: Grouper, facts: PackFacts, book: Rule
         principal = view.dx_named(b.dx_start[:-1][rec], cp)
         out.append(finding_part(rule, rule.severity, rec, "secondary_dx", codes, code=view.dx_named(pos, cp),
                                 principal=principal,
-                                level_zh=np.where(is_mcc, "严重并发症或合并症（MCC）", "并发症或合并症（CC）"),
-                                level_en=np.where(is_mcc, "MCC", "CC")))
+                                level_zh=take_text(_LEVEL_ZH, is_mcc.astype(np.int64)),
+                                level_en=take_text(_LEVEL_EN, is_mcc.astype(np.int64))))
     offsets = np.zeros(view.n + 1, dtype=np.int32)
     np.cumsum(np.bincount(rec, minlength=view.n), out=offsets[1:])
     excluded = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), codes), "|")

@@ -612,3 +612,17 @@ def test_filled_messages_are_the_rendered_ones(n):
     rendered = rule.render(n, **{k: pa.array(v) if isinstance(v, np.ndarray) else v for k, v in values.items()})
     assert [r.to_pylist() for r in rendered] == [[e[k] for e in expected] for k in range(3)]
     assert rule.fill(n, values)[0] == texts  # remembered: the same texts again
+
+
+def test_filled_messages_of_many_distinct_values_are_the_formatted_ones():
+    # seven columns of up to 2,000 distinct texts: more combinations than a mixed-radix int64 key can number
+    rule = BOOK.rule("SEX_DX_CONFLICT")
+    n = 3000
+    rng = np.random.default_rng(7)
+    names = ("field_zh", "field_en", "code", "allowed_zh", "allowed_en", "sex_zh", "sex_en")
+    values = {name: pa.array([f"{name}-{v}" for v in rng.integers(0, 2000, n)], pa.string()) for name in names}
+    texts, index = rule.fill(n, values)
+    expected = [rule.format(**{name: values[name][row].as_py() for name in names}) for row in range(n)]
+    for k in range(3):
+        assert [texts[k][i] for i in index] == [e[k] for e in expected]
+    assert len(texts[0]) == len(set(expected))
