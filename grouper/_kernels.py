@@ -39,12 +39,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.core import cgutils
+from numba import njit, prange
 from numba.cpython.unsafe.numbers import trailing_zeros
-from numba.extending import intrinsic
 
+from foundation.numba_intrinsics import prefetch
 from foundation.numba_options import CHUNK, JIT, NO_ALLOC, PARALLEL
 from icd_tables.compiled import (
     ACCEPT,
@@ -83,32 +81,6 @@ PROG_WIDTH = 8
     REASON_QY,
     REASON_MDC_FALLBACK,
 ) = range(7)
-
-
-@intrinsic
-def _prefetch(typingctx, arr, row):
-    """Ask the CPU to bring row ``row`` of ``arr`` into cache (its first and its last element); results do not
-    depend on it, and no row is read: a prefetch of an address outside the array is harmless."""
-    sig = types.void(arr, row)
-
-    def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        array = context.make_array(array_type)(context, builder, args[0])
-        index = context.cast(builder, args[1], signature.args[1], types.intp)
-        i32, one = ir.IntType(32), context.get_constant(types.intp, 1)
-        columns = cgutils.unpack_tuple(builder, array.shape, array_type.ndim)[1:]
-        ends = [[context.get_constant(types.intp, 0)] * len(columns)]
-        if columns:
-            ends.append([builder.sub(n, one) for n in columns])
-        prefetch = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer(), i32, i32, i32]),
-            "llvm.prefetch.p0")
-        for end in ends:
-            address = cgutils.get_item_pointer(context, builder, array_type, array, [index, *end], wraparound=False)
-            builder.call(prefetch, [builder.bitcast(address, ir.IntType(8).as_pointer()), i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    return sig, codegen
 
 
 class KernelTables(NamedTuple):
@@ -273,6 +245,21 @@ class Batch(NamedTuple):
     nums: np.ndarray  # int32, (5, n)
 
 
+@njit(**NO_ALLOC)
+def interleave_codes(first, rest_start, rest, start, out):  # pragma: no cover - compiled
+    """Each record's code ``first[i]`` followed by its codes ``rest[rest_start[i]:rest_start[i + 1]]`` (its
+    diagnoses: principal, then secondary): record ``i``'s are ``out[start[i]:start[i + 1]]``."""
+    k = 0
+    start[0] = 0
+    for i in range(first.shape[0]):
+        out[k] = first[i]
+        k += 1
+        for j in range(rest_start[i], rest_start[i + 1]):
+            out[k] = rest[j]
+            k += 1
+        start[i + 1] = k
+
+
 class Outputs(NamedTuple):
     """Per-record results, written by the kernel."""
 
@@ -395,19 +382,19 @@ def _prefetch_record(dx_bits, dx_mdcs, cce, mcc_excl, cc_excl, adrg_dx_ok, proc_
     n_dx, n_proc = dx_ids.shape[0], proc_ids.shape[0]
     if n_dx:
         code = dx_ids[min(d0, n_dx - 1)]
-        _prefetch(dx_bits, code)
-        _prefetch(dx_mdcs, code)
-        _prefetch(cce, code)
-        _prefetch(adrg_dx_ok, code)
+        prefetch(dx_bits, code)
+        prefetch(dx_mdcs, code)
+        prefetch(cce, code)
+        prefetch(adrg_dx_ok, code)
         for k in range(d0 + 1, d0 + 3):
             code = dx_ids[min(k, n_dx - 1)]
-            _prefetch(dx_bits, code)
-            _prefetch(mcc_excl, code)
-            _prefetch(cc_excl, code)
+            prefetch(dx_bits, code)
+            prefetch(mcc_excl, code)
+            prefetch(cc_excl, code)
     if n_proc:
         code = proc_ids[min(p0, n_proc - 1)]
-        _prefetch(proc_bits, code)
-        _prefetch(adrg_proc_ok, code)
+        prefetch(proc_bits, code)
+        prefetch(adrg_proc_ok, code)
 
 
 @njit(**JIT, inline="always")

@@ -1,7 +1,7 @@
 """Turn records (pandas, Arrow, list of dicts) into the kernel's integer arrays.
 
-Code cells are split and looked up in one pass over their Arrow buffers against
-a hash of the pack's input codes (:meth:`icd_tables.intake.codes.CodeNormalizer.encode_column`),
+Code cells are split and looked up by a kernel over their Arrow buffers against
+a hash of the pack's input codes (:meth:`icd_tables.intake.codes.CodeNormalizer.encode_columns`),
 then replaced by the grouper code the pack maps them to: mapping is one step,
 exactly as the tables specify.  With ``normalize`` the same pass fixes the
 codes' formatting; otherwise a code the map does not know as written stays
@@ -10,8 +10,11 @@ unmapped (``-1``) and the record becomes ``invalid`` with that code named.
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -19,9 +22,9 @@ import pyarrow.compute as pc
 
 from foundation.arrow_columns import plain_array
 
-from grouper._kernels import Batch
+from grouper._kernels import Batch, interleave_codes
 from icd_tables.compiled import MISSING, NUMERIC_ORDER, CompiledPack
-from icd_tables.intake.codes import normalizer_for
+from icd_tables.intake.codes import MIN_CHUNK_ROWS, normalizer_for
 from icd_tables.intake.values import canonical_records
 from icd_tables.schema import (
     CODE_LIST_COLUMNS,
@@ -130,18 +133,32 @@ def check_columns(table: pa.Table) -> None:
         )
 
 
-def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int) -> np.ndarray:
+def numeric_column(column: pa.ChunkedArray | pa.Array | None, n: int, out: np.ndarray | None = None) -> np.ndarray:
     """An int32 array of a canonical whole-number column, :data:`MISSING` for absent or out-of-range values.
 
     Text is read by the intake (:func:`icd_tables.intake.values.canonical_records`) before this.
+    Written to ``out`` (``n`` int32) where given.
     """
+    out = np.empty(n, dtype=np.int32) if out is None else out
     if column is None:
-        return np.full(n, MISSING, dtype=np.int32)
+        out[:] = MISSING
+        return out
+    column = plain_array(column)
+    if column.type in (pa.int64(), pa.int32()):  # the canonical types: their values read in place
+        dtype = np.dtype(column.type.to_pandas_dtype())
+        values = np.frombuffer(column.buffers()[1], dtype=dtype, count=len(column),
+                               offset=column.offset * dtype.itemsize)
+        out[:] = values  # cast in place; the values out of range are marked missing below
+        missing = (values < -NUMERIC_LIMIT) | (values > NUMERIC_LIMIT)
+        if column.null_count:
+            missing |= column.is_null().to_numpy(zero_copy_only=False)
+        out[missing] = MISSING
+        return out
     # unsafe: an integer beyond 2**53 may round, but it is far out of range and reads as missing anyway
-    floats = pc.cast(plain_array(column), pa.float64(), safe=False)
+    floats = pc.cast(column, pa.float64(), safe=False)
     values = np.asarray(floats.to_numpy(zero_copy_only=False), dtype=np.float64)
     ok = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) <= NUMERIC_LIMIT)
-    out = np.full(n, MISSING, dtype=np.int32)
+    out[:] = MISSING
     out[ok] = values[ok].astype(np.int32)
     return out
 
@@ -151,9 +168,13 @@ def text_index(column: pa.ChunkedArray | pa.Array | None, n: int, values: pa.Arr
     if column is None:
         return np.full(n, MISSING, dtype=np.int32)
     text = _text(column, n)
-    index = pc.fill_null(pc.index_in(text, value_set=values), len(values))
-    out = index.to_numpy(zero_copy_only=False).astype(np.int32)
-    out[pc.is_null(text).to_numpy(zero_copy_only=False)] = MISSING
+    if len(values):
+        index = pc.fill_null(pc.index_in(text, value_set=values), len(values))
+        out = index.to_numpy(zero_copy_only=False).astype(np.int32)
+    else:  # a pack whose rules compare no text: every value is "other text"
+        out = np.zeros(n, dtype=np.int32)
+    if text.null_count:
+        out[pc.is_null(text).to_numpy(zero_copy_only=False)] = MISSING
     return out
 
 
@@ -164,6 +185,29 @@ def _text(column: pa.ChunkedArray | None, n: int) -> pa.Array:
     if pa.types.is_large_string(column.type) or not pa.types.is_string(column.type):
         column = column.cast(pa.string())
     return column
+
+
+def _rule_fields(table: pa.Table, pack: CompiledPack) -> np.ndarray:
+    """The numeric rows of the kernel (:data:`NUMERIC_ORDER`), typed as every command types the fields
+    (text such as "65岁" or "男")."""
+    n = table.num_rows
+    typed = canonical_records(table.select([c for c in (*NUMERIC_COLUMNS.values(), *TEXT_COLUMNS.values())
+                                            if c in table.column_names]))
+    get = lambda c: typed.column(c) if c in typed.column_names else None  # noqa: E731
+    nums = np.empty((len(NUMERIC_ORDER), n), dtype=np.int32)
+    for row, field in enumerate(NUMERIC_ORDER):
+        if field in TEXT_COLUMNS:
+            nums[row] = text_index(get(TEXT_COLUMNS[field]), n, pack.text_values)
+            continue
+        numeric_column(get(NUMERIC_COLUMNS[field]), n, out=nums[row])
+        if field in NUMERIC_DEFAULTS:
+            nums[row][nums[row] == MISSING] = NUMERIC_DEFAULTS[field]
+    return nums
+
+
+@functools.cache
+def _fields_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="drg-encode-fields")
 
 
 def encode(table: pa.Table, pack: CompiledPack, *, normalize: bool = False) -> Encoded:
@@ -187,32 +231,16 @@ def encode(table: pa.Table, pack: CompiledPack, *, normalize: bool = False) -> E
     names = table.column_names
     get = lambda c: table.column(c) if c in names else None  # noqa: E731
 
-    codes = normalizer_for(pack)
-    principal, secondary, procedures = (
-        codes.encode_column(c, get(c), n, normalize=normalize, targets=targets)
-        for c, targets in (("principal_dx", pack.dx_input_target), ("secondary_dx", pack.dx_input_target),
-                           ("procedures", pack.proc_input_target)))
-    principal_ids, secondary_ids = principal.ids, secondary.ids
-    dx_start = secondary.cell_start + np.arange(n + 1, dtype=np.int64)
-    dx_ids = np.empty(dx_start[-1], dtype=np.int32)
-    is_principal = np.zeros(dx_start[-1], dtype=bool)
-    is_principal[dx_start[:-1]] = True
-    dx_ids[is_principal] = principal_ids
-    dx_ids[~is_principal] = secondary_ids
-
-    # the fields the rules read, typed as every command types them (text such as "65岁" or "男")
-    typed = canonical_records(table.select([c for c in (*NUMERIC_COLUMNS.values(), *TEXT_COLUMNS.values())
-                                            if c in names]))
-    get = lambda c: typed.column(c) if c in typed.column_names else None  # noqa: E731
-    nums = np.empty((len(NUMERIC_ORDER), n), dtype=np.int32)
-    for row, field in enumerate(NUMERIC_ORDER):
-        if field in TEXT_COLUMNS:
-            nums[row] = text_index(get(TEXT_COLUMNS[field]), n, pack.text_values)
-            continue
-        column = NUMERIC_COLUMNS[field]
-        nums[row] = numeric_column(get(column), n)
-        if field in NUMERIC_DEFAULTS:
-            nums[row][nums[row] == MISSING] = NUMERIC_DEFAULTS[field]
+    # the rule fields of a large batch are typed in a thread of their own while the code columns are encoded
+    parallel = numba.get_num_threads() > 1 and n >= MIN_CHUNK_ROWS
+    fields = _fields_pool().submit(_rule_fields, table, pack) if parallel else None
+    principal, secondary, procedures = normalizer_for(pack).encode_columns(
+        [("principal_dx", get("principal_dx"), pack.dx_input_target),
+         ("secondary_dx", get("secondary_dx"), pack.dx_input_target),
+         ("procedures", get("procedures"), pack.proc_input_target)], n, normalize=normalize)
+    dx_start, dx_ids = np.empty(n + 1, dtype=np.int64), np.empty(n + len(secondary.ids), dtype=np.int32)
+    interleave_codes(principal.ids, secondary.cell_start, secondary.ids, dx_start, dx_ids)
+    nums = _rule_fields(table, pack) if fields is None else fields.result()
 
     batch = Batch(
         dx_start=dx_start,

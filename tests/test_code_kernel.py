@@ -1,4 +1,4 @@
-"""The code intake's kernel (split, format and look up code cells in one pass) equals its twins.
+"""The code intake's kernel (split, format and look up code cells from Arrow buffers) equals its twins.
 
 Twins: :mod:`naive_codes` (plain Python, one cell at a time) and the Arrow normaliser
 (:meth:`CodeNormalizer.normalize_column`, then a split on ``|``).  Cells are drawn from
@@ -191,3 +191,28 @@ def test_grouping_while_encoding_equals_normalising_first(data):
     plain = encode(fixed, pack.compiled)
     assert np.array_equal(trace.encoded.batch.dx_ids, plain.batch.dx_ids)
     assert np.array_equal(trace.encoded.batch.proc_ids, plain.batch.proc_ids)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 6], ids=["one thread", "threads fewer than columns", "threads to spare"])
+def test_columns_encoded_together_equal_one_by_one(pack_name, threads, monkeypatch):
+    """``encode_columns`` (columns in parallel threads, chunked where threads are left over) gives each
+    column's ``encode_column``."""
+    _, normalizer, _, _, dx, proc = _pack(pack_name)
+    monkeypatch.setattr(codes_module, "MIN_CHUNK_ROWS", 1)
+
+    @PROPERTY
+    @given(data=st.data(), normalize=st.booleans())
+    def check(data, normalize):
+        n = data.draw(st.integers(1, 30))
+        specs = [(name, pa.array(data.draw(st.lists(cells(proc if name == "procedures" else dx, CODE_COLUMNS[name]),
+                                                    min_size=n, max_size=n)), pa.string()), None)
+                 for name in CODE_COLUMNS]
+        monkeypatch.setattr(codes_module.numba, "get_num_threads", lambda: threads)
+        together = normalizer.encode_columns(specs, n, normalize=normalize)
+        monkeypatch.setattr(codes_module.numba, "get_num_threads", lambda: 1)
+        for (name, column, _), got in zip(specs, together):
+            want = normalizer.encode_column(name, column, n, normalize=normalize)
+            assert np.array_equal(got.cell_start, want.cell_start) and np.array_equal(got.ids, want.ids)
+            assert got.codes.equals(want.codes) and np.array_equal(got.changed, want.changed)
+
+    check()

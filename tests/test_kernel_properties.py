@@ -445,3 +445,50 @@ def test_code_list_as_numpy_array(example):
     import numpy as np
 
     assert_agrees(example, [_rec("arr", secondary_dx=np.array(["E87.600"]))])  # kernel ES33; twin invalid
+
+
+@settings(PROPERTY, max_examples=60)
+@given(cells=st.lists(st.tuples(st.integers(-1, 50), st.lists(st.integers(-1, 50), max_size=6)), max_size=40))
+def test_interleaved_diagnoses_equal_the_twin(cells):
+    """``interleave_codes`` (each record's principal diagnosis, then its secondary ones) against a plain-Python twin."""
+    import numpy as np
+
+    from grouper._kernels import interleave_codes
+
+    first = np.array([c[0] for c in cells], dtype=np.int32)
+    rest_start = np.cumsum([0] + [len(c[1]) for c in cells], dtype=np.int64)
+    rest = np.array([code for c in cells for code in c[1]], dtype=np.int32)
+    start, out = np.empty(len(cells) + 1, dtype=np.int64), np.empty(len(cells) + len(rest), dtype=np.int32)
+    interleave_codes(first, rest_start, rest, start, out)
+    twin = [[principal, *secondary] for principal, secondary in cells]
+    assert [out[start[i]:start[i + 1]].tolist() for i in range(len(cells))] == twin
+    assert start[-1] == len(out)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_encoding_in_threads_equals_one_thread(example, normalize, monkeypatch):
+    """A large batch (here: any, the threshold lowered) has its code columns encoded in parallel threads and
+    its rule fields typed in one more: the encoding is the one-thread encoding."""
+    import numpy as np
+
+    import grouper.encode as encode_module
+    from icd_tables.intake import codes as codes_module
+
+    monkeypatch.setattr(encode_module, "MIN_CHUNK_ROWS", 1)
+    monkeypatch.setattr(codes_module, "MIN_CHUNK_ROWS", 1)
+    records = pa.Table.from_pylist([
+        _rec(f"r{i}", principal_dx=["J18.900", " j18.900", None][i % 3], age_years=[str(i), None, "65岁"][i % 3],
+             secondary_dx=["E87.600|I21.000", "", "e87.600，I21.000", None][i % 4],
+             procedures=["36.0600", "", None][i % 3],
+             dept=["a", None][i % 2], age_days=[None, 3][i % 2])
+        for i in range(40)])
+    encoded = {}
+    for threads in (1, 4):
+        monkeypatch.setattr(encode_module.numba, "get_num_threads", lambda: threads)
+        encoded[threads] = encode_module.encode(records, example.grouper.pack.compiled, normalize=normalize)
+    one, many = encoded[1], encoded[4]
+    for name in one.batch._fields:
+        assert np.array_equal(getattr(one.batch, name), getattr(many.batch, name)), name
+    assert one.principal_dx.equals(many.principal_dx) and one.secondary_dx.equals(many.secondary_dx)
+    assert one.procedures.equals(many.procedures)
+    assert (one.reformatted is None and many.reformatted is None) or np.array_equal(one.reformatted, many.reformatted)

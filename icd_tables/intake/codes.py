@@ -4,7 +4,7 @@ Exports from hospital systems spell the same code in many ways: ``" K35.800X001 
 ``"Ｋ３５.８００ｘ００１"``, ``"I10，E11.900；J18.900"``.  :func:`normalize_codes`
 rewrites such cells to the pack's own spelling, vectorised over Arrow arrays, and
 :meth:`CodeNormalizer.encode_column` does the same while splitting the cells into
-codes and looking each up, in one Numba pass over the Arrow buffers (cells with
+codes and looking each up, in a Numba kernel over the Arrow buffers (cells with
 non-ASCII characters are formatted by Arrow's Unicode kernels first):
 
 1. full-width and compatibility characters become their plain forms (Unicode NFKC,
@@ -97,9 +97,10 @@ class _CaseTable:
         return pc.replace_with_mask(codes, need, replacement)
 
 
-def _in_chunks(encode_rows, n: int):
-    """``encode_rows(0, n)``, computed as row chunks in parallel threads (the kernel releases the GIL) and joined."""
-    chunks = max(1, min(numba.get_num_threads(), n // MIN_CHUNK_ROWS))
+def _in_chunks(encode_rows, n: int, threads: int):
+    """``encode_rows(0, n)``, computed as row chunks in up to ``threads`` parallel threads (the kernel releases
+    the GIL) and joined."""
+    chunks = max(1, min(threads, n // MIN_CHUNK_ROWS))
     if chunks == 1:
         return encode_rows(0, n)
     bounds = np.arange(chunks + 1) * n // chunks
@@ -116,6 +117,12 @@ def _in_chunks(encode_rows, n: int):
 @functools.cache
 def _chunk_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(thread_name_prefix="drg-encode")
+
+
+@functools.cache
+def _column_pool() -> ThreadPoolExecutor:
+    """The threads of :meth:`CodeNormalizer.encode_columns` (apart from the chunks' pool, which they wait on)."""
+    return ThreadPoolExecutor(thread_name_prefix="drg-encode-column")
 
 
 def _buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -217,9 +224,39 @@ class CodeNormalizer:
         table = self._proc if name == "procedures" else self._dx
         return _fix_list_case(text, table) if is_list else table.fix(text)
 
+    def encode_columns(self, columns, n: int, *, normalize: bool = True) -> list[CodeCells]:
+        """:meth:`encode_column` of several columns, in parallel threads that share Numba's thread count.
+
+        Parameters
+        ----------
+        columns : list of (str, pyarrow.Array or None, numpy.ndarray or None)
+            Each column's ``name``, cells and ``targets``, as :meth:`encode_column` takes them.
+        n : int
+            The number of records.
+        normalize : bool
+            As :meth:`encode_column`.
+
+        Returns
+        -------
+        list of CodeCells
+            In the order of ``columns``.  Fewer than :data:`MIN_CHUNK_ROWS` records are encoded in
+            the caller's thread; a column is split into row chunks only where the threads outnumber
+            the columns: joining chunks copies their output.
+        """
+        threads = numba.get_num_threads()  # the caller's setting (Numba's is per thread)
+        share = max(1, threads // len(columns)) if columns else 1
+
+        def encode(spec):
+            name, column, targets = spec
+            return self.encode_column(name, column, n, normalize=normalize, targets=targets, threads=share)
+
+        if threads == 1 or len(columns) < 2 or n < MIN_CHUNK_ROWS:
+            return [encode(spec) for spec in columns]
+        return list(_column_pool().map(encode, columns))
+
     def encode_column(self, name: str, column, n: int, *, normalize: bool = True,
-                      targets: np.ndarray | None = None) -> CodeCells:
-        """Split, format (with ``normalize``) and look up one code column in one pass over its buffers.
+                      targets: np.ndarray | None = None, threads: int | None = None) -> CodeCells:
+        """Split, format (with ``normalize``) and look up one code column in a kernel over its buffers.
 
         Parameters
         ----------
@@ -235,6 +272,8 @@ class CodeNormalizer:
         targets : numpy.ndarray, optional
             int32 per pack input code (``dx_input_target``, ``proc_input_target``): the ids given
             instead of the input codes' rows.
+        threads : int, optional
+            Threads for row chunks of at least :data:`MIN_CHUNK_ROWS` cells; default Numba's thread count.
 
         Returns
         -------
@@ -247,8 +286,9 @@ class CodeNormalizer:
         column = pa.nulls(n, pa.string()) if column is None else plain_array(column)
         if targets is None:
             targets = np.arange(len(table.inputs), dtype=np.int32)
+        threads = numba.get_num_threads() if threads is None else threads
         if not normalize and (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
-            return self._encode_lists(column, table, targets)
+            return self._encode_lists(column, table, targets, threads)
         text = column if pa.types.is_large_string(column.type) else _as_text(column)
         verbatim = changed = None
         if normalize:
@@ -263,14 +303,14 @@ class CodeNormalizer:
                 changed = np.zeros(n, dtype=bool)
                 changed[verbatim] = pc.fill_null(pc.not_equal(before, after), False).to_numpy(zero_copy_only=False)
         cells = self._encode_text(text, table, targets, is_list=is_list, keep_leading_empty=name == "procedures",
-                                  normalize=normalize, verbatim=verbatim)
+                                  normalize=normalize, verbatim=verbatim, threads=threads)
         if changed is not None:
             cells.changed[:] |= changed
         return cells
 
     @staticmethod
     def _encode_text(text: pa.Array, table: _CaseTable, targets: np.ndarray, *, is_list: bool,
-                     keep_leading_empty: bool, normalize: bool, verbatim: np.ndarray | None) -> CodeCells:
+                     keep_leading_empty: bool, normalize: bool, verbatim: np.ndarray | None, threads: int) -> CodeCells:
         n = len(text)
         offsets, data = _buffers(text)
         valid = (np.ones(n, dtype=bool) if text.null_count == 0
@@ -283,24 +323,31 @@ class CodeNormalizer:
         def encode_rows(lo: int, hi: int):
             cells = offsets[lo:hi + 1]
             size = int(cells[-1] - cells[0])  # every code of a list cell but its first follows a separator byte
-            return _kernels.encode_cells(cells, data, valid[lo:hi], verbatim[lo:hi], is_list, keep_leading_empty,
-                                         normalize, *hashed, targets, hi - lo + (size if is_list else 0), size)
+            pieces = hi - lo + (size if is_list else 0)
+            cell_start, rows = np.empty(hi - lo + 1, dtype=np.int64), np.empty(pieces, dtype=np.int32)
+            piece_offsets, out = np.empty(pieces + 1, dtype=np.int32), np.empty(size + 16, dtype=np.uint8)
+            changed = np.zeros(hi - lo, dtype=bool)
+            p, w = _kernels.encode_cells(cells, data, valid[lo:hi], verbatim[lo:hi], is_list, keep_leading_empty,
+                                         normalize, *hashed, targets, cell_start, rows, piece_offsets, out, changed,
+                                         np.empty(size + 16, dtype=np.uint8))
+            return cell_start, rows[:p], piece_offsets[:p + 1], out[:w], changed
 
-        cell_start, ids, piece_offsets, piece_data, changed = _in_chunks(encode_rows, n)
+        cell_start, ids, piece_offsets, piece_data, changed = _in_chunks(encode_rows, n, threads)
         mask = None
         if not is_list and text.null_count:
             mask = pa.py_buffer(np.packbits(valid, bitorder="little"))
         codes = pa.StringArray.from_buffers(len(ids), pa.py_buffer(piece_offsets), pa.py_buffer(piece_data), mask)
         return CodeCells(cell_start, ids, codes, changed)
 
-    def _encode_lists(self, column: pa.Array, table: _CaseTable, targets: np.ndarray) -> CodeCells:
+    def _encode_lists(self, column: pa.Array, table: _CaseTable, targets: np.ndarray, threads: int) -> CodeCells:
         """List cells taken as written: each element one code (a null element an empty one)."""
         lists = column.cast(pa.list_(pa.string()))
         lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
         cell_start = np.zeros(len(lists) + 1, dtype=np.int64)
         np.cumsum(lengths, out=cell_start[1:])
         flat = self._encode_text(pc.fill_null(pc.list_flatten(lists), "").cast(pa.string()), table, targets,
-                                 is_list=False, keep_leading_empty=False, normalize=False, verbatim=None)
+                                 is_list=False, keep_leading_empty=False, normalize=False, verbatim=None,
+                                 threads=threads)
         return CodeCells(cell_start, flat.ids, flat.codes, np.zeros(len(lists), dtype=bool))
 
     def __call__(self, table: pa.Table) -> pa.Table:
