@@ -228,26 +228,30 @@ def parse_dates(column: pa.Array, excel_serials: bool = False) -> tuple[pa.Array
         return local.cast(pa.date32()), None
     if pa.types.is_null(column.type):
         return column.cast(pa.date32()), None
-    text = _cleaned(column)
-    encoded = pc.fill_null(text, "").dictionary_encode()
-    distinct = encoded.dictionary
-    days, valid = _remembered_dates(distinct, excel_serials)
+    encoded = pc.fill_null(as_text(column), "").dictionary_encode()
     index = encoded.indices.to_numpy(zero_copy_only=False)
-    present = pc.not_equal(distinct, "").to_numpy(zero_copy_only=False)[index]
+    days, valid, unreadable = _remembered_cells(encoded.dictionary, excel_serials)
     ok = valid[index]
     values = pa.array(days[index].astype(np.int32), mask=~ok).cast(pa.date32())
-    return values, _bad(pa.array(present & ~ok), text)
+    if unreadable.null_count == len(unreadable):
+        return values, None
+    return values, unreadable.take(encoded.indices)
 
 
-def _remembered_dates(text: pa.Array, excel_serials: bool) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_parse_distinct_dates`, each text parsed once in the process."""
-    def parse(new: list) -> list:
-        days, valid = _parse_distinct_dates(pa.array(new, pa.string()), excel_serials)
-        return list(zip(days.tolist(), valid.tolist()))
+def _remembered_cells(cells: pa.Array, excel_serials: bool) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """Per distinct cell text (as written): its day, whether it is a date, and its cleaned text where it is written
+    but unreadable (null elsewhere); each text read once in the process (the reading is cell by cell)."""
+    def read(new: list) -> list:
+        cleaned = _cleaned(pa.array(new, pa.string()))
+        days, valid = _parse_distinct_dates(cleaned, excel_serials)
+        bad = pc.not_equal(cleaned, "").to_numpy(zero_copy_only=False) & ~valid
+        return [(day, ok, text if unreadable else None)
+                for day, ok, unreadable, text in zip(days.tolist(), valid.tolist(), bad.tolist(), cleaned.to_pylist())]
 
-    answers = per_text(text.to_pylist(), ("dates", excel_serials), parse)
+    answers = per_text(cells.to_pylist(), ("date cells", excel_serials), read)
     return (np.array([a[0] for a in answers], dtype=np.int64).reshape(-1),
-            np.array([a[1] for a in answers], dtype=bool).reshape(-1))
+            np.array([a[1] for a in answers], dtype=bool).reshape(-1),
+            pa.array([a[2] for a in answers], pa.string()))
 
 
 def _parse_distinct_dates(text: pa.Array, excel_serials: bool) -> tuple[np.ndarray, np.ndarray]:

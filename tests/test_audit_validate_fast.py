@@ -129,6 +129,8 @@ def test_dates_remembered_or_not_equal_arrow(first, second, serials, limit):
             expected = {t: d if v else None for t, d, v in zip(distinct, list(days), list(valid))}
             got = values.cast(pa.int32()).to_pylist()
             assert got == [expected[t.strip()] for t in texts]
+            bad = [t.strip() if t.strip() and expected[t.strip()] is None else None for t in texts]
+            assert (unreadable.to_pylist() if unreadable is not None else [None] * len(texts)) == bad
     finally:
         remembered.LIMIT = old
 
