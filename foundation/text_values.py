@@ -58,10 +58,11 @@ def _cleaned(column: pa.Array) -> pa.Array:
     return pc.utf8_trim_whitespace(text)
 
 
-def _bad(mask: pa.Array, text: pa.Array) -> pa.Array | None:
-    """``text`` where ``mask`` holds, null elsewhere; None when it never holds."""
+def _bad(mask: pa.Array, written: pa.Array) -> pa.Array | None:
+    """The text of ``written`` where ``mask`` holds, null elsewhere; None when it never holds (and ``written`` is
+    then not written out as text)."""
     mask = pc.fill_null(mask, False)
-    return pc.if_else(mask, text, _NULL_TEXT) if pc.any(mask).as_py() else None
+    return pc.if_else(mask, as_text(written), _NULL_TEXT) if pc.any(mask).as_py() else None
 
 
 def _plain_cast(text: pa.Array, to: pa.DataType, plain: str) -> pa.Array | None:
@@ -106,7 +107,7 @@ def parse_integers(column: pa.Array, unit: str = "", words: dict[str, int] | Non
         whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 10.0 ** INTEGER_DIGITS)
         present = column.is_valid().to_numpy(zero_copy_only=False)
         ints = pa.array(np.where(whole, values, 0).astype(np.int64), mask=~(whole & present))
-        return ints, _bad(pa.array(present & ~whole), as_text(column))
+        return ints, _bad(pa.array(present & ~whole), column)
     plain = _plain_cast(column, pa.int64(), rf"^-?\d{{1,{INTEGER_DIGITS}}}$")
     if plain is not None:
         return plain, None
@@ -172,10 +173,10 @@ def parse_amounts(column: pa.Array) -> tuple[pa.Array, pa.Array | None]:
     column = plain_array(column)
     if pa.types.is_decimal(column.type):
         if column.type.scale <= 2:
-            return _fit_money(column.cast(pa.decimal128(38, column.type.scale)), as_text(column))
-        return _fit_money(pc.round(column, 2), as_text(column))
+            return _fit_money(column.cast(pa.decimal128(38, column.type.scale)), column)
+        return _fit_money(pc.round(column, 2), column)
     if pa.types.is_integer(column.type) or pa.types.is_null(column.type):
-        return _fit_money(column.cast(pa.decimal128(38, 2)), as_text(column)) if not pa.types.is_null(
+        return _fit_money(column.cast(pa.decimal128(38, 2)), column) if not pa.types.is_null(
             column.type) else (column.cast(MONEY_TYPE), None)
     if pa.types.is_floating(column.type):
         values = column.to_numpy(zero_copy_only=False)
@@ -184,7 +185,7 @@ def parse_amounts(column: pa.Array) -> tuple[pa.Array, pa.Array | None]:
         from foundation.decimals import decimal_array
 
         present = column.is_valid().to_numpy(zero_copy_only=False)
-        return decimal_array(fen, 2, valid=present & finite), _bad(pa.array(present & ~finite), as_text(column))
+        return decimal_array(fen, 2, valid=present & finite), _bad(pa.array(present & ~finite), column)
     plain = _plain_cast(column, pa.decimal128(38, 2), r"^-?\d{1,16}(?:\.\d{0,2})?$")
     if plain is not None:
         return _fit_money(plain, column)
@@ -197,13 +198,14 @@ def parse_amounts(column: pa.Array) -> tuple[pa.Array, pa.Array | None]:
     return _fit_money(values, written, pc.and_(pc.invert(blank), pc.invert(number)))
 
 
-def _fit_money(values: pa.Array, text: pa.Array, unreadable: pa.Array | None = None):
-    """``values`` as :data:`MONEY_TYPE`; amounts too large for it join the unreadable ones."""
+def _fit_money(values: pa.Array, written: pa.Array, unreadable: pa.Array | None = None):
+    """``values`` as :data:`MONEY_TYPE`; amounts too large for it join the unreadable ones (``written``: the column
+    they were read from)."""
     limit = pa.scalar(10 ** 15, pa.decimal128(38, 0)).cast(values.type)
     too_large = pc.fill_null(pc.greater_equal(pc.abs(values), limit), False)
     bad = too_large if unreadable is None else pc.or_(too_large, unreadable)
     values = pc.if_else(too_large, pa.scalar(None, values.type), values)
-    return values.cast(MONEY_TYPE), _bad(bad, text)
+    return values.cast(MONEY_TYPE), _bad(bad, written)
 
 
 def parse_dates(column: pa.Array, excel_serials: bool = False) -> tuple[pa.Array, pa.Array | None]:
