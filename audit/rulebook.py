@@ -47,6 +47,7 @@ import pyarrow.compute as pc
 
 from audit.findings import FEW, SEVERITIES
 from foundation.remembered import per_text
+from foundation.sort_keys import lexicographic_key
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -200,10 +201,6 @@ def _placeholders(rule: Rule) -> list[str]:
     return names
 
 
-#: Bound of the combination key of :func:`_combinations` (int64 with room to spare).
-_KEY_LIMIT = 2**62
-
-
 def _combinations(columns: list, n: int) -> tuple[list[tuple], np.ndarray]:
     """The distinct combinations (tuples of text) of the value columns and each row's combination: a few
     findings (one record's) grouped in Python, many with NumPy and Arrow, whose fixed cost per call is then
@@ -213,17 +210,8 @@ def _combinations(columns: list, n: int) -> tuple[list[tuple], np.ndarray]:
         rows = zip(*(_few_texts(column, n) for column in columns)) if columns else itertools.repeat((), n)
         index = np.fromiter((combos.setdefault(row, len(combos)) for row in rows), np.int64, n)
         return list(combos), index
-    # one integer per combination, in the combinations' lexicographic order: the columns' codes in mixed radix,
-    # re-numbered (one sort) only where the next column would overflow it
-    key, size = np.zeros(n, dtype=np.int64), 1
-    parts = []
-    for column in columns:
-        codes, texts = _many_texts(column, n)
-        parts.append((codes, texts))
-        if size * len(texts) >= _KEY_LIMIT:
-            distinct, key = np.unique(key, return_inverse=True)
-            size = len(distinct)
-        key, size = key * len(texts) + codes, size * len(texts)
+    parts = [_many_texts(column, n) for column in columns]
+    key = lexicographic_key([(codes, len(texts)) for codes, texts in parts], n)
     _, first, index = np.unique(key, return_index=True, return_inverse=True)
     return [tuple(texts[codes[row]] for codes, texts in parts) for row in first.tolist()], index.astype(np.int64)
 

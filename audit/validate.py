@@ -28,6 +28,7 @@ from audit.rulebook import RuleBook
 from audit.summary import summarize
 from audit.trace_rules import TraceView, drg_findings, fatal_findings
 from audit.whatif import WhatIf, what_if, whatif_findings
+from foundation.sort_keys import lexicographic_key
 from grouper import Grouper
 from icd_tables.pack import Pack
 from weights import WeightTable
@@ -135,19 +136,21 @@ def _order(parts: list[Part], row_no: np.ndarray) -> np.ndarray:
     parts = [part for part in parts if len(part.rows)]  # they hold no position
     if not parts:
         return np.zeros(0, dtype=np.int64)
-    rows = np.asarray(row_no)[finding_rows(parts)]
+    positions, n_records = finding_rows(parts), len(row_no)  # by batch position: as by row number
     severity = np.repeat([SEVERITIES.index(part.severity) for part in parts], [len(part.rows) for part in parts])
-    _, rule = labels(parts, "rule_id", ranked=True)
+    rules, rule = labels(parts, "rule_id", ranked=True)
     fields, field = labels(parts, "field", ranked=True)
     values = pa.concat_arrays([part.value.cast(pa.string()) for part in parts])
     value, distinct = value_codes(pc.fill_null(values, ""), ranked=True)
     if values.null_count:  # a null value sorts after every text
         value[values.is_null().to_numpy(zero_copy_only=False)] = len(distinct)
-    order = np.lexsort((value, field, rule, severity, rows))  # a stable sort: the parts' order breaks ties
+    key = lexicographic_key([(positions, n_records), (severity, len(SEVERITIES)), (rule, len(rules)),
+                             (field, len(fields)), (value, len(distinct) + 1)], len(positions))
+    order = np.argsort(key, kind="stable")  # the parts' order breaks ties
     fatal = severity == 0
     if fatal.any():
-        key = rows * len(fields) + field
-        order = order[~(~fatal & np.isin(key, key[fatal]))[order]]
+        on = positions * len(fields) + field
+        order = order[~(~fatal & np.isin(on, on[fatal]))[order]]
     return order
 
 
