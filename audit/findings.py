@@ -102,8 +102,22 @@ class Part:
 
 
 def labels(parts: list[Part], name: str, *, ranked: bool = False) -> tuple[list[str], np.ndarray]:
-    """The distinct texts of attribute ``name`` (``rule_id``, ``severity``, ``field``) over the findings of
-    ``parts``, and each finding's text (``ranked``: texts sorted, so that the index orders like the text)."""
+    """The distinct texts of one attribute of the findings of ``parts``, and each finding's text.
+
+    Parameters
+    ----------
+    parts : list of Part
+    name : str
+        ``rule_id``, ``severity`` or ``field``.
+    ranked : bool
+        Texts sorted, so that the index orders like the texts (for sorting findings).
+
+    Returns
+    -------
+    texts : list of str
+    index : numpy.ndarray
+        Each finding's place in ``texts`` (int64), in the parts' order.
+    """
     texts: dict[str, int] = {}
     index = []
     for part in parts:
@@ -145,7 +159,7 @@ def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, order:
     for part in parts:
         if part.severity not in SEVERITIES:
             raise ValueError(f"unknown severity {part.severity!r}; one of {', '.join(SEVERITIES)}")
-    rows = np.concatenate([np.asarray(part.rows, dtype=np.int64) for part in parts])
+    rows = finding_rows(parts)
 
     def gathered(texts: list[str], index: np.ndarray) -> pa.Array:
         index = index if order is None else index[order]

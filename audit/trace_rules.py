@@ -139,8 +139,25 @@ def _first_below(sorted_codes: np.ndarray, code: str) -> str:
 
 
 def finding_part(rule: Rule, severity: str, rows: np.ndarray, field, value, /, **values) -> Part:
-    """The findings of ``rule`` on the records at batch positions ``rows`` (:class:`audit.findings.Part`):
-    ``field`` and ``value`` one text for all or one per finding, ``values`` fill the message."""
+    """The findings of ``rule`` on the records at batch positions ``rows``.
+
+    Parameters
+    ----------
+    rule : Rule
+    severity : str
+    rows : numpy.ndarray
+        Batch positions of the records, one per finding.
+    field : str or numpy.ndarray
+        The field of all the findings, or of each.
+    value : str or pyarrow.Array
+        The value found: one text for all, or one per finding.
+    **values
+        The message's placeholders (:meth:`audit.rulebook.Rule.fill`).
+
+    Returns
+    -------
+    audit.findings.Part
+    """
     rows = np.asarray(rows, dtype=np.int64)
     if isinstance(value, str):
         value = pa.array([value] * len(rows), pa.string())
