@@ -47,8 +47,11 @@ def value_codes(column: pa.Array | pa.ChunkedArray, ranked: bool = False) -> tup
     """Integer code of each value and the distinct values (``ranked``: codes in the values' sorted order)."""
     encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
     codes, values = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
-    if not ranked:
-        return codes, values
+    return _ranked(codes, values) if ranked else (codes, values)
+
+
+def _ranked(codes: np.ndarray, values: list) -> tuple[np.ndarray, list]:
+    """``codes`` into ``values`` re-numbered in the values' sorted order, and the values sorted."""
     order = sorted(range(len(values)), key=values.__getitem__)
     rank = np.empty(len(values), np.int64)
     rank[order] = np.arange(len(values))
@@ -131,9 +134,8 @@ def labels(parts: list[Part], name: str, *, ranked: bool = False) -> tuple[list[
     index = np.concatenate(index) if index else np.zeros(0, np.int64)
     if not ranked:
         return list(texts), index
-    order = sorted(texts)
-    rank = np.array([texts[text] for text in order], dtype=np.int64).argsort()
-    return order, rank[index] if len(texts) else index
+    index, ordered = _ranked(index, list(texts))
+    return ordered, index
 
 
 def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, order: np.ndarray | None = None) -> pa.Table:
