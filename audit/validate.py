@@ -31,6 +31,7 @@ from audit.whatif import WhatIf, what_if, whatif_findings
 from foundation.sort_keys import lexicographic_key
 from grouper import Grouper
 from icd_tables.pack import Pack
+from icd_tables.sample import sample_records
 from weights import WeightTable
 
 
@@ -101,6 +102,10 @@ class Validator:
     @property
     def pack(self) -> Pack:
         return self.grouper.pack
+
+    def warm_up(self) -> None:
+        """Compile the kernels validation uses, or load them from Numba's cache (see :meth:`Grouper.warm_up`)."""
+        self.validate(sample_records(self.pack.compiled, 1)).explanations  # explanations are built when read
 
     def validate(self, records, *, first_row_no: int = 1) -> Validation:
         """Group, check, explain and regroup alternatives for a batch of records.

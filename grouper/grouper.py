@@ -24,6 +24,7 @@ from grouper._kernels import (
 from grouper.encode import Encoded, encode, to_arrow
 from grouper.results import REASON_CODES, STATUS_NAMES, STATUS_ZH_TEXT, status_zh_index, take_text
 from icd_tables.pack import Pack
+from icd_tables.sample import sample_records
 
 RESULT_COLUMNS = (
     "case_id", "row_no", "mdc", "adrg", "drg", "drg_name", "status", "status_zh",
@@ -122,6 +123,15 @@ class Grouper:
         encoded = encode(table, self.pack.compiled, normalize=normalize)
         out = group_encoded(self._tables, encoded.batch)
         return Trace(table, encoded, out, self._results(table, encoded, out, first_row_no))
+
+    def warm_up(self) -> None:
+        """Compile the grouping kernels, or load them from Numba's cache, by grouping one generated record.
+
+        The first run on a machine compiles them (tens of seconds) and caches them; later runs
+        load them in a fraction of a second.  Commands call this first, so that they can say which
+        of the two the wait is.
+        """
+        self.group_arrow(sample_records(self.pack.compiled, 1), normalize=True)
 
     def group_batch(self, batch: Batch) -> Outputs:
         """Group an already encoded batch (codes as the pack's integer ids), such as rearranged what-if records."""

@@ -17,7 +17,7 @@ from api.cli.commands import help_of
 from api.cli.exits import EXIT_FAIL_ON, EXIT_OK, UsageError
 from api.cli.options import positive
 from api.cli.labels import RESULT_LABELS_ZH, add_xlsx_split
-from api.cli.progress import Progress, writing
+from api.cli.progress import Progress, compile_notice, writing
 from api.grouping import BatchGrouper
 from foundation import files
 from foundation.background import BackgroundWriter, prefetched
@@ -101,6 +101,8 @@ def cmd_group(args) -> int:
                            input_as_text=source.format != "parquet", excel_serials=record_file.excel_serials,
                            rows=source.known_rows())
     wanted = None if args.keep_input else [source.names[i] for i in plan.used_columns()]
+    with compile_notice():
+        grouper.warm_up()
     summary = Summary()
     progress = Progress(source.known_rows())
     writer = BackgroundWriter(ResultWriter(args.output, sheet="分组结果 results", labels=RESULT_LABELS_ZH,
@@ -134,6 +136,8 @@ def cmd_demo(args) -> int:
     pack = Pack.load(args.pack)
     grouper = Grouper(pack)
     records = sample_records(pack.compiled, args.n, seed=args.seed)
+    with compile_notice():
+        grouper.warm_up()
     summary = Summary()
     results = grouper.group_arrow(records)
     summary.add(results)

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+#: Said when loading the kernels takes longer than loading them from the cache does.
+COMPILING = ("drg: 首次运行，正在编译分组内核（约一分钟；编译结果会缓存，以后的运行不再等待）"
+             "first run: compiling the kernels, about a minute; they are cached for later runs")
 
 
 class Progress:
@@ -31,6 +38,22 @@ class Progress:
             print(file=sys.stderr)
 
 
+@contextmanager
+def compile_notice(after: float = 2.0) -> Iterator[None]:
+    """Print :data:`COMPILING` on stderr if the block runs longer than ``after`` seconds.
+
+    Around :meth:`grouper.Grouper.warm_up`: loading cached kernels takes well under a second, compiling
+    them tens of seconds, which would otherwise look like a hang (and as a low records/s figure).
+    """
+    timer = threading.Timer(after, lambda: print(COMPILING, file=sys.stderr, flush=True))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 def writing(name: str):
     """A progress callback ``(done, total)`` for writing the file ``name``: a bar of its own, closed at the end."""
     bars = []
@@ -44,4 +67,4 @@ def writing(name: str):
     return update
 
 
-__all__ = ["Progress", "writing"]
+__all__ = ["COMPILING", "Progress", "compile_notice", "writing"]

@@ -18,7 +18,7 @@ from foundation.files import InputError, ResultWriter, output_format, write_tabl
 from foundation.xlsx import sheet_title, write_sheets
 from api.cli.in_use import in_use_line
 from api.cli.labels import add_xlsx_split, labels_zh
-from api.cli.progress import Progress, writing
+from api.cli.progress import Progress, compile_notice, writing
 from api.cli.report import Report
 from audit.findings import SEVERITIES, SEVERITY_ZH
 from audit.rulebook import RuleBookError
@@ -40,7 +40,10 @@ MONEY_RULES, MONEY_SHOWN = ("WHATIF_UPCODING", "WHATIF_UNDERCODING"), 50
 
 def _validator(args) -> Validator:
     weights = WeightTable.read(args.weights) if args.weights else None
-    return Validator(args.pack, weights=weights, rules=args.rules)
+    validator = Validator(args.pack, weights=weights, rules=args.rules)
+    with compile_notice():
+        validator.warm_up()
+    return validator
 
 
 def _records(args, validator: Validator) -> pa.Table:

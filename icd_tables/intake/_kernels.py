@@ -296,7 +296,7 @@ def _split(src, read, end, is_list, check, mask, rows, piece_offsets, out, p, w)
         read = stop + 1
 
 
-@njit(**JIT, inline="always")
+@njit(**NO_ALLOC)
 def _split_cells(offsets, data, valid, verbatim, is_list, keep_leading_empty, normalize, mask,
                  cell_start, rows, piece_offsets, out, changed, scratch):  # pragma: no cover - compiled
     """The first pass of :func:`encode_cells`: cells formatted and split, codes copied and hashed.
@@ -359,7 +359,9 @@ def encode_cells(offsets, data, valid, verbatim, is_list, keep_leading_empty, no
     slot meanwhile); the second looks the codes up, prefetching the slots of the codes
     :data:`PREFETCH_AHEAD` on, as rows of a large table mostly miss the caches.  Without Numba's
     runtime (:data:`foundation.numba_options.NO_ALLOC`): each array handed to an inlined helper
-    would be reference-counted on every call.
+    would be reference-counted on every call.  The first pass is a function of its own, not inlined:
+    Numba copies an inlined function's whole IR, scope included, block by block, so inlining the pass
+    with everything it inlines made the first compile seconds longer, for one call per batch.
     """
     p, w = _split_cells(offsets, data, valid, verbatim, is_list, keep_leading_empty, normalize,
                         np.uint64(exact.shape[0] - 1), cell_start, rows, piece_offsets, out, changed, scratch)
