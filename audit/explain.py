@@ -95,14 +95,14 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
     split = take_text(split_texts, drg_row).dictionary_decode()
     test = np.where(drg_row >= 0, tests[np.maximum(drg_row, 0)], 0)
     b = trace.encoded.batch
-    mcc, cc = (with_names(results.column(name).combine_chunks().cast(pa.string()),
-                          dx_names(cp, np.where(pos >= 0, b.dx_ids[np.maximum(pos, 0)], -1)))
+    mcc, cc = (_named_dx(cp, results.column(name), b.dx_ids, pos)
                for name, pos in (("mcc_dx", o.mcc_pos), ("cc_dx", o.cc_pos)))
-    use_mcc = ((test & 1) != 0) & pc.not_equal(mcc, "").to_numpy(zero_copy_only=False)
-    use_cc = ((test & 2) != 0) & ~use_mcc & pc.not_equal(cc, "").to_numpy(zero_copy_only=False)
-    behind = pc.if_else(pa.array(use_mcc), pc.binary_join_element_wise("；MCC ", mcc, ""),
-                        pc.if_else(pa.array(use_cc), pc.binary_join_element_wise("；CC ", cc, ""), ""))
-    split = pc.binary_join_element_wise(split, behind, "")
+    use_mcc = ((test & 1) != 0) & _written(mcc, len(test))
+    use_cc = ((test & 2) != 0) & ~use_mcc & _written(cc, len(test))
+    if use_mcc.any() or use_cc.any():  # else nothing follows the condition
+        behind = pc.if_else(pa.array(use_mcc), _after("；MCC ", mcc),
+                            pc.if_else(pa.array(use_cc), _after("；CC ", cc), ""))
+        split = pc.binary_join_element_wise(split, behind, "")
     best_alternative, best_drg = whatif.best_columns(["alternative", "drg"])
     return pa.table({
         "case_id": view.case_id,
@@ -120,6 +120,25 @@ def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whati
         "best_rw": units_or_null(whatif.best_units(), 6),
         "whatif_money": whatif_money(whatif),
     })
+
+
+def _named_dx(cp: CompiledPack, codes: pa.ChunkedArray, dx_ids: np.ndarray, pos: np.ndarray) -> pa.Array | None:
+    """The diagnosis at ``pos`` of each record (the result column ``codes``) with its name; None when no record
+    has one (a batch without a complication: no name to look up)."""
+    if not (pos >= 0).any():
+        return None
+    return with_names(codes.combine_chunks().cast(pa.string()),
+                      dx_names(cp, np.where(pos >= 0, dx_ids[np.maximum(pos, 0)], -1)))
+
+
+def _written(text: pa.Array | None, n: int) -> np.ndarray:
+    """Where ``text`` (of :func:`_named_dx`, ``n`` records) is not empty."""
+    return np.zeros(n, bool) if text is None else pc.not_equal(text, "").to_numpy(zero_copy_only=False)
+
+
+def _after(label: str, text: pa.Array | None) -> pa.Array | str:
+    """``label`` before each ``text`` (of :func:`_named_dx`; none: not used)."""
+    return "" if text is None else pc.binary_join_element_wise(label, text, "")
 
 
 def whatif_money(whatif: WhatIf) -> pa.Array:

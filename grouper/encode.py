@@ -125,7 +125,8 @@ def _as_code_list(value) -> list | None:
 
 def check_columns(table: pa.Table) -> None:
     """Raise :class:`RecordSchemaError` naming every missing required column."""
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    names = set(table.column_names)  # Arrow builds the list afresh on each access
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
         raise RecordSchemaError(
             f"input lacks required column(s) {', '.join(missing)}; columns found: "

@@ -32,10 +32,14 @@ RESULT_COLUMNS = (
 )
 
 
+#: No code: one array for every batch without one, so that :func:`take_text` encodes it once.
+_NO_CODES = pa.array([], pa.string())
+
+
 def _take_codes(codes: pa.Array, index: np.ndarray) -> pa.DictionaryArray:
     """Input codes at ``index``, ``""`` where ``index`` is -1: only the rows that point somewhere are copied."""
     hit = np.flatnonzero(index >= 0)
-    picked = codes.take(pa.array(index[hit])) if len(hit) else pa.array([], pa.string())
+    picked = codes.take(pa.array(index[hit])) if len(hit) else _NO_CODES
     local = np.full(len(index), -1, dtype=np.int64)
     local[hit] = np.arange(len(hit))
     return take_text(picked, local)
@@ -165,8 +169,14 @@ class Grouper:
             "reason_detail": self._reason_detail(enc, out, rows),
             "mcc_dx": _take_codes(enc.secondary_dx, sec(out.mcc_pos)),
             "cc_dx": _take_codes(enc.secondary_dx, sec(out.cc_pos)),
-            "pack_version": pa.repeat(pa.scalar(self.pack.version), n).dictionary_encode(),
+            "pack_version": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), self._version)
+            if n else pa.array([], pa.string()).dictionary_encode(),
         })
+
+    @cached_property
+    def _version(self) -> pa.Array:
+        """The dictionary of the ``pack_version`` column."""
+        return pa.array([self.pack.version], pa.string())
 
     @cached_property
     def _check_texts(self) -> pa.Array:
