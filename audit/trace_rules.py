@@ -214,10 +214,10 @@ def fatal_findings(view: TraceView, grouper: Grouper, facts: PackFacts, book: Ru
         problem_zh, problem_en = _code_problems(codes, facts, diagnosis=False)
         out.append(finding_part(rule, "fatal", records, "procedures", codes, code=_shown(codes),
                                 problem_zh=problem_zh, problem_en=problem_en))
-    if len(cp.check_entry):
+    # a record that is not invalid passed every check: the grouper ran them all on it
+    invalid = np.flatnonzero(view.trace.outputs.status == STATUS_INVALID)
+    if len(cp.check_entry) and len(invalid):
         rule = book.rule("FATAL_RECORD_CHECK")
-        # a record that is not invalid passed every check: the grouper ran them all on it
-        invalid = np.flatnonzero(view.trace.outputs.status == STATUS_INVALID)
         passed = grouper.evaluate(subset_batch(enc.batch, invalid), cp.check_entry)
         records, checks = np.nonzero(~passed)
         records = invalid[records]
@@ -283,6 +283,8 @@ def drg_findings(view: TraceView, grouper: Grouper, facts: PackFacts, book: Rule
                                 principal=principal,
                                 level_zh=take_text(_LEVEL_ZH, is_mcc.astype(np.int64)),
                                 level_en=take_text(_LEVEL_EN, is_mcc.astype(np.int64))))
+    if not len(pos):  # no complication excluded
+        return out, pa.array([""] * view.n, pa.string())
     offsets = np.zeros(view.n + 1, dtype=np.int32)
     np.cumsum(np.bincount(rec, minlength=view.n), out=offsets[1:])
     excluded = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), codes), "|")

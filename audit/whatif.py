@@ -31,7 +31,7 @@ at most 3 % of them); the rule book states them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -252,9 +252,9 @@ class Regroup:
 
 def record_rates(view: TraceView, weights: WeightTable | None, fallback_yuan) -> np.ndarray:
     """Per record, the base rate in fen per RW: the weight table's for its insurance type, else ``fallback_yuan``."""
-    rates = Rates.parse(None, weights)
+    rates = _table_rates(weights)
     if not rates.known:
-        rates = Rates.parse(str(fallback_yuan))
+        rates = _rates(str(fallback_yuan))
     records = view.trace.records
     if "insurance_type" in records.column_names:
         encoded = pc.dictionary_encode(records.column("insurance_type").combine_chunks().cast(pa.string()))
@@ -264,8 +264,28 @@ def record_rates(view: TraceView, weights: WeightTable | None, fallback_yuan) ->
     else:
         per = rates.per_case(np.full(view.n, -1), [])
     if (per < 0).any():  # an insurance type without its own rate: the rule's fallback
-        per = np.where(per < 0, Rates.parse(str(fallback_yuan)).default, per)
+        per = np.where(per < 0, _rates(str(fallback_yuan)).default, per)
     return per
+
+
+@lru_cache(maxsize=16)
+def _rates(text: str) -> Rates:
+    """``Rates.parse(text)``, read once per rule book's rate."""
+    return Rates.parse(text)
+
+
+_TABLE_RATES: dict[int, tuple[WeightTable | None, Rates]] = {}
+
+
+def _table_rates(weights: WeightTable | None) -> Rates:
+    """The base rates of a weight table, read once per table (one record would otherwise read them all for each
+    call)."""
+    hit = _TABLE_RATES.get(id(weights))
+    if hit is None or hit[0] is not weights:
+        if len(_TABLE_RATES) >= 4:
+            _TABLE_RATES.pop(next(iter(_TABLE_RATES)))
+        hit = _TABLE_RATES[id(weights)] = (weights, Rates.parse(None, weights))
+    return hit[1]
 
 
 def _reasons(cp, out, rw_units: np.ndarray, weighted: bool) -> pa.Array:
