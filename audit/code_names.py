@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from audit.findings import FEW
 from icd_tables.compiled import CompiledPack
 
 
@@ -35,8 +36,12 @@ def proc_names(cp: CompiledPack, ids: np.ndarray) -> pa.Array:
 
 def with_names(codes: pa.Array, names: pa.Array) -> pa.Array:
     """``code（name）`` where a name is known, else the code alone."""
-    codes = pc.fill_null(codes.cast(pa.string()), "")
-    names = pc.fill_null(names.cast(pa.string()), "")
+    codes, names = codes.cast(pa.string()), names.cast(pa.string())
+    if len(codes) <= FEW:  # in Python: Arrow's fixed cost per call is then the larger part
+        return pa.array([with_name(code or "", name) for code, name in zip(codes.to_pylist(), names.to_pylist())],
+                        pa.string())
+    codes = pc.fill_null(codes, "")
+    names = pc.fill_null(names, "")
     joined = pc.binary_join_element_wise(codes, "（", names, "）", "")
     return pc.if_else(pc.equal(names, ""), codes, joined)
 

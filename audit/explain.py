@@ -150,6 +150,17 @@ def whatif_money(whatif: WhatIf) -> pa.Array:
                          valid=known)
 
 
+def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(rows, axis=0, return_inverse=True)`` of a bool matrix, its rows packed into bytes first (in the
+    same order: NumPy's row-wise unique takes tens of microseconds for one row and seconds for 100,000)."""
+    if not rows.shape[1]:
+        return rows[:min(len(rows), 1)], np.zeros(len(rows), np.int64)
+    packed = np.ascontiguousarray(np.packbits(rows, axis=1))
+    _, first, which = np.unique(packed.view(np.dtype((np.void, packed.shape[1]))).ravel(), return_index=True,
+                                return_inverse=True)
+    return rows[first], which
+
+
 def _mdc_trace(view: TraceView, grouper: Grouper) -> pa.Array:
     """Why a record was not grouped: the MDCs it entered without a matching ADRG, or none entered."""
     cp, o = grouper.pack.compiled, view.trace.outputs
@@ -164,7 +175,7 @@ def _mdc_trace(view: TraceView, grouper: Grouper) -> pa.Array:
     if len(rows):
         batch = view.trace.encoded.batch
         entered = grouper.evaluate(subset_batch(batch, rows), cp.mdc_entry)
-        masks, which = np.unique(entered, axis=0, return_inverse=True)
+        masks, which = _distinct_rows(entered)
         codes = np.asarray(cp.mdc_codes.to_pylist(), dtype=object)
         per_mask = np.array([f"进入 MDC {'、'.join(codes[m])} 但无匹配的ADRG，均未入组 "
                              f"(entered MDC {', '.join(codes[m])}, no ADRG rule held)" for m in masks], dtype=object)

@@ -43,10 +43,25 @@ _EMPTY = FINDING_SCHEMA.empty_table()
 FEW = 64
 
 
+def text_codes(column: pa.Array) -> tuple[np.ndarray, list[str]]:
+    """Each text's place (int64) among the distinct texts of a ``string`` column, and those texts in the order they
+    first appear (Arrow's dictionary order); a null reads as ``""``."""
+    if len(column) <= FEW:  # in Python: Arrow's fixed cost per call is then the larger part
+        seen: dict[str, int] = {}
+        index = [seen.setdefault("" if text is None else text, len(seen)) for text in column.to_pylist()]
+        return np.array(index, dtype=np.int64), list(seen)
+    encoded = pc.fill_null(column, "").dictionary_encode()
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+
+
 def value_codes(column: pa.Array | pa.ChunkedArray, ranked: bool = False) -> tuple[np.ndarray, list]:
     """Integer code of each value and the distinct values (``ranked``: codes in the values' sorted order)."""
-    encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
-    codes, values = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_string(column.type) and not column.null_count:
+        codes, values = text_codes(column)
+    else:
+        encoded = pc.dictionary_encode(column)
+        codes, values = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
     return _ranked(codes, values) if ranked else (codes, values)
 
 
@@ -194,4 +209,4 @@ def by_row(parts: list[Part], row_no: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["FEW", "FINDING_SCHEMA", "SEVERITIES", "SEVERITY_ZH", "Part", "assemble", "by_row", "empty_findings",
-           "finding_rows", "labels", "severity_ranks", "value_codes"]
+           "finding_rows", "labels", "severity_ranks", "text_codes", "value_codes"]

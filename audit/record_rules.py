@@ -30,6 +30,7 @@ Conventions
 from __future__ import annotations
 
 from functools import cached_property
+from itertools import compress
 
 import numpy as np
 import pyarrow as pa
@@ -37,7 +38,7 @@ import pyarrow.compute as pc
 
 from audit.code_sets import clean_codes, in_ranges, matches, pack_sex_diagnoses, set_members
 from audit._kernels import _repeated_codes
-from audit.findings import Part, assemble, by_row, empty_findings
+from audit.findings import Part, assemble, by_row, empty_findings, text_codes
 from audit.rulebook import Rule, RuleBook
 from grouper.encode import Encoded, encode, to_arrow
 from grouper.results import take_text
@@ -93,23 +94,25 @@ class _Codes:
     def __init__(self, codes: pa.Array, record: np.ndarray, ids: np.ndarray, grouper_codes: pa.Array):
         self.codes = _string(codes)
         self.record = record
-        encoded = pc.fill_null(self.codes, "").dictionary_encode()
-        self.index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        self.distinct = encoded.dictionary
+        self.index, self.texts = text_codes(self.codes)
         # as text once for every rule's classes
-        self.clean = per_text(self.distinct.to_pylist(), ("clean codes",),
+        self.clean = per_text(self.texts, ("clean codes",),
                               lambda new: clean_codes(pa.array(new, pa.string())).to_pylist())
         # the grouper code the encoding mapped each position to: every position of one text maps alike
-        self.target = np.full(len(self.distinct), -1, dtype=np.int64)
+        self.target = np.full(len(self.texts), -1, dtype=np.int64)
         self.target[self.index] = ids
         mapped = self.target >= 0
         self.rewritten = mapped.copy()
         if mapped.any():  # mapped to a code written differently
-            self.rewritten[mapped] = pc.not_equal(self.distinct.filter(pa.array(mapped)),
-                                                  grouper_codes.take(pa.array(self.target[mapped]))).to_numpy(
-                zero_copy_only=False)
+            targets = grouper_codes.take(pa.array(self.target[mapped])).to_pylist()
+            self.rewritten[mapped] = [text != target for text, target in zip(compress(self.texts, mapped), targets)]
         self._grouper_codes = grouper_codes
         self.nonempty = np.fromiter((code != "" for code in self.clean), dtype=bool, count=len(self.clean))
+
+    @cached_property
+    def distinct(self) -> pa.Array:
+        """The distinct texts (``""`` for a missing code)."""
+        return pa.array(self.texts, pa.string())
 
     def per_position(self, per_code: np.ndarray) -> np.ndarray:
         """A per-distinct-code array gathered to every position."""

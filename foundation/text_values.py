@@ -185,7 +185,8 @@ def parse_amounts(column: pa.Array) -> tuple[pa.Array, pa.Array | None]:
         from foundation.decimals import decimal_array
 
         present = column.is_valid().to_numpy(zero_copy_only=False)
-        return decimal_array(fen, 2, valid=present & finite), _bad(pa.array(present & ~finite), column)
+        bad = present & ~finite
+        return decimal_array(fen, 2, valid=present & finite), _bad(pa.array(bad), column) if bad.any() else None
     plain = _plain_cast(column, pa.decimal128(38, 2), r"^-?\d{1,16}(?:\.\d{0,2})?$")
     if plain is not None:
         return _fit_money(plain, column)
@@ -233,14 +234,13 @@ def parse_dates(column: pa.Array, excel_serials: bool = False) -> tuple[pa.Array
     encoded = pc.fill_null(as_text(column), "").dictionary_encode()
     index = encoded.indices.to_numpy(zero_copy_only=False)
     days, valid, unreadable = _remembered_cells(encoded.dictionary, excel_serials)
-    ok = valid[index]
-    values = pa.array(days[index].astype(np.int32), mask=~ok).cast(pa.date32())
-    if unreadable.null_count == len(unreadable):
+    values = pa.array(days[index].astype(np.int32), type=pa.date32(), mask=~valid[index])
+    if all(text is None for text in unreadable):
         return values, None
-    return values, unreadable.take(encoded.indices)
+    return values, pa.array(unreadable, pa.string()).take(encoded.indices)
 
 
-def _remembered_cells(cells: pa.Array, excel_serials: bool) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+def _remembered_cells(cells: pa.Array, excel_serials: bool) -> tuple[np.ndarray, np.ndarray, list]:
     """Per distinct cell text (as written): its day, whether it is a date, and its cleaned text where it is written
     but unreadable (null elsewhere); each text read once in the process (the reading is cell by cell)."""
     def read(new: list) -> list:
@@ -252,8 +252,7 @@ def _remembered_cells(cells: pa.Array, excel_serials: bool) -> tuple[np.ndarray,
 
     answers = per_text(cells.to_pylist(), ("date cells", excel_serials), read)
     return (np.array([a[0] for a in answers], dtype=np.int64).reshape(-1),
-            np.array([a[1] for a in answers], dtype=bool).reshape(-1),
-            pa.array([a[2] for a in answers], pa.string()))
+            np.array([a[1] for a in answers], dtype=bool).reshape(-1), [a[2] for a in answers])
 
 
 def _parse_distinct_dates(text: pa.Array, excel_serials: bool) -> tuple[np.ndarray, np.ndarray]:
