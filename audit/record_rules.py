@@ -484,7 +484,10 @@ def check_cost_invalid(b: _Batch, rule: Rule):
 
 def check_discharge_method_unknown(b: _Batch, rule: Rule):
     method = b.discharge_method
-    rows = np.flatnonzero(~np.isin(method, np.asarray(rule.params["allowed"], dtype=np.int64)))
+    known = np.zeros(b.n, dtype=bool)
+    for allowed in np.asarray(rule.params["allowed"], dtype=np.int64).tolist():  # a few: np.isin costs more
+        known |= method == allowed
+    rows = np.flatnonzero(~known)
     text = b.cell_text("discharge_method", rows)
     return b.findings(rule, rows, "discharge_method", text, value=text)
 

@@ -319,9 +319,11 @@ def year_month(dates: pa.Array) -> np.ndarray:
 def day_numbers(dates: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Days since 1970-01-01 (int64) and validity of a date column."""
     dates = plain_array(dates).cast(pa.date32())
+    days = dates.cast(pa.int32())
+    if not days.null_count:
+        return days.to_numpy().astype(np.int64), np.ones(len(days), dtype=bool)
     valid = dates.is_valid().to_numpy(zero_copy_only=False)
-    days = pc.fill_null(dates.cast(pa.int32()), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    return days, valid
+    return pc.fill_null(days, 0).to_numpy(zero_copy_only=False).astype(np.int64), valid
 
 
 def is_ambiguous_date(text: pa.Array) -> pa.Array:

@@ -93,10 +93,13 @@ def _is_list_like(value) -> bool:
 
 
 def _is_missing(value) -> bool:
-    if _is_list_like(value):
+    if value is None:
+        return True
+    # text and whole numbers (most cells) are never missing: decided without pandas
+    if type(value) in (str, int) or _is_list_like(value):
         return False
     try:
-        return value is None or bool(pd.isna(value))
+        return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
 
