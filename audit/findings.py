@@ -20,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from foundation.arrow_columns import FEW, text_codes
+
 SEVERITIES = ("fatal", "error", "warning", "info")
 SEVERITY_ZH = {"fatal": "致命", "error": "错误", "warning": "警告", "info": "提示"}
 
@@ -38,20 +40,6 @@ FINDING_SCHEMA = pa.schema([
 
 _EMPTY = FINDING_SCHEMA.empty_table()
 
-#: Up to this many findings, texts are filled and picked in Python: Arrow's and NumPy's fixed cost per call is
-#: then the larger part (one record's findings).
-FEW = 64
-
-
-def text_codes(column: pa.Array) -> tuple[np.ndarray, list[str]]:
-    """Each text's place (int64) among the distinct texts of a ``string`` column, and those texts in the order they
-    first appear (Arrow's dictionary order); a null reads as ``""``."""
-    if len(column) <= FEW:  # in Python: Arrow's fixed cost per call is then the larger part
-        seen: dict[str, int] = {}
-        index = [seen.setdefault("" if text is None else text, len(seen)) for text in column.to_pylist()]
-        return np.array(index, dtype=np.int64), list(seen)
-    encoded = pc.fill_null(column, "").dictionary_encode()
-    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
 
 
 def value_codes(column: pa.Array | pa.ChunkedArray, ranked: bool = False) -> tuple[np.ndarray, list]:

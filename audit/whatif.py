@@ -319,7 +319,7 @@ def _reasons(cp, out, rw_units: np.ndarray, weighted: bool) -> pa.Array:
             texts.append(f"无法入组：进入 MDC {mdc} 但无匹配的ADRG (ungroupable: entered MDC {mdc}, no ADRG rule held)")
         else:
             texts.append("无法入组：主要诊断不满足任何MDC的入组条件 (ungroupable: no MDC entry rule holds)")
-    return take_text(pa.array(texts, pa.string()), which.ravel()).dictionary_decode()
+    return take_text(pa.array(texts, pa.string()), which.ravel(), remember=False).dictionary_decode()
 
 
 def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: WeightTable | None,

@@ -10,6 +10,9 @@ import pyarrow.compute as pc
 
 #: Separator of list elements written as text (code lists in flat files).
 LIST_SEPARATOR = "|"
+#: Up to this many values (one record's codes, findings or cells), columns are read in Python: Arrow's and
+#: NumPy's fixed cost per call is then the larger part.
+FEW = 64
 
 
 def plain_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -50,5 +53,15 @@ def as_text(column: pa.Array) -> pa.Array:
                          for v in column.to_pylist()], pa.string())
 
 
+def text_codes(column: pa.Array) -> tuple[np.ndarray, list[str]]:
+    """Each text's place (int64) among the distinct texts of a ``string`` column, and those texts in the order they
+    first appear (Arrow's dictionary order); a null reads as ``""``."""
+    if len(column) <= FEW:  # in Python: Arrow's fixed cost per call is then the larger part
+        seen: dict[str, int] = {}
+        index = [seen.setdefault("" if text is None else text, len(seen)) for text in column.to_pylist()]
+        return np.array(index, dtype=np.int64), list(seen)
+    encoded = pc.fill_null(column, "").dictionary_encode()
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
 
-__all__ = ["LIST_SEPARATOR", "as_text", "plain_array"]
+
+__all__ = ["FEW", "LIST_SEPARATOR", "as_text", "plain_array", "text_codes"]

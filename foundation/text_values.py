@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from foundation.arrow_columns import as_text, plain_array
+from foundation.arrow_columns import as_text, plain_array, text_codes
 from foundation.remembered import per_text
 
 #: Money columns: exact decimals with two places (元, to the fen).
@@ -231,16 +231,15 @@ def parse_dates(column: pa.Array, excel_serials: bool = False) -> tuple[pa.Array
         return local.cast(pa.date32()), None
     if pa.types.is_null(column.type):
         return column.cast(pa.date32()), None
-    encoded = pc.fill_null(as_text(column), "").dictionary_encode()
-    index = encoded.indices.to_numpy(zero_copy_only=False)
-    days, valid, unreadable = _remembered_cells(encoded.dictionary, excel_serials)
+    index, cells = text_codes(as_text(column))
+    days, valid, unreadable = _remembered_cells(cells, excel_serials)
     values = pa.array(days[index].astype(np.int32), type=pa.date32(), mask=~valid[index])
     if all(text is None for text in unreadable):
         return values, None
-    return values, pa.array(unreadable, pa.string()).take(encoded.indices)
+    return values, pa.array(unreadable, pa.string()).take(pa.array(index))
 
 
-def _remembered_cells(cells: pa.Array, excel_serials: bool) -> tuple[np.ndarray, np.ndarray, list]:
+def _remembered_cells(cells: list[str], excel_serials: bool) -> tuple[np.ndarray, np.ndarray, list]:
     """Per distinct cell text (as written): its day, whether it is a date, and its cleaned text where it is written
     but unreadable (null elsewhere); each text read once in the process (the reading is cell by cell)."""
     def read(new: list) -> list:
@@ -250,7 +249,7 @@ def _remembered_cells(cells: pa.Array, excel_serials: bool) -> tuple[np.ndarray,
         return [(day, ok, text if unreadable else None)
                 for day, ok, unreadable, text in zip(days.tolist(), valid.tolist(), bad.tolist(), cleaned.to_pylist())]
 
-    answers = per_text(cells.to_pylist(), ("date cells", excel_serials), read)
+    answers = per_text(cells, ("date cells", excel_serials), read)
     return (np.array([a[0] for a in answers], dtype=np.int64).reshape(-1),
             np.array([a[1] for a in answers], dtype=bool).reshape(-1), [a[2] for a in answers])
 

@@ -42,7 +42,7 @@ def _take_codes(codes: pa.Array, index: np.ndarray) -> pa.DictionaryArray:
     picked = codes.take(pa.array(index[hit])) if len(hit) else _NO_CODES
     local = np.full(len(index), -1, dtype=np.int64)
     local[hit] = np.arange(len(hit))
-    return take_text(picked, local)
+    return take_text(picked, local, remember=picked is _NO_CODES)
 
 
 @dataclass(frozen=True)
@@ -212,4 +212,4 @@ class Grouper:
         if not size:  # no code quoted: the checks' own texts, whose dictionary is made once per pack
             return take_text(checks, indices)
         pool.append(checks)
-        return take_text(pa.concat_arrays([p.cast(pa.string()) for p in pool]), indices)
+        return take_text(pa.concat_arrays([p.cast(pa.string()) for p in pool]), indices, remember=False)
