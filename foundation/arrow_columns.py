@@ -24,6 +24,11 @@ def plain_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return column
 
 
+def cast(column: pa.Array, to: pa.DataType) -> pa.Array:
+    """``column.cast(to)``, without a call to Arrow when it is of that type already (a short column's usual case)."""
+    return column if column.type == to else column.cast(to)
+
+
 def as_text(column: pa.Array) -> pa.Array:
     """A ``string`` array whatever the input type (numbers, dates, lists joined with ``|``, nested as JSON)."""
     t = column.type
@@ -64,4 +69,4 @@ def text_codes(column: pa.Array) -> tuple[np.ndarray, list[str]]:
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
 
 
-__all__ = ["FEW", "LIST_SEPARATOR", "as_text", "plain_array", "text_codes"]
+__all__ = ["FEW", "LIST_SEPARATOR", "as_text", "cast", "plain_array", "text_codes"]

@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from foundation.arrow_columns import as_text, plain_array, text_codes
+from foundation.arrow_columns import as_text, cast, plain_array, text_codes
 from foundation.remembered import per_text
 
 #: Money columns: exact decimals with two places (元, to the fen).
@@ -101,7 +101,7 @@ def parse_integers(column: pa.Array, unit: str = "", words: dict[str, int] | Non
     """
     column = plain_array(column)
     if pa.types.is_integer(column.type) or pa.types.is_boolean(column.type) or pa.types.is_null(column.type):
-        return column.cast(pa.int64()), None
+        return cast(column, pa.int64()), None
     if pa.types.is_floating(column.type) or pa.types.is_decimal(column.type):
         values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
         whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 10.0 ** INTEGER_DIGITS)
@@ -225,7 +225,7 @@ def parse_dates(column: pa.Array, excel_serials: bool = False) -> tuple[pa.Array
     """
     column = plain_array(column)
     if pa.types.is_date(column.type):
-        return column.cast(pa.date32()), None
+        return cast(column, pa.date32()), None
     if pa.types.is_timestamp(column.type):
         local = column.cast(pa.timestamp(column.type.unit)) if column.type.tz is None else pc.local_timestamp(column)
         return local.cast(pa.date32()), None
@@ -317,7 +317,7 @@ def year_month(dates: pa.Array) -> np.ndarray:
 
 def day_numbers(dates: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Days since 1970-01-01 (int64) and validity of a date column."""
-    dates = plain_array(dates).cast(pa.date32())
+    dates = cast(plain_array(dates), pa.date32())
     days = dates.cast(pa.int32())
     if not days.null_count:
         return days.to_numpy().astype(np.int64), np.ones(len(days), dtype=bool)

@@ -191,10 +191,13 @@ class Grouper:
     def _reason_detail(self, enc: Encoded, out: Outputs, rows: np.ndarray) -> pa.Array:
         """The code that could not be mapped, or the record check that failed (dictionary array)."""
         checks = self._check_texts
+        check_bad = out.reason == REASON_CHECK
+        unmapped = (out.reason == REASON_DX_UNMAPPED) | (out.reason == REASON_PROC_UNMAPPED)
+        if not unmapped.any():  # no code quoted: the checks' own texts, whose dictionary is made once per pack
+            return take_text(checks, np.where(check_bad, out.reason_arg, -1))
         principal_bad = (out.reason == REASON_DX_UNMAPPED) & (out.reason_arg == enc.batch.dx_start[:-1])
         secondary_bad = (out.reason == REASON_DX_UNMAPPED) & ~principal_bad
         proc_bad = out.reason == REASON_PROC_UNMAPPED
-        check_bad = out.reason == REASON_CHECK
         parts = [
             (principal_bad, enc.principal_dx, rows, "主要诊断为空 (principal diagnosis is empty)"),
             (secondary_bad, enc.secondary_dx, out.reason_arg - rows - 1, "空诊断编码 (empty diagnosis code)"),
@@ -209,7 +212,5 @@ class Grouper:
             indices[hit] = size + np.arange(len(hit))
             size += len(hit)
         indices[check_bad] = size + out.reason_arg[check_bad]
-        if not size:  # no code quoted: the checks' own texts, whose dictionary is made once per pack
-            return take_text(checks, indices)
         pool.append(checks)
         return take_text(pa.concat_arrays([p.cast(pa.string()) for p in pool]), indices, remember=False)

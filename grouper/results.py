@@ -58,7 +58,7 @@ def take_text(table: pa.Array, index: np.ndarray, *, remember: bool = True) -> p
     """
     codes, dictionary = _pool(table, remember)
     indices = codes[np.where(index >= 0, index, len(table))]
-    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), dictionary)
+    return pa.DictionaryArray.from_arrays(pa.array(indices), dictionary)
 
 
 _POOLS: dict[int, tuple[pa.Array, np.ndarray, pa.Array]] = {}
@@ -73,7 +73,7 @@ def _pool(table: pa.Array, remember: bool) -> tuple[np.ndarray, pa.Array]:
         codes, texts = text_codes(table.cast(pa.string()))
         if "" not in texts:
             texts.append("")
-        hit = (table, np.append(codes, texts.index("")), pa.array(texts, pa.string()))
+        hit = (table, np.append(codes, texts.index("")).astype(np.int32), pa.array(texts, pa.string()))
         if remember and len(table) <= 65_536:
             if len(_POOLS) >= 64:
                 _POOLS.pop(next(iter(_POOLS)))
