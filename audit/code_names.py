@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit.findings import FEW
+from foundation.arrow_columns import FEW, as_list
 from icd_tables.compiled import CompiledPack
 
 
@@ -20,6 +20,9 @@ def _names(table: pa.StringArray, ids: np.ndarray) -> pa.Array:
     ids = np.asarray(ids, dtype=np.int64)
     if not len(table):
         return pa.array([""] * len(ids), pa.string())
+    if len(ids) <= FEW:
+        names = as_list(table)
+        return pa.array([(names[i] or "") if i >= 0 else "" for i in ids.tolist()], pa.string())
     taken = table.take(pa.array(np.maximum(ids, 0)))
     return pc.if_else(pa.array(ids >= 0), pc.fill_null(taken, ""), "")
 

@@ -42,7 +42,7 @@ from audit.findings import Part, assemble, by_row, empty_findings, text_codes
 from audit.rulebook import Rule, RuleBook
 from grouper.encode import Encoded, encode, to_arrow
 from grouper.results import take_text
-from foundation.arrow_columns import plain_array
+from foundation.arrow_columns import as_list, plain_array
 from foundation.remembered import per_text
 from foundation.text_values import day_numbers
 from icd_tables.intake.bounds import implausible_fields, load_bounds
@@ -104,8 +104,9 @@ class _Codes:
         mapped = self.target >= 0
         self.rewritten = mapped.copy()
         if mapped.any():  # mapped to a code written differently
-            targets = grouper_codes.take(pa.array(self.target[mapped])).to_pylist()
-            self.rewritten[mapped] = [text != target for text, target in zip(compress(self.texts, mapped), targets)]
+            codes = as_list(grouper_codes)
+            self.rewritten[mapped] = [text != codes[target]
+                                      for text, target in zip(compress(self.texts, mapped), self.target[mapped].tolist())]
         self._grouper_codes = grouper_codes
         self.nonempty = np.fromiter((code != "" for code in self.clean), dtype=bool, count=len(self.clean))
 

@@ -233,7 +233,8 @@ def parse_dates(column: pa.Array, excel_serials: bool = False) -> tuple[pa.Array
         return column.cast(pa.date32()), None
     index, cells = text_codes(as_text(column))
     days, valid, unreadable = _remembered_cells(cells, excel_serials)
-    values = pa.array(days[index].astype(np.int32), type=pa.date32(), mask=~valid[index])
+    ok = valid[index]
+    values = pa.array(days[index].astype(np.int32), type=pa.date32(), mask=None if ok.all() else ~ok)
     if all(text is None for text in unreadable):
         return values, None
     return values, pa.array(unreadable, pa.string()).take(pa.array(index))
