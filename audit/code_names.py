@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from foundation.arrow_columns import FEW, as_list
+from foundation.arrow_columns import FEW, as_list, cast
 from icd_tables.compiled import CompiledPack
 
 
@@ -39,7 +39,7 @@ def proc_names(cp: CompiledPack, ids: np.ndarray) -> pa.Array:
 
 def with_names(codes: pa.Array, names: pa.Array) -> pa.Array:
     """``code（name）`` where a name is known, else the code alone."""
-    codes, names = codes.cast(pa.string()), names.cast(pa.string())
+    codes, names = cast(codes, pa.string()), cast(names, pa.string())
     if len(codes) <= FEW:  # in Python: Arrow's fixed cost per call is then the larger part
         return pa.array([with_name(code or "", name) for code, name in zip(codes.to_pylist(), names.to_pylist())],
                         pa.string())

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from foundation.arrow_columns import FEW, text_codes
+from foundation.arrow_columns import FEW, cast, text_codes
 
 SEVERITIES = ("fatal", "error", "warning", "info")
 SEVERITY_ZH = {"fatal": "致命", "error": "错误", "warning": "警告", "info": "提示"}
@@ -74,7 +74,7 @@ def empty_findings() -> pa.Table:
 
 def _table(case_id: pa.Array, row_no: np.ndarray, rows: np.ndarray, **texts: pa.Array) -> pa.Table:
     """The findings at batch positions ``rows``: their case ids and row numbers, and the text columns given."""
-    return pa.table({"case_id": case_id.take(pa.array(rows)).cast(pa.string()),
+    return pa.table({"case_id": cast(case_id.take(pa.array(rows)), pa.string()),
                      "row_no": pa.array(np.asarray(row_no)[rows], pa.int64()), **texts}, schema=FINDING_SCHEMA)
 
 
@@ -178,7 +178,7 @@ def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, order:
     def message(k: int) -> pa.Array:
         return gathered([text for part in parts for text in part.texts[k]], text_index)
 
-    values = pa.concat_arrays([part.value.cast(pa.string()) for part in parts])
+    values = pa.concat_arrays([cast(part.value, pa.string()) for part in parts])
     return _table(case_id, row_no, rows if order is None else rows[order],
                   **{name: gathered(*labels(parts, name)) for name in ("rule_id", "severity", "field")},
                   value=values if order is None else values.take(pa.array(order)), message_zh=message(0),

@@ -25,6 +25,7 @@ from audit.code_names import dx_names, proc_names, with_names
 from audit.findings import Part
 from audit.pack_facts import PackFacts
 from audit.rulebook import Rule, RuleBook
+from foundation.arrow_columns import cast
 from grouper import Batch, Grouper
 from grouper.grouper import Trace
 from grouper.results import STATUS_INVALID, take_text
@@ -41,7 +42,8 @@ class TraceView:
     @classmethod
     def of(cls, trace: Trace) -> "TraceView":
         results = trace.results
-        case_id = pc.fill_null(results.column("case_id").combine_chunks().cast(pa.string()), "")
+        case_id = cast(results.column("case_id").combine_chunks(), pa.string())
+        case_id = pc.fill_null(case_id, "") if case_id.null_count else case_id
         return cls(trace, results.column("row_no").to_numpy(), case_id)
 
     @property
@@ -53,7 +55,7 @@ class TraceView:
         enc = self.trace.encoded
         records = np.searchsorted(enc.batch.dx_start, positions, side="right") - 1
         principal = positions == enc.batch.dx_start[records]
-        pool = pa.concat_arrays([enc.principal_dx.cast(pa.string()), enc.secondary_dx.cast(pa.string())])
+        pool = pa.concat_arrays([cast(enc.principal_dx, pa.string()), cast(enc.secondary_dx, pa.string())])
         index = np.where(principal, records, self.n + positions - records - 1)
         return pc.fill_null(pool.take(pa.array(index)), ""), records, principal
 

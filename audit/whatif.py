@@ -50,6 +50,7 @@ from grouper.results import STATUS_INVALID, STATUS_NAMES, STATUS_OK, STATUS_QY, 
 from icd_tables.compiled import CompiledPack
 from weights import RW_UNITS, WeightTable, lookup_units
 from foundation.decimals import units_or_null
+from foundation.remembered import per_object
 
 #: Kind of an alternative that drops the record's first MCC or CC (after the kernel's kinds).
 KIND_DROP_CC = 2
@@ -274,18 +275,10 @@ def _rates(text: str) -> Rates:
     return Rates.parse(text)
 
 
-_TABLE_RATES: dict[int, tuple[WeightTable | None, Rates]] = {}
-
-
 def _table_rates(weights: WeightTable | None) -> Rates:
     """The base rates of a weight table, read once per table (one record would otherwise read them all for each
     call)."""
-    hit = _TABLE_RATES.get(id(weights))
-    if hit is None or hit[0] is not weights:
-        if len(_TABLE_RATES) >= 4:
-            _TABLE_RATES.pop(next(iter(_TABLE_RATES)))
-        hit = _TABLE_RATES[id(weights)] = (weights, Rates.parse(None, weights))
-    return hit[1]
+    return per_object("base rates", (weights,), lambda: Rates.parse(None, weights))
 
 
 def _reasons(cp, out, rw_units: np.ndarray, weighted: bool) -> pa.Array:
@@ -363,8 +356,14 @@ def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: Weight
 
 
 def _drg_units(cp: CompiledPack, weights: WeightTable) -> np.ndarray:
-    """RW in millionths of each of the pack's DRGs (index into ``drg_codes``), -1 where the table has none."""
-    return lookup_units(cp.drg_codes.to_numpy(zero_copy_only=False), weights)
+    """RW in millionths of each of the pack's DRGs (index into ``drg_codes``), -1 where the table has none: looked
+    up once per pack and table."""
+    def units() -> np.ndarray:
+        found = lookup_units(cp.drg_codes.to_numpy(zero_copy_only=False), weights)
+        found.setflags(write=False)  # shared by every later call
+        return found
+
+    return per_object("drg units", (cp, weights), units)
 
 
 def _best_alternative(parent: np.ndarray, units: np.ndarray, n: int) -> np.ndarray:

@@ -8,6 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from foundation.remembered import per_object
+
 #: Separator of list elements written as text (code lists in flat files).
 LIST_SEPARATOR = "|"
 #: Up to this many values (one record's codes, findings or cells), columns are read in Python: Arrow's and
@@ -69,18 +71,10 @@ def text_codes(column: pa.Array) -> tuple[np.ndarray, list[str]]:
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
 
 
-_LISTS: dict[int, tuple[pa.Array, list]] = {}
-
-
 def as_list(table: pa.Array) -> list:
     """``table.to_pylist()`` of an array that lives on (a pack's codes or names), made once: picking a few of its
     values in Python then costs less than one call to Arrow."""
-    hit = _LISTS.get(id(table))
-    if hit is None or hit[0] is not table:
-        if len(_LISTS) >= 32:
-            _LISTS.pop(next(iter(_LISTS)))
-        hit = _LISTS[id(table)] = (table, table.to_pylist())
-    return hit[1]
+    return per_object("as_list", (table,), table.to_pylist)
 
 
 __all__ = ["FEW", "LIST_SEPARATOR", "as_list", "as_text", "cast", "plain_array", "text_codes"]
