@@ -195,9 +195,11 @@ def _rule_fields(table: pa.Table, pack: CompiledPack) -> np.ndarray:
     """The numeric rows of the kernel (:data:`NUMERIC_ORDER`), typed as every command types the fields
     (text such as "65岁" or "男")."""
     n = table.num_rows
+    names = set(table.column_names)  # Arrow builds the list afresh on each access
     typed = canonical_records(table.select([c for c in (*NUMERIC_COLUMNS.values(), *TEXT_COLUMNS.values())
-                                            if c in table.column_names]))
-    get = lambda c: typed.column(c) if c in typed.column_names else None  # noqa: E731
+                                            if c in names]))
+    typed_names = set(typed.column_names)
+    get = lambda c: typed.column(c) if c in typed_names else None  # noqa: E731
     nums = np.empty((len(NUMERIC_ORDER), n), dtype=np.int32)
     for row, field in enumerate(NUMERIC_ORDER):
         if field in TEXT_COLUMNS:
