@@ -43,7 +43,7 @@ from audit.rulebook import Rule, RuleBook
 from grouper.encode import Encoded, encode, to_arrow
 from grouper.results import take_text
 from foundation.arrow_columns import as_list, plain_array
-from foundation.remembered import per_text
+from foundation.remembered import per_object, per_text
 from foundation.text_values import day_numbers
 from icd_tables.intake.bounds import implausible_fields, load_bounds
 from icd_tables.intake.reader import FORMATTING
@@ -559,8 +559,9 @@ def _compiled(pack) -> CompiledPack:
 
 
 def _read(book: RuleBook) -> frozenset[str]:
-    """The record columns the checks read, codes aside."""
-    return frozenset((*_VALUE_COLUMNS, *book.rule("DATE_INVALID").fields, *(bound.field for bound in load_bounds())))
+    """The record columns the checks read, codes aside (once per rule book)."""
+    return per_object("record columns", (book,), lambda: frozenset(
+        (*_VALUE_COLUMNS, *book.rule("DATE_INVALID").fields, *(bound.field for bound in load_bounds()))))
 
 
 def record_findings(records, pack, book: RuleBook, first_row_no: int = 1) -> pa.Table:

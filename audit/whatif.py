@@ -137,6 +137,8 @@ class WhatIf:
         for mask, text_of, names_of, ids in ((~is_proc, self.view.dx_text, dx_names, b.dx_ids),
                                              (is_proc, self.view.proc_text, proc_names, b.proc_ids)):
             picked = np.flatnonzero(mask)
+            if not len(picked) and len(pick):  # none of this kind (one record's usual case): nothing to look up
+                continue
             moved = self.moved[pick[picked]]
             text = text_of(moved)[0]
             codes.append(text)
