@@ -44,6 +44,8 @@ def unscaled(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if not len(column):
         return np.zeros(0, np.int64)
     words = np.frombuffer(column.buffers()[1], dtype=np.int64)[2 * column.offset: 2 * (column.offset + len(column))]
+    if not column.null_count:
+        return words[0::2].copy()
     return np.where(column.is_valid().to_numpy(zero_copy_only=False), words[0::2], -1)
 
 
