@@ -41,7 +41,6 @@ FINDING_SCHEMA = pa.schema([
 _EMPTY = FINDING_SCHEMA.empty_table()
 
 
-
 def value_codes(column: pa.Array | pa.ChunkedArray, ranked: bool = False) -> tuple[np.ndarray, list]:
     """Integer code of each value and the distinct values (``ranked``: codes in the values' sorted order)."""
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
@@ -197,4 +196,4 @@ def by_row(parts: list[Part], row_no: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["FEW", "FINDING_SCHEMA", "SEVERITIES", "SEVERITY_ZH", "Part", "assemble", "by_row", "empty_findings",
-           "finding_rows", "labels", "severity_ranks", "text_codes", "value_codes"]
+           "finding_rows", "labels", "severity_ranks", "value_codes"]

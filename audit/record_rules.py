@@ -38,11 +38,11 @@ import pyarrow.compute as pc
 
 from audit.code_sets import clean_codes, in_ranges, matches, pack_sex_diagnoses, set_members
 from audit._kernels import _repeated_codes
-from audit.findings import Part, assemble, by_row, empty_findings, text_codes
+from audit.findings import Part, assemble, by_row, empty_findings
 from audit.rulebook import Rule, RuleBook
 from grouper.encode import Encoded, encode, to_arrow
 from grouper.results import take_text
-from foundation.arrow_columns import as_list, plain_array
+from foundation.arrow_columns import as_list, plain_array, text_codes
 from foundation.remembered import per_object, per_text
 from foundation.text_values import day_numbers
 from icd_tables.intake.bounds import implausible_fields, load_bounds
