@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from foundation.arrow_columns import FEW, as_list, cast
 from icd_tables.compiled import CompiledPack
 
 
@@ -19,6 +20,9 @@ def _names(table: pa.StringArray, ids: np.ndarray) -> pa.Array:
     ids = np.asarray(ids, dtype=np.int64)
     if not len(table):
         return pa.array([""] * len(ids), pa.string())
+    if len(ids) <= FEW:
+        names = as_list(table)
+        return pa.array([(names[i] or "") if i >= 0 else "" for i in ids.tolist()], pa.string())
     taken = table.take(pa.array(np.maximum(ids, 0)))
     return pc.if_else(pa.array(ids >= 0), pc.fill_null(taken, ""), "")
 
@@ -35,8 +39,12 @@ def proc_names(cp: CompiledPack, ids: np.ndarray) -> pa.Array:
 
 def with_names(codes: pa.Array, names: pa.Array) -> pa.Array:
     """``code（name）`` where a name is known, else the code alone."""
-    codes = pc.fill_null(codes.cast(pa.string()), "")
-    names = pc.fill_null(names.cast(pa.string()), "")
+    codes, names = cast(codes, pa.string()), cast(names, pa.string())
+    if len(codes) <= FEW:  # in Python: Arrow's fixed cost per call is then the larger part
+        return pa.array([with_name(code or "", name) for code, name in zip(codes.to_pylist(), names.to_pylist())],
+                        pa.string())
+    codes = pc.fill_null(codes, "")
+    names = pc.fill_null(names, "")
     joined = pc.binary_join_element_wise(codes, "（", names, "）", "")
     return pc.if_else(pc.equal(names, ""), codes, joined)
 

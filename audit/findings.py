@@ -20,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from foundation.arrow_columns import FEW, cast, text_codes
+
 SEVERITIES = ("fatal", "error", "warning", "info")
 SEVERITY_ZH = {"fatal": "致命", "error": "错误", "warning": "警告", "info": "提示"}
 
@@ -38,15 +40,15 @@ FINDING_SCHEMA = pa.schema([
 
 _EMPTY = FINDING_SCHEMA.empty_table()
 
-#: Up to this many findings, texts are filled and picked in Python: Arrow's and NumPy's fixed cost per call is
-#: then the larger part (one record's findings).
-FEW = 64
-
 
 def value_codes(column: pa.Array | pa.ChunkedArray, ranked: bool = False) -> tuple[np.ndarray, list]:
     """Integer code of each value and the distinct values (``ranked``: codes in the values' sorted order)."""
-    encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
-    codes, values = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_string(column.type) and not column.null_count:
+        codes, values = text_codes(column)
+    else:
+        encoded = pc.dictionary_encode(column)
+        codes, values = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
     return _ranked(codes, values) if ranked else (codes, values)
 
 
@@ -71,7 +73,7 @@ def empty_findings() -> pa.Table:
 
 def _table(case_id: pa.Array, row_no: np.ndarray, rows: np.ndarray, **texts: pa.Array) -> pa.Table:
     """The findings at batch positions ``rows``: their case ids and row numbers, and the text columns given."""
-    return pa.table({"case_id": case_id.take(pa.array(rows)).cast(pa.string()),
+    return pa.table({"case_id": cast(case_id.take(pa.array(rows)), pa.string()),
                      "row_no": pa.array(np.asarray(row_no)[rows], pa.int64()), **texts}, schema=FINDING_SCHEMA)
 
 
@@ -175,7 +177,7 @@ def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, order:
     def message(k: int) -> pa.Array:
         return gathered([text for part in parts for text in part.texts[k]], text_index)
 
-    values = pa.concat_arrays([part.value.cast(pa.string()) for part in parts])
+    values = pa.concat_arrays([cast(part.value, pa.string()) for part in parts])
     return _table(case_id, row_no, rows if order is None else rows[order],
                   **{name: gathered(*labels(parts, name)) for name in ("rule_id", "severity", "field")},
                   value=values if order is None else values.take(pa.array(order)), message_zh=message(0),

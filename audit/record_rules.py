@@ -30,6 +30,7 @@ Conventions
 from __future__ import annotations
 
 from functools import cached_property
+from itertools import compress
 
 import numpy as np
 import pyarrow as pa
@@ -41,8 +42,8 @@ from audit.findings import Part, assemble, by_row, empty_findings
 from audit.rulebook import Rule, RuleBook
 from grouper.encode import Encoded, encode, to_arrow
 from grouper.results import take_text
-from foundation.arrow_columns import plain_array
-from foundation.remembered import per_text
+from foundation.arrow_columns import as_list, plain_array, text_codes
+from foundation.remembered import per_object, per_text
 from foundation.text_values import day_numbers
 from icd_tables.intake.bounds import implausible_fields, load_bounds
 from icd_tables.intake.reader import FORMATTING
@@ -93,23 +94,26 @@ class _Codes:
     def __init__(self, codes: pa.Array, record: np.ndarray, ids: np.ndarray, grouper_codes: pa.Array):
         self.codes = _string(codes)
         self.record = record
-        encoded = pc.fill_null(self.codes, "").dictionary_encode()
-        self.index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        self.distinct = encoded.dictionary
+        self.index, self.texts = text_codes(self.codes)
         # as text once for every rule's classes
-        self.clean = per_text(self.distinct.to_pylist(), ("clean codes",),
+        self.clean = per_text(self.texts, ("clean codes",),
                               lambda new: clean_codes(pa.array(new, pa.string())).to_pylist())
         # the grouper code the encoding mapped each position to: every position of one text maps alike
-        self.target = np.full(len(self.distinct), -1, dtype=np.int64)
+        self.target = np.full(len(self.texts), -1, dtype=np.int64)
         self.target[self.index] = ids
         mapped = self.target >= 0
         self.rewritten = mapped.copy()
         if mapped.any():  # mapped to a code written differently
-            self.rewritten[mapped] = pc.not_equal(self.distinct.filter(pa.array(mapped)),
-                                                  grouper_codes.take(pa.array(self.target[mapped]))).to_numpy(
-                zero_copy_only=False)
+            codes = as_list(grouper_codes)
+            self.rewritten[mapped] = [text != codes[target]
+                                      for text, target in zip(compress(self.texts, mapped), self.target[mapped].tolist())]
         self._grouper_codes = grouper_codes
         self.nonempty = np.fromiter((code != "" for code in self.clean), dtype=bool, count=len(self.clean))
+
+    @cached_property
+    def distinct(self) -> pa.Array:
+        """The distinct texts (``""`` for a missing code)."""
+        return pa.array(self.texts, pa.string())
 
     def per_position(self, per_code: np.ndarray) -> np.ndarray:
         """A per-distinct-code array gathered to every position."""
@@ -481,7 +485,10 @@ def check_cost_invalid(b: _Batch, rule: Rule):
 
 def check_discharge_method_unknown(b: _Batch, rule: Rule):
     method = b.discharge_method
-    rows = np.flatnonzero(~np.isin(method, np.asarray(rule.params["allowed"], dtype=np.int64)))
+    known = np.zeros(b.n, dtype=bool)
+    for allowed in np.asarray(rule.params["allowed"], dtype=np.int64).tolist():  # a few: np.isin costs more
+        known |= method == allowed
+    rows = np.flatnonzero(~known)
     text = b.cell_text("discharge_method", rows)
     return b.findings(rule, rows, "discharge_method", text, value=text)
 
@@ -552,8 +559,9 @@ def _compiled(pack) -> CompiledPack:
 
 
 def _read(book: RuleBook) -> frozenset[str]:
-    """The record columns the checks read, codes aside."""
-    return frozenset((*_VALUE_COLUMNS, *book.rule("DATE_INVALID").fields, *(bound.field for bound in load_bounds())))
+    """The record columns the checks read, codes aside (once per rule book)."""
+    return per_object("record columns", (book,), lambda: frozenset(
+        (*_VALUE_COLUMNS, *book.rule("DATE_INVALID").fields, *(bound.field for bound in load_bounds()))))
 
 
 def record_findings(records, pack, book: RuleBook, first_row_no: int = 1) -> pa.Table:

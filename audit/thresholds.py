@@ -7,8 +7,17 @@ Shared by the coders' what-if findings (:mod:`audit.whatif`) and the payers' upc
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
+
+
+@lru_cache(maxsize=64)
+def _exact(ratio, min_yuan) -> tuple[int, int, int]:
+    """A ratio as an exact fraction (numerator, denominator) and an amount in 元 as whole fen, read once per rule
+    book's values (one record's check would otherwise spend longer reading them than comparing)."""
+    r = Fraction(str(ratio))
+    return r.numerator, r.denominator, int(Fraction(str(min_yuan)) * 100)
 
 
 def over_threshold(top: np.ndarray, bottom: np.ndarray, gain_fen: np.ndarray, same_adrg: np.ndarray,
@@ -20,8 +29,8 @@ def over_threshold(top: np.ndarray, bottom: np.ndarray, gain_fen: np.ndarray, sa
     different choice of principal diagnosis or procedure, weaker evidence on its own).
     """
     def hits(ratio, min_yuan):
-        r = Fraction(str(ratio))
-        return (top * r.denominator >= bottom * r.numerator) & (gain_fen >= int(Fraction(str(min_yuan)) * 100))
+        numerator, denominator, min_fen = _exact(ratio, min_yuan)
+        return (top * denominator >= bottom * numerator) & (gain_fen >= min_fen)
     return (bottom > 0) & np.where(same_adrg, hits(params["ratio"], params["min_gain_yuan"]),
                                    hits(params["other_adrg_ratio"], params["other_adrg_min_gain_yuan"]))
 

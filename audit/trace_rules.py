@@ -25,6 +25,7 @@ from audit.code_names import dx_names, proc_names, with_names
 from audit.findings import Part
 from audit.pack_facts import PackFacts
 from audit.rulebook import Rule, RuleBook
+from foundation.arrow_columns import cast
 from grouper import Batch, Grouper
 from grouper.grouper import Trace
 from grouper.results import STATUS_INVALID, take_text
@@ -41,7 +42,8 @@ class TraceView:
     @classmethod
     def of(cls, trace: Trace) -> "TraceView":
         results = trace.results
-        case_id = pc.fill_null(results.column("case_id").combine_chunks().cast(pa.string()), "")
+        case_id = cast(results.column("case_id").combine_chunks(), pa.string())
+        case_id = pc.fill_null(case_id, "") if case_id.null_count else case_id
         return cls(trace, results.column("row_no").to_numpy(), case_id)
 
     @property
@@ -53,7 +55,7 @@ class TraceView:
         enc = self.trace.encoded
         records = np.searchsorted(enc.batch.dx_start, positions, side="right") - 1
         principal = positions == enc.batch.dx_start[records]
-        pool = pa.concat_arrays([enc.principal_dx.cast(pa.string()), enc.secondary_dx.cast(pa.string())])
+        pool = pa.concat_arrays([cast(enc.principal_dx, pa.string()), cast(enc.secondary_dx, pa.string())])
         index = np.where(principal, records, self.n + positions - records - 1)
         return pc.fill_null(pool.take(pa.array(index)), ""), records, principal
 
@@ -214,10 +216,10 @@ def fatal_findings(view: TraceView, grouper: Grouper, facts: PackFacts, book: Ru
         problem_zh, problem_en = _code_problems(codes, facts, diagnosis=False)
         out.append(finding_part(rule, "fatal", records, "procedures", codes, code=_shown(codes),
                                 problem_zh=problem_zh, problem_en=problem_en))
-    if len(cp.check_entry):
+    # a record that is not invalid passed every check: the grouper ran them all on it
+    invalid = np.flatnonzero(view.trace.outputs.status == STATUS_INVALID)
+    if len(cp.check_entry) and len(invalid):
         rule = book.rule("FATAL_RECORD_CHECK")
-        # a record that is not invalid passed every check: the grouper ran them all on it
-        invalid = np.flatnonzero(view.trace.outputs.status == STATUS_INVALID)
         passed = grouper.evaluate(subset_batch(enc.batch, invalid), cp.check_entry)
         records, checks = np.nonzero(~passed)
         records = invalid[records]
@@ -283,6 +285,8 @@ def drg_findings(view: TraceView, grouper: Grouper, facts: PackFacts, book: Rule
                                 principal=principal,
                                 level_zh=take_text(_LEVEL_ZH, is_mcc.astype(np.int64)),
                                 level_en=take_text(_LEVEL_EN, is_mcc.astype(np.int64))))
+    if not len(pos):  # no complication excluded
+        return out, pa.array([""] * view.n, pa.string())
     offsets = np.zeros(view.n + 1, dtype=np.int32)
     np.cumsum(np.bincount(rec, minlength=view.n), out=offsets[1:])
     excluded = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), codes), "|")

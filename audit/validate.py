@@ -28,6 +28,7 @@ from audit.rulebook import RuleBook
 from audit.summary import summarize
 from audit.trace_rules import TraceView, drg_findings, fatal_findings
 from audit.whatif import WhatIf, what_if, whatif_findings
+from foundation.arrow_columns import cast
 from foundation.sort_keys import lexicographic_key
 from grouper import Grouper
 from icd_tables.pack import Pack
@@ -145,7 +146,7 @@ def _order(parts: list[Part], row_no: np.ndarray) -> np.ndarray:
     severity = np.repeat([SEVERITIES.index(part.severity) for part in parts], [len(part.rows) for part in parts])
     rules, rule = labels(parts, "rule_id", ranked=True)
     fields, field = labels(parts, "field", ranked=True)
-    values = pa.concat_arrays([part.value.cast(pa.string()) for part in parts])
+    values = pa.concat_arrays([cast(part.value, pa.string()) for part in parts])
     value, distinct = value_codes(pc.fill_null(values, ""), ranked=True)
     if values.null_count:  # a null value sorts after every text
         value[values.is_null().to_numpy(zero_copy_only=False)] = len(distinct)

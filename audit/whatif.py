@@ -31,7 +31,7 @@ at most 3 % of them); the rule book states them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -50,6 +50,7 @@ from grouper.results import STATUS_INVALID, STATUS_NAMES, STATUS_OK, STATUS_QY, 
 from icd_tables.compiled import CompiledPack
 from weights import RW_UNITS, WeightTable, lookup_units
 from foundation.decimals import units_or_null
+from foundation.remembered import per_object
 
 #: Kind of an alternative that drops the record's first MCC or CC (after the kernel's kinds).
 KIND_DROP_CC = 2
@@ -136,6 +137,8 @@ class WhatIf:
         for mask, text_of, names_of, ids in ((~is_proc, self.view.dx_text, dx_names, b.dx_ids),
                                              (is_proc, self.view.proc_text, proc_names, b.proc_ids)):
             picked = np.flatnonzero(mask)
+            if not len(picked) and len(pick):  # none of this kind (one record's usual case): nothing to look up
+                continue
             moved = self.moved[pick[picked]]
             text = text_of(moved)[0]
             codes.append(text)
@@ -252,9 +255,9 @@ class Regroup:
 
 def record_rates(view: TraceView, weights: WeightTable | None, fallback_yuan) -> np.ndarray:
     """Per record, the base rate in fen per RW: the weight table's for its insurance type, else ``fallback_yuan``."""
-    rates = Rates.parse(None, weights)
+    rates = _table_rates(weights)
     if not rates.known:
-        rates = Rates.parse(str(fallback_yuan))
+        rates = _rates(str(fallback_yuan))
     records = view.trace.records
     if "insurance_type" in records.column_names:
         encoded = pc.dictionary_encode(records.column("insurance_type").combine_chunks().cast(pa.string()))
@@ -264,8 +267,20 @@ def record_rates(view: TraceView, weights: WeightTable | None, fallback_yuan) ->
     else:
         per = rates.per_case(np.full(view.n, -1), [])
     if (per < 0).any():  # an insurance type without its own rate: the rule's fallback
-        per = np.where(per < 0, Rates.parse(str(fallback_yuan)).default, per)
+        per = np.where(per < 0, _rates(str(fallback_yuan)).default, per)
     return per
+
+
+@lru_cache(maxsize=16)
+def _rates(text: str) -> Rates:
+    """``Rates.parse(text)``, read once per rule book's rate."""
+    return Rates.parse(text)
+
+
+def _table_rates(weights: WeightTable | None) -> Rates:
+    """The base rates of a weight table, read once per table (one record would otherwise read them all for each
+    call)."""
+    return per_object("base rates", (weights,), lambda: Rates.parse(None, weights))
 
 
 def _reasons(cp, out, rw_units: np.ndarray, weighted: bool) -> pa.Array:
@@ -299,7 +314,7 @@ def _reasons(cp, out, rw_units: np.ndarray, weighted: bool) -> pa.Array:
             texts.append(f"无法入组：进入 MDC {mdc} 但无匹配的ADRG (ungroupable: entered MDC {mdc}, no ADRG rule held)")
         else:
             texts.append("无法入组：主要诊断不满足任何MDC的入组条件 (ungroupable: no MDC entry rule holds)")
-    return take_text(pa.array(texts, pa.string()), which.ravel()).dictionary_decode()
+    return take_text(pa.array(texts, pa.string()), which.ravel(), remember=False).dictionary_decode()
 
 
 def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: WeightTable | None,
@@ -343,8 +358,14 @@ def what_if(view: TraceView, grouper: Grouper, facts: PackFacts, weights: Weight
 
 
 def _drg_units(cp: CompiledPack, weights: WeightTable) -> np.ndarray:
-    """RW in millionths of each of the pack's DRGs (index into ``drg_codes``), -1 where the table has none."""
-    return lookup_units(cp.drg_codes.to_numpy(zero_copy_only=False), weights)
+    """RW in millionths of each of the pack's DRGs (index into ``drg_codes``), -1 where the table has none: looked
+    up once per pack and table."""
+    def units() -> np.ndarray:
+        found = lookup_units(cp.drg_codes.to_numpy(zero_copy_only=False), weights)
+        found.setflags(write=False)  # shared by every later call
+        return found
+
+    return per_object("drg units", (cp, weights), units)
 
 
 def _best_alternative(parent: np.ndarray, units: np.ndarray, n: int) -> np.ndarray:

@@ -8,8 +8,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from foundation.remembered import per_object
+
 #: Separator of list elements written as text (code lists in flat files).
 LIST_SEPARATOR = "|"
+#: Up to this many values (one record's codes, findings or cells), columns are read in Python: Arrow's and
+#: NumPy's fixed cost per call is then the larger part.
+FEW = 64
 
 
 def plain_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -19,6 +24,11 @@ def plain_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     return column
+
+
+def cast(column: pa.Array, to: pa.DataType) -> pa.Array:
+    """``column.cast(to)``, without a call to Arrow when it is of that type already (a short column's usual case)."""
+    return column if column.type == to else column.cast(to)
 
 
 def as_text(column: pa.Array) -> pa.Array:
@@ -50,5 +60,21 @@ def as_text(column: pa.Array) -> pa.Array:
                          for v in column.to_pylist()], pa.string())
 
 
+def text_codes(column: pa.Array) -> tuple[np.ndarray, list[str]]:
+    """Each text's place (int64) among the distinct texts of a ``string`` column, and those texts in the order they
+    first appear (Arrow's dictionary order); a null reads as ``""``."""
+    if len(column) <= FEW:  # in Python: Arrow's fixed cost per call is then the larger part
+        seen: dict[str, int] = {}
+        index = [seen.setdefault("" if text is None else text, len(seen)) for text in column.to_pylist()]
+        return np.array(index, dtype=np.int64), list(seen)
+    encoded = pc.fill_null(column, "").dictionary_encode()
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
 
-__all__ = ["LIST_SEPARATOR", "as_text", "plain_array"]
+
+def as_list(table: pa.Array) -> list:
+    """``table.to_pylist()`` of an array that lives on (a pack's codes or names), made once: picking a few of its
+    values in Python then costs less than one call to Arrow."""
+    return per_object("as_list", (table,), table.to_pylist)
+
+
+__all__ = ["FEW", "LIST_SEPARATOR", "as_list", "as_text", "cast", "plain_array", "text_codes"]

@@ -23,9 +23,9 @@ def decimal_array(units: np.ndarray, scale: int, valid: np.ndarray | None = None
     units = np.ascontiguousarray(units, dtype=np.int64)
     words = np.empty((len(units), 2), dtype=np.int64)  # 128-bit little-endian two's complement
     words[:, 0] = units
-    words[:, 1] = np.where(units < 0, -1, 0)
+    words[:, 1] = units >> 63  # the sign extended: -1 for a negative value, else 0
     validity, nulls = None, 0
-    if valid is not None and not np.all(valid):
+    if valid is not None and not np.asarray(valid).all():
         validity = pa.py_buffer(np.packbits(np.asarray(valid, dtype=np.uint8), bitorder="little").tobytes())
         nulls = int(len(units) - np.count_nonzero(valid))
     return pa.Array.from_buffers(pa.decimal128(precision, scale), len(units), [validity, pa.py_buffer(words)],
@@ -44,6 +44,8 @@ def unscaled(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if not len(column):
         return np.zeros(0, np.int64)
     words = np.frombuffer(column.buffers()[1], dtype=np.int64)[2 * column.offset: 2 * (column.offset + len(column))]
+    if not column.null_count:
+        return words[0::2].copy()
     return np.where(column.is_valid().to_numpy(zero_copy_only=False), words[0::2], -1)
 
 

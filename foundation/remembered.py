@@ -1,9 +1,11 @@
-"""What a pure function gave for each distinct text, remembered across calls.
+"""What a pure function gave for each distinct text, or for the same objects, remembered across calls.
 
 A long-running service meets the same few thousand texts (codes, dates) again and again; with
 their answers remembered, reading one record costs dictionary look-ups instead of a dozen
 vectorised calls with fixed costs each.  Batches classify only the texts not seen before, with
-the same vectorised function, so an answer never depends on what was seen earlier.
+the same vectorised function, so an answer never depends on what was seen earlier.  What is
+derived from objects that live on (a pack's tables, a weight table) is made once per object
+(:func:`per_object`).
 """
 
 from __future__ import annotations
@@ -43,9 +45,37 @@ def per_text(texts: Sequence, question: tuple, answer: Callable[[list], Sequence
     return [seen[t] for t in texts]
 
 
+#: Answers remembered by :func:`per_object` (the oldest forgotten first): a few per pack and table.
+OBJECT_LIMIT = 256
+
+_OBJECTS: dict[tuple, tuple[tuple, object]] = {}
+
+
+def per_object(question: str, objects: tuple, answer: Callable[[], object]):
+    """``answer()``, asked once per ``question`` and ``objects`` (by identity: they are kept while remembered).
+
+    Parameters
+    ----------
+    question : str
+        What is derived (one name per function deriving it).
+    objects : tuple
+        The objects it is derived from, which must not change (a pack's arrays, a weight table).
+    answer : callable
+        Pure function of those objects.
+    """
+    key = (question, *map(id, objects))
+    hit = _OBJECTS.get(key)
+    if hit is None or any(kept is not given for kept, given in zip(hit[0], objects)):
+        if len(_OBJECTS) >= OBJECT_LIMIT:
+            _OBJECTS.pop(next(iter(_OBJECTS)))
+        hit = _OBJECTS[key] = (objects, answer())
+    return hit[1]
+
+
 def forget() -> None:
     """Forget every remembered answer (tests)."""
     _SEEN.clear()
+    _OBJECTS.clear()
 
 
-__all__ = ["LIMIT", "forget", "per_text"]
+__all__ = ["LIMIT", "OBJECT_LIMIT", "forget", "per_object", "per_text"]

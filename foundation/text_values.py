@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from foundation.arrow_columns import as_text, plain_array
+from foundation.arrow_columns import as_text, cast, plain_array, text_codes
 from foundation.remembered import per_text
 
 #: Money columns: exact decimals with two places (元, to the fen).
@@ -101,7 +101,7 @@ def parse_integers(column: pa.Array, unit: str = "", words: dict[str, int] | Non
     """
     column = plain_array(column)
     if pa.types.is_integer(column.type) or pa.types.is_boolean(column.type) or pa.types.is_null(column.type):
-        return column.cast(pa.int64()), None
+        return cast(column, pa.int64()), None
     if pa.types.is_floating(column.type) or pa.types.is_decimal(column.type):
         values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
         whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 10.0 ** INTEGER_DIGITS)
@@ -185,7 +185,8 @@ def parse_amounts(column: pa.Array) -> tuple[pa.Array, pa.Array | None]:
         from foundation.decimals import decimal_array
 
         present = column.is_valid().to_numpy(zero_copy_only=False)
-        return decimal_array(fen, 2, valid=present & finite), _bad(pa.array(present & ~finite), column)
+        bad = present & ~finite
+        return decimal_array(fen, 2, valid=present & finite), _bad(pa.array(bad), column) if bad.any() else None
     plain = _plain_cast(column, pa.decimal128(38, 2), r"^-?\d{1,16}(?:\.\d{0,2})?$")
     if plain is not None:
         return _fit_money(plain, column)
@@ -224,23 +225,22 @@ def parse_dates(column: pa.Array, excel_serials: bool = False) -> tuple[pa.Array
     """
     column = plain_array(column)
     if pa.types.is_date(column.type):
-        return column.cast(pa.date32()), None
+        return cast(column, pa.date32()), None
     if pa.types.is_timestamp(column.type):
         local = column.cast(pa.timestamp(column.type.unit)) if column.type.tz is None else pc.local_timestamp(column)
         return local.cast(pa.date32()), None
     if pa.types.is_null(column.type):
         return column.cast(pa.date32()), None
-    encoded = pc.fill_null(as_text(column), "").dictionary_encode()
-    index = encoded.indices.to_numpy(zero_copy_only=False)
-    days, valid, unreadable = _remembered_cells(encoded.dictionary, excel_serials)
+    index, cells = text_codes(as_text(column))
+    days, valid, unreadable = _remembered_cells(cells, excel_serials)
     ok = valid[index]
-    values = pa.array(days[index].astype(np.int32), mask=~ok).cast(pa.date32())
-    if unreadable.null_count == len(unreadable):
+    values = pa.array(days[index].astype(np.int32), type=pa.date32(), mask=None if ok.all() else ~ok)
+    if all(text is None for text in unreadable):
         return values, None
-    return values, unreadable.take(encoded.indices)
+    return values, pa.array(unreadable, pa.string()).take(pa.array(index))
 
 
-def _remembered_cells(cells: pa.Array, excel_serials: bool) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+def _remembered_cells(cells: list[str], excel_serials: bool) -> tuple[np.ndarray, np.ndarray, list]:
     """Per distinct cell text (as written): its day, whether it is a date, and its cleaned text where it is written
     but unreadable (null elsewhere); each text read once in the process (the reading is cell by cell)."""
     def read(new: list) -> list:
@@ -250,10 +250,9 @@ def _remembered_cells(cells: pa.Array, excel_serials: bool) -> tuple[np.ndarray,
         return [(day, ok, text if unreadable else None)
                 for day, ok, unreadable, text in zip(days.tolist(), valid.tolist(), bad.tolist(), cleaned.to_pylist())]
 
-    answers = per_text(cells.to_pylist(), ("date cells", excel_serials), read)
+    answers = per_text(cells, ("date cells", excel_serials), read)
     return (np.array([a[0] for a in answers], dtype=np.int64).reshape(-1),
-            np.array([a[1] for a in answers], dtype=bool).reshape(-1),
-            pa.array([a[2] for a in answers], pa.string()))
+            np.array([a[1] for a in answers], dtype=bool).reshape(-1), [a[2] for a in answers])
 
 
 def _parse_distinct_dates(text: pa.Array, excel_serials: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -319,10 +318,12 @@ def year_month(dates: pa.Array) -> np.ndarray:
 
 def day_numbers(dates: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Days since 1970-01-01 (int64) and validity of a date column."""
-    dates = plain_array(dates).cast(pa.date32())
+    dates = cast(plain_array(dates), pa.date32())
+    days = dates.cast(pa.int32())
+    if not days.null_count:
+        return days.to_numpy().astype(np.int64), np.ones(len(days), dtype=bool)
     valid = dates.is_valid().to_numpy(zero_copy_only=False)
-    days = pc.fill_null(dates.cast(pa.int32()), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    return days, valid
+    return pc.fill_null(days, 0).to_numpy(zero_copy_only=False).astype(np.int64), valid
 
 
 def is_ambiguous_date(text: pa.Array) -> pa.Array:

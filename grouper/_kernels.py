@@ -44,6 +44,7 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 
 from foundation.numba_intrinsics import prefetch
 from foundation.numba_options import CHUNK, JIT, NO_ALLOC, PARALLEL
+from foundation.remembered import per_object
 from icd_tables.compiled import (
     ACCEPT,
     REJECT,
@@ -592,7 +593,9 @@ def evaluate_programs(tables: KernelTables, batch: Batch, entries: np.ndarray) -
     entries = np.ascontiguousarray(entries, dtype=np.int32)
     out = np.zeros((n, len(entries)), dtype=np.bool_)
     if n and len(entries):
-        blank = tables.with_blank_codes()
+        # made once per tables: it copies the code bitsets, which for a national pack takes longer than one record
+        # takes to evaluate
+        blank = per_object("with_blank_codes", (tables,), tables.with_blank_codes)
         batch = batch._replace(
             dx_ids=np.where(batch.dx_ids < 0, blank.dx_bits.shape[0] - 1, batch.dx_ids).astype(np.int32),
             proc_ids=np.where(batch.proc_ids < 0, blank.proc_bits.shape[0] - 1, batch.proc_ids).astype(np.int32),

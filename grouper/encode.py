@@ -93,10 +93,13 @@ def _is_list_like(value) -> bool:
 
 
 def _is_missing(value) -> bool:
-    if _is_list_like(value):
+    if value is None:
+        return True
+    # text and whole numbers (most cells) are never missing: decided without pandas
+    if type(value) in (str, int) or _is_list_like(value):
         return False
     try:
-        return value is None or bool(pd.isna(value))
+        return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
 
@@ -125,7 +128,8 @@ def _as_code_list(value) -> list | None:
 
 def check_columns(table: pa.Table) -> None:
     """Raise :class:`RecordSchemaError` naming every missing required column."""
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    names = set(table.column_names)  # Arrow builds the list afresh on each access
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
         raise RecordSchemaError(
             f"input lacks required column(s) {', '.join(missing)}; columns found: "
@@ -191,9 +195,11 @@ def _rule_fields(table: pa.Table, pack: CompiledPack) -> np.ndarray:
     """The numeric rows of the kernel (:data:`NUMERIC_ORDER`), typed as every command types the fields
     (text such as "65岁" or "男")."""
     n = table.num_rows
+    names = set(table.column_names)  # Arrow builds the list afresh on each access
     typed = canonical_records(table.select([c for c in (*NUMERIC_COLUMNS.values(), *TEXT_COLUMNS.values())
-                                            if c in table.column_names]))
-    get = lambda c: typed.column(c) if c in typed.column_names else None  # noqa: E731
+                                            if c in names]))
+    typed_names = set(typed.column_names)
+    get = lambda c: typed.column(c) if c in typed_names else None  # noqa: E731
     nums = np.empty((len(NUMERIC_ORDER), n), dtype=np.int32)
     for row, field in enumerate(NUMERIC_ORDER):
         if field in TEXT_COLUMNS:

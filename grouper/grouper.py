@@ -32,13 +32,17 @@ RESULT_COLUMNS = (
 )
 
 
+#: No code: one array for every batch without one, so that :func:`take_text` encodes it once.
+_NO_CODES = pa.array([], pa.string())
+
+
 def _take_codes(codes: pa.Array, index: np.ndarray) -> pa.DictionaryArray:
     """Input codes at ``index``, ``""`` where ``index`` is -1: only the rows that point somewhere are copied."""
     hit = np.flatnonzero(index >= 0)
-    picked = codes.take(pa.array(index[hit])) if len(hit) else pa.array([], pa.string())
+    picked = codes.take(pa.array(index[hit])) if len(hit) else _NO_CODES
     local = np.full(len(index), -1, dtype=np.int64)
     local[hit] = np.arange(len(hit))
-    return take_text(picked, local)
+    return take_text(picked, local, remember=picked is _NO_CODES)
 
 
 @dataclass(frozen=True)
@@ -165,8 +169,14 @@ class Grouper:
             "reason_detail": self._reason_detail(enc, out, rows),
             "mcc_dx": _take_codes(enc.secondary_dx, sec(out.mcc_pos)),
             "cc_dx": _take_codes(enc.secondary_dx, sec(out.cc_pos)),
-            "pack_version": pa.repeat(pa.scalar(self.pack.version), n).dictionary_encode(),
+            "pack_version": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), self._version)
+            if n else pa.array([], pa.string()).dictionary_encode(),
         })
+
+    @cached_property
+    def _version(self) -> pa.Array:
+        """The dictionary of the ``pack_version`` column."""
+        return pa.array([self.pack.version], pa.string())
 
     @cached_property
     def _check_texts(self) -> pa.Array:
@@ -181,10 +191,13 @@ class Grouper:
     def _reason_detail(self, enc: Encoded, out: Outputs, rows: np.ndarray) -> pa.Array:
         """The code that could not be mapped, or the record check that failed (dictionary array)."""
         checks = self._check_texts
+        check_bad = out.reason == REASON_CHECK
+        unmapped = (out.reason == REASON_DX_UNMAPPED) | (out.reason == REASON_PROC_UNMAPPED)
+        if not unmapped.any():  # no code quoted: the checks' own texts, whose dictionary is made once per pack
+            return take_text(checks, np.where(check_bad, out.reason_arg, -1))
         principal_bad = (out.reason == REASON_DX_UNMAPPED) & (out.reason_arg == enc.batch.dx_start[:-1])
         secondary_bad = (out.reason == REASON_DX_UNMAPPED) & ~principal_bad
         proc_bad = out.reason == REASON_PROC_UNMAPPED
-        check_bad = out.reason == REASON_CHECK
         parts = [
             (principal_bad, enc.principal_dx, rows, "主要诊断为空 (principal diagnosis is empty)"),
             (secondary_bad, enc.secondary_dx, out.reason_arg - rows - 1, "空诊断编码 (empty diagnosis code)"),
@@ -199,7 +212,5 @@ class Grouper:
             indices[hit] = size + np.arange(len(hit))
             size += len(hit)
         indices[check_bad] = size + out.reason_arg[check_bad]
-        if not size:  # no code quoted: the checks' own texts, whose dictionary is made once per pack
-            return take_text(checks, indices)
         pool.append(checks)
-        return take_text(pa.concat_arrays([p.cast(pa.string()) for p in pool]), indices)
+        return take_text(pa.concat_arrays([p.cast(pa.string()) for p in pool]), indices, remember=False)

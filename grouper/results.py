@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from foundation.arrow_columns import text_codes
 from grouper._kernels import STATUS_INVALID, STATUS_OK, STATUS_QY, STATUS_UNGROUPABLE
 
 __all__ = [
@@ -48,29 +48,33 @@ def status_zh_index(status: np.ndarray, reason: np.ndarray) -> np.ndarray:
     return np.where(status == STATUS_INVALID, STATUS_INVALID + reason.astype(np.int64) - 1, status)
 
 
-def take_text(table: pa.Array, index: np.ndarray) -> pa.DictionaryArray:
+def take_text(table: pa.Array, index: np.ndarray, *, remember: bool = True) -> pa.DictionaryArray:
     """``table[index]`` with ``""`` where ``index`` is -1, as a dictionary array.
 
     The dictionary holds each distinct string once, so results keep no string
-    copies per row and convert cleanly to pandas categoricals.
+    copies per row and convert cleanly to pandas categoricals.  ``remember``: keep
+    the table's encoding for later calls (a table that lives on, such as a pack's
+    names; not a batch's own array, made for this call).
     """
-    codes, dictionary = _pool(table)
+    codes, dictionary = _pool(table, remember)
     indices = codes[np.where(index >= 0, index, len(table))]
-    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), dictionary)
+    return pa.DictionaryArray.from_arrays(pa.array(indices), dictionary)
 
 
 _POOLS: dict[int, tuple[pa.Array, np.ndarray, pa.Array]] = {}
 
 
-def _pool(table: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """Dictionary codes of ``table`` plus a final ``""``, and the dictionary: made once per table (the pack's
-    name tables live as long as the pack; a one-record call would otherwise encode all of them).  Long arrays,
-    such as a batch's own codes, are encoded each time and not kept."""
-    hit = _POOLS.get(id(table))
+def _pool(table: pa.Array, remember: bool) -> tuple[np.ndarray, pa.Array]:
+    """Dictionary codes of ``table`` plus a final ``""``, and the dictionary: made once per table remembered (the
+    pack's name tables live as long as the pack; a one-record call would otherwise encode all of them).  Long
+    arrays are encoded each time and not kept."""
+    hit = _POOLS.get(id(table)) if remember else None
     if hit is None or hit[0] is not table:
-        pool = pa.concat_arrays([pc.fill_null(table.cast(pa.string()), ""), pa.array([""])]).dictionary_encode()
-        hit = (table, pool.indices.to_numpy(zero_copy_only=False), pool.dictionary)
-        if len(table) <= 65_536:
+        codes, texts = text_codes(table.cast(pa.string()))
+        if "" not in texts:
+            texts.append("")
+        hit = (table, np.append(codes, texts.index("")).astype(np.int32), pa.array(texts, pa.string()))
+        if remember and len(table) <= 65_536:
             if len(_POOLS) >= 64:
                 _POOLS.pop(next(iter(_POOLS)))
             _POOLS[id(table)] = hit

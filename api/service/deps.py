@@ -28,7 +28,8 @@ class Service:
     sign_in_failures: RateLimiter  # failed sign-ins per client address
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
+    # async: FastAPI runs a plain function dependency in its thread pool, a thread hop per request for an attribute
     return request.app.state.service
 
 
