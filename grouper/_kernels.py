@@ -65,6 +65,7 @@ from icd_tables.compiled import (
     INS_FALSE,
     CompiledPack,
 )
+from icd_tables.rules.ir import OPERATORS
 
 STATUS_OK, STATUS_QY, STATUS_UNGROUPABLE, STATUS_INVALID = range(4)
 #: How many records ahead the kernel prefetches table rows.
@@ -121,6 +122,8 @@ class KernelTables(NamedTuple):
         derived["adrg_dx_ok"] = _candidate_adrgs(compiled, compiled.dx_member_start, compiled.dx_member_set, 1)
         proc_start = np.append(compiled.proc_member_start, compiled.proc_member_start[-1])  # + no procedure
         derived["adrg_proc_ok"] = _candidate_adrgs(compiled, proc_start, compiled.proc_member_set, 4)
+        for name in ("dx_bits", "proc_bits", "adrg_dx_ok", "adrg_proc_ok", "prog"):
+            derived[name] = _cache_aligned(derived[name])
         values = {name: getattr(compiled, name) for name in cls._fields if name not in derived}
         return cls(**values, **derived)
 
@@ -154,8 +157,7 @@ def _candidate_mdcs(prog, slot_masks, mdc_entry, dx_bits):
             continue
         if slot_masks[prog[pc, P_ARG]] != 1:  # principal diagnosis only
             continue
-        bit = np.array(prog[pc, P_BIT], dtype=np.int64).view(np.uint64)
-        keep[:, m] = (dx_bits[:, prog[pc, P_WORD]] & bit) != 0
+        keep[:, m] = ((dx_bits[:, prog[pc, P_WORD]] >> np.uint64(prog[pc, P_BIT])) & np.uint64(1)) != 0
     words = (len(mdc_entry) + 63) // 64
     bits = np.packbits(keep, axis=1, bitorder="little")
     padded = np.zeros((n_codes, words * 8), dtype=np.uint8)
@@ -193,6 +195,15 @@ def _candidate_adrgs(compiled, member_start, member_set, field):
     return _code_bitsets(start, taken, words) | untested
 
 
+def _cache_aligned(values: np.ndarray) -> np.ndarray:
+    """A copy of ``values`` that starts on a cache line (64 bytes): a row of 64 bytes then fills one line."""
+    buffer = np.empty(values.nbytes + 64, dtype=np.uint8)
+    skip = -buffer.ctypes.data % 64
+    out = buffer[skip:skip + values.nbytes].view(values.dtype).reshape(values.shape)
+    out[...] = values
+    return out
+
+
 def _code_bitsets(start: np.ndarray, members: np.ndarray, words: int) -> np.ndarray:
     """One row of set bits per code: a record's bitset is then the OR of its codes' rows."""
     n = len(start) - 1
@@ -213,7 +224,7 @@ def _program_table(atoms: np.ndarray, ins: np.ndarray) -> dict:
     slot = {m: i for i, m in enumerate(masks)}
     counts = np.flatnonzero(atoms[:, ATOM_KIND] == ATOM_COUNT)
     count_index = {int(a): i for i, a in enumerate(counts)}
-    prog = np.zeros((len(ins), PROG_WIDTH), dtype=np.int64)
+    prog = np.zeros((len(ins), PROG_WIDTH), dtype=np.int32)
     for pc, (a, on_true, on_false) in enumerate(ins):
         kind, fields, set_id, num, op, value = (int(x) for x in atoms[a])
         if kind == ATOM_IN:
@@ -224,15 +235,26 @@ def _program_table(atoms: np.ndarray, ins: np.ndarray) -> dict:
             arg = 0 if fields & 3 else 1  # diagnoses or procedures
         else:
             arg = num
-        bit = np.uint64(1) << np.uint64(set_id & 63) if set_id >= 0 else np.uint64(0)
-        prog[pc] = (kind, arg, max(set_id, 0) >> 6, bit.view(np.int64), op, value, on_true, on_false)
+        op, value = _int32_comparison(op, value)
+        prog[pc] = (kind, arg, max(set_id, 0) >> 6, max(set_id, 0) & 63, op, value, on_true, on_false)
     return {
         "prog": prog,
         "slot_masks": np.array(masks or [0], dtype=np.int64),
         "count_sets": atoms[counts, ATOM_SET].astype(np.int64),
         "count_masks": atoms[counts, ATOM_FIELDS].astype(np.int64),
-        "n_set_words": int(max(1, (int(atoms[:, ATOM_SET].max(initial=0)) >> 6) + 1)),
+        # whole cache lines: a code's bitset row is then one line (eight words), as a prefetch fetches it
+        "n_set_words": -(-((int(atoms[:, ATOM_SET].max(initial=0)) >> 6) + 1) // 8) * 8,
     }
+
+
+def _int32_comparison(op: int, value: int) -> tuple[int, int]:
+    """``(op, value)`` with ``value`` an int32 that compares every int32 but :data:`MISSING` (never compared)
+    as ``value`` does: beyond the int32 range a comparison is always true or always false."""
+    low, high = int(MISSING) + 1, np.iinfo(np.int32).max
+    if low <= value <= high:
+        return op, value
+    holds = OPERATORS[op] in (("<", "<=", "!=") if value > high else (">", ">=", "!="))
+    return OPERATORS.index(">=" if holds else "<"), low
 
 
 class Batch(NamedTuple):
@@ -324,7 +346,7 @@ def _run(pc, prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
     while pc >= 0:
         kind = prog[pc, P_KIND]
         if kind == ATOM_IN:
-            hit = (slots[prog[pc, P_ARG], prog[pc, P_WORD]] & np.uint64(prog[pc, P_BIT])) != 0
+            hit = ((slots[prog[pc, P_ARG], prog[pc, P_WORD]] >> np.uint64(prog[pc, P_BIT])) & np.uint64(1)) != 0
         elif kind == ATOM_MCC:
             hit = has_mcc
         elif kind == ATOM_CC:
