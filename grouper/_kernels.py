@@ -105,6 +105,7 @@ class KernelTables(NamedTuple):
     adrg_entry: np.ndarray
     adrg_outcome: np.ndarray
     adrg_drg_start: np.ndarray
+    adrg_cc_drg: np.ndarray  # int32 (ADRG rows, 4): the DRG by MCC and CC (see ``_drg_by_complications``)
     drg_entry: np.ndarray
     drg_target: np.ndarray
     regroup_alone: np.ndarray
@@ -122,6 +123,9 @@ class KernelTables(NamedTuple):
         derived["adrg_dx_ok"] = _candidate_adrgs(compiled, compiled.dx_member_start, compiled.dx_member_set, 1)
         proc_start = np.append(compiled.proc_member_start, compiled.proc_member_start[-1])  # + no procedure
         derived["adrg_proc_ok"] = _candidate_adrgs(compiled, proc_start, compiled.proc_member_set, 4)
+        derived["adrg_cc_drg"] = _drg_by_complications(
+            derived["prog"], compiled.adrg_drg_start, compiled.drg_entry, compiled.drg_target
+        )
         for name in ("dx_bits", "proc_bits", "adrg_dx_ok", "adrg_proc_ok", "prog"):
             derived[name] = _cache_aligned(derived[name])
         values = {name: getattr(compiled, name) for name in cls._fields if name not in derived}
@@ -193,6 +197,44 @@ def _candidate_adrgs(compiled, member_start, member_set, field):
     start = np.zeros(len(member_start), dtype=np.int64)
     np.cumsum(np.bincount(code, minlength=len(member_start) - 1), out=start[1:])
     return _code_bitsets(start, taken, words) | untested
+
+
+#: In ``adrg_cc_drg``: no DRG row of the ADRG holds (the ADRG fails); run the DRG rows' programs.
+NO_DRG, RUN_DRGS = -1, -2
+
+
+def _drg_by_complications(prog, adrg_drg_start, drg_entry, drg_target):
+    """Per ADRG row and ``2 * has_mcc + has_cc``, the DRG its DRG rows give, :data:`NO_DRG`, or :data:`RUN_DRGS`
+    where some DRG row's program tests more than the MCC and CC.
+
+    Most ADRGs split by complications alone (with MCC, with CC, without), so the
+    walk looks the DRG up instead of running one program per DRG row.
+    """
+    by_complications = (ATOM_MCC, ATOM_CC, ATOM_MCC_OR_CC)
+
+    def reachable(pc):
+        seen, todo = set(), [pc]
+        while todo:
+            pc = todo.pop()
+            if pc >= 0 and pc not in seen:
+                seen.add(pc)
+                todo += [int(prog[pc, P_TRUE]), int(prog[pc, P_FALSE])]
+        return seen
+
+    def holds(pc, mcc, cc):
+        while pc >= 0:
+            hit = {ATOM_MCC: mcc, ATOM_CC: cc, ATOM_MCC_OR_CC: mcc or cc}[int(prog[pc, P_KIND])]
+            pc = int(prog[pc, P_TRUE] if hit else prog[pc, P_FALSE])
+        return pc == ACCEPT
+
+    out = np.full((len(adrg_drg_start) - 1, 4), RUN_DRGS, dtype=np.int32)
+    for r in range(len(out)):
+        rows = range(adrg_drg_start[r], adrg_drg_start[r + 1])
+        if all(prog[pc, P_KIND] in by_complications for d in rows for pc in reachable(int(drg_entry[d]))):
+            for state in range(4):
+                held = [d for d in rows if holds(int(drg_entry[d]), state >= 2, state & 1 == 1)]
+                out[r, state] = drg_target[held[0]] if held else NO_DRG
+    return out
 
 
 def _cache_aligned(values: np.ndarray) -> np.ndarray:
@@ -468,7 +510,7 @@ def _group_range(t, b, out, lo, hi, max_codes):
     _group_records(  # arrays, not the tuples: helpers inlined in a loop copy every field of a tuple they take
         t.dx_bits, t.proc_bits, t.slot_masks, t.count_sets, t.count_masks, t.cce, t.mcc_excl, t.cc_excl,
         t.prog, t.check_entry, t.dx_mdcs, t.mdc_entry, t.mdc_adrg_start, t.adrg_entry,
-        t.adrg_outcome, t.adrg_drg_start, t.drg_entry, t.drg_target, t.regroup_alone[0] != 0,
+        t.adrg_outcome, t.adrg_drg_start, t.adrg_cc_drg, t.drg_entry, t.drg_target, t.regroup_alone[0] != 0,
         t.adrg_dx_ok, t.adrg_proc_ok,
         b.dx_start, b.dx_ids, b.proc_start, b.proc_ids, b.nums,
         out.status, out.reason, out.reason_arg, out.mdc, out.adrg_row, out.drg, out.mcc_pos, out.cc_pos,
@@ -480,7 +522,7 @@ def _group_range(t, b, out, lo, hi, max_codes):
 @njit(**NO_ALLOC)
 def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, cce, mcc_excl, cc_excl,
                    prog, check_entry, dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry,
-                   adrg_outcome, adrg_drg_start, drg_entry, drg_target, regroup_alone, adrg_dx_ok, adrg_proc_ok,
+                   adrg_outcome, adrg_drg_start, adrg_cc_drg, drg_entry, drg_target, regroup_alone, adrg_dx_ok, adrg_proc_ok,
                    dx_start, dx_ids, proc_start, proc_ids, nums,
                    status, reason, reason_arg, out_mdc, out_adrg, out_drg, out_mcc, out_cc,
                    lo, hi, slots, counts, seen):
@@ -519,14 +561,14 @@ def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, cce,
 
         principal, n_dx = dx_ids[d0], d1 - d0
         first_proc = proc_ids[p0] if p1 > p0 else adrg_proc_ok.shape[0] - 1
-        m, r, drg = _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start,
+        m, r, drg = _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, adrg_cc_drg,
                           drg_entry, drg_target, adrg_dx_ok, adrg_proc_ok, prog, i, nums, slots, has_mcc, has_cc,
                           counts, principal, first_proc, n_dx, p1 - p0)
         if m < 0 and regroup_alone:
             for k in range(p0 + 1, p1):  # each secondary procedure alone; checks are not repeated
                 _prepare_record(slot_masks, dx_bits, proc_bits, count_sets, count_masks,
                                 dx_ids, d0, d1, proc_ids, k, k + 1, slots, counts, seen)
-                m, r, drg = _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start,
+                m, r, drg = _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, adrg_cc_drg,
                                   drg_entry, drg_target, adrg_dx_ok, adrg_proc_ok, prog, i, nums, slots, has_mcc,
                                   has_cc, counts, principal, proc_ids[k], n_dx, 1)
                 if m >= 0:
@@ -545,7 +587,7 @@ def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, cce,
 
 
 @njit(**JIT, inline="always")
-def _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, drg_entry, drg_target,
+def _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, adrg_cc_drg, drg_entry, drg_target,
           adrg_dx_ok, adrg_proc_ok, prog, i, nums, slots, has_mcc, has_cc, counts, principal, first_proc, n_dx, n_proc):
     """MDC → ADRG → DRG for record ``i``: (MDC, ADRG row, DRG) of the first MDC that takes it, or (-1, -1, 0)."""
     for w in range(dx_mdcs.shape[1]):
@@ -567,6 +609,11 @@ def _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, drg_en
                     r = base + trailing_zeros(rows)
                     rows &= rows - np.uint64(1)
                     if not _run(adrg_entry[r], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+                        continue
+                    drg = adrg_cc_drg[r, 2 * has_mcc + has_cc]
+                    if drg >= 0:
+                        return m, r, drg
+                    if drg == NO_DRG:
                         continue
                     for d in range(adrg_drg_start[r], adrg_drg_start[r + 1]):  # none holds: the ADRG fails
                         if _run(drg_entry[d], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
