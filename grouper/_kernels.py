@@ -36,6 +36,7 @@ every call, 40% of the kernel's time.
 
 from __future__ import annotations
 
+import mmap
 from typing import NamedTuple
 
 import numpy as np
@@ -72,6 +73,8 @@ STATUS_OK, STATUS_QY, STATUS_UNGROUPABLE, STATUS_INVALID = range(4)
 PREFETCH_AHEAD = 4
 #: Columns of the kernel's instruction table (see ``_program_table``).
 P_KIND, P_ARG, P_WORD, P_BIT, P_OP, P_VALUE, P_TRUE, P_FALSE = range(8)
+#: Columns of ``KernelTables.dx_cc``.
+DX_CCE, DX_MCC_EXCL, DX_CC_EXCL = range(3)
 PROG_WIDTH = 8
 (
     REASON_NONE,
@@ -92,9 +95,7 @@ class KernelTables(NamedTuple):
     dx_mdcs: np.ndarray  # uint64 (dx codes, MDC words): the candidate MDCs of each principal diagnosis
     adrg_dx_ok: np.ndarray  # uint64 (dx codes, ADRG words): candidate ADRG rows by principal diagnosis
     adrg_proc_ok: np.ndarray  # the same by principal procedure; one more last row: no procedure
-    mcc_excl: np.ndarray
-    cc_excl: np.ndarray
-    cce: np.ndarray
+    dx_cc: np.ndarray  # int32 (dx codes, 4): DX_CCE, DX_MCC_EXCL, DX_CC_EXCL of the compiled pack, one load
     prog: np.ndarray
     slot_masks: np.ndarray
     count_sets: np.ndarray
@@ -126,24 +127,18 @@ class KernelTables(NamedTuple):
         derived["adrg_cc_drg"] = _drg_by_complications(
             derived["prog"], compiled.adrg_drg_start, compiled.drg_entry, compiled.drg_target
         )
-        for name in ("dx_bits", "proc_bits", "adrg_dx_ok", "adrg_proc_ok", "prog"):
-            derived[name] = _cache_aligned(derived[name])
+        derived["dx_cc"] = np.stack(
+            [compiled.cce, compiled.mcc_excl, compiled.cc_excl, np.full_like(compiled.cce, -1)], axis=1)
+        derived.update(_huge_page_arena({name: derived[name] for name in HOT}))
         values = {name: getattr(compiled, name) for name in cls._fields if name not in derived}
         return cls(**values, **derived)
 
     def with_blank_codes(self) -> "KernelTables":
         """These tables plus one last diagnosis and one last procedure code in no set, neither MCC nor CC."""
-        rows = self.dx_bits.shape[0] + 1
-
-        def blank_last(values: np.ndarray) -> np.ndarray:
-            out = np.full(rows, -1, dtype=values.dtype)
-            out[:len(values)] = values
-            return out
-
         return self._replace(
             dx_bits=np.vstack([self.dx_bits, np.zeros((1, self.dx_bits.shape[1]), np.uint64)]),
             proc_bits=np.vstack([self.proc_bits, np.zeros((1, self.proc_bits.shape[1]), np.uint64)]),
-            mcc_excl=blank_last(self.mcc_excl), cc_excl=blank_last(self.cc_excl), cce=blank_last(self.cce),
+            dx_cc=np.vstack([self.dx_cc, np.full((1, self.dx_cc.shape[1]), -1, self.dx_cc.dtype)]),
         )
 
 
@@ -237,12 +232,33 @@ def _drg_by_complications(prog, adrg_drg_start, drg_entry, drg_target):
     return out
 
 
-def _cache_aligned(values: np.ndarray) -> np.ndarray:
-    """A copy of ``values`` that starts on a cache line (64 bytes): a row of 64 bytes then fills one line."""
-    buffer = np.empty(values.nbytes + 64, dtype=np.uint8)
-    skip = -buffer.ctypes.data % 64
-    out = buffer[skip:skip + values.nbytes].view(values.dtype).reshape(values.shape)
-    out[...] = values
+#: The tables whose rows the kernel reads at random (by code) and the instructions, in ``_huge_page_arena``.
+HOT = ("dx_bits", "proc_bits", "dx_mdcs", "dx_cc", "adrg_dx_ok", "adrg_proc_ok", "prog")
+HUGE_PAGE = 2 << 20
+
+
+def _huge_page_arena(tables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Copies of ``tables``, each starting on a cache line (a row of 64 bytes then fills one line), together in
+    memory mapped with 2 MiB pages where the system allows (``madvise``).
+
+    Rows of random codes miss the caches and, in 4 KiB pages, the TLB: a few
+    MiB of tables span more pages than the TLB holds.
+    """
+    offsets, total = {}, 0
+    for name, values in tables.items():
+        offsets[name] = total
+        total += -(-values.nbytes // 64) * 64
+    size = -(-total // HUGE_PAGE) * HUGE_PAGE
+    region = mmap.mmap(-1, size + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    memory = np.frombuffer(region, dtype=np.uint8)  # keeps the mapping alive
+    skip = -memory.ctypes.data % HUGE_PAGE
+    if hasattr(region, "madvise") and hasattr(mmap, "MADV_HUGEPAGE"):
+        region.madvise(mmap.MADV_HUGEPAGE, skip, size)
+    out = {}
+    for name, values in tables.items():
+        start = skip + offsets[name]
+        out[name] = memory[start:start + values.nbytes].view(values.dtype).reshape(values.shape)
+        out[name][...] = values
     return out
 
 
@@ -434,7 +450,7 @@ def _fill_slots(slots, masks, dx_bits, proc_bits, dx_ids, d0, d1, proc_ids, p0, 
 
 
 @njit(**JIT, inline="always")
-def _prefetch_record(dx_bits, dx_mdcs, cce, mcc_excl, cc_excl, adrg_dx_ok, proc_bits, adrg_proc_ok,
+def _prefetch_record(dx_bits, dx_mdcs, dx_cc, adrg_dx_ok, proc_bits, adrg_proc_ok,
                      dx_ids, d0, proc_ids, p0):
     """Prefetch the table rows of a later record (diagnoses from ``d0``, procedures from ``p0``).
 
@@ -448,13 +464,12 @@ def _prefetch_record(dx_bits, dx_mdcs, cce, mcc_excl, cc_excl, adrg_dx_ok, proc_
         code = dx_ids[min(d0, n_dx - 1)]
         prefetch(dx_bits, code)
         prefetch(dx_mdcs, code)
-        prefetch(cce, code)
+        prefetch(dx_cc, code)
         prefetch(adrg_dx_ok, code)
         for k in range(d0 + 1, d0 + 3):
             code = dx_ids[min(k, n_dx - 1)]
             prefetch(dx_bits, code)
-            prefetch(mcc_excl, code)
-            prefetch(cc_excl, code)
+            prefetch(dx_cc, code)
     if n_proc:
         code = proc_ids[min(p0, n_proc - 1)]
         prefetch(proc_bits, code)
@@ -491,15 +506,16 @@ def _prepare_record(masks, dx_bits, proc_bits, count_sets, count_masks, dx_ids, 
 
 
 @njit(**JIT, inline="always")
-def _first_complications(cce, mcc_excl, cc_excl, dx_ids, d0, d1):
+def _first_complications(dx_cc, dx_ids, d0, d1):
     """Flat positions of the record's first secondary diagnosis counting as MCC and as CC (-1: none)."""
-    excl = cce[dx_ids[d0]]
+    excl = dx_cc[dx_ids[d0], DX_CCE]
     mcc_pos, cc_pos = -1, -1
     for k in range(d0 + 1, d1):
         code = dx_ids[k]
-        if mcc_pos < 0 and mcc_excl[code] >= 0 and mcc_excl[code] != excl:
+        mcc_excl, cc_excl = dx_cc[code, DX_MCC_EXCL], dx_cc[code, DX_CC_EXCL]
+        if mcc_pos < 0 and mcc_excl >= 0 and mcc_excl != excl:
             mcc_pos = k
-        if cc_pos < 0 and cc_excl[code] >= 0 and cc_excl[code] != excl:
+        if cc_pos < 0 and cc_excl >= 0 and cc_excl != excl:
             cc_pos = k
     return mcc_pos, cc_pos
 
@@ -508,7 +524,7 @@ def _first_complications(cce, mcc_excl, cc_excl, dx_ids, d0, d1):
 def _group_range(t, b, out, lo, hi, max_codes):
     """Group records ``lo:hi``; scratch buffers are this call's own, so threads share nothing."""
     _group_records(  # arrays, not the tuples: helpers inlined in a loop copy every field of a tuple they take
-        t.dx_bits, t.proc_bits, t.slot_masks, t.count_sets, t.count_masks, t.cce, t.mcc_excl, t.cc_excl,
+        t.dx_bits, t.proc_bits, t.slot_masks, t.count_sets, t.count_masks, t.dx_cc,
         t.prog, t.check_entry, t.dx_mdcs, t.mdc_entry, t.mdc_adrg_start, t.adrg_entry,
         t.adrg_outcome, t.adrg_drg_start, t.adrg_cc_drg, t.drg_entry, t.drg_target, t.regroup_alone[0] != 0,
         t.adrg_dx_ok, t.adrg_proc_ok,
@@ -520,14 +536,14 @@ def _group_range(t, b, out, lo, hi, max_codes):
 
 
 @njit(**NO_ALLOC)
-def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, cce, mcc_excl, cc_excl,
+def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, dx_cc,
                    prog, check_entry, dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry,
                    adrg_outcome, adrg_drg_start, adrg_cc_drg, drg_entry, drg_target, regroup_alone, adrg_dx_ok, adrg_proc_ok,
                    dx_start, dx_ids, proc_start, proc_ids, nums,
                    status, reason, reason_arg, out_mdc, out_adrg, out_drg, out_mcc, out_cc,
                    lo, hi, slots, counts, seen):
     for i in range(lo, hi):
-        _prefetch_record(dx_bits, dx_mdcs, cce, mcc_excl, cc_excl, adrg_dx_ok, proc_bits, adrg_proc_ok,
+        _prefetch_record(dx_bits, dx_mdcs, dx_cc, adrg_dx_ok, proc_bits, adrg_proc_ok,
                          dx_ids, dx_start[min(i + PREFETCH_AHEAD, hi - 1)],
                          proc_ids, proc_start[min(i + PREFETCH_AHEAD, hi - 1)])
         out_mdc[i], out_adrg[i], out_drg[i] = -1, -1, 0
@@ -555,7 +571,7 @@ def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, cce,
             status[i], reason[i], reason_arg[i] = STATUS_INVALID, REASON_CHECK, failed
             continue
 
-        mcc_pos, cc_pos = _first_complications(cce, mcc_excl, cc_excl, dx_ids, d0, d1)
+        mcc_pos, cc_pos = _first_complications(dx_cc, dx_ids, d0, d1)
         out_mcc[i], out_cc[i] = mcc_pos, cc_pos
         has_mcc, has_cc = mcc_pos >= 0, cc_pos >= 0
 
@@ -640,7 +656,7 @@ def _evaluate_range(t, b, entries, out, lo, hi, max_codes):
         p0, p1 = b.proc_start[i], b.proc_start[i + 1]
         _prepare_record(t.slot_masks, t.dx_bits, t.proc_bits, t.count_sets, t.count_masks,
                         b.dx_ids, d0, d1, b.proc_ids, p0, p1, slots, counts, seen)
-        mcc_pos, cc_pos = _first_complications(t.cce, t.mcc_excl, t.cc_excl, b.dx_ids, d0, d1)
+        mcc_pos, cc_pos = _first_complications(t.dx_cc, b.dx_ids, d0, d1)
         for k in range(entries.shape[0]):
             out[i, k] = _run(entries[k], t.prog, i, b.nums, slots, mcc_pos >= 0, cc_pos >= 0, counts, d1 - d0, p1 - p0)
 
