@@ -8,13 +8,17 @@ rows with :data:`icd_tables.compiled.MISSING` for a missing value (the
 department as the index of its text, see :mod:`icd_tables.compiled`).  Pack
 arrays are arguments, never globals.
 
-Per record the kernel (1) rejects unmappable codes, (2) builds, for each combination of
-fields the rules read (a *slot*), the OR of the set bitsets of the codes
-in those fields, (3) evaluates the ``length(...)`` atoms, if the
-pack has any, (4) runs the record checks, (5) finds the first secondary
-diagnosis that counts as MCC and as CC after exclusion, (6) walks the decision
+Per record the kernel (1) reads the diagnoses in one pass, rejecting an
+unmappable code, OR-ing the set bitsets of the principal and of the secondary
+diagnoses and finding the first secondary diagnosis that counts as MCC and as
+CC after exclusion, then the procedures likewise (one loop per list: the exit of
+a loop as long as the record's list is a branch hard to predict; there were five),
+(2) builds, for each combination of fields the rules read (a *slot*), the OR
+of those fields' bitsets, (3) evaluates the ``length(...)`` atoms, if the pack
+has any, (4) runs the record checks (the MCC and CC found in (1) are kept only
+for a record that passes them), (5) walks the decision
 table, running each row's jump program until one accepts; an ADRG row none
-of whose DRG rows holds does not match, and the walk goes on.  (7) Packs that
+of whose DRG rows holds does not match, and the walk goes on.  (6) Packs that
 regroup (``regroup_alone``) walk an ungroupable record again with each
 secondary procedure alone as its only procedure.
 
@@ -35,12 +39,14 @@ words, one line), the CC exclusion columns of a diagnosis share one row
 tables read at random lie cache-line aligned in one arena mapped with 2 MiB
 pages where the system allows (their few MiB span more 4 KiB pages than the
 TLB holds).  Measured on the golden 1.1 records tiled to 200k, one thread,
-interleaved against the layout before (int64 instructions, unpadded rows, three
-CC arrays, DRG programs always run): about 210 → 165 ns/record (zhejiang-2022
-205 → 160, guangxi-2022 205 → 187).  Tried and not kept, as not measurably
-faster: pruning MDCs by principal procedure too, a branch-free comparison,
-running the numeric record checks one check at a time over a chunk, reordering
-the atom kinds, prefetching more codes or further ahead.
+interleaved against the kernel before (int64 instructions, unpadded rows, three
+CC arrays, DRG programs always run, five loops over a record's codes): about
+210 → 160 ns/record (zhejiang-2022 205 → 160, guangxi-2022 205 → 187).  Tried
+and not kept, as not measurably faster: pruning MDCs by principal procedure
+too, taking a candidate whose rule is only the test its candidacy answers
+without running it, one row per code holding all its columns, a branch-free
+comparison, running the numeric record checks one check at a time over a
+chunk, reordering the atom kinds, prefetching more codes or further ahead.
 
 Helpers take plain arrays rather than tuples of arrays: passing a large tuple
 to a non-inlined function copies it on every call, which cost 50x here.  The
@@ -441,28 +447,64 @@ def _run(pc, prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
 
 
 @njit(**JIT, inline="always")
-def _or_rows(slots, slot, code_bits, ids, lo, hi):
-    for k in range(lo, hi):
-        code = ids[k]
-        for w in range(slots.shape[1]):
-            slots[slot, w] |= code_bits[code, w]
+def _or_row(fields, field, code_bits, code):
+    for w in range(fields.shape[1]):
+        fields[field, w] |= code_bits[code, w]
 
 
 @njit(**JIT, inline="always")
-def _fill_slots(slots, masks, dx_bits, proc_bits, dx_ids, d0, d1, proc_ids, p0, p1):
-    """Each slot's bitset: the OR of the set rows of the codes its fields hold."""
+def _read_diagnoses(fields, dx_bits, dx_cc, dx_ids, d0, d1):
+    """One pass over a record's diagnoses (principal first, at least one): ``fields[0]`` the principal's set
+    bits, ``fields[1]`` the OR of the secondary diagnoses'.  Returns the flat positions of the first unmapped
+    code and of the first secondary diagnosis counting as MCC and as CC after exclusion (-1: none)."""
+    for w in range(fields.shape[1]):
+        fields[0, w] = 0
+        fields[1, w] = 0
+    principal = dx_ids[d0]
+    if principal < 0:
+        return d0, -1, -1
+    _or_row(fields, 0, dx_bits, principal)
+    excl = dx_cc[principal, DX_CCE]
+    mcc_pos, cc_pos = -1, -1
+    for k in range(d0 + 1, d1):
+        code = dx_ids[k]
+        if code < 0:
+            return k, -1, -1
+        _or_row(fields, 1, dx_bits, code)
+        mcc_excl, cc_excl = dx_cc[code, DX_MCC_EXCL], dx_cc[code, DX_CC_EXCL]
+        if mcc_pos < 0 and mcc_excl >= 0 and mcc_excl != excl:
+            mcc_pos = k
+        if cc_pos < 0 and cc_excl >= 0 and cc_excl != excl:
+            cc_pos = k
+    return -1, mcc_pos, cc_pos
+
+
+@njit(**JIT, inline="always")
+def _read_procedures(fields, proc_bits, proc_ids, p0, p1):
+    """Likewise ``fields[2]`` (the principal procedure's set bits) and ``fields[3]`` (the others'); returns the
+    flat position of the first unmapped code (-1: none)."""
+    for w in range(fields.shape[1]):
+        fields[2, w] = 0
+        fields[3, w] = 0
+    for k in range(p0, p1):
+        code = proc_ids[k]
+        if code < 0:
+            return k
+        _or_row(fields, 2 if k == p0 else 3, proc_bits, code)
+    return -1
+
+
+@njit(**JIT, inline="always")
+def _fill_slots(slots, masks, fields):
+    """Each slot's bitset: the OR of the set bits of the fields (``_read_diagnoses``, ``_read_procedures``) its
+    mask names."""
     for slot in range(slots.shape[0]):
         for w in range(slots.shape[1]):
             slots[slot, w] = 0
-        mask = masks[slot]
-        if mask & 1:
-            _or_rows(slots, slot, dx_bits, dx_ids, d0, d0 + 1)
-        if mask & 2:
-            _or_rows(slots, slot, dx_bits, dx_ids, d0 + 1, d1)
-        if mask & 4:
-            _or_rows(slots, slot, proc_bits, proc_ids, p0, min(p0 + 1, p1))
-        if mask & 8:
-            _or_rows(slots, slot, proc_bits, proc_ids, p0 + 1, p1)
+        for field in range(4):
+            if masks[slot] >> field & 1:
+                for w in range(slots.shape[1]):
+                    slots[slot, w] |= fields[field, w]
 
 
 @njit(**JIT, inline="always")
@@ -492,14 +534,6 @@ def _prefetch_record(dx_bits, dx_mdcs, dx_cc, adrg_dx_ok, proc_bits, adrg_proc_o
         prefetch(adrg_proc_ok, code)
 
 
-@njit(**JIT, inline="always")
-def _first_negative(ids, lo, hi):
-    for k in range(lo, hi):
-        if ids[k] < 0:
-            return k
-    return -1
-
-
 @njit(**PARALLEL)
 def _group_batch(t, b, out, max_codes):
     n = b.dx_start.shape[0] - 1
@@ -509,31 +543,17 @@ def _group_batch(t, b, out, max_codes):
 
 
 @njit(**JIT, inline="always")
-def _prepare_record(masks, dx_bits, proc_bits, count_sets, count_masks, dx_ids, d0, d1, proc_ids, p0, p1,
+def _prepare_record(masks, fields, dx_bits, proc_bits, count_sets, count_masks, dx_ids, d0, d1, proc_ids, p0, p1,
                     slots, counts, seen):
-    """Slot bitsets and ``length`` counts of one record."""
-    _fill_slots(slots, masks, dx_bits, proc_bits, dx_ids, d0, d1, proc_ids, p0, p1)
+    """Slot bitsets (from ``fields``, filled by ``_read_diagnoses`` and ``_read_procedures``) and ``length``
+    counts of one record."""
+    _fill_slots(slots, masks, fields)
     for a in range(count_sets.shape[0]):
         mask = count_masks[a]
         if mask & 3:
             counts[a] = _count_in_set(count_sets[a], mask, dx_ids, d0, d1, dx_bits, 1, seen)
         else:
             counts[a] = _count_in_set(count_sets[a], mask, proc_ids, p0, p1, proc_bits, 4, seen)
-
-
-@njit(**JIT, inline="always")
-def _first_complications(dx_cc, dx_ids, d0, d1):
-    """Flat positions of the record's first secondary diagnosis counting as MCC and as CC (-1: none)."""
-    excl = dx_cc[dx_ids[d0], DX_CCE]
-    mcc_pos, cc_pos = -1, -1
-    for k in range(d0 + 1, d1):
-        code = dx_ids[k]
-        mcc_excl, cc_excl = dx_cc[code, DX_MCC_EXCL], dx_cc[code, DX_CC_EXCL]
-        if mcc_pos < 0 and mcc_excl >= 0 and mcc_excl != excl:
-            mcc_pos = k
-        if cc_pos < 0 and cc_excl >= 0 and cc_excl != excl:
-            cc_pos = k
-    return mcc_pos, cc_pos
 
 
 @njit(**JIT)
@@ -546,7 +566,8 @@ def _group_range(t, b, out, lo, hi, max_codes):
         t.adrg_dx_ok, t.adrg_proc_ok,
         b.dx_start, b.dx_ids, b.proc_start, b.proc_ids, b.nums,
         out.status, out.reason, out.reason_arg, out.mdc, out.adrg_row, out.drg, out.mcc_pos, out.cc_pos,
-        lo, hi, np.zeros((t.slot_masks.shape[0], t.n_set_words), dtype=np.uint64),
+        lo, hi, np.zeros((4, t.n_set_words), dtype=np.uint64),
+        np.zeros((t.slot_masks.shape[0], t.n_set_words), dtype=np.uint64),
         np.zeros(t.count_sets.shape[0], dtype=np.int64), np.empty(max_codes, dtype=np.int32)
     )
 
@@ -557,7 +578,7 @@ def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, dx_c
                    adrg_outcome, adrg_drg_start, adrg_cc_drg, drg_entry, drg_target, regroup_alone, adrg_dx_ok, adrg_proc_ok,
                    dx_start, dx_ids, proc_start, proc_ids, nums,
                    status, reason, reason_arg, out_mdc, out_adrg, out_drg, out_mcc, out_cc,
-                   lo, hi, slots, counts, seen):
+                   lo, hi, fields, slots, counts, seen):
     for i in range(lo, hi):
         _prefetch_record(dx_bits, dx_mdcs, dx_cc, adrg_dx_ok, proc_bits, adrg_proc_ok,
                          dx_ids, dx_start[min(i + PREFETCH_AHEAD, hi - 1)],
@@ -567,16 +588,16 @@ def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, dx_c
         d0, d1 = dx_start[i], dx_start[i + 1]
         p0, p1 = proc_start[i], proc_start[i + 1]
 
-        bad = _first_negative(dx_ids, d0, d1)
+        bad, mcc_pos, cc_pos = _read_diagnoses(fields, dx_bits, dx_cc, dx_ids, d0, d1)
         if bad >= 0:
             status[i], reason[i], reason_arg[i] = STATUS_INVALID, REASON_DX_UNMAPPED, bad
             continue
-        bad = _first_negative(proc_ids, p0, p1)
+        bad = _read_procedures(fields, proc_bits, proc_ids, p0, p1)
         if bad >= 0:
             status[i], reason[i], reason_arg[i] = STATUS_INVALID, REASON_PROC_UNMAPPED, bad
             continue
 
-        _prepare_record(slot_masks, dx_bits, proc_bits, count_sets, count_masks,
+        _prepare_record(slot_masks, fields, dx_bits, proc_bits, count_sets, count_masks,
                         dx_ids, d0, d1, proc_ids, p0, p1, slots, counts, seen)
         failed = -1
         for chk in range(check_entry.shape[0]):
@@ -587,7 +608,6 @@ def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, dx_c
             status[i], reason[i], reason_arg[i] = STATUS_INVALID, REASON_CHECK, failed
             continue
 
-        mcc_pos, cc_pos = _first_complications(dx_cc, dx_ids, d0, d1)
         out_mcc[i], out_cc[i] = mcc_pos, cc_pos
         has_mcc, has_cc = mcc_pos >= 0, cc_pos >= 0
 
@@ -598,7 +618,8 @@ def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, dx_c
                           counts, principal, first_proc, n_dx, p1 - p0)
         if m < 0 and regroup_alone:
             for k in range(p0 + 1, p1):  # each secondary procedure alone; checks are not repeated
-                _prepare_record(slot_masks, dx_bits, proc_bits, count_sets, count_masks,
+                _read_procedures(fields, proc_bits, proc_ids, k, k + 1)
+                _prepare_record(slot_masks, fields, dx_bits, proc_bits, count_sets, count_masks,
                                 dx_ids, d0, d1, proc_ids, k, k + 1, slots, counts, seen)
                 m, r, drg = _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, adrg_cc_drg,
                                   drg_entry, drg_target, adrg_dx_ok, adrg_proc_ok, prog, i, nums, slots, has_mcc,
@@ -664,15 +685,17 @@ def _evaluate_batch(t, b, entries, out, max_codes):
 @njit(**JIT)
 def _evaluate_range(t, b, entries, out, lo, hi, max_codes):
     """``out[i, k]``: does rule program ``entries[k]`` hold for record ``i``."""
+    fields = np.zeros((4, t.n_set_words), dtype=np.uint64)
     slots = np.zeros((t.slot_masks.shape[0], t.n_set_words), dtype=np.uint64)
     counts = np.zeros(t.count_sets.shape[0], dtype=np.int64)
     seen = np.empty(max_codes, dtype=np.int32)
     for i in range(lo, hi):
         d0, d1 = b.dx_start[i], b.dx_start[i + 1]
         p0, p1 = b.proc_start[i], b.proc_start[i + 1]
-        _prepare_record(t.slot_masks, t.dx_bits, t.proc_bits, t.count_sets, t.count_masks,
+        _, mcc_pos, cc_pos = _read_diagnoses(fields, t.dx_bits, t.dx_cc, b.dx_ids, d0, d1)  # no unmapped codes here
+        _read_procedures(fields, t.proc_bits, b.proc_ids, p0, p1)
+        _prepare_record(t.slot_masks, fields, t.dx_bits, t.proc_bits, t.count_sets, t.count_masks,
                         b.dx_ids, d0, d1, b.proc_ids, p0, p1, slots, counts, seen)
-        mcc_pos, cc_pos = _first_complications(t.dx_cc, b.dx_ids, d0, d1)
         for k in range(entries.shape[0]):
             out[i, k] = _run(entries[k], t.prog, i, b.nums, slots, mcc_pos >= 0, cc_pos >= 0, counts, d1 - d0, p1 - p0)
 
