@@ -13,14 +13,19 @@ unmappable code, OR-ing the set bitsets of the principal and of the secondary
 diagnoses and finding the first secondary diagnosis that counts as MCC and as
 CC after exclusion, then the procedures likewise (one loop per list: the exit of
 a loop as long as the record's list is a branch hard to predict; there were five),
-(2) builds, for each combination of fields the rules read (a *slot*), the OR
-of those fields' bitsets, (3) evaluates the ``length(...)`` atoms, if the pack
-has any, (4) runs the record checks (the MCC and CC found in (1) are kept only
-for a record that passes them), (5) walks the decision
+(2) evaluates the ``length(...)`` atoms, if the pack has any, (3) runs the
+record checks (the MCC and CC found in (1) are kept only
+for a record that passes them), (4) walks the decision
 table, running each row's jump program until one accepts; an ADRG row none
-of whose DRG rows holds does not match, and the walk goes on.  (6) Packs that
+of whose DRG rows holds does not match, and the walk goes on.  (5) Packs that
 regroup (``regroup_alone``) walk an ungroupable record again with each
 secondary procedure alone as its only procedure.
+
+An ``in`` atom over several fields (``{ZYZD, QTZD} in S``) tests the set's bit
+in each of the four fields' bitsets at once (``_fields_in_set``, branch-free)
+and ANDs the result with its fields' mask; the kernel used to OR, per record,
+a bitset for each field combination the rules read, which cost more than the
+tests it served.
 
 The walk skips rows that cannot hold, in the order the table gives: per
 principal diagnosis a bitset of the candidate MDCs, and per principal
@@ -40,8 +45,8 @@ tables read at random lie cache-line aligned in one arena mapped with 2 MiB
 pages where the system allows (their few MiB span more 4 KiB pages than the
 TLB holds).  Measured on the golden 1.1 records tiled to 200k, one thread,
 interleaved against the kernel before (int64 instructions, unpadded rows, three
-CC arrays, DRG programs always run, five loops over a record's codes): about
-210 → 160 ns/record (zhejiang-2022 205 → 160, guangxi-2022 205 → 187).  Tried
+CC arrays, DRG programs always run, five loops over a record's codes, per-record
+field-combination bitsets): about 210 → 150 ns/record.  Tried
 and not kept, as not measurably faster: pruning MDCs by principal procedure
 too, taking a candidate whose rule is only the test its candidacy answers
 without running it, one row per code holding all its columns, a branch-free
@@ -119,7 +124,6 @@ class KernelTables(NamedTuple):
     adrg_proc_ok: np.ndarray  # the same by principal procedure; one more last row: no procedure
     dx_cc: np.ndarray  # int32 (dx codes, 4): DX_CCE, DX_MCC_EXCL, DX_CC_EXCL of the compiled pack, one load
     prog: np.ndarray
-    slot_masks: np.ndarray
     count_sets: np.ndarray
     count_masks: np.ndarray
     check_entry: np.ndarray
@@ -141,7 +145,7 @@ class KernelTables(NamedTuple):
         derived["dx_bits"] = _code_bitsets(compiled.dx_member_start, compiled.dx_member_set, words)
         derived["proc_bits"] = _code_bitsets(compiled.proc_member_start, compiled.proc_member_set, words)
         derived["dx_mdcs"] = _candidate_mdcs(
-            derived["prog"], derived["slot_masks"], compiled.mdc_entry, derived["dx_bits"]
+            derived["prog"], compiled.mdc_entry, derived["dx_bits"]
         )
         derived["adrg_dx_ok"] = _candidate_adrgs(compiled, compiled.dx_member_start, compiled.dx_member_set, 1)
         proc_start = np.append(compiled.proc_member_start, compiled.proc_member_start[-1])  # + no procedure
@@ -164,7 +168,7 @@ class KernelTables(NamedTuple):
         )
 
 
-def _candidate_mdcs(prog, slot_masks, mdc_entry, dx_bits):
+def _candidate_mdcs(prog, mdc_entry, dx_bits):
     """Per principal diagnosis, a bitset of the MDCs whose entry rule it does not rule out.
 
     An entry rule whose first test is "principal diagnosis in S" and which fails
@@ -176,7 +180,7 @@ def _candidate_mdcs(prog, slot_masks, mdc_entry, dx_bits):
     for m, pc in enumerate(mdc_entry):
         if pc < 0 or prog[pc, P_KIND] != ATOM_IN or prog[pc, P_FALSE] != REJECT:
             continue
-        if slot_masks[prog[pc, P_ARG]] != 1:  # principal diagnosis only
+        if prog[pc, P_ARG] != 1:  # principal diagnosis only
             continue
         keep[:, m] = ((dx_bits[:, prog[pc, P_WORD]] >> np.uint64(prog[pc, P_BIT])) & np.uint64(1)) != 0
     words = (len(mdc_entry) + 63) // 64
@@ -296,19 +300,16 @@ def _code_bitsets(start: np.ndarray, members: np.ndarray, words: int) -> np.ndar
 def _program_table(atoms: np.ndarray, ins: np.ndarray) -> dict:
     """Denormalise atoms into the instructions, so one row load tests one atom.
 
-    An ``in`` atom over several fields (``{ZYZD, QTZD} in S``) reads one
-    *slot*: a bitset holding the union of those fields' bits, built per record
-    for each field combination the pack uses.
+    An ``in`` atom over several fields (``{ZYZD, QTZD} in S``) keeps their mask
+    in ``P_ARG``: it holds when any of those fields has a code in S (``_run``).
     """
-    masks = sorted({int(m) for k, m in atoms[:, [ATOM_KIND, ATOM_FIELDS]] if k == ATOM_IN})
-    slot = {m: i for i, m in enumerate(masks)}
     counts = np.flatnonzero(atoms[:, ATOM_KIND] == ATOM_COUNT)
     count_index = {int(a): i for i, a in enumerate(counts)}
     prog = np.zeros((len(ins), PROG_WIDTH), dtype=np.int32)
     for pc, (a, on_true, on_false) in enumerate(ins):
         kind, fields, set_id, num, op, value = (int(x) for x in atoms[a])
         if kind == ATOM_IN:
-            arg = slot[fields]
+            arg = fields
         elif kind == ATOM_COUNT:
             arg = count_index[a]
         elif kind == ATOM_SIZE:
@@ -319,7 +320,6 @@ def _program_table(atoms: np.ndarray, ins: np.ndarray) -> dict:
         prog[pc] = (kind, arg, max(set_id, 0) >> 6, max(set_id, 0) & 63, op, value, on_true, on_false)
     return {
         "prog": prog,
-        "slot_masks": np.array(masks or [0], dtype=np.int64),
         "count_sets": atoms[counts, ATOM_SET].astype(np.int64),
         "count_masks": atoms[counts, ATOM_FIELDS].astype(np.int64),
         # whole cache lines: a code's bitset row is then one line (eight words), as a prefetch fetches it
@@ -421,12 +421,25 @@ def _count_in_set(s, mask, ids, lo, hi, code_bits, first_bit, seen):
 
 
 @njit(**JIT, inline="always")
-def _run(pc, prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
-    """Run the jump program at ``pc`` for record ``i`` (``n_dx``/``n_proc`` codes); True when it reaches ACCEPT."""
+def _fields_in_set(fields, word, bit):
+    """The mask (FIELD_BITS) of the code fields holding a code in the set of ``word``, ``bit``.
+
+    Branch-free: an ``in`` atom ANDs it with its own fields' mask, so that no
+    per-record OR of each field combination the rules read is needed.
+    """
+    shift, one = np.uint64(bit), np.uint64(1)
+    return np.int64((fields[0, word] >> shift & one) | (fields[1, word] >> shift & one) << np.uint64(1)
+                    | (fields[2, word] >> shift & one) << np.uint64(2) | (fields[3, word] >> shift & one) << np.uint64(3))
+
+
+@njit(**JIT, inline="always")
+def _run(pc, prog, i, nums, fields, has_mcc, has_cc, counts, n_dx, n_proc):
+    """Run the jump program at ``pc`` for record ``i`` (``n_dx``/``n_proc`` codes, the set bits of its four code
+    fields ``fields``); True when it reaches ACCEPT."""
     while pc >= 0:
         kind = prog[pc, P_KIND]
         if kind == ATOM_IN:
-            hit = ((slots[prog[pc, P_ARG], prog[pc, P_WORD]] >> np.uint64(prog[pc, P_BIT])) & np.uint64(1)) != 0
+            hit = (_fields_in_set(fields, prog[pc, P_WORD], prog[pc, P_BIT]) & prog[pc, P_ARG]) != 0
         elif kind == ATOM_MCC:
             hit = has_mcc
         elif kind == ATOM_CC:
@@ -495,19 +508,6 @@ def _read_procedures(fields, proc_bits, proc_ids, p0, p1):
 
 
 @njit(**JIT, inline="always")
-def _fill_slots(slots, masks, fields):
-    """Each slot's bitset: the OR of the set bits of the fields (``_read_diagnoses``, ``_read_procedures``) its
-    mask names."""
-    for slot in range(slots.shape[0]):
-        for w in range(slots.shape[1]):
-            slots[slot, w] = 0
-        for field in range(4):
-            if masks[slot] >> field & 1:
-                for w in range(slots.shape[1]):
-                    slots[slot, w] |= fields[field, w]
-
-
-@njit(**JIT, inline="always")
 def _prefetch_record(dx_bits, dx_mdcs, dx_cc, adrg_dx_ok, proc_bits, adrg_proc_ok,
                      dx_ids, d0, proc_ids, p0):
     """Prefetch the table rows of a later record (diagnoses from ``d0``, procedures from ``p0``).
@@ -543,11 +543,8 @@ def _group_batch(t, b, out, max_codes):
 
 
 @njit(**JIT, inline="always")
-def _prepare_record(masks, fields, dx_bits, proc_bits, count_sets, count_masks, dx_ids, d0, d1, proc_ids, p0, p1,
-                    slots, counts, seen):
-    """Slot bitsets (from ``fields``, filled by ``_read_diagnoses`` and ``_read_procedures``) and ``length``
-    counts of one record."""
-    _fill_slots(slots, masks, fields)
+def _count_lengths(count_sets, count_masks, dx_bits, proc_bits, dx_ids, d0, d1, proc_ids, p0, p1, counts, seen):
+    """The ``length`` counts of one record."""
     for a in range(count_sets.shape[0]):
         mask = count_masks[a]
         if mask & 3:
@@ -560,25 +557,24 @@ def _prepare_record(masks, fields, dx_bits, proc_bits, count_sets, count_masks, 
 def _group_range(t, b, out, lo, hi, max_codes):
     """Group records ``lo:hi``; scratch buffers are this call's own, so threads share nothing."""
     _group_records(  # arrays, not the tuples: helpers inlined in a loop copy every field of a tuple they take
-        t.dx_bits, t.proc_bits, t.slot_masks, t.count_sets, t.count_masks, t.dx_cc,
+        t.dx_bits, t.proc_bits, t.count_sets, t.count_masks, t.dx_cc,
         t.prog, t.check_entry, t.dx_mdcs, t.mdc_entry, t.mdc_adrg_start, t.adrg_entry,
         t.adrg_outcome, t.adrg_drg_start, t.adrg_cc_drg, t.drg_entry, t.drg_target, t.regroup_alone[0] != 0,
         t.adrg_dx_ok, t.adrg_proc_ok,
         b.dx_start, b.dx_ids, b.proc_start, b.proc_ids, b.nums,
         out.status, out.reason, out.reason_arg, out.mdc, out.adrg_row, out.drg, out.mcc_pos, out.cc_pos,
         lo, hi, np.zeros((4, t.n_set_words), dtype=np.uint64),
-        np.zeros((t.slot_masks.shape[0], t.n_set_words), dtype=np.uint64),
         np.zeros(t.count_sets.shape[0], dtype=np.int64), np.empty(max_codes, dtype=np.int32)
     )
 
 
 @njit(**NO_ALLOC)
-def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, dx_cc,
+def _group_records(dx_bits, proc_bits, count_sets, count_masks, dx_cc,
                    prog, check_entry, dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry,
                    adrg_outcome, adrg_drg_start, adrg_cc_drg, drg_entry, drg_target, regroup_alone, adrg_dx_ok, adrg_proc_ok,
                    dx_start, dx_ids, proc_start, proc_ids, nums,
                    status, reason, reason_arg, out_mdc, out_adrg, out_drg, out_mcc, out_cc,
-                   lo, hi, fields, slots, counts, seen):
+                   lo, hi, fields, counts, seen):
     for i in range(lo, hi):
         _prefetch_record(dx_bits, dx_mdcs, dx_cc, adrg_dx_ok, proc_bits, adrg_proc_ok,
                          dx_ids, dx_start[min(i + PREFETCH_AHEAD, hi - 1)],
@@ -597,11 +593,10 @@ def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, dx_c
             status[i], reason[i], reason_arg[i] = STATUS_INVALID, REASON_PROC_UNMAPPED, bad
             continue
 
-        _prepare_record(slot_masks, fields, dx_bits, proc_bits, count_sets, count_masks,
-                        dx_ids, d0, d1, proc_ids, p0, p1, slots, counts, seen)
+        _count_lengths(count_sets, count_masks, dx_bits, proc_bits, dx_ids, d0, d1, proc_ids, p0, p1, counts, seen)
         failed = -1
         for chk in range(check_entry.shape[0]):
-            if not _run(check_entry[chk], prog, i, nums, slots, False, False, counts, d1 - d0, p1 - p0):
+            if not _run(check_entry[chk], prog, i, nums, fields, False, False, counts, d1 - d0, p1 - p0):
                 failed = chk
                 break
         if failed >= 0:
@@ -614,15 +609,15 @@ def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, dx_c
         principal, n_dx = dx_ids[d0], d1 - d0
         first_proc = proc_ids[p0] if p1 > p0 else adrg_proc_ok.shape[0] - 1
         m, r, drg = _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, adrg_cc_drg,
-                          drg_entry, drg_target, adrg_dx_ok, adrg_proc_ok, prog, i, nums, slots, has_mcc, has_cc,
+                          drg_entry, drg_target, adrg_dx_ok, adrg_proc_ok, prog, i, nums, fields, has_mcc, has_cc,
                           counts, principal, first_proc, n_dx, p1 - p0)
         if m < 0 and regroup_alone:
             for k in range(p0 + 1, p1):  # each secondary procedure alone; checks are not repeated
                 _read_procedures(fields, proc_bits, proc_ids, k, k + 1)
-                _prepare_record(slot_masks, fields, dx_bits, proc_bits, count_sets, count_masks,
-                                dx_ids, d0, d1, proc_ids, k, k + 1, slots, counts, seen)
+                _count_lengths(count_sets, count_masks, dx_bits, proc_bits, dx_ids, d0, d1, proc_ids, k, k + 1,
+                               counts, seen)
                 m, r, drg = _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, adrg_cc_drg,
-                                  drg_entry, drg_target, adrg_dx_ok, adrg_proc_ok, prog, i, nums, slots, has_mcc,
+                                  drg_entry, drg_target, adrg_dx_ok, adrg_proc_ok, prog, i, nums, fields, has_mcc,
                                   has_cc, counts, principal, proc_ids[k], n_dx, 1)
                 if m >= 0:
                     break
@@ -641,14 +636,14 @@ def _group_records(dx_bits, proc_bits, slot_masks, count_sets, count_masks, dx_c
 
 @njit(**JIT, inline="always")
 def _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, adrg_cc_drg, drg_entry, drg_target,
-          adrg_dx_ok, adrg_proc_ok, prog, i, nums, slots, has_mcc, has_cc, counts, principal, first_proc, n_dx, n_proc):
+          adrg_dx_ok, adrg_proc_ok, prog, i, nums, fields, has_mcc, has_cc, counts, principal, first_proc, n_dx, n_proc):
     """MDC → ADRG → DRG for record ``i``: (MDC, ADRG row, DRG) of the first MDC that takes it, or (-1, -1, 0)."""
     for w in range(dx_mdcs.shape[1]):
         candidates = dx_mdcs[principal, w]
         while candidates:
             m = w * 64 + trailing_zeros(candidates)
             candidates &= candidates - np.uint64(1)
-            if not _run(mdc_entry[m], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+            if not _run(mdc_entry[m], prog, i, nums, fields, has_mcc, has_cc, counts, n_dx, n_proc):
                 continue
             lo, hi = mdc_adrg_start[m], mdc_adrg_start[m + 1]
             for aw in range(lo >> 6, (hi + 63) >> 6):  # the candidate ADRG rows lo:hi, in order
@@ -661,7 +656,7 @@ def _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, adrg_c
                 while rows:
                     r = base + trailing_zeros(rows)
                     rows &= rows - np.uint64(1)
-                    if not _run(adrg_entry[r], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+                    if not _run(adrg_entry[r], prog, i, nums, fields, has_mcc, has_cc, counts, n_dx, n_proc):
                         continue
                     drg = adrg_cc_drg[r, 2 * has_mcc + has_cc]
                     if drg >= 0:
@@ -669,7 +664,7 @@ def _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, adrg_c
                     if drg == NO_DRG:
                         continue
                     for d in range(adrg_drg_start[r], adrg_drg_start[r + 1]):  # none holds: the ADRG fails
-                        if _run(drg_entry[d], prog, i, nums, slots, has_mcc, has_cc, counts, n_dx, n_proc):
+                        if _run(drg_entry[d], prog, i, nums, fields, has_mcc, has_cc, counts, n_dx, n_proc):
                             return m, r, drg_target[d]
     return -1, -1, 0
 
@@ -686,7 +681,6 @@ def _evaluate_batch(t, b, entries, out, max_codes):
 def _evaluate_range(t, b, entries, out, lo, hi, max_codes):
     """``out[i, k]``: does rule program ``entries[k]`` hold for record ``i``."""
     fields = np.zeros((4, t.n_set_words), dtype=np.uint64)
-    slots = np.zeros((t.slot_masks.shape[0], t.n_set_words), dtype=np.uint64)
     counts = np.zeros(t.count_sets.shape[0], dtype=np.int64)
     seen = np.empty(max_codes, dtype=np.int32)
     for i in range(lo, hi):
@@ -694,10 +688,10 @@ def _evaluate_range(t, b, entries, out, lo, hi, max_codes):
         p0, p1 = b.proc_start[i], b.proc_start[i + 1]
         _, mcc_pos, cc_pos = _read_diagnoses(fields, t.dx_bits, t.dx_cc, b.dx_ids, d0, d1)  # no unmapped codes here
         _read_procedures(fields, t.proc_bits, b.proc_ids, p0, p1)
-        _prepare_record(t.slot_masks, fields, t.dx_bits, t.proc_bits, t.count_sets, t.count_masks,
-                        b.dx_ids, d0, d1, b.proc_ids, p0, p1, slots, counts, seen)
+        _count_lengths(t.count_sets, t.count_masks, t.dx_bits, t.proc_bits, b.dx_ids, d0, d1, b.proc_ids, p0, p1,
+                       counts, seen)
         for k in range(entries.shape[0]):
-            out[i, k] = _run(entries[k], t.prog, i, b.nums, slots, mcc_pos >= 0, cc_pos >= 0, counts, d1 - d0, p1 - p0)
+            out[i, k] = _run(entries[k], t.prog, i, b.nums, fields, mcc_pos >= 0, cc_pos >= 0, counts, d1 - d0, p1 - p0)
 
 
 def _longest_list(batch: Batch) -> int:
