@@ -46,7 +46,12 @@ pages where the system allows (their few MiB span more 4 KiB pages than the
 TLB holds).  Measured on the golden 1.1 records tiled to 200k, one thread,
 interleaved against the kernel before (int64 instructions, unpadded rows, three
 CC arrays, DRG programs always run, five loops over a record's codes, per-record
-field-combination bitsets): about 210 → 150 ns/record.  Tried
+field-combination bitsets), best of 20, both orders: 1.1 about 230 → 150
+ns/record (4.2 → 6.7 M records/s), zhejiang-2022 208 → 126, guangxi-2022
+235 → 143.  By part (each part's share measured by leaving it out): walk
+60 → 54, record checks 49 → 35, reading the codes (unmapped check, set bits,
+MCC/CC, the former per-record field-combination bitsets) 75 → 40, the rest
+(prefetch, writes) 35 → 24.  Tried
 and not kept, as not measurably faster: pruning MDCs by principal procedure
 too, taking a candidate whose rule is only the test its candidacy answers
 without running it, one row per code holding all its columns, a branch-free
