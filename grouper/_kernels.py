@@ -28,11 +28,12 @@ a bitset for each field combination the rules read, which cost more than the
 tests it served.
 
 The walk skips rows that cannot hold, in the order the table gives: per
-principal diagnosis a bitset of the candidate MDCs, and per principal
-diagnosis and per principal procedure a bitset of the ADRG rows whose rule
-does not start by requiring that code in a set it is not in; the walk visits
-the set bits of their AND (``trailing_zeros``), not every row with a branch
-each.  Most ADRGs split into DRGs by MCC and CC alone; their DRG is looked up
+principal diagnosis and per principal procedure a bitset of the MDCs and one
+of the ADRG rows whose rule does not start by requiring that code in a set it
+is not in; the walk visits the set bits of their AND (``trailing_zeros``), not
+every row with a branch each.  A candidate whose rule is only that test holds
+(``mdc_decided``, ``adrg_decided``: most rules), so its program is not run.
+Most ADRGs split into DRGs by MCC and CC alone; their DRG is looked up
 by ``2 * has_mcc + has_cc`` (``adrg_cc_drg``) instead of running one program
 per DRG row.
 
@@ -52,9 +53,7 @@ ns/record (4.2 → 6.7 M records/s), zhejiang-2022 208 → 126, guangxi-2022
 60 → 54, record checks 49 → 35, reading the codes (unmapped check, set bits,
 MCC/CC, the former per-record field-combination bitsets) 75 → 40, the rest
 (prefetch, writes) 35 → 24.  Tried
-and not kept, as not measurably faster: pruning MDCs by principal procedure
-too, taking a candidate whose rule is only the test its candidacy answers
-without running it, one row per code holding all its columns, a branch-free
+and not kept, as not measurably faster: one row per code holding all its columns, a branch-free
 comparison, running the numeric record checks one check at a time over a
 chunk, reordering the atom kinds, prefetching more codes or further ahead.
 
@@ -125,6 +124,7 @@ class KernelTables(NamedTuple):
     dx_bits: np.ndarray
     proc_bits: np.ndarray
     dx_mdcs: np.ndarray  # uint64 (dx codes, MDC words): the candidate MDCs of each principal diagnosis
+    proc_mdcs: np.ndarray  # the same by principal procedure; one more last row: no procedure
     adrg_dx_ok: np.ndarray  # uint64 (dx codes, ADRG words): candidate ADRG rows by principal diagnosis
     adrg_proc_ok: np.ndarray  # the same by principal procedure; one more last row: no procedure
     dx_cc: np.ndarray  # int32 (dx codes, 4): DX_CCE, DX_MCC_EXCL, DX_CC_EXCL of the compiled pack, one load
@@ -133,8 +133,10 @@ class KernelTables(NamedTuple):
     count_masks: np.ndarray
     check_entry: np.ndarray
     mdc_entry: np.ndarray
+    mdc_decided: np.ndarray  # bool per MDC: its candidacy decides it (``_decided_by_candidacy``)
     mdc_adrg_start: np.ndarray
     adrg_entry: np.ndarray
+    adrg_decided: np.ndarray  # bool per ADRG row: likewise
     adrg_outcome: np.ndarray
     adrg_drg_start: np.ndarray
     adrg_cc_drg: np.ndarray  # int32 (ADRG rows, 4): the DRG by MCC and CC (see ``_drg_by_complications``)
@@ -150,8 +152,13 @@ class KernelTables(NamedTuple):
         derived["dx_bits"] = _code_bitsets(compiled.dx_member_start, compiled.dx_member_set, words)
         derived["proc_bits"] = _code_bitsets(compiled.proc_member_start, compiled.proc_member_set, words)
         derived["dx_mdcs"] = _candidate_mdcs(
-            derived["prog"], compiled.mdc_entry, derived["dx_bits"]
+            derived["prog"], compiled.mdc_entry, derived["dx_bits"], 1
         )
+        no_procedure = np.zeros((1, words), dtype=np.uint64)
+        derived["proc_mdcs"] = _candidate_mdcs(derived["prog"], compiled.mdc_entry,
+                                               np.vstack([derived["proc_bits"], no_procedure]), 4)
+        derived["mdc_decided"] = _decided_by_candidacy(derived["prog"], compiled.mdc_entry, (1, 4))
+        derived["adrg_decided"] = _decided_by_candidacy(derived["prog"], compiled.adrg_entry, (1, 4))
         derived["adrg_dx_ok"] = _candidate_adrgs(compiled, compiled.dx_member_start, compiled.dx_member_set, 1)
         proc_start = np.append(compiled.proc_member_start, compiled.proc_member_start[-1])  # + no procedure
         derived["adrg_proc_ok"] = _candidate_adrgs(compiled, proc_start, compiled.proc_member_set, 4)
@@ -173,26 +180,43 @@ class KernelTables(NamedTuple):
         )
 
 
-def _candidate_mdcs(prog, mdc_entry, dx_bits):
-    """Per principal diagnosis, a bitset of the MDCs whose entry rule it does not rule out.
+def _candidate_mdcs(prog, mdc_entry, code_bits, field):
+    """Per code (its set bits ``code_bits``), a bitset of the MDCs whose entry rule it does not rule out as
+    the principal diagnosis (``field`` 1) or as the principal procedure (4).
 
     An entry rule whose first test is "principal diagnosis in S" and which fails
     when that test fails cannot hold for a principal outside S, so the walk
-    skips it for such records.  Every other MDC stays a candidate for all codes.
+    skips it for such records; likewise "principal procedure in S" (MDC A's,
+    which every record would otherwise run first).  Every other MDC stays a
+    candidate for all codes.
     """
-    n_codes = dx_bits.shape[0]
+    n_codes = code_bits.shape[0]
     keep = np.ones((n_codes, len(mdc_entry)), dtype=bool)
     for m, pc in enumerate(mdc_entry):
         if pc < 0 or prog[pc, P_KIND] != ATOM_IN or prog[pc, P_FALSE] != REJECT:
             continue
-        if prog[pc, P_ARG] != 1:  # principal diagnosis only
+        if prog[pc, P_ARG] != field:
             continue
-        keep[:, m] = ((dx_bits[:, prog[pc, P_WORD]] >> np.uint64(prog[pc, P_BIT])) & np.uint64(1)) != 0
+        keep[:, m] = ((code_bits[:, prog[pc, P_WORD]] >> np.uint64(prog[pc, P_BIT])) & np.uint64(1)) != 0
     words = (len(mdc_entry) + 63) // 64
     bits = np.packbits(keep, axis=1, bitorder="little")
     padded = np.zeros((n_codes, words * 8), dtype=np.uint8)
     padded[:, :bits.shape[1]] = bits
     return padded.view("<u8")
+
+
+def _decided_by_candidacy(prog, entries, fields):
+    """Per rule (entry points ``entries``): is it the one test "the code of a field in ``fields`` is in S",
+    accepted when it holds?
+
+    Most MDC and ADRG rules are, and the candidate bitsets (``_candidate_mdcs``,
+    ``_candidate_adrgs``, by principal diagnosis and principal procedure)
+    already answer that test: the walk takes such a candidate without running
+    its program.
+    """
+    pc = np.maximum(entries, 0)
+    return ((entries >= 0) & (prog[pc, P_KIND] == ATOM_IN) & np.isin(prog[pc, P_ARG], fields)
+            & (prog[pc, P_TRUE] == ACCEPT) & (prog[pc, P_FALSE] == REJECT))
 
 
 def _candidate_adrgs(compiled, member_start, member_set, field):
@@ -433,8 +457,10 @@ def _fields_in_set(fields, word, bit):
     per-record OR of each field combination the rules read is needed.
     """
     shift, one = np.uint64(bit), np.uint64(1)
-    return np.int64((fields[0, word] >> shift & one) | (fields[1, word] >> shift & one) << np.uint64(1)
-                    | (fields[2, word] >> shift & one) << np.uint64(2) | (fields[3, word] >> shift & one) << np.uint64(3))
+    return np.int64((fields[0, word] >> shift & one)
+                    | (fields[1, word] >> shift & one) << np.uint64(1)
+                    | (fields[2, word] >> shift & one) << np.uint64(2)
+                    | (fields[3, word] >> shift & one) << np.uint64(3))
 
 
 @njit(**JIT, inline="always")
@@ -513,7 +539,7 @@ def _read_procedures(fields, proc_bits, proc_ids, p0, p1):
 
 
 @njit(**JIT, inline="always")
-def _prefetch_record(dx_bits, dx_mdcs, dx_cc, adrg_dx_ok, proc_bits, adrg_proc_ok,
+def _prefetch_record(dx_bits, dx_mdcs, dx_cc, adrg_dx_ok, proc_bits, proc_mdcs, adrg_proc_ok,
                      dx_ids, d0, proc_ids, p0):
     """Prefetch the table rows of a later record (diagnoses from ``d0``, procedures from ``p0``).
 
@@ -537,6 +563,7 @@ def _prefetch_record(dx_bits, dx_mdcs, dx_cc, adrg_dx_ok, proc_bits, adrg_proc_o
         code = proc_ids[min(p0, n_proc - 1)]
         prefetch(proc_bits, code)
         prefetch(adrg_proc_ok, code)
+        prefetch(proc_mdcs, code)
 
 
 @njit(**PARALLEL)
@@ -563,7 +590,8 @@ def _group_range(t, b, out, lo, hi, max_codes):
     """Group records ``lo:hi``; scratch buffers are this call's own, so threads share nothing."""
     _group_records(  # arrays, not the tuples: helpers inlined in a loop copy every field of a tuple they take
         t.dx_bits, t.proc_bits, t.count_sets, t.count_masks, t.dx_cc,
-        t.prog, t.check_entry, t.dx_mdcs, t.mdc_entry, t.mdc_adrg_start, t.adrg_entry,
+        t.prog, t.check_entry, t.dx_mdcs, t.proc_mdcs, t.mdc_entry, t.mdc_decided, t.adrg_decided, t.mdc_adrg_start,
+        t.adrg_entry,
         t.adrg_outcome, t.adrg_drg_start, t.adrg_cc_drg, t.drg_entry, t.drg_target, t.regroup_alone[0] != 0,
         t.adrg_dx_ok, t.adrg_proc_ok,
         b.dx_start, b.dx_ids, b.proc_start, b.proc_ids, b.nums,
@@ -575,13 +603,15 @@ def _group_range(t, b, out, lo, hi, max_codes):
 
 @njit(**NO_ALLOC)
 def _group_records(dx_bits, proc_bits, count_sets, count_masks, dx_cc,
-                   prog, check_entry, dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry,
-                   adrg_outcome, adrg_drg_start, adrg_cc_drg, drg_entry, drg_target, regroup_alone, adrg_dx_ok, adrg_proc_ok,
+                   prog, check_entry, dx_mdcs, proc_mdcs, mdc_entry, mdc_decided, adrg_decided, mdc_adrg_start,
+                   adrg_entry,
+                   adrg_outcome, adrg_drg_start, adrg_cc_drg, drg_entry, drg_target, regroup_alone, adrg_dx_ok,
+                   adrg_proc_ok,
                    dx_start, dx_ids, proc_start, proc_ids, nums,
                    status, reason, reason_arg, out_mdc, out_adrg, out_drg, out_mcc, out_cc,
                    lo, hi, fields, counts, seen):
     for i in range(lo, hi):
-        _prefetch_record(dx_bits, dx_mdcs, dx_cc, adrg_dx_ok, proc_bits, adrg_proc_ok,
+        _prefetch_record(dx_bits, dx_mdcs, dx_cc, adrg_dx_ok, proc_bits, proc_mdcs, adrg_proc_ok,
                          dx_ids, dx_start[min(i + PREFETCH_AHEAD, hi - 1)],
                          proc_ids, proc_start[min(i + PREFETCH_AHEAD, hi - 1)])
         out_mdc[i], out_adrg[i], out_drg[i] = -1, -1, 0
@@ -613,17 +643,18 @@ def _group_records(dx_bits, proc_bits, count_sets, count_masks, dx_cc,
 
         principal, n_dx = dx_ids[d0], d1 - d0
         first_proc = proc_ids[p0] if p1 > p0 else adrg_proc_ok.shape[0] - 1
-        m, r, drg = _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, adrg_cc_drg,
-                          drg_entry, drg_target, adrg_dx_ok, adrg_proc_ok, prog, i, nums, fields, has_mcc, has_cc,
-                          counts, principal, first_proc, n_dx, p1 - p0)
+        m, r, drg = _walk(dx_mdcs, proc_mdcs, mdc_entry, mdc_decided, adrg_decided, mdc_adrg_start, adrg_entry,
+                          adrg_drg_start, adrg_cc_drg, drg_entry, drg_target, adrg_dx_ok, adrg_proc_ok, prog, i, nums,
+                          fields, has_mcc, has_cc, counts, principal, first_proc, n_dx, p1 - p0)
         if m < 0 and regroup_alone:
             for k in range(p0 + 1, p1):  # each secondary procedure alone; checks are not repeated
                 _read_procedures(fields, proc_bits, proc_ids, k, k + 1)
                 _count_lengths(count_sets, count_masks, dx_bits, proc_bits, dx_ids, d0, d1, proc_ids, k, k + 1,
                                counts, seen)
-                m, r, drg = _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, adrg_cc_drg,
-                                  drg_entry, drg_target, adrg_dx_ok, adrg_proc_ok, prog, i, nums, fields, has_mcc,
-                                  has_cc, counts, principal, proc_ids[k], n_dx, 1)
+                m, r, drg = _walk(dx_mdcs, proc_mdcs, mdc_entry, mdc_decided, adrg_decided, mdc_adrg_start,
+                                  adrg_entry, adrg_drg_start, adrg_cc_drg, drg_entry, drg_target, adrg_dx_ok,
+                                  adrg_proc_ok, prog, i, nums, fields, has_mcc, has_cc, counts, principal, proc_ids[k],
+                                  n_dx, 1)
                 if m >= 0:
                     break
         if m < 0:
@@ -640,15 +671,17 @@ def _group_records(dx_bits, proc_bits, count_sets, count_masks, dx_cc,
 
 
 @njit(**JIT, inline="always")
-def _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, adrg_cc_drg, drg_entry, drg_target,
-          adrg_dx_ok, adrg_proc_ok, prog, i, nums, fields, has_mcc, has_cc, counts, principal, first_proc, n_dx, n_proc):
+def _walk(dx_mdcs, proc_mdcs, mdc_entry, mdc_decided, adrg_decided, mdc_adrg_start, adrg_entry, adrg_drg_start,
+          adrg_cc_drg, drg_entry, drg_target, adrg_dx_ok, adrg_proc_ok, prog, i, nums, fields, has_mcc, has_cc, counts,
+          principal, first_proc, n_dx, n_proc):
     """MDC → ADRG → DRG for record ``i``: (MDC, ADRG row, DRG) of the first MDC that takes it, or (-1, -1, 0)."""
     for w in range(dx_mdcs.shape[1]):
-        candidates = dx_mdcs[principal, w]
+        candidates = dx_mdcs[principal, w] & proc_mdcs[first_proc, w]
         while candidates:
             m = w * 64 + trailing_zeros(candidates)
             candidates &= candidates - np.uint64(1)
-            if not _run(mdc_entry[m], prog, i, nums, fields, has_mcc, has_cc, counts, n_dx, n_proc):
+            if not mdc_decided[m] and not _run(mdc_entry[m], prog, i, nums, fields, has_mcc, has_cc, counts, n_dx,
+                                               n_proc):
                 continue
             lo, hi = mdc_adrg_start[m], mdc_adrg_start[m + 1]
             for aw in range(lo >> 6, (hi + 63) >> 6):  # the candidate ADRG rows lo:hi, in order
@@ -661,7 +694,8 @@ def _walk(dx_mdcs, mdc_entry, mdc_adrg_start, adrg_entry, adrg_drg_start, adrg_c
                 while rows:
                     r = base + trailing_zeros(rows)
                     rows &= rows - np.uint64(1)
-                    if not _run(adrg_entry[r], prog, i, nums, fields, has_mcc, has_cc, counts, n_dx, n_proc):
+                    if not adrg_decided[r] and not _run(adrg_entry[r], prog, i, nums, fields, has_mcc, has_cc, counts,
+                                                        n_dx, n_proc):
                         continue
                     drg = adrg_cc_drg[r, 2 * has_mcc + has_cc]
                     if drg >= 0:
