@@ -47,15 +47,16 @@ pages where the system allows (their few MiB span more 4 KiB pages than the
 TLB holds).  Measured on the golden 1.1 records tiled to 200k, one thread,
 interleaved against the kernel before (int64 instructions, unpadded rows, three
 CC arrays, DRG programs always run, five loops over a record's codes, per-record
-field-combination bitsets), best of 20, both orders: 1.1 about 230 → 150
-ns/record (4.2 → 6.7 M records/s), zhejiang-2022 208 → 126, guangxi-2022
-235 → 143.  By part (each part's share measured by leaving it out): walk
-60 → 54, record checks 49 → 35, reading the codes (unmapped check, set bits,
-MCC/CC, the former per-record field-combination bitsets) 75 → 40, the rest
-(prefetch, writes) 35 → 24.  Tried
-and not kept, as not measurably faster: one row per code holding all its columns, a branch-free
-comparison, running the numeric record checks one check at a time over a
-chunk, reordering the atom kinds, prefetching more codes or further ahead.
+field-combination bitsets, every candidate's program run), best of 20, both
+orders: 1.1 about 230 → 140 ns/record (4.3 → 7.0 M records/s), zhejiang-2022
+220 → 126, guangxi-2022 220 → 128.  By part (each part's share measured by
+leaving it out): walk 60 → 40, record checks 49 → 34, reading the codes
+(unmapped check, set bits, MCC/CC, the former per-record field-combination
+bitsets) 75 → 34, the rest (prefetch, writes) 35 → 26.  Tried and not kept,
+as not measurably faster: one row per code holding all its columns, a
+branch-free comparison, running the numeric record checks one check at a time
+over a chunk, reordering the atom kinds, prefetching more codes or further
+ahead.
 
 Helpers take plain arrays rather than tuples of arrays: passing a large tuple
 to a non-inlined function copies it on every call, which cost 50x here.  The
