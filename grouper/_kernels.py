@@ -306,7 +306,10 @@ def _huge_page_arena(tables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         offsets[name] = total
         total += -(-values.nbytes // 64) * 64
     size = -(-total // HUGE_PAGE) * HUGE_PAGE
-    region = mmap.mmap(-1, size + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    # private and anonymous where the system has such mappings (huge pages are granted to those only); elsewhere
+    # (Windows) a plain anonymous mapping
+    private = {"flags": mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS} if hasattr(mmap, "MAP_ANONYMOUS") else {}
+    region = mmap.mmap(-1, size + HUGE_PAGE, **private)
     memory = np.frombuffer(region, dtype=np.uint8)  # keeps the mapping alive
     skip = -memory.ctypes.data % HUGE_PAGE
     if hasattr(region, "madvise") and hasattr(mmap, "MADV_HUGEPAGE"):
