@@ -31,6 +31,7 @@ from grouper.results import STATUS_INVALID, STATUS_UNGROUPABLE, take_text
 from icd_tables.rules import readable
 from icd_tables.compiled import ATOM_CC, ATOM_KIND, ATOM_MCC, ATOM_MCC_OR_CC, CompiledPack
 from foundation.decimals import decimal_array, units_or_null
+from foundation.remembered import per_object
 from weights import RW_UNITS
 
 UNCONDITIONAL = "无条件 (unconditional)"
@@ -67,23 +68,19 @@ def _split_texts(cp: CompiledPack) -> tuple[list[str], np.ndarray]:
     return texts, tests
 
 
-_TEXTS: dict[int, tuple[CompiledPack, tuple]] = {}
-
-
 def _pack_texts(cp: CompiledPack) -> tuple[pa.Array, pa.Array, pa.Array, np.ndarray]:
     """The readable rule of every MDC, ADRG and DRG row, and the complication tests of each DRG row: written once
     per pack (a pack has hundreds of rules; one record reads three)."""
-    hit = _TEXTS.get(id(cp))
-    if hit is None or hit[0] is not cp:
-        if len(_TEXTS) >= 4:
-            _TEXTS.pop(next(iter(_TEXTS)))
-        mdc = pa.array([f"MDC {c} {name}：{_rule_text(rule)}" for c, name, rule in zip(
-            cp.mdc_codes.to_pylist(), cp.mdc_names.to_pylist(), cp.mdc_rules.to_pylist())], pa.string())
-        adrg = pa.array([f"{rid}：{_rule_text(rule)}" for rid, rule in zip(
-            cp.adrg_rule_ids.to_pylist(), cp.adrg_rules.to_pylist())], pa.string())
-        split, tests = _split_texts(cp)
-        hit = _TEXTS[id(cp)] = (cp, (mdc, adrg, pa.array(split, pa.string()), tests))
-    return hit[1]
+    return per_object("rule texts", (cp,), lambda: _written_pack_texts(cp))
+
+
+def _written_pack_texts(cp: CompiledPack) -> tuple[pa.Array, pa.Array, pa.Array, np.ndarray]:
+    mdc = pa.array([f"MDC {c} {name}：{_rule_text(rule)}" for c, name, rule in zip(
+        cp.mdc_codes.to_pylist(), cp.mdc_names.to_pylist(), cp.mdc_rules.to_pylist())], pa.string())
+    adrg = pa.array([f"{rid}：{_rule_text(rule)}" for rid, rule in zip(
+        cp.adrg_rule_ids.to_pylist(), cp.adrg_rules.to_pylist())], pa.string())
+    split, tests = _split_texts(cp)
+    return mdc, adrg, pa.array(split, pa.string()), tests
 
 
 def explanations(view: TraceView, grouper: Grouper, excluded_dx: pa.Array, whatif: WhatIf) -> pa.Table:

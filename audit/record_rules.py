@@ -75,17 +75,9 @@ _VALUE_COLUMNS = ("case_id", FORMATTING, "age_years", "age_days", "birth_weight_
                   "admit_date", "discharge_date", "total_cost", "discharge_method")
 
 
-_SEX_DX_CACHE: dict[int, tuple[CompiledPack, dict]] = {}
-
-
 def _sex_dx(cp: CompiledPack) -> dict:
     """Sex → bool over the pack's diagnosis codes, restricted to that sex (read once per pack)."""
-    hit = _SEX_DX_CACHE.get(id(cp))
-    if hit is None or hit[0] is not cp:
-        if len(_SEX_DX_CACHE) >= 4:
-            _SEX_DX_CACHE.pop(next(iter(_SEX_DX_CACHE)))
-        hit = _SEX_DX_CACHE[id(cp)] = (cp, pack_sex_diagnoses(cp))
-    return hit[1]
+    return per_object("sex diagnoses", (cp,), lambda: pack_sex_diagnoses(cp))
 
 
 class _Codes:

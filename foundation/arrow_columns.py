@@ -74,7 +74,7 @@ def text_codes(column: pa.Array) -> tuple[np.ndarray, list[str]]:
 def as_list(table: pa.Array) -> list:
     """``table.to_pylist()`` of an array that lives on (a pack's codes or names), made once: picking a few of its
     values in Python then costs less than one call to Arrow."""
-    return per_object("as_list", (table,), table.to_pylist)
+    return per_object("as_list", (table,), table.to_pylist, limit=32)  # a pack's few code and name arrays, a few packs
 
 
 __all__ = ["FEW", "LIST_SEPARATOR", "as_list", "as_text", "cast", "plain_array", "text_codes"]

@@ -45,13 +45,13 @@ def per_text(texts: Sequence, question: tuple, answer: Callable[[list], Sequence
     return [seen[t] for t in texts]
 
 
-#: Answers remembered by :func:`per_object` (the oldest forgotten first): a few per pack and table.
-OBJECT_LIMIT = 256
+#: Answers remembered by :func:`per_object` per question, by default (the least recently used forgotten first).
+OBJECT_LIMIT = 8
 
-_OBJECTS: dict[tuple, tuple[tuple, object]] = {}
+_OBJECTS: dict[str, dict[tuple, tuple[tuple, object]]] = {}
 
 
-def per_object(question: str, objects: tuple, answer: Callable[[], object]):
+def per_object(question: str, objects: tuple, answer: Callable[[], object], limit: int = OBJECT_LIMIT):
     """``answer()``, asked once per ``question`` and ``objects`` (by identity: they are kept while remembered).
 
     Parameters
@@ -62,13 +62,18 @@ def per_object(question: str, objects: tuple, answer: Callable[[], object]):
         The objects it is derived from, which must not change (a pack's arrays, a weight table).
     answer : callable
         Pure function of those objects.
+    limit : int
+        Answers remembered for this question at most (a few packs' worth: a service replacing its pack does
+        not keep every earlier one alive).
     """
-    key = (question, *map(id, objects))
-    hit = _OBJECTS.get(key)
+    answers = _OBJECTS.setdefault(question, {})
+    key = tuple(map(id, objects))
+    hit = answers.pop(key, None)
     if hit is None or any(kept is not given for kept, given in zip(hit[0], objects)):
-        if len(_OBJECTS) >= OBJECT_LIMIT:
-            _OBJECTS.pop(next(iter(_OBJECTS)))
-        hit = _OBJECTS[key] = (objects, answer())
+        hit = (objects, answer())
+        while len(answers) >= limit:
+            answers.pop(next(iter(answers)))
+    answers[key] = hit  # the most recently used last
     return hit[1]
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from foundation.arrow_columns import text_codes
+from foundation.remembered import per_object
 from grouper._kernels import STATUS_INVALID, STATUS_OK, STATUS_QY, STATUS_UNGROUPABLE
 
 __all__ = [
@@ -61,21 +62,17 @@ def take_text(table: pa.Array, index: np.ndarray, *, remember: bool = True) -> p
     return pa.DictionaryArray.from_arrays(pa.array(indices), dictionary)
 
 
-_POOLS: dict[int, tuple[pa.Array, np.ndarray, pa.Array]] = {}
-
-
 def _pool(table: pa.Array, remember: bool) -> tuple[np.ndarray, pa.Array]:
     """Dictionary codes of ``table`` plus a final ``""``, and the dictionary: made once per table remembered (the
     pack's name tables live as long as the pack; a one-record call would otherwise encode all of them).  Long
     arrays are encoded each time and not kept."""
-    hit = _POOLS.get(id(table)) if remember else None
-    if hit is None or hit[0] is not table:
-        codes, texts = text_codes(table.cast(pa.string()))
-        if "" not in texts:
-            texts.append("")
-        hit = (table, np.append(codes, texts.index("")).astype(np.int32), pa.array(texts, pa.string()))
-        if remember and len(table) <= 65_536:
-            if len(_POOLS) >= 64:
-                _POOLS.pop(next(iter(_POOLS)))
-            _POOLS[id(table)] = hit
-    return hit[1], hit[2]
+    if remember and len(table) <= 65_536:
+        return per_object("text pool", (table,), lambda: _encoded_pool(table), limit=64)
+    return _encoded_pool(table)
+
+
+def _encoded_pool(table: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    codes, texts = text_codes(table.cast(pa.string()))
+    if "" not in texts:
+        texts.append("")
+    return np.append(codes, texts.index("")).astype(np.int32), pa.array(texts, pa.string())

@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -41,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from foundation.arrow_columns import plain_array
+from foundation.remembered import per_object
 from icd_tables.intake import _kernels
 from icd_tables.schema import CODE_LIST_SEPARATOR
 
@@ -404,9 +404,6 @@ def _reasons(old: str, new: str) -> list[str]:
     return reasons or ["格式 (formatting)"]
 
 
-_CACHE: OrderedDict[int, tuple[object, CodeNormalizer]] = OrderedDict()
-
-
 def normalize_codes(table: pa.Table, pack) -> pa.Table:
     """Fix the formatting of ``principal_dx``, ``secondary_dx`` and ``procedures``.
 
@@ -439,12 +436,4 @@ def normalize_codes(table: pa.Table, pack) -> pa.Table:
 
 def normalizer_for(compiled) -> CodeNormalizer:
     """The :class:`CodeNormalizer` of a compiled pack, built once (the last few packs are kept)."""
-    entry = _CACHE.get(id(compiled))
-    if entry is None or entry[0] is not compiled:
-        entry = (compiled, CodeNormalizer(compiled))
-        _CACHE[id(compiled)] = entry
-        while len(_CACHE) > 4:
-            _CACHE.popitem(last=False)
-    else:
-        _CACHE.move_to_end(id(compiled))
-    return entry[1]
+    return per_object("code normalizer", (compiled,), lambda: CodeNormalizer(compiled))
