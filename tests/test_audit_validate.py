@@ -310,6 +310,7 @@ def test_validate_writes_case_lists_by_department(tmp_path, capsys):
     assert book["H1 内科"].freeze_panes == "A2"
     html = (tmp_path / "f-report.html").read_text(encoding="utf-8")
     assert "科室病例清单 Case lists by department" in html and "H1 · 内科：2 份病案" in html
+    assert "科室 dept" in html and "每百份病案问题数 per_100" in html  # the summary's headers in Chinese too
 
 
 def test_validate_report_ranks_whatif_flags_by_money(tmp_path, capsys):

@@ -22,7 +22,7 @@ from api.cli.progress import Progress, compile_notice, writing
 from api.cli.report import Report
 from audit.findings import SEVERITIES, SEVERITY_ZH
 from audit.rulebook import RuleBookError
-from audit.summary import CASE_LIST_COLUMNS, CASE_LIST_SEVERITIES, department_lists, summarize
+from audit.summary import CASE_LIST_COLUMNS, CASE_LIST_SEVERITIES, SUMMARY_COLUMNS_ZH, department_lists, summarize
 from foundation.atomic import atomic_path
 from foundation.decimals import fen_text
 from audit.validate import Validation, Validator
@@ -175,7 +175,7 @@ def _report(counts: pd.DataFrame, summary: pd.DataFrame, statuses: collections.C
     report.table(counts.rename(columns={"rule_id": "规则 rule", "title_zh": "名称", "severity": "严重程度 severity",
                                         "findings": "问题数 findings"}))
     report.heading("科室汇总 By hospital and department")
-    report.table(summary)
+    report.table(summary.rename(columns={name: f"{zh} {name}" for name, zh in SUMMARY_COLUMNS_ZH.items()}))
     report.heading("分组结果 Grouping status")
     shown = statuses.most_common()
     report.bar_chart([s for s, _ in shown], [k for _, k in shown], title="病例数 records")
