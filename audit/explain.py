@@ -124,8 +124,7 @@ def _named_dx(cp: CompiledPack, codes: pa.ChunkedArray, dx_ids: np.ndarray, pos:
     has one (a batch without a complication: no name to look up)."""
     if not (pos >= 0).any():
         return None
-    return with_names(codes.combine_chunks().cast(pa.string()),
-                      dx_names(cp, np.where(pos >= 0, dx_ids[np.maximum(pos, 0)], -1)))
+    return with_names(codes.combine_chunks(), dx_names(cp, np.where(pos >= 0, dx_ids[np.maximum(pos, 0)], -1)))
 
 
 def _written(text: pa.Array | None, n: int) -> np.ndarray:

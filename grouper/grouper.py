@@ -42,7 +42,7 @@ def _take_codes(codes: pa.Array, index: np.ndarray) -> pa.DictionaryArray:
     picked = codes.take(pa.array(index[hit])) if len(hit) else _NO_CODES
     local = np.full(len(index), -1, dtype=np.int64)
     local[hit] = np.arange(len(hit))
-    return take_text(picked, local, remember=picked is _NO_CODES)
+    return take_text(picked, local, remember=not len(hit))  # only the empty array lives on
 
 
 @dataclass(frozen=True)
@@ -169,8 +169,7 @@ class Grouper:
             "reason_detail": self._reason_detail(enc, out, rows),
             "mcc_dx": _take_codes(enc.secondary_dx, sec(out.mcc_pos)),
             "cc_dx": _take_codes(enc.secondary_dx, sec(out.cc_pos)),
-            "pack_version": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), self._version)
-            if n else pa.array([], pa.string()).dictionary_encode(),
+            "pack_version": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), self._version),
         })
 
     @cached_property
