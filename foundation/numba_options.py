@@ -8,8 +8,14 @@ on its first compile or cache load Numba probes for BLAS by importing
 ``scipy.linalg`` (0.2-0.4 s of a command's start-up, measured), and no kernel
 here uses BLAS (``np.dot``, ``np.linalg``).  Where ``scipy.linalg`` is already
 imported the probe is cheap and is left alone; importing it later works as usual.
+
+It also asks OpenMP (Numba's threading layer here) to put its threads to sleep as soon as a
+parallel loop ends, unless ``OMP_WAIT_POLICY`` is already set: by default they spin for a while,
+taking a core from the threads that read and write the files (``drg group`` on 10M records: 8%
+less wall time and 5% less CPU, measured on two cores).
 """
 
+import os
 import sys
 
 JIT = {"nogil": True, "cache": True, "boundscheck": False}
@@ -32,4 +38,5 @@ def _load_array_math_without_blas() -> None:
         del sys.modules["scipy.linalg"]
 
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read by OpenMP when Numba first starts a parallel loop
 _load_array_math_without_blas()
