@@ -408,3 +408,21 @@ def test_bom_is_not_part_of_the_first_header(tmp_path):
     path = tmp_path / "x.csv"
     path.write_bytes(codecs.BOM_UTF8 + "病案号,性别\nA,1\n".encode())
     assert open_input(path).names[0] == "病案号"
+
+
+def test_parquet_output_gives_dictionaries_only_to_repeating_columns(tmp_path):
+    """Ids and row numbers are written plain; labels keep a dictionary (Arrow dictionaries or repeating text)."""
+    from foundation.files import DICTIONARY_SAMPLE, ResultWriter
+
+    n = 2 * DICTIONARY_SAMPLE
+    table = pa.table({"case_id": [f"C{i:06d}" for i in range(n)], "row_no": np.arange(1, n + 1),
+                      "severity": ["error", "warning"] * (n // 2),
+                      "drg": pa.array(["AA19", "BB11"] * (n // 2)).dictionary_encode()})
+    writer = ResultWriter(tmp_path / "out.parquet")
+    writer.write(table)
+    writer.write(table.slice(0, 10))
+    writer.close()
+    row_group = pq.ParquetFile(tmp_path / "out.parquet").metadata.row_group(0)
+    encodings = {row_group.column(i).path_in_schema: row_group.column(i).encodings for i in range(4)}
+    assert [name for name, used in encodings.items() if "RLE_DICTIONARY" in used] == ["severity", "drg"]
+    assert pq.read_table(tmp_path / "out.parquet").slice(0, n).cast(table.schema).equals(table)
