@@ -36,12 +36,16 @@ class BatchGrouper:
         Date columns may hold Excel serial day numbers (an XLSX input).
     rows : int, optional
         The input's row count, where known (sizes the intake's duplicate case id table once).
+    background : bool
+        Work out each batch's warnings in a thread beside its grouping (for a stream of large batches;
+        :class:`icd_tables.intake.reader.RecordIntake`).
     """
 
     def __init__(self, grouper: Grouper, plan: ColumnPlan, *, normalize: bool = True, keep_input: bool = False,
-                 input_as_text: bool = False, excel_serials: bool = False, rows: int | None = None):
+                 input_as_text: bool = False, excel_serials: bool = False, rows: int | None = None,
+                 background: bool = False):
         self.grouper = grouper
-        self.intake = RecordIntake(plan, excel_serials=excel_serials, rows=rows)
+        self.intake = RecordIntake(plan, excel_serials=excel_serials, rows=rows, background=background)
         self.normalize = normalize
         self.keep_input = keep_input
         self.input_as_text = input_as_text

@@ -426,3 +426,24 @@ def test_parquet_output_gives_dictionaries_only_to_repeating_columns(tmp_path):
     encodings = {row_group.column(i).path_in_schema: row_group.column(i).encodings for i in range(4)}
     assert [name for name, used in encodings.items() if "RLE_DICTIONARY" in used] == ["severity", "drg"]
     assert pq.read_table(tmp_path / "out.parquet").slice(0, n).cast(table.schema).equals(table)
+
+
+def test_intake_in_the_background_gives_the_same_warnings_and_counts():
+    """Warnings worked out beside the caller: the same rows, texts and counts, batches taken in order."""
+    from icd_tables.intake.reader import RecordIntake
+
+    plan = plan_columns(["case_id", "sex", "age_years", "principal_dx"])
+    batches = [pa.table({"case_id": ["A", "B", "A", "", None], "sex": ["1", "2", "x", "1", "2"],
+                         "age_years": ["30", "200", "5", "-1", "40"], "principal_dx": ["I10"] * 5}),
+               pa.table({"case_id": ["C", "B", "C"], "sex": ["1"] * 3, "age_years": ["1"] * 3,
+                         "principal_dx": ["J18.9"] * 3})]
+    inline, beside = RecordIntake(plan), RecordIntake(plan, background=True)
+    pending, row_no = [], 1
+    for raw in batches:  # all submitted before any is read
+        pending.append((inline(raw, row_no), beside(raw, row_no)))
+        row_no += raw.num_rows
+    for expected, got in pending:
+        assert got.warnings.to_pylist() == expected.warnings.to_pylist()
+        assert got.records.equals(expected.records)
+    assert "病案号重复 duplicate case_id" in beside.warning_counts
+    assert beside.warning_counts == inline.warning_counts

@@ -99,7 +99,7 @@ def cmd_group(args) -> int:
     plan = plan.only(GROUPING_FIELDS)
     batcher = BatchGrouper(grouper, plan, normalize=not args.no_normalize, keep_input=args.keep_input,
                            input_as_text=source.format != "parquet", excel_serials=record_file.excel_serials,
-                           rows=source.known_rows())
+                           rows=source.known_rows(), background=True)
     wanted = None if args.keep_input else [source.names[i] for i in plan.used_columns()]
     with compile_notice():
         grouper.warm_up()

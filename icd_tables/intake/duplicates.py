@@ -4,7 +4,9 @@ Each case id is hashed (64-bit FNV-1a over its UTF-8 bytes) straight from the
 Arrow buffers, and the hashes seen so far sit in an open-addressing table with
 the row number of their first occurrence: 12 bytes per slot while row numbers
 fit in 32 bits, 16 beyond (about 200 MiB of slots for 10 million distinct ids),
-nothing per repeated id.  Two
+nothing per repeated id.  The table's rows miss the caches, so each look-up first
+asks for the slot of the hash :data:`PREFETCH_AHEAD` places on (10M new ids:
+0.30 → 0.23 s, measured).  Two
 different ids could share a hash with a probability of about n²/2⁶⁵ (3·10⁻⁶ for
 ten million ids); the only effect would be a spurious warning.
 """
@@ -16,11 +18,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from foundation.numba_options import JIT
 from foundation.arrow_columns import plain_array
+from foundation.numba_intrinsics import prefetch
+from foundation.numba_options import JIT
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
+#: How many hashes ahead a look-up prefetches table slots.
+PREFETCH_AHEAD = 16
 
 
 @numba.njit(**JIT)
@@ -41,7 +46,12 @@ def _probe_insert(keys, rows, hashes, first_row, first):  # pragma: no cover - c
     """For each hash: the row it was first seen at (-1 when new, which inserts it); returns the count added."""
     mask = np.uint64(len(keys) - 1)
     added = 0
-    for i in range(len(hashes)):
+    n = len(hashes)
+    for i in range(n):
+        if i + PREFETCH_AHEAD < n:
+            ahead = hashes[i + PREFETCH_AHEAD] & mask
+            prefetch(keys, ahead)
+            prefetch(rows, ahead)
         h = hashes[i]
         if h == 0:
             first[i] = -1
