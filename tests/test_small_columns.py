@@ -94,3 +94,27 @@ def test_distinct_rows_as_numpy_unique(n, width):
     expected_masks, expected_which = np.unique(rows, axis=0, return_inverse=True)
     assert masks.shape == expected_masks.shape and (masks == expected_masks).all()
     assert which.ravel().tolist() == expected_which.ravel().tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.sampled_from(["ok", "invalid", "", None, "病案"]), max_size=80),
+       dictionary=st.booleans(), chunks=st.integers(1, 3))
+def test_value_counts_equals_arrows(values, dictionary, chunks):
+    """Counting over a dictionary's indices gives Arrow's value counts (nulls under None), whatever the chunks."""
+    from foundation.arrow_columns import value_counts
+
+    array = pa.array(values, pa.string())
+    if dictionary:
+        array = array.dictionary_encode()
+    step = max(1, -(-len(values) // chunks))
+    column = pa.chunked_array([array[k:k + step] for k in range(0, len(values), step)] or [array], array.type)
+    expected = {entry["values"]: entry["counts"] for entry in pc.value_counts(pa.array(values, pa.string())).to_pylist()}
+    assert dict(value_counts(column)) == expected
+    assert dict(value_counts(array)) == expected
+
+
+def test_value_counts_adds_up_a_dictionary_that_repeats_a_value():
+    from foundation.arrow_columns import value_counts
+
+    array = pa.DictionaryArray.from_arrays(pa.array([0, 1, 2, None, 1], pa.int32()), pa.array(["a", "b", "a"]))
+    assert dict(value_counts(array)) == {"a": 2, "b": 2, None: 1}

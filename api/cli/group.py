@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from api.cli import spark
 from api.cli.commands import help_of
@@ -20,6 +19,7 @@ from api.cli.labels import RESULT_LABELS_ZH, add_xlsx_split
 from api.cli.progress import Progress, compile_notice, writing
 from api.grouping import BatchGrouper
 from foundation import files
+from foundation.arrow_columns import value_counts
 from foundation.background import BackgroundWriter, prefetched
 from foundation.files import OutputError, ResultWriter
 from grouper import Grouper
@@ -44,23 +44,21 @@ class Summary:
 
     def add(self, results: pa.Table) -> None:
         self.rows += results.num_rows
-        for column, counter in (("status", self.status), ("status_zh", self.status_zh)):
-            counts = results.column(column).value_counts()
-            counter.update({v["values"].as_py(): v["counts"].as_py() for v in counts})
-        detail = results.column("reason_detail")
-        counts = pc.filter(detail, pc.not_equal(detail, "")).value_counts()
-        self.reasons.update({v["values"].as_py(): v["counts"].as_py() for v in counts})
+        self.status.update(value_counts(results.column("status")))
+        self.status_zh.update(value_counts(results.column("status_zh")))
+        reasons = value_counts(results.column("reason_detail"))
+        self.reasons.update({reason: n for reason, n in reasons.items() if reason})
 
     def print(self, out=None, warnings: dict | None = None, reformatted: int = 0) -> None:
         out = out or sys.stderr
         seconds = time.perf_counter() - self.started
         print(f"\n{self.rows:,} records in {seconds:.1f} s ({self.rows / max(seconds, 1e-9):,.0f} records/s)", file=out)
         print("状态 status:", file=out)
-        for name, n in self.status_zh.most_common():
+        for name, n in _most_common(self.status_zh):
             print(f"  {name:<24} {n:>10,}  {100 * n / max(self.rows, 1):5.1f}%", file=out)
         if self.reasons:
             print("主要原因 top reasons:", file=out)
-            for reason, n in self.reasons.most_common(5):
+            for reason, n in _most_common(self.reasons)[:5]:
                 print(f"  {n:>8,}  {reason}", file=out)
         if reformatted:
             print(f"代码格式已规范 codes reformatted (spaces, full width, separators, case): {reformatted:,} records",
@@ -69,6 +67,11 @@ class Summary:
             print("提示 warnings (column 'warnings'):", file=out)
             for text, n in collections.Counter(warnings).most_common():
                 print(f"  {n:>8,}  {text}", file=out)
+
+
+def _most_common(counts: collections.Counter) -> list[tuple[str, int]]:
+    """Most frequent first, equal counts in text order (the same lines however the batches were counted)."""
+    return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
 
 
 def cmd_group(args) -> int:
