@@ -216,3 +216,15 @@ def test_columns_encoded_together_equal_one_by_one(pack_name, threads, monkeypat
             assert got.codes.equals(want.codes) and np.array_equal(got.changed, want.changed)
 
     check()
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_ascii_bytes_reads_only_the_cells_of_a_slice(large):
+    """The one-pass ASCII test of the code columns looks at the bytes of the array's own cells, nothing else."""
+    from icd_tables.intake.codes import _ascii_bytes
+
+    cells = pa.array(["Ｋ３５", "K35.8", None, "I10", "", "肺炎"], pa.large_string() if large else pa.string())
+    assert _ascii_bytes(cells.slice(1, 4))
+    assert not _ascii_bytes(cells.slice(1, 5))
+    assert not _ascii_bytes(cells.slice(0, 2))
+    assert _ascii_bytes(cells.slice(2, 0)) and _ascii_bytes(pa.array([None, ""], pa.string()))

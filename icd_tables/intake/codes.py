@@ -136,6 +136,14 @@ def _buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
+def _ascii_bytes(text: pa.Array) -> bool:
+    """Whether the bytes of every cell of a string array are ASCII (one pass over the bytes: a tenth of the time of
+    Arrow's test of each cell)."""
+    offsets, data = _buffers(text)
+    cells = data[offsets[0]:offsets[-1]]
+    return len(cells) == 0 or cells.max() < 0x80
+
+
 @dataclass(frozen=True)
 class CodeCells:
     """The codes of one column, split, formatted and looked up (:meth:`CodeNormalizer.encode_column`).
@@ -292,10 +300,14 @@ class CodeNormalizer:
         text = column if pa.types.is_large_string(column.type) else _as_text(column)
         verbatim = changed = None
         if normalize:
-            wide = pc.invert(pc.fill_null(pc.string_is_ascii(text), True))
             if table.hashed[1]:  # a case fix could change a code's length: all cells formatted by Arrow
                 wide = pc.fill_null(pc.is_valid(text), False)
-            if pc.any(wide).as_py():  # full-width and other non-ASCII cells: formatted by Arrow's Unicode kernels
+            elif _ascii_bytes(text):  # the usual case, told from the bytes at once, without a look at each cell
+                wide = None
+            else:
+                wide = pc.invert(pc.fill_null(pc.string_is_ascii(text), True))
+            if wide is not None and pc.any(wide).as_py():  # full-width and other non-ASCII cells: formatted by
+                # Arrow's Unicode kernels
                 before = text.filter(wide)
                 after = self.normalize_column(name, before)
                 text = pc.replace_with_mask(text, wide, after.cast(text.type))
