@@ -169,6 +169,15 @@ def measure_cli(args) -> dict:
     }
 
 
+def measure_cli_big(args) -> dict:
+    """``drg group`` as :func:`measure_cli`, on ``--big-rows`` records (10M by default): records/s and peak RSS of
+    the whole process."""
+    figures = measure_cli(argparse.Namespace(**{**vars(args), "rows": args.big_rows}))
+    label = f"drg group {args.big_rows:,}"
+    return {f"{label} records/s (whole process)": figures["drg group Parquet→Parquet records/s (whole process)"],
+            f"{label} s": figures["drg group s"], f"{label} peak RSS, MiB": figures["drg group peak RSS, MiB"]}
+
+
 def measure_validate(args) -> dict:
     """``Validator.validate`` (findings, explanation, what-if regrouping) on ``--batch`` records, in memory."""
     from audit.validate import Validator
@@ -411,11 +420,6 @@ def measure_startup(args) -> dict:
     return {"drg --help s (whole process)": seconds}
 
 
-# --- grouping and encoding (issue 24 parts 2-3) -----------------------------------------------------------
-# Measures of the encoder and the kernels go here, beside measure_kernel and measure_regional above
-# (records/s per thread, ns/record by part), and are listed in MEASURES and ISSUE_24 below.
-
-
 def measure_cli_validate(args) -> dict:
     """``drg validate`` on the tiled file (the same one as ``cli``), whole process, best of ``--cli-repeat``."""
     source = _tiled_file(args)
@@ -584,7 +588,8 @@ def machine() -> dict[str, str]:
 
 
 MEASURES = {"startup": measure_startup, "load": measure_load, "kernel": measure_kernel, "regional": measure_regional,
-            "stream": measure_stream, "cli": measure_cli, "cli_validate": measure_cli_validate,
+            "stream": measure_stream, "cli": measure_cli, "cli_big": measure_cli_big,
+            "cli_validate": measure_cli_validate,
             "service": measure_service, "upload_duckdb": measure_upload_duckdb,
             "upload_postgresql": measure_upload_postgresql,
             "validate": measure_validate, "audit": measure_audit,
@@ -593,7 +598,7 @@ MEASURES = {"startup": measure_startup, "load": measure_load, "kernel": measure_
             "settle_rules": measure_settle_rules,
             "screens": measure_screens, "xlsx": measure_xlsx}
 #: The measures of issue 24's table (``--only issue24``).
-ISSUE_24 = ("startup", "kernel", "cli", "cli_validate", "service", "upload_duckdb", "upload_postgresql")
+ISSUE_24 = ("startup", "kernel", "cli", "cli_big", "cli_validate", "service", "upload_duckdb", "upload_postgresql")
 #: Measures that need nothing from ``../shared`` (generated records and the bundled example pack).
 SYNTHETIC = {"startup", "calibrate", "indices", "settle_year", "settle_month", "settle_rules", "screens",
              "service", "upload_duckdb", "upload_postgresql"}
@@ -610,6 +615,7 @@ def _child(name: str, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--big-rows", type=int, default=10_000_000, help="records of the cli_big measure")
     parser.add_argument("--batch", type=int, default=1_000_000, help="records for the in-memory measures")
     parser.add_argument("--stream-batch", type=int, default=250_000, help="batch size of the stream measure")
     parser.add_argument("--cli-batch", type=int, help="--batch-size for the cli measure (default: drg's own)")
@@ -639,10 +645,12 @@ def main() -> None:
     results: dict[str, float] = {}
     if {"cli", "cli_validate", "stream"} & set(chosen):
         write_tiled_parquet(_tiled_file(args), args.rows)  # here, so no measure's peak memory includes it
+    if "cli_big" in chosen:
+        write_tiled_parquet(Path(args.workdir) / f"golden11-x{args.big_rows}.parquet", args.big_rows)
     for name in chosen:
         cmd = [sys.executable, __file__, "--child", name, "--rows", str(args.rows), "--batch", str(args.batch),
                "--stream-batch", str(args.stream_batch), "--workdir", args.workdir, "--cli-repeat",
-               str(args.cli_repeat), "--upload-rows", str(args.upload_rows)]
+               str(args.cli_repeat), "--upload-rows", str(args.upload_rows), "--big-rows", str(args.big_rows)]
         if args.cli_batch:
             cmd += ["--cli-batch", str(args.cli_batch)]
         done = subprocess.run(cmd, capture_output=True, text=True)
