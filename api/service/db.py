@@ -331,9 +331,14 @@ class Connection:
                 self.raw.execute(f"INSERT INTO {table_name} ({names}) SELECT {names} FROM {view}").fetchall()
             return
         if types is not None:
+            from psycopg.copy import QueuedLibpqWriter
+
             from api.service.pgcopy import binary_copy
 
-            with self.raw.cursor().copy(f"COPY {table_name} ({names}) FROM STDIN (FORMAT binary)") as copy:
+            cursor = self.raw.cursor()
+            # a thread of psycopg's sends each piece, so the next one is laid out while the server takes it in
+            with cursor.copy(f"COPY {table_name} ({names}) FROM STDIN (FORMAT binary)",
+                             writer=QueuedLibpqWriter(cursor)) as copy:
                 for part in binary_copy(table, types):
                     copy.write(part)
             return
