@@ -76,7 +76,7 @@ def value_counts(column: pa.ChunkedArray | pa.Array) -> collections.Counter:
     """How many times each value occurs (nulls counted under ``None``).
 
     A dictionary column is counted over its integer indices (one pass, the values themselves never hashed):
-    ``drg group``'s summary of a 250,000-record batch in 1 ms instead of 6.
+    ``drg group``'s summary of a 250,000-record batch (three columns) in 2 ms instead of 6.
     """
     counts: collections.Counter = collections.Counter()
     for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:

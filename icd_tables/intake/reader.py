@@ -80,7 +80,7 @@ class RecordIntake:
         The input's row count, where known: the duplicate case id table is made that size at once.
     background : bool
         Work out each batch's warnings in a thread of the intake's own, in order, while the caller goes on
-        with the records (``drg group``: the duplicate case id look-up beside the grouping, measured 10%
+        with the records (``drg group``: the duplicate case id look-up beside the grouping, measured 5%
         faster on 10M records); :attr:`IntakeBatch.warnings` waits for them.
     """
 
