@@ -362,3 +362,15 @@ def test_packs_import_list_show(private_packs, capsys):
     code = main(["packs", "import", str(BUNDLED_DIR / EXAMPLE_PACK), "--name", "mini-copy"])
     assert code == EXIT_INPUT and "already exists" in capsys.readouterr().err
     assert main(["packs", "show", "no-such-pack"]) == EXIT_INPUT
+
+
+def test_a_command_gives_what_it_froze_back_to_the_collector(monkeypatch):
+    """``main`` keeps the imported modules out of full collections while a command runs, not after it."""
+    import gc
+
+    import api.cli.packs
+
+    seen = []
+    monkeypatch.setattr(api.cli.packs, "cmd_packs_list", lambda args: seen.append(gc.get_freeze_count()) or 0)
+    assert main(["packs", "list"]) == EXIT_OK
+    assert seen[0] > 0 and gc.get_freeze_count() == 0
