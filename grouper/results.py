@@ -58,14 +58,14 @@ def take_text(table: pa.Array, index: np.ndarray, *, remember: bool = True) -> p
     names; not a batch's own array, made for this call).
     """
     codes, dictionary = _pool(table, remember)
-    indices = codes[np.where(index >= 0, index, len(table))]
-    return pa.DictionaryArray.from_arrays(pa.array(indices), dictionary)
+    indices = codes[np.maximum(index, -1)]  # -1 (or below) picks the pool's last code, that of ""
+    return pa.DictionaryArray.from_arrays(pa.array(indices), dictionary, safe=False)  # codes index the dictionary
 
 
 def _pool(table: pa.Array, remember: bool) -> tuple[np.ndarray, pa.Array]:
-    """Dictionary codes of ``table`` plus a final ``""``, and the dictionary: made once per table remembered (the
-    pack's name tables live as long as the pack; a one-record call would otherwise encode all of them).  Long
-    arrays are encoded each time and not kept."""
+    """Dictionary codes of ``table`` plus a final one for ``""``, and the dictionary: made once per table
+    remembered (the pack's name tables live as long as the pack; a one-record call would otherwise encode all
+    of them).  Long arrays are encoded each time and not kept."""
     if remember and len(table) <= 65_536:
         return per_object("text pool", (table,), lambda: _encoded_pool(table), limit=64)
     return _encoded_pool(table)

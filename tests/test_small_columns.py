@@ -108,7 +108,8 @@ def test_value_counts_equals_arrows(values, dictionary, chunks):
         array = array.dictionary_encode()
     step = max(1, -(-len(values) // chunks))
     column = pa.chunked_array([array[k:k + step] for k in range(0, len(values), step)] or [array], array.type)
-    expected = {entry["values"]: entry["counts"] for entry in pc.value_counts(pa.array(values, pa.string())).to_pylist()}
+    counted = pc.value_counts(pa.array(values, pa.string())).to_pylist()
+    expected = {entry["values"]: entry["counts"] for entry in counted}
     assert dict(value_counts(column)) == expected
     assert dict(value_counts(array)) == expected
 
