@@ -208,7 +208,10 @@ class ParquetSource(Source):
         if columns is not None and self.names == list(self._raw_names):
             project = [c for c in self.names if c in set(columns)]
         try:
-            for batch in self._file.iter_batches(batch_size=batch_size, columns=project):
+            # decoded in the reading thread alone: the commands read in a thread beside the work
+            # (foundation.background.prefetched), where Arrow's own threads only took cores from it (drg group
+            # 10M: 5.58 → 5.41 s median of 9 and 43 MiB less peak memory; 1M: 1.85 → 1.71 s median of 6)
+            for batch in self._file.iter_batches(batch_size=batch_size, columns=project, use_threads=False):
                 table = pa.Table.from_batches([batch])
                 if project is None:
                     table = table.rename_columns(self.names)
