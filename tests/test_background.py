@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import pytest
@@ -86,3 +87,36 @@ def test_background_writer_raises_a_write_error_at_the_next_call_and_abort_clean
         writer.write(2)
     writer.abort()
     assert recorder.written == [0] and recorder.aborted and not recorder.closed
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="threads have a niceness of their own on Linux")
+def test_helper_threads_run_behind_the_work():
+    """The reading-ahead and writing-behind threads are HELPER_NICENESS steps nicer than the caller; the caller
+    keeps its own priority."""
+    import os
+
+    from foundation.background import HELPER_NICENESS
+
+    def niceness():
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    caller = niceness()
+    expected = min(19, caller + HELPER_NICENESS)
+    assert list(prefetched(niceness() for _ in range(2))) == [expected, expected]
+
+    seen = []
+
+    class Probe:
+        def write(self, table):
+            seen.append(niceness())
+
+        def close(self):
+            pass
+
+        def abort(self):
+            pass
+
+    writer = BackgroundWriter(Probe())
+    writer.write("batch")
+    writer.close()
+    assert seen == [expected] and niceness() == caller

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from foundation.arrow_columns import plain_array
+from foundation.background import lower_thread_priority
 from foundation.files import ROW_WARNING, InputError, Source, open_input
 from icd_tables.intake.bounds import implausible_messages
 from icd_tables.intake.codes import CodeNormalizer, formatting_notes
@@ -92,7 +93,8 @@ class RecordIntake:
         self.duplicates = DuplicateTracker(rows) if rows else DuplicateTracker()
         self.reformatted = 0
         self._counts: collections.Counter[str] = collections.Counter()
-        self._beside = ThreadPoolExecutor(1, thread_name_prefix="drg-intake") if background else None
+        self._beside = (ThreadPoolExecutor(1, thread_name_prefix="drg-intake", initializer=lower_thread_priority)
+                        if background else None)
         self._last: Future | None = None
 
     @property
