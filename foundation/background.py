@@ -37,7 +37,8 @@ def lower_thread_priority() -> None:
     if sys.platform.startswith("linux"):
         thread = threading.get_native_id()
         try:
-            os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + HELPER_NICENESS))
+            niceness = os.getpriority(os.PRIO_PROCESS, thread) + HELPER_NICENESS
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness))
         except OSError:  # not permitted here: the thread keeps its priority
             pass
 

@@ -23,6 +23,7 @@ from api.cli.report import Report
 from audit.findings import SEVERITIES, SEVERITY_ZH
 from audit.rulebook import RuleBookError
 from audit.summary import CASE_LIST_COLUMNS, CASE_LIST_SEVERITIES, SUMMARY_COLUMNS_ZH, department_lists, summarize
+from foundation.arrow_columns import value_counts
 from foundation.atomic import atomic_path
 from foundation.decimals import fen_text
 from audit.validate import Validation, Validator
@@ -101,7 +102,7 @@ def cmd_validate(args) -> int:
             kept_cases.append(result.findings.select(CASE_LIST_FIELDS).filter(act))
             kept_money.append(_money_at_stake(result, first_row_no))
             kept_records.append(_slim(records))
-            statuses.update({v["values"]: v["counts"] for v in pc.value_counts(result.results.column("status")).to_pylist()})
+            statuses.update(value_counts(result.results.column("status")))
             progress.update(first_row_no - 1 + records.num_rows)
         if not kept_records:
             raise InputError(f"{args.input}: no records")

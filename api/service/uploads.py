@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from icd_tables.intake.headers import ColumnMappingError
+from foundation.arrow_columns import value_counts
 from foundation.background import prefetched
 from foundation.files import InputError, ResultWriter
 from icd_tables.intake.reader import IntakeBatch, RecordIntake, open_records
@@ -110,8 +111,7 @@ def process(service, principal: Principal, parts: Iterator[IntakeBatch], run_id:
                 for key, value in store(conn, prepared).items():
                     counts[key] += value
                 submit_upload(conn, engine.policy if engine.can_price else None, prepared.cases)  # 申报 (lifecycle)
-                status = prepared.results.column("status").value_counts()
-                by_status.update({v["values"].as_py(): v["counts"].as_py() for v in status})
+                by_status.update(value_counts(prepared.results.column("status")))
                 n_findings += prepared.findings.num_rows if prepared.findings is not None else 0
                 if writer is not None:
                     writer.write(prepared.results)

@@ -306,8 +306,8 @@ class CodeNormalizer:
                 wide = None
             else:
                 wide = pc.invert(pc.fill_null(pc.string_is_ascii(text), True))
-            if wide is not None and pc.any(wide).as_py():  # full-width and other non-ASCII cells: formatted by
-                # Arrow's Unicode kernels
+            # full-width and other non-ASCII cells: formatted by Arrow's Unicode kernels
+            if wide is not None and pc.any(wide).as_py():
                 before = text.filter(wide)
                 after = self.normalize_column(name, before)
                 text = pc.replace_with_mask(text, wide, after.cast(text.type))

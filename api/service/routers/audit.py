@@ -28,6 +28,7 @@ from api.service.schemas import (AppealIn, AppealOut, AuditRun, AuditRunIn, Deci
 from api.service.store import audit, fingerprint, new_id, record_run
 from audit.appeals import STATUSES, Appeal, AppealError, open_appeal
 from audit.screens import FLAG_SCHEMA, RateError, ScreenResult, Screener, review_queue
+from foundation.arrow_columns import value_counts
 from audit.screens.engine import case_risk, hospital_risk
 from audit.screens.flags import SEVERITY_ZH
 from audit.screens.config import load_screens
@@ -95,7 +96,7 @@ def start_run(body: AuditRunIn, service: ServiceDep, principal: PrincipalDep) ->
 
 
 def _counts(flags: pa.Table, column: str) -> dict[str, int]:
-    return {c["values"]: c["counts"] for c in flags.column(column).value_counts().to_pylist()}
+    return dict(value_counts(flags.column(column)))
 
 
 def _run_out(row: dict, detail: dict, n_flags: int, n_cases: int | None = None) -> AuditRun:
