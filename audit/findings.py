@@ -9,7 +9,8 @@ Columns
 ``rule_id`` (规则编号), ``severity`` (严重程度: ``fatal`` 致命 — the record cannot
 be grouped; ``error`` 错误 — must be fixed before upload; ``warning`` 警告;
 ``info`` 提示), ``field`` (字段, a record-schema column), ``value`` (the value
-found, as text), ``message_zh``, ``message_en``, ``suggestion`` (修改建议).
+found, as text), ``message_zh``, ``message_en``, ``suggestion`` (修改建议).  The three texts are
+dictionary columns: each distinct message is held once, however many findings repeat it.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ FINDING_SCHEMA = pa.schema([
     ("severity", pa.string()),
     ("field", pa.string()),
     ("value", pa.string()),
-    ("message_zh", pa.string()),
-    ("message_en", pa.string()),
-    ("suggestion", pa.string()),
+    ("message_zh", pa.dictionary(pa.int32(), pa.string())),
+    ("message_en", pa.dictionary(pa.int32(), pa.string())),
+    ("suggestion", pa.dictionary(pa.int32(), pa.string())),
 ])
 
 
@@ -174,8 +175,13 @@ def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, order:
     offsets = np.cumsum([0] + [len(part.texts[0]) for part in parts[:-1]])
     text_index = np.concatenate([part.text_index + offset for part, offset in zip(parts, offsets)])
 
-    def message(k: int) -> pa.Array:
-        return gathered([text for part in parts for text in part.texts[k]], text_index)
+    def message(k: int) -> pa.DictionaryArray:
+        # parts may fill in the same text: each distinct one once (pandas takes a dictionary as categories)
+        distinct: dict[str, int] = {}
+        code = np.fromiter((distinct.setdefault(text, len(distinct)) for part in parts for text in part.texts[k]),
+                           np.int32)
+        index = code[text_index if order is None else text_index[order]]
+        return pa.DictionaryArray.from_arrays(pa.array(index), pa.array(list(distinct), pa.string()))
 
     values = pa.concat_arrays([cast(part.value, pa.string()) for part in parts])
     return _table(case_id, row_no, rows if order is None else rows[order],

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -55,9 +56,14 @@ class TraceView:
         enc = self.trace.encoded
         records = np.searchsorted(enc.batch.dx_start, positions, side="right") - 1
         principal = positions == enc.batch.dx_start[records]
-        pool = pa.concat_arrays([cast(enc.principal_dx, pa.string()), cast(enc.secondary_dx, pa.string())])
         index = np.where(principal, records, self.n + positions - records - 1)
-        return pc.fill_null(pool.take(pa.array(index)), ""), records, principal
+        return pc.fill_null(self._dx_pool.take(pa.array(index)), ""), records, principal
+
+    @cached_property
+    def _dx_pool(self) -> pa.Array:
+        """The principal diagnoses of the batch, then its secondary ones, as text (read by several rules)."""
+        enc = self.trace.encoded
+        return pa.concat_arrays([cast(enc.principal_dx, pa.string()), cast(enc.secondary_dx, pa.string())])
 
     def dx_named(self, positions: np.ndarray, cp) -> pa.Array:
         """Input text of flat diagnosis positions with the pack's name beside each (``code（名称）``)."""
@@ -73,8 +79,9 @@ class TraceView:
         """The DRG of records ``rows`` with its name (``ES23（呼吸系统感染/炎症，伴并发症）``)."""
         take = pa.array(np.asarray(rows, dtype=np.int64))
         results = self.trace.results
-        return with_names(results.column("drg").combine_chunks().cast(pa.string()).take(take),
-                          results.column("drg_name").combine_chunks().cast(pa.string()).take(take))
+        # taken before they are text: the columns are dictionaries of a batch's size
+        return with_names(results.column("drg").take(take).combine_chunks(),
+                          results.column("drg_name").take(take).combine_chunks())
 
     def proc_text(self, positions: np.ndarray) -> tuple[pa.Array, np.ndarray]:
         """Input text of flat procedure positions and their records."""
