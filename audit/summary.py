@@ -140,6 +140,10 @@ CASE_LIST_COLUMNS = {"case_id": "病案号", "row_no": "行号", "severity_zh": 
 CASE_LIST_SEVERITIES = ("fatal", "error", "warning")
 
 
+#: The case lists' message columns.
+_MESSAGES = ("message_zh", "suggestion")
+
+
 def department_lists(findings: pa.Table | pd.DataFrame, records: pa.Table, titles: dict[str, str],
                      *, first_row_no: int = 1) -> list[tuple[str, str, pa.Table]]:
     """One case list per hospital × department, for the 医保办 to send to each department.
@@ -166,7 +170,10 @@ def department_lists(findings: pa.Table | pd.DataFrame, records: pa.Table, title
         findings = pa.Table.from_pandas(findings, preserve_index=False)
     columns = {name: plain_array(findings.column(name)).cast(pa.string()) if name != "row_no" else
                plain_array(findings.column(name)).cast(pa.int64()) for name in
-               ("case_id", "row_no", "rule_id", "severity", "field", "value", "message_zh", "suggestion")}
+               ("case_id", "row_no", "rule_id", "severity", "field", "value")}
+    for name in _MESSAGES:  # long texts that repeat: a dictionary stays one until the rows are picked and ordered
+        column = findings.column(name)
+        columns[name] = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     keep = pc.is_in(columns["severity"], pa.array(CASE_LIST_SEVERITIES)).to_numpy(zero_copy_only=False)
     picked = np.flatnonzero(keep)
     if not len(picked):
@@ -194,7 +201,8 @@ def department_lists(findings: pa.Table | pd.DataFrame, records: pa.Table, title
         "case_id": columns["case_id"].take(rows), "row_no": columns["row_no"].take(rows),
         "severity_zh": pa.array([SEVERITY_ZH[s] for s in SEVERITIES]).take(pa.array(rank)).take(rows),
         "title_zh": pa.array([titles.get(r, r) for r in rule_ids], pa.string()).take(pa.array(rule)).take(rows),
-        **{name: columns[name].take(rows) for name in ("field", "value", "message_zh", "suggestion")},
+        **{name: columns[name].take(rows) for name in ("field", "value")},
+        **{name: plain_array(columns[name].take(rows)).cast(pa.string()) for name in _MESSAGES},
     }).rename_columns(list(CASE_LIST_COLUMNS.values()))
     bounds = np.r_[0, np.cumsum(np.bincount(place[group], minlength=len(order)))]
     return [(*names[g], table.slice(bounds[k], bounds[k + 1] - bounds[k])) for k, g in enumerate(order)]

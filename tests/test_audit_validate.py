@@ -313,6 +313,24 @@ def test_validate_writes_case_lists_by_department(tmp_path, capsys):
     assert "科室 dept" in html and "每百份病案问题数 per_100" in html  # the summary's headers in Chinese too
 
 
+def test_messages_are_held_once_and_case_lists_read_batches_alike(mini):
+    from audit.summary import department_lists
+    records = [record(f"B{i}", principal="" if i < 6 else "J18", secondary="J18.900|J18.900" if i % 2 else "",
+                      hospital_id="H1", dept="内科" if i % 3 else "外科") for i in range(12)]
+    whole = mini.validate(records).findings
+    for name in ("message_zh", "message_en", "suggestion"):
+        texts = whole.column(name).combine_chunks().dictionary.to_pylist()
+        assert len(set(texts)) == len(texts)  # pandas reads a dictionary as categories: each text once
+    # two batches, each with the messages of its own findings
+    halves = pa.concat_tables([mini.validate(records[:6]).findings,
+                               mini.validate(records[6:], first_row_no=7).findings])
+    assert halves.column("message_zh").chunk(0).dictionary != halves.column("message_zh").chunk(1).dictionary
+    table = pa.Table.from_pylist(records)
+    lists = [(h, d, t.to_pylist()) for h, d, t in department_lists(halves, table, {})]
+    assert lists == [(h, d, t.to_pylist()) for h, d, t in department_lists(whole, table, {})]
+    assert {h for h, _, _ in lists} == {"H1"} and sum(len(t) for _, _, t in lists) > 12
+
+
 def test_validate_report_ranks_whatif_flags_by_money(tmp_path, capsys):
     w = weights({"FR15": "1.0", "FR13": "1.3", "FT19": "1.25", "ES35": "0.5"})
     w.write(tmp_path / "w.parquet")
