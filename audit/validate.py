@@ -10,8 +10,10 @@ Validation never changes grouping: ``result.results`` is exactly what
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -34,6 +36,11 @@ from grouper import Grouper
 from icd_tables.pack import Pack
 from icd_tables.sample import sample_records
 from weights import WeightTable
+
+#: Records from which a batch's record checks run in a thread beside the findings read from its trace (NumPy and
+#: Arrow let go of the lock on whole columns); a smaller batch, such as the service's one record, checks them in
+#: the caller's thread: the hand-off would cost more than it saves.
+BESIDE_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -124,15 +131,22 @@ class Validator:
         """
         trace = self.grouper.trace(records, first_row_no=first_row_no)
         view = TraceView.of(trace)
+        checked = _record_checks().submit(record_parts, trace.records, trace.encoded, self.pack, self.rules) \
+            if view.n >= BESIDE_ROWS else None
         parts = fatal_findings(view, self.grouper, self.facts, self.rules)
         drg_parts, excluded = drg_findings(view, self.grouper, self.facts, self.rules)
         whatif = what_if(view, self.grouper, self.facts, self.weights,
                          rate_yuan=self.rules.rule("WHATIF_UPCODING").params["rate_yuan"])
         parts += drg_parts + whatif_findings(view, whatif, self.grouper, self.facts, self.rules)
-        parts += record_parts(trace.records, trace.encoded, self.pack, self.rules)
+        parts += checked.result() if checked else record_parts(trace.records, trace.encoded, self.pack, self.rules)
         findings = assemble(view.case_id, view.row_no, parts, order=_order(parts, view.row_no))
         return Validation(trace.results, findings, trace.records, whatif,
                           lambda: explanations(view, self.grouper, excluded, whatif))
+
+
+@functools.cache
+def _record_checks() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="drg-record-checks")
 
 
 def _order(parts: list[Part], row_no: np.ndarray) -> np.ndarray:

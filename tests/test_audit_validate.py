@@ -266,6 +266,19 @@ def test_fuzzed_records_give_findings_never_exceptions(batch):
     assert fatal == invalid
 
 
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(batch=record_batches(Grouper().pack.definition))
+def test_record_checks_beside_the_trace_find_the_same(batch):
+    from unittest import mock
+
+    import audit.validate
+    v = Validator()
+    inline = v.validate(batch).findings
+    with mock.patch.object(audit.validate, "BESIDE_ROWS", 1):  # every batch's record checks in the helper thread
+        beside = v.validate(batch).findings
+    assert beside.equals(inline)
+
+
 def test_cli_validate_and_explain(tmp_path, capsys):
     from icd_tables.sample import sample_records
 
