@@ -166,8 +166,11 @@ def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, order:
             raise ValueError(f"unknown severity {part.severity!r}; one of {', '.join(SEVERITIES)}")
     rows = finding_rows(parts)
 
+    def picked(index: np.ndarray) -> np.ndarray:
+        return index if order is None else index[order]
+
     def gathered(texts: list[str], index: np.ndarray) -> pa.Array:
-        index = index if order is None else index[order]
+        index = picked(index)
         if len(index) <= FEW:
             return pa.array([texts[i] for i in index.tolist()], pa.string())
         return pa.array(texts, pa.string()).take(pa.array(index))
@@ -177,11 +180,9 @@ def assemble(case_id: pa.Array, row_no: np.ndarray, parts: list[Part], *, order:
 
     def message(k: int) -> pa.DictionaryArray:
         # parts may fill in the same text: each distinct one once (pandas takes a dictionary as categories)
-        distinct: dict[str, int] = {}
-        code = np.fromiter((distinct.setdefault(text, len(distinct)) for part in parts for text in part.texts[k]),
-                           np.int32)
-        index = code[text_index if order is None else text_index[order]]
-        return pa.DictionaryArray.from_arrays(pa.array(index), pa.array(list(distinct), pa.string()))
+        code, distinct = text_codes(pa.array([text for part in parts for text in part.texts[k]], pa.string()))
+        return pa.DictionaryArray.from_arrays(pa.array(code[picked(text_index)].astype(np.int32)),
+                                              pa.array(distinct, pa.string()))
 
     values = pa.concat_arrays([cast(part.value, pa.string()) for part in parts])
     return _table(case_id, row_no, rows if order is None else rows[order],

@@ -172,8 +172,7 @@ def department_lists(findings: pa.Table | pd.DataFrame, records: pa.Table, title
                plain_array(findings.column(name)).cast(pa.int64()) for name in
                ("case_id", "row_no", "rule_id", "severity", "field", "value")}
     for name in _MESSAGES:  # long texts that repeat: a dictionary stays one until the rows are picked and ordered
-        column = findings.column(name)
-        columns[name] = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        columns[name] = findings.column(name).combine_chunks()
     keep = pc.is_in(columns["severity"], pa.array(CASE_LIST_SEVERITIES)).to_numpy(zero_copy_only=False)
     picked = np.flatnonzero(keep)
     if not len(picked):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -31,6 +30,7 @@ from audit.summary import summarize
 from audit.trace_rules import TraceView, drg_findings, fatal_findings
 from audit.whatif import WhatIf, what_if, whatif_findings
 from foundation.arrow_columns import cast
+from foundation.background import worker_pool
 from foundation.sort_keys import lexicographic_key
 from grouper import Grouper
 from icd_tables.pack import Pack
@@ -131,22 +131,17 @@ class Validator:
         """
         trace = self.grouper.trace(records, first_row_no=first_row_no)
         view = TraceView.of(trace)
-        checked = _record_checks().submit(record_parts, trace.records, trace.encoded, self.pack, self.rules) \
-            if view.n >= BESIDE_ROWS else None
+        check = functools.partial(record_parts, trace.records, trace.encoded, self.pack, self.rules)
+        checked = worker_pool("record-checks", 1).submit(check) if view.n >= BESIDE_ROWS else None
         parts = fatal_findings(view, self.grouper, self.facts, self.rules)
         drg_parts, excluded = drg_findings(view, self.grouper, self.facts, self.rules)
         whatif = what_if(view, self.grouper, self.facts, self.weights,
                          rate_yuan=self.rules.rule("WHATIF_UPCODING").params["rate_yuan"])
         parts += drg_parts + whatif_findings(view, whatif, self.grouper, self.facts, self.rules)
-        parts += checked.result() if checked else record_parts(trace.records, trace.encoded, self.pack, self.rules)
+        parts += checked.result() if checked else check()
         findings = assemble(view.case_id, view.row_no, parts, order=_order(parts, view.row_no))
         return Validation(trace.results, findings, trace.records, whatif,
                           lambda: explanations(view, self.grouper, excluded, whatif))
-
-
-@functools.cache
-def _record_checks() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="drg-record-checks")
 
 
 def _order(parts: list[Part], row_no: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ waits for gets the cores first and the helpers take what is left.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import sys
@@ -41,6 +42,14 @@ def lower_thread_priority() -> None:
             os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness))
         except OSError:  # not permitted here: the thread keeps its priority
             pass
+
+
+@functools.cache
+def worker_pool(name: str, workers: int | None = None) -> ThreadPoolExecutor:
+    """The process's thread pool ``drg-NAME`` for work its caller waits on (made once, so no call starts a
+    thread; normal priority, unlike the helpers): ``workers`` threads, by default as many as
+    :class:`~concurrent.futures.ThreadPoolExecutor` gives."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"drg-{name}")
 
 
 def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:

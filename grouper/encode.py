@@ -10,8 +10,6 @@ unmapped (``-1``) and the record becomes ``invalid`` with that code named.
 
 from __future__ import annotations
 
-import functools
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -21,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from foundation.arrow_columns import plain_array
+from foundation.background import worker_pool
 
 from grouper._kernels import Batch, interleave_codes
 from icd_tables.compiled import MISSING, NUMERIC_ORDER, CompiledPack
@@ -211,11 +210,6 @@ def _rule_fields(table: pa.Table, pack: CompiledPack) -> np.ndarray:
     return nums
 
 
-@functools.cache
-def _fields_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="drg-encode-fields")
-
-
 def encode(table: pa.Table, pack: CompiledPack, *, normalize: bool = False) -> Encoded:
     """Encode an Arrow table of records for the kernel.
 
@@ -239,7 +233,7 @@ def encode(table: pa.Table, pack: CompiledPack, *, normalize: bool = False) -> E
 
     # the rule fields of a large batch are typed in a thread of their own while the code columns are encoded
     parallel = numba.get_num_threads() > 1 and n >= MIN_CHUNK_ROWS
-    fields = _fields_pool().submit(_rule_fields, table, pack) if parallel else None
+    fields = worker_pool("encode-fields", 1).submit(_rule_fields, table, pack) if parallel else None
     principal, secondary, procedures = normalizer_for(pack).encode_columns(
         [("principal_dx", get("principal_dx"), pack.dx_input_target),
          ("secondary_dx", get("secondary_dx"), pack.dx_input_target),

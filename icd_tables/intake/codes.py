@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -40,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from foundation.arrow_columns import plain_array
+from foundation.background import worker_pool
 from foundation.remembered import per_object
 from icd_tables.intake import _kernels
 from icd_tables.schema import CODE_LIST_SEPARATOR
@@ -104,7 +104,7 @@ def _in_chunks(encode_rows, n: int, threads: int):
     if chunks == 1:
         return encode_rows(0, n)
     bounds = np.arange(chunks + 1) * n // chunks
-    parts = list(_chunk_pool().map(encode_rows, bounds[:-1], bounds[1:]))
+    parts = list(worker_pool("encode").map(encode_rows, bounds[:-1], bounds[1:]))
     pieces = np.cumsum([0] + [len(part[1]) for part in parts])
     sizes = np.cumsum([0] + [len(part[3]) for part in parts]).astype(np.int32)
     return (np.concatenate([part[0][:-1] + pieces[k] for k, part in enumerate(parts)] + [pieces[-1:]]),
@@ -112,17 +112,6 @@ def _in_chunks(encode_rows, n: int, threads: int):
             np.concatenate([part[2][:-1] + sizes[k] for k, part in enumerate(parts)] + [sizes[-1:]]),
             np.concatenate([part[3] for part in parts]),
             np.concatenate([part[4] for part in parts]))
-
-
-@functools.cache
-def _chunk_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(thread_name_prefix="drg-encode")
-
-
-@functools.cache
-def _column_pool() -> ThreadPoolExecutor:
-    """The threads of :meth:`CodeNormalizer.encode_columns` (apart from the chunks' pool, which they wait on)."""
-    return ThreadPoolExecutor(thread_name_prefix="drg-encode-column")
 
 
 def _buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -260,7 +249,8 @@ class CodeNormalizer:
 
         if threads == 1 or len(columns) < 2 or n < MIN_CHUNK_ROWS:
             return [encode(spec) for spec in columns]
-        return list(_column_pool().map(encode, columns))
+        # a pool of their own: each column waits on the chunks' pool
+        return list(worker_pool("encode-column").map(encode, columns))
 
     def encode_column(self, name: str, column, n: int, *, normalize: bool = True,
                       targets: np.ndarray | None = None, threads: int | None = None) -> CodeCells:
