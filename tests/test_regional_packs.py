@@ -18,6 +18,7 @@ import pytest
 from naive_pipeline import naive_group
 
 from api.cli import main
+from api.service.fast import OneRecordGrouper
 from reference_data import write_csv
 from grouper import Grouper
 from icd_tables.chs1x import load_chs1x
@@ -155,6 +156,19 @@ def test_hand_worked_records(tmp_path):
     for record, (mdc, adrg, drg, status) in zip(batch, got):
         twin = naive_group(defn, record)
         assert (twin["mdc"], twin["adrg"], twin["drg"], twin["status"]) == (mdc, adrg, drg, status), record
+
+
+def test_the_service_fast_path_reads_the_department_and_icu_hours_alike(tmp_path):
+    """The one-record path (api.service.fast) answers the hand-worked records it takes with the same result,
+    the department (ICU, icu) and ICU hours among them."""
+    fast = OneRecordGrouper(Grouper(write_pack(tmp_path / "testland-2022", rules())))
+    answered = set()
+    for record, (mdc, adrg, drg, status) in CASES:
+        result = fast.group(record)
+        if result is not None:
+            answered.add(record["case_id"])
+            assert (result["mdc"], result["adrg"], result["drg"], result["status"]) == (mdc, adrg, drg, status)
+    assert {"dept", "dept-lower", "icu", "mcc"} <= answered
 
 
 def test_regrouping_with_each_secondary_procedure_alone(tmp_path):

@@ -4,8 +4,9 @@ For one record the grouper's cost is Arrow and pandas overhead, not the kernel. 
 encodes one clean record with Python dictionaries built once from the compiled pack, calls the
 grouper's own kernel (:meth:`grouper.Grouper.group_batch`) and names the outputs from the same
 pack tables.  It answers only where its answer is by construction the batch path's: codes given
-as ``|``-joined text, numeric fields as integers (or absent), a non-blank case id and every required field, and a result
-that is not ``invalid``; for anything else it returns None and the caller groups the batch way
+as ``|``-joined text, numeric fields as integers (or absent), the department as text (or absent), a
+non-blank case id and every required field, and a result that is not ``invalid``; for anything
+else it returns None and the caller groups the batch way
 (:meth:`api.service.engine.Engine.group`, which also reformats codes and writes warnings).
 ``tests/test_service_fast.py`` compares both paths on generated records.
 """
@@ -54,6 +55,8 @@ class OneRecordGrouper:
         self.fields = [{**NUMERIC_COLUMNS, **TEXT_COLUMNS}[f] for f in NUMERIC_ORDER]
         self.defaults = [NUMERIC_DEFAULTS.get(f, MISSING) for f in NUMERIC_ORDER]
         self.text = [f in TEXT_COLUMNS for f in NUMERIC_ORDER]
+        # a text field is the index of its exact text among the pack's (grouper.encode.text_index)
+        self.text_values = {text: k for k, text in enumerate(_names(cp.text_values))}
 
     def group(self, record: dict, row_no: int = 1) -> dict | None:
         """The result row of ``drg group`` for ``record`` (``warnings`` ``""``), or None (use the batch path)."""
@@ -69,8 +72,10 @@ class OneRecordGrouper:
             value = record.get(name)
             if value is None:
                 nums[k, 0] = self.defaults[k]
-            elif self.text[k]:  # a department is matched against the pack's texts by the batch path
-                return None
+            elif self.text[k]:
+                if type(value) is not str:  # a number as a department: the batch path writes it as text
+                    return None
+                nums[k, 0] = self.text_values.get(value, len(self.text_values))
             elif type(value) is int and abs(value) <= LIMIT:
                 nums[k, 0] = value
             else:

@@ -37,9 +37,10 @@ def test_fast_equals_batch_on_generated_records(start):
 @settings(max_examples=150, deadline=None)
 @given(base=st.sampled_from(POOL), sex=st.sampled_from([1, 2, 3, None, "男", "1"]),
        age=st.one_of(st.integers(-5, 130), st.sampled_from(["65岁", "abc", None])),
-       extra=st.lists(st.sampled_from(["J96.000", "E87.600", "K35.800", "", "XX", "j96.000"]), max_size=3))
-def test_fast_equals_batch_on_edge_values(base, sex, age, extra):
-    record = dict(base, sex=sex, age_years=age, secondary_dx="|".join(extra))
+       extra=st.lists(st.sampled_from(["J96.000", "E87.600", "K35.800", "", "XX", "j96.000"]), max_size=3),
+       dept=st.sampled_from(["呼吸内科", "ICU", "", " ICU", 12, None]))
+def test_fast_equals_batch_on_edge_values(base, sex, age, extra, dept):
+    record = dict(base, sex=sex, age_years=age, secondary_dx="|".join(extra), dept=dept)
     record = {k: v for k, v in record.items() if v is not None}
     fast = FAST.group(record)
     if fast is not None:
@@ -52,7 +53,9 @@ def test_fast_declines_what_it_cannot_answer_exactly():
     clean = {"case_id": "A", "sex": 1, "age_years": 40, "principal_dx": "J18.900"}
     assert FAST.group(clean) is not None
     assert FAST.group({**clean, "sex": "男"}) is None           # text values go the batch way (warnings, 男/女)
+    assert FAST.group({**clean, "dept": 12}) is None            # a number as a department: written as text there
     assert FAST.group({**clean, "case_id": " "}) is None        # blank case id: the batch path warns
     assert FAST.group({**clean, "principal_dx": "R75"}) is None  # invalid: the batch path reformats codes
     assert FAST.group({**clean, "secondary_dx": ["J96.000"]}) is None
     assert FAST.group({k: v for k, v in clean.items() if k != "age_years"}) is None   # required field absent
+
