@@ -100,14 +100,15 @@ def process(service, principal: Principal, parts: Iterator[IntakeBatch], run_id:
     import hashlib
 
     digest = hashlib.sha256()
+    ready = ((read, fingerprint(read.records), prepare(engine, read, principal, run_id, validate=validate))
+             for read in parts if read.records.num_rows)
     try:
         with db.connect(write=True) as conn:
-            for read in prefetched(parts):  # the next batch read and put through the intake meanwhile
+            # the next batch read, grouped and laid out meanwhile: storing is the longer step (PostgreSQL 1M new
+            # cases: 1 s of the one, 7 s of the other)
+            for read, read_fingerprint, prepared in prefetched(ready):
                 records = read.records
-                if not records.num_rows:
-                    continue
-                digest.update(fingerprint(records).encode())
-                prepared = prepare(engine, read, principal, run_id, validate=validate)
+                digest.update(read_fingerprint.encode())
                 for key, value in store(conn, prepared).items():
                     counts[key] += value
                 submit_upload(conn, engine.policy if engine.can_price else None, prepared.cases)  # 申报 (lifecycle)
