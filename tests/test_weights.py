@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -75,6 +76,15 @@ def test_lookup_never_gives_zero_for_a_missing_weight(golden_results):
     assert (units != 0).all()
     attached = attach_weights(golden_results.head(500), table)
     assert attached.loc[attached["status"] != "ok", "rw"].isna().all()
+
+
+def test_lookup_of_one_case_and_of_missing_drgs():
+    table = WeightTable(WeightMeta("t"), pd.DataFrame({"drg": ["FM19", "ES35"],
+                                                      "rw": [Decimal("2.1345"), Decimal("0.8")]}))
+    assert lookup_units(["ES35"], table).tolist() == [800_000]
+    assert lookup_units(np.array(["FM19", None, "XX99", "FM19"], dtype=object), table).tolist() == \
+        [2_134_500, -1, -1, 2_134_500]
+    assert lookup_units([], table).dtype == np.int64
 
 
 def test_chinese_headers_and_gb18030(tmp_path):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from foundation.remembered import per_object
 from weights.table import WeightTable
 
 #: RW is stored with 6 decimals; as integers it is counted in these units.
@@ -31,13 +32,10 @@ def lookup_units(drgs, table: WeightTable) -> np.ndarray:
         DRG code of each case.
     table : WeightTable
     """
-    codes = pd.Categorical(np.asarray(drgs, dtype=object))
-    units = rw_units(table)
-    per_category = np.array([units.get(c, -1) for c in codes.categories], dtype=np.int64)
-    result = np.full(len(codes), -1, dtype=np.int64)
-    known = codes.codes >= 0
-    result[known] = per_category[codes.codes[known]]
-    return result
+    codes, distinct = pd.factorize(np.asarray(drgs, dtype=object))  # a missing DRG is code -1
+    units = per_object("rw units", (table,), lambda: rw_units(table))  # a service prices one case at a time
+    per_code = np.array([units.get(c, -1) for c in distinct] + [-1], dtype=np.int64)
+    return per_code[codes]
 
 
 @dataclass(frozen=True)
