@@ -468,21 +468,41 @@ def _synthetic_records(n: int, path: Path) -> Path:
 
 
 def _fast_record(service) -> dict:
-    """A generated record of the example pack that groups (so that it takes the service's fast path)."""
+    """A generated record of the example pack with a department, as hospitals send them, that groups (so that
+    it takes the service's fast path)."""
     from icd_tables.sample import sample_records
 
     frame = sample_records(service.engine.grouper.pack.compiled, 200, seed=7, fault_rate=0)
     for row in frame.to_dict("records"):
         record = {k: (int(v) if hasattr(v, "item") and not isinstance(v, float) else v) for k, v in row.items()
                   if v is not None and v == v and v != "" and k != "hospital_id"}
+        record["dept"] = "呼吸内科"
         if service.fast.group(record) is not None:
             return record
     raise RuntimeError("no generated record takes the fast path")
 
 
+def _example_weights(path: Path) -> Path:
+    """Hand-set relative weights (0.5 + 0.25 k for the k-th DRG) of the example pack, so that the service prices
+    as a deployment with weights and a policy does (not a calibration)."""
+    from decimal import Decimal
+
+    import pandas as pd
+
+    from icd_tables.pack import Pack
+    from weights import WeightMeta, WeightTable
+
+    codes = [c for c in Pack.load("example-mini").compiled.drg_codes.to_pylist() if c and c != "0000"]
+    frame = pd.DataFrame({"drg": codes, "rw": [Decimal("0.5") + Decimal("0.25") * k for k in range(len(codes))]})
+    WeightTable(WeightMeta("bench-weights", region="示例市", year=2024), frame).write(path)
+    return path
+
+
 def measure_service(args) -> dict:
     """One record through ``POST /v1/group`` in process (FastAPI's test client, DuckDB in memory, the example
-    pack): plain and ``?validate=true``, 1,000 requests each after 50 of warm-up; p50 and p99 in ms."""
+    pack with weights and the example policy, so that each answer carries its expected payment as a
+    deployment's does): plain and ``?validate=true``, 1,000 requests each after 50 of warm-up; p50 and p99 in
+    ms."""
     import numpy as np
     from fastapi.testclient import TestClient
 
@@ -490,9 +510,11 @@ def measure_service(args) -> dict:
     from api.service.auth import Principal, create_key
     from api.service.settings import Settings
     from api.service.single import group_one
+    from payment.run import EXAMPLE_POLICY
 
     app = create_app(Settings(database_url="duckdb:///:memory:", pack="example-mini", rate_limit_per_s=0,
-                              job_dir=Path(args.workdir) / "bench-jobs"))
+                              weights=_example_weights(Path(args.workdir) / "bench-weights.parquet"),
+                              policy=EXAMPLE_POLICY, job_dir=Path(args.workdir) / "bench-jobs"))
     out = {}
 
     def percentiles(label: str, call) -> None:
@@ -515,7 +537,7 @@ def measure_service(args) -> dict:
         headers = {"Authorization": f"Bearer {create_key(service.db, 'hospital', 'H001')[1]}"}
         principal = Principal("bench", "hospital", "H001")
         record = _fast_record(service)
-        for label, validate in (("group", False), ("validated", True)):
+        for label, validate in (("group + payment", False), ("validated + payment", True)):
             percentiles(f"service single {label} (group_one, in process)",
                         lambda: group_one(service, principal, record, validate=validate, store=False))
             percentiles(f"service single {label} request (HTTP, test client)",
