@@ -35,6 +35,8 @@ from foundation.remembered import per_text
 
 #: Money columns: exact decimals with two places (元, to the fen).
 MONEY_TYPE = pa.decimal128(18, 2)
+#: Amounts of this many 元 or more are no stay's: unreadable (a column of ``MONEY_TYPE`` could hold 100 times more).
+MONEY_LIMIT = 10 ** 15
 #: The largest whole number read: beyond it a value is not a count of anything in a stay.
 INTEGER_DIGITS = 18
 _NULL_TEXT = pa.scalar(None, pa.string())
@@ -202,11 +204,19 @@ def parse_amounts(column: pa.Array) -> tuple[pa.Array, pa.Array | None]:
 def _fit_money(values: pa.Array, written: pa.Array, unreadable: pa.Array | None = None):
     """``values`` as :data:`MONEY_TYPE`; amounts too large for it join the unreadable ones (``written``: the column
     they were read from)."""
-    limit = pa.scalar(10 ** 15, pa.decimal128(38, 0)).cast(values.type)
+    limit = pa.scalar(MONEY_LIMIT, pa.decimal128(38, 0)).cast(values.type)
     too_large = pc.fill_null(pc.greater_equal(pc.abs(values), limit), False)
     bad = too_large if unreadable is None else pc.or_(too_large, unreadable)
     values = pc.if_else(too_large, pa.scalar(None, values.type), values)
     return values.cast(MONEY_TYPE), _bad(bad, written)
+
+
+def money_read(column: pa.Array) -> bool:
+    """Whether :func:`parse_amounts` would return ``column`` as it is: ``MONEY_TYPE``, every amount in range."""
+    if column.type != MONEY_TYPE:
+        return False
+    low, high = pc.min_max(column).values()
+    return (low.as_py() is None or low.as_py() > -MONEY_LIMIT) and (high.as_py() is None or high.as_py() < MONEY_LIMIT)
 
 
 def parse_dates(column: pa.Array, excel_serials: bool = False) -> tuple[pa.Array, pa.Array | None]:
@@ -331,5 +341,6 @@ def is_ambiguous_date(text: pa.Array) -> pa.Array:
     return pc.fill_null(pc.match_substring_regex(_cleaned(text), AMBIGUOUS_DATE), False)
 
 
-__all__ = ["AMBIGUOUS_DATE", "INTEGER_DIGITS", "MONEY_TYPE", "day_numbers", "exact_decimal", "is_ambiguous_date", "parse_amounts", "parse_numbers",
-           "parse_dates", "parse_integers", "year_month"]
+__all__ = ["AMBIGUOUS_DATE", "INTEGER_DIGITS", "MONEY_LIMIT", "MONEY_TYPE", "day_numbers", "exact_decimal",
+           "is_ambiguous_date", "money_read", "parse_amounts", "parse_numbers", "parse_dates", "parse_integers",
+           "year_month"]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import codecs
 import json
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from icd_tables.intake.headers import ColumnMappingError, match_header, plan_columns, read_mapping
+from icd_tables.intake import values
 from icd_tables.intake.values import canonical_records
 from icd_tables.intake.duplicates import DuplicateTracker, hash_strings
 from foundation.files import ROW_WARNING, InputError, _cell_text, detect_encoding, open_input
@@ -447,3 +450,26 @@ def test_intake_in_the_background_gives_the_same_warnings_and_counts():
         assert got.records.equals(expected.records)
     assert "病案号重复 duplicate case_id" in beside.warning_counts
     assert beside.warning_counts == inline.warning_counts
+
+
+@settings(max_examples=60, deadline=None)
+@given(cost=st.lists(st.one_of(st.none(), st.decimals(-10 ** 16 + 1, 10 ** 16 - 1, places=2)), min_size=1, max_size=6),
+       split=st.booleans(), age=st.integers(-5, 200), day=st.integers(0, 30_000))
+def test_a_table_read_before_is_returned_as_it_is_read(cost, split, age, day):
+    """A table whose fields have their read types (one capability handing its table to the next) is returned
+    unchanged, exactly where reading it again would change nothing: an amount out of range, a column in pieces
+    or a field of another type are read as ever."""
+    n = len(cost)
+    table = pa.table({"case_id": [str(k) for k in range(n)], "age_years": pa.array([age] * n, pa.int64()),
+                      "discharge_date": pa.array([day] * n, pa.date32()),
+                      "total_cost": pa.array(cost, pa.decimal128(18, 2)), "other": list(range(n))})
+    if split and n > 1:
+        table = pa.concat_tables([table.slice(0, 1), table.slice(1)])
+    with mock.patch.object(values, "_read_already", return_value=False):
+        read = values.canonical_records(table)
+    again = values.canonical_records(table)
+    assert again.column_names == read.column_names
+    assert all(again.column(k).combine_chunks().equals(read.column(k).combine_chunks())
+               for k in range(read.num_columns))
+    in_range = all(c is None or abs(c) < 10 ** 15 for c in cost)
+    assert (again is table) == (in_range and not (split and n > 1))
