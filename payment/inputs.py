@@ -408,7 +408,8 @@ class Cases:
 
 
 def _column(table: pa.Table, name: str):
-    return table.column(name) if name in table.column_names else None
+    index = table.schema.get_field_index(name)  # not column_names: Arrow builds that list afresh on every access
+    return table.column(index) if index >= 0 else None
 
 
 def _factorize(column, n: int) -> tuple[np.ndarray, list[str]]:
