@@ -215,8 +215,8 @@ def money_read(column: pa.Array) -> bool:
     """Whether :func:`parse_amounts` would return ``column`` as it is: ``MONEY_TYPE``, every amount in range."""
     if column.type != MONEY_TYPE:
         return False
-    low, high = pc.min_max(column).values()
-    return (low.as_py() is None or low.as_py() > -MONEY_LIMIT) and (high.as_py() is None or high.as_py() < MONEY_LIMIT)
+    low, high = (value.as_py() for value in pc.min_max(column).values())
+    return (low is None or low > -MONEY_LIMIT) and (high is None or high < MONEY_LIMIT)
 
 
 def parse_dates(column: pa.Array, excel_serials: bool = False) -> tuple[pa.Array, pa.Array | None]:
