@@ -22,6 +22,7 @@ from icd_tables.intake.bounds import implausible_rows
 from foundation.decimals import unscaled
 from foundation.files import InputError, read_text_table
 from foundation.headers import find_columns
+from foundation.remembered import per_object
 from foundation.text_values import year_month
 from icd_tables.intake.values import canonical_records
 from payment.money import decimal_units
@@ -412,6 +413,14 @@ def _column(table: pa.Table, name: str):
     return table.column(index) if index >= 0 else None
 
 
+def _mean_costs(weights: WeightTable) -> dict:
+    """DRG → 例均费用 of a weight table, made once per table (a service prices one case at a time)."""
+    frame = weights.frame
+    if "mean_cost" not in frame:
+        return {}
+    return per_object("mean costs", (weights,), lambda: dict(zip(frame["drg"], frame["mean_cost"])))
+
+
 def _factorize(column, n: int) -> tuple[np.ndarray, list[str]]:
     """Strings → (int32 codes, values in order of first appearance); missing → ``""``."""
     if column is None:
@@ -603,7 +612,7 @@ def prepare_cases(cases, weights: WeightTable, policy: Policy, hospitals: Hospit
 
     drg, drg_codes = _factorize(_column(table, "drg"), n)
     per_drg_rw = lookup_units(np.array(drg_codes, dtype=object), weights) if drg_codes else np.zeros(0, np.int64)
-    mean_table = dict(zip(weights.frame["drg"], weights.frame["mean_cost"])) if "mean_cost" in weights.frame else {}
+    mean_table = _mean_costs(weights)
     per_drg_mean = np.zeros(len(drg_codes), np.int64)
     for k, code in enumerate(drg_codes):
         mean = mean_table.get(code)

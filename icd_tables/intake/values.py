@@ -119,10 +119,10 @@ def _read_already(table: pa.Table) -> bool:
     """Whether reading ``table`` would change nothing (a table read before, handed on to the next capability): every
     field of its read type in one piece, every amount in range.  For one record, the reading's fixed costs are most
     of the work of what follows it."""
-    kinds = [(k, KINDS[field.name]) for k, field in enumerate(table.schema) if field.name in KINDS]
-    if any(table.schema.field(k).type != READ_TYPES[kind] or table.column(k).num_chunks > 1 for k, kind in kinds):
+    kinds = {k: KINDS[field.name] for k, field in enumerate(table.schema) if field.name in KINDS}
+    if any(table.field(k).type != READ_TYPES[kind] or table.column(k).num_chunks > 1 for k, kind in kinds.items()):
         return False
-    return all(money_read(plain_array(table.column(k))) for k, kind in kinds if kind == "money")
+    return all(money_read(plain_array(table.column(k))) for k, kind in kinds.items() if kind == "money")
 
 
 def unreadable_fields(table: pa.Table) -> dict[str, pa.Array]:
