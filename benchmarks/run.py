@@ -13,9 +13,12 @@ command itself (start-up, pack load, reading, mapping, normalisation, grouping,
 warnings, writing) in a process of its own, once, after a small warm-up run.
 
 Issue 24 (speed as the user feels it): ``--only issue24`` runs the measures of its table in one go —
-``startup`` (``drg --help``), ``kernel`` (encoding and kernel records/s per thread), ``cli`` and
-``cli_validate`` (``drg group`` and ``drg validate`` whole process on the same tiled file, best of
-``--cli-repeat``, and their ratio), ``service`` (one record through ``POST /v1/group``, plain and
+``startup`` (``drg --help``), ``kernel`` (kernel records/s on one and on all threads; encoding on all
+threads, codes taken as written), ``encoding`` (encoding with code formatting, as ``drg group`` does, and
+the kernel, per thread, for 1.1, 1.1 with 35% of its records re-spelled, zhejiang-2022 and guangxi-2022,
+and each regional speed as a ratio of 1.1's), ``cli`` and ``cli_validate`` (``drg group`` and ``drg
+validate`` whole process on the same tiled file, best of ``--cli-repeat``, and their ratio), ``cli_big``
+(``drg group`` on ``--big-rows`` records), ``service`` (one record through ``POST /v1/group``, plain and
 ``?validate=true``, p50/p99 in process) and ``upload_duckdb`` / ``upload_postgresql`` (1,000,000
 generated records stored as one upload).  Without ``../shared`` the measures that need the golden
 records are skipped and the table says so; the generated-record measures (start-up, service,
@@ -74,8 +77,10 @@ def measure_kernel(args) -> dict:
     table = tiled(golden_table(), args.batch)
     enc = encode(table, grouper.pack.compiled)
     grouper.group_batch(enc.batch)  # JIT / cache load
-    out = {"encoding records/s": args.batch / _best(lambda: encode(table, grouper.pack.compiled))}
-    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+    threads = numba.config.NUMBA_NUM_THREADS
+    out = {f"encoding records/s ({threads} threads, codes taken as written)":
+           args.batch / _best(lambda: encode(table, grouper.pack.compiled))}
+    for threads in (1, threads):
         numba.set_num_threads(threads)
         seconds = _best(lambda: grouper.group_batch(enc.batch))
         out[f"kernel records/s ({threads} thread{'s' if threads > 1 else ''})"] = args.batch / seconds
@@ -114,6 +119,15 @@ def measure_regional(args) -> dict:
         out[f"{name}: kernel speed / chs-drg-1.1 (1 thread)"] = (
             out[f"{name}: kernel records/s (1 thread)"] / out["chs-drg-1.1: kernel records/s (1 thread)"])
     return out
+
+
+def measure_encoding(args) -> dict:
+    """Encoding (codes formatted as ``drg group`` does) and kernel records/s per thread on ``--batch`` records of
+    1.1 (clean and 35% re-spelled), zhejiang-2022 and guangxi-2022, and the regional speeds as ratios of 1.1's
+    (:func:`benchmarks.bench_grouping.measure_encoding`)."""
+    from benchmarks.bench_grouping import measure_encoding as per_thread
+
+    return per_thread(args.batch, ("chs-drg-1.1", *REGIONAL_BENCH))
 
 
 def _tiled_file(args, rows: int | None = None) -> Path:
@@ -622,7 +636,8 @@ def machine() -> dict[str, str]:
     return info
 
 
-MEASURES = {"startup": measure_startup, "load": measure_load, "kernel": measure_kernel, "regional": measure_regional,
+MEASURES = {"startup": measure_startup, "load": measure_load, "kernel": measure_kernel, "encoding": measure_encoding,
+            "regional": measure_regional,
             "stream": measure_stream, "cli": measure_cli, "cli_big": measure_cli_big,
             "cli_validate": measure_cli_validate,
             "service": measure_service, "upload_duckdb": measure_upload_duckdb,
@@ -633,7 +648,7 @@ MEASURES = {"startup": measure_startup, "load": measure_load, "kernel": measure_
             "settle_rules": measure_settle_rules,
             "screens": measure_screens, "xlsx": measure_xlsx}
 #: The measures of issue 24's table (``--only issue24``).
-ISSUE_24 = ("startup", "kernel", "cli", "cli_big", "cli_validate", "service", "upload_duckdb", "upload_postgresql")
+ISSUE_24 = ("startup", "kernel", "encoding", "cli", "cli_big", "cli_validate", "service", "upload_duckdb", "upload_postgresql")
 #: Measures that need nothing from ``../shared`` (generated records and the bundled example pack).
 SYNTHETIC = {"startup", "calibrate", "indices", "settle_year", "settle_month", "settle_rules", "screens",
              "service", "upload_duckdb", "upload_postgresql"}
