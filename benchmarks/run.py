@@ -77,14 +77,14 @@ def measure_kernel(args) -> dict:
     table = tiled(golden_table(), args.batch)
     enc = encode(table, grouper.pack.compiled)
     grouper.group_batch(enc.batch)  # JIT / cache load
-    threads = numba.config.NUMBA_NUM_THREADS
-    out = {f"encoding records/s ({threads} threads, codes taken as written)":
+    all_threads = numba.config.NUMBA_NUM_THREADS
+    out = {f"encoding records/s ({all_threads} threads, codes taken as written)":
            args.batch / _best(lambda: encode(table, grouper.pack.compiled))}
-    for threads in (1, threads):
+    for threads in (1, all_threads):
         numba.set_num_threads(threads)
         seconds = _best(lambda: grouper.group_batch(enc.batch))
         out[f"kernel records/s ({threads} thread{'s' if threads > 1 else ''})"] = args.batch / seconds
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(all_threads)
     seconds = _best(lambda: grouper.group_arrow(table))
     out["encode + kernel + results records/s (in memory)"] = args.batch / seconds
     return out
@@ -648,7 +648,8 @@ MEASURES = {"startup": measure_startup, "load": measure_load, "kernel": measure_
             "settle_rules": measure_settle_rules,
             "screens": measure_screens, "xlsx": measure_xlsx}
 #: The measures of issue 24's table (``--only issue24``).
-ISSUE_24 = ("startup", "kernel", "encoding", "cli", "cli_big", "cli_validate", "service", "upload_duckdb", "upload_postgresql")
+ISSUE_24 = ("startup", "kernel", "encoding", "cli", "cli_big", "cli_validate", "service", "upload_duckdb",
+            "upload_postgresql")
 #: Measures that need nothing from ``../shared`` (generated records and the bundled example pack).
 SYNTHETIC = {"startup", "calibrate", "indices", "settle_year", "settle_month", "settle_rules", "screens",
              "service", "upload_duckdb", "upload_postgresql"}

@@ -58,4 +58,3 @@ def test_fast_declines_what_it_cannot_answer_exactly():
     assert FAST.group({**clean, "principal_dx": "R75"}) is None  # invalid: the batch path reformats codes
     assert FAST.group({**clean, "secondary_dx": ["J96.000"]}) is None
     assert FAST.group({k: v for k, v in clean.items() if k != "age_years"}) is None   # required field absent
-
